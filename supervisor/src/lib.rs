@@ -1,0 +1,1 @@
+//! Supervises the Python sidecar: spawn, readiness, health, logs, shutdown, no orphans.
