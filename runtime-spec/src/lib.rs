@@ -1,1 +1,50 @@
-//! The runtime contract: targets, layout, manifest, launch contract (DESIGN.md §2–§7).
+//! The runtime contract: targets, layout, manifest, release index, launch contract, env names.
+//!
+//! Everything here is pure (no network, no processes, no file IO beyond parsing bytes it is
+//! given) so the xtask, the supervisor, the smoke tests and the shell can all depend on it and
+//! agree on every path and name. See DESIGN.md §2–§8.
+
+pub mod discovery;
+pub mod env;
+pub mod index;
+pub mod launch;
+pub mod layout;
+pub mod manifest;
+pub mod pins;
+pub mod schema;
+pub mod target;
+
+pub use index::{IndexEntry, ReleaseIndex};
+pub use launch::LaunchContract;
+pub use manifest::{FileEntry, Manifest, PythonInfo, PythonSource};
+pub use target::Target;
+
+/// Reverse-DNS application id, shared by the manifest, the installers and the shell.
+pub const APP_ID: &str = "dev.tokenizerstudio.app";
+
+/// Errors from parsing or validating contract data.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("unknown target `{name}`: expected one of macos-arm64, windows-x64, linux-x64")]
+    UnknownTarget { name: String },
+    #[error("manifest is not valid JSON for schema version {expected}: {source}")]
+    ManifestJson {
+        expected: u32,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("manifest schema_version {found} is not supported (this build reads {expected}); update the app")]
+    ManifestVersion { found: u32, expected: u32 },
+    #[error("manifest lists an unsafe path `{path}`: paths must be relative, `/`-separated, without `..`")]
+    UnsafePath { path: String },
+    #[error(
+        "manifest lists `{path}` twice or out of order: files must be sorted by path and unique"
+    )]
+    UnsortedFiles { path: String },
+    #[error("python pins file is invalid: {0}")]
+    Pins(#[from] toml::de::Error),
+    #[error("python pins have no entry for target {target}")]
+    MissingPin { target: String },
+    #[error("release index is not valid JSON: {0}")]
+    IndexJson(#[source] serde_json::Error),
+}

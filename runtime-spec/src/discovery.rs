@@ -1,0 +1,209 @@
+//! Where the data root is and where the shell looks for a runtime (DESIGN.md §8).
+
+use std::path::{Path, PathBuf};
+
+use crate::env;
+
+/// Folder name of the data root under the per-OS application data folder.
+pub const DATA_FOLDER_NAME: &str = "TokenizerStudio";
+
+/// The operating system family, passed in explicitly so every branch is testable anywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Os {
+    Macos,
+    Windows,
+    Linux,
+}
+
+impl Os {
+    /// The OS this code was compiled for (other Unixes follow Linux/XDG).
+    pub fn host() -> Os {
+        if cfg!(target_os = "macos") {
+            Os::Macos
+        } else if cfg!(windows) {
+            Os::Windows
+        } else {
+            Os::Linux
+        }
+    }
+}
+
+/// Resolves the data root: `TOKENIZER_STUDIO_DATA_DIR`, else macOS
+/// `~/Library/Application Support/TokenizerStudio`, Windows `%APPDATA%\TokenizerStudio`,
+/// Linux `$XDG_DATA_HOME/TokenizerStudio` (absolute values only, per the XDG spec) or
+/// `~/.local/share/TokenizerStudio`. `None` when nothing usable is set.
+pub fn data_root(
+    os: Os,
+    var: &dyn Fn(&str) -> Option<String>,
+    home: Option<&Path>,
+) -> Option<PathBuf> {
+    let non_empty = |name: &str| var(name).filter(|value| !value.is_empty());
+    if let Some(dir) = non_empty(env::DATA_DIR) {
+        return Some(PathBuf::from(dir));
+    }
+    match os {
+        Os::Macos => Some(
+            home?
+                .join("Library")
+                .join("Application Support")
+                .join(DATA_FOLDER_NAME),
+        ),
+        Os::Windows => match non_empty("APPDATA") {
+            Some(appdata) => Some(PathBuf::from(appdata).join(DATA_FOLDER_NAME)),
+            None => Some(home?.join("AppData").join("Roaming").join(DATA_FOLDER_NAME)),
+        },
+        Os::Linux => match non_empty("XDG_DATA_HOME").filter(|dir| Path::new(dir).is_absolute()) {
+            Some(xdg) => Some(PathBuf::from(xdg).join(DATA_FOLDER_NAME)),
+            None => Some(home?.join(".local").join("share").join(DATA_FOLDER_NAME)),
+        },
+    }
+}
+
+/// One place the shell looks for a runtime, in [`DISCOVERY_ORDER`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiscoveryStep {
+    /// `TOKENIZER_STUDIO_RUNTIME_DIR`.
+    EnvOverride,
+    /// `<data>/runtime/current`: the last runtime that passed its health check.
+    Current,
+    /// `<data>/runtime/default`: the runtime a full installer carried.
+    Default,
+    /// `runtime/` and `dist/runtime-<target>/` near the working directory (development).
+    Development,
+}
+
+/// The RFC §2 discovery order.
+pub const DISCOVERY_ORDER: [DiscoveryStep; 4] = [
+    DiscoveryStep::EnvOverride,
+    DiscoveryStep::Current,
+    DiscoveryStep::Default,
+    DiscoveryStep::Development,
+];
+
+/// Candidate folders in discovery order. The caller keeps the first whose `manifest.json`
+/// parses and names its own target.
+pub fn candidates(
+    var: &dyn Fn(&str) -> Option<String>,
+    data_root: &Path,
+    working_dir: &Path,
+    target_name: &str,
+) -> Vec<(DiscoveryStep, PathBuf)> {
+    let mut found = Vec::new();
+    for step in DISCOVERY_ORDER {
+        match step {
+            DiscoveryStep::EnvOverride => {
+                if let Some(dir) = var(env::RUNTIME_DIR).filter(|dir| !dir.is_empty()) {
+                    found.push((step, PathBuf::from(dir)));
+                }
+            }
+            DiscoveryStep::Current => found.push((step, data_root.join("runtime").join("current"))),
+            DiscoveryStep::Default => found.push((step, data_root.join("runtime").join("default"))),
+            DiscoveryStep::Development => {
+                found.push((step, working_dir.join("runtime")));
+                found.push((
+                    step,
+                    working_dir
+                        .join("dist")
+                        .join(format!("runtime-{target_name}")),
+                ));
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn data_root_per_os() {
+        let home = Path::new("/home/ada");
+        for (os, env_pairs, expected) in [
+            (
+                Os::Linux,
+                vec![],
+                Some("/home/ada/.local/share/TokenizerStudio"),
+            ),
+            (
+                Os::Linux,
+                vec![("XDG_DATA_HOME", "/xdg")],
+                Some("/xdg/TokenizerStudio"),
+            ),
+            (
+                Os::Linux,
+                vec![("XDG_DATA_HOME", "relative")],
+                Some("/home/ada/.local/share/TokenizerStudio"),
+            ),
+            (
+                Os::Macos,
+                vec![],
+                Some("/home/ada/Library/Application Support/TokenizerStudio"),
+            ),
+            (
+                Os::Windows,
+                vec![("APPDATA", "C:/Users/ada/AppData/Roaming")],
+                Some("C:/Users/ada/AppData/Roaming/TokenizerStudio"),
+            ),
+            (
+                Os::Windows,
+                vec![("APPDATA", "")],
+                Some("/home/ada/AppData/Roaming/TokenizerStudio"),
+            ),
+            (
+                Os::Macos,
+                vec![(env::DATA_DIR, "/override")],
+                Some("/override"),
+            ),
+            (
+                Os::Linux,
+                vec![(env::DATA_DIR, "")],
+                Some("/home/ada/.local/share/TokenizerStudio"),
+            ),
+        ] {
+            let map = vars(&env_pairs);
+            let lookup = |name: &str| map.get(name).cloned();
+            let root = data_root(os, &lookup, Some(home));
+            assert_eq!(
+                root.as_deref(),
+                expected.map(Path::new),
+                "{os:?} {env_pairs:?}"
+            );
+        }
+        let empty = |_: &str| None;
+        assert_eq!(data_root(Os::Linux, &empty, None), None);
+    }
+
+    #[test]
+    fn discovery_follows_rfc_order() {
+        let map = vars(&[(env::RUNTIME_DIR, "/custom")]);
+        let lookup = |name: &str| map.get(name).cloned();
+        let found = candidates(&lookup, Path::new("/data"), Path::new("/cwd"), "linux-x64");
+        let paths: Vec<_> = found
+            .iter()
+            .map(|(_, path)| path.to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "/custom",
+                "/data/runtime/current",
+                "/data/runtime/default",
+                "/cwd/runtime",
+                "/cwd/dist/runtime-linux-x64"
+            ]
+        );
+        let empty = |_: &str| None;
+        let found = candidates(&empty, Path::new("/data"), Path::new("/cwd"), "linux-x64");
+        assert_eq!(found[0].0, DiscoveryStep::Current);
+    }
+}

@@ -1,0 +1,50 @@
+//! The per-channel release index the shell downloads runtimes from (DESIGN.md §6, §10).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{SpecError, Target};
+
+/// Version of the release index format.
+pub const INDEX_SCHEMA_VERSION: u32 = 1;
+
+/// `runtime-<channel>.json`, signed with minisign (`.minisig` beside it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseIndex {
+    /// Always [`INDEX_SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// `dev`, `alpha`, `beta` or `stable`; the shell refuses an index for another channel.
+    pub channel: String,
+    /// Seconds since the Unix epoch (`SOURCE_DATE_EPOCH` of the release commit). The shell
+    /// refuses an index older than the newest one it has seen (replay defence).
+    pub published_at: u64,
+    /// One entry per target.
+    pub runtimes: BTreeMap<Target, IndexEntry>,
+}
+
+/// One downloadable runtime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IndexEntry {
+    /// Runtime semver.
+    pub version: String,
+    /// Archive URL relative to the index's own URL.
+    pub url: String,
+    /// Archive size in bytes.
+    pub size: u64,
+    /// Archive sha256, lowercase hex.
+    pub sha256: String,
+    /// Sum of the unpacked file sizes (for the free-space check).
+    pub unpacked_size: u64,
+    /// Oldest shell version that can run this runtime.
+    pub min_shell_version: String,
+}
+
+impl ReleaseIndex {
+    /// Parses an index (after its signature was verified).
+    pub fn from_json(bytes: &[u8]) -> Result<ReleaseIndex, SpecError> {
+        serde_json::from_slice(bytes).map_err(SpecError::IndexJson)
+    }
+}

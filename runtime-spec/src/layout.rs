@@ -1,0 +1,34 @@
+//! Fixed names inside a runtime folder and archive (DESIGN.md §5, §6).
+
+use crate::Target;
+
+/// The embedded CPython tree.
+pub const PYTHON_DIR: &str = "python";
+/// The backend packages (`app/`, `tokenizer/`, `templates/`).
+pub const APP_DIR: &str = "app";
+/// The built web UI.
+pub const WEB_DIR: &str = "web";
+/// The lock the runtime was installed from (and, opt-in, the wheels).
+pub const WHEELHOUSE_DIR: &str = "wheelhouse";
+/// One line: the runtime's semver.
+pub const VERSION_FILE: &str = "VERSION";
+/// Every file with its size and sha256, plus the launch contract.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// The backend packages copied into [`APP_DIR`].
+pub const APP_PACKAGES: [&str; 3] = ["app", "tokenizer", "templates"];
+/// The `.pth` file in site-packages that puts `runtime/app/` on `sys.path` under `python -I`.
+pub const APP_PTH_FILE: &str = "tokenizer_studio_app.pth";
+
+/// The `.pth` line that points from site-packages to `runtime/app/`, relative so the runtime
+/// stays relocatable. `site` joins relative `.pth` lines with the site-packages folder.
+pub fn app_pth_line(target: Target) -> String {
+    let depth = target.site_packages().split('/').count();
+    let mut line = "../".repeat(depth);
+    line.push_str(APP_DIR);
+    line
+}
+
+/// File name of the runtime archive for a version and target.
+pub fn archive_name(version: &str, target: Target) -> String {
+    format!("tokenizer-studio-runtime-{version}-{target}.tar.zst")
+}

@@ -1,0 +1,19 @@
+//! JSON schemas of the manifest and the release index, snapshot-tested in `schema/`.
+
+use crate::{Manifest, ReleaseIndex};
+
+/// The manifest's JSON schema, pretty-printed with a trailing newline.
+pub fn manifest_schema() -> String {
+    pretty(schemars::schema_for!(Manifest))
+}
+
+/// The release index's JSON schema, pretty-printed with a trailing newline.
+pub fn release_index_schema() -> String {
+    pretty(schemars::schema_for!(ReleaseIndex))
+}
+
+fn pretty(schema: schemars::Schema) -> String {
+    let mut json = serde_json::to_string_pretty(&schema).expect("schema serialises");
+    json.push('\n');
+    json
+}

@@ -1,0 +1,110 @@
+//! Integration tests of the contract crate: schema snapshots and manifest validation.
+
+use std::path::Path;
+
+use runtime_spec::manifest::MANIFEST_SCHEMA_VERSION;
+use runtime_spec::{schema, LaunchContract, Manifest, PythonInfo, PythonSource, Target};
+
+/// Compares `actual` with the committed snapshot; `UPDATE_SNAPSHOTS=1` rewrites it.
+fn check_snapshot(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schema")
+        .join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        expected == actual,
+        "{} is stale: run `UPDATE_SNAPSHOTS=1 cargo test -p runtime-spec` and commit the result",
+        path.display()
+    );
+}
+
+#[test]
+fn manifest_schema_snapshot() {
+    check_snapshot("manifest.schema.json", &schema::manifest_schema());
+}
+
+#[test]
+fn release_index_schema_snapshot() {
+    check_snapshot("release-index.schema.json", &schema::release_index_schema());
+}
+
+fn sample_manifest() -> Manifest {
+    Manifest {
+        schema_version: MANIFEST_SCHEMA_VERSION,
+        app_id: runtime_spec::APP_ID.into(),
+        runtime_version: "0.1.0".into(),
+        target: Target::LinuxX64,
+        python: PythonInfo {
+            version: "3.12.14".into(),
+            build: "20260814".into(),
+            source: PythonSource::Pbs,
+            sha256: None,
+        },
+        lock_sha256: "0".repeat(64),
+        launch: LaunchContract::for_target(Target::LinuxX64),
+        files: vec![],
+    }
+}
+
+#[test]
+fn manifest_round_trips_and_rejects_bad_input() {
+    let manifest = sample_manifest();
+    let json = manifest.to_json();
+    assert_eq!(Manifest::from_json(json.as_bytes()).unwrap(), manifest);
+
+    let future = json.replace("\"schema_version\": 1", "\"schema_version\": 2");
+    let error = Manifest::from_json(future.as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("schema_version 2"), "{error}");
+
+    for bad_path in ["../etc/passwd", "/abs", "a/./b"] {
+        let mut manifest = sample_manifest();
+        manifest.files.push(runtime_spec::FileEntry {
+            path: bad_path.into(),
+            size: 0,
+            sha256: String::new(),
+            executable: false,
+        });
+        let error = Manifest::from_json(manifest.to_json().as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(bad_path), "{error}");
+    }
+
+    let mut unsorted = sample_manifest();
+    for path in ["b", "a"] {
+        unsorted.files.push(runtime_spec::FileEntry {
+            path: path.into(),
+            size: 0,
+            sha256: String::new(),
+            executable: false,
+        });
+    }
+    assert!(Manifest::from_json(unsorted.to_json().as_bytes()).is_err());
+
+    let extra = json.replacen('{', "{\"surprise\": 1,", 1);
+    assert!(Manifest::from_json(extra.as_bytes()).is_err());
+}
+
+#[test]
+fn pth_line_reaches_app_dir_from_site_packages() {
+    for target in Target::ALL {
+        let line = runtime_spec::layout::app_pth_line(target);
+        let joined = Path::new("/rt").join(target.site_packages()).join(&line);
+        let mut normal = std::path::PathBuf::new();
+        for part in joined.components() {
+            match part {
+                std::path::Component::ParentDir => {
+                    normal.pop();
+                }
+                other => normal.push(other),
+            }
+        }
+        assert_eq!(normal, Path::new("/rt/app"), "{target}");
+    }
+}
