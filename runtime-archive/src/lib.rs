@@ -1,0 +1,1 @@
+//! Downloading, verifying, safely extracting and deterministically packing runtime archives.
