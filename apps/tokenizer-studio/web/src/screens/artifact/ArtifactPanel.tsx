@@ -1,0 +1,28 @@
+// The trained tokenizer: download link, file facts and the "Try it" box.
+import { artifactUrl } from '../../api/client';
+import type { Job } from '../../api/types';
+import { formatBytes } from '../../format';
+import { TryIt } from './TryIt';
+
+export function ArtifactPanel({ job }: { job: Job }) {
+  if (!job.artifact) return null;
+  return (
+    <section className="card" aria-labelledby="artifact-title" data-testid="artifact-panel">
+      <h2 id="artifact-title">Tokenizer</h2>
+      <dl className="facts compact">
+        <div>
+          <dt>File</dt>
+          <dd>tokenizer.json ({formatBytes(job.artifact.size_bytes)})</dd>
+        </div>
+        <div>
+          <dt>SHA-256</dt>
+          <dd className="hash">{job.artifact.sha256}</dd>
+        </div>
+      </dl>
+      <a className="button primary" href={artifactUrl(job.id)} download data-testid="download-artifact">
+        Download tokenizer.json
+      </a>
+      <TryIt jobId={job.id} />
+    </section>
+  );
+}

@@ -1,0 +1,75 @@
+// "Try it": encode some text with the trained tokenizer and show its tokens as chips and its ids.
+import { useState, type FormEvent } from 'react';
+import { api } from '../../api/client';
+import { messageOf } from '../../api/errors';
+import type { TryResult } from '../../api/types';
+import { ErrorMessage } from '../../components/ErrorMessage';
+
+const MAX_CHARS = 100_000;
+
+/** Makes spaces, tabs and line breaks inside a token visible. */
+function visible(token: string): string {
+  return token.replace(/ /g, '·').replace(/\t/g, '→').replace(/\n/g, '↵');
+}
+
+export function TryIt({ jobId }: { jobId: string }) {
+  const [text, setText] = useState('Hello world! Tokenizers split text into pieces.');
+  const [result, setResult] = useState<TryResult | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const tooLong = text.length > MAX_CHARS;
+
+  const encode = async (event: FormEvent) => {
+    event.preventDefault();
+    if (tooLong || text.length === 0) return;
+    setBusy(true);
+    setError(null);
+    try {
+      setResult(await api.tryTokenizer(jobId, text));
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form className="try" onSubmit={(event) => void encode(event)} aria-labelledby="try-title">
+      <h3 id="try-title">Try it</h3>
+      <label htmlFor="try-text">Text to encode</label>
+      <textarea
+        id="try-text"
+        rows={4}
+        value={text}
+        data-testid="try-text"
+        aria-invalid={tooLong ? true : undefined}
+        onChange={(event) => setText(event.currentTarget.value)}
+      />
+      {tooLong && <p className="field-error">Use at most {MAX_CHARS.toLocaleString('en-US')} characters.</p>}
+      <div className="form-actions">
+        <button type="submit" className="button primary" disabled={busy || tooLong || text.length === 0} data-testid="try-encode">
+          {busy ? 'Encoding…' : 'Encode'}
+        </button>
+      </div>
+      <ErrorMessage message={error} testId="try-error" />
+      {result && (
+        <div className="try-result" data-testid="try-result" aria-live="polite">
+          <p className="muted">
+            {result.tokens.length.toLocaleString('en-US')} tokens for {text.length.toLocaleString('en-US')} characters
+          </p>
+          <ul className="chips" aria-label="Tokens" data-testid="token-chips">
+            {result.tokens.map((token, index) => (
+              <li key={index} className={`chip chip-${index % 6}`} data-testid="token-chip" title={`id ${result.ids[index]}`}>
+                {visible(token)}
+              </li>
+            ))}
+          </ul>
+          <h4>Ids</h4>
+          <p className="ids" data-testid="token-ids">{result.ids.join(' ')}</p>
+          <h4>Decoded</h4>
+          <p className="decoded" data-testid="token-decoded">{result.decoded}</p>
+        </div>
+      )}
+    </form>
+  );
+}

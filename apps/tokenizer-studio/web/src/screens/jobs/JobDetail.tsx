@@ -1,0 +1,116 @@
+// Job detail: live status, phase and progress, cancel, error, metrics, log and the artifact.
+import { useState } from 'react';
+import { api } from '../../api/client';
+import { messageOf } from '../../api/errors';
+import { isActive, type JobPhase } from '../../api/types';
+import { ErrorMessage } from '../../components/ErrorMessage';
+import { ProgressBar } from '../../components/ProgressBar';
+import { StatusBadge } from '../../components/StatusBadge';
+import { formatDate } from '../../format';
+import { ArtifactPanel } from '../artifact/ArtifactPanel';
+import { JobLogs } from './JobLogs';
+import { JobMetrics } from './JobMetrics';
+import { useJobFeed } from './useJobFeed';
+
+const PHASES: Record<JobPhase, string> = {
+  queued: 'Waiting to start',
+  reading: 'Reading the datasets',
+  training: 'Training the tokenizer',
+  saving: 'Saving the tokenizer',
+  done: 'Done',
+};
+
+interface Props {
+  jobId: string;
+  onBack: () => void;
+}
+
+export function JobDetail({ jobId, onBack }: Props) {
+  const { job, lines, error, setJob } = useJobFeed(jobId);
+  const [cancelling, setCancelling] = useState(false);
+  const [actionError, setActionError] = useState<string | null>(null);
+
+  const cancel = async () => {
+    setCancelling(true);
+    setActionError(null);
+    try {
+      setJob(await api.cancelJob(jobId));
+    } catch (err) {
+      setActionError(messageOf(err));
+    } finally {
+      setCancelling(false);
+    }
+  };
+
+  const back = (
+    <button type="button" className="link-button" onClick={onBack} data-testid="back-to-jobs">
+      ← All jobs
+    </button>
+  );
+
+  if (!job) {
+    return (
+      <div className="screen" data-testid="job-detail">
+        {back}
+        <ErrorMessage message={error} />
+        {!error && <p className="muted" role="status">Loading…</p>}
+      </div>
+    );
+  }
+
+  const active = isActive(job);
+  const tone = job.status === 'succeeded' ? 'success' : job.status === 'failed' ? 'danger' : 'normal';
+
+  return (
+    <div className="screen" data-testid="job-detail" data-job-id={job.id}>
+      {back}
+      <div className="screen-head">
+        <h1 data-testid="job-title">{job.name || job.id}</h1>
+        <StatusBadge status={job.status} testId="job-status" />
+      </div>
+      <section className="card" aria-labelledby="progress-title">
+        <h2 id="progress-title" className="visually-hidden">
+          Progress
+        </h2>
+        <p className="phase" data-testid="job-phase" data-phase={job.phase} aria-live="polite">
+          {PHASES[job.phase] ?? job.phase}
+        </p>
+        <ProgressBar value={job.progress} label="Training progress" testId="job-progress" tone={tone} />
+        <dl className="facts compact">
+          <div>
+            <dt>Template</dt>
+            <dd>{job.template}</dd>
+          </div>
+          <div>
+            <dt>Created</dt>
+            <dd>{formatDate(job.created_at)}</dd>
+          </div>
+          <div>
+            <dt>Finished</dt>
+            <dd>{formatDate(job.finished_at)}</dd>
+          </div>
+        </dl>
+        {job.error && (
+          <p className="error" role="alert" data-testid="job-error">
+            {job.error}
+          </p>
+        )}
+        <ErrorMessage message={actionError ?? error} />
+        {active && (
+          <button
+            type="button"
+            className="button danger"
+            disabled={cancelling}
+            data-testid="cancel-job"
+            onClick={() => void cancel()}
+          >
+            {cancelling ? 'Cancelling…' : 'Cancel job'}
+          </button>
+        )}
+      </section>
+      {job.status === 'succeeded' && job.artifact && <ArtifactPanel job={job} />}
+      <JobMetrics metrics={job.metrics} />
+      <JobLogs lines={lines} />
+    </div>
+  );
+}
