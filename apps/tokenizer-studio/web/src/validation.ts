@@ -6,6 +6,8 @@ export const VOCAB_MAX = 1_000_000;
 export const MIN_FREQ_MIN = 1;
 export const MIN_FREQ_MAX = 1_000_000;
 export const MAX_SPECIAL_TOKENS = 64;
+export const MAX_TEXT_COLUMN_LEN = 256;
+const UNK_TOKENS = ['[UNK]', '<unk>'];
 
 export const CHOICES: Record<string, readonly string[]> = {
   model: ['bpe', 'byte_bpe', 'wordpiece', 'unigram'],
@@ -51,12 +53,16 @@ export function validateKnob(knob: string, raw: string | boolean): string | null
       if (tokens.length > MAX_SPECIAL_TOKENS) return `Use at most ${MAX_SPECIAL_TOKENS} special tokens.`;
       const bad = tokens.filter((token) => !isValidSpecialToken(token));
       if (bad.length > 0) {
-        return `Not a valid special token: ${bad.join(', ')}. Use forms like [UNK], <|endoftext|> or <s>.`;
+        return `Not a valid special token: ${bad.join(', ')}. Use [UPPER_CASE], <lower_case>, <|lower_case|> or </tag>.`;
       }
+      const twice = tokens.find((token, index) => tokens.indexOf(token) !== index);
+      if (twice) return `${twice} is listed twice; remove the duplicate.`;
       return null;
     }
     case 'text_column':
-      return raw.length > 200 ? 'The column name is too long.' : null;
+      return raw.trim().length > MAX_TEXT_COLUMN_LEN
+        ? `The column name may have at most ${MAX_TEXT_COLUMN_LEN} characters.`
+        : null;
     default: {
       const choices = CHOICES[knob];
       if (choices && !choices.includes(raw)) return `Choose one of: ${choices.join(', ')}.`;
@@ -91,4 +97,41 @@ export function fromFormValue(
 /** Whether two config values are the same (so unchanged knobs are not sent as overrides). */
 export function sameValue(a: ConfigValue | undefined, b: ConfigValue | undefined): boolean {
   return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
+
+/**
+ * Validates every knob of a template's form, then the combinations the backend refuses
+ * (byte-level pre-tokenizer only with byte-level BPE; WordPiece needs an unknown token).
+ * Returns one plain-words problem per field name.
+ */
+export function validateForm(
+  knobs: readonly string[],
+  defaults: Record<string, ConfigValue>,
+  values: Record<string, string | boolean>,
+): Record<string, string> {
+  const problems: Record<string, string> = {};
+  for (const knob of knobs) {
+    const problem = validateKnob(knob, values[knob] ?? '');
+    if (problem) problems[knob] = problem;
+  }
+  if (Object.keys(problems).length > 0) return problems;
+
+  const resolved: Record<string, ConfigValue> = { ...defaults };
+  for (const knob of knobs) resolved[knob] = fromFormValue(knob, values[knob] ?? '', defaults[knob]);
+  const model = resolved.model;
+  const preTokenizer = resolved.pre_tokenizer;
+  if (typeof model === 'string' && typeof preTokenizer === 'string') {
+    if ((model === 'byte_bpe') !== (preTokenizer === 'byte_level')) {
+      const field = knobs.includes('pre_tokenizer') ? 'pre_tokenizer' : knobs.includes('model') ? 'model' : '';
+      problems[field] =
+        model === 'byte_bpe'
+          ? 'Byte-level BPE needs the byte_level pre-tokenizer.'
+          : 'The byte_level pre-tokenizer goes with byte-level BPE only; choose another one.';
+    }
+  }
+  const specials = resolved.special_tokens;
+  if (model === 'wordpiece' && Array.isArray(specials) && !specials.some((t) => UNK_TOKENS.includes(t))) {
+    problems.special_tokens = 'WordPiece needs an unknown token: add [UNK].';
+  }
+  return problems;
 }

@@ -4,7 +4,8 @@ import { api } from '../../api/client';
 import { ApiError, messageOf } from '../../api/errors';
 import type { Dataset, Job, Template, TrainingConfig } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
-import { fromFormValue, sameValue, toFormValue, validateKnob } from '../../validation';
+import { knobLabel } from '../../format';
+import { fromFormValue, sameValue, toFormValue, validateForm } from '../../validation';
 import { DatasetPicker } from './DatasetPicker';
 import { KnobField } from './KnobField';
 import { TemplatePicker } from './TemplatePicker';
@@ -53,14 +54,10 @@ export function NewTrainingScreen({ onStarted }: Props) {
 
   const template = templates?.find((item) => item.id === templateId) ?? null;
 
-  const errors = useMemo(() => {
-    const found: Record<string, string> = {};
-    for (const knob of template?.knobs ?? []) {
-      const problem = validateKnob(knob, values[knob] ?? '');
-      if (problem) found[knob] = problem;
-    }
-    return found;
-  }, [template, values]);
+  const errors = useMemo(
+    () => (template ? validateForm(template.knobs, template.defaults, values) : {}),
+    [template, values],
+  );
 
   const datasetError = triedSubmit && selected.length === 0 ? 'Choose at least one dataset.' : null;
 
@@ -92,7 +89,7 @@ export function NewTrainingScreen({ onStarted }: Props) {
     setTriedSubmit(true);
     setSubmitError(null);
     if (!template || Object.keys(errors).length > 0 || selected.length === 0) {
-      setSubmitError('Please fix the highlighted fields first.');
+      setSubmitError(errors[''] ?? 'Please fix the highlighted fields first.');
       return;
     }
     setSubmitting(true);
@@ -106,9 +103,13 @@ export function NewTrainingScreen({ onStarted }: Props) {
       onStarted(job);
     } catch (error) {
       if (error instanceof ApiError && error.fields.length > 0) {
-        setServerErrors(Object.fromEntries(error.fields.filter((f) => f.field).map((f) => [f.field, f.message])));
-        const general = error.fields.filter((f) => !f.field || !template.knobs.includes(f.field));
-        setSubmitError([error.message, ...general.map((f) => (f.field ? `${f.field}: ${f.message}` : f.message))].join(' '));
+        // The backend words field problems as "<field> <message>", e.g. "vocab_size must be ...".
+        const sentence = (field: string, message: string) =>
+          field ? `${knobLabel(field)} ${message}`.replace(/([^.!?])$/, '$1.') : message;
+        const onForm = error.fields.filter((f) => template.knobs.includes(f.field));
+        const elsewhere = error.fields.filter((f) => !template.knobs.includes(f.field));
+        setServerErrors(Object.fromEntries(onForm.map((f) => [f.field, sentence(f.field, f.message)])));
+        setSubmitError([error.message, ...elsewhere.map((f) => sentence(f.field, f.message))].join(' '));
       } else {
         setSubmitError(messageOf(error));
       }

@@ -1,0 +1,155 @@
+// End-to-end test: the built UI served by the real backend, driven in Chromium through the launch hand-off.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { launchBrowser, watchForeignRequests } from './support/browser.mjs';
+import { mintLaunchCode, startBackend, WEB_DIR } from './support/backend.mjs';
+import { writeCorpus } from './support/corpus.mjs';
+
+const DIST_DIR = path.join(WEB_DIR, 'dist');
+const RESULTS_DIR = path.join(WEB_DIR, 'test-results');
+const TRAINING_TIMEOUT_MS = 180_000;
+
+describe('Tokenizer Studio web UI against the real backend', { timeout: 600_000 }, () => {
+  let workDir;
+  let backend;
+  let browser;
+  let page;
+  let foreignRequests = [];
+  const corpusName = 'e2e-corpus.txt';
+
+  before(async () => {
+    assert.ok(existsSync(path.join(DIST_DIR, 'index.html')), 'Build the UI first: npm run build');
+    workDir = await mkdtemp(path.join(os.tmpdir(), 'ts-e2e-'));
+    await mkdir(RESULTS_DIR, { recursive: true });
+    backend = await startBackend({ dataDir: path.join(workDir, 'data'), webDir: DIST_DIR });
+    browser = await launchBrowser();
+    foreignRequests = watchForeignRequests(browser.context);
+    page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    page.setDefaultTimeout(30_000);
+  });
+
+  after(async () => {
+    if (page && !page.isClosed()) {
+      await page.screenshot({ path: path.join(RESULTS_DIR, 'last-state.png'), fullPage: true }).catch(() => {});
+    }
+    await browser?.context.close().catch(() => {});
+    if (browser) await rm(browser.profileDir, { recursive: true, force: true }).catch(() => {});
+    if (backend) {
+      const exit = await backend.stop();
+      assert.equal(exit.code, 0, `backend should exit 0 when its stdin closes\n${backend.output.stderr}`);
+    }
+    if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => {});
+  });
+
+  test('health answers with this launch id', async () => {
+    const response = await fetch(`${backend.baseUrl}/api/v1/health`);
+    assert.equal(response.status, 200);
+    const body = await response.json();
+    assert.equal(body.status, 'ok');
+    assert.equal(body.launch_id, backend.launchId);
+  });
+
+  test('the page without a launch code asks to be opened from the app', async () => {
+    await page.goto(`${backend.baseUrl}/`);
+    await page.getByTestId('unauthorized').waitFor();
+    assert.match(await page.getByTestId('unauthorized').innerText(), /must be opened from the Tokenizer Studio app/);
+  });
+
+  test('the launch code opens a session and leaves the address bar', async () => {
+    const code = await mintLaunchCode(backend);
+    await page.goto(`${backend.baseUrl}/#launch=${code}`);
+    await page.getByTestId('datasets-screen').waitFor();
+    assert.equal(await page.evaluate(() => window.location.hash), '');
+    assert.ok(!page.url().includes(code), 'the launch code must not stay in the URL');
+    const cookies = await browser.context.cookies(backend.baseUrl);
+    const session = cookies.find((cookie) => cookie.name === `tsession_${backend.port}`);
+    assert.ok(session, `expected a tsession_${backend.port} cookie, got ${cookies.map((c) => c.name).join(', ')}`);
+    assert.equal(session.httpOnly, true);
+  });
+
+  test('upload a text dataset with a progress bar, then preview it', async () => {
+    const file = path.join(workDir, corpusName);
+    const { lines } = await writeCorpus(file, 300_000);
+    await page.getByTestId('file-input').setInputFiles(file);
+    const item = page.getByTestId('upload-item').first();
+    await item.and(page.locator('[data-state="done"]')).waitFor({ timeout: 60_000 });
+    assert.equal(await item.getByTestId('upload-progress').getAttribute('aria-valuenow'), '100');
+
+    const row = page.getByTestId('dataset-row').filter({ hasText: corpusName });
+    await row.waitFor();
+    const rowsText = (await row.getByTestId('dataset-rows').innerText()).replace(/[^\d]/g, '');
+    if (rowsText !== '') assert.equal(Number(rowsText), lines);
+
+    await row.getByTestId('preview-button').click();
+    const preview = page.getByTestId('dataset-preview');
+    await preview.waitFor();
+    assert.ok((await preview.locator('li').count()) > 0, 'the preview shows rows');
+  });
+
+  test('start a gpt2-byte-bpe training with vocabulary 1000 and wait for it to finish', async () => {
+    await page.getByTestId('nav-new-training').click();
+    await page.getByTestId('new-training-screen').waitFor();
+    await page.getByTestId('template-gpt2-byte-bpe').click();
+
+    const vocab = page.getByTestId('knob-vocab_size');
+    await vocab.fill('10');
+    await page.getByTestId('knob-vocab_size-error').waitFor();
+    await vocab.fill('1000');
+    assert.equal(await page.getByTestId('knob-vocab_size-error').count(), 0);
+
+    await page.getByTestId('dataset-option').filter({ hasText: corpusName }).locator('input').check();
+    await page.getByTestId('job-name').fill('e2e-run');
+    await page.getByTestId('start-training').click();
+
+    await page.getByTestId('job-detail').waitFor();
+    const status = page.getByTestId('job-status');
+    await page
+      .locator('[data-testid="job-status"]:is([data-status="succeeded"],[data-status="failed"],[data-status="cancelled"],[data-status="interrupted"])')
+      .waitFor({ timeout: TRAINING_TIMEOUT_MS });
+    const final = await status.getAttribute('data-status');
+    const jobError = (await page.getByTestId('job-error').count()) ? await page.getByTestId('job-error').innerText() : '';
+    assert.equal(final, 'succeeded', `job ended ${final}: ${jobError}`);
+    assert.equal(await page.getByTestId('job-progress').getAttribute('aria-valuenow'), '100');
+    await page.getByTestId('log-line').first().waitFor();
+    await page.getByTestId('job-metrics').waitFor();
+  });
+
+  test('download the tokenizer.json artifact', async () => {
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByTestId('download-artifact').click(),
+    ]);
+    const target = path.join(workDir, 'downloaded-tokenizer.json');
+    await download.saveAs(target);
+    assert.match(download.suggestedFilename(), /tokenizer\.json$/);
+    const parsed = JSON.parse(await readFile(target, 'utf8'));
+    assert.ok(parsed && typeof parsed === 'object' && 'model' in parsed, 'tokenizer.json has a "model" key');
+  });
+
+  test('try it: encoding shows tokens and ids', async () => {
+    await page.getByTestId('try-text').fill('The tokenizer reads long sentences before lunch.');
+    await page.getByTestId('try-encode').click();
+    await page.getByTestId('token-chip').first().waitFor();
+    const chips = await page.getByTestId('token-chip').allInnerTexts();
+    assert.ok(chips.length > 0, 'tokens are shown');
+    const ids = (await page.getByTestId('token-ids').innerText()).trim().split(/\s+/);
+    assert.equal(ids.length, chips.length, 'one id per token');
+    assert.ok(ids.every((id) => /^\d+$/.test(id)), 'ids are numbers');
+    await page.screenshot({ path: path.join(RESULTS_DIR, 'tokenizer-studio.png'), fullPage: true });
+  });
+
+  test('the jobs list shows the finished job', async () => {
+    await page.getByTestId('nav-jobs').click();
+    const row = page.getByTestId('job-row').filter({ hasText: 'e2e-run' });
+    await row.waitFor();
+    assert.equal(await row.getByTestId('job-row-status').getAttribute('data-status'), 'succeeded');
+  });
+
+  test('the page made no request to a non-loopback host', () => {
+    assert.deepEqual(foreignRequests, []);
+  });
+});
