@@ -1,0 +1,97 @@
+"""Where the app keeps its data (DESIGN §8), resolved per OS by a pure, testable function."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
+
+APP_DIR_NAME = "TokenizerStudio"
+ENV_DATA_DIR = "TOKENIZER_STUDIO_DATA_DIR"
+
+
+def resolve_data_root(platform: str, env: Mapping[str, str], home: PurePath | str) -> PurePath:
+    """Data root for `platform` (a sys.platform value) given the environment and home folder.
+
+    Pure: no filesystem access, so every OS is testable from any OS.
+    """
+    flavour = PureWindowsPath if platform == "win32" else PurePosixPath
+    override = env.get(ENV_DATA_DIR, "").strip()
+    if override:
+        return flavour(override)
+    home = flavour(home)
+    if platform == "darwin":
+        return home / "Library" / "Application Support" / APP_DIR_NAME
+    if platform == "win32":
+        appdata = env.get("APPDATA", "").strip()
+        base = flavour(appdata) if appdata else home / "AppData" / "Roaming"
+        return base / APP_DIR_NAME
+    xdg = env.get("XDG_DATA_HOME", "").strip()
+    # The XDG spec says relative values are invalid and must be ignored.
+    base = flavour(xdg) if xdg and flavour(xdg).is_absolute() else home / ".local" / "share"
+    return base / APP_DIR_NAME
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    root: Path
+
+    @property
+    def db_dir(self) -> Path:
+        return self.root / "db"
+
+    @property
+    def db_file(self) -> Path:
+        return self.db_dir / "tokenizer_studio.db"
+
+    @property
+    def uploads(self) -> Path:
+        return self.root / "uploads"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.root / "artifacts" / "tokenizers"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def hf_cache(self) -> Path:
+        return self.root / "cache" / "huggingface"
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    def job_artifacts(self, job_id: str) -> Path:
+        return self.artifacts / job_id
+
+    def prepare(self) -> None:
+        for folder in (self.db_dir, self.uploads, self.artifacts, self.logs, self.hf_cache, self.tmp):
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+def data_paths(override: Path | None = None) -> DataPaths:
+    """The data root for this process: --data-dir, else the env override, else the OS default."""
+    if override is not None:
+        return DataPaths(Path(override).expanduser().absolute())
+    import sys
+
+    root = resolve_data_root(sys.platform, os.environ, Path.home())
+    return DataPaths(Path(root).expanduser().absolute())
+
+
+def configure_process(paths: DataPaths, environ: MutableMapping[str, str] = os.environ) -> None:
+    """Keeps every cache and temp file inside the data root; must run before any HF import."""
+    hf = paths.hf_cache
+    environ["HF_HOME"] = str(hf)
+    environ["HF_DATASETS_CACHE"] = str(hf / "datasets")
+    environ["HUGGINGFACE_HUB_CACHE"] = str(hf / "hub")
+    # The app never downloads from the hub; offline mode turns a surprise download into an error.
+    environ["HF_HUB_OFFLINE"] = "1"
+    environ["HF_DATASETS_OFFLINE"] = "1"
+    environ["TMPDIR"] = str(paths.tmp)
+    tempfile.tempdir = str(paths.tmp)

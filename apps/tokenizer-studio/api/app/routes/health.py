@@ -1,0 +1,14 @@
+"""Liveness: `/health` and `/api/v1/health` (open, echo the launch id so a stale server is spotted)."""
+
+from fastapi import APIRouter, Depends
+
+from app import __version__
+from app.context import AppContext, get_ctx
+
+router = APIRouter()
+
+
+@router.get("/health")
+@router.get("/api/v1/health")
+def health(ctx: AppContext = Depends(get_ctx)) -> dict:
+    return {"status": "ok", "version": __version__, "launch_id": ctx.settings.launch_id}

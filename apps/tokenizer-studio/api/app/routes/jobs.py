@@ -1,0 +1,185 @@
+"""Training jobs: create, list, get, logs, cancel, artifact download and "try it" encoding."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+from collections import OrderedDict
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.context import AppContext, get_ctx
+from app.db import utc_now
+from app.errors import ApiError
+from templates import ConfigError, UnknownTemplateError, resolve_config
+
+router = APIRouter(prefix="/api/v1")
+
+PUBLIC_FIELDS = (
+    "id", "name", "template", "dataset_ids", "config", "status", "phase", "progress", "error",
+    "metrics", "created_at", "started_at", "finished_at", "artifact",
+)
+MAX_TRY_CHARS = 100_000
+
+
+def job_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in PUBLIC_FIELDS}
+
+
+def _get(ctx: AppContext, job_id: str) -> dict[str, Any]:
+    row = ctx.db.get_job(job_id)
+    if row is None:
+        raise ApiError(404, "not_found", f"No job {job_id!r}; list jobs to see the ids.")
+    return row
+
+
+class JobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, max_length=200)
+    template: str = Field(max_length=100)
+    dataset_ids: list[str] = Field(min_length=1, max_length=32)
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+
+class TryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(max_length=MAX_TRY_CHARS)
+
+
+def _clean_name(name: str) -> str:
+    return re.sub(r"[\x00-\x1f\x7f]", "", name).strip()
+
+
+@router.post("/jobs", status_code=201)
+def create_job(body: JobCreate, ctx: AppContext = Depends(get_ctx)) -> dict:
+    try:
+        config = resolve_config(body.template, body.overrides)
+    except UnknownTemplateError as exc:
+        raise ApiError(422, "unknown_template", str(exc)) from None
+    except ConfigError as exc:
+        raise ApiError(422, "invalid_config", str(exc), exc.details) from None
+    if len(set(body.dataset_ids)) != len(body.dataset_ids):
+        raise ApiError(422, "invalid_request", "A dataset is listed twice; list each once.")
+    job_id = f"job_{secrets.token_hex(8)}"
+    with ctx.db.lock:  # pairs with the in-use check of dataset deletion
+        datasets = []
+        for dataset_id in body.dataset_ids:
+            ds = ctx.db.get_dataset(dataset_id)
+            if ds is None:
+                raise ApiError(
+                    422, "unknown_dataset", f"No dataset {dataset_id!r}; upload it first."
+                )
+            datasets.append(ds)
+        column = config["text_column"]
+        if column is not None:
+            missing = [d for d in datasets if d["columns"] is not None and column not in d["columns"]]
+            if missing:
+                raise ApiError(
+                    422,
+                    "invalid_config",
+                    "The training config is not valid (text_column); fix the listed fields.",
+                    [
+                        {
+                            "field": "text_column",
+                            "message": f"dataset {missing[0]['name']!r} has no column {column!r}",
+                        }
+                    ],
+                )
+        name = _clean_name(body.name or "") or f"{body.template} on {datasets[0]['name']}"
+        ctx.db.insert_job(
+            {
+                "id": job_id,
+                "name": name,
+                "template": body.template,
+                "dataset_ids": body.dataset_ids,
+                "config": config,
+                "created_at": utc_now(),
+            }
+        )
+    ctx.jobs.submit(job_id)
+    return job_json(_get(ctx, job_id))
+
+
+@router.get("/jobs")
+def list_jobs(ctx: AppContext = Depends(get_ctx)) -> list[dict]:
+    return [job_json(r) for r in ctx.db.list_jobs()]
+
+
+@router.get("/jobs/{job_id}")
+def get_job(job_id: str, ctx: AppContext = Depends(get_ctx)) -> dict:
+    return job_json(_get(ctx, job_id))
+
+
+@router.get("/jobs/{job_id}/logs")
+def job_logs(job_id: str, after: int = Query(0, ge=0), ctx: AppContext = Depends(get_ctx)) -> dict:
+    _get(ctx, job_id)
+    lines = ctx.db.logs_after(job_id, after)
+    return {"lines": lines, "next": (lines[-1]["seq"] if lines else after) + 1}
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel_job(job_id: str, ctx: AppContext = Depends(get_ctx)) -> dict:
+    _get(ctx, job_id)
+    if not ctx.jobs.cancel(job_id):
+        raise ApiError(
+            409, "job_finished", f"The job is already {_get(ctx, job_id)['status']}; nothing to cancel."
+        )
+    return job_json(_get(ctx, job_id))
+
+
+def _artifact_path(ctx: AppContext, row: dict[str, Any]):
+    if row["status"] != "succeeded" or not row["artifact"]:
+        raise ApiError(
+            404, "no_artifact", f"The job is {row['status']}; a tokenizer exists only after success."
+        )
+    path = ctx.paths.job_artifacts(row["id"]) / "tokenizer.json"
+    if not path.is_file():
+        raise ApiError(
+            404, "no_artifact", "The tokenizer file is missing from the data folder; train again."
+        )
+    return path
+
+
+@router.get("/jobs/{job_id}/artifact")
+def download_artifact(job_id: str, ctx: AppContext = Depends(get_ctx)) -> FileResponse:
+    row = _get(ctx, job_id)
+    path = _artifact_path(ctx, row)
+    filename = f"{row['name']}-tokenizer.json"
+    ascii_name = re.sub(r"[^A-Za-z0-9._-]+", "_", filename).strip("_") or "tokenizer.json"
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    return FileResponse(
+        path, media_type="application/json", headers={"Content-Disposition": disposition}
+    )
+
+
+_cache_lock = threading.Lock()
+_tokenizer_cache: OrderedDict[str, Any] = OrderedDict()
+
+
+def _load_tokenizer(job_id: str, path) -> Any:
+    from tokenizers import Tokenizer
+
+    with _cache_lock:
+        if job_id in _tokenizer_cache:
+            _tokenizer_cache.move_to_end(job_id)
+            return _tokenizer_cache[job_id]
+    tok = Tokenizer.from_file(str(path))
+    with _cache_lock:
+        _tokenizer_cache[job_id] = tok
+        while len(_tokenizer_cache) > 4:
+            _tokenizer_cache.popitem(last=False)
+    return tok
+
+
+@router.post("/jobs/{job_id}/try")
+def try_tokenizer(job_id: str, body: TryRequest, ctx: AppContext = Depends(get_ctx)) -> dict:
+    from tokenizer import encode
+
+    row = _get(ctx, job_id)
+    path = _artifact_path(ctx, row)
+    return encode(_load_tokenizer(job_id, path), body.text)

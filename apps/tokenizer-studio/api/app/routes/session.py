@@ -1,0 +1,44 @@
+"""Token hand-off to the web page: one-time launch code -> HttpOnly session cookie."""
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.context import AppContext, get_ctx
+from app.errors import ApiError
+from app.security import LAUNCH_CODE_TTL_S, cookie_name
+
+router = APIRouter(prefix="/api/v1")
+
+
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=200)
+
+
+@router.get("/session")
+def session_state(request: Request, ctx: AppContext = Depends(get_ctx)) -> dict:
+    return {
+        "authenticated": request.app.state.auth.is_authenticated(request.scope),
+        "token_required": ctx.settings.token is not None,
+    }
+
+
+@router.post("/session/launch-code")
+def launch_code(ctx: AppContext = Depends(get_ctx)) -> dict:
+    return {"code": ctx.sessions.issue_code(), "expires_in": LAUNCH_CODE_TTL_S}
+
+
+@router.post("/session", status_code=204)
+def create_session(body: SessionCreate, ctx: AppContext = Depends(get_ctx)) -> Response:
+    secret = ctx.sessions.redeem(body.code)
+    if secret is None:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "The launch code is unknown, used or expired; reopen the app window for a new one.",
+        )
+    response = Response(status_code=204)
+    response.set_cookie(
+        cookie_name(ctx.settings.port), secret, httponly=True, samesite="strict", path="/"
+    )
+    return response

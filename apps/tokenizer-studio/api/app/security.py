@@ -1,0 +1,210 @@
+"""Request gate: Host and Origin checks, token/session auth and closed-by-default CORS.
+
+See SECURITY.md for the threat model. Written as plain ASGI middleware so it runs before
+routing and its answers cannot be bypassed by a route.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from http.cookies import SimpleCookie
+from typing import Any
+
+from app.errors import error_response
+
+TOKEN_HEADER = "x-tokenizer-studio-token"
+LAUNCH_CODE_TTL_S = 60
+# Reachable without credentials: liveness, the session bootstrap (it checks the code itself).
+OPEN_ROUTES = {
+    ("GET", "/health"),
+    ("GET", "/api/v1/health"),
+    ("GET", "/api/v1/session"),
+    ("POST", "/api/v1/session"),
+}
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+def cookie_name(port: int) -> str:
+    # Per port: two launches on one machine must not share (or clobber) each other's cookie.
+    return f"tsession_{port}"
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode("utf-8")).digest()
+
+
+class SessionStore:
+    """Single-use launch codes and the session secrets they were exchanged for (memory only)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._codes: dict[bytes, float] = {}
+        self._sessions: set[bytes] = set()
+
+    def issue_code(self) -> str:
+        code = secrets.token_urlsafe(24)
+        with self._lock:
+            now = time.monotonic()
+            self._codes = {c: exp for c, exp in self._codes.items() if exp > now}
+            self._codes[_digest(code)] = now + LAUNCH_CODE_TTL_S
+        return code
+
+    def redeem(self, code: str) -> str | None:
+        """Returns a new session secret, or None when the code is unknown, used or expired."""
+        with self._lock:
+            expires = self._codes.pop(_digest(code), None)
+            if expires is None or expires < time.monotonic():
+                return None
+            session = secrets.token_urlsafe(32)
+            self._sessions.add(_digest(session))
+            return session
+
+    def is_valid(self, session: str) -> bool:
+        # Looking up a SHA-256 of the secret: timing reveals nothing usable about the secret.
+        with self._lock:
+            return _digest(session) in self._sessions
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class SecurityMiddleware:
+    def __init__(
+        self,
+        app: Callable,
+        *,
+        port: int,
+        token: str | None,
+        cors_origins: tuple[str, ...],
+        sessions: SessionStore,
+    ) -> None:
+        self.app = app
+        self.port = port
+        self.token = token
+        self.sessions = sessions
+        self.allowed_hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+        self.own_origins = {f"http://{h}" for h in self.allowed_hosts}
+        self.cors_origins = set(cors_origins)
+        self.cookie = cookie_name(port)
+
+    def is_authenticated(self, scope: Scope) -> bool:
+        if self.token is None:
+            return True
+        supplied = _header(scope, TOKEN_HEADER.encode())
+        if supplied is not None and hmac.compare_digest(
+            supplied.encode("utf-8"), self.token.encode("utf-8")
+        ):
+            return True
+        raw_cookie = _header(scope, b"cookie")
+        if raw_cookie:
+            jar = SimpleCookie()
+            try:
+                jar.load(raw_cookie)
+            except Exception:
+                return False
+            morsel = jar.get(self.cookie)
+            if morsel is not None and self.sessions.is_valid(morsel.value):
+                return True
+        return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            # No websocket routes exist; refuse before anything else sees the handshake.
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        host = (_header(scope, b"host") or "").lower()
+        if host not in self.allowed_hosts:
+            await error_response(
+                403,
+                "forbidden_host",
+                "This server only answers requests addressed to 127.0.0.1 or localhost with "
+                "its own port.",
+            )(scope, receive, send)
+            return
+
+        origin = _header(scope, b"origin")
+        cors_origin = None
+        if origin is not None:
+            if origin in self.cors_origins:
+                cors_origin = origin
+            elif origin not in self.own_origins:
+                await error_response(
+                    403,
+                    "forbidden_origin",
+                    "Requests from other web pages are refused. Open the app from its own "
+                    "window, or list the dev server in TOKENIZER_STUDIO_CORS_ORIGINS.",
+                )(scope, receive, send)
+                return
+
+        method = scope["method"]
+        if cors_origin and method == "OPTIONS" and _header(scope, b"access-control-request-method"):
+            await self._preflight(cors_origin, send)
+            return
+
+        path = scope["path"]
+        needs_auth = path.startswith("/api/") and (method, path) not in OPEN_ROUTES
+        if needs_auth and not self.is_authenticated(scope):
+            await error_response(
+                401,
+                "unauthorized",
+                "Missing or wrong credentials: send the X-Tokenizer-Studio-Token header, or "
+                "reopen the app window to get a new session.",
+                headers=self._cors_headers(cors_origin),
+            )(scope, receive, send)
+            return
+
+        if cors_origin is None:
+            await self.app(scope, receive, send)
+            return
+
+        extra = [(k.encode(), v.encode()) for k, v in self._cors_headers(cors_origin).items()]
+
+        async def send_with_cors(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers") or []) + extra
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+    @staticmethod
+    def _cors_headers(origin: str | None) -> dict[str, str]:
+        if origin is None:
+            return {}
+        return {
+            "access-control-allow-origin": origin,
+            "access-control-allow-credentials": "true",
+            "access-control-expose-headers": "content-disposition",
+            "vary": "Origin",
+        }
+
+    async def _preflight(self, origin: str, send: Send) -> None:
+        headers = {
+            **self._cors_headers(origin),
+            "access-control-allow-methods": "GET, POST, PATCH, DELETE, OPTIONS",
+            "access-control-allow-headers": f"content-type, {TOKEN_HEADER}",
+            "access-control-max-age": "600",
+        }
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 204,
+                "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})

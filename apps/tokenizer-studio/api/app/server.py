@@ -1,0 +1,235 @@
+"""App factory and the launch sequence: bind 127.0.0.1, serve, announce READY, exit cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import logging.handlers
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI
+
+from app import __version__
+from app.context import AppContext
+from app.db import Database
+from app.errors import install_error_handlers
+from app.jobs import JobManager
+from app.paths import DataPaths, configure_process, data_paths
+from app.security import SecurityMiddleware, SessionStore
+from app.settings import Settings, SettingsError, parse_settings
+
+log = logging.getLogger("tokenizer_studio")
+READY_PREFIX = "TOKENIZER_STUDIO_READY"
+WORKER_STOP_TIMEOUT_S = 2.0
+
+
+def create_app(
+    settings: Settings, paths: DataPaths, request_shutdown: Callable[[], None] | None = None
+) -> FastAPI:
+    """Builds the app; `settings.port` must already be the bound port (Host/cookie checks)."""
+    paths.prepare()
+    configure_process(paths)
+    db = Database(paths.db_file)
+    jobs = JobManager(db, paths)
+    sessions = SessionStore()
+    ctx = AppContext(settings, paths, db, jobs, sessions, request_shutdown or (lambda: None))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        jobs.start()
+        try:
+            yield
+        finally:
+            if not jobs.stop(WORKER_STOP_TIMEOUT_S):
+                log.warning("the training thread is still busy; its job was marked interrupted")
+            else:
+                db.close()
+
+    app = FastAPI(
+        title="Tokenizer Studio",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+
+    from app.routes import datasets, health, jobs as job_routes, process, session, templates, web
+
+    for module in (health, session, templates, datasets, job_routes, process, web):
+        app.include_router(module.router)
+
+    options = {
+        "port": settings.port,
+        "token": settings.token,
+        "cors_origins": settings.cors_origins,
+        "sessions": sessions,
+    }
+    # A detached instance answers "is this request authenticated?" for GET /api/v1/session.
+    app.state.auth = SecurityMiddleware(None, **options)
+    app.add_middleware(SecurityMiddleware, **options)
+    return app
+
+
+def _log_config(log_file: str) -> dict:
+    # Everything to stderr (stdout carries only the READY line) and to a rotating file.
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"},
+            "file": {
+                "class": "logging.handlers.RotatingFileHandler",
+                "formatter": "plain",
+                "filename": log_file,
+                "maxBytes": 5_000_000,
+                "backupCount": 2,
+                "encoding": "utf-8",
+            },
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr", "file"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.access": {"handlers": ["stderr", "file"], "level": "INFO", "propagate": False},
+            "tokenizer_studio": {"handlers": ["stderr", "file"], "level": "INFO", "propagate": False},
+        },
+    }
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises a caught SIGTERM after shutdown (exit by signal); we want exit code 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handle(sig: int, _frame) -> None:
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            self.should_exit = True
+
+        signals = [signal.SIGINT, signal.SIGTERM]
+        if hasattr(signal, "SIGBREAK"):
+            signals.append(signal.SIGBREAK)
+        previous = {sig: signal.signal(sig, handle) for sig in signals}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _watch_stdin(server: uvicorn.Server) -> None:
+    """The parent holds our stdin open; EOF means it is gone, so we must not linger."""
+    try:
+        while os.read(0, 4096):
+            pass
+    except OSError:
+        pass
+    log.info("stdin closed (the parent process is gone); shutting down")
+    server.should_exit = True
+
+
+def _bind(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if sys.platform == "win32":
+        # On Windows SO_REUSEADDR would let another process steal the port.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+    else:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def main(argv: list[str] | None = None) -> int:
+    # From here on stdout is reserved for the READY line: stray prints go to stderr.
+    ready_out = sys.stdout
+    sys.stdout = sys.stderr
+    try:
+        settings = parse_settings(argv)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    paths = data_paths(settings.data_dir)
+    try:
+        paths.prepare()
+    except OSError as exc:
+        print(f"error: cannot create the data folder {paths.root}: {exc}", file=sys.stderr)
+        return 1
+    configure_process(paths)
+    import logging.config
+
+    logging.config.dictConfig(_log_config(str(paths.logs / "server.log")))
+    try:
+        sock = _bind(settings.port)
+    except OSError as exc:
+        log.error("cannot listen on 127.0.0.1:%s (%s); choose another port or use 0", settings.port, exc)
+        return 1
+    settings.port = sock.getsockname()[1]
+
+    server: _Server | None = None
+
+    def request_shutdown() -> None:
+        if server is not None:
+            server.should_exit = True
+
+    app = create_app(settings, paths, request_shutdown)
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        http="h11",
+        loop="asyncio",
+        ws="none",
+        lifespan="on",
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=3,
+    )
+    server = _Server(config)
+    if settings.stdin_watch:
+        threading.Thread(target=_watch_stdin, args=(server,), name="stdin-watch", daemon=True).start()
+
+    async def announce() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            await asyncio.sleep(0.01)
+        line = json.dumps(
+            {"port": settings.port, "pid": os.getpid(), "version": __version__, "launch_id": settings.launch_id}
+        )
+        ready_out.write(f"{READY_PREFIX} {line}\n")
+        ready_out.flush()
+        log.info("listening on http://127.0.0.1:%d", settings.port)
+
+    async def run() -> None:
+        announcer = asyncio.create_task(announce())
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            announcer.cancel()
+
+    asyncio.run(run())
+    log.info("stopped")
+    if app.state.ctx.jobs.is_busy():
+        # A training step inside the Rust extension cannot be interrupted, and letting the
+        # interpreter finalise around it can abort; the job row is already `interrupted`.
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(0)
+    return 0

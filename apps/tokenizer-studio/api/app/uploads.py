@@ -1,0 +1,257 @@
+"""Streaming multipart upload straight to disk: size cap, sha256 and text checks on the fly.
+
+Starlette's form parser would spool the whole file first and only then let us look at it;
+parsing the body ourselves lets an oversized or binary upload stop at the first bad chunk.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
+
+from fastapi import Request
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from app.corpus import FORMATS, TEXT_FORMATS
+from app.errors import ApiError
+
+FIELD_NAME = "file"
+MAX_NAME_CHARS = 200
+# Multipart framing around the file: boundaries and part headers. Generous on purpose.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def sanitize_filename(name: str) -> str:
+    """A display name safe to show and to put in a header: no folders, no control characters.
+
+    The stored file is always named after the dataset id, never after this.
+    """
+    name = unicodedata.normalize("NFC", name)
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf"))
+    name = name.strip().lstrip(".").strip()
+    if len(name) > MAX_NAME_CHARS:
+        stem, dot, ext = name.rpartition(".")
+        if dot and len(ext) <= 16:
+            name = stem[: MAX_NAME_CHARS - len(ext) - 1] + "." + ext
+        else:
+            name = name[:MAX_NAME_CHARS]
+    return name
+
+
+def extension_of(name: str) -> str | None:
+    stem, dot, ext = name.rpartition(".")
+    ext = ext.lower()
+    return ext if dot and stem and ext in FORMATS else None
+
+
+@dataclass
+class ReceivedFile:
+    display_name: str
+    fmt: str
+    temp_path: Path
+    size_bytes: int
+    sha256: str
+
+
+def _too_large(max_bytes: int) -> ApiError:
+    return ApiError(
+        413,
+        "upload_too_large",
+        f"The file is larger than the {max_bytes:,} byte limit; split it or upload a sample.",
+    )
+
+
+class _FilePart:
+    """Receives the bytes of the one `file` part, checking them as they arrive."""
+
+    def __init__(self, display_name: str, fmt: str, folder: Path, max_bytes: int) -> None:
+        self.display_name = display_name
+        self.fmt = fmt
+        self.max_bytes = max_bytes
+        self.path = folder / f".incoming-{secrets.token_hex(8)}.part"
+        self.file = self.path.open("xb")
+        self.sha = hashlib.sha256()
+        self.size = 0
+        self.decoder = codecs.getincrementaldecoder("utf-8")() if fmt in TEXT_FORMATS else None
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.max_bytes:
+            raise _too_large(self.max_bytes)
+        if self.decoder is not None:
+            if b"\x00" in data:
+                raise _not_text()
+            try:
+                self.decoder.decode(data)
+            except UnicodeDecodeError:
+                raise _not_text() from None
+        self.sha.update(data)
+        self.file.write(data)
+
+    def finish(self) -> None:
+        self.file.close()
+        if self.decoder is not None:
+            try:
+                self.decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                raise _not_text() from None
+
+    def discard(self) -> None:
+        self.file.close()
+        self.path.unlink(missing_ok=True)
+
+
+def _not_text() -> ApiError:
+    return ApiError(
+        422,
+        "not_text",
+        "The file is not UTF-8 text (it holds NUL bytes or invalid UTF-8). Save it as UTF-8 "
+        "or convert it to Parquet.",
+    )
+
+
+def _filename_from_disposition(params: dict[bytes, bytes]) -> str | None:
+    star = params.get(b"filename*")
+    if star:
+        # RFC 5987: charset'lang'percent-encoded
+        charset, _, rest = star.decode("latin-1").partition("'")
+        _, _, encoded = rest.partition("'")
+        try:
+            return unquote(encoded, encoding=charset or "utf-8", errors="strict")
+        except (LookupError, UnicodeDecodeError):
+            raise ApiError(400, "invalid_filename", "The file name is not valid UTF-8.") from None
+    raw = params.get(b"filename")
+    if raw is None:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _check_name(raw_name: str) -> tuple[str, str]:
+    if "\x00" in raw_name:
+        raise ApiError(
+            400, "invalid_filename", "The file name contains a NUL byte; rename the file and retry."
+        )
+    name = sanitize_filename(raw_name)
+    if not name:
+        raise ApiError(400, "invalid_filename", "The file name is empty; give the file a name.")
+    fmt = extension_of(name)
+    if fmt is None:
+        raise ApiError(
+            415,
+            "unsupported_type",
+            "Unsupported file type; upload a .txt, .jsonl, .csv or .parquet file.",
+        )
+    return name, fmt
+
+
+async def receive_upload(request: Request, folder: Path, max_bytes: int) -> ReceivedFile:
+    """Parses the multipart body into `folder`; leaves no file behind when it raises."""
+    content_type, options = parse_options_header(request.headers.get("content-type", ""))
+    boundary = options.get(b"boundary")
+    if content_type != b"multipart/form-data" or not boundary:
+        raise ApiError(
+            400,
+            "invalid_request",
+            "Send the file as multipart/form-data in a field named 'file'.",
+        )
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > max_bytes + MULTIPART_OVERHEAD:
+        raise _too_large(max_bytes)
+
+    state: dict = {"headers": {}, "field": b"", "value": b"", "part": None, "current": None}
+    received: list[_FilePart] = []
+    other_bytes = 0
+
+    def on_part_begin() -> None:
+        state["headers"] = {}
+        state["current"] = None
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        state["field"] += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        state["value"] += data[start:end]
+
+    def on_header_end() -> None:
+        state["headers"][state["field"].lower()] = state["value"]
+        state["field"], state["value"] = b"", b""
+
+    def on_headers_finished() -> None:
+        _, params = parse_options_header(state["headers"].get(b"content-disposition", b""))
+        if params.get(b"name") != FIELD_NAME.encode():
+            return  # other form fields are ignored
+        raw_name = _filename_from_disposition(params)
+        if raw_name is None:
+            raise ApiError(400, "invalid_request", "The 'file' field must be a file upload.")
+        if received:
+            raise ApiError(400, "invalid_request", "Upload one file per request.")
+        name, fmt = _check_name(raw_name)
+        part = _FilePart(name, fmt, folder, max_bytes)
+        received.append(part)
+        state["current"] = part
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        nonlocal other_bytes
+        part = state["current"]
+        if part is not None:
+            part.write(data[start:end])
+        else:
+            other_bytes += end - start
+            if other_bytes > MULTIPART_OVERHEAD:
+                raise ApiError(400, "invalid_request", "Only one field, 'file', is expected.")
+
+    def on_part_end() -> None:
+        state["current"] = None
+
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
+    try:
+        async for chunk in request.stream():
+            if chunk:
+                parser.write(chunk)
+        parser.finalize()
+        if not received:
+            raise ApiError(400, "invalid_request", "No file found: send it in a field named 'file'.")
+        part = received[0]
+        part.finish()
+        if part.size == 0:
+            raise ApiError(422, "empty_file", "The file is empty; choose a file with some text.")
+    except BaseException as exc:
+        for part in received:
+            part.discard()
+        if isinstance(exc, ApiError):
+            raise
+        if isinstance(exc, Exception) and not isinstance(exc, OSError):
+            # Malformed multipart framing (python-multipart raises its own error types).
+            raise ApiError(
+                400, "invalid_request", "The multipart body is malformed; upload the file again."
+            ) from None
+        raise
+    return ReceivedFile(part.display_name, part.fmt, part.path, part.size, part.sha.hexdigest())
+
+
+def remove_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
