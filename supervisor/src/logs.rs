@@ -1,0 +1,377 @@
+//! The backend's output: a size-capped, rotated `backend.log` plus an in-memory tail for error
+//! screens.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::SupervisorError;
+
+/// File name of the live log inside the log folder; rotated copies get `.1`, `.2`, ...
+pub const LOG_FILE_NAME: &str = "backend.log";
+/// Lines kept in memory for [`crate::Sidecar::log_tail`] and the events.
+pub const TAIL_LINES: usize = 200;
+/// Longer lines are split: a backend printing megabytes without a newline must not make the
+/// supervisor buffer them all.
+const MAX_LINE_BYTES: usize = 16 * 1024;
+
+/// Which pipe a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stream {
+    Stdout,
+    Stderr,
+    /// Lines the supervisor itself writes (attempt headers, exit codes).
+    Supervisor,
+}
+
+impl Stream {
+    fn name(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+            Stream::Supervisor => "supervisor",
+        }
+    }
+}
+
+/// Rotation limits for `backend.log`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    /// Rotate before a write would make `backend.log` larger than this.
+    pub max_bytes: u64,
+    /// Rotated files kept (`backend.log.1` ... `backend.log.N`); older ones are deleted.
+    pub n_files_kept: u32,
+}
+
+/// Shared by the reader threads, the launcher and the handle.
+#[derive(Debug)]
+pub(crate) struct LogSink {
+    inner: Mutex<Inner>,
+    /// Signalled when a reader reaches end of file, so exit reports can include the last lines.
+    streams_closed: Condvar,
+    path: PathBuf,
+}
+
+#[derive(Debug)]
+struct Inner {
+    file: Option<fs_err::File>,
+    file_size: u64,
+    rotation: Rotation,
+    tail: VecDeque<String>,
+    open_streams: usize,
+    /// The first write error, kept so a full disk is reported once, not per line.
+    write_failed: bool,
+}
+
+impl LogSink {
+    /// Opens (appends to) `<log_dir>/backend.log`, creating the folder.
+    pub(crate) fn open(log_dir: &Path, rotation: Rotation) -> Result<Arc<LogSink>, SupervisorError> {
+        let path = log_dir.join(LOG_FILE_NAME);
+        let log_error = |source| SupervisorError::Log {
+            path: path.clone(),
+            source,
+        };
+        fs_err::create_dir_all(log_dir).map_err(log_error)?;
+        let file = fs_err::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(log_error)?;
+        let file_size = file.metadata().map_err(log_error)?.len();
+        Ok(Arc::new(LogSink {
+            inner: Mutex::new(Inner {
+                file: Some(file),
+                file_size,
+                rotation,
+                tail: VecDeque::with_capacity(TAIL_LINES),
+                open_streams: 0,
+                write_failed: false,
+            }),
+            streams_closed: Condvar::new(),
+            path,
+        }))
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panicking reader thread must not take the log (and error screens) down with it.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Appends one line to the file and the tail.
+    pub(crate) fn line(&self, stream: Stream, text: &str) {
+        let text = text.trim_end_matches(['\n', '\r']);
+        let formatted = format!("{} {:<6} | {}\n", utc_timestamp(SystemTime::now()), stream.name(), text);
+        let mut inner = self.lock();
+        inner.write(&self.path, formatted.as_bytes());
+        if inner.tail.len() == TAIL_LINES {
+            inner.tail.pop_front();
+        }
+        inner.tail.push_back(formatted.trim_end().to_owned());
+    }
+
+    /// The last [`TAIL_LINES`] lines, oldest first.
+    pub(crate) fn tail(&self) -> Vec<String> {
+        self.lock().tail.iter().cloned().collect()
+    }
+
+    /// Starts a thread copying `pipe` into the log line by line; `on_line` sees each line first
+    /// (the stdout reader looks for the readiness line there).
+    pub(crate) fn spawn_reader<R, F>(self: &Arc<Self>, stream: Stream, pipe: R, mut on_line: F)
+    where
+        R: Read + Send + 'static,
+        F: FnMut(&str) + Send + 'static,
+    {
+        self.lock().open_streams += 1;
+        let sink = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name(format!("sidecar-{}", stream.name()))
+            .spawn(move || {
+                // Draining both pipes continuously is what keeps a chatty backend from blocking
+                // on a full pipe buffer while we wait for its readiness line.
+                let mut reader = std::io::BufReader::with_capacity(64 * 1024, pipe);
+                let mut line = Vec::with_capacity(256);
+                while read_bounded_line(&mut reader, &mut line) {
+                    let text = String::from_utf8_lossy(&line);
+                    on_line(&text);
+                    sink.line(stream, &text);
+                }
+                let mut inner = sink.lock();
+                inner.open_streams -= 1;
+                drop(inner);
+                sink.streams_closed.notify_all();
+            });
+        if spawned.is_err() {
+            // Without a thread the pipe is never read; count it closed so nobody waits on it.
+            self.lock().open_streams -= 1;
+            self.line(Stream::Supervisor, "could not start a log reader thread");
+        }
+    }
+
+    /// Waits until every reader hit end of file or `timeout` passed. A grandchild that inherited
+    /// the pipes can keep them open, hence the bound.
+    pub(crate) fn wait_streams_closed(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut inner = self.lock();
+        while inner.open_streams > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            inner = match self.streams_closed.wait_timeout(inner, deadline - now) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
+}
+
+impl Inner {
+    fn write(&mut self, path: &Path, bytes: &[u8]) {
+        if self.write_failed {
+            return;
+        }
+        let len = bytes.len() as u64;
+        if self.file_size > 0 && self.file_size + len > self.rotation.max_bytes {
+            if let Err(error) = self.rotate(path) {
+                self.fail(error);
+                return;
+            }
+        }
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
+        match file.write_all(bytes) {
+            Ok(()) => self.file_size += len,
+            Err(error) => self.fail(error),
+        }
+    }
+
+    fn fail(&mut self, error: std::io::Error) {
+        // The in-memory tail still works; keep the reason where error screens will show it.
+        self.write_failed = true;
+        self.file = None;
+        if self.tail.len() == TAIL_LINES {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(format!("(log file disabled: {error})"));
+    }
+
+    /// `backend.log.{N-1}` → `.N`, ..., `backend.log` → `.1`, then a fresh `backend.log`.
+    fn rotate(&mut self, path: &Path) -> std::io::Result<()> {
+        self.file = None;
+        let numbered = |n: u32| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(format!(".{n}"));
+            PathBuf::from(name)
+        };
+        let kept = self.rotation.n_files_kept;
+        if kept == 0 {
+            fs_err::remove_file(path)?;
+        } else {
+            let oldest = numbered(kept);
+            if oldest.exists() {
+                fs_err::remove_file(&oldest)?;
+            }
+            for n in (1..kept).rev() {
+                let from = numbered(n);
+                if from.exists() {
+                    fs_err::rename(&from, numbered(n + 1))?;
+                }
+            }
+            fs_err::rename(path, numbered(1))?;
+        }
+        self.file = Some(
+            fs_err::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?,
+        );
+        self.file_size = 0;
+        Ok(())
+    }
+}
+
+/// Reads one line (without its newline) of at most [`MAX_LINE_BYTES`]; false at end of file
+/// with nothing read. Read errors end the stream like end of file: the pipe is gone either way.
+fn read_bounded_line<R: BufRead>(reader: &mut R, line: &mut Vec<u8>) -> bool {
+    line.clear();
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(buffer) => buffer,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return !line.is_empty(),
+        };
+        if available.is_empty() {
+            return !line.is_empty();
+        }
+        let room = MAX_LINE_BYTES - line.len();
+        let window = &available[..available.len().min(room)];
+        match window.iter().position(|&byte| byte == b'\n') {
+            Some(newline) => {
+                line.extend_from_slice(&window[..newline]);
+                reader.consume(newline + 1);
+                return true;
+            }
+            None => {
+                let taken = window.len();
+                line.extend_from_slice(window);
+                reader.consume(taken);
+                if line.len() >= MAX_LINE_BYTES {
+                    return true;
+                }
+            }
+        }
+    }
+}
+
+/// `2026-11-22T01:02:03.456Z`, without pulling in a date crate for one format.
+pub(crate) fn utc_timestamp(time: SystemTime) -> String {
+    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let seconds = since_epoch.as_secs();
+    let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
+    let second_of_day = seconds % 86_400;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        second_of_day / 3600,
+        second_of_day / 60 % 60,
+        second_of_day % 60,
+        since_epoch.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc_timestamps() {
+        for (seconds, millis, expected) in [
+            (0, 0, "1970-01-01T00:00:00.000Z"),
+            (951_782_400, 5, "2000-02-29T00:00:00.005Z"),
+            (1_795_309_384, 999, "2026-11-22T01:03:04.999Z"),
+            (4_102_444_799, 0, "2099-12-31T23:59:59.000Z"),
+        ] {
+            let time = UNIX_EPOCH + Duration::from_secs(seconds) + Duration::from_millis(millis);
+            assert_eq!(utc_timestamp(time), expected, "{seconds}");
+        }
+    }
+
+    #[test]
+    fn splits_long_lines_and_keeps_the_last_partial_one() {
+        let mut input = vec![b'a'; MAX_LINE_BYTES + 10];
+        input.extend_from_slice(b"\nshort\r\nlast");
+        let mut reader = std::io::BufReader::with_capacity(1000, &input[..]);
+        let mut line = Vec::new();
+        let mut lines = Vec::new();
+        while read_bounded_line(&mut reader, &mut line) {
+            lines.push(String::from_utf8_lossy(&line).into_owned());
+        }
+        let lengths: Vec<usize> = lines.iter().map(String::len).collect();
+        assert_eq!(lengths, [MAX_LINE_BYTES, 10, 6, 4]);
+        assert_eq!(lines[2], "short\r");
+        assert_eq!(lines[3], "last");
+    }
+
+    #[test]
+    fn rotates_and_bounds_the_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let rotation = Rotation {
+            max_bytes: 2_000,
+            n_files_kept: 2,
+        };
+        let sink = LogSink::open(dir.path(), rotation).unwrap();
+        for n in 0..1_000 {
+            sink.line(Stream::Stderr, &format!("line {n:04}"));
+        }
+        let mut names: Vec<String> = fs_err::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["backend.log", "backend.log.1", "backend.log.2"]);
+        for name in &names {
+            let size = fs_err::metadata(dir.path().join(name)).unwrap().len();
+            assert!(size <= rotation.max_bytes, "{name} has {size} bytes");
+        }
+        let current = fs_err::read_to_string(dir.path().join("backend.log")).unwrap();
+        assert!(current.trim_end().ends_with("stderr | line 0999"), "{current}");
+        let tail = sink.tail();
+        assert_eq!(tail.len(), TAIL_LINES);
+        assert!(tail[0].ends_with("line 0800"), "{}", tail[0]);
+        assert!(tail[TAIL_LINES - 1].ends_with("line 0999"));
+    }
+
+    #[test]
+    fn appends_to_an_existing_log_and_counts_its_size() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(dir.path().join(LOG_FILE_NAME), vec![b'x'; 900]).unwrap();
+        let rotation = Rotation {
+            max_bytes: 1_000,
+            n_files_kept: 1,
+        };
+        let sink = LogSink::open(dir.path(), rotation).unwrap();
+        sink.line(Stream::Supervisor, &"y".repeat(200));
+        let rotated = fs_err::read(dir.path().join("backend.log.1")).unwrap();
+        assert_eq!(rotated, vec![b'x'; 900]);
+    }
+}
