@@ -61,6 +61,7 @@ describe('Tokenizer Studio web UI against the real backend', { timeout: 600_000 
 
   test('the launch code opens a session and leaves the address bar', async () => {
     const code = await mintLaunchCode(backend);
+    await page.goto('about:blank');
     await page.goto(`${backend.baseUrl}/#launch=${code}`);
     await page.getByTestId('datasets-screen').waitFor();
     assert.equal(await page.evaluate(() => window.location.hash), '');

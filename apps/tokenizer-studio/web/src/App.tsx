@@ -32,6 +32,15 @@ export function App() {
     setAttempt((n) => n + 1);
   };
 
+  // A launch code may also arrive without a reload (the app re-opens the same tab with a new code).
+  useEffect(() => {
+    const onHashChange = () => {
+      if (/(^#|&)launch=/.test(window.location.hash)) retry();
+    };
+    window.addEventListener('hashchange', onHashChange);
+    return () => window.removeEventListener('hashchange', onHashChange);
+  }, []);
+
   switch (phase.kind) {
     case 'connecting':
       return (
