@@ -129,6 +129,11 @@ describe('Tokenizer Studio web UI against the real backend', { timeout: 600_000 
     assert.match(download.suggestedFilename(), /tokenizer\.json$/);
     const parsed = JSON.parse(await readFile(target, 'utf8'));
     assert.ok(parsed && typeof parsed === 'object' && 'model' in parsed, 'tokenizer.json has a "model" key');
+    const vocab = parsed.model?.vocab;
+    if (vocab && typeof vocab === 'object' && !Array.isArray(vocab)) {
+      const size = Object.keys(vocab).length;
+      assert.ok(size > 256 && size <= 1000, `byte-level vocabulary of 257..1000 entries, got ${size}`);
+    }
   });
 
   test('try it: encoding shows tokens and ids', async () => {

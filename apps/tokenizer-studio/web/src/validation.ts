@@ -114,23 +114,29 @@ export function validateForm(
     const problem = validateKnob(knob, values[knob] ?? '');
     if (problem) problems[knob] = problem;
   }
-  if (Object.keys(problems).length > 0) return problems;
-
+  // Combination rules only look at fields that are valid on their own.
   const resolved: Record<string, ConfigValue> = { ...defaults };
-  for (const knob of knobs) resolved[knob] = fromFormValue(knob, values[knob] ?? '', defaults[knob]);
-  const model = resolved.model;
-  const preTokenizer = resolved.pre_tokenizer;
+  for (const knob of knobs) {
+    if (!problems[knob]) resolved[knob] = fromFormValue(knob, values[knob] ?? '', defaults[knob]);
+  }
+  const model = problems.model ? null : resolved.model;
+  const preTokenizer = problems.pre_tokenizer ? null : resolved.pre_tokenizer;
   if (typeof model === 'string' && typeof preTokenizer === 'string') {
     if ((model === 'byte_bpe') !== (preTokenizer === 'byte_level')) {
       const field = knobs.includes('pre_tokenizer') ? 'pre_tokenizer' : knobs.includes('model') ? 'model' : '';
-      problems[field] =
+      problems[field] ??=
         model === 'byte_bpe'
           ? 'Byte-level BPE needs the byte_level pre-tokenizer.'
           : 'The byte_level pre-tokenizer goes with byte-level BPE only; choose another one.';
     }
   }
   const specials = resolved.special_tokens;
-  if (model === 'wordpiece' && Array.isArray(specials) && !specials.some((t) => UNK_TOKENS.includes(t))) {
+  if (
+    model === 'wordpiece' &&
+    !problems.special_tokens &&
+    Array.isArray(specials) &&
+    !specials.some((t) => UNK_TOKENS.includes(t))
+  ) {
     problems.special_tokens = 'WordPiece needs an unknown token: add [UNK].';
   }
   return problems;

@@ -19,6 +19,16 @@ function generator(seed) {
   };
 }
 
+const SYLLABLES = ['ka', 'lo', 'mi', 'ter', 'vos', 'qua', 'zen', 'dri', 'pel', 'sun', 'or', 'ex', 'bra', 'nim', 'tu'];
+
+/** A made-up word of two to four syllables, so the vocabulary keeps growing. */
+function word(pick) {
+  const count = 2 + pick(3);
+  let text = '';
+  for (let i = 0; i < count; i += 1) text += SYLLABLES[pick(SYLLABLES.length)];
+  return text;
+}
+
 export function makeCorpus(targetBytes = 300_000) {
   const pick = generator(42);
   const lines = [];
@@ -27,7 +37,9 @@ export function makeCorpus(targetBytes = 300_000) {
   while (size < targetBytes) {
     line += 1;
     const parts = [SUBJECTS, VERBS, OBJECTS, TAILS].map((words) => words[pick(words.length)]);
-    const sentence = `${parts.join(' ')}${pick(4) === 0 ? '?' : '.'} Line ${line} ends here${pick(3) ? '!' : ','} ok`;
+    const sentence =
+      `${parts.join(' ')}${pick(4) === 0 ? '?' : '.'} ` +
+      `Then ${word(pick)} met ${word(pick)} near line ${line}${pick(3) ? '!' : ', calmly.'}`;
     lines.push(sentence);
     size += Buffer.byteLength(sentence) + 1;
   }

@@ -22,7 +22,7 @@ export function ArtifactPanel({ job }: { job: Job }) {
       <a className="button primary" href={artifactUrl(job.id)} download data-testid="download-artifact">
         Download tokenizer.json
       </a>
-      <TryIt jobId={job.id} />
+      <TryIt jobId={job.id} byteLevel={job.config.model === 'byte_bpe' || job.config.pre_tokenizer === 'byte_level'} />
     </section>
   );
 }

@@ -4,15 +4,17 @@ import { api } from '../../api/client';
 import { messageOf } from '../../api/errors';
 import type { TryResult } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
+import { tokenLabel } from './tokenText';
 
 const MAX_CHARS = 100_000;
 
-/** Makes spaces, tabs and line breaks inside a token visible. */
-function visible(token: string): string {
-  return token.replace(/ /g, '·').replace(/\t/g, '→').replace(/\n/g, '↵');
+interface Props {
+  jobId: string;
+  /** True for byte-level BPE, whose tokens are spelled with GPT-2's byte characters. */
+  byteLevel: boolean;
 }
 
-export function TryIt({ jobId }: { jobId: string }) {
+export function TryIt({ jobId, byteLevel }: Props) {
   const [text, setText] = useState('Hello world! Tokenizers split text into pieces.');
   const [result, setResult] = useState<TryResult | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -59,11 +61,20 @@ export function TryIt({ jobId }: { jobId: string }) {
           </p>
           <ul className="chips" aria-label="Tokens" data-testid="token-chips">
             {result.tokens.map((token, index) => (
-              <li key={index} className={`chip chip-${index % 6}`} data-testid="token-chip" title={`id ${result.ids[index]}`}>
-                {visible(token)}
+              <li
+                key={index}
+                className={`chip chip-${index % 6}`}
+                data-testid="token-chip"
+                data-token={token}
+                title={`${token} (id ${result.ids[index]})`}
+              >
+                {tokenLabel(token, byteLevel)}
               </li>
             ))}
           </ul>
+          {byteLevel && (
+            <p className="hint">Tokens are shown as the text they stand for; point at one to see its raw form and id.</p>
+          )}
           <h4>Ids</h4>
           <p className="ids" data-testid="token-ids">{result.ids.join(' ')}</p>
           <h4>Decoded</h4>

@@ -9,6 +9,8 @@ interface Props {
   value: string | boolean;
   fallback: ConfigValue | undefined;
   error: string | null;
+  /** Values to suggest in a text field (e.g. the datasets' column names). */
+  suggestions?: string[];
   onChange: (value: string | boolean) => void;
 }
 
@@ -19,7 +21,7 @@ const HINTS: Record<string, string> = {
   text_column: "Leave empty to use each dataset's own text column.",
 };
 
-export function KnobField({ knob, value, fallback, error, onChange }: Props) {
+export function KnobField({ knob, value, fallback, error, suggestions = [], onChange }: Props) {
   const id = useId();
   const hintId = `${id}-hint`;
   const errorId = `${id}-error`;
@@ -74,8 +76,16 @@ export function KnobField({ knob, value, fallback, error, onChange }: Props) {
           data-testid={testId}
           aria-invalid={error ? true : undefined}
           aria-describedby={describedBy}
+          list={suggestions.length > 0 ? `${id}-suggestions` : undefined}
           onChange={(event) => onChange(event.currentTarget.value)}
         />
+      )}
+      {suggestions.length > 0 && (
+        <datalist id={`${id}-suggestions`}>
+          {suggestions.map((suggestion) => (
+            <option key={suggestion} value={suggestion} />
+          ))}
+        </datalist>
       )}
       {HINTS[knob] && (
         <p id={hintId} className="hint">

@@ -59,6 +59,11 @@ export function NewTrainingScreen({ onStarted }: Props) {
     [template, values],
   );
 
+  const columnNames = useMemo(
+    () => [...new Set((datasets ?? []).flatMap((dataset) => dataset.columns ?? []))].sort(),
+    [datasets],
+  );
+
   const datasetError = triedSubmit && selected.length === 0 ? 'Choose at least one dataset.' : null;
 
   const chooseTemplate = (id: string) => {
@@ -150,6 +155,7 @@ export function NewTrainingScreen({ onStarted }: Props) {
                   value={values[knob] ?? ''}
                   fallback={template.defaults[knob]}
                   error={errors[knob] ?? serverErrors[knob] ?? null}
+                  suggestions={knob === 'text_column' ? columnNames : undefined}
                   onChange={(value) => changeKnob(knob, value)}
                 />
               ))}
