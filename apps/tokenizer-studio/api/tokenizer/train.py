@@ -157,6 +157,9 @@ def _to_wordpiece(tok, config: dict[str, Any]):
     return out
 
 
+_LADDER_STEP = 0.0001
+
+
 def _canonical_unigram(tok, config: dict[str, Any]):
     """Rounds Unigram scores and orders ties by piece: parallel EM sums differ in the last bits."""
     import json
@@ -171,6 +174,20 @@ def _canonical_unigram(tok, config: dict[str, Any]):
         ((piece, round(score, 6)) for piece, score in entries if piece not in special),
         key=lambda ps: (-ps[1], ps[0]),
     )
+    # The trainer appends characters it must keep on a score ladder (steps of 1e-4) in hash-set
+    # order; hand the same ladder scores to those characters in sorted order instead.
+    start = len(rest) - 1
+    while (
+        start > 0
+        and len(rest[start][0]) == 1
+        and len(rest[start - 1][0]) == 1
+        and -1e-6 < rest[start - 1][1] - rest[start][1] < _LADDER_STEP + 1e-6
+    ):
+        start -= 1
+    if len(rest) - start > 1:
+        ladder_scores = [score for _, score in rest[start:]]
+        ladder_pieces = sorted(piece for piece, _ in rest[start:])
+        rest[start:] = list(zip(ladder_pieces, ladder_scores, strict=True))
     vocab = [[t, round(by_piece.get(t, 0.0), 6)] for t in special] + [list(ps) for ps in rest]
     ids = {piece: i for i, (piece, _) in enumerate(vocab)}
     unk = _unk_token(config)

@@ -1,0 +1,1 @@
+"""Tests of the Tokenizer Studio backend (run: python -m pytest from the api folder)."""
