@@ -412,11 +412,13 @@ fn spawn_owned(
                     Some(status) => Exit::from_status(Ok(status)),
                     None => Exit::from_status(child.wait()),
                 };
+                // Logged before anyone waiting on the exit wakes up, so the line is in the log
+                // by the time `stop` returns.
+                logs.line(Stream::Supervisor, &format!("backend pid {pid} ended: {}", exit.description));
                 inner.exit = Some(exit.clone());
                 (exit, inner.ready && !inner.stopping)
             };
             owner_state.changed.notify_all();
-            logs.line(Stream::Supervisor, &format!("backend pid {pid} ended: {}", exit.description));
             if unexpected {
                 logs.wait_streams_closed(DRAIN_TIMEOUT);
                 on_event(SupervisorEvent::Exited {

@@ -1,0 +1,197 @@
+//! Fixtures: a fake runtime root running `tests/fake_sidecar.py`, event capture, and checks of
+//! the real process table and ports.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use runtime_spec::{LaunchContract, Target};
+use supervisor::{EventHandler, LaunchRequest, Rotation, SupervisorEvent};
+
+const FAKE_SIDECAR: &str = include_str!("../fake_sidecar.py");
+
+/// A runtime root whose interpreter is the system Python (symlinked where the real runtime
+/// keeps its own), plus a data root and a folder where the fake records what it was given.
+pub struct Fixture {
+    _dir: Option<tempfile::TempDir>,
+    pub root: PathBuf,
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_owned();
+        Fixture::populate(&root);
+        Fixture {
+            _dir: Some(dir),
+            root,
+        }
+    }
+
+    /// A fixture in a folder someone else owns (the re-executed helper process).
+    pub fn reuse(root: &Path) -> Fixture {
+        Fixture {
+            _dir: None,
+            root: root.to_owned(),
+        }
+    }
+
+    fn populate(root: &Path) {
+        let runtime = root.join("runtime");
+        let python_dir = runtime.join("python").join("bin");
+        fs_err::create_dir_all(&python_dir).unwrap();
+        std::os::unix::fs::symlink(system_python(), python_dir.join("python3")).unwrap();
+        fs_err::write(runtime.join("fake_sidecar.py"), FAKE_SIDECAR).unwrap();
+        fs_err::create_dir_all(root.join("state")).unwrap();
+    }
+
+    pub fn runtime_root(&self) -> PathBuf {
+        self.root.join("runtime")
+    }
+
+    pub fn data_root(&self) -> PathBuf {
+        self.root.join("data")
+    }
+
+    pub fn log_dir(&self) -> PathBuf {
+        self.data_root().join("logs")
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join("state")
+    }
+
+    /// The real contract for Linux with `-m app` swapped for the fake script; `-I` stays, as
+    /// in production, so the script is found relative to cwd = runtime root.
+    pub fn contract() -> LaunchContract {
+        let mut contract = LaunchContract::for_target(Target::LinuxX64);
+        contract.argv.truncate(2);
+        assert_eq!(contract.argv[1], "-I");
+        contract.argv.push("fake_sidecar.py".into());
+        contract
+    }
+
+    /// A request with test-sized timeouts and the fake switched to `mode`.
+    pub fn request(&self, mode: &str) -> LaunchRequest {
+        let mut request = LaunchRequest::new(self.runtime_root(), Fixture::contract(), self.data_root());
+        request.extra_env = vec![
+            (OsString::from("FAKE_MODE"), OsString::from(mode)),
+            (OsString::from("FAKE_STATE_DIR"), self.state_dir().into_os_string()),
+        ];
+        request.ready_timeout = Duration::from_secs(15);
+        request.health_deadline = Duration::from_secs(10);
+        request.stop_grace = Duration::from_secs(3);
+        request.log_rotation = Rotation {
+            max_bytes: 1024 * 1024,
+            n_files_kept: 2,
+        };
+        request
+    }
+
+    pub fn with_env(request: &mut LaunchRequest, name: &str, value: &str) {
+        request.extra_env.push((name.into(), value.into()));
+    }
+
+    /// Lines the fake appended to `state/<name>`.
+    pub fn recorded(&self, name: &str) -> Vec<String> {
+        match fs_err::read_to_string(self.state_dir().join(name)) {
+            Ok(text) => text.lines().map(str::to_owned).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        fs_err::read_to_string(self.log_dir().join("backend.log")).unwrap()
+    }
+}
+
+fn system_python() -> PathBuf {
+    let standard = Path::new("/usr/bin/python3");
+    if standard.exists() {
+        return standard.to_owned();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("python3"))
+        .find(|candidate| candidate.exists())
+        .expect("the tests need a python3 on PATH")
+}
+
+/// Collects every event in order.
+#[derive(Clone, Default)]
+pub struct Events(Arc<Mutex<Vec<SupervisorEvent>>>);
+
+impl Events {
+    pub fn handler(&self) -> EventHandler {
+        let events = self.clone();
+        Arc::new(move |event| events.0.lock().unwrap().push(event))
+    }
+
+    pub fn all(&self) -> Vec<SupervisorEvent> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn attempts(&self) -> Vec<u32> {
+        self.all()
+            .iter()
+            .filter_map(|event| match event {
+                SupervisorEvent::Starting { attempt } => Some(*attempt),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn wait_for(&self, timeout: Duration, mut wanted: impl FnMut(&SupervisorEvent) -> bool) -> Option<SupervisorEvent> {
+        let mut found = None;
+        wait_until(timeout, || {
+            found = self.all().into_iter().find(|event| wanted(event));
+            found.is_some()
+        });
+        found
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether `pid` is a live process. A zombie (`Z`) or dead (`X`) entry is not: this machine's
+/// PID 1 does not reap orphans, so their entries linger without being leaks.
+pub fn is_alive(pid: u32) -> bool {
+    let Ok(stat) = fs_err::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The command name is in parentheses and may contain spaces; the state follows it.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, Some('Z') | Some('X') | None)
+}
+
+/// Whether nothing listens on `port` any more (std sets SO_REUSEADDR, so TIME_WAIT
+/// connections of the old server do not count).
+pub fn port_is_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// One GET on 127.0.0.1 and the raw answer, for poking the fake directly.
+pub fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
+}
