@@ -8,7 +8,9 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {
     /// The manifest's launch contract has no program to run.
-    #[error("the runtime's launch contract has an empty argv; reinstall the runtime at {runtime_root}")]
+    #[error(
+        "the runtime's launch contract has an empty argv; reinstall the runtime at {runtime_root}"
+    )]
     EmptyArgv { runtime_root: PathBuf },
 
     /// The OS refused to start the interpreter (missing file, not executable, ...).

@@ -177,7 +177,10 @@ mod tests {
         let request = server.join().unwrap();
         assert_eq!(answer, ok(Some("feed")));
         assert!(request.starts_with("GET /health HTTP/1.1\r\n"), "{request}");
-        assert!(request.contains(&format!("Host: 127.0.0.1:{port}\r\n")), "{request}");
+        assert!(
+            request.contains(&format!("Host: 127.0.0.1:{port}\r\n")),
+            "{request}"
+        );
     }
 
     #[test]

@@ -72,7 +72,11 @@ impl LaunchRequest {
     /// A request with defaults sized for a cold start on a slow laptop: a first launch without
     /// compiled bytecode plus `import datasets` measured ≈ 5 s here, so 60 s leaves room for
     /// antivirus scans on Windows.
-    pub fn new(runtime_root: PathBuf, contract: LaunchContract, data_root: PathBuf) -> LaunchRequest {
+    pub fn new(
+        runtime_root: PathBuf,
+        contract: LaunchContract,
+        data_root: PathBuf,
+    ) -> LaunchRequest {
         let log_dir = data_root.join("logs");
         LaunchRequest {
             runtime_root,

@@ -67,7 +67,10 @@ struct Inner {
 
 impl LogSink {
     /// Opens (appends to) `<log_dir>/backend.log`, creating the folder.
-    pub(crate) fn open(log_dir: &Path, rotation: Rotation) -> Result<Arc<LogSink>, SupervisorError> {
+    pub(crate) fn open(
+        log_dir: &Path,
+        rotation: Rotation,
+    ) -> Result<Arc<LogSink>, SupervisorError> {
         let path = log_dir.join(LOG_FILE_NAME);
         let log_error = |source| SupervisorError::Log {
             path: path.clone(),
@@ -100,13 +103,20 @@ impl LogSink {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panicking reader thread must not take the log (and error screens) down with it.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Appends one line to the file and the tail.
     pub(crate) fn line(&self, stream: Stream, text: &str) {
         let text = text.trim_end_matches(['\n', '\r']);
-        let formatted = format!("{} {:<6} | {}\n", utc_timestamp(SystemTime::now()), stream.name(), text);
+        let formatted = format!(
+            "{} {:<6} | {}\n",
+            utc_timestamp(SystemTime::now()),
+            stream.name(),
+            text
+        );
         let mut inner = self.lock();
         inner.write(&self.path, formatted.as_bytes());
         if inner.tail.len() == TAIL_LINES {
@@ -290,11 +300,16 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 } as u32;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    } as u32;
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
@@ -354,7 +369,10 @@ mod tests {
             assert!(size <= rotation.max_bytes, "{name} has {size} bytes");
         }
         let current = fs_err::read_to_string(dir.path().join("backend.log")).unwrap();
-        assert!(current.trim_end().ends_with("stderr | line 0999"), "{current}");
+        assert!(
+            current.trim_end().ends_with("stderr | line 0999"),
+            "{current}"
+        );
         let tail = sink.tail();
         assert_eq!(tail.len(), TAIL_LINES);
         assert!(tail[0].ends_with("line 0800"), "{}", tail[0]);

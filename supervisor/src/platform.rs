@@ -31,7 +31,14 @@ pub(crate) fn configure(command: &mut Command) {
             // functions (prctl, getppid, _exit); it allocates nothing.
             unsafe {
                 command.pre_exec(move || {
-                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) == -1 {
+                    if libc::prctl(
+                        libc::PR_SET_PDEATHSIG,
+                        libc::SIGKILL as libc::c_ulong,
+                        0,
+                        0,
+                        0,
+                    ) == -1
+                    {
                         return Err(std::io::Error::last_os_error());
                     }
                     // If we died between fork and prctl the signal was never sent: the child has
@@ -107,7 +114,9 @@ pub(crate) fn block_until_exit(child: &mut Child) -> Option<ExitStatus> {
                     libc::WEXITED | libc::WNOWAIT,
                 )
             };
-            if result == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            if result == 0
+                || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
+            {
                 return None;
             }
         }

@@ -146,18 +146,27 @@ fn try_once(
     logs.spawn_reader(Stream::Stderr, stderr, |_| {});
 
     let ready = wait_for_ready_line(&process, &ready_receiver, request.ready_timeout, logs)?;
-    if ready.launch_id.as_ref().is_some_and(|id| *id != secrets.launch_id) {
+    if ready
+        .launch_id
+        .as_ref()
+        .is_some_and(|id| *id != secrets.launch_id)
+    {
         process.kill_and_wait();
-        return Err(AttemptFailure::Fatal(SupervisorError::ReadyLaunchIdMismatch {
-            found: ready.launch_id.unwrap_or_default(),
-        }));
+        return Err(AttemptFailure::Fatal(
+            SupervisorError::ReadyLaunchIdMismatch {
+                found: ready.launch_id.unwrap_or_default(),
+            },
+        ));
     }
     if ready.pid != process.pid {
         // Not fatal: a launcher shim (a venv's python on Windows) legitimately differs. The
         // launch id check on /health is what decides trust.
         logs.line(
             Stream::Supervisor,
-            &format!("readiness line names pid {}, the spawned pid is {}", ready.pid, process.pid),
+            &format!(
+                "readiness line names pid {}, the spawned pid is {}",
+                ready.pid, process.pid
+            ),
         );
     }
 
@@ -169,7 +178,10 @@ fn try_once(
     if let Err(exit) = process.mark_ready() {
         return Err(AttemptFailure::ExitedEarly(exit));
     }
-    logs.line(Stream::Supervisor, &format!("ready at {url}, pid {}", process.pid));
+    logs.line(
+        Stream::Supervisor,
+        &format!("ready at {url}, pid {}", process.pid),
+    );
     on_event(SupervisorEvent::Ready {
         url: url.clone(),
         port,
@@ -242,7 +254,8 @@ fn wait_for_health(
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
         let request_timeout = remaining.clamp(Duration::from_millis(100), MAX_REQUEST_TIMEOUT);
-        let last_problem = match health::check(port, &request.contract.health_path, request_timeout) {
+        let last_problem = match health::check(port, &request.contract.health_path, request_timeout)
+        {
             HealthAnswer::Ok { launch_id: found } if found.as_deref() == Some(launch_id) => {
                 return Ok(());
             }
@@ -345,7 +358,9 @@ struct ProcessInner {
 
 impl ProcessState {
     fn lock(&self) -> MutexGuard<'_, ProcessInner> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -414,7 +429,10 @@ fn spawn_owned(
                 };
                 // Logged before anyone waiting on the exit wakes up, so the line is in the log
                 // by the time `stop` returns.
-                logs.line(Stream::Supervisor, &format!("backend pid {pid} ended: {}", exit.description));
+                logs.line(
+                    Stream::Supervisor,
+                    &format!("backend pid {pid} ended: {}", exit.description),
+                );
                 inner.exit = Some(exit.clone());
                 (exit, inner.ready && !inner.stopping)
             };
@@ -430,7 +448,11 @@ fn spawn_owned(
         .map_err(spawn_error)?;
     let (pid, (stdin, stdout, stderr), group) = receiver
         .recv()
-        .map_err(|_| spawn_error(std::io::Error::other("the process owner thread ended early")))?
+        .map_err(|_| {
+            spawn_error(std::io::Error::other(
+                "the process owner thread ended early",
+            ))
+        })?
         .map_err(spawn_error)?;
     let (Some(stdout), Some(stderr)) = (stdout, stderr) else {
         unreachable!("stdout and stderr are configured as pipes");
@@ -510,7 +532,10 @@ impl Process {
         if let Some(exit) = self.wait_exit(grace) {
             return StopOutcome::StdinClosed { code: exit.code };
         }
-        logs.line(Stream::Supervisor, "stopping: still running, sending SIGTERM to its process group");
+        logs.line(
+            Stream::Supervisor,
+            "stopping: still running, sending SIGTERM to its process group",
+        );
         if !self.signal(Group::terminate) {
             let code = self.exit().and_then(|exit| exit.code);
             return StopOutcome::StdinClosed { code };
@@ -518,7 +543,10 @@ impl Process {
         if let Some(exit) = self.wait_exit(grace) {
             return StopOutcome::Terminated { code: exit.code };
         }
-        logs.line(Stream::Supervisor, "stopping: still running, sending SIGKILL to its process group");
+        logs.line(
+            Stream::Supervisor,
+            "stopping: still running, sending SIGKILL to its process group",
+        );
         if !self.signal(Group::kill) {
             let code = self.exit().and_then(|exit| exit.code);
             return StopOutcome::Terminated { code };
@@ -597,7 +625,8 @@ impl Sidecar {
     pub fn stop(&mut self, grace: Duration) -> StopOutcome {
         self.stopped = true;
         let outcome = self.process.stop(grace, &self.logs);
-        self.logs.line(Stream::Supervisor, &format!("stopped: {outcome:?}"));
+        self.logs
+            .line(Stream::Supervisor, &format!("stopped: {outcome:?}"));
         outcome
     }
 }
@@ -639,7 +668,11 @@ mod tests {
             "INFO: TOKENIZER_STUDIO_READY {\"port\": 5, \"pid\": 7}",
             "",
         ] {
-            assert_eq!(parse_ready(READY_PREFIX, line), parse_ready_line(line), "{line:?}");
+            assert_eq!(
+                parse_ready(READY_PREFIX, line),
+                parse_ready_line(line),
+                "{line:?}"
+            );
         }
         let custom = parse_ready("UP ", "UP {\"port\": 9, \"pid\": 1}").map(|ready| ready.port);
         assert_eq!(custom, Some(9));
@@ -651,7 +684,10 @@ mod tests {
         let second = Secrets::fresh().unwrap();
         assert_eq!(first.token.len(), 64);
         assert_eq!(first.launch_id.len(), 32);
-        assert!(first.token.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(first
+            .token
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(first.token, second.token);
         assert_ne!(first.launch_id, second.launch_id);
     }

@@ -15,8 +15,14 @@ use support::{http_get, is_alive, port_is_free, wait_until, Events, Fixture};
 const DEATH_TIMEOUT: Duration = Duration::from_secs(2);
 
 fn assert_gone(pid: u32, port: u16) {
-    assert!(wait_until(DEATH_TIMEOUT, || !is_alive(pid)), "backend pid {pid} is still alive");
-    assert!(wait_until(DEATH_TIMEOUT, || port_is_free(port)), "port {port} is still taken");
+    assert!(
+        wait_until(DEATH_TIMEOUT, || !is_alive(pid)),
+        "backend pid {pid} is still alive"
+    );
+    assert!(
+        wait_until(DEATH_TIMEOUT, || port_is_free(port)),
+        "port {port} is still taken"
+    );
 }
 
 #[test]
@@ -46,7 +52,10 @@ fn normal_launch_is_trusted_then_stops_on_stdin_close() {
     assert_eq!(fixture.recorded("launch_ids"), [sidecar.launch_id()]);
     assert_eq!(fixture.recorded("pids"), [pid.to_string()]);
     let health = http_get(port, "/health").unwrap();
-    assert!(health.contains(&format!("\"launch_id\": \"{}\"", sidecar.launch_id())), "{health}");
+    assert!(
+        health.contains(&format!("\"launch_id\": \"{}\"", sidecar.launch_id())),
+        "{health}"
+    );
 
     let outcome = sidecar.stop(Duration::from_secs(3));
     assert_eq!(outcome, StopOutcome::StdinClosed { code: Some(0) });
@@ -54,15 +63,27 @@ fn normal_launch_is_trusted_then_stops_on_stdin_close() {
     assert_gone(pid, port);
 
     let log = fixture.log_text();
-    assert!(log.contains(" stdout | fake backend starting in mode normal"), "{log}");
+    assert!(
+        log.contains(" stdout | fake backend starting in mode normal"),
+        "{log}"
+    );
     assert!(log.contains(" stdout | TOKENIZER_STUDIO_READY {"), "{log}");
     assert!(log.contains(" stdout | stdin closed"), "{log}");
-    assert!(!log.contains(sidecar.token()), "the token leaked into the log:\n{log}");
+    assert!(
+        !log.contains(sidecar.token()),
+        "the token leaked into the log:\n{log}"
+    );
     assert!(!format!("{sidecar:?}").contains(sidecar.token()));
-    assert!(sidecar.log_tail().iter().any(|line| line.contains("stdin closed")));
+    assert!(sidecar
+        .log_tail()
+        .iter()
+        .any(|line| line.contains("stdin closed")));
     // The exit came from `stop`: no `Exited` event.
     assert_eq!(events.all().len(), 3, "{:?}", events.all());
-    assert_eq!(sidecar.stop(Duration::from_secs(1)), StopOutcome::AlreadyExited { code: Some(0) });
+    assert_eq!(
+        sidecar.stop(Duration::from_secs(1)),
+        StopOutcome::AlreadyExited { code: Some(0) }
+    );
 }
 
 #[test]
@@ -75,7 +96,10 @@ fn a_backend_that_never_announces_times_out_and_is_killed() {
     let error = launch(&request, events.handler()).unwrap_err();
 
     assert!(started.elapsed() >= request.ready_timeout);
-    assert!(matches!(error, SupervisorError::ReadyTimeout { .. }), "{error:?}");
+    assert!(
+        matches!(error, SupervisorError::ReadyTimeout { .. }),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("backend.log"), "{error}");
     // A hung start is not retried: it would only double the wait.
     assert_eq!(events.attempts(), [1]);
@@ -83,9 +107,17 @@ fn a_backend_that_never_announces_times_out_and_is_killed() {
         panic!("no GaveUp event: {:?}", events.all());
     };
     assert_eq!(reason, error.to_string());
-    assert!(log_tail.iter().any(|line| line.contains("still importing things")), "{log_tail:?}");
+    assert!(
+        log_tail
+            .iter()
+            .any(|line| line.contains("still importing things")),
+        "{log_tail:?}"
+    );
     let pid: u32 = fixture.recorded("pids")[0].parse().unwrap();
-    assert!(wait_until(DEATH_TIMEOUT, || !is_alive(pid)), "pid {pid} outlived the timeout");
+    assert!(
+        wait_until(DEATH_TIMEOUT, || !is_alive(pid)),
+        "pid {pid} outlived the timeout"
+    );
 }
 
 #[test]
@@ -96,21 +128,31 @@ fn a_backend_dying_after_ready_is_retried_then_given_up_with_the_reason() {
     request.max_attempts = 2;
     let error = launch(&request, events.handler()).unwrap_err();
 
-    let SupervisorError::ExitedBeforeReady { attempts, last_exit, .. } = &error else {
+    let SupervisorError::ExitedBeforeReady {
+        attempts,
+        last_exit,
+        ..
+    } = &error
+    else {
         panic!("{error:?}");
     };
     assert_eq!((*attempts, last_exit.as_str()), (2, "exit code 3"));
     assert_eq!(events.attempts(), [1, 2]);
     let launch_ids = fixture.recorded("launch_ids");
     assert_eq!(launch_ids.len(), 2);
-    assert_ne!(launch_ids[0], launch_ids[1], "each attempt needs a fresh launch id");
+    assert_ne!(
+        launch_ids[0], launch_ids[1],
+        "each attempt needs a fresh launch id"
+    );
     let tokens = fixture.recorded("tokens");
     assert_ne!(tokens[0], tokens[1], "each attempt needs a fresh token");
     let Some(SupervisorEvent::GaveUp { log_tail, .. }) = events.all().pop() else {
         panic!("no GaveUp event: {:?}", events.all());
     };
     assert!(
-        log_tail.iter().any(|line| line.contains("stderr | fatal: could not open the database")),
+        log_tail
+            .iter()
+            .any(|line| line.contains("stderr | fatal: could not open the database")),
         "{log_tail:?}"
     );
 }
@@ -122,15 +164,24 @@ fn a_failed_bind_is_retried_with_fresh_secrets() {
     let sidecar = launch(&fixture.request("fail-bind-once"), events.handler()).unwrap();
 
     assert_eq!(events.attempts(), [1, 2]);
-    assert!(matches!(events.all().last(), Some(SupervisorEvent::Ready { .. })));
+    assert!(matches!(
+        events.all().last(),
+        Some(SupervisorEvent::Ready { .. })
+    ));
     let launch_ids = fixture.recorded("launch_ids");
     assert_eq!(launch_ids.len(), 2);
     assert_ne!(launch_ids[0], launch_ids[1]);
     assert_eq!(launch_ids[1], sidecar.launch_id());
     assert_eq!(fixture.recorded("tokens")[1], sidecar.token());
     let log = fixture.log_text();
-    assert!(log.contains("stderr | OSError: [Errno 98] address already in use"), "{log}");
-    assert!(log.contains("attempt 1 ended before ready: exit code 1"), "{log}");
+    assert!(
+        log.contains("stderr | OSError: [Errno 98] address already in use"),
+        "{log}"
+    );
+    assert!(
+        log.contains("attempt 1 ended before ready: exit code 1"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -142,7 +193,11 @@ fn slow_health_is_polled_until_it_answers() {
     let started = Instant::now();
     let sidecar = launch(&request, events.handler()).unwrap();
 
-    assert!(started.elapsed() >= Duration::from_millis(1200), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(1200),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(events.attempts(), [1]);
     let log = fixture.log_text();
     assert!(log.contains("\"GET /health HTTP/1.1\" 503"), "{log}");
@@ -178,7 +233,10 @@ fn a_wrong_launch_id_is_never_trusted() {
     };
     assert_eq!(found.as_deref(), Some("somebody-elses-launch"));
     assert_eq!(events.attempts(), [1]);
-    assert!(!events.all().iter().any(|event| matches!(event, SupervisorEvent::Ready { .. })));
+    assert!(!events
+        .all()
+        .iter()
+        .any(|event| matches!(event, SupervisorEvent::Ready { .. })));
     let pid: u32 = fixture.recorded("pids")[0].parse().unwrap();
     assert!(wait_until(DEATH_TIMEOUT, || !is_alive(pid)));
 }
@@ -201,27 +259,54 @@ fn a_stderr_flood_rotates_the_log_without_blocking() {
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, ["backend.log", "backend.log.1", "backend.log.2", "backend.log.3"]);
+    assert_eq!(
+        names,
+        [
+            "backend.log",
+            "backend.log.1",
+            "backend.log.2",
+            "backend.log.3"
+        ]
+    );
     for name in &names {
-        let size = fs_err::metadata(fixture.log_dir().join(name)).unwrap().len();
-        assert!(size <= request.log_rotation.max_bytes, "{name}: {size} bytes");
+        let size = fs_err::metadata(fixture.log_dir().join(name))
+            .unwrap()
+            .len();
+        assert!(
+            size <= request.log_rotation.max_bytes,
+            "{name}: {size} bytes"
+        );
     }
     let tail = sidecar.log_tail();
     assert!(tail.len() <= TAIL_LINES);
-    assert!(tail.iter().any(|line| line.contains("TOKENIZER_STUDIO_READY")), "{tail:?}");
+    assert!(
+        tail.iter()
+            .any(|line| line.contains("TOKENIZER_STUDIO_READY")),
+        "{tail:?}"
+    );
     let last_flood_line = format!("stderr | {:09}", flood_bytes / 100 - 1);
     let all_logs: String = names
         .iter()
         .map(|name| fs_err::read_to_string(fixture.log_dir().join(name)).unwrap())
         .collect();
-    assert!(all_logs.contains(&last_flood_line), "the last stderr line is missing");
-    assert_eq!(sidecar.stop(Duration::from_secs(3)), StopOutcome::StdinClosed { code: Some(0) });
+    assert!(
+        all_logs.contains(&last_flood_line),
+        "the last stderr line is missing"
+    );
+    assert_eq!(
+        sidecar.stop(Duration::from_secs(3)),
+        StopOutcome::StdinClosed { code: Some(0) }
+    );
 }
 
 #[test]
 fn a_backend_ignoring_sigterm_is_killed_after_the_grace_period() {
     let fixture = Fixture::new();
-    let mut sidecar = launch(&fixture.request("ignore-sigterm"), Events::default().handler()).unwrap();
+    let mut sidecar = launch(
+        &fixture.request("ignore-sigterm"),
+        Events::default().handler(),
+    )
+    .unwrap();
     let (pid, port) = (sidecar.pid(), sidecar.port());
 
     let grace = Duration::from_millis(400);
@@ -232,7 +317,10 @@ fn a_backend_ignoring_sigterm_is_killed_after_the_grace_period() {
     assert_gone(pid, port);
     let log = fixture.log_text();
     assert!(log.contains("sending SIGTERM"), "{log}");
-    assert!(log.contains(&format!("backend pid {pid} ended: killed by signal 9")), "{log}");
+    assert!(
+        log.contains(&format!("backend pid {pid} ended: killed by signal 9")),
+        "{log}"
+    );
 }
 
 #[test]
@@ -243,8 +331,14 @@ fn a_child_of_the_backend_dies_with_it_on_stop() {
     let child: u32 = fixture.recorded("child_pid")[0].parse().unwrap();
     assert!(is_alive(child));
 
-    assert_eq!(sidecar.stop(Duration::from_secs(3)), StopOutcome::StdinClosed { code: Some(0) });
-    assert!(wait_until(DEATH_TIMEOUT, || !is_alive(child)), "the backend's child {child} survived");
+    assert_eq!(
+        sidecar.stop(Duration::from_secs(3)),
+        StopOutcome::StdinClosed { code: Some(0) }
+    );
+    assert!(
+        wait_until(DEATH_TIMEOUT, || !is_alive(child)),
+        "the backend's child {child} survived"
+    );
     assert_gone(sidecar.pid(), sidecar.port());
 }
 
@@ -255,14 +349,24 @@ fn an_unexpected_exit_after_ready_is_reported() {
     let mut sidecar = launch(&fixture.request("normal"), events.handler()).unwrap();
 
     let _ = http_get(sidecar.port(), "/crash");
-    let exited = events.wait_for(Duration::from_secs(5), |event| matches!(event, SupervisorEvent::Exited { .. }));
+    let exited = events.wait_for(Duration::from_secs(5), |event| {
+        matches!(event, SupervisorEvent::Exited { .. })
+    });
     let Some(SupervisorEvent::Exited { code, log_tail }) = exited else {
         panic!("no Exited event: {:?}", events.all());
     };
     assert_eq!(code, Some(7));
-    assert!(log_tail.iter().any(|line| line.contains("ended: exit code 7")), "{log_tail:?}");
+    assert!(
+        log_tail
+            .iter()
+            .any(|line| line.contains("ended: exit code 7")),
+        "{log_tail:?}"
+    );
     assert!(!sidecar.is_running());
-    assert_eq!(sidecar.stop(Duration::from_secs(1)), StopOutcome::AlreadyExited { code: Some(7) });
+    assert_eq!(
+        sidecar.stop(Duration::from_secs(1)),
+        StopOutcome::AlreadyExited { code: Some(7) }
+    );
 }
 
 #[test]
@@ -289,7 +393,10 @@ fn a_missing_interpreter_is_reported_with_its_path() {
     };
     assert_eq!(*program, fixture.runtime_root().join("python/bin/python3"));
     assert!(error.to_string().contains("reinstall"), "{error}");
-    assert!(matches!(events.all().last(), Some(SupervisorEvent::GaveUp { .. })));
+    assert!(matches!(
+        events.all().last(),
+        Some(SupervisorEvent::GaveUp { .. })
+    ));
 }
 
 #[test]
@@ -298,7 +405,10 @@ fn an_empty_contract_is_rejected() {
     let mut request = fixture.request("normal");
     request.contract.argv.clear();
     let error = launch(&request, Events::default().handler()).unwrap_err();
-    assert!(matches!(error, SupervisorError::EmptyArgv { .. }), "{error:?}");
+    assert!(
+        matches!(error, SupervisorError::EmptyArgv { .. }),
+        "{error:?}"
+    );
 }
 
 /// Set to a fixture folder when this binary is re-executed as the supervising process.
@@ -318,7 +428,11 @@ fn helper_supervising_process() {
     Fixture::with_env(&mut request, "FAKE_CHILD_PDEATHSIG", "1");
     let sidecar = launch(&request, Events::default().handler()).unwrap();
     let child = fixture.recorded("child_pid")[0].clone();
-    println!("HELPER pid={} port={} child={child}", sidecar.pid(), sidecar.port());
+    println!(
+        "HELPER pid={} port={} child={child}",
+        sidecar.pid(),
+        sidecar.port()
+    );
     loop {
         std::thread::sleep(Duration::from_secs(1));
     }
@@ -328,7 +442,12 @@ fn helper_supervising_process() {
 fn sigkilling_the_supervisor_leaves_no_live_orphans() {
     let fixture = Fixture::new();
     let mut helper = Command::new(std::env::current_exe().unwrap())
-        .args(["helper_supervising_process", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "helper_supervising_process",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(HELPER_ENV, &fixture.root)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -350,7 +469,10 @@ fn sigkilling_the_supervisor_leaves_no_live_orphans() {
     let Ok(announced) = announced else {
         let _ = helper.kill();
         let _ = helper.wait();
-        panic!("the helper never reported its backend; log:\n{}", fixture.log_text());
+        panic!(
+            "the helper never reported its backend; log:\n{}",
+            fixture.log_text()
+        );
     };
     let field = |name: &str| -> u32 {
         announced
@@ -362,13 +484,28 @@ fn sigkilling_the_supervisor_leaves_no_live_orphans() {
     };
     let (sidecar, port, child) = (field("pid"), field("port") as u16, field("child"));
     assert!(is_alive(sidecar) && is_alive(child), "{announced}");
-    assert!(!port_is_free(port), "{announced}: nothing listens on the port");
+    assert!(
+        !port_is_free(port),
+        "{announced}: nothing listens on the port"
+    );
 
     // SAFETY: plain syscall on our own child.
-    assert_eq!(unsafe { libc::kill(helper.id() as libc::pid_t, libc::SIGKILL) }, 0);
+    assert_eq!(
+        unsafe { libc::kill(helper.id() as libc::pid_t, libc::SIGKILL) },
+        0
+    );
     helper.wait().unwrap();
 
-    assert!(wait_until(DEATH_TIMEOUT, || !is_alive(sidecar)), "backend {sidecar} outlived its supervisor");
-    assert!(wait_until(DEATH_TIMEOUT, || !is_alive(child)), "the backend's child {child} outlived the supervisor");
-    assert!(wait_until(DEATH_TIMEOUT, || port_is_free(port)), "port {port} is still taken");
+    assert!(
+        wait_until(DEATH_TIMEOUT, || !is_alive(sidecar)),
+        "backend {sidecar} outlived its supervisor"
+    );
+    assert!(
+        wait_until(DEATH_TIMEOUT, || !is_alive(child)),
+        "the backend's child {child} outlived the supervisor"
+    );
+    assert!(
+        wait_until(DEATH_TIMEOUT, || port_is_free(port)),
+        "port {port} is still taken"
+    );
 }

@@ -74,10 +74,14 @@ impl Fixture {
 
     /// A request with test-sized timeouts and the fake switched to `mode`.
     pub fn request(&self, mode: &str) -> LaunchRequest {
-        let mut request = LaunchRequest::new(self.runtime_root(), Fixture::contract(), self.data_root());
+        let mut request =
+            LaunchRequest::new(self.runtime_root(), Fixture::contract(), self.data_root());
         request.extra_env = vec![
             (OsString::from("FAKE_MODE"), OsString::from(mode)),
-            (OsString::from("FAKE_STATE_DIR"), self.state_dir().into_os_string()),
+            (
+                OsString::from("FAKE_STATE_DIR"),
+                self.state_dir().into_os_string(),
+            ),
         ];
         request.ready_timeout = Duration::from_secs(15);
         request.health_deadline = Duration::from_secs(10);
@@ -142,7 +146,11 @@ impl Events {
             .collect()
     }
 
-    pub fn wait_for(&self, timeout: Duration, mut wanted: impl FnMut(&SupervisorEvent) -> bool) -> Option<SupervisorEvent> {
+    pub fn wait_for(
+        &self,
+        timeout: Duration,
+        mut wanted: impl FnMut(&SupervisorEvent) -> bool,
+    ) -> Option<SupervisorEvent> {
         let mut found = None;
         wait_until(timeout, || {
             found = self.all().into_iter().find(|event| wanted(event));
@@ -190,7 +198,10 @@ pub fn http_get(port: u16, path: &str) -> std::io::Result<String> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer)?;
     Ok(answer)
