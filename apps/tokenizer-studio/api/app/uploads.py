@@ -13,7 +13,6 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote
 
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -118,15 +117,7 @@ def _not_text() -> ApiError:
 
 
 def _filename_from_disposition(params: dict[bytes, bytes]) -> str | None:
-    star = params.get(b"filename*")
-    if star:
-        # RFC 5987: charset'lang'percent-encoded
-        charset, _, rest = star.decode("latin-1").partition("'")
-        _, _, encoded = rest.partition("'")
-        try:
-            return unquote(encoded, encoding=charset or "utf-8", errors="strict")
-        except (LookupError, UnicodeDecodeError):
-            raise ApiError(400, "invalid_filename", "The file name is not valid UTF-8.") from None
+    # python-multipart drops RFC 5987 `filename*`; browsers send a plain `filename` anyway.
     raw = params.get(b"filename")
     if raw is None:
         return None
