@@ -137,7 +137,8 @@ describe('Tokenizer Studio web UI against the real backend', { timeout: 600_000 
   });
 
   test('try it: encoding shows tokens and ids', async () => {
-    await page.getByTestId('try-text').fill('The tokenizer reads long sentences before lunch.');
+    const text = 'The tokenizer reads long sentences before lunch.';
+    await page.getByTestId('try-text').fill(text);
     await page.getByTestId('try-encode').click();
     await page.getByTestId('token-chip').first().waitFor();
     const chips = await page.getByTestId('token-chip').allInnerTexts();
@@ -145,6 +146,8 @@ describe('Tokenizer Studio web UI against the real backend', { timeout: 600_000 
     const ids = (await page.getByTestId('token-ids').innerText()).trim().split(/\s+/);
     assert.equal(ids.length, chips.length, 'one id per token');
     assert.ok(ids.every((id) => /^\d+$/.test(id)), 'ids are numbers');
+    assert.equal(chips.join('').replace(/·/g, ' '), text, 'byte-level chips read back as the text');
+    assert.equal(await page.getByTestId('token-decoded').innerText(), text);
     await page.screenshot({ path: path.join(RESULTS_DIR, 'tokenizer-studio.png'), fullPage: true });
   });
 
@@ -153,6 +156,14 @@ describe('Tokenizer Studio web UI against the real backend', { timeout: 600_000 
     const row = page.getByTestId('job-row').filter({ hasText: 'e2e-run' });
     await row.waitFor();
     assert.equal(await row.getByTestId('job-row-status').getAttribute('data-status'), 'succeeded');
+  });
+
+  test('delete the dataset once no job uses it', async () => {
+    await page.getByTestId('nav-datasets').click();
+    const row = page.getByTestId('dataset-row').filter({ hasText: corpusName });
+    await row.getByTestId('delete-button').click();
+    await row.getByTestId('confirm-delete-button').click();
+    await page.getByTestId('no-datasets').waitFor();
   });
 
   test('the page made no request to a non-loopback host', () => {

@@ -20,18 +20,28 @@ const BYTE_OF_CHAR: Map<string, number> = (() => {
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Decodes a byte-level token to its text, or null when it is not complete UTF-8. */
-export function decodeByteLevel(token: string): string | null {
+/** The bytes a byte-level token stands for, or null when it holds other characters. */
+function bytesOf(token: string): number[] | null {
   const bytes: number[] = [];
   for (const char of token) {
     const byte = BYTE_OF_CHAR.get(char);
     if (byte === undefined) return null;
     bytes.push(byte);
   }
+  return bytes;
+}
+
+/**
+ * Decodes a byte-level token to its text. A token holding part of a multi-byte character
+ * (an emoji split in pieces) is shown as its bytes in hex, e.g. ⟨f0 9f⟩.
+ */
+export function decodeByteLevel(token: string): string | null {
+  const bytes = bytesOf(token);
+  if (bytes === null || bytes.length === 0) return null;
   try {
     return strictUtf8.decode(new Uint8Array(bytes));
   } catch {
-    return null;
+    return `⟨${bytes.map((byte) => byte.toString(16).padStart(2, '0')).join(' ')}⟩`;
   }
 }
 
