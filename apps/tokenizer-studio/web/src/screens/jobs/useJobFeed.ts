@@ -1,7 +1,7 @@
 // Hook that follows one job: polls it and its new log lines every 500 ms while it is queued/running.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api } from '../../api/client';
-import { messageOf } from '../../api/errors';
+import { ApiError, messageOf } from '../../api/errors';
 import { isActive, type Job, type LogLine } from '../../api/types';
 import { usePolling } from '../../usePolling';
 
@@ -18,12 +18,14 @@ export function useJobFeed(jobId: string): JobFeed {
   const [job, setJob] = useState<Job | null>(null);
   const [lines, setLines] = useState<LogLine[]>([]);
   const [error, setError] = useState<string | null>(null);
+  const [gone, setGone] = useState(false);
   const lastSeq = useRef(0);
 
   useEffect(() => {
     setJob(null);
     setLines([]);
     setError(null);
+    setGone(false);
     lastSeq.current = 0;
   }, [jobId]);
 
@@ -45,10 +47,12 @@ export function useJobFeed(jobId: string): JobFeed {
       setError(null);
     } catch (err) {
       setError(messageOf(err));
+      // A job that no longer exists will not come back: stop asking.
+      if (err instanceof ApiError && err.status === 404) setGone(true);
     }
   }, [jobId, fetchLogs]);
 
-  const active = job === null || isActive(job);
+  const active = !gone && (job === null || isActive(job));
   usePolling(tick, POLL_MS, active);
 
   // Once the job has finished, fetch any last log lines written after the final poll.
