@@ -148,8 +148,10 @@ impl LogSink {
                 let mut line = Vec::with_capacity(256);
                 while read_bounded_line(&mut reader, &mut line) {
                     let text = String::from_utf8_lossy(&line);
-                    on_line(&text);
+                    // Logged first: whatever `on_line` sets off (readiness) comes after the line
+                    // in the log.
                     sink.line(stream, &text);
+                    on_line(&text);
                 }
                 let mut inner = sink.lock();
                 inner.open_streams -= 1;

@@ -6,6 +6,7 @@ normal, never-ready, die-after-ready, slow-health (503 for FAKE_SLOW_SECONDS), w
 flood-stderr (FAKE_FLOOD_BYTES of stderr before READY), ignore-sigterm (also ignores stdin EOF),
 fail-bind-once (first start exits like a failed bind, later starts work), spawn-child (starts
 a sleeping child; FAKE_CHILD_PDEATHSIG=1 gives it PR_SET_PDEATHSIG like a well-behaved backend).
+FAKE_IGNORE_STDIN_EOF=1 keeps any mode running after stdin closes.
 
 FAKE_STATE_DIR, when set, receives one line per start in `launch_ids` and `tokens`, and
 `child_pid` in spawn-child mode, so tests can check what the supervisor passed.
@@ -116,10 +117,12 @@ def main():
 
     # Blocks until the supervisor closes stdin or goes away.
     sys.stdin.buffer.read()
-    print("stdin closed", flush=True)
-    if MODE == "ignore-sigterm":
+    if MODE == "ignore-sigterm" or os.environ.get("FAKE_IGNORE_STDIN_EOF") == "1":
+        # Silent from here on: after a supervisor's death, writing to the broken stdout pipe
+        # would end this process and hide whether the parent-death signal works.
         while True:
             time.sleep(1)
+    print("stdin closed", flush=True)
     sys.exit(0)
 
 
