@@ -112,7 +112,9 @@ export function UploadArea({ onUploaded }: Props) {
               <div className="upload-head">
                 <span className="upload-name">{item.name}</span>
                 <span className="muted">{formatBytes(item.size)}</span>
-                <span className="muted">{uploadStateLabel(item.state)}</span>
+                <span className="muted" aria-live="polite">
+                  {uploadStateLabel(item.state, item.progress)}
+                </span>
               </div>
               {item.state !== 'failed' && (
                 <ProgressBar
@@ -135,12 +137,12 @@ export function UploadArea({ onUploaded }: Props) {
   );
 }
 
-function uploadStateLabel(state: UploadItem['state']): string {
+function uploadStateLabel(state: UploadItem['state'], progress: number): string {
   switch (state) {
     case 'waiting':
       return 'Waiting';
     case 'uploading':
-      return 'Uploading…';
+      return progress >= 1 ? 'Checking the file…' : 'Uploading…';
     case 'done':
       return 'Uploaded';
     case 'failed':
