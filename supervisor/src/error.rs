@@ -31,7 +31,7 @@ pub enum SupervisorError {
 
     /// The OS random number generator failed, so no token can be minted.
     #[error("the operating system's random number generator failed ({0}); restart the computer and try again")]
-    Random(getrandom::Error),
+    Random(#[source] std::io::Error),
 
     /// Every attempt exited before announcing readiness.
     #[error("the backend stopped before it was ready ({last_exit}) after {attempts} attempt(s); see the log {log}")]

@@ -51,8 +51,12 @@ pub(crate) fn configure(command: &mut Command) {
             }
         }
     }
-    #[cfg(not(unix))]
-    let _ = command;
+    #[cfg(windows)]
+    {
+        use std::os::windows::process::CommandExt;
+        // The shell is a GUI app: without this, python.exe would open a console window.
+        command.creation_flags(windows_sys::Win32::System::Threading::CREATE_NO_WINDOW);
+    }
 }
 
 /// Puts a freshly spawned child under containment.

@@ -122,9 +122,10 @@ fn try_once(
     logs.line(
         Stream::Supervisor,
         &format!(
-            "attempt {attempt}: starting {} with args {:?} (launch id {})",
+            "attempt {attempt}: starting {} with args {:?} {:?} (launch id {})",
             program.display(),
             &contract.argv[1..],
+            request.extra_args,
             secrets.launch_id
         ),
     );
@@ -300,7 +301,8 @@ impl Secrets {
 
 fn random_hex(n_bytes: usize) -> Result<String, SupervisorError> {
     let mut bytes = vec![0u8; n_bytes];
-    getrandom::fill(&mut bytes).map_err(SupervisorError::Random)?;
+    getrandom::fill(&mut bytes)
+        .map_err(|error| SupervisorError::Random(std::io::Error::other(error)))?;
     Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
