@@ -91,6 +91,30 @@ describe('Tokenizer Studio web UI against the real backend', { timeout: 600_000 
     assert.ok((await preview.locator('li').count()) > 0, 'the preview shows rows');
   });
 
+  test('drag and drop: a dropped file is uploaded, an empty one is refused in plain words', async () => {
+    const drop = async (name, text) => {
+      const dataTransfer = await page.evaluateHandle(
+        ([fileName, content]) => {
+          const transfer = new DataTransfer();
+          transfer.items.add(new File([content], fileName, { type: 'text/plain' }));
+          return transfer;
+        },
+        [name, text],
+      );
+      await page.getByTestId('dropzone').dispatchEvent('drop', { dataTransfer });
+    };
+
+    await drop('dropped.txt', 'A dropped file.\nIt has two lines.\n');
+    await page.getByTestId('dataset-row').filter({ hasText: 'dropped.txt' }).waitFor();
+
+    await drop('empty.txt', '');
+    const failed = page.getByTestId('upload-item').filter({ hasText: 'empty.txt' });
+    await failed.and(page.locator('[data-state="failed"]')).waitFor();
+    const message = await failed.getByTestId('upload-error').innerText();
+    assert.match(message, /empty/i);
+    assert.doesNotMatch(message, /[{}]|Traceback|Error:/, 'a plain-words message, not raw JSON or a trace');
+  });
+
   test('start a gpt2-byte-bpe training with vocabulary 1000 and wait for it to finish', async () => {
     await page.getByTestId('nav-new-training').click();
     await page.getByTestId('new-training-screen').waitFor();
@@ -163,7 +187,8 @@ describe('Tokenizer Studio web UI against the real backend', { timeout: 600_000 
     const row = page.getByTestId('dataset-row').filter({ hasText: corpusName });
     await row.getByTestId('delete-button').click();
     await row.getByTestId('confirm-delete-button').click();
-    await page.getByTestId('no-datasets').waitFor();
+    await row.waitFor({ state: 'detached' });
+    assert.equal(await page.getByTestId('dataset-row').filter({ hasText: 'dropped.txt' }).count(), 1);
   });
 
   test('the page made no request to a non-loopback host', () => {
