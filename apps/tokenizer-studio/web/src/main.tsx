@@ -2,7 +2,10 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
+import { captureLaunchCode } from './session';
 import './styles.css';
+
+captureLaunchCode();
 
 const container = document.getElementById('root');
 if (container) {

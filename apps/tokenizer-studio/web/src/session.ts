@@ -21,8 +21,16 @@ export function takeLaunchCode(): string | null {
   return code.trim() || null;
 }
 
+let capturedCode: string | null = null;
+
+/** Called once before the first render, so the code leaves the address bar at once. */
+export function captureLaunchCode(): void {
+  capturedCode = takeLaunchCode() ?? capturedCode;
+}
+
 async function establish(): Promise<SessionOutcome> {
-  const code = takeLaunchCode();
+  const code = takeLaunchCode() ?? capturedCode;
+  capturedCode = null;
   try {
     if (code) {
       try {
