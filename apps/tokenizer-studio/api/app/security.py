@@ -27,6 +27,13 @@ OPEN_ROUTES = {
     ("POST", "/api/v1/session"),
 }
 
+# No framing by other pages (clickjacking), no MIME sniffing, no Referer leaking local URLs.
+HARDENING_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -169,18 +176,15 @@ class SecurityMiddleware:
             )(scope, receive, send)
             return
 
-        if cors_origin is None:
-            await self.app(scope, receive, send)
-            return
-
         extra = [(k.encode(), v.encode()) for k, v in self._cors_headers(cors_origin).items()]
+        extra += HARDENING_HEADERS
 
-        async def send_with_cors(message: MutableMapping[str, Any]) -> None:
+        async def send_with_headers(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = list(message.get("headers") or []) + extra
             await send(message)
 
-        await self.app(scope, receive, send_with_cors)
+        await self.app(scope, receive, send_with_headers)
 
     @staticmethod
     def _cors_headers(origin: str | None) -> dict[str, str]:

@@ -58,7 +58,7 @@ def test_real_training_run_artifact_and_determinism(client, corpus_ds, data_dir)
 
     download = client.get(f"/api/v1/jobs/{job['id']}/artifact", headers=AUTH)
     assert download.status_code == 200
-    assert download.headers["content-disposition"].startswith('attachment; filename="My_tok-tokenizer.json"')
+    assert download.headers["content-disposition"].startswith('attachment; filename="My tok-tokenizer.json"')
     assert download.content == on_disk.read_bytes()
 
     tok = Tokenizer.from_file(str(on_disk))

@@ -64,6 +64,8 @@ def test_foreign_host_is_403(client, host):
 def test_localhost_host_is_accepted(client):
     r = client.get("/api/v1/templates", headers={**AUTH, "Host": f"localhost:{PORT}"})
     assert r.status_code == 200
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["x-content-type-options"] == "nosniff"
 
 
 @pytest.mark.parametrize(

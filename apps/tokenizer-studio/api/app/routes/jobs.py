@@ -150,7 +150,8 @@ def download_artifact(job_id: str, ctx: AppContext = Depends(get_ctx)) -> FileRe
     row = _get(ctx, job_id)
     path = _artifact_path(ctx, row)
     filename = f"{row['name']}-tokenizer.json"
-    ascii_name = re.sub(r"[^A-Za-z0-9._-]+", "_", filename).strip("_") or "tokenizer.json"
+    # The quoted form must stay plain ASCII without quotes; filename* carries the exact name.
+    ascii_name = re.sub(r"[^A-Za-z0-9 ._()+-]+", "_", filename).strip(" _") or "tokenizer.json"
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
     return FileResponse(
         path, media_type="application/json", headers={"Content-Disposition": disposition}
