@@ -1,0 +1,211 @@
+//! The crate's one error type; every variant names the file, member or URL it is about.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can go wrong while downloading, extracting, packing or verifying.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A filesystem operation failed.
+    #[error("{}", describe_io(path, source))]
+    Io {
+        /// The file or folder the operation was about.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The expected checksum given by the caller is not 64 hex digits.
+    #[error("expected sha256 `{value}` for {url} is not 64 hex digits; pass the lowercase hex digest from the pin")]
+    InvalidSha256 {
+        /// The URL the checksum was meant for.
+        url: String,
+        /// What the caller passed.
+        value: String,
+    },
+
+    /// The URL is neither `http(s)://`, `file://` nor a plain path.
+    #[error("cannot download `{url}`: {reason}; use an http(s):// or file:// URL or a plain path")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// Connecting, sending the request or reading the body failed (DNS, refused, reset,
+    /// timeout, TLS...).
+    #[error("could not download {url}: {}; check the network connection or configure a mirror", chain(source.as_ref()))]
+    Network {
+        /// The URL being fetched.
+        url: String,
+        /// What the HTTP client reported.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// The server answered with a 4xx or 5xx status.
+    #[error("{url} answered HTTP {status}; {hint}", hint = status_hint(*status))]
+    HttpStatus {
+        /// The URL being fetched.
+        url: String,
+        /// The HTTP status code.
+        status: u16,
+    },
+
+    /// The body ended before the announced `Content-Length`.
+    #[error("download of {url} was cut off after {received} of {expected} bytes; try again")]
+    Truncated {
+        /// The URL being fetched.
+        url: String,
+        /// The announced length.
+        expected: u64,
+        /// What actually arrived.
+        received: u64,
+    },
+
+    /// A `file://` URL or plain path could not be read.
+    #[error("cannot read {url} ({path}): {source}; check the mirror path")]
+    LocalSource {
+        /// The URL or path as given.
+        url: String,
+        /// The local path it resolves to.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The downloaded bytes do not hash to the pinned sha256. Never retried, never kept.
+    #[error("sha256 mismatch for {url}: expected {expected}, got {actual}; the file was deleted. The mirror or the pin is wrong: do not retry, report it")]
+    ChecksumMismatch {
+        /// The URL that was fetched.
+        url: String,
+        /// The pinned hash.
+        expected: String,
+        /// The hash of what arrived.
+        actual: String,
+    },
+
+    /// The file does not start with zstd, gzip or tar magic bytes.
+    #[error("{archive} is not a .tar.zst, .tar.gz or .tar archive (unknown magic bytes); check that the download completed")]
+    UnknownFormat {
+        /// The archive file.
+        archive: PathBuf,
+    },
+
+    /// Decompressing or parsing the archive failed.
+    #[error("cannot read archive {archive}: {source}; the archive is corrupt or truncated, download it again")]
+    ArchiveRead {
+        /// The archive file.
+        archive: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A member would escape the destination or is of a kind we refuse to create.
+    #[error("archive {archive} has an unsafe member `{member}`: {reason}; refusing to extract it")]
+    UnsafeMember {
+        /// The archive file.
+        archive: PathBuf,
+        /// The member's path as stored (lossily decoded).
+        member: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The extraction destination exists and is not an empty folder.
+    #[error("destination {dest} already exists and is not an empty folder; extract into a fresh staging folder")]
+    DestinationNotEmpty {
+        /// The destination folder.
+        dest: PathBuf,
+    },
+
+    /// The archive has no `manifest.json` at its root.
+    #[error("archive {archive} has no manifest.json at its root; it is not a runtime archive")]
+    ManifestMissing {
+        /// The archive file.
+        archive: PathBuf,
+    },
+
+    /// `manifest.json` could not be parsed or validated.
+    #[error("manifest in {path} is invalid: {source}")]
+    ManifestInvalid {
+        /// The archive or file the manifest came from.
+        path: PathBuf,
+        /// What runtime-spec reported.
+        #[source]
+        source: runtime_spec::SpecError,
+    },
+
+    /// A file in a tree to pack or list cannot be represented in a runtime archive.
+    #[error("cannot pack {path}: {reason}")]
+    Unpackable {
+        /// The offending file.
+        path: PathBuf,
+        /// Why, and what to do.
+        reason: String,
+    },
+}
+
+/// `fs-err` messages already name the path; plain `io::Error`s get it added.
+fn describe_io(path: &std::path::Path, source: &io::Error) -> String {
+    let message = source.to_string();
+    let shown = path.display().to_string();
+    if message.contains(&shown) {
+        message
+    } else {
+        format!("{message} (at {shown})")
+    }
+}
+
+/// reqwest's top-level message ("error sending request") hides the cause; show the chain.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut current = error.source();
+    while let Some(cause) = current {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        current = cause.source();
+    }
+    message
+}
+
+fn status_hint(status: u16) -> &'static str {
+    match status {
+        404 | 410 => "the file is not there: check the URL, release name and mirror",
+        401 | 403 => "access was refused: check the mirror's credentials",
+        500..=599 => "the server failed; try again later or use a mirror",
+        _ => "check the URL and mirror",
+    }
+}
+
+impl Error {
+    /// Whether this is a network failure a caller may answer with a fallback or a retry:
+    /// connect/DNS/timeout/reset, a cut-off body, and HTTP 5xx/408/429.
+    ///
+    /// A checksum mismatch is never a network error: it means the mirror or pin is wrong,
+    /// and falling back would hide that.
+    pub fn is_network(&self) -> bool {
+        match self {
+            Error::Network { .. } => true,
+            Error::Truncated { .. } => true,
+            Error::HttpStatus { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            _ => false,
+        }
+    }
+}
+
+/// Short for `Result<T, runtime_archive::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Attaches a path to an `io::Error`.
+pub(crate) fn io_at(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Error {
+    let path = path.into();
+    move |source| Error::Io { path, source }
+}

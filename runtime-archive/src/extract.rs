@@ -1,0 +1,609 @@
+//! Safe extraction of `.tar.zst`, `.tar.gz` and `.tar` archives into a fresh folder.
+//!
+//! The archive is untrusted: every member path is checked before anything is written, nothing
+//! is ever written through a symlink (symlinks are only created after every other member is
+//! on disk, and only when they resolve inside the destination), special files are refused,
+//! and any failure removes everything written so far.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{io_at, Error, Result};
+
+/// Mode for every extracted or packed file that has any execute bit.
+pub(crate) const MODE_EXECUTABLE: u32 = 0o755;
+/// Mode for every other file.
+pub(crate) const MODE_REGULAR: u32 = 0o644;
+/// Mode for every folder.
+pub(crate) const MODE_DIR: u32 = 0o755;
+/// How many symlinks one resolution may pass through before it counts as a loop (Linux's
+/// own limit).
+const MAX_SYMLINK_HOPS: usize = 40;
+
+/// Options for [`extract_archive_with`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtractOptions {
+    /// Leading path components to drop from every member, like `tar --strip-components`;
+    /// members with no components left are skipped. PBS archives wrap everything in
+    /// `python/`, which a caller that wants the bare tree strips with 1.
+    pub strip_components: usize,
+}
+
+/// What an extraction wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtractReport {
+    /// Regular files written (hardlinks not included).
+    pub n_files: u64,
+    /// Folders created, explicit members and implied parents alike.
+    pub n_dirs: u64,
+    /// Symlinks created.
+    pub n_symlinks: u64,
+    /// Hardlinks created.
+    pub n_hardlinks: u64,
+    /// Sum of the regular files' sizes.
+    pub unpacked_bytes: u64,
+}
+
+/// Extracts `archive` into `dest_dir` with default options (no components stripped).
+///
+/// See [`extract_archive_with`].
+pub fn extract_archive(archive: &Path, dest_dir: &Path) -> Result<ExtractReport> {
+    extract_archive_with(archive, dest_dir, &ExtractOptions::default())
+}
+
+/// Extracts a `.tar.zst`, `.tar.gz` or `.tar` (detected by magic bytes, not by name) into
+/// `dest_dir`, which must not exist yet or be an empty folder.
+///
+/// Refuses, naming the member: absolute paths, `..` components, backslashes and drive
+/// letters, symlinks whose target is absolute or resolves outside `dest_dir`, members under
+/// a symlink, hardlinks to anything but an earlier regular file, devices and fifos, and
+/// duplicate members. File modes become 0755 when any execute bit is set, else 0644 (never
+/// setuid/setgid/sticky); folders are 0755; file mtimes are kept so timestamp-checked `.pyc`
+/// files stay valid. On any error everything written is removed again.
+pub fn extract_archive_with(
+    archive: &Path,
+    dest_dir: &Path,
+    options: &ExtractOptions,
+) -> Result<ExtractReport> {
+    let created_dest = prepare_destination(dest_dir)?;
+    let result = extract_into(archive, dest_dir, options);
+    if result.is_err() {
+        // Best effort: the caller's error is the interesting one, not a failed cleanup.
+        // `remove_dir_all` does not follow symlinks, so it cannot delete outside `dest_dir`.
+        if created_dest {
+            let _ = std::fs::remove_dir_all(dest_dir);
+        } else if let Ok(children) = std::fs::read_dir(dest_dir) {
+            for child in children.flatten() {
+                let path = child.path();
+                match child.file_type() {
+                    Ok(kind) if kind.is_dir() => {
+                        let _ = std::fs::remove_dir_all(&path);
+                    }
+                    _ => {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                }
+            }
+        }
+    }
+    result
+}
+
+/// Returns whether the destination was created here (and so may be removed whole on error).
+fn prepare_destination(dest_dir: &Path) -> Result<bool> {
+    match std::fs::symlink_metadata(dest_dir) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            fs_err::create_dir_all(dest_dir).map_err(io_at(dest_dir))?;
+            Ok(true)
+        }
+        Err(error) => Err(io_at(dest_dir)(error)),
+        // A symlink to an empty folder is refused too: we only write below a real folder.
+        Ok(metadata) if metadata.is_dir() => {
+            let mut children = fs_err::read_dir(dest_dir).map_err(io_at(dest_dir))?;
+            if children.next().is_none() {
+                Ok(false)
+            } else {
+                Err(Error::DestinationNotEmpty {
+                    dest: dest_dir.to_path_buf(),
+                })
+            }
+        }
+        Ok(_) => Err(Error::DestinationNotEmpty {
+            dest: dest_dir.to_path_buf(),
+        }),
+    }
+}
+
+/// What a path inside the destination currently is, as far as this extraction knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Written {
+    Dir,
+    File,
+    /// Recorded with its target; created only at the very end.
+    Symlink(String),
+}
+
+fn extract_into(archive: &Path, dest_dir: &Path, options: &ExtractOptions) -> Result<ExtractReport> {
+    let mut tar = open_archive(archive)?;
+    let read_error = |source| Error::ArchiveRead {
+        archive: archive.to_path_buf(),
+        source,
+    };
+    let mut report = ExtractReport::default();
+    let mut written: HashMap<Vec<String>, Written> = HashMap::new();
+    let mut symlinks: Vec<(Vec<String>, String, String)> = Vec::new();
+
+    for entry in tar.entries().map_err(read_error)? {
+        let mut entry = entry.map_err(read_error)?;
+        let raw_path = entry.path_bytes().into_owned();
+        let member = String::from_utf8_lossy(&raw_path).into_owned();
+        let unsafe_member = |reason: String| Error::UnsafeMember {
+            archive: archive.to_path_buf(),
+            member: member.clone(),
+            reason,
+        };
+        let entry_type = entry.header().entry_type();
+        if entry_type.is_pax_global_extensions() {
+            continue;
+        }
+        let components = member_components(&raw_path).map_err(unsafe_member)?;
+        let Some(components) = strip(components, options.strip_components) else {
+            continue;
+        };
+        check_not_below_link_or_file(&components, &written).map_err(unsafe_member)?;
+        if let Some(existing) = written.get(&components) {
+            if !(entry_type.is_dir() && *existing == Written::Dir) {
+                return Err(unsafe_member(
+                    "appears twice in the archive (or clashes with an implied folder)".to_owned(),
+                ));
+            }
+            continue;
+        }
+        let target = join(dest_dir, &components);
+
+        if entry_type.is_dir() {
+            ensure_dir(dest_dir, &components, &mut written, &mut report)?;
+        } else if entry_type.is_file() || entry_type.is_contiguous() || entry_type.is_gnu_sparse() {
+            ensure_dir(dest_dir, parent(&components), &mut written, &mut report)?;
+            let mode = normalized_mode(entry.header().mode().map_err(read_error)?);
+            let expected_size = entry.size();
+            let mtime = entry.header().mtime().ok();
+            let mut file = create_new_file(&target, mode)?;
+            let copied = copy_member(&mut entry, &mut file, read_error, io_at(&target))?;
+            if copied != expected_size {
+                return Err(read_error(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("member `{member}` is cut off: {copied} of {expected_size} bytes"),
+                )));
+            }
+            if let Some(mtime) = mtime {
+                let mtime = filetime::FileTime::from_unix_time(mtime as i64, 0);
+                filetime::set_file_handle_times(&file, None, Some(mtime))
+                    .map_err(io_at(&target))?;
+            }
+            set_mode(&file, &target, mode)?;
+            written.insert(components, Written::File);
+            report.n_files += 1;
+            report.unpacked_bytes += copied;
+        } else if entry_type.is_symlink() {
+            let link_target = entry
+                .link_name_bytes()
+                .ok_or_else(|| unsafe_member("symlink without a target".to_owned()))?;
+            let link_target = check_symlink_target(&link_target).map_err(unsafe_member)?;
+            ensure_dir(dest_dir, parent(&components), &mut written, &mut report)?;
+            written.insert(components.clone(), Written::Symlink(link_target.clone()));
+            symlinks.push((components, link_target, member.clone()));
+        } else if entry_type.is_hard_link() {
+            let raw_target = entry
+                .link_name_bytes()
+                .ok_or_else(|| unsafe_member("hardlink without a target".to_owned()))?;
+            let shown_target = String::from_utf8_lossy(&raw_target).into_owned();
+            let target_components = member_components(&raw_target)
+                .ok()
+                .and_then(|parts| strip(parts, options.strip_components));
+            let source = match target_components {
+                Some(parts) if written.get(&parts) == Some(&Written::File) => join(dest_dir, &parts),
+                _ => {
+                    return Err(unsafe_member(format!(
+                        "hardlink to `{shown_target}`, which is not an earlier regular file of the archive"
+                    )))
+                }
+            };
+            ensure_dir(dest_dir, parent(&components), &mut written, &mut report)?;
+            fs_err::hard_link(&source, &target).map_err(io_at(&target))?;
+            written.insert(components, Written::File);
+            report.n_hardlinks += 1;
+        } else {
+            let kind = if entry_type.is_character_special() {
+                "a character device"
+            } else if entry_type.is_block_special() {
+                "a block device"
+            } else if entry_type.is_fifo() {
+                "a fifo"
+            } else {
+                "an unsupported entry type"
+            };
+            return Err(unsafe_member(format!(
+                "is {kind}; runtime archives hold only files, folders and links"
+            )));
+        }
+    }
+
+    // Only now, with every file and folder in place, do symlinks appear, so no member could
+    // have been written through one. Each must resolve inside the tree even when it goes
+    // through other symlinks of the archive.
+    let links: HashMap<Vec<String>, String> = written
+        .iter()
+        .filter_map(|(path, kind)| match kind {
+            Written::Symlink(target) => Some((path.clone(), target.clone())),
+            _ => None,
+        })
+        .collect();
+    for (components, link_target, member) in &symlinks {
+        if resolve_symlink(components, link_target, &links).is_none() {
+            return Err(Error::UnsafeMember {
+                archive: archive.to_path_buf(),
+                member: member.clone(),
+                reason: format!("symlink to `{link_target}` resolves outside the destination"),
+            });
+        }
+    }
+    for (components, link_target, _) in &symlinks {
+        create_symlink(link_target, &join(dest_dir, components))?;
+        report.n_symlinks += 1;
+    }
+    Ok(report)
+}
+
+/// Opens an archive, picking the decompressor from the magic bytes.
+pub(crate) fn open_archive(archive: &Path) -> Result<tar::Archive<Box<dyn Read>>> {
+    let mut file = File::open(archive).map_err(io_at(archive))?;
+    let mut magic = [0u8; 512];
+    let n = read_up_to(&mut file, &mut magic).map_err(io_at(archive))?;
+    let magic = &magic[..n];
+    file.seek(SeekFrom::Start(0)).map_err(io_at(archive))?;
+    let buffered = BufReader::with_capacity(256 * 1024, file);
+    let reader: Box<dyn Read> = if magic.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) {
+        Box::new(zstd::stream::read::Decoder::with_buffer(buffered).map_err(|source| {
+            Error::ArchiveRead {
+                archive: archive.to_path_buf(),
+                source,
+            }
+        })?)
+    } else if magic.starts_with(&[0x1F, 0x8B]) {
+        // Multi-member so a gzip made of concatenated streams is read to its end.
+        Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
+    } else if magic.len() >= 262 && &magic[257..262] == b"ustar" {
+        Box::new(buffered)
+    } else {
+        return Err(Error::UnknownFormat {
+            archive: archive.to_path_buf(),
+        });
+    };
+    Ok(tar::Archive::new(reader))
+}
+
+/// Copies a member's data, keeping apart the archive's read errors and the disk's write errors.
+pub(crate) fn copy_member(
+    reader: &mut impl Read,
+    writer: &mut impl Write,
+    on_read: impl Fn(std::io::Error) -> Error,
+    on_write: impl FnOnce(std::io::Error) -> Error,
+) -> Result<u64> {
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut copied = 0u64;
+    loop {
+        let n = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(on_read(error)),
+        };
+        if let Err(error) = writer.write_all(&buffer[..n]) {
+            return Err(on_write(error));
+        }
+        copied += n as u64;
+    }
+    Ok(copied)
+}
+
+fn read_up_to(reader: &mut impl Read, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match reader.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(filled)
+}
+
+/// Splits a member path into safe components; `Err` carries the reason it is unsafe.
+///
+/// `.` parts, empty parts and a trailing `/` are dropped (tar writes `./x` and `dir/`); an
+/// empty result means the archive root itself.
+pub(crate) fn member_components(raw: &[u8]) -> Result<Vec<String>, String> {
+    let path = std::str::from_utf8(raw).map_err(|_| "its path is not UTF-8".to_owned())?;
+    if path.starts_with('/') {
+        return Err("absolute path".to_owned());
+    }
+    if path.contains('\\') {
+        return Err("backslash in the path (Windows-style path)".to_owned());
+    }
+    if path.contains(':') {
+        // Drive letters (`C:`) and NTFS alternate streams (`file:stream`).
+        return Err("`:` in the path (drive letter or alternate data stream)".to_owned());
+    }
+    if path.contains('\0') {
+        return Err("NUL in the path".to_owned());
+    }
+    let mut components = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return Err("`..` component in the path".to_owned()),
+            name => components.push(name.to_owned()),
+        }
+    }
+    Ok(components)
+}
+
+/// Drops the first `n` components; `None` when nothing is left (the member is skipped).
+fn strip(mut components: Vec<String>, n: usize) -> Option<Vec<String>> {
+    if components.len() <= n {
+        return None;
+    }
+    components.drain(..n);
+    Some(components)
+}
+
+fn parent(components: &[String]) -> &[String] {
+    &components[..components.len().saturating_sub(1)]
+}
+
+fn join(root: &Path, components: &[String]) -> PathBuf {
+    let mut path = root.to_path_buf();
+    path.extend(components);
+    path
+}
+
+fn check_not_below_link_or_file(
+    components: &[String],
+    written: &HashMap<Vec<String>, Written>,
+) -> Result<(), String> {
+    for depth in 1..components.len() {
+        let prefix = &components[..depth];
+        match written.get(prefix) {
+            Some(Written::Symlink(_)) => {
+                return Err(format!(
+                    "would be written through the symlink `{}`",
+                    prefix.join("/")
+                ))
+            }
+            Some(Written::File) => {
+                return Err(format!("is below `{}`, which is a file", prefix.join("/")))
+            }
+            Some(Written::Dir) | None => {}
+        }
+    }
+    Ok(())
+}
+
+/// Checks a symlink target's shape; where it points is checked once all links are known.
+fn check_symlink_target(raw: &[u8]) -> Result<String, String> {
+    let target = std::str::from_utf8(raw).map_err(|_| "symlink target is not UTF-8".to_owned())?;
+    if target.is_empty() {
+        return Err("symlink with an empty target".to_owned());
+    }
+    if target.starts_with('/') {
+        return Err(format!("symlink to the absolute path `{target}`"));
+    }
+    if target.contains('\\') || target.contains(':') || target.contains('\0') {
+        return Err(format!("symlink to the Windows-style path `{target}`"));
+    }
+    Ok(target.to_owned())
+}
+
+/// Resolves the symlink at `link` (components below the root) pointing to `target`, following
+/// the other symlinks in `links` the way the OS would. `None` when it leaves the root, is
+/// absolute or loops.
+pub(crate) fn resolve_symlink(
+    link: &[String],
+    target: &str,
+    links: &HashMap<Vec<String>, String>,
+) -> Option<Vec<String>> {
+    let mut current: Vec<String> = parent(link).to_vec();
+    let mut pending: VecDeque<String> = VecDeque::new();
+    push_target(&mut pending, target)?;
+    let mut hops = 0;
+    while let Some(part) = pending.pop_front() {
+        match part.as_str() {
+            "" | "." => {}
+            ".." => {
+                current.pop()?;
+            }
+            _ => {
+                current.push(part);
+                if let Some(next) = links.get(&current) {
+                    hops += 1;
+                    if hops > MAX_SYMLINK_HOPS {
+                        return None;
+                    }
+                    current.pop();
+                    push_target(&mut pending, next)?;
+                }
+            }
+        }
+    }
+    Some(current)
+}
+
+/// Puts a link target's parts in front of what is still to resolve; `None` if absolute.
+fn push_target(pending: &mut VecDeque<String>, target: &str) -> Option<()> {
+    if target.starts_with('/') || target.contains('\\') || target.contains(':') {
+        return None;
+    }
+    for part in target.split('/').rev() {
+        pending.push_front(part.to_owned());
+    }
+    Some(())
+}
+
+/// Creates the folders for `components` one by one, each 0755, refusing to pass through
+/// anything that is not a folder this extraction created or the destination itself.
+fn ensure_dir(
+    dest_dir: &Path,
+    components: &[String],
+    written: &mut HashMap<Vec<String>, Written>,
+    report: &mut ExtractReport,
+) -> Result<()> {
+    for depth in 1..=components.len() {
+        let prefix = &components[..depth];
+        match written.get(prefix) {
+            Some(Written::Dir) => continue,
+            Some(_) => {
+                return Err(Error::Io {
+                    path: join(dest_dir, prefix),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        "a file or link of the archive is where a folder is needed",
+                    ),
+                })
+            }
+            None => {}
+        }
+        let path = join(dest_dir, prefix);
+        // Plain create_dir (not _all) fails on anything already there, so an unexpected
+        // entry in the destination is never reused.
+        fs_err::create_dir(&path).map_err(io_at(&path))?;
+        set_path_mode(&path, MODE_DIR)?;
+        written.insert(prefix.to_vec(), Written::Dir);
+        report.n_dirs += 1;
+    }
+    Ok(())
+}
+
+/// 0755 when any execute bit is set, else 0644: drops setuid/setgid/sticky and odd modes.
+pub(crate) fn normalized_mode(mode: u32) -> u32 {
+    if mode & 0o111 != 0 {
+        MODE_EXECUTABLE
+    } else {
+        MODE_REGULAR
+    }
+}
+
+#[cfg(unix)]
+fn create_new_file(path: &Path, mode: u32) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // create_new is O_EXCL: it never opens an existing file and never follows a symlink.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(io_at(path))
+}
+
+#[cfg(not(unix))]
+fn create_new_file(path: &Path, _mode: u32) -> Result<File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io_at(path))
+}
+
+#[cfg(unix)]
+fn set_mode(file: &File, path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    // Explicit, because the umask may have trimmed the mode given at creation.
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(io_at(path))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_file: &File, _path: &Path, _mode: u32) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn set_path_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io_at(path))
+}
+
+#[cfg(not(unix))]
+fn set_path_mode(_path: &Path, _mode: u32) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn create_symlink(target: &str, path: &Path) -> Result<()> {
+    fs_err::os::unix::fs::symlink(target, path).map_err(io_at(path))
+}
+
+#[cfg(windows)]
+fn create_symlink(target: &str, path: &Path) -> Result<()> {
+    // Windows archives (PBS windows-x64) carry no symlinks, and creating one needs
+    // developer mode or admin rights, so refuse clearly rather than half-work.
+    Err(Error::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            format!("symlink to `{target}` cannot be created on Windows"),
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(path: &str) -> Vec<String> {
+        path.split('/').map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn member_paths() {
+        for (raw, expected) in [
+            ("a/b", Some("a/b")),
+            ("./a/b/", Some("a/b")),
+            ("./", Some("")),
+            ("../evil", None),
+            ("a/../../x", None),
+            ("/abs", None),
+            ("a\\b", None),
+            ("C:/x", None),
+            ("a/b:c", None),
+        ] {
+            let got = member_components(raw.as_bytes()).ok().map(|c| c.join("/"));
+            assert_eq!(got.as_deref(), expected, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn symlink_resolution() {
+        let links: HashMap<Vec<String>, String> =
+            [(parts("d/up"), "..".to_owned()), (parts("loop"), "loop".to_owned())].into();
+        for (link, target, inside) in [
+            ("bin/python3", "python3.12", true),
+            ("bin/x", "../lib/x", true),
+            ("bin/x", "../../x", false),
+            ("x", "/etc", false),
+            ("t", "d/up/../x", false),
+            ("t", "d/up/x", true),
+            ("t", "loop", false),
+            ("d/e", ".", true),
+        ] {
+            assert_eq!(
+                resolve_symlink(&parts(link), target, &links).is_some(),
+                inside,
+                "{link} -> {target}"
+            );
+        }
+    }
+}
