@@ -17,15 +17,17 @@ const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 pub(crate) enum HealthAnswer {
     /// 200 with a JSON body; `launch_id` is the body's field (`None` when null or missing).
     Ok { launch_id: Option<String> },
-    /// Anything else worth retrying: connection refused, 503 while starting, garbage.
+    /// The server answered, but not yet usefully: 503 while starting, garbage.
     NotYet(String),
+    /// No answer: connection refused, timed out.
+    Unreachable(String),
 }
 
 /// `GET <path>` on `127.0.0.1:<port>` with `Connection: close`.
 pub(crate) fn check(port: u16, path: &str, timeout: Duration) -> HealthAnswer {
     match get(port, path, timeout) {
         Ok(raw) => parse_health(&raw),
-        Err(error) => HealthAnswer::NotYet(format!("request failed: {error}")),
+        Err(error) => HealthAnswer::Unreachable(format!("request failed: {error}")),
     }
 }
 
@@ -190,6 +192,6 @@ mod tests {
             listener.local_addr().unwrap().port()
         };
         let answer = check(port, "/health", Duration::from_secs(1));
-        assert!(matches!(answer, HealthAnswer::NotYet(_)), "{answer:?}");
+        assert!(matches!(answer, HealthAnswer::Unreachable(_)), "{answer:?}");
     }
 }

@@ -21,6 +21,8 @@ const KILL_TIMEOUT: Duration = Duration::from_secs(5);
 /// capped so a slow start is not hammered.
 const FIRST_POLL_DELAY: Duration = Duration::from_millis(20);
 const MAX_POLL_DELAY: Duration = Duration::from_millis(500);
+/// Per request; a request started just before the deadline still gets a fair chance.
+const MIN_REQUEST_TIMEOUT: Duration = Duration::from_millis(500);
 const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Starts the backend and blocks until it is ready and trusted, retrying when it exits before
@@ -248,14 +250,16 @@ fn wait_for_health(
 ) -> Result<(), AttemptFailure> {
     let deadline = Instant::now() + request.health_deadline;
     let mut delay = FIRST_POLL_DELAY;
+    // What the server last said outranks a later timeout: "HTTP 503" tells the user more.
+    let mut last_answer: Option<String> = None;
     loop {
         if let Some(exit) = process.exit() {
             logs.wait_streams_closed(DRAIN_TIMEOUT);
             return Err(AttemptFailure::ExitedEarly(exit));
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let request_timeout = remaining.clamp(Duration::from_millis(100), MAX_REQUEST_TIMEOUT);
-        let last_problem = match health::check(port, &request.contract.health_path, request_timeout)
+        let request_timeout = remaining.clamp(MIN_REQUEST_TIMEOUT, MAX_REQUEST_TIMEOUT);
+        let last_failure = match health::check(port, &request.contract.health_path, request_timeout)
         {
             HealthAnswer::Ok { launch_id: found } if found.as_deref() == Some(launch_id) => {
                 return Ok(());
@@ -267,7 +271,11 @@ fn wait_for_health(
                     found,
                 }));
             }
-            HealthAnswer::NotYet(problem) => problem,
+            HealthAnswer::NotYet(problem) => {
+                last_answer = Some(problem.clone());
+                problem
+            }
+            HealthAnswer::Unreachable(problem) => problem,
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
@@ -275,7 +283,7 @@ fn wait_for_health(
             return Err(AttemptFailure::Fatal(SupervisorError::HealthTimeout {
                 url: url.to_owned(),
                 deadline: request.health_deadline,
-                last_problem,
+                last_problem: last_answer.unwrap_or(last_failure),
                 log: logs.path().to_owned(),
             }));
         }
@@ -627,6 +635,9 @@ impl Sidecar {
     pub fn stop(&mut self, grace: Duration) -> StopOutcome {
         self.stopped = true;
         let outcome = self.process.stop(grace, &self.logs);
+        // The backend's last words ("shutting down", a traceback) belong in the log and the
+        // tail by the time the caller looks.
+        self.logs.wait_streams_closed(DRAIN_TIMEOUT);
         self.logs
             .line(Stream::Supervisor, &format!("stopped: {outcome:?}"));
         outcome

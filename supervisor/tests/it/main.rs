@@ -91,7 +91,8 @@ fn a_backend_that_never_announces_times_out_and_is_killed() {
     let fixture = Fixture::new();
     let events = Events::default();
     let mut request = fixture.request("never-ready");
-    request.ready_timeout = Duration::from_millis(1500);
+    // Long enough for Python to start and print even on a loaded machine.
+    request.ready_timeout = Duration::from_secs(3);
     let started = Instant::now();
     let error = launch(&request, events.handler()).unwrap_err();
 
@@ -199,9 +200,13 @@ fn slow_health_is_polled_until_it_answers() {
         started.elapsed()
     );
     assert_eq!(events.attempts(), [1]);
-    let log = fixture.log_text();
-    assert!(log.contains("\"GET /health HTTP/1.1\" 503"), "{log}");
-    assert!(log.contains("\"GET /health HTTP/1.1\" 200"), "{log}");
+    // The fake writes its access log line after answering: give the reader a moment.
+    let logged = |status: &str| {
+        let line = format!("\"GET /health HTTP/1.1\" {status}");
+        wait_until(DEATH_TIMEOUT, || fixture.log_text().contains(&line))
+    };
+    assert!(logged("503"), "{}", fixture.log_text());
+    assert!(logged("200"), "{}", fixture.log_text());
     drop(sidecar);
 }
 
@@ -211,7 +216,7 @@ fn slow_health_past_the_deadline_is_an_error() {
     let events = Events::default();
     let mut request = fixture.request("slow-health");
     support::Fixture::with_env(&mut request, "FAKE_SLOW_SECONDS", "30");
-    request.health_deadline = Duration::from_millis(800);
+    request.health_deadline = Duration::from_millis(1500);
     let error = launch(&request, events.handler()).unwrap_err();
 
     let SupervisorError::HealthTimeout { last_problem, .. } = &error else {
