@@ -692,6 +692,15 @@ mod tests {
     }
 
     #[test]
+    fn the_handle_can_live_in_shared_app_state() {
+        // Tauri's `manage()` needs Send + Sync + 'static.
+        fn shareable<T: Send + Sync + 'static>() {}
+        shareable::<Sidecar>();
+        shareable::<crate::LaunchRequest>();
+        shareable::<SupervisorError>();
+    }
+
+    #[test]
     fn secrets_are_fresh_hex() {
         let first = Secrets::fresh().unwrap();
         let second = Secrets::fresh().unwrap();
