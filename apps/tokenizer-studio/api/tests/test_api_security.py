@@ -195,3 +195,17 @@ def test_errors_never_leak_a_traceback(client):
     assert r.status_code == 422
     assert r.json()["error"]["code"] == "invalid_request"
     assert "Traceback" not in r.text
+
+
+def test_json_endpoints_refuse_form_encoded_bodies(client):
+    """A cross-site <form> can only send simple encodings; none of them is accepted."""
+    code = client.post("/api/v1/session/launch-code", headers=AUTH).json()["code"]
+    for ctype, body in (
+        ("text/plain", '{"code": "%s"}' % code),
+        ("application/x-www-form-urlencoded", f"code={code}"),
+    ):
+        r = client.post("/api/v1/session", content=body, headers={"Content-Type": ctype})
+        assert r.status_code == 422, ctype
+        assert "set-cookie" not in r.headers
+    # The code was not consumed by the refused attempts.
+    assert client.post("/api/v1/session", json={"code": code}).status_code == 204
