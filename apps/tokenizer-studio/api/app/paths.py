@@ -70,6 +70,10 @@ class DataPaths:
         return self.artifacts / job_id
 
     def prepare(self) -> None:
+        if not self.root.exists():
+            # Private to the user: uploads and history are nobody else's business. (The mode
+            # applies to the last folder only; parents are created with the usual defaults.)
+            self.root.mkdir(parents=True, mode=0o700)
         for folder in (self.db_dir, self.uploads, self.artifacts, self.logs, self.hf_cache, self.tmp):
             folder.mkdir(parents=True, exist_ok=True)
 

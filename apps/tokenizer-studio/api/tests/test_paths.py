@@ -45,3 +45,5 @@ def test_prepare_creates_layout_and_configures_env(tmp_path):
     assert tempfile.gettempdir() == str(tmp_path / "root" / "tmp")
     assert paths.db_file == tmp_path / "root" / "db" / "tokenizer_studio.db"
     assert os.environ.get("HF_HOME") != env["HF_HOME"]  # only the given mapping was touched
+    if os.name == "posix":
+        assert (tmp_path / "root").stat().st_mode & 0o077 == 0
