@@ -1,1 +1,8 @@
-//! Integration tests for runtime-archive.
+//! Integration tests for runtime-archive: real loopback HTTP, hostile archives, packing.
+
+mod download;
+mod extract;
+mod pack;
+mod space;
+mod support;
+mod verify;
