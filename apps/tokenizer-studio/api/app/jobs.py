@@ -168,8 +168,12 @@ class JobManager:
                     )
                 return
             log.exception("job %s failed", job_id)
+            if isinstance(exc, OSError):
+                reason = f"a dataset file could not be read ({exc.strerror or exc})"
+            else:
+                reason = str(exc) or type(exc).__name__
             message = (
-                f"Training failed: {exc}. Check the dataset and the settings, then start a new job."
+                f"Training failed: {reason}. Check the dataset and the settings, then start a new job."
             )
             if self.db.update_job(
                 job_id, only_if_status=("running",), status="failed", error=message, finished_at=utc_now()

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import logging.handlers
+import logging.config
 import os
 import signal
 import socket
@@ -24,6 +24,8 @@ from app.db import Database
 from app.errors import install_error_handlers
 from app.jobs import JobManager
 from app.paths import DataPaths, configure_process, data_paths
+from app.routes import datasets, health, process, session, templates, web
+from app.routes import jobs as job_routes
 from app.security import SecurityMiddleware, SessionStore
 from app.settings import Settings, SettingsError, parse_settings
 
@@ -64,9 +66,7 @@ def create_app(
     )
     app.state.ctx = ctx
     install_error_handlers(app)
-
-    from app.routes import datasets, health, jobs as job_routes, process, session, templates, web
-
+    # The web catch-all goes last so it never shadows an API route.
     for module in (health, session, templates, datasets, job_routes, process, web):
         app.include_router(module.router)
 
@@ -173,8 +173,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot create the data folder {paths.root}: {exc}", file=sys.stderr)
         return 1
     configure_process(paths)
-    import logging.config
-
     logging.config.dictConfig(_log_config(str(paths.logs / "server.log")))
     try:
         sock = _bind(settings.port)

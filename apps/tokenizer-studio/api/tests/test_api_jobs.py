@@ -205,7 +205,8 @@ def test_a_failing_job_does_not_take_the_server_down(client, corpus_ds, data_dir
     (data_dir / "uploads" / f"{broken['id']}.txt").unlink()
     failed = wait_for_job(client, _job(client, "classic-bpe", [broken["id"]]).json()["id"])
     assert failed["status"] == "failed"
-    assert "Training failed" in failed["error"] and "start a new job" in failed["error"]
+    assert failed["error"].startswith("Training failed: a dataset file could not be read")
+    assert "start a new job" in failed["error"]
     assert failed["artifact"] is None
     assert client.get("/health").status_code == 200
     ok = wait_for_job(client, _job(client, "gpt2-byte-bpe", [corpus_ds["id"]], {"vocab_size": 300}).json()["id"])
