@@ -26,9 +26,9 @@ pub struct PackOptions {
     pub source_date_epoch: u64,
     /// zstd compression level (1–22).
     pub zstd_level: i32,
-    /// zstd worker threads; 0 compresses on the calling thread. zstd's multithreaded output
-    /// depends on the level and on whether workers are used, not on the machine, but it
-    /// differs from the single-threaded output: keep this fixed for reproducible builds.
+    /// zstd worker threads; 0 compresses on the calling thread. With the pinned zstd the
+    /// output for any count >= 1 is the same (tested), but it differs from the output for 0:
+    /// release builds must agree on "0" versus "some", so keep this fixed per pipeline.
     pub zstd_workers: u32,
 }
 
