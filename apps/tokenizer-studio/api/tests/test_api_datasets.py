@@ -118,12 +118,14 @@ def test_list_newest_first_and_delete(client, data_dir):
         ("bad.parquet", b"PAR1 definitely not parquet PAR1", 422, "invalid_file"),
     ],
 )
-def test_bad_uploads(client, data_dir, name, content, status, code):
+def test_bad_uploads(client, data_dir, tmp_path, name, content, status, code):
     r = upload(client, name, content)
     assert r.status_code == status, r.text
     assert r.json()["error"]["code"] == code
     assert r.json()["error"]["message"]
     assert files_under(data_dir / "uploads") == []
+    assert files_under(data_dir / "tmp") == []
+    assert [p.name for p in tmp_path.iterdir()] == ["data"]  # nothing outside the data root
     assert client.get("/api/v1/datasets", headers=AUTH).json() == []
 
 

@@ -235,3 +235,43 @@ def test_startup_imports_stay_light(servers):
     assert "fastapi" in modules and "uvicorn" in modules  # the parse worked
     heavy = {"datasets", "pyarrow", "tokenizers", "numpy", "pandas", "tokenizer", "huggingface_hub"}
     assert modules & heavy == set()
+
+
+def test_runs_from_a_runtime_layout_in_isolated_mode(tmp_path):
+    """As the toolchain ships it: runtime/app/{app,tokenizer,templates}, runtime/web, `-I`."""
+    import shutil
+
+    runtime = tmp_path / "runtime"
+    for package in ("app", "tokenizer", "templates"):
+        shutil.copytree(API_DIR / package, runtime / "app" / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    (runtime / "web" / "assets").mkdir(parents=True)
+    (runtime / "web" / "index.html").write_text("<html>RUNTIME UI</html>")
+    # Stands in for the relative .pth the runtime's site-packages carries.
+    launcher = (
+        "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
+        "runpy.run_module('app', run_name='__main__', alter_sys=True)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENIZER_STUDIO_")}
+    env.update(TOKENIZER_STUDIO_DATA_DIR=str(tmp_path / "data"), TOKENIZER_STUDIO_LAUNCH_ID="rt")
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-c", launcher, str(runtime / "app"), "--port", "0"],
+        cwd=runtime, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        line = proc.stdout.readline().decode()
+        assert line.startswith(READY), line
+        port = json.loads(line[len(READY):])["port"]
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            assert http.get("/health").json()["launch_id"] == "rt"
+            assert "RUNTIME UI" in http.get("/").text
+            assert http.get("/api/v1/templates").status_code == 200  # no token: dev mode
+        proc.stdin.close()
+        assert proc.wait(10) == 0
+        assert proc.stdout.read() == b""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert (tmp_path / "data" / "db" / "tokenizer_studio.db").is_file()
