@@ -63,7 +63,7 @@ def _inspect_txt(path: Path) -> Inspection:
     return Inspection(columns=None, text_column=None, n_rows=n_rows)
 
 
-def _inspect_jsonl(path: Path) -> Inspection:
+def _inspect_jsonl(path: Path, count_all: bool = True) -> Inspection:
     columns: list[str] = []
     strings: list[str] = []
     n_rows = 0
@@ -73,6 +73,8 @@ def _inspect_jsonl(path: Path) -> Inspection:
                 continue
             n_rows += 1
             if n_rows > SAMPLE_ROWS:
+                if not count_all:
+                    break
                 continue
             try:
                 obj = json.loads(line)
@@ -100,7 +102,7 @@ def _inspect_jsonl(path: Path) -> Inspection:
     return Inspection(columns, _pick_text_column(ordered), n_rows, ordered)
 
 
-def _inspect_csv(path: Path) -> Inspection:
+def _inspect_csv(path: Path, count_all: bool = True) -> Inspection:
     _allow_big_csv_fields()
     with path.open("r", encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f)
@@ -120,6 +122,8 @@ def _inspect_csv(path: Path) -> Inspection:
                 if not any(cell.strip() for cell in row):
                     continue
                 n_rows += 1
+                if n_rows > SAMPLE_ROWS and not count_all:
+                    break
                 if n_rows <= SAMPLE_ROWS:
                     for i, cell in enumerate(row[: len(header)]):
                         if cell.strip() and not _looks_numeric(cell):
@@ -168,9 +172,14 @@ def inspect(path: Path, fmt: str) -> Inspection:
 
 
 def string_columns(path: Path, fmt: str) -> list[str]:
+    """The columns that hold text, from the sampled head only (no full pass over a big file)."""
     if fmt == "txt":
         return []
-    return inspect(path, fmt).string_columns or []
+    if fmt == "jsonl":
+        return _inspect_jsonl(path, count_all=False).string_columns or []
+    if fmt == "csv":
+        return _inspect_csv(path, count_all=False).string_columns or []
+    return _inspect_parquet(path).string_columns or []
 
 
 class _CountingReader(io.RawIOBase):
