@@ -147,7 +147,10 @@ fn http_client(url: &str) -> Result<reqwest::blocking::Client> {
     reqwest::blocking::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(READ_TIMEOUT)
-        .user_agent(concat!("tokenizer-studio-runtime-archive/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!(
+            "tokenizer-studio-runtime-archive/",
+            env!("CARGO_PKG_VERSION")
+        ))
         .build()
         .map_err(|error| Error::InvalidUrl {
             url: url.to_owned(),

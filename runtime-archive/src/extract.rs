@@ -125,7 +125,11 @@ enum Written {
     Symlink(String),
 }
 
-fn extract_into(archive: &Path, dest_dir: &Path, options: &ExtractOptions) -> Result<ExtractReport> {
+fn extract_into(
+    archive: &Path,
+    dest_dir: &Path,
+    options: &ExtractOptions,
+) -> Result<ExtractReport> {
     let mut tar = open_archive(archive)?;
     let read_error = |source| Error::ArchiveRead {
         archive: archive.to_path_buf(),
@@ -149,6 +153,15 @@ fn extract_into(archive: &Path, dest_dir: &Path, options: &ExtractOptions) -> Re
             continue;
         }
         let components = member_components(&raw_path).map_err(unsafe_member)?;
+        if components.is_empty() {
+            // `./` names the destination itself, which already exists as a folder.
+            if entry_type.is_dir() {
+                continue;
+            }
+            return Err(unsafe_member(
+                "names the archive root but is not a folder".to_owned(),
+            ));
+        }
         let Some(components) = strip(components, options.strip_components) else {
             continue;
         };
@@ -266,12 +279,14 @@ pub(crate) fn open_archive(archive: &Path) -> Result<tar::Archive<Box<dyn Read>>
     file.seek(SeekFrom::Start(0)).map_err(io_at(archive))?;
     let buffered = BufReader::with_capacity(256 * 1024, file);
     let reader: Box<dyn Read> = if magic.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) {
-        Box::new(zstd::stream::read::Decoder::with_buffer(buffered).map_err(|source| {
-            Error::ArchiveRead {
-                archive: archive.to_path_buf(),
-                source,
-            }
-        })?)
+        Box::new(
+            zstd::stream::read::Decoder::with_buffer(buffered).map_err(|source| {
+                Error::ArchiveRead {
+                    archive: archive.to_path_buf(),
+                    source,
+                }
+            })?,
+        )
     } else if magic.starts_with(&[0x1F, 0x8B]) {
         // Multi-member so a gzip made of concatenated streams is read to its end.
         Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
@@ -587,8 +602,11 @@ mod tests {
 
     #[test]
     fn symlink_resolution() {
-        let links: HashMap<Vec<String>, String> =
-            [(parts("d/up"), "..".to_owned()), (parts("loop"), "loop".to_owned())].into();
+        let links: HashMap<Vec<String>, String> = [
+            (parts("d/up"), "..".to_owned()),
+            (parts("loop"), "loop".to_owned()),
+        ]
+        .into();
         for (link, target, inside) in [
             ("bin/python3", "python3.12", true),
             ("bin/x", "../lib/x", true),

@@ -67,8 +67,14 @@ pub struct PackReport {
 /// One thing to pack.
 enum Item {
     Dir,
-    File { path: PathBuf, executable: bool, size: u64 },
-    Symlink { target: String },
+    File {
+        path: PathBuf,
+        executable: bool,
+        size: u64,
+    },
+    Symlink {
+        target: String,
+    },
 }
 
 /// Packs the contents of `src_dir` (its children at the archive root, no top-level folder)
@@ -155,7 +161,11 @@ pub fn pack_tar_zst(src_dir: &Path, out_file: &Path, options: &PackOptions) -> R
                 size,
             } => {
                 header.set_entry_type(tar::EntryType::Regular);
-                header.set_mode(if *executable { MODE_EXECUTABLE } else { MODE_REGULAR });
+                header.set_mode(if *executable {
+                    MODE_EXECUTABLE
+                } else {
+                    MODE_REGULAR
+                });
                 header.set_size(*size);
                 let file = fs_err::File::open(path).map_err(io_at(path))?;
                 let mut counted = CountingReader {
@@ -241,7 +251,10 @@ fn collect_items(src_dir: &Path) -> Result<Vec<(String, Item)>> {
     }
     let mut items = Vec::new();
     let mut links: HashMap<Vec<String>, String> = HashMap::new();
-    for entry in walkdir::WalkDir::new(src_dir).follow_links(false).min_depth(1) {
+    for entry in walkdir::WalkDir::new(src_dir)
+        .follow_links(false)
+        .min_depth(1)
+    {
         let entry = entry.map_err(|error| walk_error(src_dir, error))?;
         let Some(relative) = relative_manifest_path(src_dir, entry.path())? else {
             continue;
@@ -250,7 +263,9 @@ fn collect_items(src_dir: &Path) -> Result<Vec<(String, Item)>> {
         let item = if file_type.is_dir() {
             Item::Dir
         } else if file_type.is_file() {
-            let metadata = entry.metadata().map_err(|error| walk_error(src_dir, error))?;
+            let metadata = entry
+                .metadata()
+                .map_err(|error| walk_error(src_dir, error))?;
             Item::File {
                 path: entry.path().to_path_buf(),
                 executable: is_executable(&metadata),
@@ -258,11 +273,17 @@ fn collect_items(src_dir: &Path) -> Result<Vec<(String, Item)>> {
             }
         } else if file_type.is_symlink() {
             let target = fs_err::read_link(entry.path()).map_err(io_at(entry.path()))?;
-            let target = target.to_str().map(str::to_owned).ok_or_else(|| Error::Unpackable {
-                path: entry.path().to_path_buf(),
-                reason: "the symlink target is not UTF-8".to_owned(),
-            })?;
-            links.insert(relative.split('/').map(str::to_owned).collect(), target.clone());
+            let target = target
+                .to_str()
+                .map(str::to_owned)
+                .ok_or_else(|| Error::Unpackable {
+                    path: entry.path().to_path_buf(),
+                    reason: "the symlink target is not UTF-8".to_owned(),
+                })?;
+            links.insert(
+                relative.split('/').map(str::to_owned).collect(),
+                target.clone(),
+            );
             Item::Symlink { target }
         } else {
             return Err(Error::Unpackable {

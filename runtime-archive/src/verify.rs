@@ -86,7 +86,10 @@ impl VerifyReport {
 
     /// The paths of the modified files.
     pub fn modified_paths(&self) -> Vec<&str> {
-        self.modified.iter().map(|modified| modified.path.as_str()).collect()
+        self.modified
+            .iter()
+            .map(|modified| modified.path.as_str())
+            .collect()
     }
 }
 
@@ -116,14 +119,22 @@ impl fmt::Display for VerifyReport {
                 Difference::Sha256 { expected, actual } => {
                     format!("sha256 {actual}, expected {expected}")
                 }
-                Difference::Executable { expected: true } => "not executable, expected executable".to_owned(),
-                Difference::Executable { expected: false } => "executable, expected not executable".to_owned(),
+                Difference::Executable { expected: true } => {
+                    "not executable, expected executable".to_owned()
+                }
+                Difference::Executable { expected: false } => {
+                    "executable, expected not executable".to_owned()
+                }
                 Difference::NotAFile => "not a regular file".to_owned(),
             };
             writeln!(f, "  modified    {} ({detail})", modified.path)?;
         }
         for unreadable in &self.unreadable {
-            writeln!(f, "  unreadable  {} ({})", unreadable.path, unreadable.error)?;
+            writeln!(
+                f,
+                "  unreadable  {} ({})",
+                unreadable.path, unreadable.error
+            )?;
         }
         for path in &self.extra {
             writeln!(f, "  extra       {path}")?;
@@ -150,7 +161,11 @@ impl<W: Write> HashingWriter<W> {
 
     /// Lowercase hex sha256 of everything written, and the inner writer.
     pub(crate) fn finish(self) -> (W, String, u64) {
-        (self.inner, hex::encode(self.hasher.finalize()), self.written)
+        (
+            self.inner,
+            hex::encode(self.hasher.finalize()),
+            self.written,
+        )
     }
 }
 
@@ -217,10 +232,13 @@ pub fn build_manifest_files(root: &Path) -> Result<Vec<FileEntry>> {
         // Follows a symlink; for a plain file it is the file's own metadata.
         let metadata = match fs_err::metadata(entry.path()) {
             Ok(metadata) => metadata,
-            Err(error) if file_type.is_symlink() && error.kind() == std::io::ErrorKind::NotFound => {
+            Err(error)
+                if file_type.is_symlink() && error.kind() == std::io::ErrorKind::NotFound =>
+            {
                 return Err(Error::Unpackable {
                     path: entry.path().to_path_buf(),
-                    reason: "dangling symlink; remove it or point it at a file of the tree".to_owned(),
+                    reason: "dangling symlink; remove it or point it at a file of the tree"
+                        .to_owned(),
                 })
             }
             Err(error) => return Err(io_at(entry.path())(error)),
@@ -249,7 +267,9 @@ pub fn build_manifest_files(root: &Path) -> Result<Vec<FileEntry>> {
 /// The `/`-joined path of `path` below `root`, refusing names the manifest cannot hold.
 /// `None` for `root` itself.
 pub(crate) fn relative_manifest_path(root: &Path, path: &Path) -> Result<Option<String>> {
-    let relative = path.strip_prefix(root).expect("walkdir yields paths below its root");
+    let relative = path
+        .strip_prefix(root)
+        .expect("walkdir yields paths below its root");
     let mut parts = Vec::new();
     for component in relative.components() {
         let Some(part) = component.as_os_str().to_str() else {
@@ -486,9 +506,8 @@ pub fn verify_archive(archive: &Path) -> Result<VerifyReport> {
             links.insert(components, target);
         } else if entry_type.is_hard_link() {
             let target = entry.link_name_bytes().unwrap_or_default();
-            let target_components = member_components(&target).map_err(|reason| {
-                unsafe_member(&member, format!("hardlink target: {reason}"))
-            })?;
+            let target_components = member_components(&target)
+                .map_err(|reason| unsafe_member(&member, format!("hardlink target: {reason}")))?;
             hardlinks.push((components, target_components, member));
         } else {
             others.push(components.join("/"));
@@ -498,10 +517,11 @@ pub fn verify_archive(archive: &Path) -> Result<VerifyReport> {
     let manifest_bytes = manifest_bytes.ok_or_else(|| Error::ManifestMissing {
         archive: archive.to_path_buf(),
     })?;
-    let manifest = Manifest::from_json(&manifest_bytes).map_err(|source| Error::ManifestInvalid {
-        path: archive.to_path_buf(),
-        source,
-    })?;
+    let manifest =
+        Manifest::from_json(&manifest_bytes).map_err(|source| Error::ManifestInvalid {
+            path: archive.to_path_buf(),
+            source,
+        })?;
 
     // Every path that reads as a file once extracted: regular members, hardlinks to them,
     // and symlinks that resolve to one of those.
@@ -518,7 +538,10 @@ pub fn verify_archive(archive: &Path) -> Result<VerifyReport> {
             None => {
                 return Err(unsafe_member(
                     member,
-                    format!("hardlink to `{}`, which is not a regular file of the archive", target.join("/")),
+                    format!(
+                        "hardlink to `{}`, which is not a regular file of the archive",
+                        target.join("/")
+                    ),
                 ))
             }
         }

@@ -33,7 +33,9 @@ fn http_good_file_lands_verified_with_progress() {
     let last = reports.last().unwrap();
     assert_eq!(last.downloaded, body.len() as u64);
     assert_eq!(last.total, Some(body.len() as u64));
-    assert!(reports.windows(2).all(|pair| pair[0].downloaded <= pair[1].downloaded));
+    assert!(reports
+        .windows(2)
+        .all(|pair| pair[0].downloaded <= pair[1].downloaded));
 }
 
 #[test]
@@ -42,8 +44,13 @@ fn uppercase_expected_hash_is_accepted() {
     let server = HttpServer::start(vec![("/x", Reply::Body(body.clone()))]);
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("x");
-    download_verified(&server.url("/x"), &sha256_hex(&body).to_uppercase(), &dest, &mut |_| {})
-        .unwrap();
+    download_verified(
+        &server.url("/x"),
+        &sha256_hex(&body).to_uppercase(),
+        &dest,
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(std::fs::read(&dest).unwrap(), body);
 }
 
@@ -144,14 +151,32 @@ fn failures_leave_nothing_and_are_classified() {
         let dest_dir = dir.path().join("dest");
         std::fs::create_dir_all(&dest_dir).unwrap();
         let dest = dest_dir.join("python.tar.gz");
-        let error = download_verified(&case.url, &case.sha, &dest, &mut |_| {})
-            .expect_err(case.name);
-        assert!((case.check)(&error), "{}: unexpected error {error:?}", case.name);
-        assert_eq!(error.is_network(), case.is_network, "{}: {error}", case.name);
+        let error =
+            download_verified(&case.url, &case.sha, &dest, &mut |_| {}).expect_err(case.name);
+        assert!(
+            (case.check)(&error),
+            "{}: unexpected error {error:?}",
+            case.name
+        );
+        assert_eq!(
+            error.is_network(),
+            case.is_network,
+            "{}: {error}",
+            case.name
+        );
         let message = error.to_string();
-        assert!(message.contains(&case.url) || case.name == "malformed expected hash", "{}: {message}", case.name);
+        assert!(
+            message.contains(&case.url) || case.name == "malformed expected hash",
+            "{}: {message}",
+            case.name
+        );
         assert!(!dest.exists(), "{}: destination was written", case.name);
-        assert_eq!(list_dir(&dest_dir), Vec::<String>::new(), "{}: leftovers", case.name);
+        assert_eq!(
+            list_dir(&dest_dir),
+            Vec::<String>::new(),
+            "{}: leftovers",
+            case.name
+        );
     }
 }
 
@@ -160,8 +185,13 @@ fn checksum_mismatch_names_url_expected_and_actual() {
     let server = HttpServer::start(vec![("/wrong", Reply::Body(b"evil".to_vec()))]);
     let dir = tempfile::tempdir().unwrap();
     let expected = sha256_hex(b"good");
-    let error = download_verified(&server.url("/wrong"), &expected, &dir.path().join("f"), &mut |_| {})
-        .unwrap_err();
+    let error = download_verified(
+        &server.url("/wrong"),
+        &expected,
+        &dir.path().join("f"),
+        &mut |_| {},
+    )
+    .unwrap_err();
     let message = error.to_string();
     assert!(message.contains(&server.url("/wrong")), "{message}");
     assert!(message.contains(&expected), "{message}");
@@ -176,7 +206,13 @@ fn mismatch_keeps_an_existing_good_file() {
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("f");
     std::fs::write(&dest, b"previous").unwrap();
-    download_verified(&server.url("/wrong"), &sha256_hex(b"good"), &dest, &mut |_| {}).unwrap_err();
+    download_verified(
+        &server.url("/wrong"),
+        &sha256_hex(b"good"),
+        &dest,
+        &mut |_| {},
+    )
+    .unwrap_err();
     assert_eq!(std::fs::read(&dest).unwrap(), b"previous");
     assert_eq!(list_dir(dir.path()), vec!["f"]);
 }
@@ -194,11 +230,16 @@ fn file_url_and_plain_path() {
         source.display().to_string().replace('+', "%2B")
     );
 
-    for (name, url) in [("file url", file_url), ("plain path", source.display().to_string())] {
+    for (name, url) in [
+        ("file url", file_url),
+        ("plain path", source.display().to_string()),
+    ] {
         let dest = dir.path().join(format!("out/{}", name.replace(' ', "-")));
         let mut last = None;
-        download_verified(&url, &sha256_hex(&body), &dest, &mut |progress| last = Some(progress))
-            .unwrap_or_else(|error| panic!("{name}: {error}"));
+        download_verified(&url, &sha256_hex(&body), &dest, &mut |progress| {
+            last = Some(progress)
+        })
+        .unwrap_or_else(|error| panic!("{name}: {error}"));
         assert_eq!(std::fs::read(&dest).unwrap(), body, "{name}");
         assert_eq!(
             last,

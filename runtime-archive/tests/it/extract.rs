@@ -47,9 +47,21 @@ fn hostile_archives_are_refused_naming_the_member() {
         member: &'a str,
     }
     let cases = vec![
-        Case { name: "parent dir", members: vec![file("../evil", b"x")], member: "../evil" },
-        Case { name: "absolute", members: vec![file(&abs_file, b"x")], member: &abs_file },
-        Case { name: "absolute root", members: vec![file("/abs", b"x")], member: "/abs" },
+        Case {
+            name: "parent dir",
+            members: vec![file("../evil", b"x")],
+            member: "../evil",
+        },
+        Case {
+            name: "absolute",
+            members: vec![file(&abs_file, b"x")],
+            member: &abs_file,
+        },
+        Case {
+            name: "absolute root",
+            members: vec![file("/abs", b"x")],
+            member: "/abs",
+        },
         Case {
             name: "dotdot in the middle",
             members: vec![dir("a/"), file("a/../../x", b"x")],
@@ -120,9 +132,26 @@ fn hostile_archives_are_refused_naming_the_member() {
             members: vec![special("disk", EntryType::Block)],
             member: "disk",
         },
-        Case { name: "fifo", members: vec![special("fifo", EntryType::Fifo)], member: "fifo" },
-        Case { name: "backslash", members: vec![file("a\\..\\..\\x", b"x")], member: "a\\..\\..\\x" },
-        Case { name: "drive letter", members: vec![file("C:/x", b"x")], member: "C:/x" },
+        Case {
+            name: "fifo",
+            members: vec![special("fifo", EntryType::Fifo)],
+            member: "fifo",
+        },
+        Case {
+            name: "symlink as the root",
+            members: vec![symlink("./", "/etc")],
+            member: "./",
+        },
+        Case {
+            name: "backslash",
+            members: vec![file("a\\..\\..\\x", b"x")],
+            member: "a\\..\\..\\x",
+        },
+        Case {
+            name: "drive letter",
+            members: vec![file("C:/x", b"x")],
+            member: "C:/x",
+        },
         Case {
             name: "duplicate file",
             members: vec![file("a", b"1"), file("a", b"2")],
@@ -147,10 +176,24 @@ fn hostile_archives_are_refused_naming_the_member() {
             }
             other => panic!("{}: expected UnsafeMember, got {other:?}", case.name),
         }
-        assert!(error.to_string().contains(case.member), "{}: {error}", case.name);
+        assert!(
+            error.to_string().contains(case.member),
+            "{}: {error}",
+            case.name
+        );
         assert!(!sb.dest.exists(), "{}: destination left behind", case.name);
-        assert_eq!(list_dir(&sb.sandbox), Vec::<String>::new(), "{}: written next to dest", case.name);
-        assert_eq!(list_dir(&sb.outside), Vec::<String>::new(), "{}: written outside", case.name);
+        assert_eq!(
+            list_dir(&sb.sandbox),
+            Vec::<String>::new(),
+            "{}: written next to dest",
+            case.name
+        );
+        assert_eq!(
+            list_dir(&sb.outside),
+            Vec::<String>::new(),
+            "{}: written outside",
+            case.name
+        );
     }
     assert!(!Path::new("/abs").exists());
 }
@@ -162,7 +205,10 @@ fn failure_empties_an_existing_empty_destination() {
     let tar = raw_tar(&[dir("a/"), file("a/ok", b"ok"), file("../evil", b"x")]);
     let archive = write(&sb.archives.join("a.tar"), &tar);
     extract_archive(&archive, &sb.dest).unwrap_err();
-    assert!(sb.dest.is_dir(), "an existing destination is emptied, not removed");
+    assert!(
+        sb.dest.is_dir(),
+        "an existing destination is emptied, not removed"
+    );
     assert_eq!(list_dir(&sb.dest), Vec::<String>::new());
     assert_eq!(list_dir(&sb.sandbox), vec!["dest"]);
 }
@@ -173,14 +219,20 @@ fn non_empty_destination_is_refused_and_untouched() {
     write(&sb.dest.join("keep"), b"mine");
     let archive = write(&sb.archives.join("a.tar"), &raw_tar(&[file("x", b"x")]));
     let error = extract_archive(&archive, &sb.dest).unwrap_err();
-    assert!(matches!(error, Error::DestinationNotEmpty { .. }), "{error:?}");
+    assert!(
+        matches!(error, Error::DestinationNotEmpty { .. }),
+        "{error:?}"
+    );
     assert_eq!(list_dir(&sb.dest), vec!["keep"]);
 }
 
 #[test]
 fn unknown_format_is_refused() {
     let sb = sandbox();
-    let archive = write(&sb.archives.join("python.tar.zst"), b"PK\x03\x04 this is a zip");
+    let archive = write(
+        &sb.archives.join("python.tar.zst"),
+        b"PK\x03\x04 this is a zip",
+    );
     let error = extract_archive(&archive, &sb.dest).unwrap_err();
     assert!(matches!(error, Error::UnknownFormat { .. }), "{error:?}");
     assert!(!sb.dest.exists());
@@ -202,14 +254,31 @@ fn benign_members(long_path: &str) -> Vec<Raw<'_>> {
         dir("./"),
         dir("python/"),
         dir("python/bin/"),
-        Raw { mode: 0o4755, ..file("python/bin/python3.12", b"#!/bin/sh\n") },
+        Raw {
+            mode: 0o4755,
+            ..file("python/bin/python3.12", b"#!/bin/sh\n")
+        },
         symlink("python/bin/python3", "python3.12"),
         dir("python/lib/"),
-        Raw { mode: 0o600, ..file("python/lib/data.txt", b"data") },
+        Raw {
+            mode: 0o600,
+            ..file("python/lib/data.txt", b"data")
+        },
         hardlink("python/lib/data-link.txt", "python/lib/data.txt"),
         symlink("python/include", "lib"),
         symlink("python/lib/up", "../bin/python3"),
-        Raw { mode: 0o700, ..file(long_path, b"long") },
+        Raw {
+            mode: 0o700,
+            ..file(long_path, b"long")
+        },
+        Raw {
+            mode: 0o2650,
+            ..file("python/lib/group-exec.sh", b"sh")
+        },
+        Raw {
+            mode: 0o1666,
+            ..file("python/lib/world-writable.txt", b"w")
+        },
     ]
 }
 
@@ -237,29 +306,69 @@ fn benign_archive_extracts_with_normalised_modes_in_every_format() {
     }
     let tar = builder.into_inner().unwrap();
 
-    for (name, bytes) in [("zst", zstd_bytes(&tar)), ("gz", gzip_bytes(&tar)), ("tar", tar.clone())] {
+    for (name, bytes) in [
+        ("zst", zstd_bytes(&tar)),
+        ("gz", gzip_bytes(&tar)),
+        ("tar", tar.clone()),
+    ] {
         let sb = sandbox();
         // Named misleadingly on purpose: the format comes from the magic bytes.
         let archive = write(&sb.archives.join("archive.bin"), &bytes);
-        let report = extract_archive(&archive, &sb.dest).unwrap_or_else(|error| panic!("{name}: {error}"));
-        assert_eq!(report.n_files, 3, "{name}");
+        let report =
+            extract_archive(&archive, &sb.dest).unwrap_or_else(|error| panic!("{name}: {error}"));
+        assert_eq!(report.n_files, 5, "{name}");
         assert_eq!(report.n_hardlinks, 1, "{name}");
         assert_eq!(report.n_symlinks, 3, "{name}");
 
         let python = sb.dest.join("python");
-        assert_eq!(std::fs::read(python.join("bin/python3")).unwrap(), b"#!/bin/sh\n");
-        assert_eq!(std::fs::read_link(python.join("bin/python3")).unwrap(), Path::new("python3.12"));
-        assert_eq!(std::fs::read(python.join("lib/data-link.txt")).unwrap(), b"data");
-        assert_eq!(std::fs::read(python.join("include/data.txt")).unwrap(), b"data");
-        assert_eq!(std::fs::read(python.join("lib/up")).unwrap(), b"#!/bin/sh\n");
+        assert_eq!(
+            std::fs::read(python.join("bin/python3")).unwrap(),
+            b"#!/bin/sh\n"
+        );
+        assert_eq!(
+            std::fs::read_link(python.join("bin/python3")).unwrap(),
+            Path::new("python3.12")
+        );
+        assert_eq!(
+            std::fs::read(python.join("lib/data-link.txt")).unwrap(),
+            b"data"
+        );
+        assert_eq!(
+            std::fs::read(python.join("include/data.txt")).unwrap(),
+            b"data"
+        );
+        assert_eq!(
+            std::fs::read(python.join("lib/up")).unwrap(),
+            b"#!/bin/sh\n"
+        );
         assert_eq!(std::fs::read(sb.dest.join(&long_path)).unwrap(), b"long");
-        assert_eq!(mode_of(&python.join("bin/python3.12")), 0o755, "{name}: setuid dropped");
+        assert_eq!(
+            mode_of(&python.join("bin/python3.12")),
+            0o755,
+            "{name}: setuid dropped"
+        );
         assert_eq!(mode_of(&python.join("lib/data.txt")), 0o644, "{name}");
         assert_eq!(mode_of(&sb.dest.join(&long_path)), 0o755, "{name}");
         assert_eq!(mode_of(&python.join("lib")), 0o755, "{name}");
-        let mtime = std::fs::metadata(python.join("lib/data.txt")).unwrap().modified().unwrap();
         assert_eq!(
-            mtime.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+            mode_of(&python.join("lib/group-exec.sh")),
+            0o755,
+            "{name}: any x bit counts"
+        );
+        assert_eq!(
+            mode_of(&python.join("lib/world-writable.txt")),
+            0o644,
+            "{name}"
+        );
+        let mtime = std::fs::metadata(python.join("lib/data.txt"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(
+            mtime
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
             1_600_000_000,
             "{name}: mtime kept"
         );
@@ -274,16 +383,28 @@ fn strip_components_drops_the_top_folder() {
     let tar = raw_tar(&[
         dir("python/"),
         dir("python/bin/"),
-        Raw { mode: 0o755, ..file("python/bin/python3.12", b"py") },
+        Raw {
+            mode: 0o755,
+            ..file("python/bin/python3.12", b"py")
+        },
         symlink("python/bin/python3", "python3.12"),
         hardlink("python/bin/python", "python/bin/python3.12"),
         file("python/VERSION", b"3.12"),
     ]);
     let archive = write(&sb.archives.join("pbs.tar.gz"), &gzip_bytes(&tar));
-    let report =
-        extract_archive_with(&archive, &sb.dest, &ExtractOptions { strip_components: 1 }).unwrap();
+    let report = extract_archive_with(
+        &archive,
+        &sb.dest,
+        &ExtractOptions {
+            strip_components: 1,
+        },
+    )
+    .unwrap();
     assert_eq!(list_dir(&sb.dest), vec!["VERSION", "bin"]);
-    assert_eq!(list_dir(&sb.dest.join("bin")), vec!["python", "python3", "python3.12"]);
+    assert_eq!(
+        list_dir(&sb.dest.join("bin")),
+        vec!["python", "python3", "python3.12"]
+    );
     assert_eq!(std::fs::read(sb.dest.join("bin/python3")).unwrap(), b"py");
     assert_eq!(std::fs::read(sb.dest.join("bin/python")).unwrap(), b"py");
     assert_eq!(report.n_files, 2);

@@ -21,7 +21,10 @@ fn options(workers: u32) -> PackOptions {
 /// Same relative content, different absolute paths, mtimes and non-executable mode bits.
 fn two_trees() -> (tempfile::TempDir, tempfile::TempDir) {
     let first = tempfile::tempdir().unwrap();
-    let second = tempfile::Builder::new().prefix("other-place").tempdir().unwrap();
+    let second = tempfile::Builder::new()
+        .prefix("other-place")
+        .tempdir()
+        .unwrap();
     make_tree(&first.path().join("runtime"), false);
     make_tree(&second.path().join("somewhere/else/runtime"), true);
     for entry in walkdir::WalkDir::new(second.path()) {
@@ -41,8 +44,12 @@ fn identical_trees_pack_to_identical_bytes() {
     let a = out.path().join("a/rt.tar.zst");
     let b = out.path().join("b/rt.tar.zst");
     let report_a = pack_tar_zst(&first.path().join("runtime"), &a, &options(0)).unwrap();
-    let report_b =
-        pack_tar_zst(&second.path().join("somewhere/else/runtime"), &b, &options(0)).unwrap();
+    let report_b = pack_tar_zst(
+        &second.path().join("somewhere/else/runtime"),
+        &b,
+        &options(0),
+    )
+    .unwrap();
 
     let bytes_a = std::fs::read(&a).unwrap();
     assert_eq!(bytes_a, std::fs::read(&b).unwrap(), "archives differ");
@@ -53,7 +60,10 @@ fn identical_trees_pack_to_identical_bytes() {
         std::fs::read_to_string(out.path().join("a/rt.tar.zst.sha256")).unwrap(),
         format!("{}  rt.tar.zst\n", report_a.sha256)
     );
-    assert_eq!(list_dir(&out.path().join("a")), vec!["rt.tar.zst", "rt.tar.zst.sha256"]);
+    assert_eq!(
+        list_dir(&out.path().join("a")),
+        vec!["rt.tar.zst", "rt.tar.zst.sha256"]
+    );
     assert_eq!(report_a.n_symlinks, 1);
 }
 
@@ -83,7 +93,10 @@ fn archive_entries_are_sorted_normalised_and_timestamped() {
                 || (!kind.is_symlink() && (mode == 0o644 || mode == 0o755)),
             "{path}: mode {mode:o}"
         );
-        assert!(kind.is_dir() || kind.is_file() || kind.is_symlink(), "{path}: {kind:?}");
+        assert!(
+            kind.is_dir() || kind.is_file() || kind.is_symlink(),
+            "{path}: {kind:?}"
+        );
         paths.push(path);
     }
     let mut sorted = paths.clone();
@@ -94,7 +107,10 @@ fn archive_entries_are_sorted_normalised_and_timestamped() {
     let app_b = paths.iter().position(|p| p == "app-b.txt").unwrap();
     let app_main = paths.iter().position(|p| p == "app/main.py").unwrap();
     assert!(app_b < app_main);
-    assert!(paths.iter().any(|p| p.len() > 100), "long path stored whole");
+    assert!(
+        paths.iter().any(|p| p.len() > 100),
+        "long path stored whole"
+    );
 }
 
 #[test]
@@ -109,7 +125,11 @@ fn multithreaded_zstd_is_deterministic_and_independent_of_worker_count() {
                 state ^= state >> 17;
                 state ^= state << 5;
                 // Half noise, half runs: compressible but not trivially.
-                if (i / 4096) % 2 == 0 { (state & 0xff) as u8 } else { b'a' }
+                if (i / 4096) % 2 == 0 {
+                    (state & 0xff) as u8
+                } else {
+                    b'a'
+                }
             })
             .collect();
         std::fs::write(root.join("big.bin"), &data).unwrap();
@@ -162,7 +182,10 @@ fn pack_extract_verify_round_trip() {
     assert!(report.is_ok(), "{report}");
     assert_eq!(mode_of(&dest.join("python/bin/python3.12")), 0o755);
     assert_eq!(mode_of(&dest.join("VERSION")), 0o644);
-    assert!(std::fs::symlink_metadata(dest.join("python/bin/python3")).unwrap().file_type().is_symlink());
+    assert!(std::fs::symlink_metadata(dest.join("python/bin/python3"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
     assert!(dest.join("web/assets").is_dir());
 }
 
@@ -170,13 +193,21 @@ fn pack_extract_verify_round_trip() {
 #[test]
 fn unpackable_trees_are_refused_and_nothing_is_written() {
     for (name, setup) in [
-        ("absolute symlink", (|root: &Path| std::os::unix::fs::symlink("/etc/passwd", root.join("x")).unwrap()) as fn(&Path)),
-        ("escaping symlink", |root: &Path| std::os::unix::fs::symlink("../../x", root.join("x")).unwrap()),
+        (
+            "absolute symlink",
+            (|root: &Path| std::os::unix::fs::symlink("/etc/passwd", root.join("x")).unwrap())
+                as fn(&Path),
+        ),
+        ("escaping symlink", |root: &Path| {
+            std::os::unix::fs::symlink("../../x", root.join("x")).unwrap()
+        }),
         ("fifo", |root: &Path| {
             let path = std::ffi::CString::new(root.join("fifo").display().to_string()).unwrap();
             assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
         }),
-        ("backslash name", |root: &Path| std::fs::write(root.join("a\\b"), b"x").unwrap()),
+        ("backslash name", |root: &Path| {
+            std::fs::write(root.join("a\\b"), b"x").unwrap()
+        }),
     ] {
         let tmp = tempfile::tempdir().unwrap();
         let src = tmp.path().join("src");
@@ -186,7 +217,10 @@ fn unpackable_trees_are_refused_and_nothing_is_written() {
         setup(&src);
         let out = tmp.path().join("out");
         let error = pack_tar_zst(&src, &out.join("rt.tar.zst"), &options(0)).expect_err(name);
-        assert!(matches!(error, Error::Unpackable { .. }), "{name}: {error:?}");
+        assert!(
+            matches!(error, Error::Unpackable { .. }),
+            "{name}: {error:?}"
+        );
         assert_eq!(list_dir(&out), Vec::<String>::new(), "{name}: leftovers");
     }
 }

@@ -62,7 +62,11 @@ fn serve(stream: TcpStream, routes: &HashMap<String, Reply>) -> std::io::Result<
             break;
         }
     }
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_owned();
     let mut stream = stream;
     match routes.get(&path).cloned().unwrap_or(Reply::Status(404)) {
         Reply::Body(body) => {
@@ -226,7 +230,11 @@ pub fn chmod(path: &Path, mode: u32) {
 #[cfg(unix)]
 pub fn mode_of(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777
 }
 
 /// A manifest around the given files, with fixed everything else.
@@ -253,16 +261,39 @@ pub fn manifest_with(files: Vec<FileEntry>) -> Manifest {
 /// `private` makes the modes 0600/0700 instead of 0644/0755, as a strict umask would.
 #[cfg(unix)]
 pub fn make_tree(root: &Path, private: bool) {
-    let (regular, executable) = if private { (0o600, 0o700) } else { (0o644, 0o755) };
-    let long_dir = format!("python/lib/python3.12/site-packages/{}", "a_rather_long_package_name/".repeat(4));
+    let (regular, executable) = if private {
+        (0o600, 0o700)
+    } else {
+        (0o644, 0o755)
+    };
+    let long_dir = format!(
+        "python/lib/python3.12/site-packages/{}",
+        "a_rather_long_package_name/".repeat(4)
+    );
     let files: Vec<(String, &[u8], bool)> = vec![
         ("VERSION".to_owned(), b"0.1.0\n", false),
-        ("python/bin/python3.12".to_owned(), b"#!/bin/sh\necho python\n", true),
-        ("python/lib/libpython3.12.so".to_owned(), &[0u8, 1, 2, 3, 255, 254][..], false),
+        (
+            "python/bin/python3.12".to_owned(),
+            b"#!/bin/sh\necho python\n",
+            true,
+        ),
+        (
+            "python/lib/libpython3.12.so".to_owned(),
+            &[0u8, 1, 2, 3, 255, 254][..],
+            false,
+        ),
         ("python/lib/empty.txt".to_owned(), b"", false),
-        (format!("{long_dir}module_with_a_long_name.py"), b"print('hi')\n", false),
+        (
+            format!("{long_dir}module_with_a_long_name.py"),
+            b"print('hi')\n",
+            false,
+        ),
         ("app/main.py".to_owned(), b"import sys\n", false),
-        ("app-b.txt".to_owned(), b"sorts between app and app/ by bytes\n", false),
+        (
+            "app-b.txt".to_owned(),
+            b"sorts between app and app/ by bytes\n",
+            false,
+        ),
     ];
     for (path, data, exec) in &files {
         let full = root.join(path);

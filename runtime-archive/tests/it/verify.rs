@@ -29,16 +29,28 @@ fn manifest_files_are_sorted_hashed_and_skip_the_manifest() {
     sorted.sort();
     assert_eq!(paths, sorted);
     assert!(!paths.contains(&"manifest.json"));
-    assert!(!paths.iter().any(|path| path.starts_with("web")), "folders are not files");
+    assert!(
+        !paths.iter().any(|path| path.starts_with("web")),
+        "folders are not files"
+    );
     let version = files.iter().find(|file| file.path == "VERSION").unwrap();
     assert_eq!(version.size, 6);
     assert_eq!(version.sha256, sha256_hex(b"0.1.0\n"));
     assert!(!version.executable);
-    let python = files.iter().find(|file| file.path == "python/bin/python3.12").unwrap();
+    let python = files
+        .iter()
+        .find(|file| file.path == "python/bin/python3.12")
+        .unwrap();
     assert!(python.executable);
     // The symlink is listed with its target's content.
-    let link = files.iter().find(|file| file.path == "python/bin/python3").unwrap();
-    assert_eq!((link.size, &link.sha256, link.executable), (python.size, &python.sha256, true));
+    let link = files
+        .iter()
+        .find(|file| file.path == "python/bin/python3")
+        .unwrap();
+    assert_eq!(
+        (link.size, &link.sha256, link.executable),
+        (python.size, &python.sha256, true)
+    );
     manifest.validate().unwrap();
 }
 
@@ -115,12 +127,24 @@ fn each_kind_of_damage_is_named() {
         let report = verify_dir(&root, &manifest);
         assert_eq!(report.missing, case.missing, "{}: {report}", case.name);
         assert_eq!(report.extra, case.extra, "{}: {report}", case.name);
-        assert_eq!(report.modified_paths(), case.modified, "{}: {report}", case.name);
+        assert_eq!(
+            report.modified_paths(),
+            case.modified,
+            "{}: {report}",
+            case.name
+        );
         assert!(report.unreadable.is_empty(), "{}: {report}", case.name);
-        assert_eq!(report.is_ok(), case.missing.is_empty() && case.extra.is_empty() && case.modified.is_empty());
+        assert_eq!(
+            report.is_ok(),
+            case.missing.is_empty() && case.extra.is_empty() && case.modified.is_empty()
+        );
         let shown = report.to_string();
         for path in case.missing.iter().chain(case.extra).chain(case.modified) {
-            assert!(shown.contains(path), "{}: display lacks {path}: {shown}", case.name);
+            assert!(
+                shown.contains(path),
+                "{}: display lacks {path}: {shown}",
+                case.name
+            );
         }
     }
 }
@@ -144,7 +168,10 @@ fn archive_is_verified_while_streaming() {
     let (tmp, manifest) = tree_with_manifest();
     let root = tmp.path().join("runtime");
     let archive = tmp.path().join("rt.tar.zst");
-    let options = PackOptions { zstd_level: 3, ..PackOptions::new(1_700_000_000) };
+    let options = PackOptions {
+        zstd_level: 3,
+        ..PackOptions::new(1_700_000_000)
+    };
     pack_tar_zst(&root, &archive, &options).unwrap();
     let report = verify_archive(&archive).unwrap();
     assert!(report.is_ok(), "{report}");
@@ -159,7 +186,10 @@ fn archive_is_verified_while_streaming() {
     let report = verify_archive(&archive).unwrap();
     assert_eq!(report.missing, ["VERSION"]);
     assert_eq!(report.extra, ["extra.txt"]);
-    assert_eq!(report.modified_paths(), ["app/main.py", "python/bin/python3", "python/bin/python3.12"]);
+    assert_eq!(
+        report.modified_paths(),
+        ["app/main.py", "python/bin/python3", "python/bin/python3.12"]
+    );
 }
 
 #[test]
@@ -168,7 +198,10 @@ fn archive_without_or_with_a_bad_manifest_is_an_error() {
     let root = tmp.path().join("runtime");
     write(&root.join("a.txt"), b"a");
     let archive = tmp.path().join("rt.tar.zst");
-    let options = PackOptions { zstd_level: 1, ..PackOptions::new(0) };
+    let options = PackOptions {
+        zstd_level: 1,
+        ..PackOptions::new(0)
+    };
     pack_tar_zst(&root, &archive, &options).unwrap();
     let error = verify_archive(&archive).unwrap_err();
     assert!(matches!(error, Error::ManifestMissing { .. }), "{error:?}");
