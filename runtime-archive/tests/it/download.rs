@@ -165,6 +165,7 @@ fn failures_leave_nothing_and_are_classified() {
             case.name
         );
         let message = error.to_string();
+        eprintln!("{}: {message}", case.name);
         assert!(
             message.contains(&case.url) || case.name == "malformed expected hash",
             "{}: {message}",

@@ -6,7 +6,8 @@ use runtime_archive::{extract_archive, extract_archive_with, Error, ExtractOptio
 use tar::EntryType;
 
 use crate::support::{
-    dir, file, gzip_bytes, hardlink, list_dir, raw_tar, special, symlink, write, zstd_bytes, Raw,
+    dir, file, gzip_bytes, hardlink, list_dir, pax, pax_record, raw_tar, special, symlink, write,
+    zstd_bytes, Raw,
 };
 
 /// Layout per case: `<tmp>/outside/` (must stay empty) and `<tmp>/sandbox/dest` (the
@@ -39,6 +40,8 @@ fn hostile_archives_are_refused_naming_the_member() {
     let sb = sandbox();
     let outside = sb.outside.display().to_string();
     let abs_file = format!("{outside}/abs");
+    let pax_evil_path = pax_record("path", "../evil");
+    let pax_abs_link = pax_record("linkpath", "/etc");
     let escaping_abs = format!("{outside}/x");
 
     struct Case<'a> {
@@ -170,6 +173,7 @@ fn hostile_archives_are_refused_naming_the_member() {
         let archive = write(&sb.archives.join(format!("{index}.{kind}")), &bytes);
 
         let error = extract_archive(&archive, &sb.dest).expect_err(case.name);
+        eprintln!("{}: {error}", case.name);
         match &error {
             Error::UnsafeMember { member, .. } => {
                 assert_eq!(member, case.member, "{}: {error}", case.name)

@@ -5,4 +5,5 @@ mod extract;
 mod pack;
 mod space;
 mod support;
+mod tidy;
 mod verify;

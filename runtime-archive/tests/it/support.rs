@@ -181,6 +181,28 @@ pub fn special(path: &str, kind: tar::EntryType) -> Raw<'_> {
     }
 }
 
+/// A PAX extended header record (`<len> <key>=<value>\n`, the length counting itself).
+pub fn pax_record(key: &str, value: &str) -> Vec<u8> {
+    let body = format!(" {key}={value}\n");
+    let mut len = body.len() + 1;
+    while format!("{len}{body}").len() != len {
+        len += 1;
+    }
+    format!("{len}{body}").into_bytes()
+}
+
+/// A PAX `x` member; the member after it takes its path (or link) from the record, so the
+/// innocent name in the next header is not what an extractor uses.
+pub fn pax(record: &[u8]) -> Raw<'_> {
+    Raw {
+        path: b"PaxHeaders/next",
+        kind: tar::EntryType::XHeader,
+        link: None,
+        data: record,
+        mode: 0o644,
+    }
+}
+
 /// Uncompressed tar bytes with the members exactly as given.
 pub fn raw_tar(members: &[Raw<'_>]) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());
