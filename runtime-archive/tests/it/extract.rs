@@ -146,6 +146,20 @@ fn hostile_archives_are_refused_naming_the_member() {
             member: "./",
         },
         Case {
+            name: "PAX path with ..",
+            members: vec![pax(&pax_evil_path), file("innocent", b"x")],
+            member: "../evil",
+        },
+        Case {
+            name: "PAX absolute link target",
+            members: vec![
+                pax(&pax_abs_link),
+                symlink("link", "innocent"),
+                file("link/passwd", b"x"),
+            ],
+            member: "link",
+        },
+        Case {
             name: "backslash",
             members: vec![file("a\\..\\..\\x", b"x")],
             member: "a\\..\\..\\x",
