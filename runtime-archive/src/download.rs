@@ -169,7 +169,9 @@ fn copy_http(
         .send()
         .map_err(|error| classify_request_error(url, error))?;
     let status = response.status();
-    if status.is_client_error() || status.is_server_error() {
+    // Redirects are followed by the client; anything else but 2xx (a 304, a redirect loop
+    // cut short) has no file in its body.
+    if !status.is_success() {
         return Err(Error::HttpStatus {
             url: url.to_owned(),
             status: status.as_u16(),

@@ -45,7 +45,7 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
-    /// The server answered with a 4xx or 5xx status.
+    /// The server answered with a status other than 2xx (after following redirects).
     #[error("{url} answered HTTP {status}; {hint}", hint = status_hint(*status))]
     HttpStatus {
         /// The URL being fetched.

@@ -3,6 +3,19 @@
 //! Shared by the xtask (pack, manifest file lists), the smoke tests and the shell's
 //! installer/updater (download, extract into staging, verify, check free space); see
 //! DESIGN.md §3, §6, §10 and §11. Archives are treated as untrusted input throughout.
+//!
+//! Choices worth knowing:
+//! - A symlink to a file appears in the manifest under its own path with the content, size
+//!   and executable bit of its target ([`build_manifest_files`]); symlinks to folders are not
+//!   listed. [`verify_dir`] follows symlinks and [`verify_archive`] resolves them inside the
+//!   archive, so both agree.
+//! - [`pack_tar_zst`] puts the folder's children at the archive root (no top-level folder),
+//!   so `manifest.json` sits at the root where [`verify_archive`] looks for it.
+//! - zstd multithreading gives the same bytes for any worker count >= 1 but different bytes
+//!   from single-threaded mode; [`PackOptions::zstd_workers`] must be fixed per pipeline.
+//! - Install flow for the shell (§10): [`free_space`] → [`download_verified`] →
+//!   [`verify_archive`] → [`extract_archive`] into a staging folder → [`verify_dir`] →
+//!   promote by rename (the caller's job).
 
 mod download;
 mod error;
