@@ -1,2 +1,222 @@
 //! The release toolchain: `cargo xtask <command>` builds, verifies and packages Tokenizer Studio.
-fn main() {}
+
+mod app;
+mod assemble;
+mod bytecode;
+mod fsutil;
+mod lock;
+mod plan;
+mod python;
+mod smoke;
+mod test;
+mod tools;
+mod ui;
+mod verify;
+mod web;
+mod wheels;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use runtime_spec::Target;
+
+use crate::plan::{Channel, Plan, PlanInput};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Build, verify and package Tokenizer Studio",
+    version
+)]
+struct Cli {
+    /// Only warnings, errors and the final summary.
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Also the commands run and per-stage detail.
+    #[arg(long, short, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Assemble `dist/runtime-<target>/` and its `.tar.zst` archive (DESIGN.md §3–§6, §11).
+    Runtime(RuntimeArgs),
+    /// Regenerate `lockfiles/<target>.txt` for every target, or check them offline.
+    Lock {
+        /// Fail when a lock is missing or stale instead of regenerating it (offline).
+        #[arg(long)]
+        check: bool,
+    },
+    /// Smoke-test a runtime: extract, start through the supervisor, train, restart, SIGKILL.
+    Smoke {
+        /// A runtime folder or archive (default: the host target's archive in `dist/`).
+        #[arg(long)]
+        runtime: Option<PathBuf>,
+    },
+    /// The supervising process the smoke tests SIGKILL (internal).
+    #[command(hide = true)]
+    SmokeSupervise {
+        #[arg(long)]
+        runtime: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Run every test suite: pytest, the web build and Playwright E2E, cargo test.
+    Test {
+        /// Skip the slow end-to-end tests (full runtime builds).
+        #[arg(long)]
+        fast: bool,
+    },
+    /// Print the path of a build tool, bootstrapping the pinned uv when needed.
+    Tools {
+        #[arg(value_enum)]
+        tool: ToolName,
+    },
+    /// Check a runtime folder or archive against its manifest; names every bad file.
+    Verify {
+        /// A runtime folder or a `.tar.zst` archive.
+        path: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ToolName {
+    /// The host CPython 3.12 used for bytecode and resolution.
+    Python,
+    /// The pinned uv.
+    Uv,
+}
+
+#[derive(Args)]
+struct RuntimeArgs {
+    /// macos-arm64, windows-x64 or linux-x64 (default: this host).
+    #[arg(long, value_parser = parse_target)]
+    target: Option<Target>,
+    /// Release channel; alpha, beta and stable refuse a local Python.
+    #[arg(long, value_enum, default_value = "dev")]
+    channel: Channel,
+    /// Use this python-build-standalone archive (path or URL) instead of the pinned one.
+    #[arg(long, requires = "python_sha256")]
+    python_archive: Option<String>,
+    /// sha256 of `--python-archive`.
+    #[arg(long, requires = "python_archive")]
+    python_sha256: Option<String>,
+    /// Output folder (default: `dist/`).
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// zstd level of the archive.
+    #[arg(long)]
+    zstd_level: Option<i32>,
+    /// Print the plan and exit.
+    #[arg(long)]
+    dry_run: bool,
+    /// Skip the smoke tests that follow a host-target build.
+    #[arg(long)]
+    no_smoke: bool,
+    /// Check that every tool the build needs is present, then exit.
+    #[arg(long)]
+    preflight: bool,
+}
+
+fn parse_target(name: &str) -> Result<Target, String> {
+    name.parse()
+        .map_err(|error: runtime_spec::SpecError| error.to_string())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    ui::init(if cli.quiet {
+        ui::Verbosity::Quiet
+    } else if cli.verbose {
+        ui::Verbosity::Verbose
+    } else {
+        ui::Verbosity::Normal
+    });
+    if let Err(error) = run(cli.command) {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Runtime(args) => runtime(args),
+        Command::Lock { check } => {
+            let root = plan::project_root();
+            let api_dir = root.join("apps/tokenizer-studio/api");
+            if check {
+                lock::check(&root, &api_dir)
+            } else {
+                lock::lock(&root, &api_dir, &plan::cache_dir()?)
+            }
+        }
+        Command::Verify { path } => verify::verify(&path),
+        Command::Smoke { runtime } => {
+            let runtime = match runtime {
+                Some(runtime) => runtime,
+                None => smoke::default_runtime(
+                    &plan::project_root().join("dist"),
+                    env!("CARGO_PKG_VERSION"),
+                )?,
+            };
+            smoke::smoke(&runtime)
+        }
+        Command::SmokeSupervise { runtime, data } => smoke::supervise(&runtime, &data),
+        Command::Test { fast } => test::test(&test::TestOptions { slow: !fast }),
+        Command::Tools { tool } => {
+            let path = match tool {
+                ToolName::Python => tools::host_python312()?,
+                ToolName::Uv => tools::uv(&plan::cache_dir()?)?,
+            };
+            println!("{}", path.display());
+            Ok(())
+        }
+    }
+}
+
+fn runtime(args: RuntimeArgs) -> Result<()> {
+    let started = Instant::now();
+    let plan = Plan::new(PlanInput {
+        target: args.target,
+        channel: args.channel,
+        python_archive: args.python_archive.as_deref(),
+        python_sha256: args.python_sha256.as_deref(),
+        out_dir: args.out_dir.as_deref(),
+        zstd_level: args.zstd_level,
+    })?;
+    if args.dry_run {
+        print!("{plan}");
+        return Ok(());
+    }
+    if args.preflight {
+        assemble::preflight(&plan)?;
+        ui::summary("preflight ok: every tool the build needs is present");
+        return Ok(());
+    }
+    let output = assemble::runtime(&plan)?;
+    if Some(plan.target) == Target::host() && !args.no_smoke && output.rebuilt {
+        // A runtime that fails its smoke tests must not count as up to date next time.
+        smoke::smoke(&output.archive).inspect_err(|_| assemble::invalidate(&plan))?;
+    }
+    ui::summary(&format!(
+        "{} runtime {} {} -> {} ({} unpacked), {} ({}, sha256 {}) in {:.1}s",
+        if output.rebuilt {
+            "built"
+        } else {
+            "up-to-date"
+        },
+        plan.version,
+        plan.target,
+        output.runtime_dir.display(),
+        ui::human_bytes(output.unpacked_size),
+        output.archive.display(),
+        ui::human_bytes(output.archive_size),
+        &output.archive_sha256[..output.archive_sha256.len().min(12)],
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}

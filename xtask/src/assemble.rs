@@ -1,0 +1,207 @@
+//! Stage 7, manifest: stitch the stage outputs into `runtime/`, write `VERSION` and
+//! `manifest.json`, pack the deterministic archive, and promote the result by rename.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use runtime_spec::manifest::MANIFEST_SCHEMA_VERSION;
+use runtime_spec::{layout, LaunchContract, Manifest};
+
+use crate::plan::{self, Plan};
+use crate::{app, bytecode, fsutil, python, tools, ui, web, wheels};
+
+/// What `cargo xtask runtime` produced.
+pub struct RuntimeOutput {
+    pub runtime_dir: PathBuf,
+    pub archive: PathBuf,
+    pub archive_sha256: String,
+    pub unpacked_size: u64,
+    pub archive_size: u64,
+    pub rebuilt: bool,
+}
+
+/// Runs every runtime stage for `plan`; stages whose inputs are unchanged are reused, and a
+/// build whose inputs are all unchanged returns at once.
+pub fn runtime(plan: &Plan) -> Result<RuntimeOutput> {
+    let host_python = preflight(plan)?;
+    let python = python::prepare(plan)?;
+    compile_stdlib(plan, &python, &host_python)?;
+    let site_packages = wheels::prepare(plan, &python.stamp, &host_python)?;
+    let web_dist = web::build(&plan.web_dir, &web_build_root(plan))?;
+    let app_dir = app::prepare(&plan.api_dir, &plan.build_dir, &host_python)?;
+
+    let final_stamp = [
+        python.stamp.clone(),
+        read_stamp(&plan.build_dir.join("site-packages.stamp")),
+        read_stamp(&plan.build_dir.join("app.stamp")),
+        read_stamp(&web_build_root(plan).join("web.stamp")),
+        format!(
+            "version:{}:epoch:{}:zstd:{}",
+            plan.version, plan.source_date_epoch, plan.zstd_level
+        ),
+        format!("archive:{}", plan.archive.display()),
+    ]
+    .join("\n");
+    let stamp_file = plan.build_dir.join("runtime.stamp");
+    let sha_file = sha256_sidecar(&plan.archive);
+    if fsutil::stamp_matches(&stamp_file, &final_stamp)
+        && plan.runtime_dir.join(layout::MANIFEST_FILE).is_file()
+        && plan.archive.is_file()
+        && sha_file.is_file()
+    {
+        ui::step(
+            "runtime",
+            "up to date: nothing changed since the last build",
+        );
+        let manifest = read_manifest(&plan.runtime_dir)?;
+        let archive_sha256 = fs_err::read_to_string(&sha_file)?
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        return Ok(RuntimeOutput {
+            runtime_dir: plan.runtime_dir.clone(),
+            archive: plan.archive.clone(),
+            archive_sha256,
+            unpacked_size: manifest.unpacked_size(),
+            archive_size: fs_err::metadata(&plan.archive)?.len(),
+            rebuilt: false,
+        });
+    }
+    // A failed or interrupted build never touches the previous runtime: everything is
+    // assembled in a sibling folder and promoted by rename at the very end.
+    fsutil::remove_path(&stamp_file)?;
+    ui::step("runtime", "assembling");
+    let staging = fsutil::fresh_sibling(&plan.runtime_dir)?;
+    let target = plan.target;
+    let site_relative = Path::new(target.site_packages())
+        .strip_prefix(layout::PYTHON_DIR)
+        .expect("site-packages is under python/")
+        .to_path_buf();
+    fsutil::hardlink_tree(
+        &python.dir,
+        &staging.join(layout::PYTHON_DIR),
+        &|relative| relative != site_relative,
+    )?;
+    let site_dest = runtime_spec::launch::join_relative(&staging, target.site_packages());
+    fsutil::hardlink_tree(&site_packages, &site_dest, &|_| true)?;
+    fs_err::write(
+        site_dest.join(layout::APP_PTH_FILE),
+        format!("{}\n", layout::app_pth_line(target)),
+    )?;
+    fsutil::hardlink_tree(&app_dir, &staging.join(layout::APP_DIR), &|_| true)?;
+    fsutil::copy_tree(&web_dist, &staging.join(layout::WEB_DIR), &|_| true)?;
+    let wheelhouse = staging.join(layout::WHEELHOUSE_DIR);
+    fs_err::create_dir_all(&wheelhouse)?;
+    let lock_name = plan.lock_file.file_name().expect("lock has a name");
+    fs_err::copy(&plan.lock_file, wheelhouse.join(lock_name))?;
+    fs_err::write(
+        staging.join(layout::VERSION_FILE),
+        format!("{}\n", plan.version),
+    )?;
+
+    let hashing = Instant::now();
+    let files = runtime_archive::build_manifest_files(&staging)
+        .with_context(|| format!("hashing the files of {}", staging.display()))?;
+    let manifest = Manifest {
+        schema_version: MANIFEST_SCHEMA_VERSION,
+        app_id: runtime_spec::APP_ID.into(),
+        runtime_version: plan.version.clone(),
+        target,
+        python: python.info.clone(),
+        lock_sha256: fsutil::sha256_file(&plan.lock_file)?,
+        launch: LaunchContract::for_target(target),
+        files,
+    };
+    manifest.validate()?;
+    fs_err::write(staging.join(layout::MANIFEST_FILE), manifest.to_json())?;
+    ui::verbose(&format!(
+        "manifest: {} files hashed in {:.1?}",
+        manifest.files.len(),
+        hashing.elapsed()
+    ));
+
+    ui::step(
+        "archive",
+        &format!(
+            "packing {} (zstd level {})",
+            plan.archive.display(),
+            plan.zstd_level
+        ),
+    );
+    let spinner = ui::spinner("zstd");
+    let options = runtime_archive::PackOptions {
+        source_date_epoch: plan.source_date_epoch,
+        zstd_level: plan.zstd_level,
+        zstd_workers: plan::ZSTD_WORKERS,
+    };
+    let packed = runtime_archive::pack_tar_zst(&staging, &plan.archive, &options)
+        .with_context(|| format!("packing {}", plan.archive.display()))?;
+    spinner.finish_and_clear();
+    fsutil::replace_dir(&staging, &plan.runtime_dir)?;
+    fsutil::write_stamp(&stamp_file, &final_stamp)?;
+    Ok(RuntimeOutput {
+        runtime_dir: plan.runtime_dir.clone(),
+        archive: plan.archive.clone(),
+        archive_sha256: packed.sha256,
+        unpacked_size: manifest.unpacked_size(),
+        archive_size: packed.size,
+        rebuilt: true,
+    })
+}
+
+/// Forgets that the last build is up to date (its smoke tests failed).
+pub fn invalidate(plan: &Plan) {
+    let _ = fsutil::remove_path(&plan.build_dir.join("runtime.stamp"));
+}
+
+/// Fails fast, before any download, when a tool the build needs is missing; returns the host
+/// CPython 3.12.
+pub fn preflight(plan: &Plan) -> Result<PathBuf> {
+    let host_python = tools::host_python312()?;
+    ui::verbose(&format!("host CPython 3.12: {}", host_python.display()));
+    let uv = tools::uv(&plan.cache_dir)?;
+    ui::verbose(&format!("uv {}: {}", tools::UV_VERSION, uv.display()));
+    web::check_tools(&plan.web_dir, &web_build_root(plan))?;
+    Ok(host_python)
+}
+
+fn web_build_root(plan: &Plan) -> PathBuf {
+    plan.build_dir
+        .parent()
+        .expect("build dir has a parent")
+        .to_path_buf()
+}
+
+/// The stdlib is compiled once per interpreter tree, in the tree itself.
+fn compile_stdlib(plan: &Plan, python: &python::PythonTree, host_python: &Path) -> Result<()> {
+    let stamp_file = plan.build_dir.join(python::STDLIB_STAMP);
+    if fsutil::stamp_matches(&stamp_file, &python.stamp) {
+        return Ok(());
+    }
+    ui::step(
+        "bytecode",
+        "compiling the standard library (unchecked-hash .pyc)",
+    );
+    bytecode::compile_tree(host_python, &python.dir, layout::PYTHON_DIR)?;
+    fsutil::write_stamp(&stamp_file, &python.stamp)
+}
+
+fn read_stamp(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// `<archive>.sha256`.
+pub fn sha256_sidecar(archive: &Path) -> PathBuf {
+    let mut name = archive.as_os_str().to_owned();
+    name.push(".sha256");
+    PathBuf::from(name)
+}
+
+/// Reads and validates `<dir>/manifest.json`.
+pub fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = dir.join(layout::MANIFEST_FILE);
+    let bytes = fs_err::read(&path)?;
+    Manifest::from_json(&bytes).with_context(|| format!("reading {}", path.display()))
+}

@@ -1,0 +1,147 @@
+//! `cargo xtask test`: every test suite of the repo, the one command README and CI run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use runtime_spec::Target;
+
+use crate::{fsutil, plan, tools, ui};
+
+/// Which suites to run.
+pub struct TestOptions {
+    /// Also the slow end-to-end tests (full runtime builds, browsers).
+    pub slow: bool,
+}
+
+/// Runs the Rust, Python and web suites in order; stops at the first failing suite.
+pub fn test(options: &TestOptions) -> Result<()> {
+    let root = plan::project_root();
+    let cache_dir = plan::cache_dir()?;
+    let venv_python = test_venv(&root, &cache_dir)?;
+
+    ui::step("test", "pytest (apps/tokenizer-studio/api)");
+    run_suite(
+        Command::new(&venv_python)
+            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+            .current_dir(root.join("apps/tokenizer-studio/api")),
+        "pytest",
+    )?;
+
+    let web_dir = root.join("apps/tokenizer-studio/web");
+    let npm = tools::require(
+        "npm",
+        "install Node.js 20+ with npm (Debian/Ubuntu: `apt-get install nodejs npm`)",
+    )?;
+    ui::step("test", "web: npm ci, build, Playwright E2E");
+    run_suite(
+        Command::new(&npm)
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&web_dir),
+        "npm ci",
+    )?;
+    run_suite(
+        Command::new(&npm)
+            .args(["run", "build"])
+            .current_dir(&web_dir),
+        "npm run build",
+    )?;
+    run_suite(
+        Command::new(&npm)
+            .args(["run", "test:e2e"])
+            .current_dir(&web_dir)
+            .env("TOKENIZER_STUDIO_PYTHON", &venv_python),
+        "web E2E",
+    )?;
+
+    ui::step(
+        "test",
+        &format!(
+            "cargo test --workspace{}",
+            if options.slow {
+                " (with slow end-to-end tests)"
+            } else {
+                ""
+            }
+        ),
+    );
+    let cargo = std::env::var_os("CARGO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("cargo"));
+    let mut cargo_test = Command::new(cargo);
+    cargo_test.args(["test", "--workspace"]).current_dir(&root);
+    if options.slow {
+        cargo_test.env("TOKENIZER_STUDIO_SLOW_TESTS", "1");
+    }
+    run_suite(&mut cargo_test, "cargo test")?;
+    ui::summary("all test suites passed");
+    Ok(())
+}
+
+fn run_suite(command: &mut Command, name: &str) -> Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("starting {name}"))?;
+    if !status.success() {
+        bail!("{name} failed ({status}); see its output above");
+    }
+    Ok(())
+}
+
+/// A CPython 3.12 venv with the host target's hashed lock plus the test tools, rebuilt when
+/// the lock changes (`target/test-venv`).
+fn test_venv(root: &Path, cache_dir: &Path) -> Result<PathBuf> {
+    let venv = root.join("target").join("test-venv");
+    let python = venv.join("bin").join("python");
+    let target = Target::host().context("tests run on a release target host")?;
+    let lock = root.join("lockfiles").join(format!("{target}.txt"));
+    let stamp_file = root.join("target").join("test-venv.stamp");
+    let stamp = format!("{}:{}", fsutil::sha256_file(&lock)?, tools::UV_VERSION);
+    if fsutil::stamp_matches(&stamp_file, &stamp) && python.is_file() {
+        return Ok(python);
+    }
+    ui::step(
+        "test",
+        "creating the test venv (CPython 3.12 + the hashed lock + pytest)",
+    );
+    let host_python = tools::host_python312()?;
+    let uv = tools::uv(cache_dir)?;
+    fsutil::remove_path(&venv)?;
+    let uv_cache = cache_dir.join("uv");
+    run_suite(
+        Command::new(&uv)
+            .args(["venv", "--quiet", "--python"])
+            .arg(&host_python)
+            .arg(&venv)
+            .env("UV_CACHE_DIR", &uv_cache),
+        "uv venv",
+    )?;
+    run_suite(
+        Command::new(&uv)
+            .args([
+                "pip",
+                "install",
+                "--quiet",
+                "--require-hashes",
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+                "--python",
+            ])
+            .arg(&python)
+            .arg("-r")
+            .arg(&lock)
+            .env("UV_CACHE_DIR", &uv_cache),
+        "uv pip install (lock)",
+    )?;
+    run_suite(
+        Command::new(&uv)
+            .args(["pip", "install", "--quiet", "--python"])
+            .arg(&python)
+            .args(["pytest", "httpx"])
+            .env("UV_CACHE_DIR", &uv_cache),
+        "uv pip install (test tools)",
+    )?;
+    fsutil::write_stamp(&stamp_file, &stamp)?;
+    Ok(python)
+}

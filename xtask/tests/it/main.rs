@@ -1,0 +1,616 @@
+//! Integration tests of `cargo xtask`: plans, locks, the download path, runtime assembly.
+//!
+//! Slow end-to-end cases (full runtime builds) run only with `TOKENIZER_STUDIO_SLOW_TESTS=1`;
+//! `.ci/run` sets it.
+
+mod http;
+mod pbs;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+use runtime_spec::Target;
+
+use http::{Reply, Server};
+
+/// Builds of the repository's own host runtime share one build folder: one at a time.
+static HOST_BUILD: Mutex<()> = Mutex::new(());
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A persistent cache for the slow tests (wheels, uv), so reruns don't download again.
+fn shared_cache() -> PathBuf {
+    root().join("target").join("xtask-test-cache")
+}
+
+fn xtask(cache: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    command
+        .env("CI", "1")
+        .env("TOKENIZER_STUDIO_CACHE_DIR", cache)
+        .env_remove("TOKENIZER_STUDIO_PYTHON_MIRROR");
+    command
+}
+
+fn run(command: &mut Command) -> (bool, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().unwrap();
+    (
+        status.success(),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+fn slow_tests_enabled(name: &str) -> bool {
+    let enabled = std::env::var("TOKENIZER_STUDIO_SLOW_TESTS").is_ok_and(|value| value == "1");
+    if !enabled {
+        eprintln!("{name}: slow end-to-end test not run; set TOKENIZER_STUDIO_SLOW_TESTS=1");
+    }
+    enabled
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_file())
+        .map(|entry| entry.into_path())
+        .collect()
+}
+
+#[test]
+fn dry_run_prints_the_plan_for_a_foreign_target() {
+    let cache = tempfile::tempdir().unwrap();
+    let (ok, stdout, stderr) =
+        run(xtask(cache.path()).args(["runtime", "--target", "windows-x64", "--dry-run"]));
+    assert!(ok, "{stderr}");
+    for expected in [
+        "target:            windows-x64 (x86_64-pc-windows-msvc)",
+        "site-packages:     python/Lib/site-packages",
+        "cpython-3.12.14%2B20260814-x86_64-pc-windows-msvc-install_only_stripped.tar.gz",
+        "local fallback:  no",
+        "tokenizer-studio-runtime-0.1.0-windows-x64.tar.zst",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    let (ok, _, stderr) =
+        run(xtask(cache.path()).args(["runtime", "--target", "amiga-m68k", "--dry-run"]));
+    assert!(!ok);
+    assert!(
+        stderr.contains("expected one of macos-arm64, windows-x64, linux-x64"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn committed_locks_are_fresh_and_carry_no_urls() {
+    let cache = tempfile::tempdir().unwrap();
+    let (ok, _, stderr) = run(xtask(cache.path()).args(["lock", "--check"]));
+    assert!(ok, "{stderr}");
+    for target in Target::ALL {
+        let text = std::fs::read_to_string(root().join("lockfiles").join(format!("{target}.txt")))
+            .unwrap();
+        assert!(!text.contains("://"), "{target} lock has a URL");
+        assert!(
+            text.contains("--hash=sha256:"),
+            "{target} lock has no hashes"
+        );
+        assert!(
+            text.contains("tokenizers=="),
+            "{target} lock lacks tokenizers"
+        );
+    }
+}
+
+/// A minimal project root: the backend's pyproject and the committed locks.
+fn scratch_root() -> tempfile::TempDir {
+    let scratch = tempfile::tempdir().unwrap();
+    let api = scratch.path().join("apps/tokenizer-studio/api");
+    std::fs::create_dir_all(&api).unwrap();
+    std::fs::copy(
+        root().join("apps/tokenizer-studio/api/pyproject.toml"),
+        api.join("pyproject.toml"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(scratch.path().join("lockfiles")).unwrap();
+    for target in Target::ALL {
+        let name = format!("{target}.txt");
+        std::fs::copy(
+            root().join("lockfiles").join(&name),
+            scratch.path().join("lockfiles").join(&name),
+        )
+        .unwrap();
+    }
+    scratch
+}
+
+#[test]
+fn lock_check_names_a_stale_lock() {
+    let scratch = scratch_root();
+    let pyproject = scratch
+        .path()
+        .join("apps/tokenizer-studio/api/pyproject.toml");
+    let text = std::fs::read_to_string(&pyproject).unwrap();
+    std::fs::write(
+        &pyproject,
+        text.replace("dependencies = [", "dependencies = [\n    \"six\","),
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let (ok, _, stderr) = run(xtask(cache.path())
+        .env("XTASK_PROJECT_ROOT", scratch.path())
+        .args(["lock", "--check"]));
+    assert!(!ok);
+    for target in Target::ALL {
+        assert!(
+            stderr.contains(&format!("{target}.txt is stale")),
+            "{stderr}"
+        );
+    }
+    assert!(stderr.contains("run `cargo xtask lock`"), "{stderr}");
+}
+
+/// Runs `xtask runtime` for windows-x64 with an explicit archive URL; nothing of the target runs.
+fn runtime_with_archive(cache: &Path, url: &str, sha256: &str) -> (bool, String, String) {
+    let out = tempfile::tempdir().unwrap();
+    let mut command = xtask(cache);
+    command.args([
+        "runtime",
+        "--target",
+        "windows-x64",
+        "--python-archive",
+        url,
+        "--python-sha256",
+        sha256,
+        "--out-dir",
+    ]);
+    command.arg(out.path());
+    run(&mut command)
+}
+
+#[test]
+fn python_download_faults_are_hard_errors_that_cache_nothing() {
+    let (good, sha256) = pbs::synthetic_pbs(Target::WindowsX64);
+    let mut corrupt = good.clone();
+    corrupt[good.len() / 2] ^= 0xff;
+    let server = Server::start(vec![
+        ("/corrupt.tar.gz", Reply::Body(corrupt)),
+        ("/truncated.tar.gz", Reply::Truncated(good.clone())),
+        ("/fault.tar.gz", Reply::Status(500)),
+    ]);
+    for (path, expected) in [
+        ("/corrupt.tar.gz", "sha256"),
+        ("/truncated.tar.gz", "truncated.tar.gz"),
+        ("/fault.tar.gz", "500"),
+        ("/missing.tar.gz", "404"),
+    ] {
+        let cache = tempfile::tempdir().unwrap();
+        let url = server.url(path);
+        let (ok, _, stderr) = runtime_with_archive(cache.path(), &url, &sha256);
+        assert!(!ok, "{path} should fail");
+        assert!(
+            stderr.contains(expected),
+            "{path}: expected {expected:?} in:\n{stderr}"
+        );
+        assert!(
+            stderr.contains(&url),
+            "{path}: the error must name the URL:\n{stderr}"
+        );
+        let leftovers = files_under(&cache.path().join("downloads"));
+        assert!(
+            leftovers.is_empty(),
+            "{path}: nothing may enter the cache, found {leftovers:?}"
+        );
+    }
+    assert!(server.hits.lock().unwrap().get("/corrupt.tar.gz").is_some());
+}
+
+#[test]
+fn checksum_mismatch_on_the_pinned_url_never_falls_back_to_a_local_python() {
+    // The mirror serves the pinned host-target path with the wrong bytes: a dev build for the
+    // host target may fall back on *network* failures only, never on a checksum mismatch.
+    let pins = runtime_spec::pins::PythonPins::builtin();
+    let pinned = pins.url("", Target::LinuxX64).unwrap();
+    let server = Server::start(vec![(pinned.as_str(), Reply::Body(b"not python".to_vec()))]);
+    let cache = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut command = xtask(cache.path());
+    command
+        .env("TOKENIZER_STUDIO_PYTHON_MIRROR", server.url(""))
+        .args(["runtime", "--target", "linux-x64", "--out-dir"]);
+    command.arg(out.path());
+    let (ok, _, stderr) = run(&mut command);
+    assert!(!ok, "a checksum mismatch must fail the build");
+    assert!(stderr.contains("sha256"), "{stderr}");
+    assert!(
+        !stderr.contains("LOCAL CPython"),
+        "no local fallback on a checksum error:\n{stderr}"
+    );
+    assert_eq!(server.hits.lock().unwrap().get(pinned.as_str()), Some(&1));
+    assert!(files_under(&cache.path().join("downloads")).is_empty());
+}
+
+#[test]
+fn unreachable_mirror_fails_release_channels_and_foreign_targets() {
+    let refused = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port())
+    };
+    for args in [
+        ["--target", "linux-x64", "--channel", "stable"],
+        ["--target", "macos-arm64", "--channel", "dev"],
+    ] {
+        let cache = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let mut command = xtask(cache.path());
+        command
+            .env("TOKENIZER_STUDIO_PYTHON_MIRROR", &refused)
+            .arg("runtime")
+            .args(args)
+            .arg("--out-dir")
+            .arg(out.path());
+        let (ok, _, stderr) = run(&mut command);
+        assert!(!ok, "{args:?} must fail");
+        assert!(
+            stderr.contains(&refused),
+            "{args:?}: error must name the mirror URL:\n{stderr}"
+        );
+        assert!(
+            stderr.contains("TOKENIZER_STUDIO_PYTHON_MIRROR"),
+            "{args:?}: error must say what to do:\n{stderr}"
+        );
+        assert!(
+            !stderr.contains("LOCAL CPython"),
+            "{args:?}: no local fallback here:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn missing_tools_are_named_with_what_to_install() {
+    let empty_path = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let scratch = scratch_root();
+    std::fs::create_dir_all(scratch.path().join("apps/tokenizer-studio/web")).unwrap();
+    std::fs::write(
+        scratch
+            .path()
+            .join("apps/tokenizer-studio/web/package.json"),
+        "{}",
+    )
+    .unwrap();
+    let base = |command: &mut Command| {
+        command
+            .env("PATH", empty_path.path())
+            .env("HOME", home.path())
+            .env("XTASK_PROJECT_ROOT", scratch.path())
+            .env_remove("PYENV_ROOT")
+            .env_remove("TOKENIZER_STUDIO_UV")
+            .env_remove("TOKENIZER_STUDIO_HOST_PYTHON")
+            .args(["runtime", "--target", "windows-x64"]);
+    };
+    // `--preflight` runs only the tool checks a real build starts with.
+    let (ok, _, stderr) = run({
+        let mut command = xtask(cache.path());
+        base(&mut command);
+        command.env("TOKENIZER_STUDIO_HOST_PYTHON", "/nonexistent/python3.12");
+        command
+    }
+    .arg("--preflight"));
+    assert!(!ok);
+    assert!(
+        stderr.contains("no CPython 3.12 found") && stderr.contains("install"),
+        "{stderr}"
+    );
+
+    let host_python = host_python();
+    let (ok, _, stderr) = run({
+        let mut command = xtask(cache.path());
+        base(&mut command);
+        command.env("TOKENIZER_STUDIO_HOST_PYTHON", &host_python);
+        command
+    }
+    .arg("--preflight"));
+    assert!(!ok);
+    assert!(
+        stderr.contains("uv") && stderr.contains("python3"),
+        "uv bootstrap needs pip: {stderr}"
+    );
+
+    let uv = real_uv();
+    let (ok, _, stderr) = run({
+        let mut command = xtask(cache.path());
+        base(&mut command);
+        command
+            .env("TOKENIZER_STUDIO_HOST_PYTHON", &host_python)
+            .env("TOKENIZER_STUDIO_UV", &uv);
+        command
+    }
+    .arg("--preflight"));
+    assert!(!ok);
+    assert!(
+        stderr.contains("`npm` is not on PATH") && stderr.contains("apt-get install nodejs npm"),
+        "{stderr}"
+    );
+}
+
+/// The host CPython 3.12 the build uses (resolved by the xtask itself).
+fn host_python() -> PathBuf {
+    let cache = shared_cache();
+    let (ok, stdout, stderr) = run(xtask(&cache).args(["tools", "python"]));
+    assert!(ok, "{stderr}");
+    PathBuf::from(stdout.trim())
+}
+
+/// The pinned uv (bootstrapped into the shared test cache when needed).
+fn real_uv() -> PathBuf {
+    let cache = shared_cache();
+    let (ok, stdout, stderr) = run(xtask(&cache).args(["tools", "uv"]));
+    assert!(ok, "{stderr}");
+    PathBuf::from(stdout.trim())
+}
+
+/// Builds a foreign-target runtime from a synthetic PBS-layout archive served on loopback, with
+/// the real wheels for that platform from the package index.
+fn build_foreign_runtime_with_synthetic_pbs(target: Target, native_suffix: &str) {
+    let (mut archive, _) = pbs::synthetic_pbs(target);
+    // A fresh archive each run, so the download really goes through the HTTP path.
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    archive.extend_from_slice(&[0u8; 1024]);
+    archive.extend_from_slice(nonce.to_string().as_bytes());
+    let sha256 = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&archive))
+    };
+    let server = Server::start(vec![("/pbs.tar.gz", Reply::Body(archive))]);
+    let out = tempfile::tempdir().unwrap();
+    let mut command = xtask(&shared_cache());
+    command
+        .args([
+            "runtime",
+            "--target",
+            target.name(),
+            "--python-archive",
+            &server.url("/pbs.tar.gz"),
+        ])
+        .args(["--python-sha256", &sha256, "--zstd-level", "3", "--out-dir"])
+        .arg(out.path());
+    let (ok, stdout, stderr) = run(&mut command);
+    assert!(ok, "{target} build failed:\n{stderr}");
+    assert!(
+        stdout.contains(&format!("runtime 0.1.0 {target}")),
+        "{stdout}"
+    );
+    assert_eq!(server.hits.lock().unwrap().get("/pbs.tar.gz"), Some(&1));
+
+    let runtime = out.path().join(format!("runtime-{target}"));
+    let site_packages = runtime_spec::launch::join_relative(&runtime, target.site_packages());
+    let natives: Vec<String> = files_under(&site_packages)
+        .iter()
+        .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(native_suffix))
+        .collect();
+    for module in ["_pydantic_core", "tokenizers", "lib"] {
+        assert!(
+            natives.iter().any(|name| name.starts_with(module)),
+            "{target}: no native {module}*{native_suffix} in {natives:?}"
+        );
+    }
+    assert!(
+        !natives.iter().any(|name| name.contains("linux")),
+        "{target}: Linux wheels leaked in: {natives:?}"
+    );
+    assert!(
+        !site_packages.join("bin").exists(),
+        "{target}: uv's bin/ must be dropped"
+    );
+    assert!(site_packages
+        .join(runtime_spec::layout::APP_PTH_FILE)
+        .is_file());
+    let python = runtime_spec::launch::join_relative(&runtime, target.python_exe());
+    assert!(python.exists(), "{target}: {} missing", python.display());
+    assert!(
+        !runtime.join(target.stdlib_dir()).join("test").exists(),
+        "{target}: stdlib tests must be trimmed"
+    );
+    assert!(files_under(&runtime.join("app"))
+        .iter()
+        .any(|path| path.extension().is_some_and(|ext| ext == "pyc")));
+
+    let manifest: runtime_spec::Manifest =
+        runtime_spec::Manifest::from_json(&std::fs::read(runtime.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest.target, target);
+    assert_eq!(manifest.python.source, runtime_spec::PythonSource::Override);
+    assert_eq!(manifest.launch.argv[0], target.python_exe());
+    let archive = out
+        .path()
+        .join(format!("tokenizer-studio-runtime-0.1.0-{target}.tar.zst"));
+    for path in [&runtime, &archive] {
+        let (ok, stdout, stderr) = run(xtask(&shared_cache()).arg("verify").arg(path));
+        assert!(ok, "verify {}: {stderr}", path.display());
+        assert!(stdout.contains("matches its manifest"));
+    }
+}
+
+#[test]
+fn macos_arm64_runtime_gets_darwin_wheels_with_synthetic_pbs_on_loopback() {
+    if slow_tests_enabled("macos_arm64_runtime") {
+        build_foreign_runtime_with_synthetic_pbs(Target::MacosArm64, "-darwin.so");
+    }
+}
+
+#[test]
+fn windows_x64_runtime_gets_win_amd64_wheels_with_synthetic_pbs_on_loopback() {
+    if slow_tests_enabled("windows_x64_runtime") {
+        build_foreign_runtime_with_synthetic_pbs(Target::WindowsX64, "win_amd64.pyd");
+    }
+}
+
+/// Builds the host runtime of this checkout into `out` (serialised with other host builds).
+fn build_host_runtime(project_root: &Path, out: &Path) -> String {
+    let mut command = xtask(&shared_cache());
+    command
+        .env("XTASK_PROJECT_ROOT", project_root)
+        .args(["runtime", "--out-dir"])
+        .arg(out);
+    let (ok, stdout, stderr) = run(&mut command);
+    assert!(
+        ok,
+        "host build in {} failed:\n{stderr}",
+        project_root.display()
+    );
+    let archive = out.join("tokenizer-studio-runtime-0.1.0-linux-x64.tar.zst.sha256");
+    let line = std::fs::read_to_string(&archive).unwrap();
+    assert!(stdout.contains("linux-x64"), "{stdout}");
+    line.split_whitespace().next().unwrap().to_owned()
+}
+
+#[test]
+fn two_checkouts_of_one_commit_build_identical_archives() {
+    if !slow_tests_enabled("two_checkouts") || Target::host() != Some(Target::LinuxX64) {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let mut hashes = Vec::new();
+    for name in ["first checkout", "second/much-longer-checkout-path"] {
+        let checkout = scratch.path().join(name);
+        std::fs::create_dir_all(checkout.parent().unwrap()).unwrap();
+        let status = Command::new("git")
+            .args(["clone", "--quiet", "--no-hardlinks"])
+            .arg(root())
+            .arg(&checkout)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        hashes.push(build_host_runtime(&checkout, &checkout.join("dist")));
+    }
+    assert_eq!(
+        hashes[0], hashes[1],
+        "the same commit built in two places must give the same archive"
+    );
+}
+
+#[test]
+fn verify_names_the_file_whose_byte_was_flipped() {
+    if !slow_tests_enabled("verify_flip") || Target::host() != Some(Target::LinuxX64) {
+        return;
+    }
+    let _guard = HOST_BUILD
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let out = tempfile::tempdir().unwrap();
+    build_host_runtime(&root(), out.path());
+    let runtime = out.path().join("runtime-linux-x64");
+    let (ok, _, stderr) = run(xtask(&shared_cache()).arg("verify").arg(&runtime));
+    assert!(ok, "{stderr}");
+    let victim = runtime.join("app/app/__init__.py");
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes[0] ^= 0x01;
+    // The runtime's files may be hard links into the build cache: replace, don't edit in place.
+    std::fs::remove_file(&victim).unwrap();
+    std::fs::write(&victim, bytes).unwrap();
+    let (ok, _, stderr) = run(xtask(&shared_cache()).arg("verify").arg(&runtime));
+    assert!(!ok, "verify must fail after a flipped byte");
+    assert!(stderr.contains("app/app/__init__.py"), "{stderr}");
+}
+
+#[test]
+fn runtime_starts_from_a_path_with_spaces_with_the_original_interpreter_hidden() {
+    if !slow_tests_enabled("relocation") || Target::host() != Some(Target::LinuxX64) {
+        return;
+    }
+    let _guard = HOST_BUILD
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let out = tempfile::tempdir().unwrap();
+    build_host_runtime(&root(), out.path());
+    let moved = out.path().join("moved here/with spaces/runtime");
+    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(out.path().join("runtime-linux-x64"))
+        .arg(&moved)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let manifest =
+        runtime_spec::Manifest::from_json(&std::fs::read(moved.join("manifest.json")).unwrap())
+            .unwrap();
+    // Hide the folder the interpreter was packed from (a local CPython's prefix), so a stale
+    // RUNPATH to it would fail to load libpython.
+    let host = host_python();
+    let prefix = host.parent().unwrap().parent().unwrap().to_path_buf();
+    let data = tempfile::tempdir().unwrap();
+    let script = format!(
+        "mount -t tmpfs none '{prefix}' && exec '{python}' -I -m app --port 0",
+        prefix = prefix.display(),
+        python = manifest.launch.program(&moved).display()
+    );
+    let mut child = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .current_dir(&moved)
+        .env("TOKENIZER_STUDIO_DATA_DIR", data.path())
+        .env("TOKENIZER_STUDIO_LAUNCH_ID", "relocated")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    let ready = runtime_spec::launch::parse_ready_line(&line);
+    if ready.is_none() {
+        let _ = child.kill();
+        let output = child.wait_with_output().unwrap();
+        panic!(
+            "no READY line ({line:?}); stderr:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let port = ready.unwrap().port;
+    let body = http_get(port, "/health");
+    drop(child.stdin.take());
+    let status = child.wait().unwrap();
+    assert!(
+        body.contains("\"launch_id\":\"relocated\"")
+            || body.contains("\"launch_id\": \"relocated\""),
+        "{body}"
+    );
+    assert!(
+        status.success(),
+        "the backend must exit cleanly on stdin EOF: {status}"
+    );
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
