@@ -106,13 +106,17 @@ class SecurityMiddleware:
         self.cors_origins = set(cors_origins)
         self.cookie = cookie_name(port)
 
-    def is_authenticated(self, scope: Scope) -> bool:
+    def has_token(self, scope: Scope) -> bool:
+        """Whether the request carries the launch token itself (not just a session cookie)."""
         if self.token is None:
             return True
         supplied = _header(scope, TOKEN_HEADER.encode())
-        if supplied is not None and hmac.compare_digest(
+        return supplied is not None and hmac.compare_digest(
             supplied.encode("utf-8"), self.token.encode("utf-8")
-        ):
+        )
+
+    def is_authenticated(self, scope: Scope) -> bool:
+        if self.has_token(scope):
             return True
         raw_cookie = _header(scope, b"cookie")
         if raw_cookie:

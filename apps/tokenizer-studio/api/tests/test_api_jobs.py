@@ -73,7 +73,11 @@ def test_real_training_run_artifact_and_determinism(client, corpus_ds, data_dir)
     assert messages[0] == "Queued."
     assert any(m.startswith("Done in") for m in messages)
     assert [line["seq"] for line in logs["lines"]] == list(range(1, len(messages) + 1))
-    assert logs["next"] == len(messages) + 1
+    assert logs["next"] == len(messages)
+    assert client.get(f"/api/v1/jobs/{job['id']}/logs?after={logs['next']}", headers=AUTH).json() == {
+        "lines": [],
+        "next": logs["next"],
+    }
     later = client.get(f"/api/v1/jobs/{job['id']}/logs?after={len(messages) - 1}", headers=AUTH).json()
     assert [line["message"] for line in later["lines"]] == messages[-1:]
 

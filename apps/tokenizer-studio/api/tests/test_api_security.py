@@ -132,6 +132,10 @@ def test_launch_code_session_flow(client):
     # The cookie now authenticates API calls (TestClient keeps it in its jar).
     assert client.get("/api/v1/session").json()["authenticated"] is True
     assert client.get("/api/v1/datasets").status_code == 200
+    # ...but only the token holder (the shell) may mint launch codes.
+    minted_by_cookie = client.post("/api/v1/session/launch-code")
+    assert minted_by_cookie.status_code == 403
+    assert minted_by_cookie.json()["error"]["code"] == "token_required"
 
     # Single use: the same code cannot mint a second session.
     assert client.post("/api/v1/session", json={"code": body["code"]}).status_code == 401

@@ -119,7 +119,8 @@ def get_job(job_id: str, ctx: AppContext = Depends(get_ctx)) -> dict:
 def job_logs(job_id: str, after: int = Query(0, ge=0), ctx: AppContext = Depends(get_ctx)) -> dict:
     _get(ctx, job_id)
     lines = ctx.db.logs_after(job_id, after)
-    return {"lines": lines, "next": (lines[-1]["seq"] if lines else after) + 1}
+    # `next` is the `after` of the following call: the last seq returned (nothing is skipped).
+    return {"lines": lines, "next": lines[-1]["seq"] if lines else after}
 
 
 @router.post("/jobs/{job_id}/cancel")

@@ -24,7 +24,15 @@ def session_state(request: Request, ctx: AppContext = Depends(get_ctx)) -> dict:
 
 
 @router.post("/session/launch-code")
-def launch_code(ctx: AppContext = Depends(get_ctx)) -> dict:
+def launch_code(request: Request, ctx: AppContext = Depends(get_ctx)) -> dict:
+    # Only the holder of the launch token (the shell) mints codes: a page with a session cookie
+    # must not be able to mint codes for other pages.
+    if not request.app.state.auth.has_token(request.scope):
+        raise ApiError(
+            403,
+            "token_required",
+            "Launch codes are issued to the desktop app only; reopen the app window.",
+        )
     return {"code": ctx.sessions.issue_code(), "expires_in": LAUNCH_CODE_TTL_S}
 
 
