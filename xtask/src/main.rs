@@ -2,6 +2,7 @@
 
 mod app;
 mod assemble;
+mod bench;
 mod bytecode;
 mod fsutil;
 mod lock;
@@ -65,6 +66,14 @@ enum Command {
         #[arg(long)]
         data: PathBuf,
     },
+    /// Benchmarks: `runtime` (build speed, sizes, zstd levels), `startup` (cold start).
+    Bench {
+        #[arg(value_enum)]
+        what: BenchKind,
+        /// Measurements per case for `startup` (median reported).
+        #[arg(long, default_value_t = 7)]
+        runs: usize,
+    },
     /// Run every test suite: pytest, the web build and Playwright E2E, cargo test.
     Test {
         /// Skip the slow end-to-end tests (full runtime builds).
@@ -81,6 +90,14 @@ enum Command {
         /// A runtime folder or a `.tar.zst` archive.
         path: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BenchKind {
+    /// Cold, warm, no-op and one-file rebuilds; sizes; zstd levels.
+    Runtime,
+    /// Spawn → /health 200 of the runtime vs the import floor vs PyInstaller.
+    Startup,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -166,6 +183,20 @@ fn run(command: Command) -> Result<()> {
             smoke::smoke(&runtime)
         }
         Command::SmokeSupervise { runtime, data } => smoke::supervise(&runtime, &data),
+        Command::Bench { what, runs } => {
+            let plan = Plan::new(PlanInput {
+                target: None,
+                channel: Channel::Dev,
+                python_archive: None,
+                python_sha256: None,
+                out_dir: None,
+                zstd_level: None,
+            })?;
+            match what {
+                BenchKind::Runtime => bench::runtime(&plan),
+                BenchKind::Startup => bench::startup(&plan, runs),
+            }
+        }
         Command::Test { fast } => test::test(&test::TestOptions { slow: !fast }),
         Command::Tools { tool } => {
             let path = match tool {

@@ -189,6 +189,7 @@ impl fmt::Display for Plan {
         writeln!(f, "site-packages:     {}", self.target.site_packages())?;
         writeln!(f, "build dir:         {}", self.build_dir.display())?;
         writeln!(f, "cache dir:         {}", self.cache_dir.display())?;
+        writeln!(f, "output dir:        {}", self.out_dir.display())?;
         writeln!(f, "runtime dir:       {}", self.runtime_dir.display())?;
         writeln!(
             f,

@@ -366,7 +366,7 @@ fn real_uv() -> PathBuf {
 
 /// Builds a foreign-target runtime from a synthetic PBS-layout archive served on loopback, with
 /// the real wheels for that platform from the package index.
-fn build_foreign_runtime_with_synthetic_pbs(target: Target, native_suffix: &str) {
+fn build_foreign_runtime_with_synthetic_pbs(target: Target) {
     let (mut archive, _) = pbs::synthetic_pbs(target);
     // A fresh archive each run, so the download really goes through the HTTP path.
     let nonce = std::time::SystemTime::now()
@@ -402,21 +402,44 @@ fn build_foreign_runtime_with_synthetic_pbs(target: Target, native_suffix: &str)
 
     let runtime = out.path().join(format!("runtime-{target}"));
     let site_packages = runtime_spec::launch::join_relative(&runtime, target.site_packages());
-    let natives: Vec<String> = files_under(&site_packages)
-        .iter()
-        .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(native_suffix))
+    let natives: Vec<PathBuf> = files_under(&site_packages)
+        .into_iter()
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|ext| ext == "so" || ext == "pyd")
+        })
         .collect();
-    for module in ["_pydantic_core", "tokenizers", "lib"] {
+    for (package, prefix) in [
+        ("pydantic_core", "_pydantic_core."),
+        ("tokenizers", "tokenizers."),
+        ("pyarrow", "lib."),
+    ] {
+        let found = natives.iter().any(|path| {
+            path.parent().unwrap().ends_with(package)
+                && path
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(prefix)
+        });
         assert!(
-            natives.iter().any(|name| name.starts_with(module)),
-            "{target}: no native {module}*{native_suffix} in {natives:?}"
+            found,
+            "{target}: no native module {package}/{prefix}* among {natives:?}"
         );
     }
-    assert!(
-        !natives.iter().any(|name| name.contains("linux")),
-        "{target}: Linux wheels leaked in: {natives:?}"
-    );
+    // Every native module is a binary for the target (Mach-O arm64 / PE x86-64), never ELF.
+    for path in &natives {
+        let head = std::fs::read(path).unwrap();
+        let ok = match target {
+            Target::MacosArm64 => {
+                head.starts_with(&[0xcf, 0xfa, 0xed, 0xfe, 0x0c, 0x00, 0x00, 0x01])
+                    || head.starts_with(&[0xca, 0xfe, 0xba, 0xbe])
+            }
+            Target::WindowsX64 => head.starts_with(b"MZ") && pe_machine(&head) == Some(0x8664),
+            Target::LinuxX64 => head.starts_with(b"\x7fELF"),
+        };
+        assert!(ok, "{target}: {} is not a {target} binary", path.display());
+    }
     assert!(
         !site_packages.join("bin").exists(),
         "{target}: uv's bin/ must be dropped"
@@ -453,15 +476,26 @@ fn build_foreign_runtime_with_synthetic_pbs(target: Target, native_suffix: &str)
 #[test]
 fn macos_arm64_runtime_gets_darwin_wheels_with_synthetic_pbs_on_loopback() {
     if slow_tests_enabled("macos_arm64_runtime") {
-        build_foreign_runtime_with_synthetic_pbs(Target::MacosArm64, "-darwin.so");
+        build_foreign_runtime_with_synthetic_pbs(Target::MacosArm64);
     }
 }
 
 #[test]
 fn windows_x64_runtime_gets_win_amd64_wheels_with_synthetic_pbs_on_loopback() {
     if slow_tests_enabled("windows_x64_runtime") {
-        build_foreign_runtime_with_synthetic_pbs(Target::WindowsX64, "win_amd64.pyd");
+        build_foreign_runtime_with_synthetic_pbs(Target::WindowsX64);
     }
+}
+
+/// The machine field of a PE file's COFF header.
+fn pe_machine(bytes: &[u8]) -> Option<u16> {
+    let offset = u32::from_le_bytes(bytes.get(0x3c..0x40)?.try_into().ok()?) as usize;
+    if bytes.get(offset..offset + 4)? != b"PE\0\0" {
+        return None;
+    }
+    Some(u16::from_le_bytes(
+        bytes.get(offset + 4..offset + 6)?.try_into().ok()?,
+    ))
 }
 
 /// Builds the host runtime of this checkout into `out` (serialised with other host builds).
@@ -613,4 +647,38 @@ fn http_get(port: u16, path: &str) -> String {
     stream.read_to_string(&mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     response
+}
+
+#[test]
+fn smoke_tests_pass_on_the_host_archive() {
+    if !slow_tests_enabled("smoke") || Target::host() != Some(Target::LinuxX64) {
+        return;
+    }
+    let _guard = HOST_BUILD
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let out = tempfile::tempdir().unwrap();
+    build_host_runtime(&root(), out.path());
+    let archive = out
+        .path()
+        .join("tokenizer-studio-runtime-0.1.0-linux-x64.tar.zst");
+    let (ok, stdout, stderr) = run(xtask(&shared_cache())
+        .arg("smoke")
+        .arg("--runtime")
+        .arg(&archive));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("smoke ok: 7 steps passed"), "{stdout}");
+    for step in [
+        "extracted",
+        "echo the launch id",
+        "→ 401",
+        "round-trips",
+        "in the history",
+        "port",
+    ] {
+        assert!(
+            stderr.contains(step),
+            "smoke output lacks {step:?}:\n{stderr}"
+        );
+    }
 }

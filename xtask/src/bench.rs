@@ -1,0 +1,429 @@
+//! `cargo xtask bench runtime|startup`: build speed, sizes, compression trade-off, cold start.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use runtime_spec::launch::parse_ready_line;
+
+use crate::plan::{self, Plan};
+use crate::{assemble, fsutil, tools, ui};
+
+/// zstd levels whose time and size `bench runtime` compares.
+const ZSTD_LEVELS: [i32; 6] = [1, 3, 6, 9, 15, 19];
+
+/// Times cold, warm, no-op and one-file rebuilds of the host runtime, and the archive at
+/// several zstd levels.
+pub fn runtime(plan: &Plan) -> Result<()> {
+    let mut rows: Vec<(String, String)> = Vec::new();
+    // Cold: every stage output and the web build gone; downloads (PBS archive, uv's wheel
+    // cache, the bootstrapped uv) kept, as the issue defines it.
+    fsutil::remove_path(&plan.build_dir)?;
+    for stamp in ["web.stamp", "web.deps"] {
+        fsutil::remove_path(&plan.build_dir.parent().expect("has parent").join(stamp))?;
+    }
+    fsutil::remove_path(&plan.web_dir.join("dist"))?;
+    let (cold, output) = timed(|| assemble::runtime(plan))?;
+    rows.push(("cold build (download cache kept)".into(), secs(cold)));
+
+    assemble::invalidate(plan);
+    fsutil::remove_path(&plan.runtime_dir)?;
+    let (warm, _) = timed(|| assemble::runtime(plan))?;
+    rows.push((
+        "warm build (stage caches kept, re-assemble + pack)".into(),
+        secs(warm),
+    ));
+
+    let (noop, _) = timed(|| assemble::runtime(plan))?;
+    rows.push(("no-op rebuild".into(), secs(noop)));
+
+    let touched = plan.api_dir.join("app").join("__init__.py");
+    let original = fs_err::read(&touched)?;
+    let mut edited = original.clone();
+    edited.extend_from_slice(b"\n# edited by cargo xtask bench runtime\n");
+    fs_err::write(&touched, &edited)?;
+    let one_file = timed(|| assemble::runtime(plan));
+    // Restore before looking at the result, so a failed build never leaves the edit behind.
+    fs_err::write(&touched, &original)?;
+    let (one_file, _) = one_file?;
+    rows.push((
+        "rebuild after editing one backend .py".into(),
+        secs(one_file),
+    ));
+    assemble::runtime(plan)?;
+
+    rows.push((
+        "runtime size unpacked".into(),
+        ui::human_bytes(output.unpacked_size),
+    ));
+    rows.push((
+        format!("archive size (zstd {})", plan.zstd_level),
+        ui::human_bytes(output.archive_size),
+    ));
+
+    let scratch = tempfile::tempdir()?;
+    for level in ZSTD_LEVELS {
+        let archive = scratch.path().join(format!("level-{level}.tar.zst"));
+        let options = runtime_archive::PackOptions {
+            source_date_epoch: plan.source_date_epoch,
+            zstd_level: level,
+            zstd_workers: plan::ZSTD_WORKERS,
+        };
+        let (elapsed, report) = timed(|| {
+            Ok(runtime_archive::pack_tar_zst(
+                &plan.runtime_dir,
+                &archive,
+                &options,
+            )?)
+        })?;
+        rows.push((
+            format!("  zstd level {level:>2} ({} workers)", plan::ZSTD_WORKERS),
+            format!("{:>9}  {}", secs(elapsed), ui::human_bytes(report.size)),
+        ));
+        fsutil::remove_path(&archive)?;
+    }
+    print_table(
+        &format!("bench runtime ({}, {} cores)", plan.target, cores()),
+        &rows,
+    );
+    Ok(())
+}
+
+/// Median-of-N cold starts (spawn → `/health` 200) of the runtime, the import floor and a
+/// PyInstaller onedir build of the same backend with the same CPython.
+pub fn startup(plan: &Plan, runs: usize) -> Result<()> {
+    let runtime = &plan.runtime_dir;
+    let manifest = assemble::read_manifest(runtime).with_context(|| {
+        format!(
+            "no runtime at {}: run `cargo xtask runtime` first",
+            runtime.display()
+        )
+    })?;
+    let python = manifest.launch.program(runtime);
+    let scratch = tempfile::tempdir()?;
+    let data = scratch.path().join("data");
+
+    let ours = sample(runs, || {
+        let mut command = Command::new(&python);
+        command
+            .args(["-I", "-m", "app", "--port", "0"])
+            .current_dir(runtime);
+        time_to_health(command, &data)
+    })?;
+    let floor_package = sample(runs, || {
+        time_to_exit(
+            Command::new(&python)
+                .args(["-I", "-c", "import app"])
+                .current_dir(runtime),
+        )
+    })?;
+    let floor_server = sample(runs, || {
+        time_to_exit(
+            Command::new(&python)
+                .args(["-I", "-c", "import app.server"])
+                .current_dir(runtime),
+        )
+    })?;
+
+    let bundle = pyinstaller_bundle(plan)?;
+    let frozen = sample(runs, || {
+        let mut command = Command::new(bundle.join(tools::exe_name("tokenizer-studio")));
+        command.args(["--port", "0"]);
+        time_to_health(command, &data)
+    })?;
+
+    let archive_of = |dir: &Path, name: &str| -> Result<u64> {
+        let archive = scratch.path().join(name);
+        let options = runtime_archive::PackOptions {
+            source_date_epoch: plan.source_date_epoch,
+            zstd_level: plan.zstd_level,
+            zstd_workers: plan::ZSTD_WORKERS,
+        };
+        Ok(runtime_archive::pack_tar_zst(dir, &archive, &options)?.size)
+    };
+    let rows = vec![
+        (
+            "our runtime: spawn → /health 200".to_owned(),
+            ours.describe(),
+        ),
+        (
+            "floor: python -I -c 'import app.server'".to_owned(),
+            floor_server.describe(),
+        ),
+        (
+            "      python -I -c 'import app'".to_owned(),
+            floor_package.describe(),
+        ),
+        (
+            "PyInstaller --onedir: spawn → /health 200".to_owned(),
+            frozen.describe(),
+        ),
+        (
+            "ours / PyInstaller (goal ≤ 0.6)".to_owned(),
+            format!("{:.2}", ours.median / frozen.median),
+        ),
+        (
+            "ours / import floor (goal ≤ 1.1)".to_owned(),
+            format!("{:.2}", ours.median / floor_server.median),
+        ),
+        (
+            "our runtime on disk / archive".to_owned(),
+            format!(
+                "{} / {}",
+                ui::human_bytes(fsutil::tree_size(runtime)),
+                ui::human_bytes(archive_of(runtime, "ours.tar.zst")?)
+            ),
+        ),
+        (
+            "PyInstaller onedir on disk / archive".to_owned(),
+            format!(
+                "{} / {}",
+                ui::human_bytes(fsutil::tree_size(&bundle)),
+                ui::human_bytes(archive_of(&bundle, "frozen.tar.zst")?)
+            ),
+        ),
+    ];
+    print_table(
+        &format!(
+            "bench startup ({} runs each, median [min–max], {} cores)",
+            runs,
+            cores()
+        ),
+        &rows,
+    );
+    Ok(())
+}
+
+/// Seconds of repeated measurements.
+struct Samples {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Samples {
+    fn describe(&self) -> String {
+        format!("{:.3} s [{:.3}–{:.3}]", self.median, self.min, self.max)
+    }
+}
+
+fn sample(runs: usize, mut measure: impl FnMut() -> Result<Duration>) -> Result<Samples> {
+    // One untimed run first: the page cache, not the code, would otherwise decide the first.
+    measure()?;
+    let mut values = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        values.push(measure()?.as_secs_f64());
+    }
+    values.sort_by(f64::total_cmp);
+    Ok(Samples {
+        median: values[values.len() / 2],
+        min: values[0],
+        max: values[values.len() - 1],
+    })
+}
+
+fn time_to_exit(command: &mut Command) -> Result<Duration> {
+    let started = Instant::now();
+    let status = command.stdin(Stdio::null()).status()?;
+    if !status.success() {
+        bail!("{command:?} failed ({status})");
+    }
+    Ok(started.elapsed())
+}
+
+/// Spawns a backend, reads its READY line, polls `/health` until 200, then closes its stdin.
+fn time_to_health(mut command: Command, data: &Path) -> Result<Duration> {
+    let started = Instant::now();
+    let mut child = command
+        .env(runtime_spec::env::DATA_DIR, data)
+        .env(runtime_spec::env::RUNTIME_TOKEN, "bench-token")
+        .env(runtime_spec::env::LAUNCH_ID, "bench")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("spawning {command:?}"))?;
+    let mut reader = BufReader::new(child.stdout.take().expect("piped"));
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let Some(ready) = parse_ready_line(&line) else {
+        let _ = child.kill();
+        bail!("{command:?} printed no READY line (got {line:?})");
+    };
+    let deadline = started + Duration::from_secs(30);
+    while !health_ok(ready.port) {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            bail!("/health did not answer 200 within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let elapsed = started.elapsed();
+    drop(child.stdin.take());
+    child.wait()?;
+    Ok(elapsed)
+}
+
+fn health_ok(port: u16) -> bool {
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let request =
+        format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.starts_with("HTTP/1.1 200")
+}
+
+/// A PyInstaller onedir build of the backend with the host CPython 3.12 and the same lock,
+/// cached in `target/bench/pyinstaller` and rebuilt when the backend or the lock changes.
+fn pyinstaller_bundle(plan: &Plan) -> Result<PathBuf> {
+    let work = plan.root.join("target").join("bench").join("pyinstaller");
+    let bundle = work.join("dist").join("tokenizer-studio");
+    let stamp_file = work.join("bundle.stamp");
+    let sources: Vec<PathBuf> = runtime_spec::layout::APP_PACKAGES
+        .iter()
+        .map(|package| plan.api_dir.join(package))
+        .collect();
+    let mut roots: Vec<&Path> = sources.iter().map(PathBuf::as_path).collect();
+    roots.push(&plan.lock_file);
+    let stamp = fsutil::hash_tree(&roots, &plan.root, &|path| {
+        !path
+            .components()
+            .any(|part| part.as_os_str() == "__pycache__")
+    })?;
+    if fsutil::stamp_matches(&stamp_file, &stamp) && bundle.is_dir() {
+        return Ok(bundle);
+    }
+    ui::step(
+        "bench",
+        "building the PyInstaller onedir comparison bundle (once)",
+    );
+    let host_python = tools::host_python312()?;
+    let uv = tools::uv(&plan.cache_dir)?;
+    fsutil::remove_path(&work)?;
+    fs_err::create_dir_all(&work)?;
+    let venv = work.join("venv");
+    let uv_cache = plan.cache_dir.join("uv");
+    let run = |command: &mut Command, what: &str| -> Result<()> {
+        let output = command
+            .env("UV_CACHE_DIR", &uv_cache)
+            .output()
+            .with_context(|| format!("running {what}"))?;
+        if !output.status.success() {
+            bail!(
+                "{what} failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(())
+    };
+    run(
+        Command::new(&uv)
+            .args(["venv", "--quiet", "--python"])
+            .arg(&host_python)
+            .arg(&venv),
+        "uv venv",
+    )?;
+    let venv_python = venv.join("bin").join("python");
+    run(
+        Command::new(&uv)
+            .args([
+                "pip",
+                "install",
+                "--quiet",
+                "--require-hashes",
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+                "--python",
+            ])
+            .arg(&venv_python)
+            .arg("-r")
+            .arg(&plan.lock_file),
+        "uv pip install (lock)",
+    )?;
+    run(
+        Command::new(&uv)
+            .args(["pip", "install", "--quiet", "--python"])
+            .arg(&venv_python)
+            .arg("pyinstaller"),
+        "uv pip install pyinstaller",
+    )?;
+    let entry = work.join("tokenizer_studio_entry.py");
+    fs_err::write(&entry, "import sys\nfrom app.server import main\n\nif __name__ == '__main__':\n    sys.exit(main())\n")?;
+    run(
+        Command::new(&venv_python)
+            .args([
+                "-m",
+                "PyInstaller",
+                "--onedir",
+                "--noconfirm",
+                "--log-level",
+                "WARN",
+                "--name",
+                "tokenizer-studio",
+            ])
+            .arg("--paths")
+            .arg(&plan.api_dir)
+            // The backend imports these lazily (training, parquet): a frozen app must carry them.
+            .args([
+                "--collect-submodules",
+                "app",
+                "--collect-submodules",
+                "uvicorn",
+                "--hidden-import",
+                "tokenizers",
+            ])
+            .args([
+                "--hidden-import",
+                "datasets",
+                "--hidden-import",
+                "pyarrow.parquet",
+                "--hidden-import",
+                "templates",
+            ])
+            .arg("--distpath")
+            .arg(work.join("dist"))
+            .arg("--workpath")
+            .arg(work.join("build"))
+            .arg("--specpath")
+            .arg(&work)
+            .arg(&entry)
+            .current_dir(&work),
+        "PyInstaller",
+    )?;
+    fsutil::write_stamp(&stamp_file, &stamp)?;
+    Ok(bundle)
+}
+
+fn timed<T>(work: impl FnOnce() -> Result<T>) -> Result<(Duration, T)> {
+    let started = Instant::now();
+    let value = work()?;
+    Ok((started.elapsed(), value))
+}
+
+fn secs(duration: Duration) -> String {
+    format!("{:.2} s", duration.as_secs_f64())
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn print_table(title: &str, rows: &[(String, String)]) {
+    let width = rows
+        .iter()
+        .map(|(name, _)| name.chars().count())
+        .max()
+        .unwrap_or(0);
+    println!("{title}");
+    for (name, value) in rows {
+        println!("  {name:<width$}  {value}");
+    }
+}
