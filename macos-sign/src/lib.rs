@@ -1,0 +1,1 @@
+//! Signs and verifies the Mach-O files of a macOS runtime and app bundle (apple-codesign, from any host).
