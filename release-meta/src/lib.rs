@@ -1,1 +1,31 @@
 //! Release metadata: SHA256SUMS, the minisign-signed release index, the CycloneDX SBOM, Tauri latest.json.
+//!
+//! Everything a release job writes beside the runtime archives and installers (DESIGN.md §6,
+//! §10, §11): each concern is one module, and every function takes its timestamps from the
+//! caller (`SOURCE_DATE_EPOCH`) so two runs over the same inputs write the same bytes, except
+//! the ed25519 signatures minisign randomises on purpose.
+
+pub mod authenticode;
+pub mod index;
+pub mod minisign;
+pub mod sbom;
+pub mod sums;
+pub mod time;
+pub mod updater;
+
+mod error;
+
+pub use authenticode::{sign_pe_with_osslsigncode, signtool_command, verify_pe_with_osslsigncode};
+pub use error::Error;
+pub use index::{
+    build_index, entry_for_archive, index_file_name, index_json, merge_fragments,
+    verify_index, write_signed_index,
+};
+pub use minisign::{generate_keypair, sign, tauri_pubkey, verify};
+pub use sbom::{cyclonedx_from_lock, parse_lock, LockedPackage, SbomMetadata};
+pub use sums::write_sha256sums;
+pub use time::rfc3339_utc;
+pub use updater::tauri_latest_json;
+
+/// Shorthand for results whose error is this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

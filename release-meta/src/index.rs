@@ -1,0 +1,216 @@
+//! The per-channel release index (`runtime-<channel>.json` + `.minisig`, DESIGN.md §6, §10).
+//!
+//! Each CI matrix job builds one target and publishes a one-entry fragment; the release job
+//! merges the fragments, signs the result and uploads it beside the archives.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use runtime_spec::index::INDEX_SCHEMA_VERSION;
+use runtime_spec::{IndexEntry, Manifest, ReleaseIndex, Target};
+
+use crate::{minisign, Error, Result};
+
+/// Channels the shell knows; the name goes into the index file name and its trusted comment.
+const CHANNELS: [&str; 4] = ["dev", "alpha", "beta", "stable"];
+
+/// Builds an index for one channel from `(target, entry)` pairs.
+///
+/// A target given twice is an error rather than "last one wins", because it means two jobs
+/// built the same target and only one of them would be published.
+pub fn build_index(
+    channel: &str,
+    published_at: u64,
+    entries: Vec<(Target, IndexEntry)>,
+) -> Result<ReleaseIndex> {
+    check_channel(channel)?;
+    let mut runtimes = BTreeMap::new();
+    for (target, entry) in entries {
+        if runtimes.insert(target, entry).is_some() {
+            return Err(Error::DuplicateTarget {
+                target: target.name().to_owned(),
+            });
+        }
+    }
+    Ok(ReleaseIndex {
+        schema_version: INDEX_SCHEMA_VERSION,
+        channel: channel.to_owned(),
+        published_at,
+        runtimes,
+    })
+}
+
+/// The index entry for a built archive: size and sha256 read from the file, version and
+/// unpacked size from its manifest, URL = the archive's file name (the archives sit beside the
+/// index, and the shell resolves the URL relative to the index's own URL).
+pub fn entry_for_archive(
+    archive: &Path,
+    manifest: &Manifest,
+    min_shell_version: &str,
+) -> Result<IndexEntry> {
+    let file_name = archive
+        .file_name()
+        .and_then(|name| name.to_str())
+        .ok_or_else(|| Error::NonUtf8Name {
+            path: archive.to_owned(),
+        })?;
+    let (size, sha256) = crate::sums::size_and_sha256(archive)?;
+    Ok(IndexEntry {
+        version: manifest.runtime_version.clone(),
+        url: file_name.to_owned(),
+        size,
+        sha256,
+        unpacked_size: manifest.unpacked_size(),
+        min_shell_version: min_shell_version.to_owned(),
+    })
+}
+
+/// Merges the one-target fragments of the CI matrix into one index.
+///
+/// All fragments must share channel and schema version and no target may appear twice;
+/// `published_at` is the newest of the fragments' (they normally agree: all jobs read
+/// `SOURCE_DATE_EPOCH` from the same commit).
+pub fn merge_fragments(fragments: &[ReleaseIndex]) -> Result<ReleaseIndex> {
+    let (first, rest) = fragments.split_first().ok_or(Error::NoFragments)?;
+    check_channel(&first.channel)?;
+    let mut merged = first.clone();
+    for fragment in rest {
+        if fragment.channel != merged.channel {
+            return Err(Error::ChannelMismatch {
+                expected: merged.channel.clone(),
+                found: fragment.channel.clone(),
+            });
+        }
+        if fragment.schema_version != merged.schema_version {
+            return Err(Error::SchemaVersionMismatch {
+                expected: merged.schema_version,
+                found: fragment.schema_version,
+            });
+        }
+        merged.published_at = merged.published_at.max(fragment.published_at);
+        for (target, entry) in &fragment.runtimes {
+            if merged.runtimes.insert(*target, entry.clone()).is_some() {
+                return Err(Error::DuplicateTarget {
+                    target: target.name().to_owned(),
+                });
+            }
+        }
+    }
+    Ok(merged)
+}
+
+/// `runtime-<channel>.json`.
+pub fn index_file_name(channel: &str) -> String {
+    format!("runtime-{channel}.json")
+}
+
+/// The index as written: pretty JSON with a trailing newline. Field order is fixed by the
+/// struct and targets are a `BTreeMap`, so equal indexes give equal bytes.
+pub fn index_json(index: &ReleaseIndex) -> String {
+    let mut json = serde_json::to_string_pretty(index).expect("a release index serialises");
+    json.push('\n');
+    json
+}
+
+/// The signed trusted comment: names the file, channel and publication time, so a signature
+/// cannot be replayed for another channel's index (the shell checks it with [`verify_index`]).
+fn trusted_comment(index: &ReleaseIndex) -> String {
+    // Tab-separated `key:value` pairs, the layout `minisign -S` itself uses.
+    format!(
+        "timestamp:{published_at}\tfile:{file}\tchannel:{channel}\tpublished_at:{published_at}",
+        published_at = index.published_at,
+        file = index_file_name(&index.channel),
+        channel = index.channel,
+    )
+}
+
+/// Writes `runtime-<channel>.json` and `runtime-<channel>.json.minisig` into `dir`;
+/// returns `(json_path, minisig_path)`.
+///
+/// `secret_key` is the minisign secret key text (or its base64); `password` as for
+/// [`minisign::sign`].
+pub fn write_signed_index(
+    index: &ReleaseIndex,
+    dir: &Path,
+    secret_key: &str,
+    password: Option<&str>,
+) -> Result<(PathBuf, PathBuf)> {
+    check_channel(&index.channel)?;
+    let json = index_json(index);
+    let signature = minisign::sign(json.as_bytes(), secret_key, password, &trusted_comment(index))?;
+    fs_err::create_dir_all(dir)?;
+    let json_path = dir.join(index_file_name(&index.channel));
+    let minisig_path = dir.join(format!("{}.minisig", index_file_name(&index.channel)));
+    fs_err::write(&json_path, json)?;
+    fs_err::write(&minisig_path, signature)?;
+    Ok((json_path, minisig_path))
+}
+
+/// Checks a downloaded index the way the shell must: signature first, then the JSON, then
+/// that the signed trusted comment names this index's channel and `published_at`.
+///
+/// `source` only labels errors (the URL or path the bytes came from).
+pub fn verify_index(
+    json: &[u8],
+    signature_text: &str,
+    public_key_text: &str,
+    source: &Path,
+) -> Result<ReleaseIndex> {
+    let comment = minisign::verify(json, signature_text, public_key_text)?;
+    let index: ReleaseIndex = serde_json::from_slice(json).map_err(|error| Error::IndexJson {
+        path: source.to_owned(),
+        source: error,
+    })?;
+    if comment != trusted_comment(&index) {
+        return Err(Error::IndexCommentMismatch {
+            comment,
+            channel: index.channel,
+            published_at: index.published_at,
+        });
+    }
+    Ok(index)
+}
+
+fn check_channel(channel: &str) -> Result<()> {
+    if CHANNELS.contains(&channel) {
+        Ok(())
+    } else {
+        Err(Error::UnknownChannel {
+            channel: channel.to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sums::sha256_hex;
+
+    fn entry(version: &str) -> IndexEntry {
+        IndexEntry {
+            version: version.to_owned(),
+            url: format!("tokenizer-studio-runtime-{version}.tar.zst"),
+            size: 10,
+            sha256: sha256_hex(version.as_bytes()),
+            unpacked_size: 20,
+            min_shell_version: "0.1.0".to_owned(),
+        }
+    }
+
+    #[test]
+    fn channels_and_duplicates() {
+        assert!(matches!(
+            build_index("nightly", 1, vec![]),
+            Err(Error::UnknownChannel { .. })
+        ));
+        assert!(matches!(
+            build_index(
+                "beta",
+                1,
+                vec![(Target::LinuxX64, entry("1")), (Target::LinuxX64, entry("2"))]
+            ),
+            Err(Error::DuplicateTarget { .. })
+        ));
+        assert!(matches!(merge_fragments(&[]), Err(Error::NoFragments)));
+    }
+}

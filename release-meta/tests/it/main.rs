@@ -1,0 +1,1 @@
+//! Integration tests for release-meta against the real tools (minisign, sha256sum, osslsigncode).
