@@ -4,8 +4,10 @@ mod app;
 mod assemble;
 mod bench;
 mod bytecode;
+mod doctor;
 mod fsutil;
 mod lock;
+mod package;
 mod plan;
 mod python;
 mod smoke;
@@ -19,7 +21,7 @@ mod wheels;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use runtime_spec::Target;
 
@@ -65,6 +67,12 @@ enum Command {
         runtime: PathBuf,
         #[arg(long)]
         data: PathBuf,
+    },
+    /// Check the prerequisites of `cargo xtask release` without changing anything.
+    Doctor {
+        /// macos-arm64, windows-x64 or linux-x64 (default: this host).
+        #[arg(long, value_parser = parse_target)]
+        target: Option<Target>,
     },
     /// Benchmarks: `runtime` (build speed, sizes, zstd levels), `startup` (cold start).
     Bench {
@@ -183,6 +191,15 @@ fn run(command: Command) -> Result<()> {
             smoke::smoke(&runtime)
         }
         Command::SmokeSupervise { runtime, data } => smoke::supervise(&runtime, &data),
+        Command::Doctor { target } => {
+            let target = match target {
+                Some(target) => target,
+                None => {
+                    Target::host().context("this host is not a release target: pass --target")?
+                }
+            };
+            doctor::doctor(target, &plan::cache_dir()?)
+        }
         Command::Bench { what, runs } => {
             let plan = Plan::new(PlanInput {
                 target: None,
