@@ -10,6 +10,7 @@ mod lock;
 mod package;
 mod plan;
 mod python;
+mod release;
 mod smoke;
 mod test;
 mod tools;
@@ -48,6 +49,20 @@ struct Cli {
 enum Command {
     /// Assemble `dist/runtime-<target>/` and its `.tar.zst` archive (DESIGN.md §3–§6, §11).
     Runtime(RuntimeArgs),
+    /// Everything a release needs, into `dist/<version>/`: runtime, smoke, shell, installers,
+    /// signatures, SBOM, checksums, signed release index, updater manifest.
+    Release(ReleaseArgs),
+    /// Make a minisign key pair for the release index and the shell updater.
+    Keygen {
+        /// Folder for `minisign.pub` and `minisign.key` (never inside the repository).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Release index operations.
+    Index {
+        #[command(subcommand)]
+        command: IndexCommand,
+    },
     /// Regenerate `lockfiles/<target>.txt` for every target, or check them offline.
     Lock {
         /// Fail when a lock is missing or stale instead of regenerating it (offline).
@@ -98,6 +113,32 @@ enum Command {
         /// A runtime folder or a `.tar.zst` archive.
         path: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum IndexCommand {
+    /// Merge per-target `runtime-<channel>.<target>.fragment.json` files into one signed index.
+    Merge {
+        #[arg(long, value_enum)]
+        channel: Channel,
+        /// Output folder for `runtime-<channel>.json` and its `.minisig`.
+        #[arg(long)]
+        out: PathBuf,
+        fragments: Vec<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct ReleaseArgs {
+    #[command(flatten)]
+    runtime: RuntimeArgs,
+    /// thin: the installer carries the shell only; full: also the runtime archive.
+    #[arg(long, value_enum, default_value = "thin")]
+    bundle: package::Bundle,
+    /// Installer formats to build (deb, appimage, app, dmg, nsis, wix); an explicit format that
+    /// cannot be built fails the release. Default: what this host builds offline.
+    #[arg(long = "format")]
+    formats: Vec<String>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -170,6 +211,28 @@ fn main() {
 fn run(command: Command) -> Result<()> {
     match command {
         Command::Runtime(args) => runtime(args),
+        Command::Release(args) => {
+            let plan = plan_of(&args.runtime)?;
+            if args.runtime.dry_run {
+                print!("{plan}");
+                return Ok(());
+            }
+            let options = release::ReleaseOptions {
+                bundle: args.bundle,
+                formats: args.formats,
+                skip_smoke: args.runtime.no_smoke,
+            };
+            release::release(&plan, &options)
+        }
+        Command::Keygen { out } => release::keygen(&out),
+        Command::Index {
+            command:
+                IndexCommand::Merge {
+                    channel,
+                    out,
+                    fragments,
+                },
+        } => release::merge_index(channel, &out, &fragments),
         Command::Lock { check } => {
             let root = plan::project_root();
             let api_dir = root.join("apps/tokenizer-studio/api");
@@ -226,16 +289,20 @@ fn run(command: Command) -> Result<()> {
     }
 }
 
-fn runtime(args: RuntimeArgs) -> Result<()> {
-    let started = Instant::now();
-    let plan = Plan::new(PlanInput {
+fn plan_of(args: &RuntimeArgs) -> Result<Plan> {
+    Plan::new(PlanInput {
         target: args.target,
         channel: args.channel,
         python_archive: args.python_archive.as_deref(),
         python_sha256: args.python_sha256.as_deref(),
         out_dir: args.out_dir.as_deref(),
         zstd_level: args.zstd_level,
-    })?;
+    })
+}
+
+fn runtime(args: RuntimeArgs) -> Result<()> {
+    let started = Instant::now();
+    let plan = plan_of(&args)?;
     if args.dry_run {
         print!("{plan}");
         return Ok(());

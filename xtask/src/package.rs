@@ -166,12 +166,3 @@ fn debian_copyright(version: &str) -> String {
          /usr/share/common-licenses/Apache-2.0.\n"
     )
 }
-
-/// The installer files of `paths` that exist, for checksums.
-pub fn existing(paths: &[PathBuf]) -> Vec<PathBuf> {
-    paths
-        .iter()
-        .filter(|path| path.is_file())
-        .cloned()
-        .collect()
-}

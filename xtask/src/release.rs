@@ -1,0 +1,359 @@
+//! `cargo xtask release`: prerequisites → web → runtime → smoke → shell → installers → signing →
+//! checksums, SBOM, release index and updater manifest, all into `dist/<version>/`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use runtime_spec::{PythonSource, Target};
+
+use crate::package::{self, Bundle};
+use crate::plan::{Channel, Plan};
+use crate::{assemble, doctor, fsutil, smoke, ui};
+
+/// Secret key (minisign key file text) for the release index; CI takes it from a secret.
+pub const MINISIGN_KEY_ENV: &str = "TOKENIZER_STUDIO_MINISIGN_KEY";
+/// Password of [`MINISIGN_KEY_ENV`], when it is encrypted.
+pub const MINISIGN_PASSWORD_ENV: &str = "TOKENIZER_STUDIO_MINISIGN_PASSWORD";
+/// Public key embedded into the shell (minisign public key text).
+pub const UPDATE_PUBKEY_ENV: &str = "TOKENIZER_STUDIO_UPDATE_PUBKEY";
+/// Base URL the shell fetches `runtime-<channel>.json` from (baked in at build time).
+pub const RELEASE_BASE_URL_ENV: &str = "TOKENIZER_STUDIO_RELEASE_BASE_URL";
+/// The shell version the runtime needs at least (shell and runtime ship together today).
+const MIN_SHELL_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Options of one release run.
+pub struct ReleaseOptions {
+    pub bundle: Bundle,
+    pub formats: Vec<String>,
+    pub skip_smoke: bool,
+}
+
+/// Runs the whole release pipeline for `plan`.
+pub fn release(plan: &Plan, options: &ReleaseOptions) -> Result<()> {
+    let started = Instant::now();
+    ui::step(
+        "prerequisites",
+        &format!("checking what a {} release needs", plan.target),
+    );
+    doctor::ensure(plan.target, &plan.cache_dir)?;
+
+    let runtime = assemble::runtime(plan)?;
+    let manifest = assemble::read_manifest(&runtime.runtime_dir)?;
+    if plan.channel != Channel::Dev && manifest.python.source == PythonSource::Local {
+        bail!(
+            "a {} release cannot ship a local CPython (python.source = local); provide the pinned \
+             python-build-standalone archive through TOKENIZER_STUDIO_PYTHON_MIRROR or --python-archive",
+            plan.channel.name()
+        );
+    }
+    if Some(plan.target) == Target::host() && !options.skip_smoke && runtime.rebuilt {
+        smoke::smoke(&runtime.archive).inspect_err(|_| assemble::invalidate(plan))?;
+    }
+
+    let dir = plan.out_dir.join(&plan.version);
+    fsutil::remove_path(&dir)?;
+    fs_err::create_dir_all(&dir)?;
+    let mut files = Vec::new();
+    let archive = dir.join(plan.archive.file_name().expect("archive has a name"));
+    fs_err::copy(&runtime.archive, &archive)?;
+    files.push(archive.clone());
+
+    let keys = release_keys(plan)?;
+    if Some(plan.target) == Target::host() {
+        let binaries_dir = build_shell(plan, options.bundle, &keys.public)?;
+        let installers = package::installers(&package::InstallerInput {
+            root: &plan.root,
+            version: &plan.version,
+            target: plan.target,
+            bundle: options.bundle,
+            binaries_dir: &binaries_dir,
+            runtime_archive: &archive,
+            out_dir: &dir,
+            requested: &options.formats,
+        })?;
+        files.extend(installers);
+    } else {
+        ui::info(&format!(
+            "skipped shell and installers: they are built on {} hosts (the CI matrix)",
+            plan.target
+        ));
+    }
+
+    ui::step(
+        "metadata",
+        "SBOM, release index, updater manifest, checksums",
+    );
+    let lock_text = fs_err::read_to_string(&plan.lock_file)?;
+    let site_packages =
+        runtime_spec::launch::join_relative(&runtime.runtime_dir, plan.target.site_packages());
+    let sbom = release_meta::cyclonedx_from_lock(
+        &lock_text,
+        Some(&site_packages),
+        &release_meta::SbomMetadata::from_manifest(&manifest, plan.source_date_epoch),
+    )?;
+    let sbom_path = dir.join(format!(
+        "tokenizer-studio-runtime-{}-{}.cdx.json",
+        plan.version, plan.target
+    ));
+    fs_err::write(
+        &sbom_path,
+        format!("{}\n", serde_json::to_string_pretty(&sbom)?),
+    )?;
+    files.push(sbom_path);
+
+    let entry = release_meta::entry_for_archive(&archive, &manifest, MIN_SHELL_VERSION)?;
+    let index = release_meta::build_index(
+        plan.channel.name(),
+        plan.source_date_epoch,
+        vec![(plan.target, entry)],
+    )?;
+    // The unsigned one-target fragment is what the CI merge job combines across targets.
+    let fragment = dir.join(format!(
+        "runtime-{}.{}.fragment.json",
+        plan.channel.name(),
+        plan.target
+    ));
+    fs_err::write(&fragment, release_meta::index_json(&index))?;
+    files.push(fragment);
+    let (index_path, minisig_path) =
+        release_meta::write_signed_index(&index, &dir, &keys.secret, keys.password.as_deref())?;
+    files.push(index_path);
+    files.push(minisig_path);
+    let public_key_path = dir.join("minisign.pub");
+    fs_err::write(&public_key_path, &keys.public)?;
+    files.push(public_key_path);
+
+    let latest = updater_manifest(plan, &dir, &files, &keys)?;
+    files.push(latest);
+
+    release_meta::write_sha256sums(&dir, &files)?;
+    ui::summary(&format!(
+        "release {} {} ({}, {} bundle) -> {} ({} files) in {:.1}s",
+        plan.version,
+        plan.target,
+        plan.channel.name(),
+        options.bundle.name(),
+        dir.display(),
+        files.len() + 1,
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// The minisign key pair of this release.
+struct ReleaseKeys {
+    public: String,
+    secret: String,
+    password: Option<String>,
+}
+
+/// Release channels need the key from the environment (CI secret). A dev release without one
+/// uses a local dev key under `target/dev-minisign/`, made once and never committed.
+fn release_keys(plan: &Plan) -> Result<ReleaseKeys> {
+    let password = std::env::var(MINISIGN_PASSWORD_ENV)
+        .ok()
+        .filter(|password| !password.is_empty());
+    if let Some(secret) = std::env::var(MINISIGN_KEY_ENV)
+        .ok()
+        .filter(|key| !key.is_empty())
+    {
+        let public = std::env::var(UPDATE_PUBKEY_ENV).ok().filter(|key| !key.is_empty()).with_context(|| {
+            format!("{MINISIGN_KEY_ENV} is set but {UPDATE_PUBKEY_ENV} is not: set both (from `cargo xtask keygen`)")
+        })?;
+        return Ok(ReleaseKeys {
+            public,
+            secret,
+            password,
+        });
+    }
+    if plan.channel != Channel::Dev {
+        bail!(
+            "a {} release needs the release-index signing key: set {MINISIGN_KEY_ENV} and {UPDATE_PUBKEY_ENV} \
+             (make them with `cargo xtask keygen`)",
+            plan.channel.name()
+        );
+    }
+    let dir = plan.root.join("target").join("dev-minisign");
+    let (public_path, secret_path) = (dir.join("minisign.pub"), dir.join("minisign.key"));
+    if !public_path.is_file() || !secret_path.is_file() {
+        let (public, secret) = release_meta::generate_keypair(None)?;
+        fs_err::create_dir_all(&dir)?;
+        fs_err::write(&public_path, public)?;
+        fs_err::write(&secret_path, secret)?;
+    }
+    ui::warn(&format!(
+        "no {MINISIGN_KEY_ENV}: signing the dev release index with the local dev key in {}",
+        dir.display()
+    ));
+    Ok(ReleaseKeys {
+        public: fs_err::read_to_string(&public_path)?,
+        secret: fs_err::read_to_string(&secret_path)?,
+        password: None,
+    })
+}
+
+/// `cargo build --release` of the shell with the release's public key and index URL baked in.
+fn build_shell(plan: &Plan, bundle: Bundle, public_key: &str) -> Result<PathBuf> {
+    ui::step("shell", "cargo build --release -p shell");
+    let cargo = std::env::var_os("CARGO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("cargo"));
+    let base_url = std::env::var(RELEASE_BASE_URL_ENV).unwrap_or_default();
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "shell",
+            "--bin",
+            package::SHELL_BINARY,
+        ])
+        .current_dir(&plan.root)
+        .env(UPDATE_PUBKEY_ENV, public_key)
+        .env(RELEASE_BASE_URL_ENV, base_url)
+        .env("TOKENIZER_STUDIO_CHANNEL", plan.channel.name())
+        .env("TOKENIZER_STUDIO_BUNDLE", bundle.name())
+        .env("SOURCE_DATE_EPOCH", plan.source_date_epoch.to_string())
+        .status()
+        .context("running cargo build for the shell")?;
+    if !status.success() {
+        bail!("building the shell failed ({status}); the compiler output above names the problem");
+    }
+    Ok(plan.root.join("target").join("release"))
+}
+
+/// Tauri's updater `latest.json` for the shell: the first installer, signed with the same key.
+fn updater_manifest(
+    plan: &Plan,
+    dir: &Path,
+    files: &[PathBuf],
+    keys: &ReleaseKeys,
+) -> Result<PathBuf> {
+    let platform = match plan.target {
+        Target::LinuxX64 => "linux-x86_64",
+        Target::MacosArm64 => "darwin-aarch64",
+        Target::WindowsX64 => "windows-x86_64",
+    };
+    let installer = files.iter().find(|path| {
+        let name = path.to_string_lossy();
+        [".deb", ".AppImage", ".dmg", ".exe", ".msi"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+    });
+    let mut platforms = Vec::new();
+    let mut signature = String::new();
+    let mut url = String::new();
+    if let Some(installer) = installer {
+        let name = installer
+            .file_name()
+            .expect("installer has a name")
+            .to_string_lossy()
+            .into_owned();
+        signature = release_meta::sign(
+            &fs_err::read(installer)?,
+            &keys.secret,
+            keys.password.as_deref(),
+            &format!("file:{name}"),
+        )?;
+        let signature_path = dir.join(format!("{name}.sig"));
+        fs_err::write(&signature_path, &signature)?;
+        url = name;
+    }
+    if !url.is_empty() {
+        platforms.push((platform, url.as_str(), signature.as_str()));
+    }
+    let latest = release_meta::tauri_latest_json(
+        &plan.version,
+        &format!("Tokenizer Studio {}", plan.version),
+        &release_meta::rfc3339_utc(plan.source_date_epoch),
+        &platforms,
+    )?;
+    let path = dir.join("latest.json");
+    fs_err::write(&path, latest)?;
+    Ok(path)
+}
+
+/// `cargo xtask keygen`: prints a new minisign key pair for the release index and updater.
+pub fn keygen(out_dir: &Path) -> Result<()> {
+    let password = std::env::var(MINISIGN_PASSWORD_ENV)
+        .ok()
+        .filter(|password| !password.is_empty());
+    let (public, secret) = release_meta::generate_keypair(password.as_deref())?;
+    fs_err::create_dir_all(out_dir)?;
+    let public_path = out_dir.join("minisign.pub");
+    let secret_path = out_dir.join("minisign.key");
+    if secret_path.exists() {
+        bail!(
+            "{} exists: refusing to overwrite a signing key; choose another --out",
+            secret_path.display()
+        );
+    }
+    fs_err::write(&public_path, &public)?;
+    write_private(&secret_path, &secret)?;
+    ui::summary(&format!(
+        "wrote {} and {}: store the secret key's text in the CI secret MINISIGN_SECRET_KEY (env {MINISIGN_KEY_ENV}) \
+         and the public key's text in {UPDATE_PUBKEY_ENV}; never commit the secret key. Tauri updater pubkey: {}",
+        public_path.display(),
+        secret_path.display(),
+        release_meta::tauri_pubkey(&public)
+    ));
+    Ok(())
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    fs_err::write(path, text)?;
+    Ok(())
+}
+
+/// `cargo xtask index merge`: combines per-target fragments into one signed channel index.
+pub fn merge_index(channel: Channel, out: &Path, fragments: &[PathBuf]) -> Result<()> {
+    let mut parsed = Vec::new();
+    for path in fragments {
+        let bytes = fs_err::read(path)?;
+        parsed.push(
+            runtime_spec::ReleaseIndex::from_json(&bytes)
+                .with_context(|| format!("reading {}", path.display()))?,
+        );
+    }
+    let merged = release_meta::merge_fragments(&parsed)?;
+    if merged.channel != channel.name() {
+        bail!(
+            "the fragments are for channel {}, not {}",
+            merged.channel,
+            channel.name()
+        );
+    }
+    let secret = std::env::var(MINISIGN_KEY_ENV).ok().filter(|key| !key.is_empty()).with_context(|| {
+        format!("set {MINISIGN_KEY_ENV} (and {MINISIGN_PASSWORD_ENV} if the key is encrypted) to sign the merged index")
+    })?;
+    let password = std::env::var(MINISIGN_PASSWORD_ENV)
+        .ok()
+        .filter(|password| !password.is_empty());
+    let (json, minisig) =
+        release_meta::write_signed_index(&merged, out, &secret, password.as_deref())?;
+    ui::summary(&format!(
+        "merged {} targets into {} (+ {})",
+        merged.runtimes.len(),
+        json.display(),
+        minisig.display()
+    ));
+    Ok(())
+}
