@@ -682,3 +682,136 @@ fn smoke_tests_pass_on_the_host_archive() {
         );
     }
 }
+
+/// The release's output folder after `cargo xtask release` for the host (dev channel, full
+/// bundle): a `.deb` that installs and runs, checksums, a signed index.
+#[test]
+fn release_produces_an_installable_deb_checksums_and_a_signed_index() {
+    if !slow_tests_enabled("release") || Target::host() != Some(Target::LinuxX64) {
+        return;
+    }
+    let _guard = HOST_BUILD
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let out = tempfile::tempdir().unwrap();
+    let mut command = xtask(&shared_cache());
+    command
+        .args(["release", "--bundle", "full", "--out-dir"])
+        .arg(out.path());
+    let (ok, stdout, stderr) = run(&mut command);
+    assert!(ok, "release failed:\n{stderr}");
+    assert!(
+        stdout.contains("release 0.1.0 linux-x64 (dev, full bundle)"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("skipped AppImage"),
+        "the skipped format must be named: {stderr}"
+    );
+    let dir = out.path().join("0.1.0");
+    let deb = files_under(&dir)
+        .into_iter()
+        .find(|path| path.extension().is_some_and(|ext| ext == "deb"))
+        .expect("a .deb");
+
+    // Checksums: `sha256sum -c` passes in the release folder.
+    let status = Command::new("sha256sum")
+        .args(["-c", "--quiet", "SHA256SUMS"])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "sha256sum -c SHA256SUMS failed");
+
+    // The index verifies with the reference minisign, and fails after a one-byte change.
+    let index = dir.join("runtime-dev.json");
+    let minisign_verify = |file: &Path| {
+        Command::new("minisign")
+            .args(["-V", "-q", "-p"])
+            .arg(dir.join("minisign.pub"))
+            .arg("-m")
+            .arg(file)
+            .arg("-x")
+            .arg(dir.join("runtime-dev.json.minisig"))
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(minisign_verify(&index), "minisign -V rejected the index");
+    let tampered = out.path().join("runtime-dev.json");
+    let mut bytes = std::fs::read(&index).unwrap();
+    let position = bytes.iter().position(|byte| *byte == b'"').unwrap();
+    bytes[position + 1] ^= 0x20;
+    std::fs::write(&tampered, bytes).unwrap();
+    assert!(
+        !minisign_verify(&tampered),
+        "minisign -V accepted a tampered index"
+    );
+    let index_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&index).unwrap()).unwrap();
+    assert_eq!(index_json["channel"], "dev");
+    assert!(index_json["runtimes"]["linux-x64"]["sha256"]
+        .as_str()
+        .is_some_and(|sha| sha.len() == 64));
+
+    // lintian: no errors.
+    let lintian = Command::new("lintian")
+        .args(["--no-tag-display-limit"])
+        .arg(&deb)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&lintian.stdout);
+    let errors: Vec<&str> = report
+        .lines()
+        .filter(|line| line.starts_with("E:"))
+        .collect();
+    assert!(errors.is_empty(), "lintian errors:\n{}", errors.join("\n"));
+
+    // dpkg -i installs it; the installed app (full bundle) starts under Xvfb and serves the UI.
+    let status = Command::new("dpkg").arg("-i").arg(&deb).status().unwrap();
+    assert!(status.success(), "dpkg -i failed");
+    let data = tempfile::tempdir().unwrap();
+    let mut app = Command::new("xvfb-run")
+        .args(["-a", "/usr/bin/tokenizer-studio"])
+        .env("TOKENIZER_STUDIO_DATA_DIR", data.path())
+        .env_remove("TOKENIZER_STUDIO_RUNTIME_DIR")
+        .current_dir(data.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let log = data.path().join("logs").join("backend.log");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let port = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(port) = text
+            .lines()
+            .filter_map(|line| line.find("TOKENIZER_STUDIO_READY ").map(|at| &line[at..]))
+            .find_map(runtime_spec::launch::parse_ready_line)
+        {
+            break port.port;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the installed app's backend never became ready; log:\n{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    let page = http_get(port, "/");
+    unsafe { libc::kill(app.id() as i32, libc::SIGTERM) };
+    let _ = app.wait();
+    let _ = Command::new("dpkg")
+        .args(["-r", "tokenizer-studio"])
+        .status();
+    assert!(
+        page.contains("<div id=\"root\">") || page.contains("id=\"root\""),
+        "the UI page was not served:\n{page}"
+    );
+    assert!(
+        data.path()
+            .join("runtime")
+            .join("default")
+            .join("manifest.json")
+            .is_file(),
+        "the bundled runtime was not installed into runtime/default"
+    );
+}
