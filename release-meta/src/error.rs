@@ -63,10 +63,14 @@ pub enum Error {
 
     #[error("{path} is not inside {dir}: SHA256SUMS lists files relative to its own folder")]
     OutsideSumsDir { path: PathBuf, dir: PathBuf },
-    #[error("{path}: `sha256sum -c` cannot read this name (newline or backslash); rename the file")]
+    #[error(
+        "{path}: `sha256sum -c` cannot read this name (newline or backslash); rename the file"
+    )]
     UnsupportedSumsName { path: PathBuf },
 
-    #[error("lockfile line {line_number}: {reason}: `{line}`; regenerate it with `cargo xtask lock`")]
+    #[error(
+        "lockfile line {line_number}: {reason}: `{line}`; regenerate it with `cargo xtask lock`"
+    )]
     LockSyntax {
         line_number: usize,
         line: String,
@@ -82,7 +86,10 @@ pub enum Error {
         locked: String,
     },
     #[error("{site_packages}: `{name}` is locked but not installed; the runtime was not built from this lock, rebuild it")]
-    NotInstalled { site_packages: PathBuf, name: String },
+    NotInstalled {
+        site_packages: PathBuf,
+        name: String,
+    },
     #[error("{path}: METADATA has no `Name:` or `Version:` header; the wheel install is damaged, rebuild the runtime")]
     BadDistInfo { path: PathBuf },
 

@@ -137,7 +137,12 @@ pub fn write_signed_index(
 ) -> Result<(PathBuf, PathBuf)> {
     check_channel(&index.channel)?;
     let json = index_json(index);
-    let signature = minisign::sign(json.as_bytes(), secret_key, password, &trusted_comment(index))?;
+    let signature = minisign::sign(
+        json.as_bytes(),
+        secret_key,
+        password,
+        &trusted_comment(index),
+    )?;
     fs_err::create_dir_all(dir)?;
     let json_path = dir.join(index_file_name(&index.channel));
     let minisig_path = dir.join(format!("{}.minisig", index_file_name(&index.channel)));
@@ -206,7 +211,10 @@ mod tests {
             build_index(
                 "beta",
                 1,
-                vec![(Target::LinuxX64, entry("1")), (Target::LinuxX64, entry("2"))]
+                vec![
+                    (Target::LinuxX64, entry("1")),
+                    (Target::LinuxX64, entry("2"))
+                ]
             ),
             Err(Error::DuplicateTarget { .. })
         ));

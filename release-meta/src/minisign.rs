@@ -93,20 +93,29 @@ pub fn sign(
 pub fn verify(data: &[u8], signature_text: &str, public_key_text: &str) -> Result<String> {
     let public_key = parse_public_key(public_key_text)?;
     let key_id = key_id_of(&public_key);
-    let signature = SignatureBox::from_string(signature_text).map_err(|error| Error::BadSignature {
-        key_id: key_id.clone(),
-        reason: format!("unreadable signature: {error}"),
-    })?;
-    ::minisign::verify(&public_key, &signature, Cursor::new(data), true, false, false).map_err(
-        |error| Error::BadSignature {
+    let signature =
+        SignatureBox::from_string(signature_text).map_err(|error| Error::BadSignature {
             key_id: key_id.clone(),
-            reason: error.to_string(),
-        },
-    )?;
-    signature.trusted_comment().map_err(|source| Error::Minisign {
-        what: "reading the trusted comment",
-        source,
-    })
+            reason: format!("unreadable signature: {error}"),
+        })?;
+    ::minisign::verify(
+        &public_key,
+        &signature,
+        Cursor::new(data),
+        true,
+        false,
+        false,
+    )
+    .map_err(|error| Error::BadSignature {
+        key_id: key_id.clone(),
+        reason: error.to_string(),
+    })?;
+    signature
+        .trusted_comment()
+        .map_err(|source| Error::Minisign {
+            what: "reading the trusted comment",
+            source,
+        })
 }
 
 /// The `pubkey` value for Tauri's updater config (`plugins.updater.pubkey` in `tauri.conf.json`).
@@ -157,7 +166,9 @@ fn key_file_text(text: &str) -> Option<String> {
     if text.starts_with(UNTRUSTED_PREFIX) {
         return Some(text.to_owned());
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     decoded
         .trim()
@@ -213,7 +224,10 @@ mod tests {
     fn round_trip_unencrypted_and_tauri_forms() {
         let (public_key, secret_key) = generate_keypair(None).unwrap();
         let signature = sign(b"hello", &secret_key, None, "file:hello").unwrap();
-        assert_eq!(verify(b"hello", &signature, &public_key).unwrap(), "file:hello");
+        assert_eq!(
+            verify(b"hello", &signature, &public_key).unwrap(),
+            "file:hello"
+        );
         assert_eq!(
             verify(b"hello", &signature, &tauri_pubkey(&public_key)).unwrap(),
             "file:hello"

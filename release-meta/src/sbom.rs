@@ -115,9 +115,10 @@ pub fn parse_lock(lock_text: &str) -> Result<Vec<LockedPackage>> {
             if requirement.starts_with('-') {
                 return Err(syntax("pip options are not allowed in a release lock"));
             }
-            packages.push(parse_requirement(requirement).ok_or_else(|| {
-                syntax("expected a pinned requirement `name==version`")
-            })?);
+            packages.push(
+                parse_requirement(requirement)
+                    .ok_or_else(|| syntax("expected a pinned requirement `name==version`"))?,
+            );
         }
         for token in tokens {
             let Some(hash) = token.strip_prefix("--hash=") else {
@@ -225,9 +226,15 @@ pub fn cyclonedx_from_lock(
     let python_ref = format!("pkg:generic/cpython@{}", metadata.python_version);
 
     let mut components = Vec::with_capacity(packages.len() + 1);
-    let locked_names: BTreeSet<&str> = packages.iter().map(|package| package.name.as_str()).collect();
+    let locked_names: BTreeSet<&str> = packages
+        .iter()
+        .map(|package| package.name.as_str())
+        .collect();
     let mut depends_on: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    depends_on.entry(root_ref.clone()).or_default().insert(python_ref.clone());
+    depends_on
+        .entry(root_ref.clone())
+        .or_default()
+        .insert(python_ref.clone());
     for package in &packages {
         let purl = format!("pkg:pypi/{}@{}", package.name, package.version);
         let mut component = json!({
@@ -241,10 +248,12 @@ pub fn cyclonedx_from_lock(
                 .collect::<Vec<_>>(),
         });
         if let Some(dir) = site_packages_dir {
-            let found = installed.get(&package.name).ok_or_else(|| Error::NotInstalled {
-                site_packages: dir.to_owned(),
-                name: package.name.clone(),
-            })?;
+            let found = installed
+                .get(&package.name)
+                .ok_or_else(|| Error::NotInstalled {
+                    site_packages: dir.to_owned(),
+                    name: package.name.clone(),
+                })?;
             if found.version != package.version {
                 return Err(Error::InstalledVersionMismatch {
                     path: found.metadata_path.clone(),
@@ -428,16 +437,24 @@ mod tests {
     fn requirements() {
         for (requirement, expected) in [
             ("numpy==2.5.5", Some(("numpy", "2.5.5"))),
-            ("Typing_Extensions==4.16.0", Some(("typing-extensions", "4.16.0"))),
+            (
+                "Typing_Extensions==4.16.0",
+                Some(("typing-extensions", "4.16.0")),
+            ),
             ("uvicorn[standard]==0.54.0", Some(("uvicorn", "0.54.0"))),
-            ("tzdata==2026.6;sys_platform=='win32'", Some(("tzdata", "2026.6"))),
+            (
+                "tzdata==2026.6;sys_platform=='win32'",
+                Some(("tzdata", "2026.6")),
+            ),
             ("numpy>=2", None),
             ("numpy===2", None),
             ("numpy==2.*", None),
             ("numpy", None),
         ] {
             let got = parse_requirement(requirement);
-            let got = got.as_ref().map(|package| (package.name.as_str(), package.version.as_str()));
+            let got = got
+                .as_ref()
+                .map(|package| (package.name.as_str(), package.version.as_str()));
             assert_eq!(got, expected, "{requirement}");
         }
     }
@@ -452,7 +469,10 @@ mod tests {
         let packages = parse_lock(&lock).unwrap();
         assert_eq!(packages.len(), 2);
         assert_eq!(packages[0].name, "bar");
-        assert_eq!(packages[1].sha256, vec![hash_a.clone(), hash_b.to_lowercase()]);
+        assert_eq!(
+            packages[1].sha256,
+            vec![hash_a.clone(), hash_b.to_lowercase()]
+        );
         assert_eq!(packages[1].via, vec!["bar", "app (pyproject.toml)"]);
         for bad in [
             "--index-url x\n".to_owned(),

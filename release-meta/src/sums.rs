@@ -45,11 +45,11 @@ fn name_in_dir(dir: &Path, file: &Path) -> Result<String> {
     let mut parts = Vec::new();
     for component in relative.components() {
         match component {
-            Component::Normal(part) => parts.push(part.to_str().ok_or_else(|| {
-                Error::UnsupportedSumsName {
+            Component::Normal(part) => {
+                parts.push(part.to_str().ok_or_else(|| Error::UnsupportedSumsName {
                     path: file.to_owned(),
-                }
-            })?),
+                })?)
+            }
             Component::CurDir => {}
             _ => {
                 return Err(Error::OutsideSumsDir {

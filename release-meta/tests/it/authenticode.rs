@@ -13,8 +13,22 @@ use crate::{flip_byte, run, tool_available};
 fn windows_pyd(dir: &Path) -> PathBuf {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
     let output = run(Command::new(&python)
-        .args(["-m", "pip", "download", "--no-deps", "--only-binary", ":all:"])
-        .args(["--platform", "win_amd64", "--python-version", "3.12", "pyyaml", "-d"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+        ])
+        .args([
+            "--platform",
+            "win_amd64",
+            "--python-version",
+            "3.12",
+            "pyyaml",
+            "-d",
+        ])
         .arg(dir));
     assert!(
         output.status.success(),
@@ -46,7 +60,9 @@ fn code_signing_cert(dir: &Path, password: &str) -> (PathBuf, PathBuf) {
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
     let output = run(Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-sha256", "-days", "30"])
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-sha256", "-days", "30",
+        ])
         .args(["-subj", "/CN=Tokenizer Studio Test Signing"])
         .args(["-addext", "extendedKeyUsage=codeSigning"])
         .args(["-addext", "keyUsage=critical,digitalSignature"])
@@ -65,7 +81,10 @@ fn osslsigncode_signs_a_real_pe_and_detects_tampering() {
     if !tool_available("osslsigncode", "apt-get install osslsigncode") {
         return;
     }
-    assert!(tool_available("openssl", "apt-get install openssl"), "openssl is needed to make a test certificate");
+    assert!(
+        tool_available("openssl", "apt-get install openssl"),
+        "openssl is needed to make a test certificate"
+    );
     let dir = tempfile::tempdir().unwrap();
     let unsigned = windows_pyd(dir.path());
     let (cert, key) = code_signing_cert(dir.path(), "test key password");
@@ -74,10 +93,19 @@ fn osslsigncode_signs_a_real_pe_and_detects_tampering() {
     assert!(verify_pe_with_osslsigncode(&unsigned, &cert).is_err());
 
     let signed = dir.path().join("_yaml.signed.pyd");
-    sign_pe_with_osslsigncode(&unsigned, &signed, &cert, Some(&key), Some("test key password"), None)
-        .unwrap();
+    sign_pe_with_osslsigncode(
+        &unsigned,
+        &signed,
+        &cert,
+        Some(&key),
+        Some("test key password"),
+        None,
+    )
+    .unwrap();
     verify_pe_with_osslsigncode(&signed, &cert).unwrap();
-    assert!(std::fs::metadata(&signed).unwrap().len() > std::fs::metadata(&unsigned).unwrap().len());
+    assert!(
+        std::fs::metadata(&signed).unwrap().len() > std::fs::metadata(&unsigned).unwrap().len()
+    );
 
     // A wrong password is reported, not prompted for.
     let wrong = dir.path().join("_yaml.wrong.pyd");
@@ -88,7 +116,14 @@ fn osslsigncode_signs_a_real_pe_and_detects_tampering() {
     // PKCS#12 path: certificate and key in one `.p12`.
     let p12 = dir.path().join("release.p12");
     let output = run(Command::new("openssl")
-        .args(["pkcs12", "-export", "-passin", "pass:test key password", "-passout", "pass:p12 password"])
+        .args([
+            "pkcs12",
+            "-export",
+            "-passin",
+            "pass:test key password",
+            "-passout",
+            "pass:p12 password",
+        ])
         .arg("-inkey")
         .arg(&key)
         .arg("-in")
@@ -97,7 +132,15 @@ fn osslsigncode_signs_a_real_pe_and_detects_tampering() {
         .arg(&p12));
     assert!(output.status.success(), "openssl pkcs12 failed: {output:?}");
     let signed_p12 = dir.path().join("_yaml.p12.pyd");
-    sign_pe_with_osslsigncode(&unsigned, &signed_p12, &p12, None, Some("p12 password"), None).unwrap();
+    sign_pe_with_osslsigncode(
+        &unsigned,
+        &signed_p12,
+        &p12,
+        None,
+        Some("p12 password"),
+        None,
+    )
+    .unwrap();
     verify_pe_with_osslsigncode(&signed_p12, &cert).unwrap();
 
     // One byte changed after signing (in the middle of the code) breaks the signature.
@@ -118,8 +161,17 @@ fn signtool_argv_for_windows_hosts() {
     assert_eq!(
         argv,
         [
-            "signtool", "sign", "/fd", "SHA256", "/f", "release.pfx", "/p", "pfx password", "/d",
-            "Tokenizer Studio", "TokenizerStudio_0.2.0_x64-setup.exe"
+            "signtool",
+            "sign",
+            "/fd",
+            "SHA256",
+            "/f",
+            "release.pfx",
+            "/p",
+            "pfx password",
+            "/d",
+            "Tokenizer Studio",
+            "TokenizerStudio_0.2.0_x64-setup.exe"
         ]
     );
 }

@@ -89,20 +89,28 @@ fn signed_index_verifies_with_reference_minisign() {
     assert!(json.ends_with(b"}\n"));
     assert_eq!(ReleaseIndex::from_json(&json).unwrap(), index);
     let signature = std::fs::read_to_string(&minisig_path).unwrap();
-    assert_eq!(verify_index(&json, &signature, &public_key, &json_path).unwrap(), index);
+    assert_eq!(
+        verify_index(&json, &signature, &public_key, &json_path).unwrap(),
+        index
+    );
 
     // Deterministic JSON: a second write gives the same bytes (only the signature differs).
     let again = tempfile::tempdir().unwrap();
-    let (json_again, _) = write_signed_index(&index, again.path(), &secret_key, Some("pw")).unwrap();
+    let (json_again, _) =
+        write_signed_index(&index, again.path(), &secret_key, Some("pw")).unwrap();
     assert_eq!(std::fs::read(json_again).unwrap(), json);
 
     // A signature over another channel's index is refused even though the key is right.
     let beta = build_index("beta", index.published_at, vec![]).unwrap();
-    let (beta_json, beta_sig) = write_signed_index(&beta, dir.path(), &secret_key, Some("pw")).unwrap();
+    let (beta_json, beta_sig) =
+        write_signed_index(&beta, dir.path(), &secret_key, Some("pw")).unwrap();
     let beta_signature = std::fs::read_to_string(beta_sig).unwrap();
     let mut forged = std::fs::read(beta_json).unwrap();
     assert!(verify_index(&forged, &beta_signature, &public_key, Path::new("beta")).is_ok());
-    forged = String::from_utf8(forged).unwrap().replace("beta", "stable").into_bytes();
+    forged = String::from_utf8(forged)
+        .unwrap()
+        .replace("beta", "stable")
+        .into_bytes();
     assert!(verify_index(&forged, &beta_signature, &public_key, Path::new("forged")).is_err());
 
     if !tool_available("minisign", "apt-get install minisign") {
@@ -131,13 +139,21 @@ fn entry_from_a_real_archive_and_manifest() {
     };
     let manifest = Manifest::from_json(&manifest_json).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("tokenizer-studio-runtime-0.1.0-linux-x64.tar.zst");
+    let archive = dir
+        .path()
+        .join("tokenizer-studio-runtime-0.1.0-linux-x64.tar.zst");
     std::fs::write(&archive, b"not really zstd").unwrap();
     let entry = entry_for_archive(&archive, &manifest, "0.1.0").unwrap();
-    assert_eq!(entry.url, "tokenizer-studio-runtime-0.1.0-linux-x64.tar.zst");
+    assert_eq!(
+        entry.url,
+        "tokenizer-studio-runtime-0.1.0-linux-x64.tar.zst"
+    );
     assert_eq!(entry.size, 15);
     use sha2::Digest as _;
-    assert_eq!(entry.sha256, hex::encode(sha2::Sha256::digest(b"not really zstd")));
+    assert_eq!(
+        entry.sha256,
+        hex::encode(sha2::Sha256::digest(b"not really zstd"))
+    );
     assert_eq!(entry.unpacked_size, manifest.unpacked_size());
     assert_eq!(entry.version, manifest.runtime_version);
 }

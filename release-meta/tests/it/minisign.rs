@@ -42,7 +42,10 @@ fn reference_minisign_agrees_with_verify() {
             .unwrap();
         assert_eq!(&signature_bytes[..2], b"ED", "{signature}");
 
-        assert!(reference_verifies(&file, &public_key), "minisign -V rejects our signature");
+        assert!(
+            reference_verifies(&file, &public_key),
+            "minisign -V rejects our signature"
+        );
         assert_eq!(
             verify(&data, &signature, &public_key).unwrap(),
             "file:runtime-beta.json"
@@ -55,7 +58,10 @@ fn reference_minisign_agrees_with_verify() {
 
         flip_byte(&file, 7);
         let changed = std::fs::read(&file).unwrap();
-        assert!(!reference_verifies(&file, &public_key), "minisign -V accepts a changed file");
+        assert!(
+            !reference_verifies(&file, &public_key),
+            "minisign -V accepts a changed file"
+        );
         assert!(verify(&changed, &signature, &public_key).is_err());
         std::fs::write(&file, &data).unwrap();
     }
@@ -71,7 +77,10 @@ fn tauri_pubkey_is_base64_of_the_key_file() {
     assert!(decoded.starts_with("untrusted comment: minisign public key"));
     assert_eq!(decoded.trim(), public_key.trim());
     // Every form of the same key gives the same Tauri value.
-    assert_eq!(tauri_pubkey(&tauri_pubkey(&public_key)), tauri_pubkey(&public_key));
+    assert_eq!(
+        tauri_pubkey(&tauri_pubkey(&public_key)),
+        tauri_pubkey(&public_key)
+    );
     assert_eq!(
         tauri_pubkey(&public_key_line(&public_key).unwrap()),
         tauri_pubkey(&public_key)

@@ -57,7 +57,27 @@ fn assert_valid_cyclonedx_1_5(bom: &Value) {
         .iter_errors(bom)
         .map(|error| format!("{}: {error}", error.instance_path()))
         .collect();
-    assert!(errors.is_empty(), "SBOM violates CycloneDX 1.5:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "SBOM violates CycloneDX 1.5:\n{}",
+        errors.join("\n")
+    );
+}
+
+#[test]
+fn schema_check_is_not_vacuous() {
+    let bom = cyclonedx_from_lock(&lock_text(), None, &metadata()).unwrap();
+    for (pointer, bad) in [
+        ("/components/0/hashes/0/content", Value::from("not hex")),
+        ("/components/0/type", Value::from("wheel")),
+        ("/serialNumber", Value::from("1234")),
+        ("/metadata/timestamp", Value::from("yesterday")),
+    ] {
+        let mut broken = bom.clone();
+        *broken.pointer_mut(pointer).unwrap() = bad;
+        let result = std::panic::catch_unwind(|| assert_valid_cyclonedx_1_5(&broken));
+        assert!(result.is_err(), "schema accepted a broken {pointer}");
+    }
 }
 
 fn components(bom: &Value) -> &Vec<Value> {
@@ -80,7 +100,10 @@ fn sbom_from_the_lock_alone() {
     assert_eq!(bom["bomFormat"], "CycloneDX");
     assert_eq!(bom["specVersion"], "1.5");
     assert_eq!(bom["metadata"]["timestamp"], "2026-11-22T01:45:41Z");
-    assert!(bom["serialNumber"].as_str().unwrap().starts_with("urn:uuid:"));
+    assert!(bom["serialNumber"]
+        .as_str()
+        .unwrap()
+        .starts_with("urn:uuid:"));
     let libraries: Vec<&Value> = components(&bom)
         .iter()
         .filter(|component| component["type"] == "library")
@@ -91,12 +114,23 @@ fn sbom_from_the_lock_alone() {
         .iter()
         .map(|library| library["hashes"].as_array().unwrap().len())
         .sum();
-    assert_eq!(n_sbom_hashes, n_lock_hashes, "every lock hash is in the SBOM");
+    assert_eq!(
+        n_sbom_hashes, n_lock_hashes,
+        "every lock hash is in the SBOM"
+    );
     for library in &libraries {
-        let purl = format!("pkg:pypi/{}@{}", library["name"].as_str().unwrap(), library["version"].as_str().unwrap());
+        let purl = format!(
+            "pkg:pypi/{}@{}",
+            library["name"].as_str().unwrap(),
+            library["version"].as_str().unwrap()
+        );
         assert_eq!(library["purl"], purl.as_str());
         assert_eq!(library["bom-ref"], purl.as_str());
-        assert!(library["hashes"].as_array().unwrap().iter().all(|hash| hash["alg"] == "SHA-256"));
+        assert!(library["hashes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|hash| hash["alg"] == "SHA-256"));
     }
     let python = component(&bom, "cpython");
     assert_eq!(python["version"], "3.12.14");
@@ -115,10 +149,15 @@ fn sbom_from_the_lock_alone() {
             .map(|child| child.as_str().unwrap().to_owned())
             .collect()
     };
-    let fastapi = component(&bom, "fastapi")["purl"].as_str().unwrap().to_owned();
+    let fastapi = component(&bom, "fastapi")["purl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let root = depends_on("tokenizer-studio-runtime@0.1.0");
     assert!(root.contains(&fastapi) && root.contains(&"pkg:generic/cpython@3.12.14".to_owned()));
-    assert!(depends_on(&fastapi).iter().any(|child| child.starts_with("pkg:pypi/starlette@")));
+    assert!(depends_on(&fastapi)
+        .iter()
+        .any(|child| child.starts_with("pkg:pypi/starlette@")));
 
     // Reproducible: same inputs, same bytes (serial number included).
     let again = cyclonedx_from_lock(&lock, None, &metadata()).unwrap();
@@ -139,7 +178,11 @@ fn copy_dist_infos(site_packages: &Path, into: &Path) {
         let name = entry.file_name().into_string().unwrap();
         if name.ends_with(".dist-info") {
             std::fs::create_dir_all(into.join(&name)).unwrap();
-            std::fs::copy(entry.path().join("METADATA"), into.join(&name).join("METADATA")).unwrap();
+            std::fs::copy(
+                entry.path().join("METADATA"),
+                into.join(&name).join("METADATA"),
+            )
+            .unwrap();
         }
     }
 }
@@ -163,20 +206,37 @@ fn sbom_licences_from_the_built_runtime() {
     let metadata = SbomMetadata::from_manifest(&manifest, SOURCE_DATE_EPOCH);
     let bom = cyclonedx_from_lock(&lock, Some(copy.path()), &metadata).unwrap();
     assert_valid_cyclonedx_1_5(&bom);
-    assert_eq!(component(&bom, "cpython")["version"], manifest.python.version.as_str());
+    assert_eq!(
+        component(&bom, "cpython")["version"],
+        manifest.python.version.as_str()
+    );
 
     let licenses = |name: &str| component(&bom, name)["licenses"].to_string();
     assert_eq!(licenses("fastapi"), r#"[{"expression":"MIT"}]"#);
-    assert!(licenses("numpy").contains("BSD-3-Clause"), "{}", licenses("numpy"));
+    assert!(
+        licenses("numpy").contains("BSD-3-Clause"),
+        "{}",
+        licenses("numpy")
+    );
     assert!(licenses("pyarrow").contains("Apache-2.0"));
     // No License-Expression: the short `License:` field, then the classifiers.
-    assert_eq!(licenses("datasets"), r#"[{"license":{"name":"Apache 2.0"}}]"#);
-    assert_eq!(licenses("tokenizers"), r#"[{"license":{"name":"Apache Software License"}}]"#);
+    assert_eq!(
+        licenses("datasets"),
+        r#"[{"license":{"name":"Apache 2.0"}}]"#
+    );
+    assert_eq!(
+        licenses("tokenizers"),
+        r#"[{"license":{"name":"Apache Software License"}}]"#
+    );
     let n_with_licence = components(&bom)
         .iter()
         .filter(|component| component.get("licenses").is_some())
         .count();
-    assert_eq!(n_with_licence, N_LOCKED + 1, "every wheel here states a licence");
+    assert_eq!(
+        n_with_licence,
+        N_LOCKED + 1,
+        "every wheel here states a licence"
+    );
 
     let again = cyclonedx_from_lock(&lock, Some(copy.path()), &metadata).unwrap();
     assert_eq!(bom, again);
@@ -185,12 +245,25 @@ fn sbom_licences_from_the_built_runtime() {
     let fastapi_dir = std::fs::read_dir(copy.path())
         .unwrap()
         .map(|entry| entry.unwrap().path())
-        .find(|path| path.file_name().unwrap().to_str().unwrap().starts_with("fastapi-"))
+        .find(|path| {
+            path.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("fastapi-")
+        })
         .unwrap();
     let metadata_path = fastapi_dir.join("METADATA");
     let original = std::fs::read_to_string(&metadata_path).unwrap();
-    let version_line = original.lines().find(|line| line.starts_with("Version:")).unwrap();
-    std::fs::write(&metadata_path, original.replacen(version_line, "Version: 0.0.1", 1)).unwrap();
+    let version_line = original
+        .lines()
+        .find(|line| line.starts_with("Version:"))
+        .unwrap();
+    std::fs::write(
+        &metadata_path,
+        original.replacen(version_line, "Version: 0.0.1", 1),
+    )
+    .unwrap();
     assert!(matches!(
         cyclonedx_from_lock(&lock, Some(copy.path()), &metadata),
         Err(Error::InstalledVersionMismatch { .. })

@@ -12,9 +12,17 @@ fn sha256sum_checks_our_file() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::create_dir(root.join("installers")).unwrap();
-    std::fs::write(root.join("tokenizer-studio-runtime-0.2.0-linux-x64.tar.zst"), b"archive").unwrap();
+    std::fs::write(
+        root.join("tokenizer-studio-runtime-0.2.0-linux-x64.tar.zst"),
+        b"archive",
+    )
+    .unwrap();
     std::fs::write(root.join("runtime-beta.json"), b"{}\n").unwrap();
-    std::fs::write(root.join("installers/Tokenizer Studio_0.2.0_x64.msi"), b"msi").unwrap();
+    std::fs::write(
+        root.join("installers/Tokenizer Studio_0.2.0_x64.msi"),
+        b"msi",
+    )
+    .unwrap();
 
     let files: Vec<PathBuf> = vec![
         root.join("tokenizer-studio-runtime-0.2.0-linux-x64.tar.zst"),
@@ -59,6 +67,9 @@ fn sha256sum_checks_our_file() {
     assert!(output.status.success(), "{output:?}");
     flip_byte(&root.join("runtime-beta.json"), 0);
     let output = check();
-    assert!(!output.status.success(), "sha256sum -c accepted a changed file");
+    assert!(
+        !output.status.success(),
+        "sha256sum -c accepted a changed file"
+    );
     assert!(String::from_utf8_lossy(&output.stdout).contains("runtime-beta.json: FAILED"));
 }

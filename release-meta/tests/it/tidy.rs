@@ -19,7 +19,11 @@ fn every_rust_file_starts_with_a_doc_line_and_has_no_markers() {
         .chain(WalkDir::new(crate_dir.join("tests")))
     {
         let entry = entry.unwrap();
-        if entry.path().extension().is_none_or(|extension| extension != "rs") {
+        if entry
+            .path()
+            .extension()
+            .is_none_or(|extension| extension != "rs")
+        {
             continue;
         }
         n_files += 1;
@@ -30,7 +34,11 @@ fn every_rust_file_starts_with_a_doc_line_and_has_no_markers() {
             entry.path().display()
         );
         for marker in markers {
-            assert!(!text.contains(marker), "{} contains `{marker}`", entry.path().display());
+            assert!(
+                !text.contains(marker),
+                "{} contains `{marker}`",
+                entry.path().display()
+            );
         }
     }
     assert!(n_files >= 10, "tidy found only {n_files} files");

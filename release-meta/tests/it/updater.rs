@@ -15,8 +15,16 @@ fn latest_json_has_what_tauri_reads() {
         "Faster tokenizer training.",
         &pub_date,
         &[
-            ("windows-x86_64", "TokenizerStudio_0.2.0_x64-setup.exe", &already_encoded),
-            ("linux-x86_64", "TokenizerStudio_0.2.0_amd64.AppImage", &signature),
+            (
+                "windows-x86_64",
+                "TokenizerStudio_0.2.0_x64-setup.exe",
+                &already_encoded,
+            ),
+            (
+                "linux-x86_64",
+                "TokenizerStudio_0.2.0_amd64.AppImage",
+                &signature,
+            ),
         ],
     )
     .unwrap();
@@ -31,7 +39,9 @@ fn latest_json_has_what_tauri_reads() {
     // verifies over the bundle.
     for key in ["linux-x86_64", "windows-x86_64"] {
         let encoded = value["platforms"][key]["signature"].as_str().unwrap();
-        let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap();
         let decoded = String::from_utf8(decoded).unwrap();
         verify(appimage, &decoded, &public_key).unwrap();
     }
@@ -45,12 +55,20 @@ fn latest_json_has_what_tauri_reads() {
             "0.2.0",
             "",
             &pub_date,
-            &[("linux-x86_64", "u", &signature), ("linux-x86_64", "v", &signature)]
+            &[
+                ("linux-x86_64", "u", &signature),
+                ("linux-x86_64", "v", &signature)
+            ]
         ),
         Err(Error::UpdaterDuplicatePlatform { .. })
     ));
     assert!(matches!(
-        tauri_latest_json("0.2.0", "", &pub_date, &[("linux-x86_64", "u", "not a signature")]),
+        tauri_latest_json(
+            "0.2.0",
+            "",
+            &pub_date,
+            &[("linux-x86_64", "u", "not a signature")]
+        ),
         Err(Error::UpdaterSignature { .. })
     ));
 }
