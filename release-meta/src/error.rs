@@ -44,6 +44,8 @@ pub enum Error {
     SchemaVersionMismatch { expected: u32, found: u32 },
     #[error("target {target} appears in more than one index entry or fragment; each CI matrix job must publish one distinct target")]
     DuplicateTarget { target: String },
+    #[error("a fragment holds exactly one target, this one {n_targets}; write one fragment per matrix job")]
+    FragmentTargets { n_targets: usize },
     #[error("no release index fragments to merge: download the matrix jobs' fragments first")]
     NoFragments,
     #[error("{path}: not a release index ({source})")]

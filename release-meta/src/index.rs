@@ -99,6 +99,37 @@ pub fn merge_fragments(fragments: &[ReleaseIndex]) -> Result<ReleaseIndex> {
     Ok(merged)
 }
 
+/// `runtime-<channel>-<target>.fragment.json`: what one CI matrix job uploads for the release
+/// job to merge (the release workflow collects `runtime-*.fragment.json`).
+pub fn fragment_file_name(channel: &str, target: Target) -> String {
+    format!("runtime-{channel}-{}.fragment.json", target.name())
+}
+
+/// Writes a one-target fragment as `dir/runtime-<channel>-<target>.fragment.json` (unsigned:
+/// it never leaves CI; only the merged index is signed) and returns its path.
+pub fn write_fragment(index: &ReleaseIndex, dir: &Path) -> Result<PathBuf> {
+    check_channel(&index.channel)?;
+    let mut targets = index.runtimes.keys();
+    let (Some(&target), None) = (targets.next(), targets.next()) else {
+        return Err(Error::FragmentTargets {
+            n_targets: index.runtimes.len(),
+        });
+    };
+    fs_err::create_dir_all(dir)?;
+    let path = dir.join(fragment_file_name(&index.channel, target));
+    fs_err::write(&path, index_json(index))?;
+    Ok(path)
+}
+
+/// Reads an index or fragment file; the error names the file.
+pub fn read_index_file(path: &Path) -> Result<ReleaseIndex> {
+    let bytes = fs_err::read(path)?;
+    serde_json::from_slice(&bytes).map_err(|source| Error::IndexJson {
+        path: path.to_owned(),
+        source,
+    })
+}
+
 /// `runtime-<channel>.json`.
 pub fn index_file_name(channel: &str) -> String {
     format!("runtime-{channel}.json")

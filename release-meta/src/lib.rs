@@ -18,8 +18,8 @@ mod error;
 pub use authenticode::{sign_pe_with_osslsigncode, signtool_command, verify_pe_with_osslsigncode};
 pub use error::Error;
 pub use index::{
-    build_index, entry_for_archive, index_file_name, index_json, merge_fragments, verify_index,
-    write_signed_index,
+    build_index, entry_for_archive, fragment_file_name, index_file_name, index_json,
+    merge_fragments, read_index_file, verify_index, write_fragment, write_signed_index,
 };
 pub use minisign::{generate_keypair, sign, tauri_pubkey, verify};
 pub use sbom::{cyclonedx_from_lock, parse_lock, LockedPackage, SbomMetadata};

@@ -16,6 +16,13 @@ use crate::{Error, Result};
 /// First line of every minisign key or signature file.
 const UNTRUSTED_PREFIX: &str = "untrusted comment:";
 
+/// Env var holding the secret key text in CI (set from the `MINISIGN_SECRET_KEY` secret, only in
+/// the step that signs the index).
+pub const SECRET_KEY_ENV: &str = "TOKENIZER_STUDIO_MINISIGN_KEY";
+
+/// Env var holding the secret key's password in CI; empty or unset for an unencrypted key.
+pub const PASSWORD_ENV: &str = "TOKENIZER_STUDIO_MINISIGN_PASSWORD";
+
 /// Untrusted comment written above our signatures (informational only, not signed).
 const SIGNATURE_COMMENT: &str = "signature from tokenizer-studio release key";
 
@@ -52,8 +59,9 @@ pub fn generate_keypair(password: Option<&str>) -> Result<(String, String)> {
 /// Signs `data`, returning the text of a standard `.minisig` file (prehashed, `ED`).
 ///
 /// `secret_key_text` is the key file text or its base64 (the form Tauri's
-/// `TAURI_SIGNING_PRIVATE_KEY` uses). `password` must be given exactly when the key is
-/// encrypted. The `trusted_comment` is signed too and must be one line; `minisign -V` prints it.
+/// `TAURI_SIGNING_PRIVATE_KEY` uses). `password` must be given when the key is encrypted (an
+/// empty one for a key encrypted with an empty password); for an unencrypted key it must be
+/// `None` or empty, since CI passes an unset secret as an empty env var. The `trusted_comment` is signed too and must be one line; `minisign -V` prints it.
 pub fn sign(
     data: &[u8],
     secret_key_text: &str,
@@ -207,7 +215,7 @@ fn parse_secret_key(text: &str, password: Option<&str>) -> Result<SecretKey> {
     let secret_key = match (is_encrypted, password) {
         (true, Some(password)) => key_box.into_secret_key(Some(password.to_owned())),
         (true, None) => return Err(Error::SecretKeyNeedsPassword),
-        (false, None) => key_box.into_unencrypted_secret_key(),
+        (false, None | Some("")) => key_box.into_unencrypted_secret_key(),
         (false, Some(_)) => return Err(Error::SecretKeyNotEncrypted),
     };
     secret_key.map_err(|source| Error::Minisign {
@@ -237,6 +245,7 @@ mod tests {
         assert!(verify(b"hellO", &signature, &public_key).is_err());
         let tauri_secret = base64::engine::general_purpose::STANDARD.encode(&secret_key);
         sign(b"x", &tauri_secret, None, "c").unwrap();
+        sign(b"x", &secret_key, Some(""), "c").unwrap();
         assert!(matches!(
             sign(b"x", &secret_key, Some("pw"), "c"),
             Err(Error::SecretKeyNotEncrypted)

@@ -5,8 +5,8 @@ use std::process::Command;
 
 use release_meta::minisign::public_key_line;
 use release_meta::{
-    build_index, entry_for_archive, generate_keypair, index_json, merge_fragments, verify_index,
-    write_signed_index, Error,
+    build_index, entry_for_archive, generate_keypair, index_json, merge_fragments, read_index_file,
+    verify_index, write_fragment, write_signed_index, Error,
 };
 use runtime_spec::{IndexEntry, Manifest, ReleaseIndex, Target};
 
@@ -69,6 +69,47 @@ fn fragments_merge_and_conflicts_are_refused() {
         merge_fragments(&[fragment("beta", 1, Target::LinuxX64), old_schema]),
         Err(Error::SchemaVersionMismatch { .. })
     ));
+}
+
+#[test]
+fn fragments_round_trip_through_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = Vec::new();
+    for target in Target::ALL {
+        paths.push(write_fragment(&fragment("alpha", 7, target), dir.path()).unwrap());
+    }
+    assert_eq!(
+        paths[2].file_name().unwrap(),
+        "runtime-alpha-linux-x64.fragment.json"
+    );
+    let fragments: Vec<ReleaseIndex> = paths
+        .iter()
+        .map(|path| read_index_file(path).unwrap())
+        .collect();
+    assert_eq!(merge_fragments(&fragments).unwrap().runtimes.len(), 3);
+
+    let two_targets = build_index(
+        "alpha",
+        7,
+        vec![
+            (Target::LinuxX64, entry(Target::LinuxX64)),
+            (Target::WindowsX64, entry(Target::WindowsX64)),
+        ],
+    )
+    .unwrap();
+    assert!(matches!(
+        write_fragment(&two_targets, dir.path()),
+        Err(Error::FragmentTargets { n_targets: 2 })
+    ));
+    let garbage = dir.path().join("runtime-alpha-garbage.fragment.json");
+    std::fs::write(&garbage, "{\"schema_version\": 1}").unwrap();
+    let error = read_index_file(&garbage).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("runtime-alpha-garbage.fragment.json"),
+        "{error}"
+    );
 }
 
 #[test]
