@@ -72,6 +72,36 @@ fn fragments_merge_and_conflicts_are_refused() {
 }
 
 #[test]
+fn index_json_snapshot() {
+    let index = build_index(
+        "stable",
+        1_795_311_941,
+        vec![(Target::LinuxX64, entry(Target::LinuxX64))],
+    )
+    .unwrap();
+    let expected = format!(
+        r#"{{
+  "schema_version": 1,
+  "channel": "stable",
+  "published_at": 1795311941,
+  "runtimes": {{
+    "linux-x64": {{
+      "version": "0.2.0",
+      "url": "tokenizer-studio-runtime-0.2.0-linux-x64.tar.zst",
+      "size": 70000000,
+      "sha256": "{sha256}",
+      "unpacked_size": 250000000,
+      "min_shell_version": "0.1.0"
+    }}
+  }}
+}}
+"#,
+        sha256 = "ab".repeat(32)
+    );
+    assert_eq!(index_json(&index), expected);
+}
+
+#[test]
 fn fragments_round_trip_through_files() {
     let dir = tempfile::tempdir().unwrap();
     let mut paths = Vec::new();

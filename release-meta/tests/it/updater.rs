@@ -1,7 +1,9 @@
 //! Tauri updater `latest.json`: the shape Tauri v2 reads, signatures in `.sig` (base64) form.
 
 use base64::Engine as _;
-use release_meta::{generate_keypair, rfc3339_utc, sign, tauri_latest_json, verify, Error};
+use release_meta::{
+    generate_keypair, rfc3339_utc, sign, tauri_latest_json, tauri_pubkey, verify, Error,
+};
 
 #[test]
 fn latest_json_has_what_tauri_reads() {
@@ -45,6 +47,29 @@ fn latest_json_has_what_tauri_reads() {
         let decoded = String::from_utf8(decoded).unwrap();
         verify(appimage, &decoded, &public_key).unwrap();
     }
+
+    // What Tauri's updater does with `pubkey` and a platform's `signature`: base64-decode both,
+    // then check with the `minisign-verify` crate, prehashed signatures allowed.
+    let tauri_config_pubkey = tauri_pubkey(&public_key);
+    let decode = |text: &str| {
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let tauri_key = minisign_verify::PublicKey::decode(&decode(&tauri_config_pubkey)).unwrap();
+    let tauri_signature = minisign_verify::Signature::decode(&decode(
+        value["platforms"]["linux-x86_64"]["signature"]
+            .as_str()
+            .unwrap(),
+    ))
+    .unwrap();
+    tauri_key.verify(appimage, &tauri_signature, false).unwrap();
+    assert!(tauri_key
+        .verify(b"other bytes", &tauri_signature, false)
+        .is_err());
 
     assert!(matches!(
         tauri_latest_json("0.2.0", "", &pub_date, &[("macos-arm64", "u", &signature)]),
