@@ -61,7 +61,8 @@ pub fn generate_keypair(password: Option<&str>) -> Result<(String, String)> {
 /// `secret_key_text` is the key file text or its base64 (the form Tauri's
 /// `TAURI_SIGNING_PRIVATE_KEY` uses). `password` must be given when the key is encrypted (an
 /// empty one for a key encrypted with an empty password); for an unencrypted key it must be
-/// `None` or empty, since CI passes an unset secret as an empty env var. The `trusted_comment` is signed too and must be one line; `minisign -V` prints it.
+/// `None` or empty, since CI passes an unset secret as an empty env var. The `trusted_comment`
+/// is signed too and must be one line; `minisign -V` prints it.
 pub fn sign(
     data: &[u8],
     secret_key_text: &str,

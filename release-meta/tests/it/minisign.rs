@@ -86,3 +86,30 @@ fn tauri_pubkey_is_base64_of_the_key_file() {
         tauri_pubkey(&public_key)
     );
 }
+
+#[test]
+fn reference_minisign_signs_with_our_secret_key() {
+    if !tool_available("minisign", "apt-get install minisign") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (public_key, secret_key) = generate_keypair(None).unwrap();
+    let key_path = dir.path().join("release.key");
+    std::fs::write(&key_path, &secret_key).unwrap();
+    let file = dir.path().join("payload.bin");
+    std::fs::write(&file, b"payload").unwrap();
+    let output = run(Command::new("minisign")
+        .arg("-S")
+        .arg("-s")
+        .arg(&key_path)
+        .arg("-m")
+        .arg(&file)
+        .args(["-t", "signed by the reference tool"])
+        .stdin(std::process::Stdio::null()));
+    assert!(output.status.success(), "minisign -S with our key: {output:?}");
+    let signature = std::fs::read_to_string(dir.path().join("payload.bin.minisig")).unwrap();
+    assert_eq!(
+        verify(b"payload", &signature, &public_key).unwrap(),
+        "signed by the reference tool"
+    );
+}
