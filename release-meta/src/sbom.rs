@@ -225,18 +225,21 @@ pub fn cyclonedx_from_lock(
     let root_ref = format!("{}@{}", metadata.name, metadata.version);
     let python_ref = format!("pkg:generic/cpython@{}", metadata.python_version);
 
-    let mut components = Vec::with_capacity(packages.len() + 1);
-    let locked_names: BTreeSet<&str> = packages
+    let purls: BTreeMap<&str, String> = packages
         .iter()
-        .map(|package| package.name.as_str())
+        .map(|package| {
+            let purl = format!("pkg:pypi/{}@{}", package.name, package.version);
+            (package.name.as_str(), purl)
+        })
         .collect();
+    let mut components = Vec::with_capacity(packages.len() + 1);
     let mut depends_on: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     depends_on
         .entry(root_ref.clone())
         .or_default()
         .insert(python_ref.clone());
     for package in &packages {
-        let purl = format!("pkg:pypi/{}@{}", package.name, package.version);
+        let purl = &purls[package.name.as_str()];
         let mut component = json!({
             "type": "library",
             "bom-ref": purl,
@@ -270,15 +273,13 @@ pub fn cyclonedx_from_lock(
         depends_on.entry(purl.clone()).or_default();
         for requirer in &package.via {
             // uv writes `name`, `name (pyproject.toml)` or `-r file`; only the first word names
-            // a package.
+            // a package, and whatever is not a locked package is the runtime's own backend.
             let requirer = normalise_name(requirer.split_whitespace().next().unwrap_or_default());
-            let parent = match packages.iter().find(|other| other.name == requirer) {
-                Some(other) if locked_names.contains(other.name.as_str()) => {
-                    format!("pkg:pypi/{}@{}", other.name, other.version)
-                }
-                _ => root_ref.clone(),
-            };
-            depends_on.entry(parent).or_default().insert(purl.clone());
+            let parent = purls.get(requirer.as_str()).unwrap_or(&root_ref);
+            depends_on
+                .entry(parent.clone())
+                .or_default()
+                .insert(purl.clone());
         }
     }
     let mut python = json!({

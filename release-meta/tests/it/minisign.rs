@@ -106,7 +106,10 @@ fn reference_minisign_signs_with_our_secret_key() {
         .arg(&file)
         .args(["-t", "signed by the reference tool"])
         .stdin(std::process::Stdio::null()));
-    assert!(output.status.success(), "minisign -S with our key: {output:?}");
+    assert!(
+        output.status.success(),
+        "minisign -S with our key: {output:?}"
+    );
     let signature = std::fs::read_to_string(dir.path().join("payload.bin.minisig")).unwrap();
     assert_eq!(
         verify(b"payload", &signature, &public_key).unwrap(),
