@@ -75,6 +75,8 @@ pub struct LockedPackage {
 /// committed lock may name an index (DESIGN.md §4).
 pub fn parse_lock(lock_text: &str) -> Result<Vec<LockedPackage>> {
     let mut packages: Vec<LockedPackage> = Vec::new();
+    // Where each requirement starts, for errors found once the whole entry is read.
+    let mut start_lines: Vec<(usize, String)> = Vec::new();
     // True after a bare `# via` line: the following `#   name` lines list the requirers.
     let mut in_via_list = false;
     for (index, line) in lock_text.lines().enumerate() {
@@ -119,6 +121,7 @@ pub fn parse_lock(lock_text: &str) -> Result<Vec<LockedPackage>> {
                 parse_requirement(requirement)
                     .ok_or_else(|| syntax("expected a pinned requirement `name==version`"))?,
             );
+            start_lines.push((line_number, line.to_owned()));
         }
         for token in tokens {
             let Some(hash) = token.strip_prefix("--hash=") else {
@@ -137,7 +140,7 @@ pub fn parse_lock(lock_text: &str) -> Result<Vec<LockedPackage>> {
         }
     }
     let mut names = BTreeSet::new();
-    for package in &mut packages {
+    for (package, (line_number, line)) in packages.iter_mut().zip(start_lines) {
         if !names.insert(package.name.clone()) {
             return Err(Error::LockDuplicate {
                 name: package.name.clone(),
@@ -145,9 +148,9 @@ pub fn parse_lock(lock_text: &str) -> Result<Vec<LockedPackage>> {
         }
         if package.sha256.is_empty() {
             return Err(Error::LockSyntax {
-                line_number: 0,
-                line: format!("{}=={}", package.name, package.version),
-                reason: "requirement without a sha256 hash",
+                line_number,
+                line,
+                reason: "requirement without a sha256 hash (`--require-hashes` installs refuse it)",
             });
         }
         package.sha256.sort();
