@@ -1,0 +1,430 @@
+//! The Tauri glue: owns the state machine and the sidecar, runs launches off the UI thread,
+//! and turns phases into side effects (splash updates, navigation, stopping the backend).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use runtime_spec::Manifest;
+use supervisor::{LaunchRequest, Sidecar, SupervisorError, SupervisorEvent};
+use tauri::{AppHandle, Emitter, Manager, Url};
+
+use crate::discovery::{self, DiscoveryInputs};
+use crate::handoff;
+use crate::shell_log::ShellLog;
+use crate::state::{Input, Phase};
+use crate::view::{self, Context, View, MIN_FREE_BYTES};
+
+/// Label of the one window: it shows the splash, then the backend's UI.
+pub const MAIN_WINDOW: &str = "main";
+/// Event carrying a [`View`] to the splash page.
+pub const STATE_EVENT: &str = "shell-state";
+/// The shell log's size cap: a few thousand lines of decisions is plenty.
+const SHELL_LOG_MAX_BYTES: u64 = 512 * 1024;
+/// How long the backend gets for each polite stop step when the app closes.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Everything the shell knows, `manage()`d by Tauri.
+pub struct Shell {
+    pub data_root: PathBuf,
+    pub discovery: DiscoveryInputs,
+    pub log: ShellLog,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    phase: Phase,
+    /// Bumped on every new launch so late events of an abandoned one are dropped.
+    generation: u64,
+    sidecar: Option<Sidecar>,
+    /// `http://127.0.0.1:<port>` of the running sidecar: the only origin allowed to call
+    /// `open_artifacts_folder`.
+    sidecar_origin: Option<String>,
+    /// Where the bundled splash page lives (`tauri://localhost/…` on Linux and macOS).
+    splash_url: Option<Url>,
+}
+
+impl Shell {
+    pub fn new(data_root: PathBuf, discovery: DiscoveryInputs) -> Shell {
+        let log = ShellLog::open(&data_root.join("logs"), SHELL_LOG_MAX_BYTES);
+        Shell {
+            data_root,
+            discovery,
+            log,
+            inner: Mutex::new(Inner {
+                phase: Phase::Discovering,
+                generation: 0,
+                sidecar: None,
+                sidecar_origin: None,
+                splash_url: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.data_root.join("logs")
+    }
+
+    pub fn artifacts_dir(&self) -> PathBuf {
+        self.data_root.join("artifacts").join("tokenizers")
+    }
+
+    /// The splash's current view (the page asks on load, then follows [`STATE_EVENT`]).
+    pub fn current_view(&self) -> View {
+        let context = self.view_context();
+        view::view(&self.lock().phase, &context)
+    }
+
+    pub fn remember_splash_url(&self, url: Url) {
+        self.lock().splash_url = Some(url);
+    }
+
+    /// Whether `origin` is the running sidecar's.
+    pub fn is_sidecar_origin(&self, origin: &str) -> bool {
+        self.lock().sidecar_origin.as_deref() == Some(origin)
+    }
+
+    fn view_context(&self) -> Context {
+        Context {
+            logs_dir: self.logs_dir(),
+            previous_runtime_available: discovery::check_runtime(
+                &discovery::previous_runtime_dir(&self.data_root),
+                self.discovery.target,
+            )
+            .is_ok(),
+        }
+    }
+
+    /// Stops the backend if one runs (window closed, SIGTERM, quit). Blocks until it is gone.
+    pub fn stop_sidecar(&self, why: &str) {
+        let sidecar = {
+            let mut inner = self.lock();
+            inner.generation += 1;
+            inner.sidecar_origin = None;
+            inner.sidecar.take()
+        };
+        if let Some(mut sidecar) = sidecar {
+            self.log
+                .line(&format!("stopping the backend (pid {}): {why}", sidecar.pid()));
+            let outcome = sidecar.stop(STOP_GRACE);
+            self.log.line(&format!("backend stopped: {outcome:?}"));
+        }
+    }
+}
+
+/// Origin (`scheme://host:port`) of a URL, as the sidecar URL spells it.
+pub fn origin_of(url: &Url) -> Option<String> {
+    Some(format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str()?,
+        url.port_or_known_default()?
+    ))
+}
+
+/// The first launch: the machine already starts in `Discovering`.
+pub fn begin_first_launch(app: &AppHandle) {
+    let shell = app.state::<Arc<Shell>>();
+    let generation = {
+        let mut inner = shell.lock();
+        inner.generation += 1;
+        inner.generation
+    };
+    let app = app.clone();
+    spawn_named("discover", move || discover_and_launch(&app, generation));
+}
+
+/// Starts from scratch: disk check, discovery, launch. Used at startup and by "Retry".
+pub fn start_over(app: &AppHandle, input: Input) -> Result<(), String> {
+    let shell = app.state::<Arc<Shell>>();
+    let generation = {
+        let mut inner = shell.lock();
+        let next = inner
+            .phase
+            .next(input.clone())
+            .ok_or("nothing to retry right now")?;
+        inner.generation += 1;
+        inner.phase = next;
+        inner.generation
+    };
+    shell.log.line(&format!("{input:?} -> discovering"));
+    publish(app);
+    let app = app.clone();
+    spawn_named("discover", move || discover_and_launch(&app, generation));
+    Ok(())
+}
+
+/// "Use previous runtime": checks `<data>/runtime/previous` and launches it.
+pub fn use_previous(app: &AppHandle) -> Result<(), String> {
+    let shell = app.state::<Arc<Shell>>();
+    let dir = discovery::previous_runtime_dir(&shell.data_root);
+    let manifest = discovery::check_runtime(&dir, shell.discovery.target)
+        .map_err(|reason| format!("the previous runtime cannot be used: {reason:?}"))?;
+    let generation = {
+        let mut inner = shell.lock();
+        let next = inner
+            .phase
+            .next(Input::UsePrevious {
+                runtime_dir: dir.clone(),
+                runtime_version: manifest.runtime_version.clone(),
+            })
+            .ok_or("the previous runtime can only be chosen from an error screen")?;
+        inner.generation += 1;
+        inner.phase = next;
+        inner.generation
+    };
+    shell
+        .log
+        .line(&format!("using the previous runtime {}", dir.display()));
+    publish(app);
+    let app = app.clone();
+    spawn_named("launch", move || launch(&app, generation, &dir, &manifest));
+    Ok(())
+}
+
+fn discover_and_launch(app: &AppHandle, generation: u64) {
+    let shell = app.state::<Arc<Shell>>();
+    match runtime_archive::free_space(&shell.data_root) {
+        Ok(free_bytes) if free_bytes < MIN_FREE_BYTES => {
+            apply(
+                app,
+                generation,
+                Input::DiskTooFull {
+                    data_root: shell.data_root.clone(),
+                    free_bytes,
+                    needed_bytes: MIN_FREE_BYTES,
+                },
+            );
+            return;
+        }
+        Ok(_) => {}
+        // Not knowing is no reason to refuse: the backend reports real write failures.
+        Err(error) => shell
+            .log
+            .line(&format!("could not check free space: {error}")),
+    }
+    match discovery::discover(&shell.discovery) {
+        Ok(found) => {
+            shell.log.line(&format!(
+                "runtime {} found at {} ({})",
+                found.manifest.runtime_version,
+                found.dir.display(),
+                discovery::step_name(found.step)
+            ));
+            let moved = apply(
+                app,
+                generation,
+                Input::RuntimeFound {
+                    runtime_dir: found.dir.clone(),
+                    runtime_version: found.manifest.runtime_version.clone(),
+                },
+            );
+            if moved {
+                launch(app, generation, &found.dir, &found.manifest);
+            }
+        }
+        Err(rejections) => {
+            for rejection in &rejections {
+                shell.log.line(&format!(
+                    "rejected {} ({}): {:?}",
+                    rejection.dir.display(),
+                    rejection.source,
+                    rejection.reason
+                ));
+            }
+            apply(app, generation, Input::RuntimeNotFound { rejections });
+        }
+    }
+}
+
+/// Runs one supervised launch on the calling (background) thread, then the hand-off.
+fn launch(app: &AppHandle, generation: u64, runtime_dir: &Path, manifest: &Manifest) {
+    let shell = app.state::<Arc<Shell>>();
+    let request = LaunchRequest::from_manifest(
+        runtime_dir.to_path_buf(),
+        manifest,
+        shell.data_root.clone(),
+    );
+    // The supervisor reports a final failure twice (GaveUp, then the Err); the state machine
+    // takes the classified error, with the tail from the event.
+    let gave_up_tail: Arc<Mutex<Vec<String>>> = Arc::default();
+    let on_event: supervisor::EventHandler = {
+        let app = app.clone();
+        let gave_up_tail = gave_up_tail.clone();
+        Arc::new(move |event: SupervisorEvent| {
+            if let SupervisorEvent::GaveUp { log_tail, .. } = &event {
+                *gave_up_tail.lock().unwrap_or_else(|p| p.into_inner()) = log_tail.clone();
+            }
+            apply(&app, generation, Input::Supervisor(event));
+        })
+    };
+    let sidecar = match supervisor::launch(&request, on_event) {
+        Ok(sidecar) => sidecar,
+        Err(error) => {
+            let log_tail = std::mem::take(&mut *gave_up_tail.lock().unwrap_or_else(|p| p.into_inner()));
+            apply(
+                app,
+                generation,
+                Input::LaunchFailed {
+                    timed_out: matches!(
+                        error,
+                        SupervisorError::ReadyTimeout { .. } | SupervisorError::HealthTimeout { .. }
+                    ),
+                    message: error.to_string(),
+                    log_tail,
+                },
+            );
+            return;
+        }
+    };
+    let url = sidecar.url().to_owned();
+    let code = handoff::mint_launch_code(sidecar.port(), sidecar.token());
+    {
+        let mut inner = shell.lock();
+        if inner.generation != generation {
+            // Retry or quit happened meanwhile: this backend is nobody's.
+            drop(inner);
+            shell.log.line("a launch finished after it was abandoned; stopping it");
+            let mut sidecar = sidecar;
+            sidecar.stop(STOP_GRACE);
+            return;
+        }
+        inner.sidecar_origin = Url::parse(&url).ok().as_ref().and_then(origin_of);
+        inner.sidecar = Some(sidecar);
+    }
+    let opened = code.and_then(|code| {
+        let target = Url::parse(&handoff::launch_url(&url, &code)).map_err(|e| e.to_string())?;
+        let window = app
+            .get_webview_window(MAIN_WINDOW)
+            .ok_or("the window is gone")?;
+        window.navigate(target).map_err(|e| e.to_string())
+    });
+    match opened {
+        Ok(()) => {
+            apply(app, generation, Input::UiOpened { url });
+        }
+        Err(message) => {
+            let log_tail = shell
+                .lock()
+                .sidecar
+                .as_ref()
+                .map(Sidecar::log_tail)
+                .unwrap_or_default();
+            shell.stop_sidecar("the UI could not be opened");
+            // stop_sidecar bumped the generation; the failure belongs to the new one.
+            let generation = shell.lock().generation;
+            apply(
+                app,
+                generation,
+                Input::HandoffFailed {
+                    message: format!("The workspace could not be opened: {message}"),
+                    log_tail,
+                },
+            );
+        }
+    }
+}
+
+/// Feeds `input` to the state machine if it belongs to the current launch; on a change,
+/// logs it, updates the splash and performs the phase's side effects. Returns whether the
+/// phase changed.
+fn apply(app: &AppHandle, generation: u64, input: Input) -> bool {
+    let shell = app.state::<Arc<Shell>>();
+    let (changed_to, leaving_ui, splash_url, dead_sidecar) = {
+        let mut inner = shell.lock();
+        if inner.generation != generation {
+            return false;
+        }
+        let Some(next) = inner.phase.next(input.clone()) else {
+            shell
+                .log
+                .line(&format!("ignored in {:?}: {}", inner.phase, input_name(&input)));
+            return false;
+        };
+        let leaving_ui = matches!(next, Phase::Failed(_));
+        // A failed phase has no backend worth keeping (it exited, or the hand-off failed).
+        let dead_sidecar = if leaving_ui {
+            inner.sidecar_origin = None;
+            inner.sidecar.take()
+        } else {
+            None
+        };
+        inner.phase = next.clone();
+        (next, leaving_ui, inner.splash_url.clone(), dead_sidecar)
+    };
+    shell.log.line(&format!(
+        "{} -> {}",
+        input_name(&input),
+        phase_summary(&changed_to)
+    ));
+    if let Some(mut sidecar) = dead_sidecar {
+        sidecar.stop(STOP_GRACE);
+    }
+    if leaving_ui {
+        if let (Some(window), Some(splash)) = (app.get_webview_window(MAIN_WINDOW), splash_url)
+        {
+            let showing_splash = window
+                .url()
+                .is_ok_and(|current| origin_of(&current) == origin_of(&splash));
+            if !showing_splash {
+                let _ = window.navigate(splash);
+            }
+        }
+    }
+    publish(app);
+    true
+}
+
+/// Sends the current view to the splash page.
+fn publish(app: &AppHandle) {
+    let shell = app.state::<Arc<Shell>>();
+    let view = shell.current_view();
+    if let Err(error) = app.emit_to(MAIN_WINDOW, STATE_EVENT, &view) {
+        shell.log.line(&format!("could not update the splash: {error}"));
+    }
+}
+
+fn input_name(input: &Input) -> String {
+    match input {
+        Input::Supervisor(event) => format!("supervisor {}", event_kind(event)),
+        Input::LaunchFailed { message, .. } => format!("launch failed: {message}"),
+        Input::HandoffFailed { message, .. } => format!("hand-off failed: {message}"),
+        Input::RuntimeNotFound { rejections } => {
+            format!("no runtime ({} places looked at)", rejections.len())
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+fn event_kind(event: &SupervisorEvent) -> String {
+    serde_json::to_value(event)
+        .ok()
+        .and_then(|value| value["kind"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn phase_summary(phase: &Phase) -> String {
+    match phase {
+        Phase::Failed(failure) => format!(
+            "failed ({})",
+            serde_json::to_value(failure)
+                .ok()
+                .and_then(|value| value["kind"].as_str().map(str::to_owned))
+                .unwrap_or_default()
+        ),
+        Phase::Starting { step, .. } => format!("starting ({step:?})"),
+        Phase::Ready { url } => format!("ready at {url}"),
+        Phase::Discovering => "discovering".into(),
+    }
+}
+
+fn spawn_named(name: &str, work: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .name(format!("shell-{name}"))
+        .spawn(work)
+        .expect("the OS refused to start a thread");
+}

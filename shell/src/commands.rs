@@ -1,0 +1,62 @@
+//! The native commands. Thin: each checks who may call it and hands over to `app`.
+//!
+//! The splash page (bundled, local origin) may call all but the last; the backend's page
+//! (`http://127.0.0.1:*`) may call only `open_artifacts_folder`: see `capabilities/`.
+
+use std::sync::Arc;
+
+use tauri::{AppHandle, State, Webview};
+
+use crate::app::{self, Shell};
+use crate::opener;
+use crate::state::Input;
+use crate::view::View;
+
+/// The splash's current view; it then follows the `shell-state` event.
+#[tauri::command]
+pub fn shell_state(shell: State<'_, Arc<Shell>>) -> View {
+    shell.current_view()
+}
+
+/// "Retry" on an error screen.
+#[tauri::command]
+pub fn retry(app: AppHandle) -> Result<(), String> {
+    app::start_over(&app, Input::Retry)
+}
+
+/// "Use previous runtime" on a crash screen.
+#[tauri::command]
+pub fn use_previous_runtime(app: AppHandle) -> Result<(), String> {
+    app::use_previous(&app)
+}
+
+/// "Open logs folder" on a crash screen.
+#[tauri::command]
+pub fn open_logs_folder(shell: State<'_, Arc<Shell>>) -> Result<(), String> {
+    shell.log.line("opening the logs folder");
+    opener::open_folder(&shell.logs_dir())
+}
+
+/// The web UI's "Open folder" button. The capability lets any `http://127.0.0.1:*` page ask,
+/// so the command also insists the caller is the current sidecar's exact origin (another
+/// local server the window was somehow sent to must not get it).
+#[tauri::command]
+pub fn open_artifacts_folder(
+    webview: Webview,
+    shell: State<'_, Arc<Shell>>,
+) -> Result<(), String> {
+    let caller = webview
+        .url()
+        .ok()
+        .as_ref()
+        .and_then(app::origin_of)
+        .unwrap_or_default();
+    if !shell.is_sidecar_origin(&caller) {
+        shell
+            .log
+            .line(&format!("refused open_artifacts_folder from {caller:?}"));
+        return Err("This page may not open folders.".into());
+    }
+    shell.log.line("opening the artifacts folder");
+    opener::open_folder(&shell.artifacts_dir())
+}

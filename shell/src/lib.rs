@@ -1,0 +1,143 @@
+//! Tokenizer Studio's desktop shell: finds a runtime, starts the backend, shows its UI.
+//!
+//! Flow (issue 5, DESIGN.md §7–§9): the window opens on a bundled splash page; a background
+//! thread checks free space, discovers a runtime in RFC §2 order ([`discovery`]), starts it with
+//! the supervisor, mints a launch code with the token and navigates the window to the backend
+//! ([`handoff`]). Every step is a transition of the pure state machine in [`state`]; the splash
+//! renders [`view`]s of it, including the error screens. Closing the window, SIGTERM and SIGINT
+//! stop the backend gracefully; SIGKILL of the shell kills it through the supervisor's
+//! `PR_SET_PDEATHSIG`.
+
+pub mod app;
+mod commands;
+pub mod discovery;
+pub mod handoff;
+mod opener;
+pub mod shell_log;
+pub mod state;
+pub mod view;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use runtime_spec::discovery::{data_root, Os, DATA_FOLDER_NAME};
+use runtime_spec::Target;
+use tauri::{Manager, RunEvent};
+
+use crate::app::{Shell, MAIN_WINDOW};
+use crate::discovery::DiscoveryInputs;
+
+/// The runtime platform this shell runs; a shell for anything else is not built.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+const HOST_TARGET: Target = Target::LinuxX64;
+#[cfg(all(target_os = "macos", target_arch = "aarch64"))]
+const HOST_TARGET: Target = Target::MacosArm64;
+#[cfg(all(target_os = "windows", target_arch = "x86_64"))]
+const HOST_TARGET: Target = Target::WindowsX64;
+
+/// Builds and runs the app; returns when it exits.
+pub fn run() {
+    let shell = Arc::new(Shell::new(resolve_data_root(), discovery_inputs()));
+    shell.log.line(&format!(
+        "shell {} starting; data root {}",
+        env!("CARGO_PKG_VERSION"),
+        shell.data_root.display()
+    ));
+    let app = tauri::Builder::default()
+        // First, so a second launch hands over before this one builds anything.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
+                let _ = window.unminimize();
+                let _ = window.show();
+                let _ = window.set_focus();
+            }
+        }))
+        .manage(Arc::clone(&shell))
+        .invoke_handler(tauri::generate_handler![
+            commands::shell_state,
+            commands::retry,
+            commands::use_previous_runtime,
+            commands::open_logs_folder,
+            commands::open_artifacts_folder,
+        ])
+        .on_page_load(|webview, payload| {
+            if payload.event() != tauri::webview::PageLoadEvent::Finished {
+                return;
+            }
+            // Only the origin: the first UI URL carries the (single-use) launch code.
+            let origin = app::origin_of(payload.url()).unwrap_or_default();
+            let shell = webview.state::<Arc<Shell>>();
+            let what = if shell.is_sidecar_origin(&origin) { "ui loaded" } else { "page loaded" };
+            shell.log.line(&format!("{what}: {origin}"));
+        })
+        .setup(|app| {
+            let handle = app.handle().clone();
+            let shell = app.state::<Arc<Shell>>();
+            if let Some(url) = app
+                .get_webview_window(MAIN_WINDOW)
+                .and_then(|window| window.url().ok())
+            {
+                shell.remember_splash_url(url);
+            }
+            watch_termination_signals(handle.clone());
+            app::begin_first_launch(&handle);
+            Ok(())
+        })
+        .build(tauri::generate_context!())
+        .expect("the window system could not be started (is a display available?)");
+    app.run(move |_app, event| {
+        if let RunEvent::Exit = event {
+            // Window closed, quit, or a signal turned into `exit(0)`: the backend goes too.
+            shell.stop_sidecar("the app is exiting");
+            shell.log.line("shell exiting");
+        }
+    });
+}
+
+/// SIGTERM (logout, `kill`, a WebDriver session ending) and SIGINT (Ctrl-C) take the normal
+/// exit path, so `RunEvent::Exit` stops the backend gracefully. Tauri does not do this itself.
+#[cfg(unix)]
+fn watch_termination_signals(app: tauri::AppHandle) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = match signal_hook::iterator::Signals::new([SIGTERM, SIGINT]) {
+        Ok(signals) => signals,
+        Err(error) => {
+            app.state::<Arc<Shell>>()
+                .log
+                .line(&format!("cannot watch for SIGTERM/SIGINT: {error}"));
+            return;
+        }
+    };
+    std::thread::Builder::new()
+        .name("shell-signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                app.state::<Arc<Shell>>()
+                    .log
+                    .line(&format!("signal {signal} received; exiting"));
+                app.exit(0);
+            }
+        })
+        .expect("the OS refused to start a thread");
+}
+
+#[cfg(not(unix))]
+fn watch_termination_signals(_app: tauri::AppHandle) {}
+
+fn resolve_data_root() -> PathBuf {
+    let var = |name: &str| std::env::var(name).ok();
+    let home = std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" }).map(PathBuf::from);
+    data_root(Os::host(), &var, home.as_deref())
+        // No home and no override (a stripped service environment): still run, somewhere
+        // writable, rather than refuse to open.
+        .unwrap_or_else(|| std::env::temp_dir().join(DATA_FOLDER_NAME))
+}
+
+fn discovery_inputs() -> DiscoveryInputs {
+    DiscoveryInputs {
+        data_root: resolve_data_root(),
+        working_dir: std::env::current_dir().unwrap_or_default(),
+        runtime_dir_override: std::env::var(runtime_spec::env::RUNTIME_DIR).ok(),
+        target: HOST_TARGET,
+    }
+}

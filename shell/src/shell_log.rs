@@ -1,0 +1,91 @@
+//! `<data>/logs/shell.log`: what the shell decided and why, rotated at a small cap.
+//!
+//! The backend's own output is the supervisor's `backend.log`; this file is for discovery
+//! results, state changes and actions, so a support request has both sides. Never log the token.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Name of the shell's log inside `<data>/logs/`.
+pub const SHELL_LOG_FILE_NAME: &str = "shell.log";
+
+/// A line-oriented log file that keeps `max_bytes` plus one rotated copy (`shell.log.1`).
+pub struct ShellLog {
+    path: PathBuf,
+    max_bytes: u64,
+    file: Mutex<Option<std::fs::File>>,
+}
+
+impl ShellLog {
+    /// Opens (appending) `<logs_dir>/shell.log`. Logging must never stop the app, so a log that
+    /// cannot be opened just writes nothing (stderr still gets every line).
+    pub fn open(logs_dir: &Path, max_bytes: u64) -> ShellLog {
+        let path = logs_dir.join(SHELL_LOG_FILE_NAME);
+        let file = fs_err::create_dir_all(logs_dir)
+            .and_then(|()| open_append(&path))
+            .map_err(|error| eprintln!("shell log unavailable: {error}"))
+            .ok();
+        ShellLog {
+            path,
+            max_bytes,
+            file: Mutex::new(file),
+        }
+    }
+
+    /// Appends one timestamped line, rotating first when the file is over its cap.
+    pub fn line(&self, message: &str) {
+        let seconds = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs_f64())
+            .unwrap_or_default();
+        let line = format!("{seconds:.3} {message}\n");
+        eprint!("[shell] {line}");
+        let mut guard = self.file.lock().unwrap_or_else(|poison| poison.into_inner());
+        let too_big = guard
+            .as_ref()
+            .and_then(|file| file.metadata().ok())
+            .is_some_and(|meta| meta.len() + line.len() as u64 > self.max_bytes);
+        if too_big {
+            *guard = None;
+            let rotated = self.path.with_extension("log.1");
+            let _ = std::fs::rename(&self.path, rotated);
+            *guard = open_append(&self.path).ok();
+        }
+        if let Some(file) = guard.as_mut() {
+            let _ = file.write_all(line.as_bytes());
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotates_at_the_cap_and_keeps_one_copy() {
+        let temp = tempfile::tempdir().unwrap();
+        let log = ShellLog::open(&temp.path().join("logs"), 200);
+        for n in 0..20 {
+            log.line(&format!("line number {n}"));
+        }
+        let current = fs_err::read_to_string(log.path()).unwrap();
+        let rotated = fs_err::read_to_string(log.path().with_extension("log.1")).unwrap();
+        assert!(current.len() <= 200, "{}", current.len());
+        assert!(current.ends_with("line number 19\n"));
+        assert!(!rotated.is_empty() && rotated.len() <= 200);
+        assert!(!temp.path().join("logs/shell.log.2").exists());
+    }
+}

@@ -1,0 +1,341 @@
+//! What the splash page shows for a phase: title, plain-words message, details and actions.
+//!
+//! The wording lives here (not in the page's JS) so it is unit-tested with the state machine
+//! and the page stays a dumb renderer.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::discovery::{RejectReason, Rejection};
+use crate::state::{Failure, Phase, StartStep};
+
+/// Free space below which the shell refuses to start: uploads, the database and training
+/// outputs all land in the data root, and a full disk makes the backend fail in confusing ways.
+pub const MIN_FREE_BYTES: u64 = 200 * 1024 * 1024;
+
+/// Facts about the machine the error screens mention, gathered by the glue.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub logs_dir: PathBuf,
+    /// `<data>/runtime/previous` exists with a usable manifest.
+    pub previous_runtime_available: bool,
+}
+
+/// The serialised form the splash renders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct View {
+    /// `discovering`, `starting`, `ready` or `failed`.
+    pub phase: &'static str,
+    /// The failure kind (`no_runtime`, `crashed`, ...) when `phase` is `failed`.
+    pub kind: Option<&'static str>,
+    pub title: String,
+    pub message: String,
+    /// Extra lines (where the shell looked, which folder is full, ...).
+    pub details: Vec<String>,
+    /// The backend log's last lines, for crash screens.
+    pub log_tail: Vec<String>,
+    pub actions: Vec<Action>,
+}
+
+/// A button on an error screen. `id` is the command the page invokes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Action {
+    pub id: &'static str,
+    pub label: &'static str,
+    pub enabled: bool,
+    /// Shown next to a disabled button to say why.
+    pub note: Option<&'static str>,
+}
+
+impl Action {
+    fn enabled(id: &'static str, label: &'static str) -> Action {
+        Action {
+            id,
+            label,
+            enabled: true,
+            note: None,
+        }
+    }
+}
+
+/// Builds the view of `phase`.
+pub fn view(phase: &Phase, context: &Context) -> View {
+    let mut view = View {
+        phase: "starting",
+        kind: None,
+        title: String::new(),
+        message: String::new(),
+        details: Vec::new(),
+        log_tail: Vec::new(),
+        actions: Vec::new(),
+    };
+    match phase {
+        Phase::Discovering => {
+            view.phase = "discovering";
+            view.title = "Getting ready".into();
+            view.message = "Looking for the Tokenizer Studio engine…".into();
+        }
+        Phase::Starting {
+            runtime_version,
+            step,
+            ..
+        } => {
+            view.title = "Starting Tokenizer Studio".into();
+            view.message = match step {
+                StartStep::Launching => format!("Starting the engine (version {runtime_version})…"),
+                StartStep::Spawned { attempt: 1 } => "Starting the engine…".into(),
+                StartStep::Spawned { attempt } => {
+                    format!("The engine stopped early; trying again (attempt {attempt})…")
+                }
+                StartStep::WaitingForHealth { .. } => "Waiting for the engine to answer…".into(),
+                StartStep::OpeningUi => "Opening the workspace…".into(),
+            };
+        }
+        Phase::Ready { .. } => {
+            view.phase = "ready";
+            view.title = "Ready".into();
+            view.message = "Opening the workspace…".into();
+        }
+        Phase::Failed(failure) => {
+            view.phase = "failed";
+            failed_view(failure, context, &mut view);
+        }
+    }
+    view
+}
+
+fn failed_view(failure: &Failure, context: &Context, view: &mut View) {
+    let retry = Action::enabled("retry", "Retry");
+    let open_logs = Action::enabled("open_logs_folder", "Open logs folder");
+    match failure {
+        Failure::LowDisk {
+            data_root,
+            free_bytes,
+            needed_bytes,
+        } => {
+            view.kind = Some("low_disk");
+            view.title = "Not enough disk space".into();
+            view.message = format!(
+                "Tokenizer Studio needs at least {} free to store datasets and tokenizers, but only {} is left.",
+                megabytes(*needed_bytes),
+                megabytes(*free_bytes)
+            );
+            view.details = vec![
+                format!("Data folder: {}", data_root.display()),
+                "Free some space on this disk, then press Retry.".into(),
+            ];
+            view.actions = vec![retry];
+        }
+        Failure::NoRuntime { rejections } => {
+            view.kind = Some("no_runtime");
+            view.title = "The Tokenizer Studio engine is not installed".into();
+            view.message = "Tokenizer Studio needs its engine (a bundled Python runtime) to work, and none was found on this computer.".into();
+            view.details = looked_in(rejections);
+            view.actions = vec![
+                Action {
+                    id: "install_runtime",
+                    label: "Download and install the engine",
+                    enabled: false,
+                    note: Some("Installing from inside the app arrives in a later version; for now reinstall Tokenizer Studio."),
+                },
+                retry,
+            ];
+        }
+        Failure::WrongPlatform {
+            found,
+            expected,
+            rejections,
+        } => {
+            view.kind = Some("wrong_platform");
+            view.title = "The installed engine is for another kind of computer".into();
+            view.message = format!(
+                "The engine found was built for {} but this computer needs the {} one. Reinstall Tokenizer Studio for this computer.",
+                platform_words(found),
+                platform_words(expected)
+            );
+            view.details = looked_in(rejections);
+            view.actions = vec![retry];
+        }
+        Failure::Crashed { message, log_tail } | Failure::TimedOut { message, log_tail } => {
+            let timed_out = matches!(failure, Failure::TimedOut { .. });
+            view.kind = Some(if timed_out { "timed_out" } else { "crashed" });
+            view.title = if timed_out {
+                "The engine did not answer in time".into()
+            } else {
+                "The engine stopped".into()
+            };
+            view.message = format!(
+                "{} Retry usually helps; if it keeps happening, the log below says what went wrong.",
+                first_sentence(message)
+            );
+            view.details = vec![format!("Logs: {}", context.logs_dir.display())];
+            view.log_tail = log_tail.clone();
+            view.actions = vec![retry, open_logs];
+            if context.previous_runtime_available {
+                view.actions
+                    .push(Action::enabled("use_previous_runtime", "Use previous runtime"));
+            }
+        }
+    }
+}
+
+/// One line per place the shell looked, skipping the development paths nobody needs to hear
+/// about unless something was actually there.
+fn looked_in(rejections: &[Rejection]) -> Vec<String> {
+    rejections
+        .iter()
+        .filter(|rejection| {
+            !(rejection.source == "development build" && rejection.reason == RejectReason::Missing)
+        })
+        .map(|rejection| {
+            let why = match &rejection.reason {
+                RejectReason::Missing => "nothing there".to_owned(),
+                RejectReason::Unreadable { message } => format!("could not be read ({message})"),
+                RejectReason::Invalid { message } => format!("not a usable engine ({message})"),
+                RejectReason::WrongPlatform { found, .. } => {
+                    format!("built for {}", platform_words(found))
+                }
+            };
+            format!(
+                "Looked in {} ({}): {why}",
+                rejection.dir.display(),
+                rejection.source
+            )
+        })
+        .collect()
+}
+
+fn platform_words(target: &str) -> String {
+    match target {
+        "macos-arm64" => "Apple silicon Macs".into(),
+        "windows-x64" => "64-bit Windows".into(),
+        "linux-x64" => "64-bit Linux".into(),
+        other => format!("“{other}”"),
+    }
+}
+
+/// Supervisor messages are full sentences with file paths and advice; the screen leads with
+/// the first one and shows paths in the details.
+fn first_sentence(message: &str) -> String {
+    let mut sentence = message.split("; ").next().unwrap_or(message).trim().to_owned();
+    if let Some(first) = sentence.get(..1) {
+        let upper = first.to_uppercase();
+        sentence.replace_range(..1, &upper);
+    }
+    if !sentence.ends_with('.') {
+        sentence.push('.');
+    }
+    sentence
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{} MB", bytes / (1024 * 1024))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(previous: bool) -> Context {
+        Context {
+            logs_dir: "/data/logs".into(),
+            previous_runtime_available: previous,
+        }
+    }
+
+    fn action_ids(view: &View) -> Vec<(&str, bool)> {
+        view.actions
+            .iter()
+            .map(|action| (action.id, action.enabled))
+            .collect()
+    }
+
+    #[test]
+    fn crash_screen_offers_retry_logs_and_previous_only_when_present() {
+        let failure = Phase::Failed(Failure::Crashed {
+            message: "the backend stopped before it was ready (exit status: 1) after 3 attempt(s); see the log /data/logs/backend.log".into(),
+            log_tail: vec!["[stderr] cannot start".into()],
+        });
+        let without = view(&failure, &context(false));
+        assert_eq!(without.kind, Some("crashed"));
+        assert_eq!(
+            action_ids(&without),
+            [("retry", true), ("open_logs_folder", true)]
+        );
+        assert_eq!(without.log_tail, ["[stderr] cannot start"]);
+        assert!(without
+            .message
+            .starts_with("The backend stopped before it was ready (exit status: 1) after 3 attempt(s)."));
+        let with = view(&failure, &context(true));
+        assert_eq!(with.actions.last().unwrap().id, "use_previous_runtime");
+    }
+
+    #[test]
+    fn no_runtime_shows_a_disabled_install_button_with_a_note() {
+        let phase = Phase::Failed(Failure::NoRuntime {
+            rejections: vec![
+                Rejection {
+                    source: "installed runtime".into(),
+                    dir: "/data/runtime/current".into(),
+                    reason: RejectReason::Missing,
+                },
+                Rejection {
+                    source: "development build".into(),
+                    dir: "/cwd/runtime".into(),
+                    reason: RejectReason::Missing,
+                },
+            ],
+        });
+        let shown = view(&phase, &context(false));
+        assert_eq!(shown.kind, Some("no_runtime"));
+        assert_eq!(
+            action_ids(&shown),
+            [("install_runtime", false), ("retry", true)]
+        );
+        assert!(shown.actions[0].note.is_some());
+        assert_eq!(
+            shown.details,
+            ["Looked in /data/runtime/current (installed runtime): nothing there"]
+        );
+    }
+
+    #[test]
+    fn every_failure_has_a_title_a_message_and_an_action() {
+        for failure in [
+            Failure::LowDisk {
+                data_root: "/d".into(),
+                free_bytes: 10 << 20,
+                needed_bytes: MIN_FREE_BYTES,
+            },
+            Failure::NoRuntime { rejections: vec![] },
+            Failure::WrongPlatform {
+                found: "macos-arm64".into(),
+                expected: "linux-x64".into(),
+                rejections: vec![],
+            },
+            Failure::Crashed {
+                message: "x".into(),
+                log_tail: vec![],
+            },
+            Failure::TimedOut {
+                message: "x".into(),
+                log_tail: vec![],
+            },
+        ] {
+            let shown = view(&Phase::Failed(failure.clone()), &context(false));
+            assert_eq!(shown.phase, "failed");
+            assert!(!shown.title.is_empty() && !shown.message.is_empty(), "{failure:?}");
+            assert!(shown.actions.iter().any(|action| action.enabled), "{failure:?}");
+        }
+        let low = view(
+            &Phase::Failed(Failure::LowDisk {
+                data_root: "/d".into(),
+                free_bytes: 10 << 20,
+                needed_bytes: MIN_FREE_BYTES,
+            }),
+            &context(false),
+        );
+        assert!(low.message.contains("200 MB") && low.message.contains("10 MB"));
+    }
+}

@@ -1,0 +1,263 @@
+//! WebDriver E2E: the real shell + runtime under Xvfb, driven through tauri-driver.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::{self, SHELL_EXE};
+use crate::webdriver::Session;
+
+const UI_TIMEOUT: Duration = Duration::from_secs(120);
+const TRAINING_TIMEOUT: Duration = Duration::from_secs(240);
+const CORPUS_NAME: &str = "shell-e2e-corpus.txt";
+
+/// Deterministic English-like text with a growing vocabulary, ~`bytes` long.
+fn corpus(bytes: usize) -> String {
+    let subjects = ["The tokenizer", "A small model", "Our team", "Every student", "The river"];
+    let verbs = ["reads", "splits", "counts", "learns", "writes", "measures"];
+    let objects = ["long sentences", "rare words", "byte pairs", "unicode text", "train timetables"];
+    let syllables = ["ka", "lo", "mi", "ter", "vos", "qua", "zen", "dri", "pel", "sun"];
+    let mut state: u32 = 42;
+    let mut pick = |n: usize| {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (state >> 8) as usize % n
+    };
+    let mut text = String::with_capacity(bytes + 100);
+    while text.len() < bytes {
+        let word: String = (0..2 + pick(3)).map(|_| syllables[pick(syllables.len())]).collect();
+        text.push_str(&format!(
+            "{} {} {} near {word}.\n",
+            subjects[pick(subjects.len())],
+            verbs[pick(verbs.len())],
+            objects[pick(objects.len())]
+        ));
+    }
+    text
+}
+
+#[test]
+fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
+    let Some(_serial) = support::slow_test("trains_a_tokenizer_through_the_ui") else {
+        return;
+    };
+    let runtime = support::runtime_dir();
+    let work = support::scratch("e2e-train");
+    let data = work.path().join("data");
+    let display = support::display();
+    let bus = support::session_bus();
+    let driver = support::tauri_driver(
+        &[
+            ("TOKENIZER_STUDIO_RUNTIME_DIR", runtime.as_path()),
+            ("TOKENIZER_STUDIO_DATA_DIR", data.as_path()),
+        ],
+        &display,
+        &bus,
+    );
+    let shots = support::artifacts_dir();
+    let started = Instant::now();
+    let session = Session::start(&driver.url, Path::new(SHELL_EXE)).expect("WebDriver session");
+
+    // The window starts on the splash and is sent to the backend's page with a launch code.
+    let result = (|| -> Result<(), String> {
+        session.wait_for("[data-testid=datasets-screen]", None, UI_TIMEOUT)?;
+        eprintln!("UI ready {:.1} s after the session started", started.elapsed().as_secs_f64());
+        let url = session.url()?;
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        assert!(!url.contains("launch="), "the launch code must leave the URL: {url}");
+
+        // Upload through the real file input (WebDriver sets its file list from a path).
+        let corpus_path = work.path().join(CORPUS_NAME);
+        std::fs::write(&corpus_path, corpus(200_000)).unwrap();
+        let input = session.wait_for("[data-testid=file-input]", None, UI_TIMEOUT)?;
+        session.send_keys(&input, corpus_path.to_str().unwrap())?;
+        session.wait_for("[data-testid=dataset-row]", Some(CORPUS_NAME), Duration::from_secs(60))?;
+
+        // Train gpt2-byte-bpe with vocabulary 1000.
+        session.click(&session.wait_for("[data-testid=nav-new-training]", None, UI_TIMEOUT)?)?;
+        session.click(&session.wait_for("[data-testid=template-gpt2-byte-bpe]", None, UI_TIMEOUT)?)?;
+        let vocab = session.wait_for("[data-testid=knob-vocab_size]", None, UI_TIMEOUT)?;
+        session.clear(&vocab)?;
+        session.send_keys(&vocab, "1000")?;
+        let option = session.wait_for("[data-testid=dataset-option]", Some(CORPUS_NAME), UI_TIMEOUT)?;
+        session.click(&session.child(&option, "input")?)?;
+        let name = session.wait_for("[data-testid=job-name]", None, UI_TIMEOUT)?;
+        session.send_keys(&name, "shell-e2e")?;
+        session.click(&session.wait_for("[data-testid=start-training]", None, UI_TIMEOUT)?)?;
+        let status = session.wait_for(
+            "[data-testid=job-status]:is([data-status=succeeded],[data-status=failed],[data-status=cancelled],[data-status=interrupted])",
+            None,
+            TRAINING_TIMEOUT,
+        )?;
+        assert_eq!(session.attribute(&status, "data-status")?.as_deref(), Some("succeeded"));
+        session.wait_for("[data-testid=artifact-panel]", None, UI_TIMEOUT)?;
+        session.wait_for("[data-testid=download-artifact]", None, UI_TIMEOUT)?;
+        let artifacts = data.join("artifacts").join("tokenizers");
+        let n_tokenizers = walk_count(&artifacts, "tokenizer.json");
+        assert_eq!(n_tokenizers, 1, "one tokenizer.json under {}", artifacts.display());
+
+        // The shell bridge: the page sees Tauri, may call only its one command.
+        let web_has_button = web_bundle_mentions(&runtime, "open-artifacts-folder");
+        if web_has_button {
+            session.wait_for("[data-testid=open-artifacts-folder]", None, UI_TIMEOUT)?;
+        } else {
+            eprintln!("note: this runtime's web UI predates the Open folder button; rebuild it with `cargo xtask runtime`");
+        }
+        let invoke = |command: &str| {
+            session.execute_async(
+                "const [command, done] = arguments;
+                 window.__TAURI_INTERNALS__.invoke(command)
+                   .then(() => done('ok'), (error) => done('refused: ' + error));",
+                vec![json!(command)],
+            )
+        };
+        assert_eq!(invoke("open_artifacts_folder")?, json!("ok"));
+        let refused = invoke("retry")?;
+        assert!(
+            refused.as_str().is_some_and(|text| text.starts_with("refused")),
+            "the backend's page must not reach splash commands: {refused}"
+        );
+        session.screenshot(&shots.join("ui-trained-tokenizer.png"))?;
+        Ok(())
+    })();
+    if let Err(error) = &result {
+        let _ = session.screenshot(&shots.join("ui-trained-tokenizer-failure.png"));
+        dump_logs(&data);
+        panic!("{error}");
+    }
+
+    let backends = support::live_backends(&data);
+    assert_eq!(backends.len(), 1, "exactly one backend runs: {backends:?}");
+    session.end().expect("end the session");
+    support::wait_until(Duration::from_secs(20), "the backend to stop with the window", || {
+        support::live_backends(&data).is_empty()
+    });
+    dump_logs(&data);
+}
+
+#[test]
+fn a_backend_that_exits_at_once_shows_its_log_tail() {
+    let Some(_serial) = support::slow_test("a_backend_that_exits_at_once_shows_its_log_tail") else {
+        return;
+    };
+    let work = support::scratch("e2e-crash");
+    let message = "engine self-test failed: the model store is unreadable (E2E)";
+    let runtime = support::broken_runtime(&support::runtime_dir(), work.path(), message);
+    let data = work.path().join("data");
+    let display = support::display();
+    let bus = support::session_bus();
+    let driver = support::tauri_driver(
+        &[
+            ("TOKENIZER_STUDIO_RUNTIME_DIR", runtime.as_path()),
+            ("TOKENIZER_STUDIO_DATA_DIR", data.as_path()),
+        ],
+        &display,
+        &bus,
+    );
+    let shots = support::artifacts_dir();
+    let session = Session::start(&driver.url, Path::new(SHELL_EXE)).expect("WebDriver session");
+    let result = (|| -> Result<(), String> {
+        session.wait_for("body[data-phase=failed][data-kind=crashed]", None, UI_TIMEOUT)?;
+        let tail = session.text(&session.wait_for("[data-testid=splash-log-tail]", None, UI_TIMEOUT)?)?;
+        assert!(tail.contains(message), "log tail shows the backend's words: {tail}");
+        let title = session.text(&session.wait_for("[data-testid=splash-title]", None, UI_TIMEOUT)?)?;
+        assert_eq!(title, "The engine stopped");
+        let page = session.text(&session.wait_for("main", None, UI_TIMEOUT)?)?;
+        assert!(!page.contains("panicked") && !page.contains("RUST_BACKTRACE"), "{page}");
+        session.wait_for("[data-testid=action-retry]", None, UI_TIMEOUT)?;
+        session.wait_for("[data-testid=action-open_logs_folder]", None, UI_TIMEOUT)?;
+        assert!(
+            session.find_all("[data-testid=action-use_previous_runtime]", None)?.is_empty(),
+            "no previous runtime, no button"
+        );
+        session.screenshot(&shots.join("error-backend-exited.png"))?;
+
+        // Retry runs the whole launch again and lands on the same screen.
+        session.click(&session.wait_for("[data-testid=action-retry]", None, UI_TIMEOUT)?)?;
+        session.wait_for("body[data-phase=failed][data-kind=crashed]", None, UI_TIMEOUT)?;
+        let log = std::fs::read_to_string(data.join("logs").join("shell.log")).unwrap();
+        assert_eq!(log.matches("-> failed (crashed)").count(), 2, "{log}");
+        Ok(())
+    })();
+    if let Err(error) = &result {
+        let _ = session.screenshot(&shots.join("error-backend-exited-failure.png"));
+        dump_logs(&data);
+        panic!("{error}");
+    }
+    session.end().expect("end the session");
+}
+
+#[test]
+fn no_runtime_explains_where_it_looked() {
+    let Some(_serial) = support::slow_test("no_runtime_explains_where_it_looked") else {
+        return;
+    };
+    let work = support::scratch("e2e-none");
+    let data = work.path().join("data");
+    let missing = work.path().join("no-such-runtime");
+    let display = support::display();
+    let bus = support::session_bus();
+    let driver = support::tauri_driver(
+        &[
+            ("TOKENIZER_STUDIO_RUNTIME_DIR", missing.as_path()),
+            ("TOKENIZER_STUDIO_DATA_DIR", data.as_path()),
+        ],
+        &display,
+        &bus,
+    );
+    let session = Session::start(&driver.url, Path::new(SHELL_EXE)).expect("WebDriver session");
+    let result = (|| -> Result<(), String> {
+        session.wait_for("body[data-phase=failed][data-kind=no_runtime]", None, UI_TIMEOUT)?;
+        let details = session.text(&session.wait_for("[data-testid=splash-details]", None, UI_TIMEOUT)?)?;
+        assert!(details.contains(missing.to_str().unwrap()), "{details}");
+        let install = session.wait_for("[data-testid=action-install_runtime]", None, UI_TIMEOUT)?;
+        assert!(session.attribute(&install, "disabled")?.is_some(), "install comes later: disabled");
+        session.screenshot(&support::artifacts_dir().join("error-no-runtime.png"))?;
+        Ok(())
+    })();
+    if let Err(error) = &result {
+        dump_logs(&data);
+        panic!("{error}");
+    }
+    session.end().expect("end the session");
+}
+
+fn walk_count(dir: &Path, file_name: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                walk_count(&path, file_name)
+            } else {
+                usize::from(entry.file_name() == file_name)
+            }
+        })
+        .sum()
+}
+
+fn web_bundle_mentions(runtime: &Path, needle: &str) -> bool {
+    std::fs::read_dir(runtime.join("web").join("assets"))
+        .map(|entries| {
+            entries.flatten().any(|entry| {
+                std::fs::read_to_string(entry.path()).is_ok_and(|text| text.contains(needle))
+            })
+        })
+        .unwrap_or(false)
+}
+
+fn dump_logs(data: &Path) {
+    for name in ["shell.log", "backend.log"] {
+        let path = data.join("logs").join(name);
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let tail: Vec<_> = text.lines().rev().take(40).collect();
+            eprintln!("--- {} (last lines) ---", path.display());
+            for line in tail.into_iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the shell binary (one test binary, per the workspace's convention).
+//!
+//! Everything here drives a real window and backend, so it runs only with
+//! `TOKENIZER_STUDIO_SLOW_TESTS=1` (otherwise each test prints why it skipped):
+//! `TOKENIZER_STUDIO_SLOW_TESTS=1 cargo test -p shell --release --test it`.
+
+mod e2e;
+mod process;
+mod support;
+mod webdriver;

@@ -1,0 +1,89 @@
+//! The shell's process lifecycle: signals stop the backend, SIGKILL leaves no orphan,
+//! a second launch hands over to the first.
+
+use std::time::Duration;
+
+use crate::support;
+
+const UI_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn send_signal(pid: u32, signal: i32) {
+    // SAFETY: plain kill(2) on a pid this test spawned.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, signal) };
+    assert_eq!(rc, 0, "kill({pid}, {signal})");
+}
+
+#[test]
+fn sigkill_of_the_shell_leaves_no_backend() {
+    let Some(_serial) = support::slow_test("sigkill_of_the_shell_leaves_no_backend") else {
+        return;
+    };
+    let work = support::scratch("sigkill");
+    let data = work.path().join("data");
+    let display = support::display();
+    let bus = support::session_bus();
+    let mut shell = support::spawn_shell(&display, &bus, &support::runtime_dir(), &data);
+    support::wait_for_ui(&data, UI_TIMEOUT);
+    let backends = support::live_backends(&data);
+    assert_eq!(backends.len(), 1, "{backends:?}");
+    send_signal(shell.id(), libc::SIGKILL);
+    let _ = shell.wait();
+    // PR_SET_PDEATHSIG: the kernel kills the backend when the shell's owner thread dies.
+    support::wait_until(Duration::from_secs(10), "the backend to die with the shell", || {
+        !support::is_alive(backends[0])
+    });
+}
+
+#[test]
+fn sigterm_and_sigint_stop_the_backend_gracefully() {
+    let Some(_serial) = support::slow_test("sigterm_and_sigint_stop_the_backend_gracefully") else {
+        return;
+    };
+    for (signal, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "SIGINT")] {
+        let work = support::scratch("sigterm");
+        let data = work.path().join("data");
+        let display = support::display();
+        let bus = support::session_bus();
+        let mut shell = support::spawn_shell(&display, &bus, &support::runtime_dir(), &data);
+        support::wait_for_ui(&data, UI_TIMEOUT);
+        let backends = support::live_backends(&data);
+        assert_eq!(backends.len(), 1, "{name}: {backends:?}");
+        send_signal(shell.id(), signal);
+        let status = shell.wait().unwrap();
+        assert!(status.success(), "{name}: the shell exits 0 through app.exit(0), got {status}");
+        assert!(support::live_backends(&data).is_empty(), "{name}: backend still running");
+        let backend_log = std::fs::read_to_string(data.join("logs").join("backend.log")).unwrap();
+        assert!(
+            backend_log.contains("stopped: StdinClosed"),
+            "{name}: a graceful stop (stdin closed), not a kill:\n{backend_log}"
+        );
+    }
+}
+
+#[test]
+fn a_second_launch_hands_over_to_the_first() {
+    let Some(_serial) = support::slow_test("a_second_launch_hands_over_to_the_first") else {
+        return;
+    };
+    let work = support::scratch("single");
+    let data = work.path().join("data");
+    let display = support::display();
+    let bus = support::session_bus();
+    let runtime = support::runtime_dir();
+    let mut first = support::spawn_shell(&display, &bus, &runtime, &data);
+    support::wait_for_ui(&data, UI_TIMEOUT);
+    let mut second = support::spawn_shell(&display, &bus, &runtime, &data);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "the second launch kept running");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}");
+    assert!(first.try_wait().unwrap().is_none(), "the first instance keeps running");
+    assert_eq!(support::live_backends(&data).len(), 1, "still one backend");
+    send_signal(first.id(), libc::SIGTERM);
+    assert!(first.wait().unwrap().success());
+}

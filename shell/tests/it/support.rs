@@ -1,0 +1,271 @@
+//! Fixtures for the slow tests: the switch, Xvfb, tauri-driver, runtime copies, /proc scans.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// The shell binary cargo built for this test run (release with `--release`).
+pub const SHELL_EXE: &str = env!("CARGO_BIN_EXE_tokenizer-studio");
+
+/// Slow tests share one display and would fight over the single-instance lock: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// `Some(guard)` when slow tests are switched on, else prints why the test is skipped.
+pub fn slow_test(name: &str) -> Option<MutexGuard<'static, ()>> {
+    if std::env::var("TOKENIZER_STUDIO_SLOW_TESTS").as_deref() != Ok("1") {
+        eprintln!("skipping {name}: set TOKENIZER_STUDIO_SLOW_TESTS=1 to run the Tauri window tests (needs Xvfb, tauri-driver, WebKitWebDriver and an assembled runtime)");
+        return None;
+    }
+    Some(SERIAL.lock().unwrap_or_else(|poison| poison.into_inner()))
+}
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+/// Screenshots and logs of the E2E runs.
+pub fn artifacts_dir() -> PathBuf {
+    let dir = workspace_root().join("target").join("shell-e2e");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The assembled runtime under test: `TOKENIZER_STUDIO_E2E_RUNTIME`, else
+/// `dist/runtime-linux-x64` (built by `cargo xtask runtime`).
+pub fn runtime_dir() -> PathBuf {
+    let dir = std::env::var_os("TOKENIZER_STUDIO_E2E_RUNTIME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("dist").join("runtime-linux-x64"));
+    assert!(
+        dir.join("manifest.json").is_file(),
+        "no runtime at {}: build one with `cargo xtask runtime`",
+        dir.display()
+    );
+    dir
+}
+
+/// A scratch folder under `target/` (same filesystem as `dist/`, so hard links work).
+pub fn scratch(name: &str) -> tempfile::TempDir {
+    let parent = workspace_root().join("target").join("shell-e2e").join("tmp");
+    std::fs::create_dir_all(&parent).unwrap();
+    tempfile::Builder::new().prefix(name).tempdir_in(parent).unwrap()
+}
+
+/// A hard-linked copy of `runtime` whose backend prints `message` to stderr and exits 1.
+///
+/// Files are replaced, never edited (they are hard links into the real runtime). The shell
+/// checks only the manifest's schema and target at launch, so the changed file needs no new
+/// hash. The unchecked-hash `.pyc` of `__main__` is removed, or Python would keep running the
+/// compiled original without looking at the source.
+pub fn broken_runtime(runtime: &Path, into: &Path, message: &str) -> PathBuf {
+    let copy = into.join("runtime-broken");
+    let status = Command::new("cp")
+        .arg("-al")
+        .arg(runtime)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(status.success(), "cp -al failed");
+    let main = copy.join("app").join("app").join("__main__.py");
+    std::fs::remove_file(&main).unwrap();
+    std::fs::write(
+        &main,
+        format!("import sys\nprint({message:?}, file=sys.stderr)\nsys.exit(1)\n"),
+    )
+    .unwrap();
+    let cache = copy.join("app").join("app").join("__pycache__");
+    if let Ok(entries) = std::fs::read_dir(&cache) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with("__main__.") {
+                std::fs::remove_file(entry.path()).unwrap();
+            }
+        }
+    }
+    copy
+}
+
+/// A child process killed (and reaped) when dropped.
+pub struct Guarded(pub Child);
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The X display to use: the caller's `DISPLAY`, or a private Xvfb started here.
+pub struct Display {
+    pub name: String,
+    _xvfb: Option<Guarded>,
+}
+
+pub fn display() -> Display {
+    if let Ok(name) = std::env::var("DISPLAY") {
+        if !name.is_empty() {
+            return Display { name, _xvfb: None };
+        }
+    }
+    for number in 90..140 {
+        if Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
+            || Path::new(&format!("/tmp/.X{number}-lock")).exists()
+        {
+            continue;
+        }
+        let name = format!(":{number}");
+        let child = Command::new("Xvfb")
+            .args([name.as_str(), "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb not found: apt-get install xvfb");
+        let xvfb = Guarded(child);
+        wait_until(Duration::from_secs(10), "Xvfb to start", || {
+            Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
+        });
+        return Display {
+            name,
+            _xvfb: Some(xvfb),
+        };
+    }
+    panic!("no free X display number in :90..:139");
+}
+
+/// A private D-Bus session bus, so the single-instance plugin has something to register on.
+pub struct SessionBus {
+    pub address: String,
+    _daemon: Guarded,
+}
+
+pub fn session_bus() -> SessionBus {
+    let mut child = Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--print-address=1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dbus-daemon not found");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    SessionBus {
+        address: line.trim().to_owned(),
+        _daemon: Guarded(child),
+    }
+}
+
+/// tauri-driver (plus WebKitWebDriver) on free ports, with `env` passed down to the app.
+pub struct Driver {
+    pub url: String,
+    _child: Guarded,
+}
+
+pub fn tauri_driver(env: &[(&str, &Path)], display: &Display, bus: &SessionBus) -> Driver {
+    let port = free_port();
+    let native_port = free_port();
+    let program = std::env::var_os("TAURI_DRIVER")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let home = std::env::var_os("CARGO_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")))?;
+            let candidate = home.join("bin").join("tauri-driver");
+            candidate.exists().then_some(candidate)
+        })
+        .unwrap_or_else(|| PathBuf::from("tauri-driver"));
+    let mut command = Command::new(&program);
+    command
+        .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+        .env("DISPLAY", &display.name)
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let child = command.spawn().unwrap_or_else(|error| {
+        panic!(
+            "cannot start {}: {error}; install it with `cargo install tauri-driver --locked` and `apt-get install webkit2gtk-driver`",
+            program.display()
+        )
+    });
+    let url = format!("http://127.0.0.1:{port}");
+    let guard = Guarded(child);
+    wait_until(Duration::from_secs(20), "tauri-driver to listen", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    Driver { url, _child: guard }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Live (not zombie) backends started for `data_dir`: processes whose environment carries
+/// `TOKENIZER_STUDIO_DATA_DIR=<data_dir>` and whose command line runs `-m app`.
+pub fn live_backends(data_dir: &Path) -> Vec<u32> {
+    let needle = format!("TOKENIZER_STUDIO_DATA_DIR={}", data_dir.display());
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let has_env = environ
+            .split(|byte| *byte == 0)
+            .any(|var| var == needle.as_bytes());
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let runs_app = cmdline.windows(7).any(|window| window == b"-m\0app\0");
+        if has_env && runs_app && is_alive(pid) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Alive = exists and is not a zombie (this machine's PID 1 does not reap orphans).
+pub fn is_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+/// The shell run directly (no WebDriver), for the signal tests and the bench.
+pub fn spawn_shell(display: &Display, bus: &SessionBus, runtime: &Path, data_dir: &Path) -> Child {
+    Command::new(SHELL_EXE)
+        .env("DISPLAY", &display.name)
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .env("TOKENIZER_STUDIO_RUNTIME_DIR", runtime)
+        .env("TOKENIZER_STUDIO_DATA_DIR", data_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for the shell log line that says the backend's page finished loading.
+pub fn wait_for_ui(data_dir: &Path, timeout: Duration) {
+    let log = data_dir.join("logs").join("shell.log");
+    wait_until(timeout, "the shell to open the UI", || {
+        std::fs::read_to_string(&log).is_ok_and(|text| text.contains("ui loaded"))
+    });
+}

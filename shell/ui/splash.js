@@ -1,0 +1,67 @@
+// Renders the shell's state (views built in Rust) and wires error-screen buttons to commands.
+'use strict';
+
+const tauri = window.__TAURI__;
+const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
+
+function render(view) {
+  document.body.dataset.phase = view.phase;
+  document.body.dataset.kind = view.kind || '';
+  byTestId('splash-title').textContent = view.title;
+  byTestId('splash-message').textContent = view.message;
+
+  const details = byTestId('splash-details');
+  details.replaceChildren(...view.details.map((line) => {
+    const item = document.createElement('li');
+    item.textContent = line;
+    return item;
+  }));
+
+  const log = byTestId('splash-log');
+  log.hidden = view.log_tail.length === 0;
+  byTestId('splash-log-tail').textContent = view.log_tail.join('\n');
+
+  const actions = byTestId('splash-actions');
+  actions.replaceChildren();
+  view.actions.forEach((action, index) => {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = action.label;
+    button.disabled = !action.enabled;
+    button.dataset.testid = `action-${action.id}`;
+    if (index === 0 && action.enabled) button.className = 'primary';
+    button.addEventListener('click', () => runAction(action.id, button));
+    actions.append(button);
+    if (action.note) {
+      const note = document.createElement('p');
+      note.className = 'note';
+      note.textContent = action.note;
+      actions.append(note);
+    }
+  });
+  byTestId('splash-action-error').hidden = true;
+}
+
+async function runAction(id, button) {
+  const error = byTestId('splash-action-error');
+  error.hidden = true;
+  button.disabled = true;
+  try {
+    await tauri.core.invoke(id);
+  } catch (message) {
+    error.textContent = String(message);
+    error.hidden = false;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function start() {
+  // Listen first, then ask: a change between the two is then never missed.
+  await tauri.event.listen('shell-state', (event) => render(event.payload));
+  render(await tauri.core.invoke('shell_state'));
+}
+
+start().catch((error) => {
+  byTestId('splash-message').textContent = `The window could not talk to the app: ${error}`;
+});
