@@ -140,6 +140,37 @@ pub enum Error {
         source: runtime_spec::SpecError,
     },
 
+    /// The disk holding the runtimes folder is too full to unpack the archive safely.
+    #[error("not enough free space in {dir}: {needed} bytes needed, {available} available; free some disk space and try again")]
+    NotEnoughSpace {
+        /// The runtimes folder.
+        dir: PathBuf,
+        /// Estimated bytes needed (unpacked size plus a margin).
+        needed: u64,
+        /// Bytes free.
+        available: u64,
+    },
+
+    /// The archive holds a runtime for another platform.
+    #[error("{archive} is a runtime for {found}, but this is {expected}; download the {expected} runtime")]
+    WrongTarget {
+        /// The archive.
+        archive: PathBuf,
+        /// This platform.
+        expected: runtime_spec::Target,
+        /// The manifest's target.
+        found: runtime_spec::Target,
+    },
+
+    /// Extracted files do not match the manifest (the archive was tampered with or damaged).
+    #[error("the runtime unpacked into {dir} does not match its manifest, so it was not installed:\n{report}")]
+    VerifyFailed {
+        /// The staging folder (removed afterwards).
+        dir: PathBuf,
+        /// The verification report, naming every bad file.
+        report: String,
+    },
+
     /// A file in a tree to pack or list cannot be represented in a runtime archive.
     #[error("cannot pack {path}: {reason}")]
     Unpackable {
@@ -203,6 +234,16 @@ impl Error {
 
 /// Short for `Result<T, runtime_archive::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An IO error about `path`.
+    pub(crate) fn io(path: &std::path::Path, source: io::Error) -> Error {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
 
 /// Attaches a path to an `io::Error`.
 pub(crate) fn io_at(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Error {

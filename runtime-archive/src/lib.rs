@@ -15,11 +15,12 @@
 //!   from single-threaded mode; [`PackOptions::zstd_workers`] must be fixed per pipeline.
 //! - Install flow for the shell (§10): [`free_space`] → [`download_verified`] →
 //!   [`verify_archive`] → [`extract_archive`] into a staging folder → [`verify_dir`] →
-//!   promote by rename (the caller's job).
+//!   promote by rename; [`install_archive`] does the last four steps for a local archive.
 
 mod download;
 mod error;
 mod extract;
+mod install;
 mod pack;
 mod space;
 mod verify;
@@ -27,6 +28,7 @@ mod verify;
 pub use download::{download_verified, Downloaded, Progress};
 pub use error::{Error, Result};
 pub use extract::{extract_archive, extract_archive_with, ExtractOptions, ExtractReport};
+pub use install::{install_archive, InstallReport};
 pub use pack::{pack_tar_zst, PackOptions, PackReport, DEFAULT_ZSTD_LEVEL};
 pub use space::free_space;
 pub use verify::{

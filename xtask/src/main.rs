@@ -117,7 +117,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum IndexCommand {
-    /// Merge per-target `runtime-<channel>.<target>.fragment.json` files into one signed index.
+    /// Merge per-target `runtime-<channel>-<target>.fragment.json` files into one signed index.
     Merge {
         #[arg(long, value_enum)]
         channel: Channel,

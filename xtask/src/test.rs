@@ -92,7 +92,11 @@ fn run_suite(command: &mut Command, name: &str) -> Result<()> {
 /// the lock changes (`target/test-venv`).
 fn test_venv(root: &Path, cache_dir: &Path) -> Result<PathBuf> {
     let venv = root.join("target").join("test-venv");
-    let python = venv.join("bin").join("python");
+    let python = if cfg!(windows) {
+        venv.join("Scripts").join("python.exe")
+    } else {
+        venv.join("bin").join("python")
+    };
     let target = Target::host().context("tests run on a release target host")?;
     let lock = root.join("lockfiles").join(format!("{target}.txt"));
     let stamp_file = root.join("target").join("test-venv.stamp");

@@ -2,6 +2,7 @@
 
 mod download;
 mod extract;
+mod install;
 mod pack;
 mod space;
 mod support;

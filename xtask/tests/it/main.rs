@@ -598,8 +598,13 @@ fn runtime_starts_from_a_path_with_spaces_with_the_original_interpreter_hidden()
         prefix = prefix.display(),
         python = manifest.launch.program(&moved).display()
     );
+    // As root a private mount namespace is enough; otherwise map ourselves to root in a user
+    // namespace so the mount is allowed (GitHub runners are not root).
+    let is_root = unsafe { libc::geteuid() } == 0;
+    let namespace_args: &[&str] = if is_root { &["-m"] } else { &["-r", "-m"] };
     let mut child = Command::new("unshare")
-        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .args(namespace_args)
+        .args(["--propagation", "private", "sh", "-c", &script])
         .current_dir(&moved)
         .env("TOKENIZER_STUDIO_DATA_DIR", data.path())
         .env("TOKENIZER_STUDIO_LAUNCH_ID", "relocated")
