@@ -171,7 +171,8 @@ pub(crate) fn scan(root: &Path) -> Result<MachoScan> {
             kind,
         });
     }
-    scan.files.sort_by(|a, b| signing_order_key(a).cmp(&signing_order_key(b)));
+    scan.files
+        .sort_by(|a, b| signing_order_key(a).cmp(&signing_order_key(b)));
     Ok(scan)
 }
 
@@ -227,11 +228,23 @@ mod tests {
             bytes
         };
         let cases: Vec<(&str, Vec<u8>, Option<MachoKind>)> = vec![
-            ("thin executable", thin_le(MH_EXECUTE), Some(MachoKind::Executable)),
+            (
+                "thin executable",
+                thin_le(MH_EXECUTE),
+                Some(MachoKind::Executable),
+            ),
             ("thin dylib", thin_le(MH_DYLIB), Some(MachoKind::Library)),
-            ("thin bundle (.so)", thin_le(MH_BUNDLE), Some(MachoKind::Library)),
+            (
+                "thin bundle (.so)",
+                thin_le(MH_BUNDLE),
+                Some(MachoKind::Library),
+            ),
             ("object file", thin_le(1), None),
-            ("fat with one dylib", fat(1, &thin_le(MH_DYLIB)), Some(MachoKind::Library)),
+            (
+                "fat with one dylib",
+                fat(1, &thin_le(MH_DYLIB)),
+                Some(MachoKind::Library),
+            ),
             ("fat with garbage slice", fat(1, &[0u8; 32]), None),
             ("java class", java_class, None),
             ("fat with absurd count", fat(1000, &thin_le(MH_DYLIB)), None),
@@ -251,7 +264,10 @@ mod tests {
             ("bin/python3.12", MH_EXECUTE),
             ("lib/libpython3.12.dylib", MH_DYLIB),
             ("lib/python3.12/lib-dynload/_ssl.so", MH_BUNDLE),
-            ("lib/python3.12/site-packages/tokenizers/tokenizers.abi3.so", MH_BUNDLE),
+            (
+                "lib/python3.12/site-packages/tokenizers/tokenizers.abi3.so",
+                MH_BUNDLE,
+            ),
         ] {
             let path = root.join(relative);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -16,6 +16,17 @@ pub const ENV_P12_BASE64: &str = "APPLE_SIGNING_P12_BASE64";
 /// Password of the `.p12`; may be empty but must be set.
 pub const ENV_P12_PASSWORD: &str = "APPLE_SIGNING_P12_PASSWORD";
 
+/// DER of OID 1.2.840.113549.1.5.13 (PKCS#5 PBES2), tag and length included.
+const PBES2_OID_DER: &[u8] = &[
+    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d,
+];
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
 /// The identity files are signed with.
 pub enum Identity {
     /// No certificate: code hashes only. Runs on Apple silicon for local use, but Gatekeeper
@@ -48,14 +59,25 @@ impl Identity {
 
     /// Loads `.p12` bytes; `origin` names where they came from in error messages.
     pub fn from_p12_bytes(data: &[u8], password: &str, origin: &str) -> Result<Self> {
-        let (certificate, key) =
-            apple_codesign::cryptography::parse_pfx_data(data, password).map_err(|error| {
-                Error::Identity {
-                    origin: origin.to_string(),
-                    message: error.to_string(),
-                }
-            })?;
-        SigningIdentity::new(certificate, key, origin).map(|identity| Self::Certificate(Box::new(identity)))
+        let identity_error = |message: &str| Error::Identity {
+            origin: origin.to_string(),
+            message: message.to_string(),
+        };
+        // OpenSSL 3's default .p12 encrypts with PBES2 (AES-256) and MACs with SHA-256; the p12
+        // crate under apple-codesign asserts on the latter instead of returning an error. The
+        // PBES2 algorithm identifier is never encrypted, so spotting it is exact.
+        if contains(data, PBES2_OID_DER) {
+            return Err(identity_error(
+                "the .p12 uses PBES2/AES encryption (OpenSSL 3's default), which is not supported",
+            ));
+        }
+        let parsed = std::panic::catch_unwind(|| {
+            apple_codesign::cryptography::parse_pfx_data(data, password)
+        })
+        .map_err(|_| identity_error("the .p12 uses an unsupported MAC or encryption algorithm"))?;
+        let (certificate, key) = parsed.map_err(|error| identity_error(&error.to_string()))?;
+        SigningIdentity::new(certificate, key, origin)
+            .map(|identity| Self::Certificate(Box::new(identity)))
     }
 
     /// Loads a PEM certificate and a PEM private key (PKCS#8 `PRIVATE KEY` or PKCS#1
@@ -90,14 +112,17 @@ impl Identity {
             }
         }
         .map_err(|error| identity_error(format!("private key: {error}")))?;
-        SigningIdentity::new(certificate, key, origin).map(|identity| Self::Certificate(Box::new(identity)))
+        SigningIdentity::new(certificate, key, origin)
+            .map(|identity| Self::Certificate(Box::new(identity)))
     }
 
     /// Reads the identity CI provides through the environment: [`ENV_P12_PATH`] (or
     /// [`ENV_P12_BASE64`]) and [`ENV_P12_PASSWORD`]. `Ok(None)` when neither `.p12` variable is
     /// set, so the caller decides whether ad-hoc is acceptable.
     pub fn from_env() -> Result<Option<Self>> {
-        Self::from_env_lookup(&|name: &str| std::env::var(name).ok().filter(|value| !value.is_empty()))
+        Self::from_env_lookup(&|name: &str| {
+            std::env::var(name).ok().filter(|value| !value.is_empty())
+        })
     }
 
     /// [`Identity::from_env`] over any variable source (tests, a `.env` file).
@@ -107,7 +132,11 @@ impl Identity {
         if p12_path.is_none() && p12_base64.is_none() {
             return Ok(None);
         }
-        let password_variable = if p12_path.is_some() { ENV_P12_PATH } else { ENV_P12_BASE64 };
+        let password_variable = if p12_path.is_some() {
+            ENV_P12_PATH
+        } else {
+            ENV_P12_BASE64
+        };
         let password = lookup(ENV_P12_PASSWORD).ok_or_else(|| Error::Env {
             name: ENV_P12_PASSWORD,
             message: format!(
@@ -123,7 +152,9 @@ impl Identity {
                     .decode(compact.as_bytes())
                     .map_err(|error| Error::Env {
                         name: ENV_P12_BASE64,
-                        message: format!("not valid base64 ({error}); encode the .p12 with `base64 -w0`"),
+                        message: format!(
+                            "not valid base64 ({error}); encode the .p12 with `base64 -w0`"
+                        ),
                     })?;
                 Self::from_p12_bytes(&data, &password, ENV_P12_BASE64)?
             }
@@ -151,7 +182,9 @@ impl Identity {
             Self::AdHoc => "ad-hoc".to_string(),
             Self::Certificate(identity) => format!(
                 "{} (sha256 {})",
-                identity.common_name().unwrap_or_else(|| "certificate without a common name".to_string()),
+                identity
+                    .common_name()
+                    .unwrap_or_else(|| "certificate without a common name".to_string()),
                 identity.sha256_fingerprint()
             ),
         }
@@ -159,7 +192,11 @@ impl Identity {
 }
 
 impl SigningIdentity {
-    fn new(certificate: CapturedX509Certificate, key: InMemoryPrivateKey, origin: &str) -> Result<Self> {
+    fn new(
+        certificate: CapturedX509Certificate,
+        key: InMemoryPrivateKey,
+        origin: &str,
+    ) -> Result<Self> {
         // A .p12 or PEM pair holding the wrong key signs fine and only fails on the user's Mac;
         // refuse it here instead.
         if key.public_key_data().as_ref() != certificate.public_key_data().as_ref() {

@@ -47,9 +47,9 @@ impl std::fmt::Display for ShellCommand {
 
 fn shell_quote(word: &str) -> String {
     let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '=' | '@' | '+'));
+        && word.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '=' | '@' | '+')
+        });
     if plain {
         word.to_string()
     } else {
@@ -61,7 +61,9 @@ impl NotaryApiKey {
     /// Reads [`ENV_API_KEY_ID`], [`ENV_API_ISSUER`] and [`ENV_API_KEY_P8_PATH`]; `None` unless
     /// all three are set (notarization is skipped, e.g. on the dev channel or forks).
     pub fn from_env() -> Option<Self> {
-        Self::from_env_lookup(&|name: &str| std::env::var(name).ok().filter(|value| !value.is_empty()))
+        Self::from_env_lookup(&|name: &str| {
+            std::env::var(name).ok().filter(|value| !value.is_empty())
+        })
     }
 
     /// [`NotaryApiKey::from_env`] over any variable source.
@@ -119,7 +121,10 @@ mod tests {
         };
         let key = NotaryApiKey::from_env_lookup(&all).expect("all three set");
         let commands: Vec<String> = key
-            .notarize_commands(Path::new("dist/Tokenizer Studio.app"), Path::new("/tmp/key.json"))
+            .notarize_commands(
+                Path::new("dist/Tokenizer Studio.app"),
+                Path::new("/tmp/key.json"),
+            )
             .iter()
             .map(ToString::to_string)
             .collect();
@@ -135,7 +140,11 @@ mod tests {
 
         for missing in [ENV_API_KEY_ID, ENV_API_ISSUER, ENV_API_KEY_P8_PATH] {
             let partial = |name: &str| if name == missing { None } else { all(name) };
-            assert_eq!(NotaryApiKey::from_env_lookup(&partial), None, "{missing} unset");
+            assert_eq!(
+                NotaryApiKey::from_env_lookup(&partial),
+                None,
+                "{missing} unset"
+            );
         }
     }
 }

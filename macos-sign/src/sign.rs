@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use apple_codesign::{CodeSignatureFlags, MachOSigner, SettingsScope, SigningSettings, UnifiedSigner};
+use apple_codesign::{
+    CodeSignatureFlags, MachOSigner, SettingsScope, SigningSettings, UnifiedSigner,
+};
 use x509_certificate::KeyInfoSigner;
 
 use crate::detect::{self, FoundMacho, MachoKind};
@@ -73,12 +75,18 @@ pub struct SignReport {
 impl SignReport {
     /// Number of executables signed.
     pub fn n_executables(&self) -> usize {
-        self.files.iter().filter(|file| file.kind == MachoKind::Executable).count()
+        self.files
+            .iter()
+            .filter(|file| file.kind == MachoKind::Executable)
+            .count()
     }
 
     /// Number of libraries and extension modules signed.
     pub fn n_libraries(&self) -> usize {
-        self.files.iter().filter(|file| file.kind == MachoKind::Library).count()
+        self.files
+            .iter()
+            .filter(|file| file.kind == MachoKind::Library)
+            .count()
     }
 }
 
@@ -107,7 +115,11 @@ pub struct SignedFile {
 ///
 /// Each file is signed into a temporary file next to it and renamed over the original, so an
 /// interrupted run never leaves a half-written binary. Stops at the first file that fails.
-pub fn sign_runtime(runtime_dir: &Path, identity: &Identity, options: &SignOptions) -> Result<SignReport> {
+pub fn sign_runtime(
+    runtime_dir: &Path,
+    identity: &Identity,
+    options: &SignOptions,
+) -> Result<SignReport> {
     let started = Instant::now();
     let scan = detect::scan(runtime_dir)?;
     let base = base_settings(identity, options)?;
@@ -126,7 +138,9 @@ pub fn sign_runtime(runtime_dir: &Path, identity: &Identity, options: &SignOptio
 
 /// Signs one Mach-O file in place, as [`sign_runtime`] would.
 pub fn sign_file(path: &Path, identity: &Identity, options: &SignOptions) -> Result<SignedFile> {
-    let kind = detect::macho_kind(path)?.ok_or_else(|| Error::NotMachO { path: path.to_path_buf() })?;
+    let kind = detect::macho_kind(path)?.ok_or_else(|| Error::NotMachO {
+        path: path.to_path_buf(),
+    })?;
     let found = FoundMacho {
         path: path.to_path_buf(),
         relative: file_name(path),
@@ -135,7 +149,10 @@ pub fn sign_file(path: &Path, identity: &Identity, options: &SignOptions) -> Res
     sign_found(&found, &base_settings(identity, options)?, options)
 }
 
-fn base_settings<'key>(identity: &'key Identity, options: &SignOptions) -> Result<SigningSettings<'key>> {
+fn base_settings<'key>(
+    identity: &'key Identity,
+    options: &SignOptions,
+) -> Result<SigningSettings<'key>> {
     let mut settings = SigningSettings::default();
     if let Some(signing_identity) = identity.signing_identity() {
         let key: &dyn KeyInfoSigner = signing_identity.key();
@@ -145,10 +162,12 @@ fn base_settings<'key>(identity: &'key Identity, options: &SignOptions) -> Resul
         settings.chain_apple_certificates();
         settings.set_team_id_from_signing_certificate();
         if let Some(url) = &options.timestamp_url {
-            settings.set_time_stamp_url(url.as_str()).map_err(|error| Error::Sign {
-                path: PathBuf::from(url),
-                message: format!("invalid time-stamp server URL: {error}"),
-            })?;
+            settings
+                .set_time_stamp_url(url.as_str())
+                .map_err(|error| Error::Sign {
+                    path: PathBuf::from(url),
+                    message: format!("invalid time-stamp server URL: {error}"),
+                })?;
         }
     }
     if let Some(time) = options.signing_time {
@@ -157,7 +176,11 @@ fn base_settings<'key>(identity: &'key Identity, options: &SignOptions) -> Resul
     Ok(settings)
 }
 
-fn sign_found(found: &FoundMacho, base: &SigningSettings<'_>, options: &SignOptions) -> Result<SignedFile> {
+fn sign_found(
+    found: &FoundMacho,
+    base: &SigningSettings<'_>,
+    options: &SignOptions,
+) -> Result<SignedFile> {
     let path = &found.path;
     let sign_error = |message: String| Error::Sign {
         path: path.clone(),
@@ -205,15 +228,31 @@ fn replace_file(path: &Path, contents: &[u8]) -> Result<()> {
     let mut temporary = tempfile::Builder::new()
         .prefix(".macos-sign-")
         .tempfile_in(parent)
-        .map_err(|error| std::io::Error::new(error.kind(), format!("cannot create a temporary file in {}: {error}", parent.display())))?;
+        .map_err(|error| {
+            std::io::Error::new(
+                error.kind(),
+                format!(
+                    "cannot create a temporary file in {}: {error}",
+                    parent.display()
+                ),
+            )
+        })?;
     temporary
         .write_all(contents)
         .and_then(|()| temporary.as_file().sync_all())
-        .map_err(|error| std::io::Error::new(error.kind(), format!("cannot write {}: {error}", temporary.path().display())))?;
+        .map_err(|error| {
+            std::io::Error::new(
+                error.kind(),
+                format!("cannot write {}: {error}", temporary.path().display()),
+            )
+        })?;
     fs_err::set_permissions(temporary.path(), permissions)?;
-    temporary
-        .persist(path)
-        .map_err(|error| std::io::Error::new(error.error.kind(), format!("cannot replace {}: {}", path.display(), error.error)))?;
+    temporary.persist(path).map_err(|error| {
+        std::io::Error::new(
+            error.error.kind(),
+            format!("cannot replace {}: {}", path.display(), error.error),
+        )
+    })?;
     Ok(())
 }
 
@@ -227,7 +266,13 @@ fn file_name(path: &Path) -> String {
 fn identifier_for(prefix: &str, path: &Path) -> String {
     let name: String = file_name(path)
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     format!("{prefix}{name}")
 }
@@ -240,7 +285,11 @@ fn identifier_for(prefix: &str, path: &Path) -> String {
 /// each nested file gets its own `SettingsScope::Path`. Signing into a separate output folder
 /// leaves stale `CodeResources` entries, so the bundle is copied to a staging folder beside it,
 /// signed there in place, and swapped in; `app_dir` is untouched if signing fails.
-pub fn sign_app_bundle(app_dir: &Path, identity: &Identity, options: &SignOptions) -> Result<SignReport> {
+pub fn sign_app_bundle(
+    app_dir: &Path,
+    identity: &Identity,
+    options: &SignOptions,
+) -> Result<SignReport> {
     let started = Instant::now();
     let not_bundle = |message: &str| Error::NotAppBundle {
         path: app_dir.to_path_buf(),
@@ -248,7 +297,9 @@ pub fn sign_app_bundle(app_dir: &Path, identity: &Identity, options: &SignOption
     };
     let info_plist_path = app_dir.join("Contents").join("Info.plist");
     if !info_plist_path.is_file() {
-        return Err(not_bundle("it has no Contents/Info.plist; pass the `.app` folder itself"));
+        return Err(not_bundle(
+            "it has no Contents/Info.plist; pass the `.app` folder itself",
+        ));
     }
     let info_plist = plist::Value::from_file(&info_plist_path).map_err(|error| Error::Parse {
         path: info_plist_path.clone(),
@@ -262,7 +313,9 @@ pub fn sign_app_bundle(app_dir: &Path, identity: &Identity, options: &SignOption
         .to_string();
     let main_executable = format!("Contents/MacOS/{executable_name}");
     if !app_dir.join(&main_executable).is_file() {
-        return Err(not_bundle(&format!("{main_executable} (CFBundleExecutable) does not exist")));
+        return Err(not_bundle(&format!(
+            "{main_executable} (CFBundleExecutable) does not exist"
+        )));
     }
     let bundle_name = app_dir
         .file_name()
@@ -271,15 +324,28 @@ pub fn sign_app_bundle(app_dir: &Path, identity: &Identity, options: &SignOption
     let staging = tempfile::Builder::new()
         .prefix(".macos-sign-staging-")
         .tempdir_in(parent)
-        .map_err(|error| std::io::Error::new(error.kind(), format!("cannot create a staging folder in {}: {error}", parent.display())))?;
+        .map_err(|error| {
+            std::io::Error::new(
+                error.kind(),
+                format!(
+                    "cannot create a staging folder in {}: {error}",
+                    parent.display()
+                ),
+            )
+        })?;
     let staged_app = staging.path().join(bundle_name);
     copy_tree(app_dir, &staged_app)?;
 
     let scan = detect::scan(&staged_app)?;
     let mut settings = base_settings(identity, options)?;
     settings.set_code_signature_flags(SettingsScope::Main, CodeSignatureFlags::RUNTIME);
+    exclude_lookalikes(&staged_app, &mut settings)?;
     let mut files = vec![];
-    for found in scan.files.iter().filter(|found| found.relative != main_executable) {
+    for found in scan
+        .files
+        .iter()
+        .filter(|found| found.relative != main_executable)
+    {
         let scope = SettingsScope::Path(found.relative.clone());
         let identifier = identifier_for(&options.identifier_prefix, &found.path);
         settings.set_binary_identifier(scope.clone(), &identifier);
@@ -344,11 +410,59 @@ pub fn sign_app_bundle(app_dir: &Path, identity: &Identity, options: &SignOption
     })
 }
 
+/// apple-codesign's bundle walker takes any file starting with `cafebabe` for a universal
+/// binary (Java class files, which the runtime may ship in data packages) and fails on it, and
+/// would try to sign object files. Path exclusions make it seal those as plain resources.
+fn exclude_lookalikes(bundle: &Path, settings: &mut SigningSettings<'_>) -> Result<()> {
+    for entry in walkdir::WalkDir::new(bundle).follow_links(false) {
+        let entry = entry.map_err(|error| {
+            std::io::Error::other(format!("cannot walk {}: {error}", bundle.display()))
+        })?;
+        if !entry.file_type().is_file() || detect::macho_kind(entry.path())?.is_some() {
+            continue;
+        }
+        let looks_like_macho = apple_codesign::path_is_macho(entry.path()).unwrap_or(true);
+        if !looks_like_macho {
+            continue;
+        }
+        let relative = entry
+            .path()
+            .strip_prefix(bundle)
+            .expect("walkdir yields paths under its root")
+            .components()
+            .map(|component| component.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        settings
+            .add_path_exclusion(&glob_escape(&relative))
+            .map_err(|error| Error::Sign {
+                path: entry.path().to_path_buf(),
+                message: format!("cannot exclude it from signing: {error}"),
+            })?;
+    }
+    Ok(())
+}
+
+/// Escapes glob metacharacters the way `glob::Pattern::escape` does (`[x]`).
+fn glob_escape(path: &str) -> String {
+    path.chars()
+        .map(|c| match c {
+            '?' | '*' | '[' | ']' => format!("[{c}]"),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 /// Copies a folder tree, keeping symlinks as symlinks and file permissions.
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     for entry in walkdir::WalkDir::new(from).follow_links(false) {
-        let entry = entry.map_err(|error| std::io::Error::other(format!("cannot walk {}: {error}", from.display())))?;
-        let relative = entry.path().strip_prefix(from).expect("walkdir yields paths under its root");
+        let entry = entry.map_err(|error| {
+            std::io::Error::other(format!("cannot walk {}: {error}", from.display()))
+        })?;
+        let relative = entry
+            .path()
+            .strip_prefix(from)
+            .expect("walkdir yields paths under its root");
         let destination = to.join(relative);
         let file_type = entry.file_type();
         if file_type.is_dir() {

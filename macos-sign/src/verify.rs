@@ -13,7 +13,9 @@
 use std::path::{Path, PathBuf};
 
 use apple_codesign::cryptography::DigestType;
-use apple_codesign::{CodeDirectoryBlob, CodeSigningSlot, EmbeddedSignature, MachFile, MachOBinary};
+use apple_codesign::{
+    CodeDirectoryBlob, CodeSigningSlot, EmbeddedSignature, MachFile, MachOBinary,
+};
 use cryptographic_message_syntax::SignedData;
 
 use crate::detect;
@@ -113,7 +115,10 @@ impl VerifyReport {
     }
 
     fn count(&self, predicate: impl Fn(&VerifyOutcome) -> bool) -> usize {
-        self.files.iter().filter(|file| predicate(&file.outcome)).count()
+        self.files
+            .iter()
+            .filter(|file| predicate(&file.outcome))
+            .count()
     }
 
     /// Fails on the first file that is invalid (naming it and every problem), or, when
@@ -130,9 +135,12 @@ impl VerifyReport {
             }
             let matches = match (identity.signing_identity(), &file.outcome) {
                 (None, VerifyOutcome::AdHoc { .. }) => true,
-                (Some(expected), VerifyOutcome::Signed {
-                    certificate_sha256, ..
-                }) => *certificate_sha256 == expected.sha256_fingerprint(),
+                (
+                    Some(expected),
+                    VerifyOutcome::Signed {
+                        certificate_sha256, ..
+                    },
+                ) => *certificate_sha256 == expected.sha256_fingerprint(),
                 _ => false,
             };
             if !matches {
@@ -184,7 +192,11 @@ pub fn verify_file(path: &Path) -> Result<VerifyOutcome> {
     let is_fat = mach.is_fat();
     let mut slices = vec![];
     for (index, macho) in mach.iter_macho().enumerate() {
-        let label = if is_fat { format!("slice {index}: ") } else { String::new() };
+        let label = if is_fat {
+            format!("slice {index}: ")
+        } else {
+            String::new()
+        };
         slices.push((label, verify_slice(macho)));
     }
     Ok(combine(slices))
@@ -194,8 +206,15 @@ pub fn verify_file(path: &Path) -> Result<VerifyOutcome> {
 fn combine(slices: Vec<(String, VerifyOutcome)>) -> VerifyOutcome {
     let mut problems = vec![];
     for (label, outcome) in &slices {
-        if let VerifyOutcome::Invalid { problems: slice_problems } = outcome {
-            problems.extend(slice_problems.iter().map(|problem| format!("{label}{problem}")));
+        if let VerifyOutcome::Invalid {
+            problems: slice_problems,
+        } = outcome
+        {
+            problems.extend(
+                slice_problems
+                    .iter()
+                    .map(|problem| format!("{label}{problem}")),
+            );
         }
     }
     if !problems.is_empty() {
@@ -207,17 +226,29 @@ fn combine(slices: Vec<(String, VerifyOutcome)>) -> VerifyOutcome {
             problems: vec!["the file holds no Mach-O slice".to_string()],
         };
     };
-    if outcomes.iter().any(|outcome| *outcome == VerifyOutcome::Unsigned) {
-        if outcomes.iter().all(|outcome| *outcome == VerifyOutcome::Unsigned) {
+    if outcomes
+        .iter()
+        .any(|outcome| *outcome == VerifyOutcome::Unsigned)
+    {
+        if outcomes
+            .iter()
+            .all(|outcome| *outcome == VerifyOutcome::Unsigned)
+        {
             return VerifyOutcome::Unsigned;
         }
         return VerifyOutcome::Invalid {
             problems: vec!["some slices are signed and others are not".to_string()],
         };
     }
-    if outcomes.iter().any(|outcome| matches!(outcome, VerifyOutcome::AdHoc { .. })) {
+    if outcomes
+        .iter()
+        .any(|outcome| matches!(outcome, VerifyOutcome::AdHoc { .. }))
+    {
         if let VerifyOutcome::AdHoc { .. } = first {
-            if outcomes.iter().all(|outcome| matches!(outcome, VerifyOutcome::AdHoc { .. })) {
+            if outcomes
+                .iter()
+                .all(|outcome| matches!(outcome, VerifyOutcome::AdHoc { .. }))
+            {
                 return first;
             }
         }
@@ -319,7 +350,10 @@ fn verify_slice(macho: &MachOBinary<'_>) -> VerifyOutcome {
 }
 
 /// Recomputes the hash of every page of the file up to the signature.
-fn check_code_pages(macho: &MachOBinary<'_>, code_directory: &CodeDirectoryBlob<'_>) -> Vec<String> {
+fn check_code_pages(
+    macho: &MachOBinary<'_>,
+    code_directory: &CodeDirectoryBlob<'_>,
+) -> Vec<String> {
     let mut problems = vec![];
     let signature_offset = match macho.code_limit_binary_offset() {
         Ok(offset) => offset,
@@ -365,14 +399,20 @@ fn check_code_pages(macho: &MachOBinary<'_>, code_directory: &CodeDirectoryBlob<
         ));
     }
     if mismatched.len() > MAX_LISTED_PAGES {
-        problems.push(format!("{} more pages do not match", mismatched.len() - MAX_LISTED_PAGES));
+        problems.push(format!(
+            "{} more pages do not match",
+            mismatched.len() - MAX_LISTED_PAGES
+        ));
     }
     problems
 }
 
 /// Checks the hashes of the blobs the code directory seals (requirements, entitlements,
 /// launch constraints) and that no such blob is present unsealed.
-fn check_special_slots(signature: &EmbeddedSignature<'_>, code_directory: &CodeDirectoryBlob<'_>) -> Vec<String> {
+fn check_special_slots(
+    signature: &EmbeddedSignature<'_>,
+    code_directory: &CodeDirectoryBlob<'_>,
+) -> Vec<String> {
     let mut problems = vec![];
     for (slot, expected) in &code_directory.special_digests {
         if expected.is_null() {
@@ -397,7 +437,10 @@ fn check_special_slots(signature: &EmbeddedSignature<'_>, code_directory: &CodeD
             .get(&blob.slot)
             .is_some_and(|digest| !digest.is_null());
         if is_special && !sealed {
-            problems.push(format!("the {:?} blob is not sealed by the code directory", blob.slot));
+            problems.push(format!(
+                "the {:?} blob is not sealed by the code directory",
+                blob.slot
+            ));
         }
     }
     problems
@@ -407,14 +450,25 @@ fn check_special_slots(signature: &EmbeddedSignature<'_>, code_directory: &CodeD
 /// directory as stored in the file, whose signature verifies with its certificate's public
 /// key, and whose `cdhashes` attribute lists every code directory. Returns the signer's
 /// common name and certificate fingerprint.
-fn check_cms(cms: &[u8], primary_code_directory: &[u8], cdhashes: &[(DigestType, Vec<u8>)]) -> Result<(String, String), Vec<String>> {
-    let signed_data = SignedData::parse_ber(cms).map_err(|error| vec![format!("cannot parse the CMS signature: {error}")])?;
+fn check_cms(
+    cms: &[u8],
+    primary_code_directory: &[u8],
+    cdhashes: &[(DigestType, Vec<u8>)],
+) -> Result<(String, String), Vec<String>> {
+    let signed_data = SignedData::parse_ber(cms)
+        .map_err(|error| vec![format!("cannot parse the CMS signature: {error}")])?;
     let signers: Vec<_> = signed_data.signers().collect();
     let [signer] = signers.as_slice() else {
-        return Err(vec![format!("the CMS signature has {} signers, expected one", signers.len())]);
+        return Err(vec![format!(
+            "the CMS signature has {} signers, expected one",
+            signers.len()
+        )]);
     };
     let mut problems = vec![];
-    if signer.verify_message_digest_with_content(primary_code_directory).is_err() {
+    if signer
+        .verify_message_digest_with_content(primary_code_directory)
+        .is_err()
+    {
         problems.push(
             "the CMS signature was made over a different code directory: the code directory was altered after signing"
                 .to_string(),
@@ -444,8 +498,14 @@ fn check_cms(cms: &[u8], primary_code_directory: &[u8], cdhashes: &[(DigestType,
     }
     let certificate = signed_data.certificates().find(|certificate| {
         x509_certificate::certificate::certificate_is_subset_of(
-            signer.certificate_issuer_and_serial().map(|(_, serial)| serial).expect("signer has a serial"),
-            signer.certificate_issuer_and_serial().map(|(issuer, _)| issuer).expect("signer has an issuer"),
+            signer
+                .certificate_issuer_and_serial()
+                .map(|(_, serial)| serial)
+                .expect("signer has a serial"),
+            signer
+                .certificate_issuer_and_serial()
+                .map(|(issuer, _)| issuer)
+                .expect("signer has an issuer"),
             certificate.serial_number_asn1(),
             certificate.issuer_name(),
         )
@@ -474,7 +534,11 @@ fn signed_cdhashes(signer: &cryptographic_message_syntax::SignerInfo) -> Option<
     let plist_bytes = der_octet_string(value.as_slice())?;
     let plist = plist::Value::from_reader(std::io::Cursor::new(plist_bytes)).ok()?;
     let list = plist.as_dictionary()?.get("cdhashes")?.as_array()?;
-    Some(list.iter().filter_map(|value| value.as_data().map(<[u8]>::to_vec)).collect())
+    Some(
+        list.iter()
+            .filter_map(|value| value.as_data().map(<[u8]>::to_vec))
+            .collect(),
+    )
 }
 
 /// The contents of a DER `OCTET STRING` (tag 4, definite length).
@@ -491,7 +555,9 @@ fn der_octet_string(der: &[u8]) -> Option<&[u8]> {
         if n_length_bytes == 0 || n_length_bytes > 4 || rest.len() < n_length_bytes {
             return None;
         }
-        let length = rest[..n_length_bytes].iter().fold(0usize, |acc, byte| (acc << 8) | *byte as usize);
+        let length = rest[..n_length_bytes]
+            .iter()
+            .fold(0usize, |acc, byte| (acc << 8) | *byte as usize);
         (length, &rest[n_length_bytes..])
     };
     rest.get(..length)
@@ -510,7 +576,10 @@ pub fn extract_cms_and_code_directory(path: &Path) -> Result<Vec<(Vec<u8>, Vec<u
     let mach = MachFile::parse(&data).map_err(|error| parse_error(error.to_string()))?;
     let mut pairs = vec![];
     for macho in mach.iter_macho() {
-        let Some(signature) = macho.code_signature().map_err(|error| parse_error(error.to_string()))? else {
+        let Some(signature) = macho
+            .code_signature()
+            .map_err(|error| parse_error(error.to_string()))?
+        else {
             continue;
         };
         let cms = signature

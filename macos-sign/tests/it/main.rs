@@ -32,7 +32,11 @@ fn p12_identity_signs_a_runtime_that_verifies_with_our_verifier_and_openssl() {
 
     let started = Instant::now();
     let report = sign_runtime(&runtime, &identity, &fixed_time_options()).unwrap();
-    eprintln!("signed {} files in {:?}", report.files.len(), started.elapsed());
+    eprintln!(
+        "signed {} files in {:?}",
+        report.files.len(),
+        started.elapsed()
+    );
     let order: Vec<(&str, MachoKind, bool)> = report
         .files
         .iter()
@@ -46,7 +50,11 @@ fn p12_identity_signs_a_runtime_that_verifies_with_our_verifier_and_openssl() {
                 MachoKind::Library,
                 false
             ),
-            ("lib/python3.12/lib-dynload/_universal.so", MachoKind::Library, false),
+            (
+                "lib/python3.12/lib-dynload/_universal.so",
+                MachoKind::Library,
+                false
+            ),
             ("bin/python3.12", MachoKind::Executable, true),
         ]
     );
@@ -63,7 +71,10 @@ fn p12_identity_signs_a_runtime_that_verifies_with_our_verifier_and_openssl() {
         let VerifyOutcome::Signed { signer, .. } = &file.outcome else {
             panic!("{}: {:?}", file.path, file.outcome)
         };
-        assert_eq!(signer, "Tokenizer Studio Test");
+        assert_eq!(
+            signer,
+            "Developer ID Application: Tokenizer Studio Test (TSTEAM1234)"
+        );
     }
 
     // What macOS enforces: hardened runtime everywhere, entitlements on the interpreter only.
@@ -72,7 +83,10 @@ fn p12_identity_signs_a_runtime_that_verifies_with_our_verifier_and_openssl() {
         ("lib/python3.12/lib-dynload/_universal.so", false),
     ] {
         let signature = signature_facts(&runtime.join(relative));
-        assert!(signature.iter().all(|slice| slice.hardened_runtime), "{relative}");
+        assert!(
+            signature.iter().all(|slice| slice.hardened_runtime),
+            "{relative}"
+        );
         for slice in &signature {
             let has = slice.entitlements.as_deref().is_some_and(|xml| {
                 xml.contains("com.apple.security.cs.disable-library-validation")
@@ -81,7 +95,10 @@ fn p12_identity_signs_a_runtime_that_verifies_with_our_verifier_and_openssl() {
             assert_eq!(has, entitled, "{relative}: {:?}", slice.entitlements);
         }
     }
-    assert_eq!(signature_facts(&runtime.join("lib/python3.12/lib-dynload/_universal.so")).len(), 2);
+    assert_eq!(
+        signature_facts(&runtime.join("lib/python3.12/lib-dynload/_universal.so")).len(),
+        2
+    );
 
     // An independent check of every CMS blob against its code directory.
     for file in &verification.files {
@@ -108,7 +125,8 @@ fn a_flipped_text_byte_fails_verification_naming_the_file() {
     let identity = credentials.pem_identity();
     sign_runtime(&runtime, &identity, &SignOptions::default()).unwrap();
 
-    let victim = runtime.join("lib/python3.12/site-packages/markupsafe/_speedups.cpython-312-darwin.so");
+    let victim =
+        runtime.join("lib/python3.12/site-packages/markupsafe/_speedups.cpython-312-darwin.so");
     let offset = text_section_offset(&victim);
     let mut bytes = std::fs::read(&victim).unwrap();
     bytes[offset + 7] ^= 0x01;
@@ -122,10 +140,17 @@ fn a_flipped_text_byte_fails_verification_naming_the_file() {
     };
     assert_eq!(path, &victim);
     assert!(
-        problems.iter().any(|problem| problem.contains("does not match its hash")),
+        problems
+            .iter()
+            .any(|problem| problem.contains("does not match its hash")),
         "{problems:?}"
     );
-    assert!(error.to_string().contains("_speedups.cpython-312-darwin.so"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("_speedups.cpython-312-darwin.so"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -143,11 +168,15 @@ fn a_forged_code_directory_fails_the_cms_check() {
         panic!("forged code directory accepted")
     };
     assert!(
-        problems.iter().any(|problem| problem.contains("code directory was altered")),
+        problems
+            .iter()
+            .any(|problem| problem.contains("code directory was altered")),
         "{problems:?}"
     );
     assert!(
-        !problems.iter().any(|problem| problem.contains("does not match its hash")),
+        !problems
+            .iter()
+            .any(|problem| problem.contains("does not match its hash")),
         "the page hashes were forged to match: {problems:?}"
     );
 }
@@ -166,7 +195,10 @@ fn ad_hoc_signing_is_reported_as_ad_hoc() {
     // Release builds demand the certificate: ad-hoc files are named, not waved through.
     let identity = Credentials::generate(work.path()).pem_identity();
     let error = verification.ensure_signed_by(&identity).unwrap_err();
-    assert!(matches!(&error, Error::WrongSigner { found, .. } if found == "ad-hoc signed"), "{error}");
+    assert!(
+        matches!(&error, Error::WrongSigner { found, .. } if found == "ad-hoc signed"),
+        "{error}"
+    );
     assert!(signature_facts(&runtime.join("bin/python3.12"))[0].hardened_runtime);
     // Ad-hoc still seals the pages.
     let victim = runtime.join("bin/python3.12");
@@ -174,7 +206,10 @@ fn ad_hoc_signing_is_reported_as_ad_hoc() {
     let mut bytes = std::fs::read(&victim).unwrap();
     bytes[offset] ^= 0xff;
     std::fs::write(&victim, &bytes).unwrap();
-    assert!(matches!(verify_file(&victim).unwrap(), VerifyOutcome::Invalid { .. }));
+    assert!(matches!(
+        verify_file(&victim).unwrap(),
+        VerifyOutcome::Invalid { .. }
+    ));
 }
 
 #[test]
@@ -190,7 +225,10 @@ fn rsa_with_a_fixed_signing_time_is_deterministic() {
         outputs.push(std::fs::read(&file).unwrap());
     }
     assert_eq!(outputs[0], outputs[1]);
-    assert_ne!(outputs[0], std::fs::read(&wheel_files().universal2).unwrap());
+    assert_ne!(
+        outputs[0],
+        std::fs::read(&wheel_files().universal2).unwrap()
+    );
 }
 
 #[test]
@@ -200,32 +238,76 @@ fn identities_load_from_p12_pem_and_environment() {
     let from_p12 = Identity::from_p12(&credentials.p12, P12_PASSWORD).unwrap();
     let fingerprint = from_p12.signing_identity().unwrap().sha256_fingerprint();
     assert_eq!(
-        credentials.pem_identity().signing_identity().unwrap().sha256_fingerprint(),
+        credentials
+            .pem_identity()
+            .signing_identity()
+            .unwrap()
+            .sha256_fingerprint(),
         fingerprint
     );
-    assert!(from_p12.describe().starts_with("Tokenizer Studio Test (sha256 "));
+    assert!(
+        from_p12
+            .describe()
+            .starts_with("Developer ID Application: Tokenizer Studio Test (TSTEAM1234) (sha256 "),
+        "{}",
+        from_p12.describe()
+    );
     assert!(!format!("{from_p12:?}").contains("PRIVATE"));
 
     let wrong_password = Identity::from_p12(&credentials.p12, "nope").unwrap_err();
-    assert!(wrong_password.to_string().contains(&credentials.p12.display().to_string()), "{wrong_password}");
+    assert!(
+        wrong_password
+            .to_string()
+            .contains(&credentials.p12.display().to_string()),
+        "{wrong_password}"
+    );
 
     // OpenSSL 3's default .p12 is refused with a message that points at -legacy.
     let modern = Identity::from_p12(&credentials.modern_p12, P12_PASSWORD).unwrap_err();
     assert!(modern.to_string().contains("-legacy"), "{modern}");
 
-    let mismatched = Identity::from_pem(&credentials.certificate_pem, &Credentials::generate(&work.path().join("other")).key_pem)
-        .unwrap_err();
-    assert!(mismatched.to_string().contains("does not belong"), "{mismatched}");
+    let mismatched = Identity::from_pem(
+        &credentials.certificate_pem,
+        &Credentials::generate(&work.path().join("other")).key_pem,
+    )
+    .unwrap_err();
+    assert!(
+        mismatched.to_string().contains("does not belong"),
+        "{mismatched}"
+    );
 
     let p12_base64 = base64_encode(&std::fs::read(&credentials.p12).unwrap());
     let p12_path = credentials.p12.display().to_string();
     let cases: Vec<(&str, Vec<(&str, &str)>, Result<bool, &str>)> = vec![
         ("nothing set", vec![], Ok(false)),
-        ("only a password", vec![(ENV_P12_PASSWORD, P12_PASSWORD)], Ok(false)),
-        ("path and password", vec![(ENV_P12_PATH, &p12_path), (ENV_P12_PASSWORD, P12_PASSWORD)], Ok(true)),
-        ("base64 and password", vec![(ENV_P12_BASE64, &p12_base64), (ENV_P12_PASSWORD, P12_PASSWORD)], Ok(true)),
-        ("path without password", vec![(ENV_P12_PATH, &p12_path)], Err(ENV_P12_PASSWORD)),
-        ("bad base64", vec![(ENV_P12_BASE64, "***"), (ENV_P12_PASSWORD, P12_PASSWORD)], Err(ENV_P12_BASE64)),
+        (
+            "only a password",
+            vec![(ENV_P12_PASSWORD, P12_PASSWORD)],
+            Ok(false),
+        ),
+        (
+            "path and password",
+            vec![(ENV_P12_PATH, &p12_path), (ENV_P12_PASSWORD, P12_PASSWORD)],
+            Ok(true),
+        ),
+        (
+            "base64 and password",
+            vec![
+                (ENV_P12_BASE64, &p12_base64),
+                (ENV_P12_PASSWORD, P12_PASSWORD),
+            ],
+            Ok(true),
+        ),
+        (
+            "path without password",
+            vec![(ENV_P12_PATH, &p12_path)],
+            Err(ENV_P12_PASSWORD),
+        ),
+        (
+            "bad base64",
+            vec![(ENV_P12_BASE64, "***"), (ENV_P12_PASSWORD, P12_PASSWORD)],
+            Err(ENV_P12_BASE64),
+        ),
     ];
     for (name, variables, expected) in cases {
         let lookup = |wanted: &str| {
@@ -241,7 +323,9 @@ fn identities_load_from_p12_pem_and_environment() {
                 fingerprint,
                 "{name}"
             ),
-            (Err(error), Err(variable)) => assert!(error.to_string().contains(variable), "{name}: {error}"),
+            (Err(error), Err(variable)) => {
+                assert!(error.to_string().contains(variable), "{name}: {error}")
+            }
             (got, expected) => panic!("{name}: got {got:?}, expected {expected:?}"),
         }
     }
@@ -261,9 +345,19 @@ fn app_bundle_signs_nested_runtime_with_per_path_settings_and_main_executable_la
 
     let started = Instant::now();
     let report = sign_app_bundle(&app, &identity, &fixed_time_options()).unwrap();
-    eprintln!("signed the bundle ({} Mach-O) in {:?}", report.files.len(), started.elapsed());
-    assert_eq!(report.files.last().unwrap().path, "Contents/MacOS/tokenizer-studio");
-    assert_eq!(report.files.last().unwrap().identifier, "dev.tokenizer-studio.app");
+    eprintln!(
+        "signed the bundle ({} Mach-O) in {:?}",
+        report.files.len(),
+        started.elapsed()
+    );
+    assert_eq!(
+        report.files.last().unwrap().path,
+        "Contents/MacOS/tokenizer-studio"
+    );
+    assert_eq!(
+        report.files.last().unwrap().identifier,
+        "dev.tokenizer-studio.app"
+    );
     assert_eq!(report.files.len(), 4);
 
     let verification = verify_runtime(&app).unwrap();
@@ -271,18 +365,30 @@ fn app_bundle_signs_nested_runtime_with_per_path_settings_and_main_executable_la
     verification.ensure_signed_by(&identity).unwrap();
 
     let nested_python = signature_facts(&runtime.join("bin/python3.12"));
-    assert!(nested_python[0].hardened_runtime, "per-path flags reach nested executables");
-    assert!(nested_python[0].entitlements.is_some(), "per-path entitlements reach the interpreter");
-    assert!(signature_facts(&runtime.join("lib/python3.12/lib-dynload/_universal.so"))
-        .iter()
-        .all(|slice| slice.hardened_runtime && slice.entitlements.is_none()));
+    assert!(
+        nested_python[0].hardened_runtime,
+        "per-path flags reach nested executables"
+    );
+    assert!(
+        nested_python[0].entitlements.is_some(),
+        "per-path entitlements reach the interpreter"
+    );
+    assert!(
+        signature_facts(&runtime.join("lib/python3.12/lib-dynload/_universal.so"))
+            .iter()
+            .all(|slice| slice.hardened_runtime && slice.entitlements.is_none())
+    );
     let main = signature_facts(&app.join("Contents/MacOS/tokenizer-studio"));
     assert!(main[0].hardened_runtime);
     assert_eq!(main[0].identifier, "dev.tokenizer-studio.app");
 
     // The seal lists the nested binaries, and the main executable seals the seal and Info.plist.
-    let code_resources = std::fs::read_to_string(app.join("Contents/_CodeSignature/CodeResources")).unwrap();
-    assert!(code_resources.contains("Resources/runtime/bin/python3.12"), "{code_resources}");
+    let code_resources =
+        std::fs::read_to_string(app.join("Contents/_CodeSignature/CodeResources")).unwrap();
+    assert!(
+        code_resources.contains("Resources/runtime/bin/python3.12"),
+        "{code_resources}"
+    );
     assert_eq!(
         main[0].info_plist_slot.as_deref(),
         Some(sha256_hex(&std::fs::read(app.join("Contents/Info.plist")).unwrap()).as_str())
@@ -300,7 +406,10 @@ fn app_bundle_signs_nested_runtime_with_per_path_settings_and_main_executable_la
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
     let not_an_app = sign_app_bundle(&runtime, &identity, &SignOptions::default()).unwrap_err();
-    assert!(matches!(not_an_app, Error::NotAppBundle { .. }), "{not_an_app}");
+    assert!(
+        matches!(not_an_app, Error::NotAppBundle { .. }),
+        "{not_an_app}"
+    );
 }
 
 /// The end-to-end case: a macOS runtime cross-assembled by the xtask (synthetic PBS
@@ -313,7 +422,11 @@ fn cross_assembled_macos_runtime_signs_and_verifies_end_to_end() {
     let work = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let runtime = cross_assemble_macos_runtime(work.path());
-    eprintln!("cross-assembled {} in {:?}", runtime.display(), started.elapsed());
+    eprintln!(
+        "cross-assembled {} in {:?}",
+        runtime.display(),
+        started.elapsed()
+    );
     let credentials = Credentials::generate(work.path());
     let identity = Identity::from_p12(&credentials.p12, P12_PASSWORD).unwrap();
 
@@ -327,19 +440,37 @@ fn cross_assembled_macos_runtime_signs_and_verifies_end_to_end() {
     );
     assert_eq!(report.files.last().unwrap().path, "python/bin/python3.12");
     for package in ["tokenizers/", "pydantic_core/"] {
-        assert!(report.files.iter().any(|file| file.path.contains(package)), "no {package} module signed");
+        assert!(
+            report.files.iter().any(|file| file.path.contains(package)),
+            "no {package} module signed"
+        );
     }
 
     let started = Instant::now();
     let verification = verify_runtime(&runtime).unwrap();
-    eprintln!("verified {} files in {:?}", verification.files.len(), started.elapsed());
-    assert_eq!(verification.n_signed(), report.files.len(), "{verification:#?}");
+    eprintln!(
+        "verified {} files in {:?}",
+        verification.files.len(),
+        started.elapsed()
+    );
+    assert_eq!(
+        verification.n_signed(),
+        report.files.len(),
+        "{verification:#?}"
+    );
     verification.ensure_signed_by(&identity).unwrap();
     let started = Instant::now();
     for file in &verification.files {
-        assert!(openssl_verifies(&runtime.join(&file.path), work.path()) >= 1, "{}", file.path);
+        assert!(
+            openssl_verifies(&runtime.join(&file.path), work.path()) >= 1,
+            "{}",
+            file.path
+        );
     }
-    eprintln!("openssl cms agreed on every file in {:?}", started.elapsed());
+    eprintln!(
+        "openssl cms agreed on every file in {:?}",
+        started.elapsed()
+    );
 
     let victim = runtime.join(
         &report
@@ -353,8 +484,14 @@ fn cross_assembled_macos_runtime_signs_and_verifies_end_to_end() {
     let mut bytes = std::fs::read(&victim).unwrap();
     bytes[offset + 4096 + 3] ^= 0x20;
     std::fs::write(&victim, &bytes).unwrap();
-    let error = verify_runtime(&runtime).unwrap().ensure_signed_by(&identity).unwrap_err();
-    assert!(matches!(&error, Error::Verification { path, .. } if *path == victim), "{error}");
+    let error = verify_runtime(&runtime)
+        .unwrap()
+        .ensure_signed_by(&identity)
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Verification { path, .. } if *path == victim),
+        "{error}"
+    );
 }
 
 fn base64_encode(bytes: &[u8]) -> String {

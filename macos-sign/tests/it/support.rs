@@ -20,7 +20,10 @@ pub fn slow_tests_enabled(name: &str) -> bool {
 }
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Fixtures shared by the tests of one run, in cargo's scratch folder for integration tests;
@@ -52,7 +55,14 @@ pub fn wheel_files() -> &'static WheelFiles {
             let download = dir.join(platform);
             let mut command = pip();
             command
-                .args(["download", "--no-deps", "--only-binary", ":all:", "--platform", platform])
+                .args([
+                    "download",
+                    "--no-deps",
+                    "--only-binary",
+                    ":all:",
+                    "--platform",
+                    platform,
+                ])
                 .args(["--python-version", "3.12", MARKUPSAFE, "-d"])
                 .arg(&download);
             run_ok(&mut command);
@@ -88,7 +98,9 @@ fn pip() -> Command {
 }
 
 pub fn run_ok(command: &mut Command) -> String {
-    let output = command.output().unwrap_or_else(|error| panic!("{command:?}: {error}"));
+    let output = command
+        .output()
+        .unwrap_or_else(|error| panic!("{command:?}: {error}"));
     assert!(
         output.status.success(),
         "{command:?} failed:\n{}\n{}",
@@ -122,11 +134,20 @@ pub fn fake_runtime(work: &Path) -> PathBuf {
 pub fn fake_runtime_at(runtime: &Path) {
     let site = runtime.join("lib/python3.12/site-packages/markupsafe");
     let dynload = runtime.join("lib/python3.12/lib-dynload");
-    for dir in [&site, &dynload, &runtime.join("bin"), &runtime.join("share")] {
+    for dir in [
+        &site,
+        &dynload,
+        &runtime.join("bin"),
+        &runtime.join("share"),
+    ] {
         std::fs::create_dir_all(dir).unwrap();
     }
     let files = wheel_files();
-    std::fs::copy(&files.thin_arm64, site.join("_speedups.cpython-312-darwin.so")).unwrap();
+    std::fs::copy(
+        &files.thin_arm64,
+        site.join("_speedups.cpython-312-darwin.so"),
+    )
+    .unwrap();
     std::fs::copy(&files.universal2, dynload.join("_universal.so")).unwrap();
     write_executable(&runtime.join("bin/python3.12"));
     #[cfg(unix)]
@@ -165,8 +186,11 @@ impl Credentials {
             p12: dir.join("identity.p12"),
             modern_p12: dir.join("identity-openssl3.p12"),
         };
-        std::fs::write(&credentials.certificate_pem, certificate.encode_pem().unwrap()).unwrap();
-        let key_pem = pem::encode(&pem::Pem::new("PRIVATE KEY", key.to_pkcs8_one_asymmetric_key_der().to_vec()));
+        std::fs::write(&credentials.certificate_pem, certificate.encode_pem()).unwrap();
+        let key_pem = pem::encode(&pem::Pem::new(
+            "PRIVATE KEY",
+            key.to_pkcs8_one_asymmetric_key_der().to_vec(),
+        ));
         std::fs::write(&credentials.key_pem, key_pem).unwrap();
         for (out, legacy) in [(&credentials.p12, true), (&credentials.modern_p12, false)] {
             let mut command = Command::new("openssl");
@@ -181,7 +205,12 @@ impl Credentials {
                 .arg(&credentials.key_pem)
                 .arg("-out")
                 .arg(out)
-                .args(["-passout", &format!("pass:{P12_PASSWORD}"), "-name", "Tokenizer Studio Test"]);
+                .args([
+                    "-passout",
+                    &format!("pass:{P12_PASSWORD}"),
+                    "-name",
+                    "Tokenizer Studio Test",
+                ]);
             run_ok(&mut command);
         }
         credentials
@@ -224,7 +253,10 @@ pub fn signature_facts(path: &Path) -> Vec<SliceFacts> {
             SliceFacts {
                 identifier: code_directory.ident.to_string(),
                 hardened_runtime: code_directory.flags.contains(CodeSignatureFlags::RUNTIME),
-                entitlements: signature.entitlements().unwrap().map(|blob| blob.as_str().to_string()),
+                entitlements: signature
+                    .entitlements()
+                    .unwrap()
+                    .map(|blob| blob.as_str().to_string()),
                 info_plist_slot: slot(CodeSigningSlot::Info),
                 resources_slot: slot(CodeSigningSlot::ResourceDir),
             }
@@ -258,7 +290,10 @@ pub fn forge_code_page(path: &Path, offset: usize) {
         let mach = MachFile::parse(&data).unwrap();
         let macho = mach.iter_macho().next().unwrap();
         let signature = macho.code_signature().unwrap().unwrap();
-        let code_directory = signature.code_directory_for_digest(DigestType::Sha256).unwrap().unwrap();
+        let code_directory = signature
+            .code_directory_for_digest(DigestType::Sha256)
+            .unwrap()
+            .unwrap();
         assert_eq!(code_directory.page_size, 4096);
         (
             code_directory.code_limit as usize,
@@ -272,7 +307,10 @@ pub fn forge_code_page(path: &Path, offset: usize) {
         .windows(old_hash.len())
         .rposition(|window| window == old_hash.as_slice())
         .expect("the page hash is in the code directory");
-    assert!(position >= code_limit, "page hash found inside the code itself");
+    assert!(
+        position >= code_limit,
+        "page hash found inside the code itself"
+    );
     data[position..position + new_hash.len()].copy_from_slice(&new_hash);
     std::fs::write(path, data).unwrap();
 }
@@ -295,7 +333,15 @@ pub fn openssl_verifies(path: &Path, work: &Path) -> usize {
         std::fs::write(&content_path, code_directory).unwrap();
         let verify = |content: &Path| {
             Command::new("openssl")
-                .args(["cms", "-verify", "-noverify", "-binary", "-inform", "DER", "-in"])
+                .args([
+                    "cms",
+                    "-verify",
+                    "-noverify",
+                    "-binary",
+                    "-inform",
+                    "DER",
+                    "-in",
+                ])
                 .arg(&cms_path)
                 .arg("-content")
                 .arg(content)
@@ -315,7 +361,10 @@ pub fn openssl_verifies(path: &Path, work: &Path) -> usize {
         tampered[last] ^= 0x01;
         let tampered_path = dir.path().join(format!("{index}.tampered.bin"));
         std::fs::write(&tampered_path, tampered).unwrap();
-        assert!(!verify(&tampered_path).status.success(), "openssl accepted a tampered code directory");
+        assert!(
+            !verify(&tampered_path).status.success(),
+            "openssl accepted a tampered code directory"
+        );
     }
     pairs.len()
 }
@@ -328,9 +377,20 @@ pub fn cross_assemble_macos_runtime(work: &Path) -> PathBuf {
     std::fs::create_dir_all(pbs.join("python/bin")).unwrap();
     std::fs::create_dir_all(pbs.join("python/lib/python3.12")).unwrap();
     write_executable(&pbs.join("python/bin/python3.12"));
-    std::fs::write(pbs.join("python/lib/python3.12/os.py"), "# synthetic stdlib module\nsep = '/'\n").unwrap();
+    std::fs::write(
+        pbs.join("python/lib/python3.12/os.py"),
+        "# synthetic stdlib module\nsep = '/'\n",
+    )
+    .unwrap();
     let archive = work.join("cpython-3.12-aarch64-apple-darwin-install_only.tar.gz");
-    run_ok(Command::new("tar").arg("czf").arg(&archive).arg("-C").arg(&pbs).arg("python"));
+    run_ok(
+        Command::new("tar")
+            .arg("czf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(&pbs)
+            .arg("python"),
+    );
     let sha256 = hex::encode(sha2::Sha256::digest(std::fs::read(&archive).unwrap()));
     let out = work.join("out");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
@@ -339,13 +399,27 @@ pub fn cross_assemble_macos_runtime(work: &Path) -> PathBuf {
         .current_dir(workspace_root())
         .env("CI", "1")
         // The xtask tests' download cache (wheels, uv) under target/, never committed.
-        .env("TOKENIZER_STUDIO_CACHE_DIR", workspace_root().join("target/xtask-test-cache"))
-        .args(["xtask", "runtime", "--target", "macos-arm64", "--no-smoke", "--python-archive"])
+        .env(
+            "TOKENIZER_STUDIO_CACHE_DIR",
+            workspace_root().join("target/xtask-test-cache"),
+        )
+        .args([
+            "xtask",
+            "runtime",
+            "--target",
+            "macos-arm64",
+            "--no-smoke",
+            "--python-archive",
+        ])
         .arg(&archive)
         .args(["--python-sha256", &sha256, "--out-dir"])
         .arg(&out);
     run_ok(&mut command);
     let runtime = out.join("runtime-macos-arm64");
-    assert!(runtime.join("python/bin/python3.12").is_file(), "{}", runtime.display());
+    assert!(
+        runtime.join("python/bin/python3.12").is_file(),
+        "{}",
+        runtime.display()
+    );
     runtime
 }
