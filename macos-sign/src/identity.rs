@@ -73,9 +73,10 @@ impl Identity {
         }
         let parsed = std::panic::catch_unwind(|| {
             apple_codesign::cryptography::parse_pfx_data(data, password)
+                .map_err(|error| error.to_string())
         })
         .map_err(|_| identity_error("the .p12 uses an unsupported MAC or encryption algorithm"))?;
-        let (certificate, key) = parsed.map_err(|error| identity_error(&error.to_string()))?;
+        let (certificate, key) = parsed.map_err(|message| identity_error(&message))?;
         SigningIdentity::new(certificate, key, origin)
             .map(|identity| Self::Certificate(Box::new(identity)))
     }

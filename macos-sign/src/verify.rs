@@ -226,10 +226,7 @@ fn combine(slices: Vec<(String, VerifyOutcome)>) -> VerifyOutcome {
             problems: vec!["the file holds no Mach-O slice".to_string()],
         };
     };
-    if outcomes
-        .iter()
-        .any(|outcome| *outcome == VerifyOutcome::Unsigned)
-    {
+    if outcomes.contains(&VerifyOutcome::Unsigned) {
         if outcomes
             .iter()
             .all(|outcome| *outcome == VerifyOutcome::Unsigned)
@@ -592,4 +589,45 @@ pub fn extract_cms_and_code_directory(path: &Path) -> Result<Vec<(Vec<u8>, Vec<u
         }
     }
     Ok(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_macho_without_a_signature_is_unsigned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("libempty.dylib");
+        // mach_header_64 for an arm64 MH_DYLIB with no load commands.
+        let mut header = vec![];
+        for word in [0xfeed_facfu32, 0x0100_000c, 0, 6, 0, 0, 0, 0] {
+            header.extend(word.to_le_bytes());
+        }
+        std::fs::write(&path, header).unwrap();
+        assert_eq!(verify_file(&path).unwrap(), VerifyOutcome::Unsigned);
+    }
+
+    #[test]
+    fn der_octet_strings() {
+        let long = vec![7u8; 200];
+        let mut long_der = vec![0x04, 0x81, 200];
+        long_der.extend(&long);
+        // (case, DER input, expected contents)
+        type Case<'a> = (&'a str, Vec<u8>, Option<&'a [u8]>);
+        let cases: Vec<Case> = vec![
+            (
+                "short form",
+                vec![0x04, 0x02, 0xaa, 0xbb],
+                Some(&[0xaa, 0xbb]),
+            ),
+            ("long form", long_der, Some(&long)),
+            ("wrong tag", vec![0x0c, 0x01, 0x41], None),
+            ("truncated", vec![0x04, 0x05, 0x01], None),
+            ("empty", vec![], None),
+        ];
+        for (name, der, expected) in cases {
+            assert_eq!(der_octet_string(&der), expected, "{name}");
+        }
+    }
 }
