@@ -7,6 +7,7 @@
 //! CMS signature against the code directory ourselves. Notarization is not linked in: see
 //! [`NotaryApiKey`] for the commands CI runs.
 
+mod bundle;
 mod detect;
 mod error;
 mod identity;
@@ -14,6 +15,7 @@ mod notarize;
 mod sign;
 mod verify;
 
+pub use bundle::verify_app_bundle;
 pub use detect::{find_macho_files, macho_kind, MachoKind};
 pub use error::{Error, Result};
 pub use identity::{Identity, SigningIdentity, ENV_P12_BASE64, ENV_P12_PASSWORD, ENV_P12_PATH};

@@ -8,6 +8,7 @@ use apple_codesign::{
 };
 use x509_certificate::KeyInfoSigner;
 
+use crate::bundle;
 use crate::detect::{self, FoundMacho, MachoKind};
 use crate::{Error, Identity, Result};
 
@@ -291,35 +292,12 @@ pub fn sign_app_bundle(
     options: &SignOptions,
 ) -> Result<SignReport> {
     let started = Instant::now();
-    let not_bundle = |message: &str| Error::NotAppBundle {
+    let info = bundle::read_bundle_info(app_dir)?;
+    let main_executable = info.main_executable.clone();
+    let bundle_name = app_dir.file_name().ok_or_else(|| Error::NotAppBundle {
         path: app_dir.to_path_buf(),
-        message: message.to_string(),
-    };
-    let info_plist_path = app_dir.join("Contents").join("Info.plist");
-    if !info_plist_path.is_file() {
-        return Err(not_bundle(
-            "it has no Contents/Info.plist; pass the `.app` folder itself",
-        ));
-    }
-    let info_plist = plist::Value::from_file(&info_plist_path).map_err(|error| Error::Parse {
-        path: info_plist_path.clone(),
-        message: error.to_string(),
+        message: "the path has no folder name".to_string(),
     })?;
-    let executable_name = info_plist
-        .as_dictionary()
-        .and_then(|dict| dict.get("CFBundleExecutable"))
-        .and_then(|value| value.as_string())
-        .ok_or_else(|| not_bundle("Contents/Info.plist has no CFBundleExecutable"))?
-        .to_string();
-    let main_executable = format!("Contents/MacOS/{executable_name}");
-    if !app_dir.join(&main_executable).is_file() {
-        return Err(not_bundle(&format!(
-            "{main_executable} (CFBundleExecutable) does not exist"
-        )));
-    }
-    let bundle_name = app_dir
-        .file_name()
-        .ok_or_else(|| not_bundle("the path has no folder name"))?;
     let parent = app_dir.parent().unwrap_or(Path::new("."));
     let staging = tempfile::Builder::new()
         .prefix(".macos-sign-staging-")
@@ -378,12 +356,8 @@ pub fn sign_app_bundle(
     files.push(SignedFile {
         path: main_executable.clone(),
         kind: MachoKind::Executable,
-        identifier: info_plist
-            .as_dictionary()
-            .and_then(|dict| dict.get("CFBundleIdentifier"))
-            .and_then(|value| value.as_string())
-            .unwrap_or(&executable_name)
-            .to_string(),
+        // apple-codesign takes the main executable's identifier from CFBundleIdentifier.
+        identifier: info.identifier.clone().unwrap_or_default(),
         hardened_runtime: true,
         entitlements: false,
         size_before: fs_err::metadata(app_dir.join(&main_executable))?.len(),

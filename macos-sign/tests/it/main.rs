@@ -10,8 +10,9 @@ mod support;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use macos_sign::{
-    sign_app_bundle, sign_file, sign_runtime, verify_file, verify_runtime, Error, Identity,
-    MachoKind, SignOptions, VerifyOutcome, ENV_P12_BASE64, ENV_P12_PASSWORD, ENV_P12_PATH,
+    sign_app_bundle, sign_file, sign_runtime, verify_app_bundle, verify_file, verify_runtime,
+    Error, Identity, MachoKind, SignOptions, VerifyOutcome, ENV_P12_BASE64, ENV_P12_PASSWORD,
+    ENV_P12_PATH,
 };
 use support::*;
 
@@ -407,6 +408,57 @@ fn app_bundle_signs_nested_runtime_with_per_path_settings_and_main_executable_la
         main[0].resources_slot.as_deref(),
         Some(sha256_hex(code_resources.as_bytes()).as_str())
     );
+    // The resource seal: an edited, an added file and a changed Info.plist are each named.
+    verify_app_bundle(&app)
+        .unwrap()
+        .ensure_signed_by(&identity)
+        .unwrap();
+    let os_py = runtime.join("lib/python3.12/os.py");
+    let added = runtime.join("lib/python3.12/sitecustomize.py");
+    let info_plist = app.join("Contents/Info.plist");
+    let original_info = std::fs::read(&info_plist).unwrap();
+    for (tampered, expected_path, expected_problem) in [
+        (&os_py, &os_py, "modified after signing"),
+        (&added, &added, "added after signing"),
+        (
+            &info_plist,
+            &app.join("Contents/MacOS/tokenizer-studio"),
+            "Contents/Info.plist was modified",
+        ),
+    ] {
+        let before = std::fs::read(tampered).ok();
+        // Info.plist must stay parseable: a trailing newline changes only its hash.
+        let mut new_contents = before.clone().unwrap_or_default();
+        new_contents.extend_from_slice(b"\n# import evil\n");
+        if tampered == &info_plist {
+            new_contents = [original_info.as_slice(), b"\n"].concat();
+        }
+        std::fs::write(tampered, new_contents).unwrap();
+        let error = verify_app_bundle(&app)
+            .unwrap()
+            .ensure_signed_by(&identity)
+            .unwrap_err();
+        let Error::Verification { path, problems } = &error else {
+            panic!("{error}")
+        };
+        assert_eq!(path, expected_path, "{error}");
+        assert!(
+            problems
+                .iter()
+                .any(|problem| problem.contains(expected_problem)),
+            "{problems:?}"
+        );
+        match before {
+            Some(bytes) => std::fs::write(tampered, bytes).unwrap(),
+            None => std::fs::remove_file(tampered).unwrap(),
+        }
+    }
+    assert_eq!(std::fs::read(&info_plist).unwrap(), original_info);
+    verify_app_bundle(&app)
+        .unwrap()
+        .ensure_signed_by(&identity)
+        .unwrap();
+
     // Signing happened in a staging copy that is gone now.
     let leftovers: Vec<_> = std::fs::read_dir(work.path())
         .unwrap()
