@@ -21,9 +21,37 @@ pub struct RuntimeOutput {
     pub rebuilt: bool,
 }
 
+/// Signs the native code of an assembled runtime before its manifest is hashed (macOS Mach-O,
+/// Windows PE), so the archive carries signed files.
+pub trait RuntimeSigner {
+    /// Identifies the signing setup for the up-to-date check (no secrets).
+    fn stamp(&self) -> String;
+    /// Signs the files under `staging` in place (replacing, never editing, each file: staging
+    /// files are hard links into the stage caches).
+    fn sign(&self, staging: &Path) -> Result<()>;
+}
+
+/// Runtimes that carry no signatures (Linux; unsigned dev builds).
+pub struct Unsigned;
+
+impl RuntimeSigner for Unsigned {
+    fn stamp(&self) -> String {
+        "unsigned".into()
+    }
+
+    fn sign(&self, _staging: &Path) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs every runtime stage for `plan` without signing.
+pub fn runtime(plan: &Plan) -> Result<RuntimeOutput> {
+    runtime_signed(plan, &Unsigned)
+}
+
 /// Runs every runtime stage for `plan`; stages whose inputs are unchanged are reused, and a
 /// build whose inputs are all unchanged returns at once.
-pub fn runtime(plan: &Plan) -> Result<RuntimeOutput> {
+pub fn runtime_signed(plan: &Plan, signer: &dyn RuntimeSigner) -> Result<RuntimeOutput> {
     let host_python = preflight(plan)?;
     let python = python::prepare(plan)?;
     compile_stdlib(plan, &python, &host_python)?;
@@ -41,6 +69,7 @@ pub fn runtime(plan: &Plan) -> Result<RuntimeOutput> {
             plan.version, plan.source_date_epoch, plan.zstd_level
         ),
         format!("archive:{}", plan.archive.display()),
+        format!("signing:{}", signer.stamp()),
     ]
     .join("\n");
     let stamp_file = plan.build_dir.join("runtime.stamp");
@@ -100,6 +129,7 @@ pub fn runtime(plan: &Plan) -> Result<RuntimeOutput> {
         staging.join(layout::VERSION_FILE),
         format!("{}\n", plan.version),
     )?;
+    signer.sign(&staging)?;
 
     let hashing = Instant::now();
     let files = runtime_archive::build_manifest_files(&staging)

@@ -11,6 +11,7 @@ mod package;
 mod plan;
 mod python;
 mod release;
+mod sign;
 mod smoke;
 mod test;
 mod tools;

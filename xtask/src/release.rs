@@ -10,7 +10,7 @@ use runtime_spec::{PythonSource, Target};
 
 use crate::package::{self, Bundle};
 use crate::plan::{Channel, Plan};
-use crate::{assemble, doctor, fsutil, smoke, ui};
+use crate::{assemble, doctor, fsutil, sign, smoke, ui};
 
 /// Secret key (minisign key file text) for the release index; CI takes it from a secret.
 pub const MINISIGN_KEY_ENV: &str = "TOKENIZER_STUDIO_MINISIGN_KEY";
@@ -39,7 +39,8 @@ pub fn release(plan: &Plan, options: &ReleaseOptions) -> Result<()> {
     );
     doctor::ensure(plan.target, &plan.cache_dir)?;
 
-    let runtime = assemble::runtime(plan)?;
+    let signer = sign::signer_for(plan)?;
+    let runtime = assemble::runtime_signed(plan, signer.as_ref())?;
     let manifest = assemble::read_manifest(&runtime.runtime_dir)?;
     if plan.channel != Channel::Dev && manifest.python.source == PythonSource::Local {
         bail!(
