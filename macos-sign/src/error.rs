@@ -34,6 +34,15 @@ pub enum Error {
         message: String,
     },
 
+    /// A [`crate::SignOptions`] field is unusable.
+    #[error("SignOptions::{option}: {message}")]
+    InvalidOption {
+        /// The field.
+        option: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+
     /// apple-codesign refused to sign a file.
     #[error("signing {path} failed: {message}; if the file is not meant to be loaded on macOS, remove it from the runtime")]
     Sign {

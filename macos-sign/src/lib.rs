@@ -1,8 +1,9 @@
 //! Signs and verifies the Mach-O files of a macOS runtime and app bundle (apple-codesign, from any host).
 //!
 //! The release toolchain calls [`sign_runtime`] on an assembled `runtime-macos-arm64/` folder (or
-//! [`sign_app_bundle`] on the finished `.app`), then [`verify_runtime`] to check every Mach-O
-//! with this crate's own verifier ([`verify_file`]): apple-codesign's verifier misses a forged
+//! [`sign_app_bundle`] on the finished `.app`), then [`verify_runtime`] (or
+//! [`verify_app_bundle`], which adds the resource seal) to check every Mach-O with this
+//! crate's own verifier ([`verify_file`]): apple-codesign's verifier misses a forged
 //! code directory and fails every ad-hoc signature, so we recompute the page hashes and check the
 //! CMS signature against the code directory ourselves. Notarization is not linked in: see
 //! [`NotaryApiKey`] for the commands CI runs.

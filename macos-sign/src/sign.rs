@@ -1,6 +1,6 @@
 //! Signs every Mach-O of a runtime folder in place, or a whole `.app` through a staging copy.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use apple_codesign::{
@@ -165,9 +165,9 @@ fn base_settings<'key>(
         if let Some(url) = &options.timestamp_url {
             settings
                 .set_time_stamp_url(url.as_str())
-                .map_err(|error| Error::Sign {
-                    path: PathBuf::from(url),
-                    message: format!("invalid time-stamp server URL: {error}"),
+                .map_err(|error| Error::InvalidOption {
+                    option: "timestamp_url",
+                    message: format!("`{url}` is not a usable time-stamp server URL: {error}"),
                 })?;
         }
     }
@@ -442,9 +442,9 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         if file_type.is_dir() {
             fs_err::create_dir_all(&destination)?;
         } else if file_type.is_symlink() {
-            let target = fs_err::read_link(entry.path())?;
+            // A symlink must stay one: CodeResources seals it as a link, not as its target.
             #[cfg(unix)]
-            fs_err::os::unix::fs::symlink(&target, &destination)?;
+            fs_err::os::unix::fs::symlink(fs_err::read_link(entry.path())?, &destination)?;
             #[cfg(not(unix))]
             fs_err::copy(entry.path(), &destination).map(drop)?;
         } else {

@@ -285,6 +285,24 @@ fn identities_load_from_p12_pem_and_environment() {
         "{mismatched}"
     );
 
+    let bad_timestamp_server = SignOptions {
+        timestamp_url: Some("not a url".to_string()),
+        ..SignOptions::default()
+    };
+    let scratch_copy = work.path().join("_speedups.so");
+    std::fs::copy(&wheel_files().thin_arm64, &scratch_copy).unwrap();
+    let error = sign_file(&scratch_copy, &from_p12, &bad_timestamp_server).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::InvalidOption {
+                option: "timestamp_url",
+                ..
+            }
+        ),
+        "{error}"
+    );
+
     let p12_base64 = base64_encode(&std::fs::read(&credentials.p12).unwrap());
     let p12_path = credentials.p12.display().to_string();
     // (case, variables set, Ok(whether an identity comes back) or Err(variable the error names))
