@@ -6,6 +6,7 @@
 //! `cargo xtask runtime --target macos-arm64` and runs only with TOKENIZER_STUDIO_SLOW_TESTS=1.
 
 mod support;
+mod tidy;
 
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
