@@ -289,6 +289,18 @@ fn verify_slice(macho: &MachOBinary<'_>) -> VerifyOutcome {
     };
 
     let mut problems = vec![];
+    // Bytes after the signature are covered by no hash; codesign --strict rejects them too.
+    if let Ok(Some(location)) = macho.find_signature_data() {
+        let n_trailing = macho
+            .data
+            .len()
+            .saturating_sub(location.signature_file_end_offset);
+        if n_trailing > 0 {
+            problems.push(format!(
+                "{n_trailing} bytes after the code signature are not sealed: something was appended after signing"
+            ));
+        }
+    }
     let mut cdhashes = vec![];
     for (slot, code_directory) in &code_directories {
         let name = format!("{:?} code directory", code_directory.digest_type);

@@ -153,6 +153,21 @@ fn a_flipped_text_byte_fails_verification_naming_the_file() {
             .contains("_speedups.cpython-312-darwin.so"),
         "{error}"
     );
+
+    // Appended bytes are covered by no page hash, and still rejected.
+    let appended = runtime.join("bin/python3.12");
+    let mut bytes = std::fs::read(&appended).unwrap();
+    bytes.extend_from_slice(b"payload");
+    std::fs::write(&appended, &bytes).unwrap();
+    let VerifyOutcome::Invalid { problems } = verify_file(&appended).unwrap() else {
+        panic!("appended bytes accepted")
+    };
+    assert!(
+        problems
+            .iter()
+            .any(|problem| problem.contains("7 bytes after the code signature")),
+        "{problems:?}"
+    );
 }
 
 #[test]
