@@ -205,6 +205,7 @@ pub fn pack_tar_zst(src_dir: &Path, out_file: &Path, options: &PackOptions) -> R
     let (temp_file, sha256, size) = hashing.finish();
     temp_file.sync_all().map_err(write_error)?;
     drop(temp_file);
+    make_world_readable(&temp_handle)?;
     temp_handle
         .persist(out_file)
         .map_err(|error| io_at(out_file)(error.error))?;
@@ -235,8 +236,21 @@ fn write_sha256_file(path: &Path, sha256: &str, archive_name: &str) -> Result<()
     // Two spaces: `sha256sum -c` reads this as "binary-safe text mode", the common form.
     writeln!(temp.as_file_mut(), "{sha256}  {archive_name}").map_err(io_at(temp.path()))?;
     temp.as_file().sync_all().map_err(io_at(temp.path()))?;
+    make_world_readable(temp.path())?;
     temp.persist(path)
         .map_err(|error| io_at(path)(error.error))?;
+    Ok(())
+}
+
+/// Temp files are created 0600; a published archive is meant to be read by anyone (0644).
+#[cfg(unix)]
+fn make_world_readable(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o644)).map_err(io_at(path))
+}
+
+#[cfg(not(unix))]
+fn make_world_readable(_path: &Path) -> Result<()> {
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use cargo_packager::config::{Binary, DebianConfig, Resource};
+use cargo_packager::config::{AppCategory, Binary, DebianConfig, Resource};
 use cargo_packager::{Config, PackageFormat};
 use runtime_spec::Target;
 
@@ -42,7 +42,12 @@ pub struct InstallerInput<'a> {
     pub out_dir: &'a Path,
     /// Formats the user asked for explicitly; those must be built or the release fails.
     pub requested: &'a [String],
+    /// Timestamp for generated package files (DESIGN.md §11).
+    pub source_date_epoch: u64,
 }
+
+/// Maintainer of the packages (Debian needs a name and an address).
+const MAINTAINER: &str = "Tokenizer Studio developers <maintainers@tokenizer-studio.invalid>";
 
 /// File name of the shell binary.
 pub const SHELL_BINARY: &str = "tokenizer-studio";
@@ -62,15 +67,29 @@ pub fn installers(input: &InstallerInput<'_>) -> Result<Vec<PathBuf>> {
             input.runtime_archive.display().to_string(),
         ));
     }
+    // Debian policy (lintian errors otherwise): a copyright file and a changelog for a native
+    // package, a Maintainer with an address, and the libc dependency of the binary.
     let copyright = work.path().join("copyright");
-    fs_err::write(&copyright, debian_copyright(input.version))?;
+    fs_err::write(
+        &copyright,
+        debian_copyright(input.version, input.source_date_epoch),
+    )?;
+    let changelog = work.path().join("changelog.gz");
+    fs_err::write(
+        &changelog,
+        debian_changelog_gz(input.version, input.source_date_epoch)?,
+    )?;
     let mut deb_files = HashMap::new();
     deb_files.insert(
         copyright.display().to_string(),
         "usr/share/doc/tokenizer-studio/copyright".to_owned(),
     );
+    deb_files.insert(
+        changelog.display().to_string(),
+        "usr/share/doc/tokenizer-studio/changelog.gz".to_owned(),
+    );
     let deb = DebianConfig::new()
-        .depends(["libwebkit2gtk-4.1-0", "libgtk-3-0"])
+        .depends(["libc6 (>= 2.34)", "libwebkit2gtk-4.1-0", "libgtk-3-0"])
         .section("utils")
         .priority("optional")
         .files(deb_files);
@@ -83,17 +102,23 @@ pub fn installers(input: &InstallerInput<'_>) -> Result<Vec<PathBuf>> {
         .out_dir(input.out_dir)
         .description("Train tokenizers on your own files, on your own computer")
         .long_description(
-            "Tokenizer Studio trains BPE, WordPiece and Unigram tokenizers with Hugging Face tokenizers.\n\
-             Everything runs locally: no account, no upload.",
+            "Tokenizer Studio trains BPE, WordPiece and Unigram tokenizers\n\
+             with Hugging Face tokenizers. Everything runs locally:\n\
+             no account, no upload.",
         )
         .publisher("Tokenizer Studio")
-        .authors(["Tokenizer Studio developers"])
+        .authors([MAINTAINER])
         .copyright("Copyright Tokenizer Studio developers")
-        .icons([input.root.join("shell/icons/icon.png").display().to_string()])
+        .icons([input
+            .root
+            .join("shell/icons/icon.png")
+            .display()
+            .to_string()])
         .resources(resources)
         .deb(deb);
     let mut config = builder.config().clone();
     config.binaries_dir = Some(input.binaries_dir.to_path_buf());
+    config.category = Some(AppCategory::DeveloperTool);
     ui::step(
         "installers",
         &format!(
@@ -107,6 +132,8 @@ pub fn installers(input: &InstallerInput<'_>) -> Result<Vec<PathBuf>> {
         ),
     );
     let outputs = cargo_packager::package(&config).context("cargo-packager failed")?;
+    // cargo-packager leaves its intermediate tree in the output folder; it is not a release file.
+    let _ = std::fs::remove_dir_all(input.out_dir.join(".cargo-packager"));
     let paths: Vec<PathBuf> = outputs
         .into_iter()
         .flat_map(|output| output.paths)
@@ -154,15 +181,74 @@ fn choose_formats(target: Target, requested: &[String]) -> Result<Vec<PackageFor
     Ok(formats)
 }
 
-fn debian_copyright(version: &str) -> String {
+fn debian_copyright(version: &str, source_date_epoch: u64) -> String {
+    let year = 1970 + source_date_epoch / 31_556_952;
     format!(
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\
          Upstream-Name: tokenizer-studio\n\
          Comment: Tokenizer Studio {version}\n\n\
          Files: *\n\
-         Copyright: Tokenizer Studio developers\n\
+         Copyright: {year} Tokenizer Studio developers\n\
          License: Apache-2.0\n \
          On Debian systems, the full text of the Apache License 2.0 can be found in\n \
          /usr/share/common-licenses/Apache-2.0.\n"
     )
+}
+
+/// A one-entry Debian changelog, gzip-compressed with no timestamp in the header so the
+/// package stays reproducible.
+fn debian_changelog_gz(version: &str, source_date_epoch: u64) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let date = release_meta::rfc3339_utc(source_date_epoch);
+    let text = format!(
+        "tokenizer-studio ({version}) unstable; urgency=medium\n\n  * Release {version}.\n\n -- {MAINTAINER}  {}\n",
+        rfc2822(&date)
+    );
+    let mut encoder = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::best());
+    encoder.write_all(text.as_bytes())?;
+    Ok(encoder.finish()?)
+}
+
+/// `2026-11-22T01:02:03Z` → `Sun, 22 Nov 2026 01:02:03 +0000` (Debian changelog dates).
+fn rfc2822(rfc3339: &str) -> String {
+    let (date, time) = rfc3339
+        .trim_end_matches('Z')
+        .split_once('T')
+        .unwrap_or((rfc3339, "00:00:00"));
+    let mut parts = date.split('-').map(|part| part.parse::<i64>().unwrap_or(1));
+    let (year, month, day) = (
+        parts.next().unwrap_or(1970),
+        parts.next().unwrap_or(1),
+        parts.next().unwrap_or(1),
+    );
+    // Zeller-style weekday via days since the epoch (civil-from-days inverse).
+    let shifted_year = if month <= 2 { year - 1 } else { year };
+    let era = shifted_year.div_euclid(400);
+    let year_of_era = shifted_year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
+    let month_name = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(month - 1) as usize];
+    format!("{weekday}, {day:02} {month_name} {year} {time} +0000")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debian_dates() {
+        for (input, expected) in [
+            ("1970-01-01T00:00:00Z", "Thu, 01 Jan 1970 00:00:00 +0000"),
+            ("2026-11-22T01:15:54Z", "Sun, 22 Nov 2026 01:15:54 +0000"),
+            ("2024-02-29T12:00:00Z", "Thu, 29 Feb 2024 12:00:00 +0000"),
+        ] {
+            assert_eq!(rfc2822(input), expected);
+        }
+    }
 }

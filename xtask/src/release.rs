@@ -73,6 +73,7 @@ pub fn release(plan: &Plan, options: &ReleaseOptions) -> Result<()> {
             runtime_archive: &archive,
             out_dir: &dir,
             requested: &options.formats,
+            source_date_epoch: plan.source_date_epoch,
         })?;
         files.extend(installers);
     } else {
@@ -111,13 +112,7 @@ pub fn release(plan: &Plan, options: &ReleaseOptions) -> Result<()> {
         vec![(plan.target, entry)],
     )?;
     // The unsigned one-target fragment is what the CI merge job combines across targets.
-    let fragment = dir.join(format!(
-        "runtime-{}.{}.fragment.json",
-        plan.channel.name(),
-        plan.target
-    ));
-    fs_err::write(&fragment, release_meta::index_json(&index))?;
-    files.push(fragment);
+    files.push(release_meta::write_fragment(&index, &dir)?);
     let (index_path, minisig_path) =
         release_meta::write_signed_index(&index, &dir, &keys.secret, keys.password.as_deref())?;
     files.push(index_path);
