@@ -116,14 +116,14 @@ impl Shell {
     }
 }
 
-/// Origin (`scheme://host:port`) of a URL, as the sidecar URL spells it.
+/// Origin of a URL: `scheme://host:port` as the sidecar URL spells it, or `scheme://host`
+/// for schemes without a port (`tauri://localhost`).
 pub fn origin_of(url: &Url) -> Option<String> {
-    Some(format!(
-        "{}://{}:{}",
-        url.scheme(),
-        url.host_str()?,
-        url.port_or_known_default()?
-    ))
+    let host = url.host_str()?;
+    Some(match url.port_or_known_default() {
+        Some(port) => format!("{}://{host}:{port}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
+    })
 }
 
 /// The first launch: the machine already starts in `Discovering`.
@@ -342,7 +342,11 @@ fn apply(app: &AppHandle, generation: u64, input: Input) -> bool {
         let Some(next) = inner.phase.next(input.clone()) else {
             shell
                 .log
-                .line(&format!("ignored in {:?}: {}", inner.phase, input_name(&input)));
+                .line(&format!(
+                    "ignored in {}: {}",
+                    phase_summary(&inner.phase),
+                    input_name(&input)
+                ));
             return false;
         };
         let leaving_ui = matches!(next, Phase::Failed(_));

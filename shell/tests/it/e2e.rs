@@ -73,17 +73,28 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
         session.send_keys(&input, corpus_path.to_str().unwrap())?;
         session.wait_for("[data-testid=dataset-row]", Some(CORPUS_NAME), Duration::from_secs(60))?;
 
+        eprintln!("step: uploaded");
         // Train gpt2-byte-bpe with vocabulary 1000.
         session.click(&session.wait_for("[data-testid=nav-new-training]", None, UI_TIMEOUT)?)?;
         session.click(&session.wait_for("[data-testid=template-gpt2-byte-bpe]", None, UI_TIMEOUT)?)?;
+        eprintln!("step: template chosen");
         let vocab = session.wait_for("[data-testid=knob-vocab_size]", None, UI_TIMEOUT)?;
         session.clear(&vocab)?;
         session.send_keys(&vocab, "1000")?;
+        eprintln!("step: vocabulary set");
         let option = session.wait_for("[data-testid=dataset-option]", Some(CORPUS_NAME), UI_TIMEOUT)?;
-        session.click(&session.child(&option, "input")?)?;
+        session.click(&option)?;
+        let checked = session.execute(
+            "return [...document.querySelectorAll('[data-testid=dataset-option]')]
+               .find((el) => el.textContent.includes(arguments[0])).querySelector('input').checked;",
+            vec![json!(CORPUS_NAME)],
+        )?;
+        assert_eq!(checked, json!(true), "clicking the dataset's label ticks its box");
         let name = session.wait_for("[data-testid=job-name]", None, UI_TIMEOUT)?;
         session.send_keys(&name, "shell-e2e")?;
         session.click(&session.wait_for("[data-testid=start-training]", None, UI_TIMEOUT)?)?;
+        session.wait_for("[data-testid=job-detail]", None, UI_TIMEOUT)?;
+        eprintln!("step: training started");
         let status = session.wait_for(
             "[data-testid=job-status]:is([data-status=succeeded],[data-status=failed],[data-status=cancelled],[data-status=interrupted])",
             None,

@@ -192,8 +192,10 @@ pub fn tauri_driver(env: &[(&str, &Path)], display: &Display, bus: &SessionBus) 
     });
     let url = format!("http://127.0.0.1:{port}");
     let guard = Guarded(child);
-    wait_until(Duration::from_secs(20), "tauri-driver to listen", || {
+    // Both must listen: tauri-driver forwards to WebKitWebDriver, which starts a moment later.
+    wait_until(Duration::from_secs(20), "tauri-driver and WebKitWebDriver to listen", || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && std::net::TcpStream::connect(("127.0.0.1", native_port)).is_ok()
     });
     Driver { url, _child: guard }
 }

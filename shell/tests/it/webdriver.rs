@@ -14,7 +14,6 @@ pub type Result<T> = std::result::Result<T, String>;
 pub struct Session {
     http: reqwest::blocking::Client,
     base: String,
-    id: String,
 }
 
 /// An element reference of the current page.
@@ -25,7 +24,8 @@ impl Session {
     /// Starts the app at `application` through the driver at `driver_url`.
     pub fn start(driver_url: &str, application: &Path) -> Result<Session> {
         let http = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(180))
+            // Generous for the new-session call (it starts the app); a stuck command fails.
+            .timeout(Duration::from_secs(90))
             .build()
             .map_err(|e| e.to_string())?;
         let body = json!({
@@ -43,12 +43,7 @@ impl Session {
         Ok(Session {
             http,
             base: format!("{driver_url}/session/{id}"),
-            id,
         })
-    }
-
-    pub fn id(&self) -> &str {
-        &self.id
     }
 
     fn post(&self, path: &str, body: Value) -> Result<Value> {
@@ -100,12 +95,12 @@ impl Session {
 
     /// Waits until an element matches (and, with `text`, contains it).
     pub fn wait_for(&self, css: &str, text: Option<&str>, timeout: Duration) -> Result<Element> {
-        let mut last = String::new();
+        let mut last: String;
         let deadline = Instant::now() + timeout;
         loop {
             match self.find_all(css, text) {
                 Ok(found) if !found.is_empty() => return Ok(found[0].clone()),
-                Ok(_) => last = "no match".into(),
+                Ok(_) => last = "no match yet".into(),
                 // Navigations briefly make the page unscriptable; keep polling.
                 Err(error) => last = error,
             }
@@ -114,18 +109,6 @@ impl Session {
             }
             std::thread::sleep(Duration::from_millis(250));
         }
-    }
-
-    /// A child element by CSS selector.
-    pub fn child(&self, parent: &Element, css: &str) -> Result<Element> {
-        let found = self.post(
-            &format!("/element/{}/element", parent.0),
-            json!({ "using": "css selector", "value": css }),
-        )?;
-        found[ELEMENT_KEY]
-            .as_str()
-            .map(|id| Element(id.to_owned()))
-            .ok_or_else(|| format!("no {css} inside {parent:?}"))
     }
 
     pub fn click(&self, element: &Element) -> Result<()> {
@@ -164,6 +147,16 @@ impl Session {
     /// Saves a PNG of the window.
     pub fn screenshot(&self, path: &Path) -> Result<()> {
         use base64_decode::decode;
+        // WebKit paints asynchronously: without waiting for two frames the capture can show
+        // the page as it was before the last DOM change.
+        self.execute_async(
+            "const done = arguments[arguments.length - 1];
+             let called = false;
+             const finish = () => { if (!called) { called = true; done(true); } };
+             requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(finish, 200)));
+             setTimeout(finish, 1500);",
+            vec![],
+        )?;
         let data = self.get("/screenshot")?;
         let bytes = decode(data.as_str().unwrap_or_default())?;
         if let Some(parent) = path.parent() {

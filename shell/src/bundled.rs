@@ -1,0 +1,81 @@
+//! Full-bundle first run (DESIGN.md §10): the installer carries the runtime archive; it goes
+//! through the same verify-and-promote path into `<data>/runtime/default`, with no network.
+
+use std::path::{Path, PathBuf};
+
+use runtime_spec::{layout, Target};
+
+/// Overrides where the bundled archive is looked for (tests, unusual installs).
+pub const BUNDLED_RUNTIME_ENV: &str = "TOKENIZER_STUDIO_BUNDLED_RUNTIME";
+
+/// The runtime archive an installer put beside the shell, if any: Linux packages keep resources
+/// in `/usr/lib/<binary>/`, macOS bundles in `Contents/Resources/`, Windows beside the exe.
+pub fn bundled_archive(exe: &Path, target: Target) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(BUNDLED_RUNTIME_ENV).filter(|path| !path.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    let exe_dir = exe.parent()?;
+    let binary = exe.file_stem()?.to_string_lossy().into_owned();
+    let folders = [
+        exe_dir.join("..").join("lib").join(&binary),
+        exe_dir.join("..").join("Resources"),
+        exe_dir.to_path_buf(),
+    ];
+    let suffix = format!("-{target}.tar.zst");
+    folders.iter().find_map(|folder| {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(folder)
+            .ok()?
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| {
+                path.file_name()
+                    .and_then(|name| name.to_str())
+                    .is_some_and(|name| name.starts_with("tokenizer-studio-runtime-") && name.ends_with(&suffix))
+            })
+            .collect();
+        found.sort();
+        found.pop()
+    })
+}
+
+/// Version in a runtime archive's name (`tokenizer-studio-runtime-<version>-<target>.tar.zst`).
+pub fn archive_version(archive: &Path, target: Target) -> Option<String> {
+    let name = archive.file_name()?.to_str()?;
+    let version = name.strip_prefix("tokenizer-studio-runtime-")?.strip_suffix(&format!("-{target}.tar.zst"))?;
+    Some(version.to_owned())
+}
+
+/// Installs the bundled archive as `runtime/default` unless that already holds the same version.
+/// Returns the installed version, or `None` when nothing had to be done.
+pub fn install_if_needed(archive: &Path, data_root: &Path, target: Target) -> Result<Option<String>, runtime_archive::Error> {
+    let runtimes = data_root.join("runtime");
+    let installed = std::fs::read_to_string(runtimes.join("default").join(layout::VERSION_FILE)).ok();
+    let bundled = archive_version(archive, target);
+    if installed.as_deref().map(str::trim).is_some() && installed.as_deref().map(str::trim) == bundled.as_deref() {
+        return Ok(None);
+    }
+    let report = runtime_archive::install_archive(archive, &runtimes, "default", target)?;
+    Ok(Some(report.manifest.runtime_version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_archive_in_the_linux_package_layout() {
+        let root = tempfile::tempdir().unwrap();
+        let bin = root.path().join("usr/bin");
+        let lib = root.path().join("usr/lib/tokenizer-studio");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(&lib).unwrap();
+        let exe = bin.join("tokenizer-studio");
+        assert_eq!(bundled_archive(&exe, Target::LinuxX64), None);
+        std::fs::write(lib.join("tokenizer-studio-runtime-0.1.0-windows-x64.tar.zst"), b"").unwrap();
+        assert_eq!(bundled_archive(&exe, Target::LinuxX64), None, "another platform's archive is not ours");
+        let archive = lib.join("tokenizer-studio-runtime-0.1.0-linux-x64.tar.zst");
+        std::fs::write(&archive, b"").unwrap();
+        let found = bundled_archive(&exe, Target::LinuxX64).unwrap();
+        assert_eq!(found.file_name(), archive.file_name());
+        assert_eq!(archive_version(&found, Target::LinuxX64).as_deref(), Some("0.1.0"));
+    }
+}
