@@ -9,6 +9,7 @@ use runtime_spec::Manifest;
 use supervisor::{LaunchRequest, Sidecar, SupervisorError, SupervisorEvent};
 use tauri::{AppHandle, Emitter, Manager, Url};
 
+use crate::bundled;
 use crate::discovery::{self, DiscoveryInputs};
 use crate::handoff;
 use crate::shell_log::ShellLog;
@@ -206,6 +207,24 @@ fn discover_and_launch(app: &AppHandle, generation: u64) {
         Err(error) => shell
             .log
             .line(&format!("could not check free space: {error}")),
+    }
+    // Full bundle (DESIGN.md §10): the runtime the installer carries goes through the same
+    // verify-and-promote path into runtime/default before discovery looks there. No network.
+    if let Some(archive) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| bundled::bundled_archive(&exe, shell.discovery.target))
+    {
+        match bundled::install_if_needed(&archive, &shell.data_root, shell.discovery.target) {
+            Ok(Some(version)) => shell.log.line(&format!(
+                "installed the bundled runtime {version} from {}",
+                archive.display()
+            )),
+            Ok(None) => {}
+            Err(error) => shell.log.line(&format!(
+                "could not install the bundled runtime {}: {error}",
+                archive.display()
+            )),
+        }
     }
     match discovery::discover(&shell.discovery) {
         Ok(found) => {

@@ -9,6 +9,7 @@
 //! `PR_SET_PDEATHSIG`.
 
 pub mod app;
+pub mod bundled;
 mod commands;
 pub mod discovery;
 pub mod handoff;
