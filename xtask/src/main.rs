@@ -97,6 +97,9 @@ enum Command {
         /// Measurements per case for `startup` (median reported).
         #[arg(long, default_value_t = 7)]
         runs: usize,
+        /// Output folder of the benchmarked builds (default: `dist/`).
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
     },
     /// Run every test suite: pytest, the web build and Playwright E2E, cargo test.
     Test {
@@ -264,13 +267,17 @@ fn run(command: Command) -> Result<()> {
             };
             doctor::doctor(target, &plan::cache_dir()?)
         }
-        Command::Bench { what, runs } => {
+        Command::Bench {
+            what,
+            runs,
+            out_dir,
+        } => {
             let plan = Plan::new(PlanInput {
                 target: None,
                 channel: Channel::Dev,
                 python_archive: None,
                 python_sha256: None,
-                out_dir: None,
+                out_dir: out_dir.as_deref(),
                 zstd_level: None,
             })?;
             match what {
