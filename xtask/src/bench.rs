@@ -308,11 +308,17 @@ fn pyinstaller_bundle(plan: &Plan) -> Result<PathBuf> {
     let uv = tools::uv(&plan.cache_dir)?;
     fsutil::remove_path(&work)?;
     fs_err::create_dir_all(&work)?;
-    let venv = work.join("venv");
     let uv_cache = plan.cache_dir.join("uv");
+    let venv_python = tools::lock_venv(
+        &uv,
+        &host_python,
+        &work.join("venv"),
+        &plan.lock_file,
+        &uv_cache,
+        &["pyinstaller"],
+    )?;
     let run = |command: &mut Command, what: &str| -> Result<()> {
         let output = command
-            .env("UV_CACHE_DIR", &uv_cache)
             .output()
             .with_context(|| format!("running {what}"))?;
         if !output.status.success() {
@@ -323,38 +329,6 @@ fn pyinstaller_bundle(plan: &Plan) -> Result<PathBuf> {
         }
         Ok(())
     };
-    run(
-        Command::new(&uv)
-            .args(["venv", "--quiet", "--python"])
-            .arg(&host_python)
-            .arg(&venv),
-        "uv venv",
-    )?;
-    let venv_python = venv.join("bin").join("python");
-    run(
-        Command::new(&uv)
-            .args([
-                "pip",
-                "install",
-                "--quiet",
-                "--require-hashes",
-                "--no-deps",
-                "--only-binary",
-                ":all:",
-                "--python",
-            ])
-            .arg(&venv_python)
-            .arg("-r")
-            .arg(&plan.lock_file),
-        "uv pip install (lock)",
-    )?;
-    run(
-        Command::new(&uv)
-            .args(["pip", "install", "--quiet", "--python"])
-            .arg(&venv_python)
-            .arg("pyinstaller"),
-        "uv pip install pyinstaller",
-    )?;
     let entry = work.join("tokenizer_studio_entry.py");
     fs_err::write(&entry, "import sys\nfrom app.server import main\n\nif __name__ == '__main__':\n    sys.exit(main())\n")?;
     run(

@@ -92,11 +92,7 @@ fn run_suite(command: &mut Command, name: &str) -> Result<()> {
 /// the lock changes (`target/test-venv`).
 fn test_venv(root: &Path, cache_dir: &Path) -> Result<PathBuf> {
     let venv = root.join("target").join("test-venv");
-    let python = if cfg!(windows) {
-        venv.join("Scripts").join("python.exe")
-    } else {
-        venv.join("bin").join("python")
-    };
+    let python = tools::venv_python(&venv);
     let target = Target::host().context("tests run on a release target host")?;
     let lock = root.join("lockfiles").join(format!("{target}.txt"));
     let stamp_file = root.join("target").join("test-venv.stamp");
@@ -111,40 +107,13 @@ fn test_venv(root: &Path, cache_dir: &Path) -> Result<PathBuf> {
     let host_python = tools::host_python312()?;
     let uv = tools::uv(cache_dir)?;
     fsutil::remove_path(&venv)?;
-    let uv_cache = cache_dir.join("uv");
-    run_suite(
-        Command::new(&uv)
-            .args(["venv", "--quiet", "--python"])
-            .arg(&host_python)
-            .arg(&venv)
-            .env("UV_CACHE_DIR", &uv_cache),
-        "uv venv",
-    )?;
-    run_suite(
-        Command::new(&uv)
-            .args([
-                "pip",
-                "install",
-                "--quiet",
-                "--require-hashes",
-                "--no-deps",
-                "--only-binary",
-                ":all:",
-                "--python",
-            ])
-            .arg(&python)
-            .arg("-r")
-            .arg(&lock)
-            .env("UV_CACHE_DIR", &uv_cache),
-        "uv pip install (lock)",
-    )?;
-    run_suite(
-        Command::new(&uv)
-            .args(["pip", "install", "--quiet", "--python"])
-            .arg(&python)
-            .args(["pytest", "httpx"])
-            .env("UV_CACHE_DIR", &uv_cache),
-        "uv pip install (test tools)",
+    tools::lock_venv(
+        &uv,
+        &host_python,
+        &venv,
+        &lock,
+        &cache_dir.join("uv"),
+        &["pytest", "httpx"],
     )?;
     fsutil::write_stamp(&stamp_file, &stamp)?;
     Ok(python)

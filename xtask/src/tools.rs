@@ -213,3 +213,72 @@ pub fn set_executable(path: &Path) -> Result<()> {
 pub fn set_executable(_path: &Path) -> Result<()> {
     Ok(())
 }
+
+/// A CPython 3.12 venv at `venv` with `lock` installed hash-checked, plus `extra` packages (test
+/// or benchmark tools, not part of any runtime). Returns the venv's interpreter.
+pub fn lock_venv(
+    uv: &Path,
+    host_python: &Path,
+    venv: &Path,
+    lock: &Path,
+    uv_cache: &Path,
+    extra: &[&str],
+) -> Result<PathBuf> {
+    let run = |command: &mut Command, what: &str| -> Result<()> {
+        let output = command
+            .env("UV_CACHE_DIR", uv_cache)
+            .output()
+            .with_context(|| format!("running {what}"))?;
+        if !output.status.success() {
+            bail!(
+                "{what} failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(())
+    };
+    run(
+        Command::new(uv)
+            .args(["venv", "--quiet", "--python"])
+            .arg(host_python)
+            .arg(venv),
+        "uv venv",
+    )?;
+    let python = venv_python(venv);
+    run(
+        Command::new(uv)
+            .args([
+                "pip",
+                "install",
+                "--quiet",
+                "--require-hashes",
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+                "--python",
+            ])
+            .arg(&python)
+            .arg("-r")
+            .arg(lock),
+        "uv pip install (lock)",
+    )?;
+    if !extra.is_empty() {
+        run(
+            Command::new(uv)
+                .args(["pip", "install", "--quiet", "--python"])
+                .arg(&python)
+                .args(extra),
+            "uv pip install (tools)",
+        )?;
+    }
+    Ok(python)
+}
+
+/// The interpreter of a venv (`Scripts\\python.exe` on Windows, `bin/python` elsewhere).
+pub fn venv_python(venv: &Path) -> PathBuf {
+    if cfg!(windows) {
+        venv.join("Scripts").join("python.exe")
+    } else {
+        venv.join("bin").join("python")
+    }
+}
