@@ -76,6 +76,16 @@ enum Command {
         #[arg(long)]
         runtime: Option<PathBuf>,
     },
+    /// Sign (and notarize when configured) every `.app` in a folder (cargo-packager's hook).
+    #[command(hide = true)]
+    SignMacosBundles {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, value_enum)]
+        channel: Channel,
+        #[arg(long)]
+        source_date_epoch: u64,
+    },
     /// The supervising process the smoke tests SIGKILL (internal).
     #[command(hide = true)]
     SmokeSupervise {
@@ -257,6 +267,11 @@ fn run(command: Command) -> Result<()> {
             };
             smoke::smoke(&runtime)
         }
+        Command::SignMacosBundles {
+            dir,
+            channel,
+            source_date_epoch,
+        } => sign::sign_macos_bundles(&dir, channel, source_date_epoch),
         Command::SmokeSupervise { runtime, data } => smoke::supervise(&runtime, &data),
         Command::Doctor { target } => {
             let target = match target {

@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use cargo_packager::config::{AppCategory, Binary, DebianConfig, Resource};
+use cargo_packager::config::{AppCategory, Binary, DebianConfig, HookCommand, Resource};
 use cargo_packager::{Config, PackageFormat};
 use runtime_spec::Target;
 
-use crate::{tools, ui};
+use crate::plan::Channel;
+use crate::{sign, tools, ui};
 
 /// What the installer carries besides the shell (DESIGN.md §10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -44,6 +45,8 @@ pub struct InstallerInput<'a> {
     pub requested: &'a [String],
     /// Timestamp for generated package files (DESIGN.md §11).
     pub source_date_epoch: u64,
+    /// Decides whether ad-hoc macOS signing is allowed.
+    pub channel: Channel,
 }
 
 /// Maintainer of the packages (Debian needs a name and an address).
@@ -119,6 +122,18 @@ pub fn installers(input: &InstallerInput<'_>) -> Result<Vec<PathBuf>> {
     let mut config = builder.config().clone();
     config.binaries_dir = Some(input.binaries_dir.to_path_buf());
     config.category = Some(AppCategory::DeveloperTool);
+    if input.target == Target::MacosArm64 {
+        // cargo-packager runs this before each format: before the `.dmg` it signs the `.app`.
+        let exe =
+            std::env::current_exe().context("locating the xtask binary for the signing hook")?;
+        config.before_each_package_command = Some(HookCommand::Script(format!(
+            "\"{}\" sign-macos-bundles --dir \"{}\" --channel {} --source-date-epoch {}",
+            exe.display(),
+            input.out_dir.display(),
+            input.channel.name(),
+            input.source_date_epoch
+        )));
+    }
     ui::step(
         "installers",
         &format!(
@@ -134,6 +149,9 @@ pub fn installers(input: &InstallerInput<'_>) -> Result<Vec<PathBuf>> {
     let outputs = cargo_packager::package(&config).context("cargo-packager failed")?;
     // cargo-packager leaves its intermediate tree in the output folder; it is not a release file.
     let _ = std::fs::remove_dir_all(input.out_dir.join(".cargo-packager"));
+    if input.target == Target::MacosArm64 {
+        sign::sign_macos_bundles(input.out_dir, input.channel, input.source_date_epoch)?;
+    }
     let paths: Vec<PathBuf> = outputs
         .into_iter()
         .flat_map(|output| output.paths)

@@ -74,6 +74,7 @@ pub fn release(plan: &Plan, options: &ReleaseOptions) -> Result<()> {
             out_dir: &dir,
             requested: &options.formats,
             source_date_epoch: plan.source_date_epoch,
+            channel: plan.channel,
         })?;
         files.extend(installers);
     } else {

@@ -21,20 +21,10 @@ pub fn signer_for(plan: &Plan) -> Result<Box<dyn RuntimeSigner>> {
     match plan.target {
         Target::LinuxX64 => Ok(Box::new(Unsigned)),
         Target::MacosArm64 => {
-            let identity = match macos_sign::Identity::from_env()? {
-                Some(identity) => identity,
-                None if plan.channel == Channel::Dev => {
-                    ui::warn("no Apple signing identity (APPLE_SIGNING_P12_*): signing the macOS runtime ad hoc (dev channel only)");
-                    macos_sign::Identity::AdHoc
-                }
-                None => bail!(
-                    "a {} release for macOS needs a signing identity: set {} (or {}) and {}",
-                    plan.channel.name(),
-                    macos_sign::ENV_P12_BASE64,
-                    macos_sign::ENV_P12_PATH,
-                    macos_sign::ENV_P12_PASSWORD
-                ),
-            };
+            let identity = macos_identity(plan.channel)?;
+            if identity.is_ad_hoc() {
+                ui::warn("no Apple signing identity (APPLE_SIGNING_P12_*): signing the macOS runtime ad hoc (dev channel only)");
+            }
             Ok(Box::new(MacosSigner {
                 identity,
                 signing_time: plan.source_date_epoch,
@@ -174,4 +164,68 @@ fn pe_files(root: &Path) -> Result<Vec<PathBuf>> {
         }
     }
     Ok(files)
+}
+
+/// The macOS signing identity of a release: from the environment, or ad hoc on the dev channel.
+fn macos_identity(channel: Channel) -> Result<macos_sign::Identity> {
+    match macos_sign::Identity::from_env()? {
+        Some(identity) => Ok(identity),
+        None if channel == Channel::Dev => Ok(macos_sign::Identity::AdHoc),
+        None => bail!(
+            "a {} release for macOS needs a signing identity: set {} (or {}) and {}",
+            channel.name(),
+            macos_sign::ENV_P12_BASE64,
+            macos_sign::ENV_P12_PATH,
+            macos_sign::ENV_P12_PASSWORD
+        ),
+    }
+}
+
+/// Signs every `.app` in `dir` (nested Mach-O first, main executable last), verifies it with our
+/// own verifier, and notarizes it when App Store Connect API key variables are set (CI only).
+/// Runs on macOS hosts as cargo-packager's hook before the `.dmg` is made, so the image
+/// carries the signed app, and again after packaging for `.app`-only builds.
+pub fn sign_macos_bundles(dir: &Path, channel: Channel, source_date_epoch: u64) -> Result<()> {
+    let identity = macos_identity(channel)?;
+    let options = macos_sign::SignOptions {
+        signing_time: Some(UNIX_EPOCH + Duration::from_secs(source_date_epoch)),
+        ..macos_sign::SignOptions::default()
+    };
+    let Ok(entries) = fs_err::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let app = entry?.path();
+        if app.extension().is_none_or(|ext| ext != "app") {
+            continue;
+        }
+        ui::step(
+            "sign",
+            &format!("{} ({})", app.display(), identity.describe()),
+        );
+        macos_sign::sign_app_bundle(&app, &identity, &options)?;
+        macos_sign::verify_app_bundle(&app)?.ensure_signed_by(&identity)?;
+        if let Some(key) = macos_sign::NotaryApiKey::from_env() {
+            let scratch = tempfile::tempdir()?;
+            for command in key.notarize_commands(&app, &scratch.path().join("api-key.json")) {
+                let status = std::process::Command::new(&command.program)
+                    .args(&command.args)
+                    .status()
+                    .with_context(|| {
+                        format!(
+                            "running {} (install rcodesign to notarize)",
+                            command.program
+                        )
+                    })?;
+                if !status.success() {
+                    bail!(
+                        "notarization step `{} {}` failed ({status})",
+                        command.program,
+                        command.args.join(" ")
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }
