@@ -19,7 +19,10 @@ function render(view) {
 
   const log = byTestId('splash-log');
   log.hidden = view.log_tail.length === 0;
-  byTestId('splash-log-tail').textContent = view.log_tail.join('\n');
+  const tail = byTestId('splash-log-tail');
+  tail.textContent = view.log_tail.join('\n');
+  // The last lines say why it stopped: show the bottom first.
+  tail.scrollTop = tail.scrollHeight;
 
   const actions = byTestId('splash-actions');
   actions.replaceChildren();
