@@ -174,13 +174,17 @@ fn send(
 ) -> Result<Value> {
     let mut request = http.request(method.clone(), url);
     if let Some(body) = body {
-        request = request.json(body);
+        request = request
+            .header("content-type", "application/json")
+            .body(body.to_string());
     }
     let response = request.send().map_err(|e| format!("{method} {url}: {e}"))?;
     let status = response.status();
-    let answer: Value = response
-        .json()
+    let bytes = response
+        .bytes()
         .map_err(|e| format!("{method} {url}: unreadable answer ({e})"))?;
+    let answer: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{method} {url}: answer is not JSON ({e})"))?;
     let value = answer.get("value").cloned().unwrap_or(Value::Null);
     if !status.is_success() || value.get("error").is_some() {
         return Err(format!(
