@@ -1,11 +1,18 @@
 // The trained tokenizer: download link, file facts and the "Try it" box.
+import { useState } from 'react';
 import { artifactUrl } from '../../api/client';
 import type { Job } from '../../api/types';
+import { inDesktopShell, openArtifactsFolder } from '../../desktop';
 import { formatBytes } from '../../format';
 import { TryIt } from './TryIt';
 
 export function ArtifactPanel({ job }: { job: Job }) {
+  const [folderError, setFolderError] = useState<string | null>(null);
   if (!job.artifact) return null;
+  const openFolder = () => {
+    setFolderError(null);
+    openArtifactsFolder().catch((error: unknown) => setFolderError(String(error)));
+  };
   return (
     <section className="card" aria-labelledby="artifact-title" data-testid="artifact-panel">
       <h2 id="artifact-title">Tokenizer</h2>
@@ -22,6 +29,12 @@ export function ArtifactPanel({ job }: { job: Job }) {
       <a className="button primary" href={artifactUrl(job.id)} download data-testid="download-artifact">
         Download tokenizer.json
       </a>
+      {inDesktopShell() && (
+        <button type="button" className="button" style={{ marginLeft: 8 }} onClick={openFolder} data-testid="open-artifacts-folder">
+          Open folder
+        </button>
+      )}
+      {folderError && <p className="field-error" data-testid="open-folder-error">{folderError}</p>}
       <TryIt jobId={job.id} byteLevel={job.config.model === 'byte_bpe' || job.config.pre_tokenizer === 'byte_level'} />
     </section>
   );

@@ -1,0 +1,21 @@
+// The desktop shell bridge: present only when the UI runs inside the Tauri window.
+
+interface TauriInternals {
+  invoke: (command: string, args?: Record<string, unknown>) => Promise<unknown>;
+}
+
+function internals(): TauriInternals | undefined {
+  return (window as unknown as { __TAURI_INTERNALS__?: TauriInternals }).__TAURI_INTERNALS__;
+}
+
+/** Whether the page runs inside the Tokenizer Studio desktop shell. */
+export function inDesktopShell(): boolean {
+  return internals() !== undefined;
+}
+
+/** Asks the shell to open the artifacts folder in the file manager (the shell checks the caller). */
+export async function openArtifactsFolder(): Promise<void> {
+  const bridge = internals();
+  if (!bridge) throw new Error('Opening folders works only in the desktop app.');
+  await bridge.invoke('open_artifacts_folder');
+}
