@@ -73,11 +73,24 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
         std::fs::write(&corpus_path, corpus(200_000)).unwrap();
         let input = session.wait_for("[data-testid=file-input]", None, UI_TIMEOUT)?;
         session.send_keys(&input, corpus_path.to_str().unwrap())?;
-        session.wait_for("[data-testid=dataset-row]", Some(CORPUS_NAME), Duration::from_secs(60))?;
-
+        session.wait_for(
+            "[data-testid=upload-item][data-state=done]",
+            Some(CORPUS_NAME),
+            Duration::from_secs(60),
+        )?;
         eprintln!("step: uploaded");
-        // Train gpt2-byte-bpe with vocabulary 1000.
-        session.click(&session.wait_for("[data-testid=nav-new-training]", None, UI_TIMEOUT)?)?;
+        // Train gpt2-byte-bpe with vocabulary 1000. The training screen loads the dataset list
+        // when it opens; under heavy load the list can predate the upload, so reopen it then.
+        let mut listed = Err(String::new());
+        for _ in 0..3 {
+            session.click(&session.wait_for("[data-testid=nav-new-training]", None, UI_TIMEOUT)?)?;
+            listed = session.wait_for("[data-testid=dataset-option]", Some(CORPUS_NAME), Duration::from_secs(20));
+            if listed.is_ok() {
+                break;
+            }
+            session.click(&session.wait_for("[data-testid=nav-datasets]", None, UI_TIMEOUT)?)?;
+        }
+        listed?;
         session.click(&session.wait_for("[data-testid=template-gpt2-byte-bpe]", None, UI_TIMEOUT)?)?;
         eprintln!("step: template chosen");
         let vocab = session.wait_for("[data-testid=knob-vocab_size]", None, UI_TIMEOUT)?;
