@@ -63,7 +63,9 @@ impl Shell {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|poison| poison.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 
     pub fn logs_dir(&self) -> PathBuf {
@@ -109,8 +111,10 @@ impl Shell {
             inner.sidecar.take()
         };
         if let Some(mut sidecar) = sidecar {
-            self.log
-                .line(&format!("stopping the backend (pid {}): {why}", sidecar.pid()));
+            self.log.line(&format!(
+                "stopping the backend (pid {}): {why}",
+                sidecar.pid()
+            ));
             let outcome = sidecar.stop(STOP_GRACE);
             self.log.line(&format!("backend stopped: {outcome:?}"));
         }
@@ -263,11 +267,8 @@ fn discover_and_launch(app: &AppHandle, generation: u64) {
 /// Runs one supervised launch on the calling (background) thread, then the hand-off.
 fn launch(app: &AppHandle, generation: u64, runtime_dir: &Path, manifest: &Manifest) {
     let shell = app.state::<Arc<Shell>>();
-    let request = LaunchRequest::from_manifest(
-        runtime_dir.to_path_buf(),
-        manifest,
-        shell.data_root.clone(),
-    );
+    let request =
+        LaunchRequest::from_manifest(runtime_dir.to_path_buf(), manifest, shell.data_root.clone());
     // The supervisor reports a final failure twice (GaveUp, then the Err); the state machine
     // takes the classified error, with the tail from the event.
     let gave_up_tail: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -284,14 +285,16 @@ fn launch(app: &AppHandle, generation: u64, runtime_dir: &Path, manifest: &Manif
     let sidecar = match supervisor::launch(&request, on_event) {
         Ok(sidecar) => sidecar,
         Err(error) => {
-            let log_tail = std::mem::take(&mut *gave_up_tail.lock().unwrap_or_else(|p| p.into_inner()));
+            let log_tail =
+                std::mem::take(&mut *gave_up_tail.lock().unwrap_or_else(|p| p.into_inner()));
             apply(
                 app,
                 generation,
                 Input::LaunchFailed {
                     timed_out: matches!(
                         error,
-                        SupervisorError::ReadyTimeout { .. } | SupervisorError::HealthTimeout { .. }
+                        SupervisorError::ReadyTimeout { .. }
+                            | SupervisorError::HealthTimeout { .. }
                     ),
                     message: error.to_string(),
                     log_tail,
@@ -307,7 +310,9 @@ fn launch(app: &AppHandle, generation: u64, runtime_dir: &Path, manifest: &Manif
         if inner.generation != generation {
             // Retry or quit happened meanwhile: this backend is nobody's.
             drop(inner);
-            shell.log.line("a launch finished after it was abandoned; stopping it");
+            shell
+                .log
+                .line("a launch finished after it was abandoned; stopping it");
             let mut sidecar = sidecar;
             sidecar.stop(STOP_GRACE);
             return;
@@ -359,13 +364,11 @@ fn apply(app: &AppHandle, generation: u64, input: Input) -> bool {
             return false;
         }
         let Some(next) = inner.phase.next(input.clone()) else {
-            shell
-                .log
-                .line(&format!(
-                    "ignored in {}: {}",
-                    phase_summary(&inner.phase),
-                    input_name(&input)
-                ));
+            shell.log.line(&format!(
+                "ignored in {}: {}",
+                phase_summary(&inner.phase),
+                input_name(&input)
+            ));
             return false;
         };
         let leaving_ui = matches!(next, Phase::Failed(_));
@@ -388,8 +391,7 @@ fn apply(app: &AppHandle, generation: u64, input: Input) -> bool {
         sidecar.stop(STOP_GRACE);
     }
     if leaving_ui {
-        if let (Some(window), Some(splash)) = (app.get_webview_window(MAIN_WINDOW), splash_url)
-        {
+        if let (Some(window), Some(splash)) = (app.get_webview_window(MAIN_WINDOW), splash_url) {
             let showing_splash = window
                 .url()
                 .is_ok_and(|current| origin_of(&current) == origin_of(&splash));
@@ -407,7 +409,9 @@ fn publish(app: &AppHandle) {
     let shell = app.state::<Arc<Shell>>();
     let view = shell.current_view();
     if let Err(error) = app.emit_to(MAIN_WINDOW, STATE_EVENT, &view) {
-        shell.log.line(&format!("could not update the splash: {error}"));
+        shell
+            .log
+            .line(&format!("could not update the splash: {error}"));
     }
 }
 

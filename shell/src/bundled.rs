@@ -29,7 +29,9 @@ pub fn bundled_archive(exe: &Path, target: Target) -> Option<PathBuf> {
             .filter(|path| {
                 path.file_name()
                     .and_then(|name| name.to_str())
-                    .is_some_and(|name| name.starts_with("tokenizer-studio-runtime-") && name.ends_with(&suffix))
+                    .is_some_and(|name| {
+                        name.starts_with("tokenizer-studio-runtime-") && name.ends_with(&suffix)
+                    })
             })
             .collect();
         found.sort();
@@ -40,17 +42,26 @@ pub fn bundled_archive(exe: &Path, target: Target) -> Option<PathBuf> {
 /// Version in a runtime archive's name (`tokenizer-studio-runtime-<version>-<target>.tar.zst`).
 pub fn archive_version(archive: &Path, target: Target) -> Option<String> {
     let name = archive.file_name()?.to_str()?;
-    let version = name.strip_prefix("tokenizer-studio-runtime-")?.strip_suffix(&format!("-{target}.tar.zst"))?;
+    let version = name
+        .strip_prefix("tokenizer-studio-runtime-")?
+        .strip_suffix(&format!("-{target}.tar.zst"))?;
     Some(version.to_owned())
 }
 
 /// Installs the bundled archive as `runtime/default` unless that already holds the same version.
 /// Returns the installed version, or `None` when nothing had to be done.
-pub fn install_if_needed(archive: &Path, data_root: &Path, target: Target) -> Result<Option<String>, runtime_archive::Error> {
+pub fn install_if_needed(
+    archive: &Path,
+    data_root: &Path,
+    target: Target,
+) -> Result<Option<String>, runtime_archive::Error> {
     let runtimes = data_root.join("runtime");
-    let installed = std::fs::read_to_string(runtimes.join("default").join(layout::VERSION_FILE)).ok();
+    let installed =
+        std::fs::read_to_string(runtimes.join("default").join(layout::VERSION_FILE)).ok();
     let bundled = archive_version(archive, target);
-    if installed.as_deref().map(str::trim).is_some() && installed.as_deref().map(str::trim) == bundled.as_deref() {
+    if installed.as_deref().map(str::trim).is_some()
+        && installed.as_deref().map(str::trim) == bundled.as_deref()
+    {
         return Ok(None);
     }
     let report = runtime_archive::install_archive(archive, &runtimes, "default", target)?;
@@ -70,12 +81,23 @@ mod tests {
         std::fs::create_dir_all(&lib).unwrap();
         let exe = bin.join("tokenizer-studio");
         assert_eq!(bundled_archive(&exe, Target::LinuxX64), None);
-        std::fs::write(lib.join("tokenizer-studio-runtime-0.1.0-windows-x64.tar.zst"), b"").unwrap();
-        assert_eq!(bundled_archive(&exe, Target::LinuxX64), None, "another platform's archive is not ours");
+        std::fs::write(
+            lib.join("tokenizer-studio-runtime-0.1.0-windows-x64.tar.zst"),
+            b"",
+        )
+        .unwrap();
+        assert_eq!(
+            bundled_archive(&exe, Target::LinuxX64),
+            None,
+            "another platform's archive is not ours"
+        );
         let archive = lib.join("tokenizer-studio-runtime-0.1.0-linux-x64.tar.zst");
         std::fs::write(&archive, b"").unwrap();
         let found = bundled_archive(&exe, Target::LinuxX64).unwrap();
         assert_eq!(found.file_name(), archive.file_name());
-        assert_eq!(archive_version(&found, Target::LinuxX64).as_deref(), Some("0.1.0"));
+        assert_eq!(
+            archive_version(&found, Target::LinuxX64).as_deref(),
+            Some("0.1.0")
+        );
     }
 }

@@ -41,10 +41,7 @@ pub fn open_logs_folder(shell: State<'_, Arc<Shell>>) -> Result<(), String> {
 /// so the command also insists the caller is the current sidecar's exact origin (another
 /// local server the window was somehow sent to must not get it).
 #[tauri::command]
-pub fn open_artifacts_folder(
-    webview: Webview,
-    shell: State<'_, Arc<Shell>>,
-) -> Result<(), String> {
+pub fn open_artifacts_folder(webview: Webview, shell: State<'_, Arc<Shell>>) -> Result<(), String> {
     let caller = webview
         .url()
         .ok()

@@ -51,10 +51,15 @@ pub fn parse_launch_code_response(response: &[u8]) -> Result<String, String> {
             "the engine refused to open a session (HTTP {status})"
         ));
     }
-    let chunked = head
-        .lines()
-        .any(|line| line.to_ascii_lowercase().starts_with("transfer-encoding:") && line.to_ascii_lowercase().contains("chunked"));
-    let json = if chunked { dechunk(body) } else { body.to_owned() };
+    let chunked = head.lines().any(|line| {
+        line.to_ascii_lowercase().starts_with("transfer-encoding:")
+            && line.to_ascii_lowercase().contains("chunked")
+    });
+    let json = if chunked {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
     #[derive(serde::Deserialize)]
     struct LaunchCode {
         code: String,

@@ -38,7 +38,8 @@ const HOST_TARGET: Target = Target::WindowsX64;
 
 /// Builds and runs the app; returns when it exits.
 pub fn run() {
-    let shell = Arc::new(Shell::new(resolve_data_root(), discovery_inputs()));
+    let data_root = resolve_data_root();
+    let shell = Arc::new(Shell::new(data_root.clone(), discovery_inputs(data_root)));
     shell.log.line(&format!(
         "shell {} starting; data root {}",
         env!("CARGO_PKG_VERSION"),
@@ -68,7 +69,11 @@ pub fn run() {
             // Only the origin: the first UI URL carries the (single-use) launch code.
             let origin = app::origin_of(payload.url()).unwrap_or_default();
             let shell = webview.state::<Arc<Shell>>();
-            let what = if shell.is_sidecar_origin(&origin) { "ui loaded" } else { "page loaded" };
+            let what = if shell.is_sidecar_origin(&origin) {
+                "ui loaded"
+            } else {
+                "page loaded"
+            };
             shell.log.line(&format!("{what}: {origin}"));
         })
         .setup(|app| {
@@ -127,16 +132,17 @@ fn watch_termination_signals(_app: tauri::AppHandle) {}
 
 fn resolve_data_root() -> PathBuf {
     let var = |name: &str| std::env::var(name).ok();
-    let home = std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" }).map(PathBuf::from);
+    let home =
+        std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" }).map(PathBuf::from);
     data_root(Os::host(), &var, home.as_deref())
         // No home and no override (a stripped service environment): still run, somewhere
         // writable, rather than refuse to open.
         .unwrap_or_else(|| std::env::temp_dir().join(DATA_FOLDER_NAME))
 }
 
-fn discovery_inputs() -> DiscoveryInputs {
+fn discovery_inputs(data_root: PathBuf) -> DiscoveryInputs {
     DiscoveryInputs {
-        data_root: resolve_data_root(),
+        data_root,
         working_dir: std::env::current_dir().unwrap_or_default(),
         runtime_dir_override: std::env::var(runtime_spec::env::RUNTIME_DIR).ok(),
         target: HOST_TARGET,

@@ -15,10 +15,12 @@ pub fn open_folder(folder: &Path) -> Result<(), String> {
     } else {
         "xdg-open"
     };
-    let mut child = Command::new(program)
-        .arg(folder)
-        .spawn()
-        .map_err(|error| format!("could not start {program} to open {} ({error})", folder.display()))?;
+    let mut child = Command::new(program).arg(folder).spawn().map_err(|error| {
+        format!(
+            "could not start {program} to open {} ({error})",
+            folder.display()
+        )
+    })?;
     std::thread::spawn(move || child.wait());
     Ok(())
 }

@@ -42,7 +42,10 @@ impl ShellLog {
             .unwrap_or_default();
         let line = format!("{seconds:.3} {message}\n");
         eprint!("[shell] {line}");
-        let mut guard = self.file.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut guard = self
+            .file
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         let too_big = guard
             .as_ref()
             .and_then(|file| file.metadata().ok())

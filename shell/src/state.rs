@@ -100,7 +100,9 @@ pub enum Input {
         log_tail: Vec<String>,
     },
     /// The launch code was minted and the window navigated to the UI.
-    UiOpened { url: String },
+    UiOpened {
+        url: String,
+    },
     /// The launch-code hand-off failed (the backend then gets stopped).
     HandoffFailed {
         message: String,
@@ -217,10 +219,14 @@ impl Phase {
 /// A platform mismatch gets its own screen only when it is the whole story: some folder held
 /// a runtime, just not for us, and nothing usable was anywhere.
 fn classify_not_found(rejections: Vec<Rejection>) -> Failure {
-    let wrong_platform = rejections.iter().find_map(|rejection| match &rejection.reason {
-        RejectReason::WrongPlatform { found, expected } => Some((found.clone(), expected.clone())),
-        _ => None,
-    });
+    let wrong_platform = rejections
+        .iter()
+        .find_map(|rejection| match &rejection.reason {
+            RejectReason::WrongPlatform { found, expected } => {
+                Some((found.clone(), expected.clone()))
+            }
+            _ => None,
+        });
     match wrong_platform {
         Some((found, expected)) => Failure::WrongPlatform {
             found,
@@ -285,7 +291,9 @@ mod tests {
                 url: "http://127.0.0.1:4000".into(),
             },
         ] {
-            phase = phase.next(input.clone()).unwrap_or_else(|| panic!("{input:?}"));
+            phase = phase
+                .next(input.clone())
+                .unwrap_or_else(|| panic!("{input:?}"));
         }
         assert_eq!(
             phase,

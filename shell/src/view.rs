@@ -173,8 +173,10 @@ fn failed_view(failure: &Failure, context: &Context, view: &mut View) {
             view.log_tail = log_tail.clone();
             view.actions = vec![retry, open_logs];
             if context.previous_runtime_available {
-                view.actions
-                    .push(Action::enabled("use_previous_runtime", "Use previous runtime"));
+                view.actions.push(Action::enabled(
+                    "use_previous_runtime",
+                    "Use previous runtime",
+                ));
             }
         }
     }
@@ -218,7 +220,12 @@ fn platform_words(target: &str) -> String {
 /// Supervisor messages are full sentences with file paths and advice; the screen leads with
 /// the first one and shows paths in the details.
 fn first_sentence(message: &str) -> String {
-    let mut sentence = message.split("; ").next().unwrap_or(message).trim().to_owned();
+    let mut sentence = message
+        .split("; ")
+        .next()
+        .unwrap_or(message)
+        .trim()
+        .to_owned();
     if let Some(first) = sentence.get(..1) {
         let upper = first.to_uppercase();
         sentence.replace_range(..1, &upper);
@@ -264,9 +271,9 @@ mod tests {
             [("retry", true), ("open_logs_folder", true)]
         );
         assert_eq!(without.log_tail, ["[stderr] cannot start"]);
-        assert!(without
-            .message
-            .starts_with("The backend stopped before it was ready (exit status: 1) after 3 attempt(s)."));
+        assert!(without.message.starts_with(
+            "The backend stopped before it was ready (exit status: 1) after 3 attempt(s)."
+        ));
         let with = view(&failure, &context(true));
         assert_eq!(with.actions.last().unwrap().id, "use_previous_runtime");
     }
@@ -325,8 +332,14 @@ mod tests {
         ] {
             let shown = view(&Phase::Failed(failure.clone()), &context(false));
             assert_eq!(shown.phase, "failed");
-            assert!(!shown.title.is_empty() && !shown.message.is_empty(), "{failure:?}");
-            assert!(shown.actions.iter().any(|action| action.enabled), "{failure:?}");
+            assert!(
+                !shown.title.is_empty() && !shown.message.is_empty(),
+                "{failure:?}"
+            );
+            assert!(
+                shown.actions.iter().any(|action| action.enabled),
+                "{failure:?}"
+            );
         }
         let low = view(
             &Phase::Failed(Failure::LowDisk {

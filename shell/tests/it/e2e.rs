@@ -14,10 +14,24 @@ const CORPUS_NAME: &str = "shell-e2e-corpus.txt";
 
 /// Deterministic English-like text with a growing vocabulary, ~`bytes` long.
 fn corpus(bytes: usize) -> String {
-    let subjects = ["The tokenizer", "A small model", "Our team", "Every student", "The river"];
+    let subjects = [
+        "The tokenizer",
+        "A small model",
+        "Our team",
+        "Every student",
+        "The river",
+    ];
     let verbs = ["reads", "splits", "counts", "learns", "writes", "measures"];
-    let objects = ["long sentences", "rare words", "byte pairs", "unicode text", "train timetables"];
-    let syllables = ["ka", "lo", "mi", "ter", "vos", "qua", "zen", "dri", "pel", "sun"];
+    let objects = [
+        "long sentences",
+        "rare words",
+        "byte pairs",
+        "unicode text",
+        "train timetables",
+    ];
+    let syllables = [
+        "ka", "lo", "mi", "ter", "vos", "qua", "zen", "dri", "pel", "sun",
+    ];
     let mut state: u32 = 42;
     let mut pick = |n: usize| {
         state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
@@ -25,7 +39,9 @@ fn corpus(bytes: usize) -> String {
     };
     let mut text = String::with_capacity(bytes + 100);
     while text.len() < bytes {
-        let word: String = (0..2 + pick(3)).map(|_| syllables[pick(syllables.len())]).collect();
+        let word: String = (0..2 + pick(3))
+            .map(|_| syllables[pick(syllables.len())])
+            .collect();
         text.push_str(&format!(
             "{} {} {} near {word}.\n",
             subjects[pick(subjects.len())],
@@ -63,10 +79,16 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
     // The window starts on the splash and is sent to the backend's page with a launch code.
     let result = (|| -> Result<(), String> {
         session.wait_for("[data-testid=datasets-screen]", None, UI_TIMEOUT)?;
-        eprintln!("UI ready {:.1} s after the session started", started.elapsed().as_secs_f64());
+        eprintln!(
+            "UI ready {:.1} s after the session started",
+            started.elapsed().as_secs_f64()
+        );
         let url = session.url()?;
         assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-        assert!(!url.contains("launch="), "the launch code must leave the URL: {url}");
+        assert!(
+            !url.contains("launch="),
+            "the launch code must leave the URL: {url}"
+        );
 
         // Upload through the real file input (WebDriver sets its file list from a path).
         let corpus_path = work.path().join(CORPUS_NAME);
@@ -83,21 +105,37 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
         // when it opens; under heavy load the list can predate the upload, so reopen it then.
         let mut listed = Err(String::new());
         for _ in 0..3 {
-            session.click(&session.wait_for("[data-testid=nav-new-training]", None, UI_TIMEOUT)?)?;
-            listed = session.wait_for("[data-testid=dataset-option]", Some(CORPUS_NAME), Duration::from_secs(20));
+            session.click(&session.wait_for(
+                "[data-testid=nav-new-training]",
+                None,
+                UI_TIMEOUT,
+            )?)?;
+            listed = session.wait_for(
+                "[data-testid=dataset-option]",
+                Some(CORPUS_NAME),
+                Duration::from_secs(20),
+            );
             if listed.is_ok() {
                 break;
             }
             session.click(&session.wait_for("[data-testid=nav-datasets]", None, UI_TIMEOUT)?)?;
         }
         listed?;
-        session.click(&session.wait_for("[data-testid=template-gpt2-byte-bpe]", None, UI_TIMEOUT)?)?;
+        session.click(&session.wait_for(
+            "[data-testid=template-gpt2-byte-bpe]",
+            None,
+            UI_TIMEOUT,
+        )?)?;
         eprintln!("step: template chosen");
         let vocab = session.wait_for("[data-testid=knob-vocab_size]", None, UI_TIMEOUT)?;
         session.clear(&vocab)?;
         session.send_keys(&vocab, "1000")?;
         eprintln!("step: vocabulary set");
-        session.wait_for("[data-testid=dataset-option]", Some(CORPUS_NAME), UI_TIMEOUT)?;
+        session.wait_for(
+            "[data-testid=dataset-option]",
+            Some(CORPUS_NAME),
+            UI_TIMEOUT,
+        )?;
         // Tick it only if needed (the screen preselects a lone dataset), like Playwright's check().
         let checkbox = session.wait_for("[data-testid=dataset-option] input", None, UI_TIMEOUT)?;
         let ticked = session.execute(
@@ -109,7 +147,11 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
             session.click(&checkbox)?;
         }
         // React re-renders the controlled checkbox after the event: poll, do not read at once.
-        session.wait_for("[data-testid=dataset-option] input:checked", None, UI_TIMEOUT)?;
+        session.wait_for(
+            "[data-testid=dataset-option] input:checked",
+            None,
+            UI_TIMEOUT,
+        )?;
         let name = session.wait_for("[data-testid=job-name]", None, UI_TIMEOUT)?;
         session.send_keys(&name, "shell-e2e")?;
         session.click(&session.wait_for("[data-testid=start-training]", None, UI_TIMEOUT)?)?;
@@ -120,12 +162,20 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
             None,
             TRAINING_TIMEOUT,
         )?;
-        assert_eq!(session.attribute(&status, "data-status")?.as_deref(), Some("succeeded"));
+        assert_eq!(
+            session.attribute(&status, "data-status")?.as_deref(),
+            Some("succeeded")
+        );
         session.wait_for("[data-testid=artifact-panel]", None, UI_TIMEOUT)?;
         session.wait_for("[data-testid=download-artifact]", None, UI_TIMEOUT)?;
         let artifacts = data.join("artifacts").join("tokenizers");
         let n_tokenizers = walk_count(&artifacts, "tokenizer.json");
-        assert_eq!(n_tokenizers, 1, "one tokenizer.json under {}", artifacts.display());
+        assert_eq!(
+            n_tokenizers,
+            1,
+            "one tokenizer.json under {}",
+            artifacts.display()
+        );
 
         // The shell bridge: the page sees Tauri, may call only its one command.
         let web_has_button = web_bundle_mentions(&runtime, "open-artifacts-folder");
@@ -145,7 +195,9 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
         assert_eq!(invoke("open_artifacts_folder")?, json!("ok"));
         let refused = invoke("retry")?;
         assert!(
-            refused.as_str().is_some_and(|text| text.starts_with("refused")),
+            refused
+                .as_str()
+                .is_some_and(|text| text.starts_with("refused")),
             "the backend's page must not reach splash commands: {refused}"
         );
         session.screenshot(&shots.join("ui-trained-tokenizer.png"))?;
@@ -160,15 +212,18 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
     let backends = support::live_backends(&data);
     assert_eq!(backends.len(), 1, "exactly one backend runs: {backends:?}");
     session.end().expect("end the session");
-    support::wait_until(Duration::from_secs(20), "the backend to stop with the window", || {
-        support::live_backends(&data).is_empty()
-    });
+    support::wait_until(
+        Duration::from_secs(20),
+        "the backend to stop with the window",
+        || support::live_backends(&data).is_empty(),
+    );
     dump_logs(&data);
 }
 
 #[test]
 fn a_backend_that_exits_at_once_shows_its_log_tail() {
-    let Some(_serial) = support::slow_test("a_backend_that_exits_at_once_shows_its_log_tail") else {
+    let Some(_serial) = support::slow_test("a_backend_that_exits_at_once_shows_its_log_tail")
+    else {
         return;
     };
     let work = support::scratch("e2e-crash");
@@ -188,24 +243,45 @@ fn a_backend_that_exits_at_once_shows_its_log_tail() {
     let shots = support::artifacts_dir();
     let session = Session::start(&driver.url, Path::new(SHELL_EXE)).expect("WebDriver session");
     let result = (|| -> Result<(), String> {
-        session.wait_for("body[data-phase=failed][data-kind=crashed]", None, UI_TIMEOUT)?;
-        let tail = session.text(&session.wait_for("[data-testid=splash-log-tail]", None, UI_TIMEOUT)?)?;
-        assert!(tail.contains(message), "log tail shows the backend's words: {tail}");
-        let title = session.text(&session.wait_for("[data-testid=splash-title]", None, UI_TIMEOUT)?)?;
+        session.wait_for(
+            "body[data-phase=failed][data-kind=crashed]",
+            None,
+            UI_TIMEOUT,
+        )?;
+        let tail = session.text(&session.wait_for(
+            "[data-testid=splash-log-tail]",
+            None,
+            UI_TIMEOUT,
+        )?)?;
+        assert!(
+            tail.contains(message),
+            "log tail shows the backend's words: {tail}"
+        );
+        let title =
+            session.text(&session.wait_for("[data-testid=splash-title]", None, UI_TIMEOUT)?)?;
         assert_eq!(title, "The engine stopped");
         let page = session.text(&session.wait_for("main", None, UI_TIMEOUT)?)?;
-        assert!(!page.contains("panicked") && !page.contains("RUST_BACKTRACE"), "{page}");
+        assert!(
+            !page.contains("panicked") && !page.contains("RUST_BACKTRACE"),
+            "{page}"
+        );
         session.wait_for("[data-testid=action-retry]", None, UI_TIMEOUT)?;
         session.wait_for("[data-testid=action-open_logs_folder]", None, UI_TIMEOUT)?;
         assert!(
-            session.find_all("[data-testid=action-use_previous_runtime]", None)?.is_empty(),
+            session
+                .find_all("[data-testid=action-use_previous_runtime]", None)?
+                .is_empty(),
             "no previous runtime, no button"
         );
         session.screenshot(&shots.join("error-backend-exited.png"))?;
 
         // Retry runs the whole launch again and lands on the same screen.
         session.click(&session.wait_for("[data-testid=action-retry]", None, UI_TIMEOUT)?)?;
-        session.wait_for("body[data-phase=failed][data-kind=crashed]", None, UI_TIMEOUT)?;
+        session.wait_for(
+            "body[data-phase=failed][data-kind=crashed]",
+            None,
+            UI_TIMEOUT,
+        )?;
         let log = std::fs::read_to_string(data.join("logs").join("shell.log")).unwrap();
         assert_eq!(log.matches("-> failed (crashed)").count(), 2, "{log}");
         Ok(())
@@ -238,11 +314,19 @@ fn no_runtime_explains_where_it_looked() {
     );
     let session = Session::start(&driver.url, Path::new(SHELL_EXE)).expect("WebDriver session");
     let result = (|| -> Result<(), String> {
-        session.wait_for("body[data-phase=failed][data-kind=no_runtime]", None, UI_TIMEOUT)?;
-        let details = session.text(&session.wait_for("[data-testid=splash-details]", None, UI_TIMEOUT)?)?;
+        session.wait_for(
+            "body[data-phase=failed][data-kind=no_runtime]",
+            None,
+            UI_TIMEOUT,
+        )?;
+        let details =
+            session.text(&session.wait_for("[data-testid=splash-details]", None, UI_TIMEOUT)?)?;
         assert!(details.contains(missing.to_str().unwrap()), "{details}");
         let install = session.wait_for("[data-testid=action-install_runtime]", None, UI_TIMEOUT)?;
-        assert!(session.attribute(&install, "disabled")?.is_some(), "install comes later: disabled");
+        assert!(
+            session.attribute(&install, "disabled")?.is_some(),
+            "install comes later: disabled"
+        );
         session.screenshot(&support::artifacts_dir().join("error-no-runtime.png"))?;
         Ok(())
     })();

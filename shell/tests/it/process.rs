@@ -29,9 +29,11 @@ fn sigkill_of_the_shell_leaves_no_backend() {
     send_signal(shell.id(), libc::SIGKILL);
     let _ = shell.wait();
     // PR_SET_PDEATHSIG: the kernel kills the backend when the shell's owner thread dies.
-    support::wait_until(Duration::from_secs(10), "the backend to die with the shell", || {
-        !support::is_alive(backends[0])
-    });
+    support::wait_until(
+        Duration::from_secs(10),
+        "the backend to die with the shell",
+        || !support::is_alive(backends[0]),
+    );
 }
 
 #[test]
@@ -50,8 +52,14 @@ fn sigterm_and_sigint_stop_the_backend_gracefully() {
         assert_eq!(backends.len(), 1, "{name}: {backends:?}");
         send_signal(shell.id(), signal);
         let status = shell.wait().unwrap();
-        assert!(status.success(), "{name}: the shell exits 0 through app.exit(0), got {status}");
-        assert!(support::live_backends(&data).is_empty(), "{name}: backend still running");
+        assert!(
+            status.success(),
+            "{name}: the shell exits 0 through app.exit(0), got {status}"
+        );
+        assert!(
+            support::live_backends(&data).is_empty(),
+            "{name}: backend still running"
+        );
         let backend_log = std::fs::read_to_string(data.join("logs").join("backend.log")).unwrap();
         assert!(
             backend_log.contains("stopped: StdinClosed"),
@@ -78,11 +86,17 @@ fn a_second_launch_hands_over_to_the_first() {
         if let Some(status) = second.try_wait().unwrap() {
             break status;
         }
-        assert!(std::time::Instant::now() < deadline, "the second launch kept running");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second launch kept running"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "{status}");
-    assert!(first.try_wait().unwrap().is_none(), "the first instance keeps running");
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the first instance keeps running"
+    );
     assert_eq!(support::live_backends(&data).len(), 1, "still one backend");
     send_signal(first.id(), libc::SIGTERM);
     assert!(first.wait().unwrap().success());

@@ -22,7 +22,10 @@ pub fn slow_test(name: &str) -> Option<MutexGuard<'static, ()>> {
 }
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 /// Screenshots and logs of the E2E runs.
@@ -48,9 +51,15 @@ pub fn runtime_dir() -> PathBuf {
 
 /// A scratch folder under `target/` (same filesystem as `dist/`, so hard links work).
 pub fn scratch(name: &str) -> tempfile::TempDir {
-    let parent = workspace_root().join("target").join("shell-e2e").join("tmp");
+    let parent = workspace_root()
+        .join("target")
+        .join("shell-e2e")
+        .join("tmp");
     std::fs::create_dir_all(&parent).unwrap();
-    tempfile::Builder::new().prefix(name).tempdir_in(parent).unwrap()
+    tempfile::Builder::new()
+        .prefix(name)
+        .tempdir_in(parent)
+        .unwrap()
 }
 
 /// A hard-linked copy of `runtime` whose backend prints `message` to stderr and exits 1.
@@ -116,7 +125,14 @@ pub fn display() -> Display {
         }
         let name = format!(":{number}");
         let child = Command::new("Xvfb")
-            .args([name.as_str(), "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
+            .args([
+                name.as_str(),
+                "-screen",
+                "0",
+                "1280x900x24",
+                "-nolisten",
+                "tcp",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -176,7 +192,12 @@ pub fn tauri_driver(env: &[(&str, &Path)], display: &Display, bus: &SessionBus) 
         .unwrap_or_else(|| PathBuf::from("tauri-driver"));
     let mut command = Command::new(&program);
     command
-        .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native_port.to_string(),
+        ])
         .env("DISPLAY", &display.name)
         .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
         .stdout(Stdio::null())
@@ -193,10 +214,14 @@ pub fn tauri_driver(env: &[(&str, &Path)], display: &Display, bus: &SessionBus) 
     let url = format!("http://127.0.0.1:{port}");
     let guard = Guarded(child);
     // Both must listen: tauri-driver forwards to WebKitWebDriver, which starts a moment later.
-    wait_until(Duration::from_secs(20), "tauri-driver and WebKitWebDriver to listen", || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            && std::net::TcpStream::connect(("127.0.0.1", native_port)).is_ok()
-    });
+    wait_until(
+        Duration::from_secs(20),
+        "tauri-driver and WebKitWebDriver to listen",
+        || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && std::net::TcpStream::connect(("127.0.0.1", native_port)).is_ok()
+        },
+    );
     Driver { url, _child: guard }
 }
 
@@ -211,7 +236,10 @@ pub fn free_port() -> u16 {
 pub fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !done() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

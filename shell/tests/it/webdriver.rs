@@ -35,7 +35,12 @@ impl Session {
                 }
             }
         });
-        let answer = send(&http, reqwest::Method::POST, &format!("{driver_url}/session"), Some(&body))?;
+        let answer = send(
+            &http,
+            reqwest::Method::POST,
+            &format!("{driver_url}/session"),
+            Some(&body),
+        )?;
         let id = answer["sessionId"]
             .as_str()
             .ok_or_else(|| format!("no sessionId in {answer}"))?
@@ -47,11 +52,21 @@ impl Session {
     }
 
     fn post(&self, path: &str, body: Value) -> Result<Value> {
-        send(&self.http, reqwest::Method::POST, &format!("{}{path}", self.base), Some(&body))
+        send(
+            &self.http,
+            reqwest::Method::POST,
+            &format!("{}{path}", self.base),
+            Some(&body),
+        )
     }
 
     fn get(&self, path: &str) -> Result<Value> {
-        send(&self.http, reqwest::Method::GET, &format!("{}{path}", self.base), None)
+        send(
+            &self.http,
+            reqwest::Method::GET,
+            &format!("{}{path}", self.base),
+            None,
+        )
     }
 
     /// Ends the session: the driver closes the app.
@@ -105,7 +120,9 @@ impl Session {
                 Err(error) => last = error,
             }
             if Instant::now() > deadline {
-                return Err(format!("timed out after {timeout:?} waiting for {css} {text:?}: {last}"));
+                return Err(format!(
+                    "timed out after {timeout:?} waiting for {css} {text:?}: {last}"
+                ));
             }
             std::thread::sleep(Duration::from_millis(250));
         }
