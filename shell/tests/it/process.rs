@@ -101,3 +101,34 @@ fn a_second_launch_hands_over_to_the_first() {
     send_signal(first.id(), libc::SIGTERM);
     assert!(first.wait().unwrap().success());
 }
+
+#[test]
+fn a_backend_dying_under_the_ui_brings_back_the_error_screen() {
+    let Some(_serial) =
+        support::slow_test("a_backend_dying_under_the_ui_brings_back_the_error_screen")
+    else {
+        return;
+    };
+    let work = support::scratch("backend-dies");
+    let data = work.path().join("data");
+    let display = support::display();
+    let bus = support::session_bus();
+    let mut shell = support::spawn_shell(&display, &bus, &support::runtime_dir(), &data);
+    support::wait_for_ui(&data, UI_TIMEOUT);
+    let backends = support::live_backends(&data);
+    assert_eq!(backends.len(), 1, "{backends:?}");
+    send_signal(backends[0], libc::SIGKILL);
+    let log = data.join("logs").join("shell.log");
+    support::wait_until(
+        Duration::from_secs(20),
+        "the splash to come back with the crash",
+        || {
+            std::fs::read_to_string(&log).is_ok_and(|text| {
+                text.split_once("supervisor exited -> failed (crashed)")
+                    .is_some_and(|(_, after)| after.contains("page loaded: tauri://localhost"))
+            })
+        },
+    );
+    send_signal(shell.id(), libc::SIGTERM);
+    assert!(shell.wait().unwrap().success());
+}
