@@ -43,7 +43,7 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 descendants() { local p; for p in $(pgrep -P "$1" || true); do echo "$p"; descendants "$p"; done; }
 
 size_bytes="$(stat -c %s "$exe")"
-printf 'binary: %s bytes (%.1f MB)\n' "$size_bytes" "$(echo "$size_bytes / 1048576" | bc -l)"
+printf 'binary: %s bytes (%.2f MiB)\n' "$size_bytes" "$(echo "$size_bytes / 1048576" | bc -l)"
 
 times=()
 data="$work/data"   # shared across runs: run 1 is a first start, the others warm ones
