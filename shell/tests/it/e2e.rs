@@ -192,7 +192,16 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
                 vec![json!(command)],
             )
         };
-        assert_eq!(invoke("open_artifacts_folder")?, json!("ok"));
+        // "ok", or (on a machine without xdg-open) the opener's own error: either way the
+        // call passed the capability and the origin check.
+        let opened = invoke("open_artifacts_folder")?;
+        assert!(
+            opened == json!("ok")
+                || opened
+                    .as_str()
+                    .is_some_and(|text| text.contains("could not start")),
+            "the sidecar page may open the artifacts folder: {opened}"
+        );
         let refused = invoke("retry")?;
         assert!(
             refused
