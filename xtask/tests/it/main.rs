@@ -2,10 +2,15 @@
 //!
 //! Slow end-to-end cases (full runtime builds) run only with `TOKENIZER_STUDIO_SLOW_TESTS=1`;
 //! `.ci/run` sets it.
+//!
+//! Unix only: these tests drive unshare, dpkg, Xvfb and POSIX signals; Windows CI runs the
+//! other crates' tests (`cargo xtask test --fast`).
+#![cfg(unix)]
 
 mod http;
 mod pbs;
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
@@ -640,6 +645,17 @@ fn runtime_starts_from_a_path_with_spaces_with_the_original_interpreter_hidden()
     );
 }
 
+fn wait_until(timeout: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    done()
+}
+
 fn http_get(port: u16, path: &str) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -775,7 +791,9 @@ fn release_produces_an_installable_deb_checksums_and_a_signed_index() {
     let status = Command::new("dpkg").arg("-i").arg(&deb).status().unwrap();
     assert!(status.success(), "dpkg -i failed");
     let data = tempfile::tempdir().unwrap();
+    // Its own process group: SIGTERM must reach the app itself, not only the xvfb-run script.
     let mut app = Command::new("xvfb-run")
+        .process_group(0)
         .args(["-a", "/usr/bin/tokenizer-studio"])
         .env("TOKENIZER_STUDIO_DATA_DIR", data.path())
         .env_remove("TOKENIZER_STUDIO_RUNTIME_DIR")
@@ -802,8 +820,15 @@ fn release_produces_an_installable_deb_checksums_and_a_signed_index() {
         std::thread::sleep(std::time::Duration::from_millis(250));
     };
     let page = http_get(port, "/");
-    unsafe { libc::kill(app.id() as i32, libc::SIGTERM) };
+    unsafe { libc::kill(-(app.id() as i32), libc::SIGTERM) };
     let _ = app.wait();
+    let backend_gone = wait_until(std::time::Duration::from_secs(10), || {
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+    });
+    assert!(
+        backend_gone,
+        "SIGTERM to the app must stop its backend (port {port} still in use)"
+    );
     let _ = Command::new("dpkg")
         .args(["-r", "tokenizer-studio"])
         .status();
