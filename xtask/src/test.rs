@@ -68,12 +68,27 @@ pub fn test(options: &TestOptions) -> Result<()> {
     let cargo = std::env::var_os("CARGO")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("cargo"));
-    let mut cargo_test = Command::new(cargo);
-    cargo_test.args(["test", "--workspace"]).current_dir(&root);
-    if options.slow {
-        cargo_test.env("TOKENIZER_STUDIO_SLOW_TESTS", "1");
-    }
-    run_suite(&mut cargo_test, "cargo test")?;
+    let slow_env = if options.slow { "1" } else { "0" };
+    // The shell is tested in release mode: it reuses the release build the main job made, instead
+    // of compiling Tauri's tree a second time, and its window tests drive the real binary.
+    run_suite(
+        Command::new(&cargo)
+            .args(["test", "--workspace", "--exclude", "shell"])
+            .current_dir(&root)
+            .env("TOKENIZER_STUDIO_SLOW_TESTS", slow_env),
+        "cargo test",
+    )?;
+    ui::step(
+        "test",
+        "shell: unit tests and Tauri window E2E (release build, Xvfb + tauri-driver)",
+    );
+    run_suite(
+        Command::new(&cargo)
+            .args(["test", "--release", "-p", "shell"])
+            .current_dir(&root)
+            .env("TOKENIZER_STUDIO_SLOW_TESTS", slow_env),
+        "cargo test -p shell",
+    )?;
     ui::summary("all test suites passed");
     Ok(())
 }
