@@ -54,6 +54,17 @@ pub fn test(options: &TestOptions) -> Result<()> {
         "web E2E",
     )?;
 
+    // The workflow lint's result does not depend on the host; it needs bash and python3.
+    if cfg!(unix) {
+        ui::step("test", "workflow lint (.github/lint-workflows.sh)");
+        run_suite(
+            Command::new("bash")
+                .arg(root.join(".github/lint-workflows.sh"))
+                .current_dir(&root),
+            "workflow lint",
+        )?;
+    }
+
     ui::step(
         "test",
         &format!(
