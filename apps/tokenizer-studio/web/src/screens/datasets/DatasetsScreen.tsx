@@ -13,7 +13,12 @@ export function DatasetsScreen() {
 
   const load = useCallback(async () => {
     try {
-      setDatasets(await api.listDatasets());
+      const fetched = await api.listDatasets();
+      // An upload can finish before this first list arrives: keep what was added meanwhile.
+      setDatasets((current) => {
+        const listed = new Set(fetched.map((item) => item.id));
+        return [...(current ?? []).filter((item) => !listed.has(item.id)), ...fetched];
+      });
     } catch (err) {
       setError(messageOf(err));
     }
