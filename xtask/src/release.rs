@@ -322,14 +322,10 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
 
 /// `cargo xtask index merge`: combines per-target fragments into one signed channel index.
 pub fn merge_index(channel: Channel, out: &Path, fragments: &[PathBuf]) -> Result<()> {
-    let mut parsed = Vec::new();
-    for path in fragments {
-        let bytes = fs_err::read(path)?;
-        parsed.push(
-            runtime_spec::ReleaseIndex::from_json(&bytes)
-                .with_context(|| format!("reading {}", path.display()))?,
-        );
-    }
+    let parsed = fragments
+        .iter()
+        .map(|path| release_meta::read_index_file(path))
+        .collect::<Result<Vec<_>, _>>()?;
     let merged = release_meta::merge_fragments(&parsed)?;
     if merged.channel != channel.name() {
         bail!(

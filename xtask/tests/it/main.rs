@@ -298,7 +298,10 @@ fn missing_tools_are_named_with_what_to_install() {
         "{}",
     )
     .unwrap();
-    let base = |command: &mut Command| {
+    // `--preflight` runs only the tool checks a real build starts with; each call supplies one
+    // more tool than the last, so each error names the next missing one.
+    let preflight = |tools: &[(&str, &std::ffi::OsStr)]| {
+        let mut command = xtask(cache.path());
         command
             .env("PATH", empty_path.path())
             .env("HOME", home.path())
@@ -306,16 +309,14 @@ fn missing_tools_are_named_with_what_to_install() {
             .env_remove("PYENV_ROOT")
             .env_remove("TOKENIZER_STUDIO_UV")
             .env_remove("TOKENIZER_STUDIO_HOST_PYTHON")
-            .args(["runtime", "--target", "windows-x64"]);
+            .args(["runtime", "--target", "windows-x64", "--preflight"]);
+        for (name, value) in tools {
+            command.env(name, value);
+        }
+        run(&mut command)
     };
-    // `--preflight` runs only the tool checks a real build starts with.
-    let (ok, _, stderr) = run({
-        let mut command = xtask(cache.path());
-        base(&mut command);
-        command.env("TOKENIZER_STUDIO_HOST_PYTHON", "/nonexistent/python3.12");
-        command
-    }
-    .arg("--preflight"));
+    let missing_python = std::ffi::OsStr::new("/nonexistent/python3.12");
+    let (ok, _, stderr) = preflight(&[("TOKENIZER_STUDIO_HOST_PYTHON", missing_python)]);
     assert!(!ok);
     assert!(
         stderr.contains("no CPython 3.12 found") && stderr.contains("install"),
@@ -323,13 +324,7 @@ fn missing_tools_are_named_with_what_to_install() {
     );
 
     let host_python = host_python();
-    let (ok, _, stderr) = run({
-        let mut command = xtask(cache.path());
-        base(&mut command);
-        command.env("TOKENIZER_STUDIO_HOST_PYTHON", &host_python);
-        command
-    }
-    .arg("--preflight"));
+    let (ok, _, stderr) = preflight(&[("TOKENIZER_STUDIO_HOST_PYTHON", host_python.as_os_str())]);
     assert!(!ok);
     assert!(
         stderr.contains("uv") && stderr.contains("python3"),
@@ -337,15 +332,10 @@ fn missing_tools_are_named_with_what_to_install() {
     );
 
     let uv = real_uv();
-    let (ok, _, stderr) = run({
-        let mut command = xtask(cache.path());
-        base(&mut command);
-        command
-            .env("TOKENIZER_STUDIO_HOST_PYTHON", &host_python)
-            .env("TOKENIZER_STUDIO_UV", &uv);
-        command
-    }
-    .arg("--preflight"));
+    let (ok, _, stderr) = preflight(&[
+        ("TOKENIZER_STUDIO_HOST_PYTHON", host_python.as_os_str()),
+        ("TOKENIZER_STUDIO_UV", uv.as_os_str()),
+    ]);
     assert!(!ok);
     assert!(
         stderr.contains("`npm` is not on PATH") && stderr.contains("apt-get install nodejs npm"),
