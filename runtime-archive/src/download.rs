@@ -13,7 +13,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// read of the body, so it acts as a stall timeout and does not cap large downloads.
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// Copy buffer; also the granularity of progress reports.
-const CHUNK: usize = 256 * 1024;
+pub(crate) const CHUNK: usize = 256 * 1024;
 
 /// Download progress, reported once before the first byte and after every chunk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,13 +98,13 @@ pub fn download_verified(
 }
 
 /// Where the bytes come from.
-enum Source {
+pub(crate) enum Source {
     Http,
     Local(PathBuf),
 }
 
 impl Source {
-    fn parse(url: &str) -> Result<Source> {
+    pub(crate) fn parse(url: &str) -> Result<Source> {
         let lower = url.to_ascii_lowercase();
         if lower.starts_with("http://") || lower.starts_with("https://") {
             return Ok(Source::Http);
@@ -131,7 +131,7 @@ impl Source {
     }
 }
 
-fn parse_sha256(url: &str, value: &str) -> Result<String> {
+pub(crate) fn parse_sha256(url: &str, value: &str) -> Result<String> {
     let value = value.trim();
     if value.len() == 64 && value.bytes().all(|byte| byte.is_ascii_hexdigit()) {
         Ok(value.to_ascii_lowercase())
@@ -213,7 +213,7 @@ fn copy_http(
 
 /// A request that never got a response: a malformed URL is the caller's mistake, anything
 /// else (DNS, refused, TLS, timeout) is the network's.
-fn classify_request_error(url: &str, error: reqwest::Error) -> Error {
+pub(crate) fn classify_request_error(url: &str, error: reqwest::Error) -> Error {
     if error.is_builder() {
         Error::InvalidUrl {
             url: url.to_owned(),

@@ -88,6 +88,44 @@ pub enum Error {
         actual: String,
     },
 
+    /// The server's file is not the size the release index says: the body ran past it, or
+    /// the server announced another size. Never retried; the partial download is deleted.
+    #[error("{url} is not the file the release index describes: expected {expected} bytes, the server sent or announced {received}; the partial download was deleted. The mirror or the release index is wrong: do not retry, report it")]
+    WrongSize {
+        /// The URL being fetched.
+        url: String,
+        /// The size from the release index.
+        expected: u64,
+        /// What the server announced, or how many bytes had arrived when the body ran past
+        /// the expected size.
+        received: u64,
+    },
+
+    /// A request for the whole file got a partial (206) answer that does not start at byte 0,
+    /// or one whose `Content-Range` cannot be read.
+    #[error("{url} answered a request for the whole file with a partial response (Content-Range `{content_range}`); the server or a proxy in between is misbehaving, try another mirror")]
+    BadContentRange {
+        /// The URL being fetched.
+        url: String,
+        /// The `Content-Range` header as received (empty when missing).
+        content_range: String,
+    },
+
+    /// Every attempt of a resumable download failed on a transient problem (network, stall,
+    /// cut-off body, HTTP 5xx/408/429). The partial file is kept so the next call resumes.
+    #[error("gave up downloading {url} after {attempts} attempt{plural}; the last one failed: {last}. {partial_bytes} bytes are kept and the next try resumes from there", plural = if *attempts == 1 { "" } else { "s" })]
+    RetriesExhausted {
+        /// The URL being fetched.
+        url: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// Bytes in the `.part` file when giving up.
+        partial_bytes: u64,
+        /// The last attempt's error.
+        #[source]
+        last: Box<Error>,
+    },
+
     /// The file does not start with zstd, gzip or tar magic bytes.
     #[error("{archive} is not a .tar.zst, .tar.gz or .tar archive (unknown magic bytes); check that the download completed")]
     UnknownFormat {
@@ -218,7 +256,9 @@ fn status_hint(status: u16) -> &'static str {
 
 impl Error {
     /// Whether this is a network failure a caller may answer with a fallback or a retry:
-    /// connect/DNS/timeout/reset, a cut-off body, and HTTP 5xx/408/429.
+    /// connect/DNS/timeout/reset, a cut-off body, and HTTP 5xx/408/429, also when
+    /// [`download_resumable`](crate::download_resumable) gave up retrying them
+    /// ([`Error::RetriesExhausted`] is network when its last error is).
     ///
     /// A checksum mismatch is never a network error: it means the mirror or pin is wrong,
     /// and falling back would hide that.
@@ -227,6 +267,7 @@ impl Error {
             Error::Network { .. } => true,
             Error::Truncated { .. } => true,
             Error::HttpStatus { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            Error::RetriesExhausted { last, .. } => last.is_network(),
             _ => false,
         }
     }

@@ -13,7 +13,9 @@
 //!   so `manifest.json` sits at the root where [`verify_archive`] looks for it.
 //! - zstd multithreading gives the same bytes for any worker count >= 1 but different bytes
 //!   from single-threaded mode; [`PackOptions::zstd_workers`] must be fixed per pipeline.
-//! - Install flow for the shell (§10): [`free_space`] → [`download_verified`] →
+//! - Install flow for the shell (§10): [`free_space`] → [`download_resumable`] (keeps a
+//!   `.part` across failures and restarts, resumes with HTTP ranges, retries transient
+//!   errors; [`download_verified`] is the one-shot variant the xtask uses) →
 //!   [`verify_archive`] → [`extract_archive`] into a staging folder → [`verify_dir`] →
 //!   promote by rename; [`install_archive`] does the last four steps for a local archive.
 
@@ -22,6 +24,7 @@ mod error;
 mod extract;
 mod install;
 mod pack;
+mod resume;
 mod space;
 mod verify;
 
@@ -30,6 +33,7 @@ pub use error::{Error, Result};
 pub use extract::{extract_archive, extract_archive_with, ExtractOptions, ExtractReport};
 pub use install::{install_archive, InstallReport};
 pub use pack::{pack_tar_zst, PackOptions, PackReport, DEFAULT_ZSTD_LEVEL};
+pub use resume::{download_resumable, part_file_for, ExpectedFile, RetryPolicy};
 pub use space::free_space;
 pub use verify::{
     build_manifest_files, verify_archive, verify_dir, Difference, Modified, Unreadable,

@@ -4,6 +4,7 @@ mod download;
 mod extract;
 mod install;
 mod pack;
+mod resume;
 mod space;
 mod support;
 mod tidy;
