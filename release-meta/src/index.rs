@@ -132,7 +132,7 @@ pub fn read_index_file(path: &Path) -> Result<ReleaseIndex> {
 
 /// `runtime-<channel>.json`.
 pub fn index_file_name(channel: &str) -> String {
-    format!("runtime-{channel}.json")
+    runtime_spec::index::index_file_name(channel)
 }
 
 /// The index as written: pretty JSON with a trailing newline. Field order is fixed by the
@@ -143,16 +143,9 @@ pub fn index_json(index: &ReleaseIndex) -> String {
     json
 }
 
-/// The signed trusted comment: names the file, channel and publication time, so a signature
-/// cannot be replayed for another channel's index (the shell checks it with [`verify_index`]).
+/// The signed trusted comment (defined by the contract crate, checked by the shell's updater).
 fn trusted_comment(index: &ReleaseIndex) -> String {
-    // Tab-separated `key:value` pairs, the layout `minisign -S` itself uses.
-    format!(
-        "timestamp:{published_at}\tfile:{file}\tchannel:{channel}\tpublished_at:{published_at}",
-        published_at = index.published_at,
-        file = index_file_name(&index.channel),
-        channel = index.channel,
-    )
+    index.trusted_comment()
 }
 
 /// Writes `runtime-<channel>.json` and `runtime-<channel>.json.minisig` into `dir`;

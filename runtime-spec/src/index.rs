@@ -42,7 +42,25 @@ pub struct IndexEntry {
     pub min_shell_version: String,
 }
 
+/// `runtime-<channel>.json`: the index's file name beside the archives.
+pub fn index_file_name(channel: &str) -> String {
+    format!("runtime-{channel}.json")
+}
+
 impl ReleaseIndex {
+    /// The minisign trusted comment the index is signed with: it names the file, channel and
+    /// publication time, so a signature cannot be replayed for another channel's index or
+    /// another day's. Signer (release-meta) and verifier (updater) both use this.
+    pub fn trusted_comment(&self) -> String {
+        // Tab-separated `key:value` pairs, the layout `minisign -S` itself uses.
+        format!(
+            "timestamp:{published_at}\tfile:{file}\tchannel:{channel}\tpublished_at:{published_at}",
+            published_at = self.published_at,
+            file = index_file_name(&self.channel),
+            channel = self.channel,
+        )
+    }
+
     /// Parses an index (after its signature was verified).
     pub fn from_json(bytes: &[u8]) -> Result<ReleaseIndex, SpecError> {
         serde_json::from_slice(bytes).map_err(SpecError::IndexJson)

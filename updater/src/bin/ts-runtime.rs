@@ -1,0 +1,151 @@
+//! `ts-runtime`: the shell's runtime installer and launcher without a window, for release
+//! engineers checking a published index, and for the fault tests (which SIGKILL it at exact
+//! steps with `--pause-at`).
+//!
+//! ```text
+//! ts-runtime install --data-dir D --index-url URL --public-key-file F --channel C [--pause-at STEP] [--backoff-ms N] [--read-timeout-ms N]
+//! ts-runtime launch  --data-dir D [--pause-at STEP]
+//! ts-runtime status  --data-dir D
+//! ```
+//! `install` leaves a verified runtime in `pending`; `launch` applies it, starts it, confirms
+//! or rolls back, prints `LAUNCHED <version> <url>` (and `ROLLED_BACK <bad> <restored>`), then
+//! stops the backend. `--pause-at` prints `PAUSED <step>` and hangs at that step.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use runtime_spec::Target;
+use updater::launch::launch_with_rollback;
+use updater::{check_and_install, Stage, Store, UpdateSource};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("ts-runtime: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn option(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|arg| arg == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn required(args: &[String], name: &str) -> Result<String, String> {
+    option(args, name).ok_or_else(|| format!("{name} is required"))
+}
+
+fn host_target() -> Target {
+    if cfg!(target_os = "macos") {
+        Target::MacosArm64
+    } else if cfg!(windows) {
+        Target::WindowsX64
+    } else {
+        Target::LinuxX64
+    }
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let command = args.first().map(String::as_str).unwrap_or("");
+    let data_dir = PathBuf::from(required(args, "--data-dir")?);
+    let mut store =
+        Store::open(&data_dir.join("runtime"), host_target()).map_err(|e| e.to_string())?;
+    if let Some(pause_at) = option(args, "--pause-at") {
+        store.set_step_hook(Box::new(move |step| {
+            if step == pause_at {
+                println!("PAUSED {step}");
+                let _ = std::io::stdout().flush();
+                loop {
+                    std::thread::sleep(Duration::from_secs(3600));
+                }
+            }
+        }));
+    }
+    let result = match command {
+        "install" => install(args, &mut store),
+        "launch" => launch(&data_dir, &mut store),
+        "status" => {
+            let status = serde_json::json!({
+                "current": store.version_in(updater::CURRENT).map(|v| v.to_string()),
+                "previous": store.version_in(updater::PREVIOUS).map(|v| v.to_string()),
+                "pending": store.version_in(updater::PENDING).map(|v| v.to_string()),
+                "state": store.state(),
+            });
+            println!("{status}");
+            Ok(())
+        }
+        other => Err(format!(
+            "unknown command `{other}`; use install, launch or status"
+        )),
+    };
+    for note in store.take_notes() {
+        println!("NOTE {note}");
+    }
+    result
+}
+
+fn install(args: &[String], store: &mut Store) -> Result<(), String> {
+    let key_file = required(args, "--public-key-file")?;
+    let source = UpdateSource {
+        index_url: required(args, "--index-url")?,
+        public_key: fs_err::read_to_string(&key_file).map_err(|e| e.to_string())?,
+        channel: required(args, "--channel")?,
+    };
+    let mut policy = runtime_archive::RetryPolicy::default();
+    if let Some(ms) = option(args, "--backoff-ms").and_then(|v| v.parse().ok()) {
+        policy.initial_backoff = Duration::from_millis(ms);
+        policy.max_backoff = Duration::from_millis(ms * 4);
+    }
+    if let Some(ms) = option(args, "--read-timeout-ms").and_then(|v| v.parse().ok()) {
+        policy.read_timeout = Duration::from_millis(ms);
+    }
+    let shell_version = semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("semver");
+    let mut last_reported = 0;
+    let outcome = check_and_install(store, &source, &shell_version, &policy, &mut |stage| {
+        match stage {
+            Stage::Downloading {
+                downloaded, total, ..
+            } => {
+                // Enough lines to follow, not one per chunk.
+                if downloaded == total || downloaded >= last_reported + total / 20 {
+                    last_reported = downloaded;
+                    println!("DOWNLOADING {downloaded}/{total}");
+                }
+            }
+            other => println!("STAGE {other:?}"),
+        }
+        let _ = std::io::stdout().flush();
+    })
+    .map_err(|e| e.to_string())?;
+    println!("OUTCOME {outcome:?}");
+    Ok(())
+}
+
+fn launch(data_dir: &std::path::Path, store: &mut Store) -> Result<(), String> {
+    let mut launched = launch_with_rollback(
+        store,
+        data_dir.to_path_buf(),
+        &|request| {
+            request.ready_timeout = Duration::from_secs(20);
+            request.health_deadline = Duration::from_secs(10);
+            request.max_attempts = 1;
+        },
+        Arc::new(|_| {}),
+    )
+    .map_err(|e| e.to_string())?;
+    if let Some(rolled_back) = &launched.rolled_back {
+        println!("ROLLED_BACK {} {}", rolled_back.bad, rolled_back.restored);
+        println!("NOTICE {}", rolled_back.notice);
+    }
+    println!("LAUNCHED {} {}", launched.version, launched.sidecar.url());
+    let _ = std::io::stdout().flush();
+    launched.sidecar.stop(Duration::from_secs(5));
+    Ok(())
+}

@@ -1,0 +1,292 @@
+//! Fetching and trusting the channel's release index (DESIGN.md §6, §10).
+//!
+//! Order of checks: signature with the built-in key (and its trusted comment) → JSON → channel
+//! → replay (not older than the newest index already seen) → an entry for this target → the
+//! shell is new enough. Choosing what to install ([`Offer`]) then refuses downgrades and skips
+//! versions remembered as bad.
+
+use std::io::Read;
+use std::time::Duration;
+
+use runtime_spec::{IndexEntry, ReleaseIndex, Target};
+use semver::Version;
+
+use crate::error::{Error, Result};
+
+/// No honest index is anywhere near this; a bigger answer is refused before parsing.
+const MAX_INDEX_BYTES: u64 = 1024 * 1024;
+const MAX_SIGNATURE_BYTES: u64 = 16 * 1024;
+/// Small files: a few quick tries, then the caller decides (retry button, next launch).
+const FETCH_ATTEMPTS: u32 = 3;
+const FETCH_BACKOFF: Duration = Duration::from_millis(500);
+const FETCH_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Where updates come from: built into the shell at compile time, the URL overridable by env.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateSource {
+    /// URL of `runtime-<channel>.json`; the signature is at the same URL + `.minisig`.
+    pub index_url: String,
+    /// minisign public key: the key file text or its base64 line.
+    pub public_key: String,
+    /// The channel this build follows (`dev`, `alpha`, `beta`, `stable`).
+    pub channel: String,
+}
+
+/// An index whose signature, channel, freshness and target entry were checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedIndex {
+    pub index: ReleaseIndex,
+    /// This target's entry.
+    pub entry: IndexEntry,
+    /// The archive's absolute URL (the entry's URL resolved against the index URL).
+    pub archive_url: String,
+}
+
+/// What the verified index means for this installation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Offer {
+    /// A runtime newer than anything installed: download it.
+    Install(VerifiedIndex),
+    /// The index offers what is already installed (or waiting to be applied).
+    UpToDate { version: String },
+    /// The offered version failed on this machine before; wait for a newer one.
+    KnownBad { version: String },
+}
+
+/// Downloads `<index_url>` and `<index_url>.minisig` and checks them (see the module docs).
+/// `newest_seen` is the newest `published_at` already accepted for this channel.
+pub fn fetch_verified(
+    source: &UpdateSource,
+    target: Target,
+    shell_version: &Version,
+    newest_seen: Option<u64>,
+) -> Result<VerifiedIndex> {
+    let client = client()?;
+    let json = fetch_small(&client, &source.index_url, MAX_INDEX_BYTES)?;
+    let signature_url = format!("{}.minisig", source.index_url);
+    let signature = fetch_small(&client, &signature_url, MAX_SIGNATURE_BYTES)?;
+    verify(
+        &json,
+        &String::from_utf8_lossy(&signature),
+        source,
+        target,
+        shell_version,
+        newest_seen,
+    )
+}
+
+/// The checks of [`fetch_verified`] on bytes already fetched.
+pub fn verify(
+    json: &[u8],
+    signature_text: &str,
+    source: &UpdateSource,
+    target: Target,
+    shell_version: &Version,
+    newest_seen: Option<u64>,
+) -> Result<VerifiedIndex> {
+    let url = &source.index_url;
+    let public_key = parse_public_key(&source.public_key)?;
+    let signature = minisign_verify::Signature::decode(signature_text).map_err(|error| {
+        Error::BadSignature {
+            url: url.clone(),
+            reason: format!("unreadable signature file: {error}"),
+        }
+    })?;
+    match public_key.verify(json, &signature, false) {
+        Ok(()) => {}
+        Err(minisign_verify::Error::UnexpectedKeyId) => {
+            return Err(Error::WrongKey { url: url.clone() })
+        }
+        Err(error) => {
+            return Err(Error::BadSignature {
+                url: url.clone(),
+                reason: error.to_string(),
+            })
+        }
+    }
+    let index = ReleaseIndex::from_json(json).map_err(|error| Error::IndexInvalid {
+        url: url.clone(),
+        reason: error.to_string(),
+    })?;
+    // The trusted comment is signed too: it binds channel and publication time to this file.
+    if signature.trusted_comment() != index.trusted_comment() {
+        return Err(Error::BadSignature {
+            url: url.clone(),
+            reason: format!(
+                "the signed comment `{}` does not describe this index",
+                signature.trusted_comment()
+            ),
+        });
+    }
+    if index.channel != source.channel {
+        return Err(Error::WrongChannel {
+            expected: source.channel.clone(),
+            found: index.channel,
+        });
+    }
+    if let Some(newest_seen) = newest_seen {
+        if index.published_at < newest_seen {
+            return Err(Error::Replay {
+                published_at: index.published_at,
+                newest_seen,
+            });
+        }
+    }
+    let Some(entry) = index.runtimes.get(&target).cloned() else {
+        return Err(Error::NoRuntimeForTarget {
+            target: target.name().to_owned(),
+            available: index
+                .runtimes
+                .keys()
+                .map(|target| target.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    };
+    let version = parse_version(&entry.version, "version")?;
+    let min_shell = parse_version(&entry.min_shell_version, "min_shell_version")?;
+    if *shell_version < min_shell {
+        return Err(Error::ShellTooOld {
+            version: version.to_string(),
+            min_shell_version: min_shell.to_string(),
+            shell_version: shell_version.to_string(),
+        });
+    }
+    if !is_sha256(&entry.sha256) || entry.size == 0 {
+        return Err(Error::BadEntry {
+            reason: format!("size {} / sha256 `{}`", entry.size, entry.sha256),
+        });
+    }
+    let archive_url = url::Url::parse(url)
+        .and_then(|base| base.join(&entry.url))
+        .map_err(|error| Error::BadEntry {
+            reason: format!("archive URL `{}`: {error}", entry.url),
+        })?;
+    Ok(VerifiedIndex {
+        index,
+        entry,
+        archive_url: archive_url.to_string(),
+    })
+}
+
+/// What to do with a verified index, given the newest runtime version installed (in `current`
+/// or waiting in `pending`) and the versions remembered as bad.
+pub fn offer(
+    verified: VerifiedIndex,
+    installed: Option<&Version>,
+    is_bad: impl Fn(&str) -> bool,
+) -> Result<Offer> {
+    let offered = parse_version(&verified.entry.version, "version")?;
+    if let Some(installed) = installed {
+        if offered < *installed {
+            return Err(Error::Downgrade {
+                offered: offered.to_string(),
+                installed: installed.to_string(),
+            });
+        }
+        if offered == *installed {
+            return Ok(Offer::UpToDate {
+                version: offered.to_string(),
+            });
+        }
+    }
+    if is_bad(&verified.entry.version) {
+        return Ok(Offer::KnownBad {
+            version: verified.entry.version.clone(),
+        });
+    }
+    Ok(Offer::Install(verified))
+}
+
+pub(crate) fn parse_version(text: &str, field: &str) -> Result<Version> {
+    Version::parse(text).map_err(|error| Error::BadEntry {
+        reason: format!("{field} `{text}` is not a semantic version ({error})"),
+    })
+}
+
+fn is_sha256(text: &str) -> bool {
+    text.len() == 64
+        && text
+            .bytes()
+            .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Accepts the key file text (`untrusted comment:` line + key line) or the bare key line.
+fn parse_public_key(text: &str) -> Result<minisign_verify::PublicKey> {
+    let text = text.trim();
+    let parsed = if text.lines().count() >= 2 {
+        minisign_verify::PublicKey::decode(text)
+    } else {
+        minisign_verify::PublicKey::from_base64(text)
+    };
+    parsed.map_err(|error| Error::BadPublicKey {
+        reason: error.to_string(),
+    })
+}
+
+fn client() -> Result<reqwest::blocking::Client> {
+    reqwest::blocking::Client::builder()
+        .connect_timeout(FETCH_TIMEOUT)
+        .timeout(FETCH_TIMEOUT)
+        .user_agent(concat!(
+            "tokenizer-studio-updater/",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .build()
+        .map_err(|error| Error::Network {
+            url: String::new(),
+            reason: format!("the HTTP client could not be set up ({error})"),
+        })
+}
+
+/// GETs a small file with a few retries on network errors and 5xx; refuses big answers.
+fn fetch_small(client: &reqwest::blocking::Client, url: &str, limit: u64) -> Result<Vec<u8>> {
+    let mut last = None;
+    for attempt in 0..FETCH_ATTEMPTS {
+        if attempt > 0 {
+            std::thread::sleep(FETCH_BACKOFF * 2u32.pow(attempt - 1));
+        }
+        match fetch_once(client, url, limit) {
+            Ok(bytes) => return Ok(bytes),
+            Err(error) if error.is_transient() => last = Some(error),
+            Err(error) => return Err(error),
+        }
+    }
+    Err(last.expect("at least one attempt"))
+}
+
+fn fetch_once(client: &reqwest::blocking::Client, url: &str, limit: u64) -> Result<Vec<u8>> {
+    let network = |error: &dyn std::fmt::Display| Error::Network {
+        url: url.to_owned(),
+        reason: error.to_string(),
+    };
+    let response = client.get(url).send().map_err(|error| network(&error))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(Error::HttpStatus {
+            url: url.to_owned(),
+            status: status.as_u16(),
+        });
+    }
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit)
+    {
+        return Err(Error::IndexTooLarge {
+            url: url.to_owned(),
+            limit,
+        });
+    }
+    let mut bytes = Vec::new();
+    response
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|error| network(&error))?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::IndexTooLarge {
+            url: url.to_owned(),
+            limit,
+        });
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,269 @@
+//! Thin first run and background updates: signed index → space check → resumable download →
+//! extract into `staging-<version>` → verify every file → rename to `pending`.
+//! [`Store::settle`](crate::Store::settle) makes `pending` the `current` runtime at the next
+//! start (for a first run, at once).
+
+use std::time::{Duration, Instant};
+
+use runtime_archive::{ExpectedFile, Progress, RetryPolicy};
+use runtime_spec::{layout, Manifest};
+use semver::Version;
+
+use crate::error::{Error, Result};
+use crate::index::{self, Offer, UpdateSource};
+use crate::store::{Store, DOWNLOADS, PENDING};
+
+/// Free space kept for the user's own data on top of what the runtime needs.
+pub const SPACE_MARGIN_BYTES: u64 = 200 * 1024 * 1024;
+
+/// What the installer is doing, for the splash and the log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stage {
+    /// Fetching and checking the signed index.
+    CheckingIndex,
+    /// Downloading runtime `version`.
+    Downloading {
+        version: String,
+        downloaded: u64,
+        total: u64,
+        /// Average since this launch's download began (resumed bytes excluded).
+        bytes_per_second: Option<f64>,
+        seconds_left: Option<f64>,
+    },
+    /// Extracting and verifying every file.
+    Installing { version: String },
+}
+
+/// What [`check_and_install`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// `version` is in `pending`, verified; it becomes current at the next settle.
+    Installed {
+        version: String,
+    },
+    UpToDate {
+        version: String,
+    },
+    /// The index offers a version that failed here before.
+    KnownBad {
+        version: String,
+    },
+}
+
+/// Checks the index and, when it offers a newer runtime, downloads and installs it as
+/// `pending`. Every refusal (signature, key, channel, target, replay, downgrade, space) is an
+/// error that changes nothing installed.
+pub fn check_and_install(
+    store: &mut Store,
+    source: &UpdateSource,
+    shell_version: &Version,
+    policy: &RetryPolicy,
+    on_stage: &mut dyn FnMut(Stage),
+) -> Result<Outcome> {
+    if source.index_url.is_empty() || source.public_key.trim().is_empty() {
+        return Err(Error::NotConfigured);
+    }
+    on_stage(Stage::CheckingIndex);
+    let verified = index::fetch_verified(
+        source,
+        store.target(),
+        shell_version,
+        store.newest_index_seen(&source.channel),
+    )?;
+    store.remember_index(&source.channel, verified.index.published_at)?;
+    let installed = store.newest_installed();
+    let verified = match index::offer(verified, installed.as_ref(), |version| {
+        store.is_bad(version)
+    })? {
+        Offer::Install(verified) => verified,
+        Offer::UpToDate { version } => return Ok(Outcome::UpToDate { version }),
+        Offer::KnownBad { version } => return Ok(Outcome::KnownBad { version }),
+    };
+    let entry = &verified.entry;
+    let version = entry.version.clone();
+
+    let downloads = store.slot(DOWNLOADS);
+    fs_err::create_dir_all(&downloads).map_err(Error::io("creating", &downloads))?;
+    let file_name = archive_file_name(&entry.url)?;
+    let archive = downloads.join(&file_name);
+    check_space(store, &archive, entry.size, entry.unpacked_size)?;
+
+    let started = Instant::now();
+    let mut first: Option<u64> = None;
+    let total = entry.size;
+    runtime_archive::download_resumable(
+        &verified.archive_url,
+        &ExpectedFile {
+            size: entry.size,
+            sha256: entry.sha256.clone(),
+        },
+        &archive,
+        policy,
+        &mut |progress: Progress| {
+            let resumed = *first.get_or_insert(progress.downloaded);
+            let (speed, left) = rate(
+                started.elapsed(),
+                progress.downloaded - resumed,
+                total - progress.downloaded,
+            );
+            on_stage(Stage::Downloading {
+                version: version.clone(),
+                downloaded: progress.downloaded,
+                total,
+                bytes_per_second: speed,
+                seconds_left: left,
+            });
+        },
+    )?;
+
+    on_stage(Stage::Installing {
+        version: version.clone(),
+    });
+    install_pending(store, &archive, &version)?;
+    Ok(Outcome::Installed { version })
+}
+
+/// Extracts `archive` into `staging-<version>`, verifies every file against its manifest (and
+/// that it is `version` for this target), then renames it to `pending`. On failure the staging
+/// folder is removed and `pending` is whatever it was.
+pub fn install_pending(store: &mut Store, archive: &std::path::Path, version: &str) -> Result<()> {
+    let staging_name = format!("staging-{version}");
+    let staging = store.slot(&staging_name);
+    let _ = std::fs::remove_dir_all(&staging);
+    let result = (|| {
+        store.step("extract");
+        runtime_archive::extract_archive(archive, &staging)?;
+        store.step("verify");
+        let manifest_path = staging.join(layout::MANIFEST_FILE);
+        let bytes =
+            fs_err::read(&manifest_path).map_err(|_| runtime_archive::Error::ManifestMissing {
+                archive: archive.to_path_buf(),
+            })?;
+        let manifest = Manifest::from_json(&bytes).map_err(|source| {
+            runtime_archive::Error::ManifestInvalid {
+                path: manifest_path.clone(),
+                source,
+            }
+        })?;
+        if manifest.target != store.target() {
+            return Err(runtime_archive::Error::WrongTarget {
+                archive: archive.to_path_buf(),
+                expected: store.target(),
+                found: manifest.target,
+            }
+            .into());
+        }
+        if manifest.runtime_version != version {
+            return Err(Error::BadEntry {
+                reason: format!(
+                    "the index promised runtime {version}, the archive holds {}",
+                    manifest.runtime_version
+                ),
+            });
+        }
+        let report = runtime_archive::verify_dir(&staging, &manifest);
+        if !report.is_ok() {
+            return Err(runtime_archive::Error::VerifyFailed {
+                dir: staging.clone(),
+                report: report.to_string(),
+            }
+            .into());
+        }
+        store.step("promote");
+        store.remove_slot(PENDING);
+        fs_err::rename(&staging, store.slot(PENDING)).map_err(Error::io("renaming", &staging))?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    result
+}
+
+/// The archive's file name from the index entry's (relative) URL; refuses anything that could
+/// name a path outside `downloads/`.
+fn archive_file_name(url: &str) -> Result<String> {
+    let name = url
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default();
+    let ok = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'));
+    if ok {
+        Ok(name.to_owned())
+    } else {
+        Err(Error::BadEntry {
+            reason: format!("archive URL `{url}` has no plain file name"),
+        })
+    }
+}
+
+/// Needs the rest of the download plus the unpacked runtime plus a margin.
+fn check_space(
+    store: &Store,
+    archive: &std::path::Path,
+    size: u64,
+    unpacked_size: u64,
+) -> Result<()> {
+    let part = archive.with_file_name(format!(
+        "{}.part",
+        archive.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    let have = std::fs::metadata(&part).map(|meta| meta.len()).unwrap_or(0);
+    let needed = size.saturating_sub(have) + unpacked_size + SPACE_MARGIN_BYTES;
+    let available = runtime_archive::free_space(store.dir())
+        .map_err(Error::io("checking free space in", store.dir()))?;
+    if available < needed {
+        return Err(Error::NotEnoughSpace {
+            dir: store.dir().to_path_buf(),
+            needed,
+            available,
+        });
+    }
+    Ok(())
+}
+
+/// Speed and time left, once there is enough to say.
+fn rate(elapsed: Duration, fetched: u64, remaining: u64) -> (Option<f64>, Option<f64>) {
+    let seconds = elapsed.as_secs_f64();
+    if seconds < 0.25 || fetched == 0 {
+        return (None, None);
+    }
+    let speed = fetched as f64 / seconds;
+    (Some(speed), Some(remaining as f64 / speed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_names_stay_in_downloads() {
+        assert_eq!(
+            archive_file_name("tokenizer-studio-runtime-0.2.0-linux-x64.tar.zst").unwrap(),
+            "tokenizer-studio-runtime-0.2.0-linux-x64.tar.zst"
+        );
+        assert_eq!(
+            archive_file_name("https://h/x/a.tar.zst?sig=1").unwrap(),
+            "a.tar.zst"
+        );
+        for bad in ["", "..", "dir/", "a\\..\\b", "%2e%2e"] {
+            assert!(archive_file_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rate_needs_data() {
+        assert_eq!(rate(Duration::from_millis(10), 5, 5), (None, None));
+        let (speed, left) = rate(Duration::from_secs(2), 200, 100);
+        assert_eq!(speed, Some(100.0));
+        assert_eq!(left, Some(1.0));
+    }
+}

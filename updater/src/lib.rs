@@ -1,0 +1,41 @@
+//! Runtime installs and updates for the shell (issue 7, DESIGN.md §6, §8, §10). No Tauri types.
+//!
+//! - [`Store`]: the `<data>/runtime/` folder (`current`, `previous`, `pending`, `default`,
+//!   `staging-*`, `downloads/`, `state.json`) and every rename in it, crash-safe at each step.
+//! - [`index`]: fetch `runtime-<channel>.json` + `.minisig`, verify with the built-in key, and
+//!   refuse another channel or target, a replayed (older) index and a downgrade.
+//! - [`check_and_install`]: index → free-space check → resumable download → extract to
+//!   `staging-<version>` → verify → `pending`.
+//! - Launch protocol for the shell: [`Store::settle`] before discovery (applies `pending`, which
+//!   is then `current` on trial) → start it → [`Store::confirm_healthy`], or
+//!   [`Store::roll_back`] (previous back, version remembered as bad, a one-sentence notice).
+//! - [`launch`]: that protocol with the supervisor, for headless use (`ts-runtime`, tests).
+
+mod error;
+pub mod index;
+mod install;
+pub mod launch;
+pub mod state;
+mod store;
+
+pub use error::{Error, Result};
+pub use index::{Offer, UpdateSource, VerifiedIndex};
+pub use install::{check_and_install, install_pending, Outcome, Stage, SPACE_MARGIN_BYTES};
+pub use store::{RolledBack, StepHook, Store, CURRENT, DEFAULT, DOWNLOADS, PENDING, PREVIOUS};
+
+/// Environment variable that overrides the built-in release index URL (tests, mirrors).
+pub const INDEX_URL_ENV: &str = "TOKENIZER_STUDIO_INDEX_URL";
+/// Environment variable that turns the background update check off (`0`, `off`, `false`).
+pub const UPDATE_CHECK_ENV: &str = "TOKENIZER_STUDIO_UPDATE_CHECK";
+
+/// The built-in index URL for `channel` under the release base URL.
+pub fn index_url_for(base_url: &str, channel: &str) -> String {
+    if base_url.is_empty() {
+        return String::new();
+    }
+    format!(
+        "{}/{}",
+        base_url.trim_end_matches('/'),
+        runtime_spec::index::index_file_name(channel)
+    )
+}

@@ -1,0 +1,373 @@
+//! The runtimes folder `<data>/runtime/` and every move inside it (DESIGN.md §8, §10).
+//!
+//! ```text
+//! runtime/
+//!   current/      the runtime launched (on trial until its first health check passes)
+//!   previous/     the one `current` replaced: the rollback target; exactly one is kept
+//!   default/      the full installer's bundled runtime
+//!   pending/      a downloaded, extracted and verified update, applied at the next launch
+//!   staging-<v>/  an extraction in progress (removed when found at start)
+//!   downloads/    archives being downloaded (`.part`, resumed across launches)
+//!   state.json    trial version, bad versions, newest index seen, a notice for the user
+//! ```
+//!
+//! Every change is a rename within one folder, and every sequence of renames is written so that
+//! the process can be killed between any two of them: [`Store::settle`] at the next start
+//! finishes or undoes the sequence. A folder is only ever renamed to `current`, `previous` or
+//! `pending` after its files were verified against its manifest.
+
+use std::path::{Path, PathBuf};
+
+use runtime_spec::{layout, Manifest, Target};
+use semver::Version;
+
+use crate::error::{Error, Result};
+use crate::state::UpdateState;
+
+pub const CURRENT: &str = "current";
+pub const PREVIOUS: &str = "previous";
+pub const PENDING: &str = "pending";
+pub const DEFAULT: &str = "default";
+pub const DOWNLOADS: &str = "downloads";
+
+/// Called with a step name before each step that changes the folder (`extract`, `verify`,
+/// `retire-previous`, `current-to-previous`, `pending-to-current`, `current-to-failed`,
+/// `previous-to-current`). Lets the fault tests stop a real process at an exact point.
+pub type StepHook = Box<dyn FnMut(&str) + Send>;
+
+/// The runtimes folder and the updater's remembered state.
+pub struct Store {
+    dir: PathBuf,
+    target: Target,
+    state: UpdateState,
+    hook: Option<StepHook>,
+    /// What [`Store::open`] and [`Store::settle`] repaired, for the shell log.
+    notes: Vec<String>,
+}
+
+/// A rollback that happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolledBack {
+    /// The version that failed its health check (now remembered as bad).
+    pub bad: String,
+    /// The version back in `current`.
+    pub restored: String,
+    /// The sentence to show the user.
+    pub notice: String,
+}
+
+impl Store {
+    /// Opens (creating) `runtimes_dir`, normally `<data>/runtime`.
+    pub fn open(runtimes_dir: &Path, target: Target) -> Result<Store> {
+        fs_err::create_dir_all(runtimes_dir).map_err(Error::io("creating", runtimes_dir))?;
+        let (state, note) = UpdateState::load(runtimes_dir);
+        Ok(Store {
+            dir: runtimes_dir.to_path_buf(),
+            target,
+            state,
+            hook: None,
+            notes: note.into_iter().collect(),
+        })
+    }
+
+    pub fn set_step_hook(&mut self, hook: StepHook) {
+        self.hook = Some(hook);
+    }
+
+    pub(crate) fn step(&mut self, name: &str) {
+        if let Some(hook) = self.hook.as_mut() {
+            hook(name);
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn target(&self) -> Target {
+        self.target
+    }
+
+    pub fn state(&self) -> &UpdateState {
+        &self.state
+    }
+
+    /// Repairs and applies since the last call, one line each, for the log.
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
+    }
+
+    pub fn slot(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// The runtime version in slot `name`, if it holds a readable manifest for this target.
+    /// (The files were verified before the folder got this name; see the module docs.)
+    pub fn version_in(&self, name: &str) -> Option<Version> {
+        let manifest = self.manifest_in(name)?;
+        Version::parse(&manifest.runtime_version).ok()
+    }
+
+    pub fn manifest_in(&self, name: &str) -> Option<Manifest> {
+        let bytes = std::fs::read(self.slot(name).join(layout::MANIFEST_FILE)).ok()?;
+        let manifest = Manifest::from_json(&bytes).ok()?;
+        (manifest.target == self.target).then_some(manifest)
+    }
+
+    /// The newest version installed or waiting: an index offering less is a downgrade.
+    pub fn newest_installed(&self) -> Option<Version> {
+        [CURRENT, PENDING, DEFAULT]
+            .iter()
+            .filter_map(|name| self.version_in(name))
+            .max()
+    }
+
+    pub fn is_bad(&self, version: &str) -> bool {
+        self.state.bad_versions.contains(version)
+    }
+
+    /// The newest index `published_at` accepted for `channel`.
+    pub fn newest_index_seen(&self, channel: &str) -> Option<u64> {
+        self.state.newest_index.get(channel).copied()
+    }
+
+    pub(crate) fn remember_index(&mut self, channel: &str, published_at: u64) -> Result<()> {
+        let newest = self
+            .state
+            .newest_index
+            .entry(channel.to_owned())
+            .or_insert(0);
+        if published_at > *newest {
+            *newest = published_at;
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    /// The one-sentence notice left by a rollback, once.
+    pub fn take_notice(&mut self) -> Result<Option<String>> {
+        let notice = self.state.notice.take();
+        if notice.is_some() {
+            self.save()?;
+        }
+        Ok(notice)
+    }
+
+    fn save(&self) -> Result<()> {
+        self.state.save(&self.dir)
+    }
+
+    fn rename(&mut self, step: &str, from: &str, to: &str) -> Result<()> {
+        self.step(step);
+        let (from, to) = (self.slot(from), self.slot(to));
+        fs_err::rename(&from, &to).map_err(Error::io("renaming", from))
+    }
+
+    fn exists(&self, name: &str) -> bool {
+        self.slot(name).exists()
+    }
+
+    /// Run at every start, before discovery: removes interrupted extractions, finishes or undoes
+    /// interrupted renames, and applies a pending update (which becomes `current` on trial).
+    /// Returns the version on trial, if any: the caller must report its health check with
+    /// [`Store::confirm_healthy`] or [`Store::roll_back`].
+    pub fn settle(&mut self) -> Result<Option<String>> {
+        self.remove_leftovers();
+        // runtime-archive's own promotion moves an old folder to `.<name>.replaced-<pid>`.
+        for entry in self.children() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(rest) = name.strip_prefix('.') {
+                if let Some((slot, _)) = rest.split_once(".replaced-") {
+                    if !self.exists(slot) && self.manifest_in(&name).is_some() {
+                        self.notes
+                            .push(format!("restored {slot} from an interrupted install"));
+                        let _ = std::fs::rename(self.slot(&name), self.slot(slot));
+                    } else {
+                        let _ = std::fs::remove_dir_all(self.slot(&name));
+                    }
+                }
+            }
+        }
+        if self.exists(PENDING) {
+            match self.version_in(PENDING) {
+                Some(version) if self.pending_applies(&version) => self.apply_pending(version)?,
+                other => {
+                    self.notes.push(match other {
+                        Some(version) => {
+                            format!("discarded pending runtime {version}: not newer, or known bad")
+                        }
+                        None => "discarded an unreadable pending runtime".to_owned(),
+                    });
+                    self.remove_slot(PENDING);
+                }
+            }
+        }
+        let current_is_bad = self
+            .version_in(CURRENT)
+            .is_some_and(|version| self.is_bad(&version.to_string()));
+        if current_is_bad && self.version_in(PREVIOUS).is_some() {
+            // Killed inside a rollback after the verdict was saved: finish it.
+            let failed = format!("failed-{}", std::process::id());
+            self.rename("current-to-failed", CURRENT, &failed)?;
+            self.notes
+                .push("finished an interrupted rollback".to_owned());
+        }
+        if !self.exists(CURRENT) && self.version_in(PREVIOUS).is_some() {
+            // Killed between the two renames of a rollback (or of an apply with no pending
+            // left): the previous runtime is the last one known to work.
+            self.rename("previous-to-current", PREVIOUS, CURRENT)?;
+            self.notes
+                .push("restored the previous runtime as current".to_owned());
+        }
+        let current = self.version_in(CURRENT).map(|version| version.to_string());
+        if self.state.trial.is_some() && self.state.trial != current {
+            self.state.trial = None;
+            self.save()?;
+        }
+        Ok(self.state.trial.clone())
+    }
+
+    fn pending_applies(&self, version: &Version) -> bool {
+        if self.is_bad(&version.to_string()) {
+            return false;
+        }
+        match self.version_in(CURRENT) {
+            Some(current) => *version > current,
+            // No current: after an interrupted apply (current moved to previous) or first run.
+            None => true,
+        }
+    }
+
+    /// pending → current, keeping the old current as previous. The trial is recorded first, so
+    /// a kill anywhere in between is finished by the next [`Store::settle`].
+    fn apply_pending(&mut self, version: Version) -> Result<()> {
+        self.state.trial = Some(version.to_string());
+        self.save()?;
+        if self.exists(CURRENT) {
+            if self.exists(PREVIOUS) {
+                let retired = format!("retired-{}", std::process::id());
+                self.rename("retire-previous", PREVIOUS, &retired)?;
+            }
+            self.rename("current-to-previous", CURRENT, PREVIOUS)?;
+        }
+        self.rename("pending-to-current", PENDING, CURRENT)?;
+        self.notes.push(format!(
+            "applied runtime {version} (on trial until it is healthy)"
+        ));
+        Ok(())
+    }
+
+    /// The runtime in `current` answered its health check: it is no longer on trial, and
+    /// runtimes older than `previous` (and finished downloads) are deleted.
+    pub fn confirm_healthy(&mut self) -> Result<()> {
+        if let Some(version) = self.state.trial.take() {
+            self.save()?;
+            self.notes.push(format!("runtime {version} is healthy"));
+        }
+        for entry in self.children() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("retired-") || name.starts_with("failed-") {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        // Archives of versions up to the running one are installed; newer ones (an install
+        // interrupted after its download) and `.part` files are kept for the next try.
+        let running = self.version_in(CURRENT);
+        if let Ok(entries) = std::fs::read_dir(self.slot(DOWNLOADS)) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".part") {
+                    continue;
+                }
+                let newer = archive_version(&name, self.target)
+                    .zip(running.as_ref())
+                    .is_some_and(|(version, running)| version > *running);
+                if !newer {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The runtime on trial failed its health check: remember it as bad and put `previous` back
+    /// as `current`. `None` when nothing is on trial or there is nothing to go back to (first
+    /// install: the caller shows the error screen instead).
+    pub fn roll_back(&mut self) -> Result<Option<RolledBack>> {
+        let Some(bad) = self.state.trial.clone() else {
+            return Ok(None);
+        };
+        let Some(restored) = self.version_in(PREVIOUS) else {
+            return Ok(None);
+        };
+        let notice = format!(
+            "The update to runtime {bad} did not start, so Tokenizer Studio went back to runtime {restored}."
+        );
+        self.state.bad_versions.insert(bad.clone());
+        self.state.trial = None;
+        self.state.notice = Some(notice.clone());
+        self.save()?;
+        let failed = format!("failed-{}", std::process::id());
+        self.rename("current-to-failed", CURRENT, &failed)?;
+        self.rename("previous-to-current", PREVIOUS, CURRENT)?;
+        let _ = std::fs::remove_dir_all(self.slot(&failed));
+        self.notes
+            .push(format!("rolled back from {bad} to {restored}"));
+        Ok(Some(RolledBack {
+            bad,
+            restored: restored.to_string(),
+            notice,
+        }))
+    }
+
+    /// Interrupted extractions (`staging-*`) never become anything: remove them.
+    fn remove_leftovers(&mut self) {
+        for entry in self.children() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("staging-") {
+                self.notes
+                    .push(format!("removed the interrupted extraction {name}"));
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+
+    pub(crate) fn remove_slot(&self, name: &str) {
+        let _ = std::fs::remove_dir_all(self.slot(name));
+    }
+
+    fn children(&self) -> Vec<std::fs::DirEntry> {
+        std::fs::read_dir(&self.dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|entry| entry.path().is_dir())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The version in an archive name (`tokenizer-studio-runtime-<version>-<target>.tar.zst`).
+fn archive_version(file_name: &str, target: Target) -> Option<Version> {
+    let version = file_name
+        .strip_prefix("tokenizer-studio-runtime-")?
+        .strip_suffix(&format!("-{}.tar.zst", target.name()))?;
+    Version::parse(version).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_versions() {
+        let name = runtime_spec::layout::archive_name("0.2.0", Target::LinuxX64);
+        assert_eq!(
+            archive_version(&name, Target::LinuxX64),
+            Some(Version::new(0, 2, 0))
+        );
+        assert_eq!(archive_version(&name, Target::MacosArm64), None);
+        assert_eq!(archive_version("other.tar.zst", Target::LinuxX64), None);
+    }
+}

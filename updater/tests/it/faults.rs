@@ -1,0 +1,397 @@
+//! Process-level faults: the `ts-runtime` binary (the shell's installer code without a window)
+//! against a misbehaving loopback server, killed with SIGKILL at exact steps. After each fault
+//! the next launch must start a healthy runtime and the user's data must be untouched.
+
+use std::time::Duration;
+
+use crate::support::{
+    install_args, sigkill, spawn_until, ts_runtime, wait_for_size, DataDir, Fault, Release, Server,
+    CHANNEL, TARGET,
+};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+struct World {
+    release: Release,
+    server: Server,
+    data: DataDir,
+    key_file: String,
+}
+
+impl World {
+    /// A data folder where runtime 0.1.0 is installed and healthy.
+    fn with_v1() -> World {
+        let release = Release::new();
+        let server = Server::start(release.serve_dir());
+        let key_file = release.key_file().to_string_lossy().into_owned();
+        let world = World {
+            release,
+            server,
+            data: DataDir::new(),
+            key_file,
+        };
+        let v1 = world.release.runtime("0.1.0", true, 1000);
+        world.release.publish(CHANNEL, 100, vec![(TARGET, v1)]);
+        let run = world.install();
+        assert!(run.ok, "{}{}", run.stdout, run.stderr);
+        world.expect_launch("0.1.0");
+        world
+    }
+
+    fn data_str(&self) -> String {
+        self.data.path().to_string_lossy().into_owned()
+    }
+
+    fn install(&self) -> crate::support::Run {
+        let (data, url) = (self.data_str(), self.server.index_url());
+        ts_runtime(&install_args(&data, &url, &self.key_file))
+    }
+
+    fn launch(&self) -> crate::support::Run {
+        ts_runtime(&["launch", "--data-dir", &self.data_str()])
+    }
+
+    /// The next launch starts `version`, healthy; user data untouched; no debris left.
+    fn expect_launch(&self, version: &str) -> crate::support::Run {
+        let run = self.launch();
+        assert!(run.ok, "launch failed:\n{}{}", run.stdout, run.stderr);
+        let launched = run.line("LAUNCHED ").expect("a LAUNCHED line");
+        assert!(
+            launched.starts_with(&format!("{version} http://127.0.0.1:")),
+            "{launched}"
+        );
+        self.data.assert_user_data_intact();
+        let debris: Vec<String> = self
+            .data
+            .runtime_children()
+            .into_iter()
+            .filter(|name| {
+                name.starts_with("staging-")
+                    || name.starts_with("retired-")
+                    || name.starts_with("failed-")
+                    || name.starts_with('.')
+            })
+            .collect();
+        assert!(
+            debris.is_empty(),
+            "left behind after a healthy start: {debris:?}"
+        );
+        run
+    }
+
+    fn publish_v2(&self, healthy: bool, padding: usize) -> runtime_spec::IndexEntry {
+        let v2 = self.release.runtime("0.2.0", healthy, padding);
+        self.release
+            .publish(CHANNEL, 200, vec![(TARGET, v2.clone())]);
+        v2
+    }
+
+    fn part_file(&self, entry: &runtime_spec::IndexEntry) -> std::path::PathBuf {
+        self.data
+            .path()
+            .join("runtime")
+            .join("downloads")
+            .join(format!("{}.part", entry.url))
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let run = ts_runtime(&["status", "--data-dir", &self.data_str()]);
+        assert!(run.ok, "{}", run.stderr);
+        serde_json::from_str(run.stdout.lines().next().unwrap()).unwrap()
+    }
+}
+
+#[test]
+fn update_applies_at_next_launch_and_keeps_one_previous() {
+    let world = World::with_v1();
+    world.publish_v2(true, 1000);
+    let run = world.install();
+    assert!(run.ok, "{}{}", run.stdout, run.stderr);
+    assert_eq!(world.status()["pending"], "0.2.0");
+    assert_eq!(world.status()["current"], "0.1.0");
+    world.expect_launch("0.2.0");
+    assert_eq!(world.status()["previous"], "0.1.0");
+
+    let v3 = world.release.runtime("0.3.0", true, 1000);
+    world.release.publish(CHANNEL, 300, vec![(TARGET, v3)]);
+    assert!(world.install().ok);
+    world.expect_launch("0.3.0");
+    let status = world.status();
+    assert_eq!(status["previous"], "0.2.0");
+    assert_eq!(status["state"]["trial"], serde_json::Value::Null);
+    // Exactly current + previous (0.1.0 is gone).
+    let runtimes: Vec<String> = world
+        .data
+        .runtime_children()
+        .into_iter()
+        .filter(|name| !matches!(name.as_str(), "downloads" | "state.json"))
+        .collect();
+    assert_eq!(runtimes, ["current", "previous"]);
+}
+
+#[test]
+fn failed_health_rolls_back_and_remembers_the_bad_version() {
+    let world = World::with_v1();
+    world.publish_v2(false, 1000);
+    assert!(world.install().ok);
+    let run = world.expect_launch("0.1.0");
+    assert_eq!(run.line("ROLLED_BACK ").as_deref(), Some("0.2.0 0.1.0"));
+    let notice = run.line("NOTICE ").unwrap();
+    assert!(
+        notice.contains("0.2.0") && notice.contains("went back to runtime 0.1.0"),
+        "{notice}"
+    );
+    assert_eq!(
+        world.status()["state"]["bad_versions"],
+        serde_json::json!(["0.2.0"])
+    );
+
+    // The same index again: skipped, not downloaded again.
+    let run = world.install();
+    assert!(run.ok);
+    assert!(run.stdout.contains("KnownBad"), "{}", run.stdout);
+    world.expect_launch("0.1.0");
+
+    // A newer fixed release is taken.
+    let v3 = world.release.runtime("0.3.0", true, 1000);
+    world.release.publish(CHANNEL, 300, vec![(TARGET, v3)]);
+    assert!(world.install().ok);
+    world.expect_launch("0.3.0");
+}
+
+#[test]
+fn dropped_connection_resumes_with_range() {
+    let world = World::with_v1();
+    let v2 = world.publish_v2(true, 600_000);
+    world.server.fault(
+        &v2.url,
+        Fault {
+            drop_after: Some(200_000),
+            ..Default::default()
+        },
+    );
+    let run = world.install();
+    assert!(run.ok, "{}{}", run.stdout, run.stderr);
+    let seen = world.server.seen(&v2.url);
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[1].status, 206);
+    let resumed_from: u64 = seen[1]
+        .range
+        .as_deref()
+        .unwrap()
+        .trim_start_matches("bytes=")
+        .trim_end_matches('-')
+        .parse()
+        .unwrap();
+    assert!(resumed_from >= 64 * 1024, "resumed from {resumed_from}");
+    world.expect_launch("0.2.0");
+}
+
+#[test]
+fn server_errors_and_a_stall_are_retried() {
+    let world = World::with_v1();
+    let v2 = world.publish_v2(true, 300_000);
+    world.server.fault(
+        &v2.url,
+        Fault {
+            statuses: vec![500, 503],
+            stall_after: Some((100_000, Duration::from_secs(3))),
+            ..Default::default()
+        },
+    );
+    let run = world.install();
+    assert!(run.ok, "{}{}", run.stdout, run.stderr);
+    let statuses: Vec<u16> = world
+        .server
+        .seen(&v2.url)
+        .iter()
+        .map(|s| s.status)
+        .collect();
+    // 500, 503, the stalled 200, then a 206 resuming after the stall.
+    assert_eq!(statuses, [500, 503, 200, 206], "{statuses:?}");
+    world.expect_launch("0.2.0");
+}
+
+#[test]
+fn persistent_server_errors_give_up_and_change_nothing() {
+    let world = World::with_v1();
+    let v2 = world.publish_v2(true, 1000);
+    world.server.fault(
+        &v2.url,
+        Fault {
+            statuses: vec![500; 50],
+            ..Default::default()
+        },
+    );
+    let run = world.install();
+    assert!(!run.ok);
+    assert!(run.stderr.contains("500"), "{}", run.stderr);
+    world.expect_launch("0.1.0");
+}
+
+#[test]
+fn sigkill_during_download_resumes_next_time() {
+    let world = World::with_v1();
+    let v2 = world.publish_v2(true, 2_000_000);
+    world.server.fault(
+        &v2.url,
+        Fault {
+            throttle: Some(Duration::from_millis(40)),
+            ..Default::default()
+        },
+    );
+    let (data, url) = (world.data_str(), world.server.index_url());
+    let mut child = spawn_until(
+        &install_args(&data, &url, &world.key_file),
+        "STAGE CheckingIndex",
+        TIMEOUT,
+    );
+    let part = world.part_file(&v2);
+    wait_for_size(&part, 300_000, TIMEOUT);
+    sigkill(&mut child);
+    let kept = std::fs::metadata(&part).unwrap().len();
+    assert!(kept < v2.size);
+    world.expect_launch("0.1.0");
+
+    world.server.clear_faults();
+    let run = world.install();
+    assert!(run.ok, "{}{}", run.stdout, run.stderr);
+    let seen = world.server.seen(&v2.url);
+    assert_eq!(seen.last().unwrap().status, 206, "{seen:?}");
+    world.expect_launch("0.2.0");
+}
+
+#[test]
+fn sigkill_during_extraction_leaves_the_old_runtime() {
+    let world = World::with_v1();
+    world.publish_v2(true, 1000);
+    let (data, url) = (world.data_str(), world.server.index_url());
+    let mut args = install_args(&data, &url, &world.key_file);
+    args.extend(["--pause-at", "verify"]);
+    let mut child = spawn_until(&args, "PAUSED verify", TIMEOUT);
+    sigkill(&mut child);
+    assert!(world
+        .data
+        .runtime_children()
+        .contains(&"staging-0.2.0".to_owned()));
+    world.expect_launch("0.1.0");
+    // The finished download is reused: no second archive request.
+    let archive_requests = world
+        .server
+        .seen(&world.release.runtime_name("0.2.0"))
+        .len();
+    assert!(world.install().ok);
+    assert_eq!(
+        world
+            .server
+            .seen(&world.release.runtime_name("0.2.0"))
+            .len(),
+        archive_requests
+    );
+    world.expect_launch("0.2.0");
+}
+
+#[test]
+fn sigkill_during_promotion_is_finished_or_undone() {
+    for step in [
+        "retire-previous",
+        "current-to-previous",
+        "pending-to-current",
+    ] {
+        let world = World::with_v1();
+        // A second update so `previous` exists and gets retired.
+        world.publish_v2(true, 1000);
+        assert!(world.install().ok);
+        world.expect_launch("0.2.0");
+        let v3 = world.release.runtime("0.3.0", true, 1000);
+        world.release.publish(CHANNEL, 300, vec![(TARGET, v3)]);
+        assert!(world.install().ok);
+
+        let data = world.data_str();
+        let mut child = spawn_until(
+            &["launch", "--data-dir", &data, "--pause-at", step],
+            &format!("PAUSED {step}"),
+            TIMEOUT,
+        );
+        sigkill(&mut child);
+        world.expect_launch("0.3.0");
+        assert_eq!(
+            world.status()["previous"],
+            "0.2.0",
+            "after a kill at {step}"
+        );
+    }
+}
+
+#[test]
+fn sigkill_during_rollback_ends_on_the_old_runtime() {
+    for step in ["current-to-failed", "previous-to-current"] {
+        let world = World::with_v1();
+        world.publish_v2(false, 1000);
+        assert!(world.install().ok);
+        let data = world.data_str();
+        let mut child = spawn_until(
+            &["launch", "--data-dir", &data, "--pause-at", step],
+            &format!("PAUSED {step}"),
+            TIMEOUT,
+        );
+        sigkill(&mut child);
+        world.expect_launch("0.1.0");
+        assert_eq!(
+            world.status()["state"]["bad_versions"],
+            serde_json::json!(["0.2.0"]),
+            "{step}"
+        );
+    }
+}
+
+/// A real small filesystem: a 64 MiB tmpfs mounted in a private mount namespace (`unshare`),
+/// holding the data folder, against an update that needs more than that.
+#[test]
+fn full_disk_on_a_small_tmpfs() {
+    let unshare_works = std::process::Command::new("unshare")
+        .args(["-rm", "true"])
+        .status()
+        .is_ok_and(|status| status.success());
+    assert!(
+        unshare_works,
+        "this test needs `unshare -rm` (util-linux, user namespaces) to mount a tmpfs"
+    );
+    let world = World::with_v1();
+    let mut v2 = world.release.runtime("0.2.0", true, 1000);
+    v2.unpacked_size = 100 * 1024 * 1024;
+    world
+        .release
+        .publish(CHANNEL, 200, vec![(TARGET, v2.clone())]);
+    let mount = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_ts-runtime");
+    let script = format!(
+        "set -e; mount -t tmpfs -o size=64m tmpfs '{m}'; cp -a '{d}/.' '{m}/'; \
+         if '{bin}' install --data-dir '{m}' --index-url '{u}' --public-key-file '{k}' --channel {c} --backoff-ms 20; \
+         then echo INSTALL_SUCCEEDED; fi; \
+         '{bin}' launch --data-dir '{m}'; ls '{m}/runtime'; cat '{m}/uploads/corpus.txt'",
+        m = mount.path().display(),
+        d = world.data.path().display(),
+        u = world.server.index_url(),
+        k = world.key_file,
+        c = CHANNEL,
+    );
+    let output = std::process::Command::new("unshare")
+        .args(["-rm", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(!stdout.contains("INSTALL_SUCCEEDED"), "{stdout}");
+    assert!(stderr.contains("not enough free space"), "{stderr}");
+    assert!(stdout.contains("LAUNCHED 0.1.0 "), "{stdout}");
+    assert!(stdout.contains("the user's own corpus"), "{stdout}");
+    assert!(!stdout.contains(".part"), "{stdout}");
+    assert!(
+        world.server.seen(&v2.url).is_empty(),
+        "downloaded despite the full disk"
+    );
+}

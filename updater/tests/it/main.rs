@@ -1,0 +1,7 @@
+//! Updater tests against a loopback HTTP server, real minisign signatures, real archives and a
+//! (fake-backend) runtime started through the supervisor.
+#![cfg(unix)]
+
+mod faults;
+mod refusals;
+mod support;
