@@ -1,4 +1,5 @@
-//! `cargo xtask bench runtime|startup`: build speed, sizes, compression trade-off, cold start.
+//! `cargo xtask bench runtime|startup|install`: build speed, sizes, compression trade-off, cold
+//! start; `install` (first-run install vs `tar`) lives in `bench_install.rs`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -196,15 +197,26 @@ pub fn startup(plan: &Plan, runs: usize) -> Result<()> {
     Ok(())
 }
 
-/// Seconds of repeated measurements.
-struct Samples {
-    median: f64,
-    min: f64,
-    max: f64,
+/// Repeated measurements (seconds unless said otherwise).
+pub(crate) struct Samples {
+    pub(crate) median: f64,
+    pub(crate) min: f64,
+    pub(crate) max: f64,
 }
 
 impl Samples {
-    fn describe(&self) -> String {
+    /// Median (the upper one for an even count), min and max of at least one value.
+    pub(crate) fn of(mut values: Vec<f64>) -> Samples {
+        assert!(!values.is_empty(), "no measurements");
+        values.sort_by(f64::total_cmp);
+        Samples {
+            median: values[values.len() / 2],
+            min: values[0],
+            max: values[values.len() - 1],
+        }
+    }
+
+    pub(crate) fn describe(&self) -> String {
         format!("{:.3} s [{:.3}–{:.3}]", self.median, self.min, self.max)
     }
 }
@@ -216,12 +228,7 @@ fn sample(runs: usize, mut measure: impl FnMut() -> Result<Duration>) -> Result<
     for _ in 0..runs {
         values.push(measure()?.as_secs_f64());
     }
-    values.sort_by(f64::total_cmp);
-    Ok(Samples {
-        median: values[values.len() / 2],
-        min: values[0],
-        max: values[values.len() - 1],
-    })
+    Ok(Samples::of(values))
 }
 
 fn time_to_exit(command: &mut Command) -> Result<Duration> {
@@ -386,11 +393,11 @@ fn secs(duration: Duration) -> String {
     format!("{:.2} s", duration.as_secs_f64())
 }
 
-fn cores() -> usize {
+pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-fn print_table(title: &str, rows: &[(String, String)]) {
+pub(crate) fn print_table(title: &str, rows: &[(String, String)]) {
     let width = rows
         .iter()
         .map(|(name, _)| name.chars().count())
@@ -399,5 +406,19 @@ fn print_table(title: &str, rows: &[(String, String)]) {
     println!("{title}");
     for (name, value) in rows {
         println!("  {name:<width$}  {value}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_take_the_median_and_range() {
+        let samples = Samples::of(vec![3.0, 1.0, 2.0]);
+        assert_eq!((samples.median, samples.min, samples.max), (2.0, 1.0, 3.0));
+        let even = Samples::of(vec![4.0, 1.0, 3.0, 2.0]);
+        assert_eq!((even.median, even.min, even.max), (3.0, 1.0, 4.0));
+        assert_eq!(Samples::of(vec![0.5]).describe(), "0.500 s [0.500–0.500]");
     }
 }

@@ -3,6 +3,7 @@
 mod app;
 mod assemble;
 mod bench;
+mod bench_install;
 mod bytecode;
 mod doctor;
 mod fsutil;
@@ -100,16 +101,31 @@ enum Command {
         #[arg(long, value_parser = parse_target)]
         target: Option<Target>,
     },
-    /// Benchmarks: `runtime` (build speed, sizes, zstd levels), `startup` (cold start).
+    /// Benchmarks: `runtime` (build speed, sizes, zstd levels), `startup` (cold start),
+    /// `install` (first-run install from a loopback server vs `tar --zstd -xf`).
     Bench {
         #[arg(value_enum)]
         what: BenchKind,
-        /// Measurements per case for `startup` (median reported).
-        #[arg(long, default_value_t = 7)]
-        runs: usize,
-        /// Output folder of the benchmarked builds (default: `dist/`).
+        /// Measurements per case for `startup` (default 7) and `install` (default 5); the
+        /// median is reported.
+        #[arg(long)]
+        runs: Option<usize>,
+        /// Output folder of the benchmarked builds (default: `dist/`); `install` reads the
+        /// runtime archive from it and writes `bench-install.json` into it.
         #[arg(long)]
         out_dir: Option<PathBuf>,
+    },
+    /// The installer process `bench install` measures (internal).
+    #[command(hide = true, name = bench_install::CHILD_COMMAND)]
+    BenchInstallChild {
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long)]
+        index_url: String,
+        #[arg(long)]
+        public_key_file: PathBuf,
+        #[arg(long)]
+        channel: String,
     },
     /// Run every test suite: pytest, the web build and Playwright E2E, cargo test.
     Test {
@@ -161,6 +177,9 @@ enum BenchKind {
     Runtime,
     /// Spawn → /health 200 of the runtime vs the import floor vs PyInstaller.
     Startup,
+    /// First-run install (signed index → download → extract → verify → settle) from a
+    /// loopback server vs `tar --zstd -xf` of the same archive; peak RSS of both.
+    Install,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -297,9 +316,16 @@ fn run(command: Command) -> Result<()> {
             })?;
             match what {
                 BenchKind::Runtime => bench::runtime(&plan),
-                BenchKind::Startup => bench::startup(&plan, runs),
+                BenchKind::Startup => bench::startup(&plan, runs.unwrap_or(7)),
+                BenchKind::Install => bench_install::install(&plan, runs.unwrap_or(5)),
             }
         }
+        Command::BenchInstallChild {
+            data_dir,
+            index_url,
+            public_key_file,
+            channel,
+        } => bench_install::child(&data_dir, &index_url, &public_key_file, &channel),
         Command::Test { fast } => test::test(&test::TestOptions { slow: !fast }),
         Command::Tools { tool } => {
             let path = match tool {

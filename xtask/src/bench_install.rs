@@ -1,0 +1,496 @@
+//! `cargo xtask bench install`: the shell's first-run install of the host runtime archive
+//! (signed index → download from a loopback server → extract → verify every file → settle)
+//! against `tar --zstd -xf` of the same archive, wall clock and peak RSS of each.
+//!
+//! The installer runs in a child process (`cargo xtask bench-install-child`, hidden) so its
+//! peak RSS is its own: the parent reaps each measured process with `wait4` and reads
+//! `ru_maxrss`. The archive is served from a throw-away folder next to a `runtime-dev.json`
+//! signed with a throw-away minisign key, by a small std::net server on 127.0.0.1.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, ensure, Context, Result};
+use runtime_spec::{layout, Target};
+
+use crate::bench::{cores, print_table, Samples};
+use crate::plan::Plan;
+use crate::{assemble, fsutil, ui};
+
+/// The goal for ours / tar.
+const GOAL_RATIO: f64 = 1.5;
+/// The channel of the throw-away index.
+const CHANNEL: &str = "dev";
+/// Name of the hidden subcommand the parent spawns (see `main.rs`).
+pub const CHILD_COMMAND: &str = "bench-install-child";
+
+/// One measured process: wall clock from spawn to reaped, and its peak RSS.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    elapsed: Duration,
+    peak_rss_kib: u64,
+}
+
+pub fn install(plan: &Plan, runs: usize) -> Result<()> {
+    ensure!(runs > 0, "--runs must be at least 1");
+    let archive = &plan.archive;
+    if !archive.is_file() {
+        bail!(
+            "no runtime archive at {}: run `cargo xtask runtime` first",
+            archive.display()
+        );
+    }
+    let manifest = assemble::read_manifest(&plan.runtime_dir).with_context(|| {
+        format!(
+            "no runtime at {}: run `cargo xtask runtime` first",
+            plan.runtime_dir.display()
+        )
+    })?;
+    ensure!(
+        manifest.runtime_version == plan.version && manifest.target == plan.target,
+        "{} holds runtime {} for {}, not {} for {}: run `cargo xtask runtime` first",
+        plan.runtime_dir.display(),
+        manifest.runtime_version,
+        manifest.target,
+        plan.version,
+        plan.target
+    );
+    let tar = which_tar()?;
+
+    // Scratch on the same disk as the repository (not a tmpfs /tmp): both sides write there.
+    let bench_dir = plan.root.join("target").join("bench");
+    fs_err::create_dir_all(&bench_dir)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("install-")
+        .tempdir_in(&bench_dir)?;
+    let serve = scratch.path().join("serve");
+    fs_err::create_dir_all(&serve)?;
+    let served = serve.join(archive.file_name().context("archive has a file name")?);
+    if std::fs::hard_link(archive, &served).is_err() {
+        fs_err::copy(archive, &served)?;
+    }
+    let (public_key, secret_key) = release_meta::generate_keypair(None)?;
+    let key_file = scratch.path().join("minisign.pub");
+    fs_err::write(&key_file, &public_key)?;
+    let shell_version = env!("CARGO_PKG_VERSION");
+    let entry = release_meta::entry_for_archive(&served, &manifest, shell_version)?;
+    let (archive_size, unpacked_size) = (entry.size, entry.unpacked_size);
+    let published_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(1, |now| now.as_secs());
+    let index = release_meta::build_index(CHANNEL, published_at, vec![(plan.target, entry)])?;
+    release_meta::write_signed_index(&index, &serve, &secret_key, None)?;
+    let server = StaticServer::start(serve)?;
+    let index_url = server.url(&runtime_spec::index::index_file_name(CHANNEL));
+    let exe = std::env::current_exe().context("finding the xtask executable")?;
+
+    let mut n_ours = 0;
+    let mut ours = || -> Result<Measured> {
+        n_ours += 1;
+        let n = n_ours;
+        let data = scratch.path().join(format!("data-{n}"));
+        let log = scratch.path().join(format!("child-{n}.log"));
+        let mut command = Command::new(&exe);
+        command
+            .arg(CHILD_COMMAND)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--index-url")
+            .arg(&index_url)
+            .arg("--public-key-file")
+            .arg(&key_file)
+            .args(["--channel", CHANNEL])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log)?);
+        let (status, measured) = run_measured(&mut command)?;
+        if !status.success() {
+            bail!(
+                "the installer child failed ({status}):\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        let installed = data
+            .join("runtime")
+            .join(updater::CURRENT)
+            .join(layout::MANIFEST_FILE);
+        ensure!(
+            installed.is_file(),
+            "the installer child succeeded but left no {}",
+            installed.display()
+        );
+        fsutil::remove_path(&data)?;
+        Ok(measured)
+    };
+    let mut n_tar = 0;
+    let mut tar_run = || -> Result<Measured> {
+        n_tar += 1;
+        let dest = scratch.path().join(format!("tar-{n_tar}"));
+        let log = scratch.path().join(format!("tar-{n_tar}.log"));
+        fs_err::create_dir_all(&dest)?;
+        let mut command = Command::new(&tar);
+        command
+            .args(["--zstd", "-xf"])
+            .arg(archive)
+            .arg("-C")
+            .arg(&dest)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log)?);
+        let (status, measured) = run_measured(&mut command)?;
+        if !status.success() {
+            bail!(
+                "{command:?} failed ({status}):\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        ensure!(
+            dest.join(layout::MANIFEST_FILE).is_file(),
+            "tar left no {} in {}",
+            layout::MANIFEST_FILE,
+            dest.display()
+        );
+        fsutil::remove_path(&dest)?;
+        Ok(measured)
+    };
+
+    ui::step(
+        "bench",
+        &format!("install: 1 warm-up + {runs} runs each, ours and tar alternating"),
+    );
+    // One untimed run of each first, so both read the archive from the page cache.
+    ours()?;
+    tar_run()?;
+    let (mut ours_runs, mut tar_runs) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        ours_runs.push(ours()?);
+        tar_runs.push(tar_run()?);
+    }
+    drop(server);
+
+    let seconds =
+        |runs: &[Measured]| Samples::of(runs.iter().map(|run| run.elapsed.as_secs_f64()).collect());
+    let rss_mb = |runs: &[Measured]| {
+        Samples::of(
+            runs.iter()
+                .map(|run| run.peak_rss_kib as f64 * 1024.0 / 1e6)
+                .collect(),
+        )
+    };
+    let (ours_s, tar_s) = (seconds(&ours_runs), seconds(&tar_runs));
+    let (ours_rss, tar_rss) = (rss_mb(&ours_runs), rss_mb(&tar_runs));
+    let ratio = ours_s.median / tar_s.median;
+    let profile = if cfg!(debug_assertions) {
+        "dev (workspace crates opt-level 0, dependencies 2)"
+    } else {
+        "release"
+    };
+    let rows = vec![
+        (
+            "archive / unpacked".to_owned(),
+            format!(
+                "{} / {}",
+                ui::human_bytes(archive_size),
+                ui::human_bytes(unpacked_size)
+            ),
+        ),
+        (
+            "ours: first run from loopback (index → settle)".to_owned(),
+            ours_s.describe(),
+        ),
+        (
+            "tar --zstd -xf of the same archive".to_owned(),
+            tar_s.describe(),
+        ),
+        (
+            format!("ours / tar (goal ≤ {GOAL_RATIO})"),
+            verdict(ratio, GOAL_RATIO),
+        ),
+        (
+            "peak RSS ours (installer process)".to_owned(),
+            describe_mb(&ours_rss),
+        ),
+        (
+            "peak RSS tar (largest of tar, zstd)".to_owned(),
+            describe_mb(&tar_rss),
+        ),
+        ("installer build profile".to_owned(), profile.to_owned()),
+    ];
+    print_table(
+        &format!(
+            "bench install ({} runtime {}, {} runs each, median [min–max], {} cores)",
+            plan.target,
+            plan.version,
+            runs,
+            cores()
+        ),
+        &rows,
+    );
+
+    let report = serde_json::json!({
+        "bench": "install",
+        "target": plan.target.name(),
+        "runtime_version": plan.version,
+        "archive": archive,
+        "archive_bytes": archive_size,
+        "unpacked_bytes": unpacked_size,
+        "runs": runs,
+        "cores": cores(),
+        "installer_profile": profile,
+        "goal_ratio": GOAL_RATIO,
+        "ratio": ratio,
+        "goal_met": ratio <= GOAL_RATIO,
+        "ours": side_json(
+            "cargo xtask bench-install-child: updater::check_and_install + Store::settle from a loopback server",
+            &ours_runs,
+        ),
+        "tar": side_json(
+            "tar --zstd -xf (peak RSS is the largest of tar and its zstd child, not their sum)",
+            &tar_runs,
+        ),
+    });
+    fs_err::create_dir_all(&plan.out_dir)?;
+    let report_path = plan.out_dir.join("bench-install.json");
+    fs_err::write(&report_path, serde_json::to_string_pretty(&report)? + "\n")?;
+    println!("  report: {}", report_path.display());
+    Ok(())
+}
+
+fn side_json(what: &str, runs: &[Measured]) -> serde_json::Value {
+    serde_json::json!({
+        "what": what,
+        "seconds": runs.iter().map(|run| run.elapsed.as_secs_f64()).collect::<Vec<_>>(),
+        "peak_rss_kib": runs.iter().map(|run| run.peak_rss_kib).collect::<Vec<_>>(),
+    })
+}
+
+fn describe_mb(samples: &Samples) -> String {
+    format!(
+        "{:.1} MB [{:.1}–{:.1}]",
+        samples.median, samples.min, samples.max
+    )
+}
+
+/// `1.23× — goal ≤ 1.5×: met`.
+fn verdict(ratio: f64, goal: f64) -> String {
+    format!(
+        "{ratio:.2}× — goal ≤ {goal}×: {}",
+        if ratio <= goal { "met" } else { "NOT met" }
+    )
+}
+
+fn which_tar() -> Result<PathBuf> {
+    let output = Command::new("tar")
+        .arg("--version")
+        .output()
+        .context("bench install compares with `tar --zstd -xf`: tar is not on PATH")?;
+    ensure!(output.status.success(), "`tar --version` failed");
+    Ok(PathBuf::from("tar"))
+}
+
+/// Spawns `command`, reaps it with `wait4` and returns its status, wall clock (spawn → reaped)
+/// and peak RSS. Linux counts the peak of the child and of the descendants it waited for (the
+/// largest single process, not their sum).
+#[cfg(unix)]
+fn run_measured(command: &mut Command) -> Result<(ExitStatus, Measured)> {
+    use std::os::unix::process::ExitStatusExt;
+
+    let started = Instant::now();
+    let child = command
+        .stdin(Stdio::null())
+        .spawn()
+        .with_context(|| format!("spawning {command:?}"))?;
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain old data; wait4 fills it for our own child `pid`.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: valid pointers to locals; `pid` is our unreaped child (`child` never waits).
+        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if reaped == pid {
+            break;
+        }
+        let error = std::io::Error::last_os_error();
+        if error.kind() != std::io::ErrorKind::Interrupted {
+            return Err(error).with_context(|| format!("waiting for {command:?}"));
+        }
+    }
+    let elapsed = started.elapsed();
+    // `child` is reaped already: dropping a `Child` neither waits nor kills.
+    drop(child);
+    // ru_maxrss is KiB on Linux, bytes on macOS.
+    let max_rss = usage.ru_maxrss.max(0) as u64;
+    let peak_rss_kib = if cfg!(target_os = "macos") {
+        max_rss / 1024
+    } else {
+        max_rss
+    };
+    Ok((
+        ExitStatus::from_raw(status),
+        Measured {
+            elapsed,
+            peak_rss_kib,
+        },
+    ))
+}
+
+#[cfg(not(unix))]
+fn run_measured(_command: &mut Command) -> Result<(ExitStatus, Measured)> {
+    bail!("bench install reads peak RSS with wait4: run it on Linux or macOS")
+}
+
+/// The hidden child: the shell's first run, headless. Fetches and verifies the signed index,
+/// downloads, extracts and verifies the runtime into `pending`, then settles (pending →
+/// current), exactly as the shell does before its first discovery.
+pub fn child(
+    data_dir: &Path,
+    index_url: &str,
+    public_key_file: &Path,
+    channel: &str,
+) -> Result<()> {
+    let target = Target::host().context("this host is not a release target")?;
+    let mut store = updater::Store::open(&data_dir.join("runtime"), target)?;
+    let source = updater::UpdateSource {
+        index_url: index_url.to_owned(),
+        public_key: fs_err::read_to_string(public_key_file)?,
+        channel: channel.to_owned(),
+    };
+    let shell_version = semver::Version::parse(env!("CARGO_PKG_VERSION"))?;
+    let outcome = updater::check_and_install(
+        &mut store,
+        &source,
+        &shell_version,
+        &runtime_archive::RetryPolicy::default(),
+        &mut |_| {},
+    )?;
+    let updater::Outcome::Installed { version } = outcome else {
+        bail!("expected a first install, got {outcome:?}");
+    };
+    let trial = store.settle()?;
+    ensure!(
+        trial.as_deref() == Some(version.as_str()),
+        "settle left {trial:?} on trial, not {version}"
+    );
+    Ok(())
+}
+
+/// A loopback HTTP/1.1 server for the plain files of one folder: GET only, `Content-Length`,
+/// one request per connection, a thread per connection. Lives until the process exits.
+pub struct StaticServer {
+    port: u16,
+}
+
+impl StaticServer {
+    pub fn start(dir: PathBuf) -> Result<StaticServer> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).context("binding 127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let dir = dir.clone();
+                std::thread::spawn(move || {
+                    let _ = serve_one(&stream, &dir);
+                });
+            }
+        });
+        Ok(StaticServer { port })
+    }
+
+    pub fn url(&self, file_name: &str) -> String {
+        format!("http://127.0.0.1:{}/{file_name}", self.port)
+    }
+}
+
+fn serve_one(stream: &TcpStream, dir: &Path) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
+            break;
+        }
+    }
+    let mut parts = request_line.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let mut out = stream;
+    let empty = |out: &mut &TcpStream, status: &str| {
+        write!(
+            out,
+            "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+    };
+    if method != "GET" {
+        return empty(&mut out, "405 Method Not Allowed");
+    }
+    let Some(name) = plain_file_name(target) else {
+        return empty(&mut out, "404 Not Found");
+    };
+    let Ok(mut file) = std::fs::File::open(dir.join(name)) else {
+        return empty(&mut out, "404 Not Found");
+    };
+    let length = file.metadata()?.len();
+    write!(
+        out,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+    )?;
+    std::io::copy(&mut file, &mut out)?;
+    out.flush()
+}
+
+/// The file name a request target names, when it is one plain name (no folders, no dot files).
+fn plain_file_name(target: &str) -> Option<&str> {
+    let path = target.split(['?', '#']).next()?;
+    let name = path.strip_prefix('/')?;
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'));
+    plain.then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts() {
+        assert_eq!(verdict(1.234, 1.5), "1.23× — goal ≤ 1.5×: met");
+        assert_eq!(verdict(1.5, 1.5), "1.50× — goal ≤ 1.5×: met");
+        assert_eq!(verdict(1.51, 1.5), "1.51× — goal ≤ 1.5×: NOT met");
+    }
+
+    #[test]
+    fn only_plain_names_are_served() {
+        assert_eq!(
+            plain_file_name("/runtime-dev.json"),
+            Some("runtime-dev.json")
+        );
+        assert_eq!(plain_file_name("/a.tar.zst?x=1"), Some("a.tar.zst"));
+        for bad in ["", "/", "/../x", "/a/b", "/.hidden", "x", "/%2e%2e"] {
+            assert_eq!(plain_file_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn server_serves_files_with_content_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        fs_err::write(dir.path().join("blob.bin"), &bytes).unwrap();
+        let server = StaticServer::start(dir.path().to_path_buf()).unwrap();
+        let client = reqwest::blocking::Client::new();
+
+        let response = client.get(server.url("blob.bin")).send().unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.content_length(), Some(bytes.len() as u64));
+        assert_eq!(response.bytes().unwrap().as_ref(), &bytes[..]);
+
+        let missing = client.get(server.url("nope.bin")).send().unwrap();
+        assert_eq!(missing.status(), 404);
+        let escaping = client.get(server.url("../Cargo.toml")).send().unwrap();
+        assert_eq!(escaping.status(), 404);
+        let posted = client.post(server.url("blob.bin")).send().unwrap();
+        assert_eq!(posted.status(), 405);
+    }
+}
