@@ -205,7 +205,8 @@ impl Store {
         let current_is_bad = self
             .version_in(CURRENT)
             .is_some_and(|version| self.is_bad(&version.to_string()));
-        if current_is_bad && self.version_in(PREVIOUS).is_some() {
+        let fallback = self.version_in(PREVIOUS).is_some() || self.version_in(DEFAULT).is_some();
+        if current_is_bad && fallback {
             // Killed inside a rollback after the verdict was saved: finish it.
             let failed = format!("failed-{}", std::process::id());
             self.rename("current-to-failed", CURRENT, &failed)?;
@@ -291,13 +292,17 @@ impl Store {
     }
 
     /// The runtime on trial failed its health check: remember it as bad and put `previous` back
-    /// as `current`. `None` when nothing is on trial or there is nothing to go back to (first
-    /// install: the caller shows the error screen instead).
+    /// as `current` (with no `previous`, a full install's `default` is what discovery finds
+    /// next). `None` when nothing is on trial or there is nothing to go back to (first install:
+    /// the caller shows the error screen instead).
     pub fn roll_back(&mut self) -> Result<Option<RolledBack>> {
         let Some(bad) = self.state.trial.clone() else {
             return Ok(None);
         };
-        let Some(restored) = self.version_in(PREVIOUS) else {
+        let Some(restored) = self
+            .version_in(PREVIOUS)
+            .or_else(|| self.version_in(DEFAULT))
+        else {
             return Ok(None);
         };
         let notice = format!(
@@ -309,7 +314,9 @@ impl Store {
         self.save()?;
         let failed = format!("failed-{}", std::process::id());
         self.rename("current-to-failed", CURRENT, &failed)?;
-        self.rename("previous-to-current", PREVIOUS, CURRENT)?;
+        if self.exists(PREVIOUS) {
+            self.rename("previous-to-current", PREVIOUS, CURRENT)?;
+        }
         let _ = std::fs::remove_dir_all(self.slot(&failed));
         self.notes
             .push(format!("rolled back from {bad} to {restored}"));

@@ -395,3 +395,36 @@ fn full_disk_on_a_small_tmpfs() {
         "downloaded despite the full disk"
     );
 }
+
+#[test]
+fn full_install_rolls_back_to_its_bundled_default() {
+    let release = Release::new();
+    let server = Server::start(release.serve_dir());
+    let key_file = release.key_file().to_string_lossy().into_owned();
+    let data = DataDir::new();
+    // What a full installer's first run leaves: the bundled archive verified into `default`.
+    release.runtime("0.1.0", true, 1000);
+    runtime_archive::install_archive(
+        &release.serve_dir().join(release.runtime_name("0.1.0")),
+        &data.path().join("runtime"),
+        "default",
+        TARGET,
+    )
+    .unwrap();
+    let world = World {
+        release,
+        server,
+        data,
+        key_file,
+    };
+    world.expect_launch("0.1.0");
+    world.publish_v2(false, 1000);
+    assert!(world.install().ok);
+    let run = world.expect_launch("0.1.0");
+    assert_eq!(run.line("ROLLED_BACK ").as_deref(), Some("0.2.0 0.1.0"));
+    assert_eq!(world.status()["current"], serde_json::Value::Null);
+    assert_eq!(
+        world.status()["state"]["bad_versions"],
+        serde_json::json!(["0.2.0"])
+    );
+}
