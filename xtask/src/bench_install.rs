@@ -167,7 +167,6 @@ pub fn install(plan: &Plan, runs: usize) -> Result<()> {
         ours_runs.push(ours()?);
         tar_runs.push(tar_run()?);
     }
-    drop(server);
 
     let seconds =
         |runs: &[Measured]| Samples::of(runs.iter().map(|run| run.elapsed.as_secs_f64()).collect());
