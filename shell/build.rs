@@ -9,6 +9,7 @@ fn main() {
             "shell_state",
             "retry",
             "use_previous_runtime",
+            "install_runtime",
             "open_logs_folder",
             "open_artifacts_folder",
         ]),

@@ -2,8 +2,9 @@
 //! and turns phases into side effects (splash updates, navigation, stopping the backend).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use runtime_spec::Manifest;
 use supervisor::{LaunchRequest, Sidecar, SupervisorError, SupervisorEvent};
@@ -13,7 +14,8 @@ use crate::bundled;
 use crate::discovery::{self, DiscoveryInputs};
 use crate::handoff;
 use crate::shell_log::ShellLog;
-use crate::state::{Input, Phase};
+use crate::state::{Input, InstallProgress, Phase};
+use crate::updates;
 use crate::view::{self, Context, View, MIN_FREE_BYTES};
 
 /// Label of the one window: it shows the splash, then the backend's UI.
@@ -31,6 +33,15 @@ pub struct Shell {
     pub discovery: DiscoveryInputs,
     pub log: ShellLog,
     inner: Mutex<Inner>,
+    /// `<data>/runtime/`: installs, updates, rollbacks. `None` if it cannot be created (the
+    /// shell still runs a runtime found elsewhere).
+    store: Mutex<Option<updater::Store>>,
+    /// Where this build downloads runtimes from (`None`: built without one).
+    update_source: Option<updater::UpdateSource>,
+    /// The updater's sentence for the user (a rollback), shown on the next UI.
+    notice: Mutex<Option<String>>,
+    /// The background update check runs once per process.
+    update_check_started: AtomicBool,
 }
 
 struct Inner {
@@ -48,10 +59,29 @@ struct Inner {
 impl Shell {
     pub fn new(data_root: PathBuf, discovery: DiscoveryInputs) -> Shell {
         let log = ShellLog::open(&data_root.join("logs"), SHELL_LOG_MAX_BYTES);
+        let store = match updater::Store::open(&data_root.join("runtime"), discovery.target) {
+            Ok(store) => Some(store),
+            Err(error) => {
+                log.line(&format!("runtime updates are off: {error}"));
+                None
+            }
+        };
+        let update_source = updates::built_in_source();
+        log.line(&match &update_source {
+            Some(source) => format!(
+                "runtime downloads from {} (channel {})",
+                source.index_url, source.channel
+            ),
+            None => "this build has no runtime download source".to_owned(),
+        });
         Shell {
             data_root,
             discovery,
             log,
+            store: Mutex::new(store),
+            update_source,
+            notice: Mutex::new(None),
+            update_check_started: AtomicBool::new(false),
             inner: Mutex::new(Inner {
                 phase: Phase::Discovering,
                 generation: 0,
@@ -86,6 +116,14 @@ impl Shell {
         self.lock().splash_url = Some(url);
     }
 
+    /// The updater's notice for this session (a rollback happened), if any.
+    pub fn notice(&self) -> Option<String> {
+        self.notice
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Whether `origin` is the running sidecar's.
     pub fn is_sidecar_origin(&self, origin: &str) -> bool {
         self.lock().sidecar_origin.as_deref() == Some(origin)
@@ -99,6 +137,103 @@ impl Shell {
                 self.discovery.target,
             )
             .is_ok(),
+            can_install: self.update_source.is_some() && self.lock_store().is_some(),
+            notice: self
+                .notice
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .clone(),
+        }
+    }
+
+    /// The store, when no other thread (a background download) holds it.
+    fn try_store(&self) -> Option<MutexGuard<'_, Option<updater::Store>>> {
+        match self.store.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(poison)) => Some(poison.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    fn lock_store(&self) -> Option<()> {
+        self.try_store()
+            .and_then(|store| store.as_ref().map(|_| ()))
+    }
+
+    /// Logs what the store repaired or applied.
+    fn log_store_notes(&self, store: &mut updater::Store) {
+        for note in store.take_notes() {
+            self.log.line(&format!("runtime store: {note}"));
+        }
+    }
+
+    /// Before discovery: finish interrupted moves and apply a downloaded update. Skipped (and
+    /// logged) while a background download holds the store: nothing is pending then anyway.
+    fn settle_runtimes(&self) {
+        let Some(mut guard) = self.try_store() else {
+            self.log
+                .line("an update download is running; runtimes left as they are");
+            return;
+        };
+        let Some(store) = guard.as_mut() else { return };
+        match store.settle() {
+            Ok(Some(trial)) => self.log.line(&format!(
+                "runtime {trial} is on trial until its health check"
+            )),
+            Ok(None) => {}
+            Err(error) => self
+                .log
+                .line(&format!("could not settle the runtimes: {error}")),
+        }
+        self.log_store_notes(store);
+        if let Ok(Some(notice)) = store.take_notice() {
+            *self.notice.lock().unwrap_or_else(|p| p.into_inner()) = Some(notice);
+        }
+    }
+
+    /// Whether `runtime_dir` is the store's `current` (only that one is on trial).
+    fn is_store_current(&self, runtime_dir: &Path) -> bool {
+        runtime_dir == self.data_root.join("runtime").join(updater::CURRENT)
+    }
+
+    /// The backend in `runtime_dir` answered its health check.
+    fn runtime_healthy(&self, runtime_dir: &Path) {
+        if !self.is_store_current(runtime_dir) {
+            return;
+        }
+        if let Some(mut guard) = self.try_store() {
+            if let Some(store) = guard.as_mut() {
+                if let Err(error) = store.confirm_healthy() {
+                    self.log
+                        .line(&format!("could not record a healthy start: {error}"));
+                }
+                self.log_store_notes(store);
+            }
+        }
+    }
+
+    /// The backend in `runtime_dir` failed to start: if it was an update on trial, put the
+    /// previous runtime back and return the notice.
+    fn roll_back_if_on_trial(&self, runtime_dir: &Path) -> Option<String> {
+        if !self.is_store_current(runtime_dir) {
+            return None;
+        }
+        let mut guard = self.try_store()?;
+        let store = guard.as_mut()?;
+        let result = store.roll_back();
+        self.log_store_notes(store);
+        match result {
+            Ok(Some(rolled_back)) => {
+                let _ = store.take_notice();
+                *self.notice.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(rolled_back.notice.clone());
+                Some(rolled_back.notice)
+            }
+            Ok(None) => None,
+            Err(error) => {
+                self.log.line(&format!("could not roll back: {error}"));
+                None
+            }
         }
     }
 
@@ -156,11 +291,152 @@ pub fn start_over(app: &AppHandle, input: Input) -> Result<(), String> {
         inner.phase = next;
         inner.generation
     };
-    shell.log.line(&format!("{input:?} -> discovering"));
+    let installing = matches!(shell.lock().phase, Phase::Installing(_));
+    shell.log.line(&format!(
+        "{input:?} -> {}",
+        if installing {
+            "installing"
+        } else {
+            "discovering"
+        }
+    ));
     publish(app);
     let app = app.clone();
-    spawn_named("discover", move || discover_and_launch(&app, generation));
+    if installing {
+        spawn_named("install", move || install_runtime(&app, generation));
+    } else {
+        spawn_named("discover", move || discover_and_launch(&app, generation));
+    }
     Ok(())
+}
+
+/// Thin first run: download the runtime named by the signed index, install it, then discover
+/// and start it like any other.
+fn install_runtime(app: &AppHandle, generation: u64) {
+    let shell = app.state::<Arc<Shell>>();
+    let Some(source) = shell.update_source.clone() else {
+        apply(
+            app,
+            generation,
+            Input::InstallFailed {
+                message: updater::Error::NotConfigured.to_string(),
+            },
+        );
+        return;
+    };
+    let shell_version = semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("semver");
+    let mut last_publish = Instant::now() - Duration::from_secs(1);
+    let result = {
+        let mut guard = shell.store.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_mut() {
+            None => Err(updater::Error::NotConfigured),
+            Some(store) => {
+                let result = updater::check_and_install(
+                    store,
+                    &source,
+                    &shell_version,
+                    &runtime_archive::RetryPolicy::default(),
+                    &mut |stage| {
+                        let progress = match stage {
+                            updater::Stage::CheckingIndex => InstallProgress::CheckingIndex,
+                            updater::Stage::Downloading {
+                                version,
+                                downloaded,
+                                total,
+                                bytes_per_second,
+                                seconds_left,
+                            } => {
+                                // Ten updates a second are plenty for a progress bar.
+                                if downloaded < total
+                                    && last_publish.elapsed() < Duration::from_millis(100)
+                                {
+                                    return;
+                                }
+                                InstallProgress::Downloading {
+                                    version,
+                                    downloaded,
+                                    total,
+                                    bytes_per_second: bytes_per_second.map(|b| b as u64),
+                                    seconds_left: seconds_left.map(|s| s.ceil() as u64),
+                                }
+                            }
+                            updater::Stage::Installing { version } => {
+                                InstallProgress::Installing { version }
+                            }
+                        };
+                        last_publish = Instant::now();
+                        apply(app, generation, Input::InstallProgress(progress));
+                    },
+                );
+                shell.log_store_notes(store);
+                result
+            }
+        }
+    };
+    match result {
+        Ok(outcome) => {
+            shell.log.line(&format!("first-run install: {outcome:?}"));
+            if apply(app, generation, Input::Reinstalled) {
+                discover_and_launch(app, generation);
+            }
+        }
+        Err(error) => {
+            shell
+                .log
+                .line(&format!("first-run install failed: {error}"));
+            apply(
+                app,
+                generation,
+                Input::InstallFailed {
+                    message: error.to_string(),
+                },
+            );
+        }
+    }
+}
+
+/// After a healthy start: look for a newer runtime in the background and install it as
+/// `pending` (applied at the next launch). Once per process; off by setting.
+fn check_for_updates_in_background(app: &AppHandle) {
+    let shell = app.state::<Arc<Shell>>();
+    let Some(source) = shell.update_source.clone() else {
+        return;
+    };
+    if !updates::background_check_enabled(&shell.data_root) {
+        shell.log.line("background update check is turned off");
+        return;
+    }
+    if shell.update_check_started.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let shell = Arc::clone(&shell);
+    spawn_named("update-check", move || {
+        let shell_version = semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("semver");
+        let mut guard = shell.store.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(store) = guard.as_mut() else { return };
+        let result = updater::check_and_install(
+            store,
+            &source,
+            &shell_version,
+            &runtime_archive::RetryPolicy::default(),
+            &mut |_| {},
+        );
+        shell.log_store_notes(store);
+        shell.log.line(&match result {
+            Ok(updater::Outcome::Installed { version }) => {
+                format!(
+                    "update check: runtime {version} downloaded; it is used from the next start"
+                )
+            }
+            Ok(outcome) => format!("update check: {outcome:?}"),
+            Err(error) => format!("update check: {error}"),
+        });
+    });
+}
+
+/// "Download and install the engine" on the no-runtime screen.
+pub fn request_install(app: &AppHandle) -> Result<(), String> {
+    start_over(app, Input::InstallRequested)
 }
 
 /// "Use previous runtime": checks `<data>/runtime/previous` and launches it.
@@ -212,6 +488,7 @@ fn discover_and_launch(app: &AppHandle, generation: u64) {
             .log
             .line(&format!("could not check free space: {error}")),
     }
+    shell.settle_runtimes();
     // Full bundle (DESIGN.md §10): the runtime the installer carries goes through the same
     // verify-and-promote path into runtime/default before discovery looks there. No network.
     if let Some(archive) = std::env::current_exe()
@@ -283,8 +560,18 @@ fn launch(app: &AppHandle, generation: u64, runtime_dir: &Path, manifest: &Manif
         })
     };
     let sidecar = match supervisor::launch(&request, on_event) {
-        Ok(sidecar) => sidecar,
+        Ok(sidecar) => {
+            shell.runtime_healthy(runtime_dir);
+            sidecar
+        }
         Err(error) => {
+            if let Some(notice) = shell.roll_back_if_on_trial(runtime_dir) {
+                shell.log.line(&format!("{notice} ({error})"));
+                if apply(app, generation, Input::Reinstalled) {
+                    discover_and_launch(app, generation);
+                }
+                return;
+            }
             let log_tail =
                 std::mem::take(&mut *gave_up_tail.lock().unwrap_or_else(|p| p.into_inner()));
             apply(
@@ -330,6 +617,7 @@ fn launch(app: &AppHandle, generation: u64, runtime_dir: &Path, manifest: &Manif
     match opened {
         Ok(()) => {
             apply(app, generation, Input::UiOpened { url });
+            check_for_updates_in_background(app);
         }
         Err(message) => {
             let log_tail = shell
@@ -446,6 +734,7 @@ fn phase_summary(phase: &Phase) -> String {
         Phase::Starting { step, .. } => format!("starting ({step:?})"),
         Phase::Ready { url } => format!("ready at {url}"),
         Phase::Discovering => "discovering".into(),
+        Phase::Installing(progress) => format!("installing ({progress:?})"),
     }
 }
 

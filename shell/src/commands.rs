@@ -30,6 +30,12 @@ pub fn use_previous_runtime(app: AppHandle) -> Result<(), String> {
     app::use_previous(&app)
 }
 
+/// "Download and install the engine" on the no-runtime screen (thin builds).
+#[tauri::command]
+pub fn install_runtime(app: AppHandle) -> Result<(), String> {
+    app::request_install(&app)
+}
+
 /// "Open logs folder" on a crash screen.
 #[tauri::command]
 pub fn open_logs_folder(shell: State<'_, Arc<Shell>>) -> Result<(), String> {

@@ -16,6 +16,7 @@ pub mod handoff;
 mod opener;
 pub mod shell_log;
 pub mod state;
+pub mod updates;
 pub mod view;
 
 use std::path::PathBuf;
@@ -59,6 +60,7 @@ pub fn run() {
             commands::shell_state,
             commands::retry,
             commands::use_previous_runtime,
+            commands::install_runtime,
             commands::open_logs_folder,
             commands::open_artifacts_folder,
         ])
@@ -70,6 +72,14 @@ pub fn run() {
             let origin = app::origin_of(payload.url()).unwrap_or_default();
             let shell = webview.state::<Arc<Shell>>();
             let what = if shell.is_sidecar_origin(&origin) {
+                // A rollback happened this session: say so, in one sentence, over the UI.
+                if let Some(notice) = shell.notice() {
+                    if let Err(error) = webview.eval(updates::notice_banner_script(&notice)) {
+                        shell
+                            .log
+                            .line(&format!("could not show the notice: {error}"));
+                    }
+                }
                 "ui loaded"
             } else {
                 "page loaded"

@@ -25,6 +25,8 @@ pub enum Phase {
     },
     /// The window shows the backend's UI.
     Ready { url: String },
+    /// Thin first run: fetching the index, downloading and installing the runtime.
+    Installing(InstallProgress),
     /// Nothing more happens until the user picks an action.
     Failed(Failure),
 }
@@ -41,6 +43,23 @@ pub enum StartStep {
     WaitingForHealth { port: u16 },
     /// Healthy; minting the launch code and opening the UI.
     OpeningUi,
+}
+
+/// What the first-run installer is doing, for the splash's progress bar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum InstallProgress {
+    /// Fetching and checking the signed release index.
+    CheckingIndex,
+    Downloading {
+        version: String,
+        downloaded: u64,
+        total: u64,
+        bytes_per_second: Option<u64>,
+        seconds_left: Option<u64>,
+    },
+    /// Extracting and checking every file.
+    Installing { version: String },
 }
 
 /// Why the launch stopped, one variant per error screen.
@@ -71,6 +90,8 @@ pub enum Failure {
         message: String,
         log_tail: Vec<String>,
     },
+    /// The first-run download or install failed (network, signature, space, ...).
+    InstallFailed { message: String },
 }
 
 /// Something that happened, fed to [`Phase::next`].
@@ -110,6 +131,17 @@ pub enum Input {
     },
     /// "Retry" on an error screen: start over from discovery.
     Retry,
+    /// "Download and install" on the no-runtime screen (or Retry after an install failed).
+    InstallRequested,
+    /// Progress of the first-run install.
+    InstallProgress(InstallProgress),
+    /// The first-run install stopped.
+    InstallFailed {
+        message: String,
+    },
+    /// The install finished (discovery runs again), or a runtime on trial failed and the
+    /// previous one was put back (it is then discovered and started).
+    Reinstalled,
     /// "Use previous runtime" on an error screen, after the glue checked that folder.
     UsePrevious {
         runtime_dir: PathBuf,
@@ -199,7 +231,22 @@ impl Phase {
                 Phase::Ready { .. },
                 Input::Supervisor(SupervisorEvent::Exited { code, log_tail }),
             ) => Some(Phase::Failed(exited(code, log_tail))),
+            (Phase::Failed(Failure::InstallFailed { .. }), Input::Retry) => {
+                Some(Phase::Installing(InstallProgress::CheckingIndex))
+            }
             (Phase::Failed(_), Input::Retry) => Some(Phase::Discovering),
+            (Phase::Failed(Failure::NoRuntime { .. }), Input::InstallRequested) => {
+                Some(Phase::Installing(InstallProgress::CheckingIndex))
+            }
+            (Phase::Installing(_), Input::InstallProgress(progress)) => {
+                Some(Phase::Installing(progress))
+            }
+            (Phase::Installing(_), Input::InstallFailed { message }) => {
+                Some(Phase::Failed(Failure::InstallFailed { message }))
+            }
+            (Phase::Installing(_) | Phase::Starting { .. }, Input::Reinstalled) => {
+                Some(Phase::Discovering)
+            }
             (
                 Phase::Failed(_),
                 Input::UsePrevious {
@@ -300,6 +347,55 @@ mod tests {
             Phase::Ready {
                 url: "http://127.0.0.1:4000".into()
             }
+        );
+    }
+
+    #[test]
+    fn first_run_install_path() {
+        let no_runtime = Phase::Failed(Failure::NoRuntime { rejections: vec![] });
+        let installing = no_runtime.next(Input::InstallRequested).unwrap();
+        assert_eq!(
+            installing,
+            Phase::Installing(InstallProgress::CheckingIndex)
+        );
+        let downloading = InstallProgress::Downloading {
+            version: "0.2.0".into(),
+            downloaded: 5,
+            total: 10,
+            bytes_per_second: Some(5),
+            seconds_left: Some(1),
+        };
+        let installing = installing
+            .next(Input::InstallProgress(downloading.clone()))
+            .unwrap();
+        assert_eq!(installing, Phase::Installing(downloading));
+        // Buttons of other screens do nothing while installing.
+        assert_eq!(installing.next(Input::Retry), None);
+        assert_eq!(installing.next(Input::InstallRequested), None);
+        assert_eq!(
+            installing.next(Input::Reinstalled),
+            Some(Phase::Discovering)
+        );
+        let failed = installing
+            .next(Input::InstallFailed {
+                message: "offline".into(),
+            })
+            .unwrap();
+        assert!(matches!(
+            failed,
+            Phase::Failed(Failure::InstallFailed { .. })
+        ));
+        // Retry on that screen retries the install, not discovery.
+        assert_eq!(
+            failed.next(Input::Retry),
+            Some(Phase::Installing(InstallProgress::CheckingIndex))
+        );
+        // Install is only offered where no runtime was found.
+        assert_eq!(crashed().next(Input::InstallRequested), None);
+        // A rollback during a start goes back to discovery.
+        assert_eq!(
+            starting(StartStep::WaitingForHealth { port: 1 }).next(Input::Reinstalled),
+            Some(Phase::Discovering)
         );
     }
 

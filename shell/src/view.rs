@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::discovery::{RejectReason, Rejection};
-use crate::state::{Failure, Phase, StartStep};
+use crate::state::{Failure, InstallProgress, Phase, StartStep};
 
 /// Free space below which the shell refuses to start: uploads, the database and training
 /// outputs all land in the data root, and a full disk makes the backend fail in confusing ways.
@@ -20,12 +20,16 @@ pub struct Context {
     pub logs_dir: PathBuf,
     /// `<data>/runtime/previous` exists with a usable manifest.
     pub previous_runtime_available: bool,
+    /// This build knows where to download the runtime from (thin builds).
+    pub can_install: bool,
+    /// The updater's one-sentence notice (a rollback), shown until the UI is up.
+    pub notice: Option<String>,
 }
 
 /// The serialised form the splash renders.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct View {
-    /// `discovering`, `starting`, `ready` or `failed`.
+    /// `discovering`, `installing`, `starting`, `ready` or `failed`.
     pub phase: &'static str,
     /// The failure kind (`no_runtime`, `crashed`, ...) when `phase` is `failed`.
     pub kind: Option<&'static str>,
@@ -36,6 +40,10 @@ pub struct View {
     /// The backend log's last lines, for crash screens.
     pub log_tail: Vec<String>,
     pub actions: Vec<Action>,
+    /// Download progress, 0.0–1.0, while installing (the page draws a bar).
+    pub progress: Option<f64>,
+    /// The updater's notice (a rollback), if any.
+    pub notice: Option<String>,
 }
 
 /// A button on an error screen. `id` is the command the page invokes.
@@ -69,6 +77,8 @@ pub fn view(phase: &Phase, context: &Context) -> View {
         details: Vec::new(),
         log_tail: Vec::new(),
         actions: Vec::new(),
+        progress: None,
+        notice: context.notice.clone(),
     };
     match phase {
         Phase::Discovering => {
@@ -97,12 +107,62 @@ pub fn view(phase: &Phase, context: &Context) -> View {
             view.title = "Ready".into();
             view.message = "Opening the workspace…".into();
         }
+        Phase::Installing(progress) => {
+            view.phase = "installing";
+            view.title = "Installing the Tokenizer Studio engine".into();
+            match progress {
+                InstallProgress::CheckingIndex => {
+                    view.message = "Checking for the latest engine…".into();
+                }
+                InstallProgress::Downloading {
+                    version,
+                    downloaded,
+                    total,
+                    bytes_per_second,
+                    seconds_left,
+                } => {
+                    view.message = format!("Downloading the engine (version {version})…");
+                    let mut line =
+                        format!("{} of {}", megabytes_1(*downloaded), megabytes_1(*total));
+                    if let Some(speed) = bytes_per_second {
+                        line.push_str(&format!(" · {}/s", megabytes_1(*speed)));
+                    }
+                    if let Some(left) = seconds_left {
+                        line.push_str(&format!(" · about {} left", duration_words(*left)));
+                    }
+                    view.details = vec![line];
+                    view.progress = Some(if *total == 0 {
+                        0.0
+                    } else {
+                        (*downloaded as f64 / *total as f64).min(1.0)
+                    });
+                }
+                InstallProgress::Installing { version } => {
+                    view.message =
+                        format!("Unpacking and checking every file of version {version}…");
+                    view.progress = Some(1.0);
+                }
+            }
+        }
         Phase::Failed(failure) => {
             view.phase = "failed";
             failed_view(failure, context, &mut view);
         }
     }
     view
+}
+
+/// `12.3 MB`: one decimal, decimal megabytes as download tools show them.
+fn megabytes_1(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1_000_000.0)
+}
+
+fn duration_words(seconds: u64) -> String {
+    match seconds {
+        0..=59 => format!("{seconds} s"),
+        60..=3599 => format!("{} min", seconds.div_ceil(60)),
+        _ => format!("{} h {} min", seconds / 3600, (seconds % 3600) / 60),
+    }
 }
 
 fn failed_view(failure: &Failure, context: &Context, view: &mut View) {
@@ -136,11 +196,26 @@ fn failed_view(failure: &Failure, context: &Context, view: &mut View) {
                 Action {
                     id: "install_runtime",
                     label: "Download and install the engine",
-                    enabled: false,
-                    note: Some("Installing from inside the app arrives in a later version; for now reinstall Tokenizer Studio."),
+                    enabled: context.can_install,
+                    note: (!context.can_install).then_some(
+                        "This copy of Tokenizer Studio was built without a download source; reinstall it with the full installer.",
+                    ),
                 },
                 retry,
             ];
+        }
+        Failure::InstallFailed { message } => {
+            view.kind = Some("install_failed");
+            view.title = "The engine could not be installed".into();
+            view.message = format!(
+                "{} Nothing on this computer was changed.",
+                first_sentence(message)
+            );
+            view.details = vec![
+                message.clone(),
+                format!("Logs: {}", context.logs_dir.display()),
+            ];
+            view.actions = vec![retry, open_logs];
         }
         Failure::WrongPlatform {
             found,
@@ -248,7 +323,53 @@ mod tests {
         Context {
             logs_dir: "/data/logs".into(),
             previous_runtime_available: previous,
+            can_install: false,
+            notice: None,
         }
+    }
+
+    #[test]
+    fn install_button_enabled_when_the_build_has_a_source() {
+        let phase = Phase::Failed(Failure::NoRuntime { rejections: vec![] });
+        let shown = view(
+            &phase,
+            &Context {
+                can_install: true,
+                ..context(false)
+            },
+        );
+        assert_eq!(shown.actions[0].id, "install_runtime");
+        assert!(shown.actions[0].enabled);
+        assert!(shown.actions[0].note.is_none());
+    }
+
+    #[test]
+    fn download_progress_in_words_and_a_fraction() {
+        let phase = Phase::Installing(InstallProgress::Downloading {
+            version: "0.2.0".into(),
+            downloaded: 25_000_000,
+            total: 100_000_000,
+            bytes_per_second: Some(5_000_000),
+            seconds_left: Some(75),
+        });
+        let shown = view(&phase, &context(false));
+        assert_eq!(shown.phase, "installing");
+        assert_eq!(shown.progress, Some(0.25));
+        assert_eq!(
+            shown.details,
+            ["25.0 MB of 100.0 MB · 5.0 MB/s · about 2 min left"]
+        );
+        let failed = view(
+            &Phase::Failed(Failure::InstallFailed {
+                message: "could not reach http://x/runtime-beta.json: refused; check the connection and try again".into(),
+            }),
+            &context(false),
+        );
+        assert_eq!(failed.kind, Some("install_failed"));
+        assert!(failed
+            .message
+            .starts_with("Could not reach http://x/runtime-beta.json: refused."));
+        assert_eq!(failed.actions[0].id, "retry");
     }
 
     fn action_ids(view: &View) -> Vec<(&str, bool)> {
@@ -328,6 +449,9 @@ mod tests {
             Failure::TimedOut {
                 message: "x".into(),
                 log_tail: vec![],
+            },
+            Failure::InstallFailed {
+                message: "x".into(),
             },
         ] {
             let shown = view(&Phase::Failed(failure.clone()), &context(false));

@@ -10,6 +10,14 @@ function render(view) {
   byTestId('splash-title').textContent = view.title;
   byTestId('splash-message').textContent = view.message;
 
+  const notice = byTestId('splash-notice');
+  notice.hidden = !view.notice;
+  notice.textContent = view.notice || '';
+
+  const progress = byTestId('splash-progress');
+  progress.hidden = view.progress === null || view.progress === undefined;
+  if (!progress.hidden) progress.value = view.progress;
+
   const details = byTestId('splash-details');
   details.replaceChildren(...view.details.map((line) => {
     const item = document.createElement('li');

@@ -172,7 +172,28 @@ fn release_keys(plan: &Plan) -> Result<ReleaseKeys> {
             plan.channel.name()
         );
     }
-    let dir = plan.root.join("target").join("dev-minisign");
+    let (public, secret) = dev_keys(&plan.root)?;
+    ui::warn(&format!(
+        "no {MINISIGN_KEY_ENV}: signing the dev release index with the local dev key in {}",
+        dev_key_dir(&plan.root).display()
+    ));
+    Ok(ReleaseKeys {
+        public,
+        secret,
+        password: None,
+    })
+}
+
+/// `target/dev-minisign/`: the unencrypted dev key pair (never committed; `target/` is ignored).
+pub fn dev_key_dir(root: &Path) -> PathBuf {
+    root.join("target").join("dev-minisign")
+}
+
+/// The dev key pair `(public, secret)`, made on first use. Dev releases sign with it, and the
+/// shell E2E tests sign their loopback indexes with it (the shell under test embeds its public
+/// half, as a dev release's shell does).
+pub fn dev_keys(root: &Path) -> Result<(String, String)> {
+    let dir = dev_key_dir(root);
     let (public_path, secret_path) = (dir.join("minisign.pub"), dir.join("minisign.key"));
     if !public_path.is_file() || !secret_path.is_file() {
         let (public, secret) = release_meta::generate_keypair(None)?;
@@ -180,15 +201,10 @@ fn release_keys(plan: &Plan) -> Result<ReleaseKeys> {
         fs_err::write(&public_path, public)?;
         fs_err::write(&secret_path, secret)?;
     }
-    ui::warn(&format!(
-        "no {MINISIGN_KEY_ENV}: signing the dev release index with the local dev key in {}",
-        dir.display()
-    ));
-    Ok(ReleaseKeys {
-        public: fs_err::read_to_string(&public_path)?,
-        secret: fs_err::read_to_string(&secret_path)?,
-        password: None,
-    })
+    Ok((
+        fs_err::read_to_string(&public_path)?,
+        fs_err::read_to_string(&secret_path)?,
+    ))
 }
 
 /// `cargo build --release` of the shell with the release's public key and index URL baked in.

@@ -93,11 +93,18 @@ pub fn test(options: &TestOptions) -> Result<()> {
         "test",
         "shell: unit tests and Tauri window E2E (release build, Xvfb + tauri-driver)",
     );
+    // The same build-time settings as a dev release's shell (so the release build is reused):
+    // the dev update key, the dev channel and no release URL. The E2E tests sign their loopback
+    // indexes with the dev secret key and point the shell at them with TOKENIZER_STUDIO_INDEX_URL.
+    let (dev_public_key, _) = crate::release::dev_keys(&root)?;
     run_suite(
         Command::new(&cargo)
             .args(["test", "--release", "-p", "shell"])
             .current_dir(&root)
-            .env("TOKENIZER_STUDIO_SLOW_TESTS", slow_env),
+            .env("TOKENIZER_STUDIO_SLOW_TESTS", slow_env)
+            .env(crate::release::UPDATE_PUBKEY_ENV, dev_public_key)
+            .env(crate::release::RELEASE_BASE_URL_ENV, "")
+            .env("TOKENIZER_STUDIO_CHANNEL", "dev"),
         "cargo test -p shell",
     )?;
     ui::summary("all test suites passed");

@@ -334,7 +334,7 @@ fn no_runtime_explains_where_it_looked() {
         let install = session.wait_for("[data-testid=action-install_runtime]", None, UI_TIMEOUT)?;
         assert!(
             session.attribute(&install, "disabled")?.is_some(),
-            "install comes later: disabled"
+            "no download source (no index URL in this build or environment): disabled"
         );
         session.screenshot(&support::artifacts_dir().join("error-no-runtime.png"))?;
         Ok(())

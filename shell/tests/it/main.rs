@@ -7,4 +7,5 @@
 mod e2e;
 mod process;
 mod support;
+mod updates;
 mod webdriver;

@@ -1,0 +1,133 @@
+//! The shell's side of runtime installs and updates (issue 7): the update source built into
+//! this binary, the background check setting, and the rollback notice banner. The moves
+//! themselves live in the `updater` crate ([`updater::Store`]).
+
+use std::path::Path;
+
+use updater::UpdateSource;
+
+/// Shell settings file in the data root; `{"check_for_updates": false}` turns the background
+/// update check off (so does `TOKENIZER_STUDIO_UPDATE_CHECK=0`).
+pub const SETTINGS_FILE: &str = "shell-settings.json";
+
+/// Where this build downloads runtimes from: the channel's index under the release base URL
+/// and the public key, both fixed at build time by `cargo xtask release`. Only the index URL
+/// may be overridden at run time (tests, mirrors): the key never, so an override can only
+/// point at indexes signed by the release key.
+pub fn built_in_source() -> Option<UpdateSource> {
+    source_from(
+        option_env!("TOKENIZER_STUDIO_UPDATE_PUBKEY").unwrap_or(""),
+        option_env!("TOKENIZER_STUDIO_CHANNEL").unwrap_or("dev"),
+        option_env!("TOKENIZER_STUDIO_RELEASE_BASE_URL").unwrap_or(""),
+        std::env::var(updater::INDEX_URL_ENV).ok(),
+    )
+}
+
+fn source_from(
+    public_key: &str,
+    channel: &str,
+    base_url: &str,
+    index_url_override: Option<String>,
+) -> Option<UpdateSource> {
+    let index_url = index_url_override
+        .filter(|url| !url.trim().is_empty())
+        .unwrap_or_else(|| updater::index_url_for(base_url, channel));
+    (!public_key.trim().is_empty() && !index_url.is_empty()).then(|| UpdateSource {
+        index_url,
+        public_key: public_key.to_owned(),
+        channel: channel.to_owned(),
+    })
+}
+
+/// Whether the background update check may run (env first, then the settings file).
+pub fn background_check_enabled(data_root: &Path) -> bool {
+    check_enabled(std::env::var(updater::UPDATE_CHECK_ENV).ok(), data_root)
+}
+
+fn check_enabled(env_value: Option<String>, data_root: &Path) -> bool {
+    if let Some(value) = env_value {
+        return !matches!(
+            value.trim().to_ascii_lowercase().as_str(),
+            "0" | "off" | "false" | "no"
+        );
+    }
+    let settings = std::fs::read(data_root.join(SETTINGS_FILE))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    !matches!(
+        settings
+            .as_ref()
+            .and_then(|value| value.get("check_for_updates")),
+        Some(serde_json::Value::Bool(false))
+    )
+}
+
+/// JavaScript that shows `notice` as a dismissible bar over the backend's page (the page is
+/// the backend's; the shell adds this one element and nothing else).
+pub fn notice_banner_script(notice: &str) -> String {
+    let text = serde_json::to_string(notice).expect("a string serialises");
+    format!(
+        r#"(() => {{
+  if (document.getElementById('tokenizer-studio-shell-notice')) return;
+  const bar = document.createElement('div');
+  bar.id = 'tokenizer-studio-shell-notice';
+  bar.dataset.testid = 'shell-notice';
+  bar.setAttribute('role', 'status');
+  bar.style.cssText = 'position:fixed;top:0;left:0;right:0;z-index:2147483647;padding:10px 44px 10px 16px;background:#fff4d6;color:#3d2f00;border-bottom:1px solid #e0c060;font:14px system-ui,sans-serif';
+  bar.textContent = {text};
+  const close = document.createElement('button');
+  close.textContent = '×';
+  close.setAttribute('aria-label', 'Dismiss');
+  close.style.cssText = 'position:absolute;right:12px;top:6px;border:0;background:none;font-size:20px;cursor:pointer';
+  close.addEventListener('click', () => bar.remove());
+  bar.append(close);
+  document.body.append(bar);
+}})();"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_needs_a_key_and_a_url() {
+        assert_eq!(source_from("", "beta", "https://r.example/x", None), None);
+        assert_eq!(source_from("KEY", "beta", "", None), None);
+        let built = source_from("KEY", "beta", "https://r.example/x/", None).unwrap();
+        assert_eq!(built.index_url, "https://r.example/x/runtime-beta.json");
+        assert_eq!(built.channel, "beta");
+        let overridden = source_from(
+            "KEY",
+            "beta",
+            "",
+            Some("http://127.0.0.1:9/runtime-beta.json".into()),
+        )
+        .unwrap();
+        assert_eq!(overridden.index_url, "http://127.0.0.1:9/runtime-beta.json");
+        assert_eq!(overridden.public_key, "KEY");
+    }
+
+    #[test]
+    fn settings_file_turns_the_check_off() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(check_enabled(None, dir.path()));
+        assert!(!check_enabled(Some("off".into()), dir.path()));
+        std::fs::write(
+            dir.path().join(SETTINGS_FILE),
+            br#"{"check_for_updates": false}"#,
+        )
+        .unwrap();
+        assert!(!check_enabled(None, dir.path()));
+        // The environment wins over the file.
+        assert!(check_enabled(Some("1".into()), dir.path()));
+        std::fs::write(dir.path().join(SETTINGS_FILE), b"not json").unwrap();
+        assert!(check_enabled(None, dir.path()));
+    }
+
+    #[test]
+    fn banner_text_is_escaped() {
+        let script = notice_banner_script("went back to 0.1.0 </script> \"x\"");
+        assert!(script.contains(r#""went back to 0.1.0 </script> \"x\"""#));
+    }
+}
