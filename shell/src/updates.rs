@@ -73,7 +73,7 @@ pub fn notice_banner_script(notice: &str) -> String {
   bar.id = 'tokenizer-studio-shell-notice';
   bar.dataset.testid = 'shell-notice';
   bar.setAttribute('role', 'status');
-  bar.style.cssText = 'position:fixed;top:0;left:0;right:0;z-index:2147483647;padding:10px 44px 10px 16px;background:#fff4d6;color:#3d2f00;border-bottom:1px solid #e0c060;font:14px system-ui,sans-serif';
+  bar.style.cssText = 'position:relative;z-index:2147483647;padding:10px 44px 10px 16px;background:#fff4d6;color:#3d2f00;border-bottom:1px solid #e0c060;font:14px system-ui,sans-serif';
   bar.textContent = {text};
   const close = document.createElement('button');
   close.textContent = '×';
@@ -81,7 +81,7 @@ pub fn notice_banner_script(notice: &str) -> String {
   close.style.cssText = 'position:absolute;right:12px;top:6px;border:0;background:none;font-size:20px;cursor:pointer';
   close.addEventListener('click', () => bar.remove());
   bar.append(close);
-  document.body.append(bar);
+  document.body.prepend(bar);
 }})();"#
     )
 }

@@ -118,9 +118,19 @@ pub fn display() -> Display {
         }
     }
     for number in 90..140 {
-        if Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
-            || Path::new(&format!("/tmp/.X{number}-lock")).exists()
-        {
+        let (socket, lock) = (
+            format!("/tmp/.X11-unix/X{number}"),
+            format!("/tmp/.X{number}-lock"),
+        );
+        // A killed Xvfb leaves its lock and socket behind: reclaim them when the pid is gone.
+        let owner = std::fs::read_to_string(&lock)
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok());
+        if owner.is_some_and(|pid| !is_alive(pid)) {
+            let _ = std::fs::remove_file(&lock);
+            let _ = std::fs::remove_file(&socket);
+        }
+        if Path::new(&socket).exists() || Path::new(&lock).exists() {
             continue;
         }
         let name = format!(":{number}");

@@ -180,6 +180,8 @@ fn thin_first_run_installs_then_a_bad_update_rolls_back() {
         );
         session.click(&install)?;
         session.wait_for("body[data-phase=installing]", None, UI_TIMEOUT)?;
+        // Best effort: on loopback the install screen may already be gone.
+        let _ = session.screenshot(&shots.join("thin-first-run-installing.png"));
         session.wait_for("[data-testid=datasets-screen]", None, UI_TIMEOUT)?;
         session.screenshot(&shots.join("thin-first-run-ui.png"))?;
         Ok(())
