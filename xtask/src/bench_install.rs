@@ -181,7 +181,7 @@ pub fn install(plan: &Plan, runs: usize) -> Result<()> {
     let (ours_rss, tar_rss) = (rss_mb(&ours_runs), rss_mb(&tar_runs));
     let ratio = ours_s.median / tar_s.median;
     let profile = if cfg!(debug_assertions) {
-        "dev (workspace crates opt-level 0, dependencies 2)"
+        "dev (installer crates runtime-archive + updater and dependencies at opt-level 2)"
     } else {
         "release"
     };

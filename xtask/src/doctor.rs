@@ -82,7 +82,7 @@ pub fn checks(target: Target, cache_dir: &Path) -> Vec<Check> {
     });
     checks.push(Check {
         name: "CPython 3.12",
-        found: tools::host_python312().ok().map(|path| display(path)),
+        found: tools::host_python312().ok().map(display),
         fix: Fix::Manual("install CPython 3.12 (`pyenv install 3.12`, Ubuntu 24.04 `apt-get install python3.12`), or set TOKENIZER_STUDIO_HOST_PYTHON"),
     });
     let cached_uv = cache_dir
