@@ -262,7 +262,7 @@ fn sigkill_during_download_resumes_next_time() {
 }
 
 #[test]
-fn sigkill_during_extraction_leaves_the_old_runtime() {
+fn sigkill_between_extraction_and_verification_reuses_the_download() {
     let world = World::with_v1();
     world.publish_v2(true, 1000);
     let (data, url) = (world.data_str(), world.server.index_url());
@@ -427,4 +427,35 @@ fn full_install_rolls_back_to_its_bundled_default() {
         world.status()["state"]["bad_versions"],
         serde_json::json!(["0.2.0"])
     );
+}
+
+/// A kill in the middle of writing the files: a 100 MB incompressible file takes long enough
+/// to extract that the kill lands while it is half written (asserted, not assumed).
+#[test]
+fn sigkill_in_the_middle_of_extraction_leaves_the_old_runtime() {
+    const PADDING: usize = 100_000_000;
+    let world = World::with_v1();
+    world.publish_v2(true, PADDING);
+    let (data, url) = (world.data_str(), world.server.index_url());
+    let mut child = spawn_until(
+        &install_args(&data, &url, &world.key_file),
+        "STAGE Installing { version: \"0.2.0\" }",
+        TIMEOUT,
+    );
+    let padding = world
+        .data
+        .path()
+        .join("runtime")
+        .join("staging-0.2.0")
+        .join("padding.bin");
+    wait_for_size(&padding, 0, TIMEOUT);
+    sigkill(&mut child);
+    let written = std::fs::metadata(&padding).unwrap().len();
+    assert!(
+        written < PADDING as u64,
+        "the kill came after the file was complete ({written} bytes)"
+    );
+    world.expect_launch("0.1.0");
+    assert!(world.install().ok);
+    world.expect_launch("0.2.0");
 }

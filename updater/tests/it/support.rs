@@ -65,12 +65,10 @@ pub fn build_runtime(work: &Path, version: &str, healthy: bool, padding: usize) 
     let archive = work
         .join("serve")
         .join(layout::archive_name(version, TARGET));
-    runtime_archive::pack_tar_zst(
-        &root,
-        &archive,
-        &runtime_archive::PackOptions::new(1_700_000_000),
-    )
-    .unwrap();
+    // Level 1: the tests are about moving archives around, not about their size.
+    let mut options = runtime_archive::PackOptions::new(1_700_000_000);
+    options.zstd_level = 1;
+    runtime_archive::pack_tar_zst(&root, &archive, &options).unwrap();
     archive
 }
 
@@ -78,14 +76,15 @@ fn noise(len: usize, seed: &str) -> Vec<u8> {
     let mut x: u64 = seed
         .bytes()
         .fold(0x9E37_79B9_7F4A_7C15, |a, b| a.rotate_left(5) ^ b as u64);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    let mut bytes = Vec::with_capacity(len + 8);
+    while bytes.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
 }
 
 pub fn system_python() -> PathBuf {
