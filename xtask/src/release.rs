@@ -214,6 +214,20 @@ fn build_shell(plan: &Plan, bundle: Bundle, public_key: &str) -> Result<PathBuf>
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("cargo"));
     let base_url = std::env::var(RELEASE_BASE_URL_ENV).unwrap_or_default();
+    // A thin installer downloads its runtime from `<base>/runtime-<channel>.json`: without a
+    // base URL its first run can only say "reinstall with the full installer".
+    if bundle == Bundle::Thin && base_url.trim().is_empty() {
+        if plan.channel != Channel::Dev {
+            bail!(
+                "a thin {} release needs {RELEASE_BASE_URL_ENV} (where runtime-{}.json and the archives will be published): the shell's first run downloads the runtime from there",
+                plan.channel.name(),
+                plan.channel.name()
+            );
+        }
+        ui::warn(&format!(
+            "{RELEASE_BASE_URL_ENV} is not set: this thin dev shell cannot download a runtime by itself (set TOKENIZER_STUDIO_INDEX_URL when running it, or build --bundle full)"
+        ));
+    }
     let status = Command::new(cargo)
         .args([
             "build",
