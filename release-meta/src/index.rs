@@ -143,11 +143,6 @@ pub fn index_json(index: &ReleaseIndex) -> String {
     json
 }
 
-/// The signed trusted comment (defined by the contract crate, checked by the shell's updater).
-fn trusted_comment(index: &ReleaseIndex) -> String {
-    index.trusted_comment()
-}
-
 /// Writes `runtime-<channel>.json` and `runtime-<channel>.json.minisig` into `dir`;
 /// returns `(json_path, minisig_path)`.
 ///
@@ -165,7 +160,7 @@ pub fn write_signed_index(
         json.as_bytes(),
         secret_key,
         password,
-        &trusted_comment(index),
+        &index.trusted_comment(),
     )?;
     fs_err::create_dir_all(dir)?;
     let json_path = dir.join(index_file_name(&index.channel));
@@ -190,7 +185,7 @@ pub fn verify_index(
         path: source.to_owned(),
         source: error,
     })?;
-    if comment != trusted_comment(&index) {
+    if comment != index.trusted_comment() {
         return Err(Error::IndexCommentMismatch {
             comment,
             channel: index.channel,

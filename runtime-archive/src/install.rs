@@ -61,7 +61,10 @@ pub fn install_archive(
     result
 }
 
-fn extract_and_verify(archive: &Path, staging: &Path, target: Target) -> Result<Manifest> {
+/// Extracts `archive` into `staging` (absent or empty), then checks its `manifest.json` is for
+/// `target` and every file matches it. The caller removes `staging` on error and promotes it
+/// on success ([`install_archive`] does both; the updater names its own staging folder).
+pub fn extract_and_verify(archive: &Path, staging: &Path, target: Target) -> Result<Manifest> {
     extract_archive(archive, staging)?;
     let manifest_path = staging.join(layout::MANIFEST_FILE);
     let bytes = fs_err::read(&manifest_path).map_err(|_| Error::ManifestMissing {

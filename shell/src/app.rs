@@ -36,7 +36,7 @@ pub struct Shell {
     /// `<data>/runtime/`: installs, updates, rollbacks. `None` if it cannot be created (the
     /// shell still runs a runtime found elsewhere).
     store: Mutex<Option<updater::Store>>,
-    /// Where this build downloads runtimes from (`None`: built without one).
+    /// Where this build downloads runtimes from (`None`: built without one, or no store).
     update_source: Option<updater::UpdateSource>,
     /// The updater's sentence for the user (a rollback), shown on the next UI.
     notice: Mutex<Option<String>>,
@@ -66,7 +66,8 @@ impl Shell {
                 None
             }
         };
-        let update_source = updates::built_in_source();
+        // Without a store there is nowhere to install to: no source either.
+        let update_source = updates::built_in_source().filter(|_| store.is_some());
         log.line(&match &update_source {
             Some(source) => format!(
                 "runtime downloads from {} (channel {})",
@@ -137,7 +138,7 @@ impl Shell {
                 self.discovery.target,
             )
             .is_ok(),
-            can_install: self.update_source.is_some() && self.lock_store().is_some(),
+            can_install: self.update_source.is_some(),
             notice: self
                 .notice
                 .lock()
@@ -153,11 +154,6 @@ impl Shell {
             Err(std::sync::TryLockError::Poisoned(poison)) => Some(poison.into_inner()),
             Err(std::sync::TryLockError::WouldBlock) => None,
         }
-    }
-
-    fn lock_store(&self) -> Option<()> {
-        self.try_store()
-            .and_then(|store| store.as_ref().map(|_| ()))
     }
 
     /// Logs what the store repaired or applied.
@@ -324,7 +320,7 @@ fn install_runtime(app: &AppHandle, generation: u64) {
         );
         return;
     };
-    let shell_version = semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("semver");
+    let shell_version = shell_version();
     let mut last_publish = Instant::now() - Duration::from_secs(1);
     let result = {
         let mut guard = shell.store.lock().unwrap_or_else(|p| p.into_inner());
@@ -411,7 +407,7 @@ fn check_for_updates_in_background(app: &AppHandle) {
     }
     let shell = Arc::clone(&shell);
     spawn_named("update-check", move || {
-        let shell_version = semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("semver");
+        let shell_version = shell_version();
         let mut guard = shell.store.lock().unwrap_or_else(|p| p.into_inner());
         let Some(store) = guard.as_mut() else { return };
         let result = updater::check_and_install(
@@ -432,6 +428,11 @@ fn check_for_updates_in_background(app: &AppHandle) {
             Err(error) => format!("update check: {error}"),
         });
     });
+}
+
+/// This shell's version, for the index's `min_shell_version`.
+fn shell_version() -> semver::Version {
+    semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("the crate version is semver")
 }
 
 /// "Download and install the engine" on the no-runtime screen.

@@ -6,7 +6,6 @@
 use std::time::{Duration, Instant};
 
 use runtime_archive::{ExpectedFile, Progress, RetryPolicy};
-use runtime_spec::{layout, Manifest};
 use semver::Version;
 
 use crate::error::{Error, Result};
@@ -132,27 +131,7 @@ pub fn install_pending(store: &mut Store, archive: &std::path::Path, version: &s
     let _ = std::fs::remove_dir_all(&staging);
     let result = (|| {
         store.step("extract");
-        runtime_archive::extract_archive(archive, &staging)?;
-        store.step("verify");
-        let manifest_path = staging.join(layout::MANIFEST_FILE);
-        let bytes =
-            fs_err::read(&manifest_path).map_err(|_| runtime_archive::Error::ManifestMissing {
-                archive: archive.to_path_buf(),
-            })?;
-        let manifest = Manifest::from_json(&bytes).map_err(|source| {
-            runtime_archive::Error::ManifestInvalid {
-                path: manifest_path.clone(),
-                source,
-            }
-        })?;
-        if manifest.target != store.target() {
-            return Err(runtime_archive::Error::WrongTarget {
-                archive: archive.to_path_buf(),
-                expected: store.target(),
-                found: manifest.target,
-            }
-            .into());
-        }
+        let manifest = runtime_archive::extract_and_verify(archive, &staging, store.target())?;
         if manifest.runtime_version != version {
             return Err(Error::BadEntry {
                 reason: format!(
@@ -160,14 +139,6 @@ pub fn install_pending(store: &mut Store, archive: &std::path::Path, version: &s
                     manifest.runtime_version
                 ),
             });
-        }
-        let report = runtime_archive::verify_dir(&staging, &manifest);
-        if !report.is_ok() {
-            return Err(runtime_archive::Error::VerifyFailed {
-                dir: staging.clone(),
-                report: report.to_string(),
-            }
-            .into());
         }
         store.step("promote");
         store.remove_slot(PENDING);
@@ -212,11 +183,9 @@ fn check_space(
     size: u64,
     unpacked_size: u64,
 ) -> Result<()> {
-    let part = archive.with_file_name(format!(
-        "{}.part",
-        archive.file_name().unwrap_or_default().to_string_lossy()
-    ));
-    let have = std::fs::metadata(&part).map(|meta| meta.len()).unwrap_or(0);
+    let have = std::fs::metadata(runtime_archive::part_file_for(archive))
+        .map(|meta| meta.len())
+        .unwrap_or(0);
     let needed = size.saturating_sub(have) + unpacked_size + SPACE_MARGIN_BYTES;
     let available = runtime_archive::free_space(store.dir())
         .map_err(Error::io("checking free space in", store.dir()))?;

@@ -30,7 +30,7 @@ pub const PENDING: &str = "pending";
 pub const DEFAULT: &str = "default";
 pub const DOWNLOADS: &str = "downloads";
 
-/// Called with a step name before each step that changes the folder (`extract`, `verify`,
+/// Called with a step name before each step that changes the folder (`extract`, `promote`,
 /// `retire-previous`, `current-to-previous`, `pending-to-current`, `current-to-failed`,
 /// `previous-to-current`). Lets the fault tests stop a real process at an exact point.
 pub type StepHook = Box<dyn FnMut(&str) + Send>;

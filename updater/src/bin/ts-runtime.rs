@@ -42,21 +42,11 @@ fn required(args: &[String], name: &str) -> Result<String, String> {
     option(args, name).ok_or_else(|| format!("{name} is required"))
 }
 
-fn host_target() -> Target {
-    if cfg!(target_os = "macos") {
-        Target::MacosArm64
-    } else if cfg!(windows) {
-        Target::WindowsX64
-    } else {
-        Target::LinuxX64
-    }
-}
-
 fn run(args: &[String]) -> Result<(), String> {
     let command = args.first().map(String::as_str).unwrap_or("");
     let data_dir = PathBuf::from(required(args, "--data-dir")?);
-    let mut store =
-        Store::open(&data_dir.join("runtime"), host_target()).map_err(|e| e.to_string())?;
+    let target = Target::host().ok_or("this platform has no runtime target")?;
+    let mut store = Store::open(&data_dir.join("runtime"), target).map_err(|e| e.to_string())?;
     if let Some(pause_at) = option(args, "--pause-at") {
         store.set_step_hook(Box::new(move |step| {
             if step == pause_at {

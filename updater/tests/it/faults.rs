@@ -262,13 +262,13 @@ fn sigkill_during_download_resumes_next_time() {
 }
 
 #[test]
-fn sigkill_between_extraction_and_verification_reuses_the_download() {
+fn sigkill_before_the_verified_extraction_is_promoted_reuses_the_download() {
     let world = World::with_v1();
     world.publish_v2(true, 1000);
     let (data, url) = (world.data_str(), world.server.index_url());
     let mut args = install_args(&data, &url, &world.key_file);
-    args.extend(["--pause-at", "verify"]);
-    let mut child = spawn_until(&args, "PAUSED verify", TIMEOUT);
+    args.extend(["--pause-at", "promote"]);
+    let mut child = spawn_until(&args, "PAUSED promote", TIMEOUT);
     sigkill(&mut child);
     assert!(world
         .data
