@@ -24,5 +24,7 @@ class AppContext:
     request_shutdown: Callable[[], None] = field(default=lambda: None)
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
+    # async: FastAPI runs a sync dependency in its thread pool, which costs a thread hop per
+    # request (and, on the first request, starting the pool) for one attribute read.
     return request.app.state.ctx

@@ -109,7 +109,20 @@ def _log_config(log_file: str) -> dict:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn re-raises a caught SIGTERM after shutdown (exit by signal); we want exit code 0."""
+    """uvicorn re-raises a caught SIGTERM after shutdown (exit by signal); we want exit code 0.
+
+    `on_listening` runs once, the moment uvicorn has started listening (READY line).
+    """
+
+    def __init__(self, config: uvicorn.Config, on_listening: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_listening = on_listening
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            # Straight after the listen, not from a polling task: the supervisor waits on it.
+            self.on_listening()
 
     @contextlib.contextmanager
     def capture_signals(self):
@@ -187,6 +200,14 @@ def main(argv: list[str] | None = None) -> int:
         if server is not None:
             server.should_exit = True
 
+    def announce() -> None:
+        line = json.dumps(
+            {"port": settings.port, "pid": os.getpid(), "version": __version__, "launch_id": settings.launch_id}
+        )
+        ready_out.write(f"{READY_PREFIX} {line}\n")
+        ready_out.flush()
+        log.info("listening on http://127.0.0.1:%d", settings.port)
+
     app = create_app(settings, paths, request_shutdown)
     config = uvicorn.Config(
         app,
@@ -199,30 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         server_header=False,
         timeout_graceful_shutdown=3,
     )
-    server = _Server(config)
+    server = _Server(config, on_listening=announce)
     if settings.stdin_watch:
         threading.Thread(target=_watch_stdin, args=(server,), name="stdin-watch", daemon=True).start()
 
-    async def announce() -> None:
-        while not server.started:
-            if server.should_exit:
-                return
-            await asyncio.sleep(0.01)
-        line = json.dumps(
-            {"port": settings.port, "pid": os.getpid(), "version": __version__, "launch_id": settings.launch_id}
-        )
-        ready_out.write(f"{READY_PREFIX} {line}\n")
-        ready_out.flush()
-        log.info("listening on http://127.0.0.1:%d", settings.port)
-
-    async def run() -> None:
-        announcer = asyncio.create_task(announce())
-        try:
-            await server.serve(sockets=[sock])
-        finally:
-            announcer.cancel()
-
-    asyncio.run(run())
+    asyncio.run(server.serve(sockets=[sock]))
     log.info("stopped")
     if app.state.ctx.jobs.is_busy():
         # A training step inside the Rust extension cannot be interrupted, and letting the

@@ -10,5 +10,7 @@ router = APIRouter()
 
 @router.get("/health")
 @router.get("/api/v1/health")
-def health(ctx: AppContext = Depends(get_ctx)) -> dict:
+async def health(ctx: AppContext = Depends(get_ctx)) -> dict:
+    # async on purpose: answered on the event loop, so the supervisor's first probe does not
+    # wait for anyio's worker thread (and its backend import) to start.
     return {"status": "ok", "version": __version__, "launch_id": ctx.settings.launch_id}
