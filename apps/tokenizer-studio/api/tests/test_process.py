@@ -237,6 +237,37 @@ def test_startup_imports_stay_light(servers):
     assert modules & heavy == set()
 
 
+def test_health_is_answered_on_the_event_loop():
+    # A sync endpoint or dependency runs in anyio's thread pool: the supervisor's first probe
+    # would wait for the pool (and its backend import) to start.
+    import inspect
+
+    from app.context import get_ctx
+    from app.routes.health import health
+
+    assert inspect.iscoroutinefunction(health) and inspect.iscoroutinefunction(get_ctx)
+
+
+def test_gc_paused_for_the_imports_is_resumed_and_frozen():
+    import gc
+
+    from app.server import _resume_gc
+
+    was_enabled = gc.isenabled()
+    try:
+        gc.disable()  # as app/__main__.py does before importing the server
+        _resume_gc()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > 0
+        frozen = gc.get_freeze_count()
+        _resume_gc()  # with the GC already on (imported by anything else): nothing happens
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+        if not was_enabled:
+            gc.disable()
+
+
 def test_runs_from_a_runtime_layout_in_isolated_mode(tmp_path):
     """As the toolchain ships it: runtime/app/{app,tokenizer,templates}, runtime/web, `-I`."""
     import shutil
