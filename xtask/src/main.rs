@@ -4,6 +4,7 @@ mod app;
 mod assemble;
 mod bench;
 mod bench_install;
+mod bench_shell;
 mod bytecode;
 mod doctor;
 mod fsutil;
@@ -102,18 +103,26 @@ enum Command {
         target: Option<Target>,
     },
     /// Benchmarks: `runtime` (build speed, sizes, zstd levels), `startup` (cold start),
-    /// `install` (first-run install from a loopback server vs `tar --zstd -xf`).
+    /// `install` (first-run install from a loopback server vs `tar --zstd -xf`), `shell`
+    /// (release binary size, launch → UI ready, idle RSS).
     Bench {
         #[arg(value_enum)]
         what: BenchKind,
-        /// Measurements per case for `startup` (default 7) and `install` (default 5); the
-        /// median is reported.
+        /// Measurements per case for `startup` (default 7), `install` (default 5) and `shell`
+        /// (launches, default 5); the median is reported.
         #[arg(long)]
         runs: Option<usize>,
         /// Output folder of the benchmarked builds (default: `dist/`); `install` reads the
         /// runtime archive from it and writes `bench-install.json` into it.
         #[arg(long)]
         out_dir: Option<PathBuf>,
+        /// `shell`: the runtime folder the shell starts (default: the host target's runtime in
+        /// the output folder, as `cargo xtask runtime` makes it).
+        #[arg(long)]
+        runtime: Option<PathBuf>,
+        /// `shell`: measure the existing release binary instead of building it first.
+        #[arg(long)]
+        no_build: bool,
     },
     /// The installer process `bench install` measures (internal).
     #[command(hide = true, name = bench_install::CHILD_COMMAND)]
@@ -180,6 +189,8 @@ enum BenchKind {
     /// First-run install (signed index → download → extract → verify → settle) from a
     /// loopback server vs `tar --zstd -xf` of the same archive; peak RSS of both.
     Install,
+    /// The shell's release binary size (goal ≤ 12 MB), launch → UI ready, idle RSS (Linux).
+    Shell,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -305,6 +316,8 @@ fn run(command: Command) -> Result<()> {
             what,
             runs,
             out_dir,
+            runtime,
+            no_build,
         } => {
             let plan = Plan::new(PlanInput {
                 target: None,
@@ -318,6 +331,14 @@ fn run(command: Command) -> Result<()> {
                 BenchKind::Runtime => bench::runtime(&plan),
                 BenchKind::Startup => bench::startup(&plan, runs.unwrap_or(7)),
                 BenchKind::Install => bench_install::install(&plan, runs.unwrap_or(5)),
+                BenchKind::Shell => bench_shell::shell(
+                    &plan,
+                    &bench_shell::ShellBenchOptions {
+                        runs: runs.unwrap_or(5),
+                        runtime: runtime.unwrap_or_else(|| plan.runtime_dir.clone()),
+                        build: !no_build,
+                    },
+                ),
             }
         }
         Command::BenchInstallChild {

@@ -93,22 +93,30 @@ pub fn test(options: &TestOptions) -> Result<()> {
         "test",
         "shell: unit tests and Tauri window E2E (release build, Xvfb + tauri-driver)",
     );
-    // The same build-time settings as a dev release's shell (so the release build is reused):
-    // the dev update key, the dev channel and no release URL. The E2E tests sign their loopback
-    // indexes with the dev secret key and point the shell at them with TOKENIZER_STUDIO_INDEX_URL.
-    let (dev_public_key, _) = crate::release::dev_keys(&root)?;
+    // The E2E tests sign their loopback indexes with the dev secret key and point the shell at
+    // them with TOKENIZER_STUDIO_INDEX_URL.
     run_suite(
         Command::new(&cargo)
             .args(["test", "--release", "-p", "shell"])
             .current_dir(&root)
             .env("TOKENIZER_STUDIO_SLOW_TESTS", slow_env)
-            .env(crate::release::UPDATE_PUBKEY_ENV, dev_public_key)
-            .env(crate::release::RELEASE_BASE_URL_ENV, "")
-            .env("TOKENIZER_STUDIO_CHANNEL", "dev"),
+            .envs(dev_shell_env(&root)?),
         "cargo test -p shell",
     )?;
     ui::summary("all test suites passed");
     Ok(())
+}
+
+/// The build-time settings of a dev release's shell: the dev update key, the dev channel and no
+/// release URL. The shell tests and `bench shell` build with them, so they share one release
+/// build.
+pub(crate) fn dev_shell_env(root: &Path) -> Result<[(&'static str, String); 3]> {
+    let (dev_public_key, _) = crate::release::dev_keys(root)?;
+    Ok([
+        (crate::release::UPDATE_PUBKEY_ENV, dev_public_key),
+        (crate::release::RELEASE_BASE_URL_ENV, String::new()),
+        ("TOKENIZER_STUDIO_CHANNEL", "dev".to_owned()),
+    ])
 }
 
 fn run_suite(command: &mut Command, name: &str) -> Result<()> {
