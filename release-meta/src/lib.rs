@@ -1,4 +1,4 @@
-//! Release metadata: SHA256SUMS, the minisign-signed release index, the CycloneDX SBOM, Tauri latest.json.
+//! Release metadata: SHA256SUMS, the minisign-signed release index, the CycloneDX SBOM, Tauri's latest-<channel>.json.
 //!
 //! Everything a release job writes beside the runtime archives and installers (DESIGN.md §6,
 //! §10, §11): each concern is one module, and every function takes its timestamps from the
@@ -25,7 +25,7 @@ pub use minisign::{generate_keypair, sign, tauri_pubkey, verify};
 pub use sbom::{cyclonedx_from_lock, parse_lock, LockedPackage, SbomMetadata};
 pub use sums::write_sha256sums;
 pub use time::rfc3339_utc;
-pub use updater::tauri_latest_json;
+pub use updater::{shell_manifest_name, tauri_latest_json, updater_trusted_comment};
 
 /// Shorthand for results whose error is this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -32,6 +32,20 @@ struct Platform<'a> {
     url: &'a str,
 }
 
+/// The shell's update manifest for `channel`: `latest-<channel>.json`, beside
+/// `runtime-<channel>.json` under the release base URL.
+pub fn shell_manifest_name(channel: &str) -> String {
+    format!("latest-{channel}.json")
+}
+
+/// The trusted comment of an installer's updater signature, in the Tauri CLI's tab-separated
+/// form: `timestamp:<unix>\tfile:<name>\tversion:<version>`. Tauri's updater reads `version:`
+/// from it (`requireSignedVersion`) and refuses an installer signed for another version than
+/// the manifest announces.
+pub fn updater_trusted_comment(timestamp: u64, file_name: &str, version: &str) -> String {
+    format!("timestamp:{timestamp}\tfile:{file_name}\tversion:{version}")
+}
+
 /// Renders `latest.json` (pretty, trailing newline, platforms sorted by key).
 ///
 /// `platforms` holds `(platform_key, url, signature)`, e.g. `("linux-x86_64", url, sig)`.

@@ -739,7 +739,7 @@ fn phase_summary(phase: &Phase) -> String {
     }
 }
 
-fn spawn_named(name: &str, work: impl FnOnce() + Send + 'static) {
+pub(crate) fn spawn_named(name: &str, work: impl FnOnce() + Send + 'static) {
     std::thread::Builder::new()
         .name(format!("shell-{name}"))
         .spawn(work)

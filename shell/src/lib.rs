@@ -15,6 +15,7 @@ pub mod discovery;
 pub mod handoff;
 mod opener;
 pub mod shell_log;
+pub mod shell_update;
 pub mod state;
 pub mod updates;
 pub mod view;
@@ -55,7 +56,11 @@ pub fn run() {
                 let _ = window.set_focus();
             }
         }))
+        // The shell's own updates: Rust API only (no updater permission is granted to any
+        // page), keyed with the update key built in.
+        .plugin(shell_update::plugin())
         .manage(Arc::clone(&shell))
+        .manage(shell_update::ShellUpdates::default())
         .invoke_handler(tauri::generate_handler![
             commands::shell_state,
             commands::retry,
@@ -72,9 +77,18 @@ pub fn run() {
             let origin = app::origin_of(payload.url()).unwrap_or_default();
             let shell = webview.state::<Arc<Shell>>();
             let what = if shell.is_sidecar_origin(&origin) {
-                // A rollback happened this session: say so, in one sentence, over the UI.
-                if let Some(notice) = shell.notice() {
-                    if let Err(error) = webview.eval(updates::notice_banner_script(&notice)) {
+                // A rollback happened this session, or a new shell is ready: say so, in one
+                // sentence each, over the UI.
+                let notices = [
+                    (updates::ROLLBACK_NOTICE_ID, shell.notice()),
+                    (
+                        shell_update::NOTICE_ID,
+                        webview.state::<shell_update::ShellUpdates>().notice(),
+                    ),
+                ];
+                for (id, notice) in notices {
+                    let Some(notice) = notice else { continue };
+                    if let Err(error) = webview.eval(updates::notice_banner_script(id, &notice)) {
                         shell
                             .log
                             .line(&format!("could not show the notice: {error}"));
@@ -97,14 +111,17 @@ pub fn run() {
             }
             watch_termination_signals(handle.clone());
             app::begin_first_launch(&handle);
+            shell_update::check_in_background(&handle);
             Ok(())
         })
         .build(tauri::generate_context!())
         .expect("the window system could not be started (is a display available?)");
-    app.run(move |_app, event| {
+    app.run(move |app, event| {
         if let RunEvent::Exit = event {
             // Window closed, quit, or a signal turned into `exit(0)`: the backend goes too.
             shell.stop_sidecar("the app is exiting");
+            // Then a downloaded shell update replaces this app (Windows: its installer starts).
+            shell_update::install_if_ready(app);
             shell.log.line("shell exiting");
         }
     });

@@ -62,16 +62,26 @@ fn check_enabled(env_value: Option<String>, data_root: &Path) -> bool {
     )
 }
 
-/// JavaScript that shows `notice` as a dismissible bar over the backend's page (the page is
-/// the backend's; the shell adds this one element and nothing else).
-pub fn notice_banner_script(notice: &str) -> String {
+/// Id of the rollback notice's banner.
+pub const ROLLBACK_NOTICE_ID: &str = "tokenizer-studio-shell-notice";
+
+/// JavaScript that shows `notice` as a dismissible bar with element id `id` over the backend's
+/// page (the page is the backend's; the shell adds this one element and nothing else). The
+/// rollback banner's test id is `shell-notice`; others are `<id>` itself.
+pub fn notice_banner_script(id: &str, notice: &str) -> String {
     let text = serde_json::to_string(notice).expect("a string serialises");
+    let id_json = serde_json::to_string(id).expect("a string serialises");
+    let test_id = if id == ROLLBACK_NOTICE_ID {
+        "\"shell-notice\"".to_owned()
+    } else {
+        id_json.clone()
+    };
     format!(
         r#"(() => {{
-  if (document.getElementById('tokenizer-studio-shell-notice')) return;
+  if (document.getElementById({id_json})) return;
   const bar = document.createElement('div');
-  bar.id = 'tokenizer-studio-shell-notice';
-  bar.dataset.testid = 'shell-notice';
+  bar.id = {id_json};
+  bar.dataset.testid = {test_id};
   bar.setAttribute('role', 'status');
   bar.style.cssText = 'position:relative;z-index:2147483647;padding:10px 44px 10px 16px;background:#fff4d6;color:#3d2f00;border-bottom:1px solid #e0c060;font:14px system-ui,sans-serif';
   bar.textContent = {text};
@@ -127,7 +137,8 @@ mod tests {
 
     #[test]
     fn banner_text_is_escaped() {
-        let script = notice_banner_script("went back to 0.1.0 </script> \"x\"");
+        let script = notice_banner_script(ROLLBACK_NOTICE_ID, "went back to 0.1.0 </script> \"x\"");
+        assert!(script.contains(r#"dataset.testid = "shell-notice""#));
         assert!(script.contains(r#""went back to 0.1.0 </script> \"x\"""#));
     }
 }

@@ -146,7 +146,34 @@ pub fn installers(input: &InstallerInput<'_>) -> Result<Vec<PathBuf>> {
             input.bundle.name()
         ),
     );
-    let outputs = cargo_packager::package(&config).context("cargo-packager failed")?;
+    // Tauri's updater asks the binary which installer put it there (a marker string that
+    // tauri-bundler rewrites per format; cargo-packager does not), so each format that needs a
+    // marker is packaged from its own stamped copy of the shell.
+    let mut outputs = Vec::new();
+    for (marker, group) in formats_by_bundle_marker(&formats) {
+        let mut config = config.clone();
+        config.formats = Some(group);
+        if let Some(marker) = marker {
+            let stamped = work.path().join(format!("bin-{}", marker.name()));
+            fs_err::create_dir_all(&stamped)?;
+            let exe_name = tools::exe_name(SHELL_BINARY);
+            let original = input.binaries_dir.join(&exe_name);
+            let binary =
+                stamp_bundle_type(&fs_err::read(&original)?, marker).with_context(|| {
+                    format!(
+                        "stamping {} for its {} installer",
+                        original.display(),
+                        marker.name()
+                    )
+                })?;
+            // Copy first so the stamped file keeps the original's mode bits.
+            let stamped_exe = stamped.join(&exe_name);
+            fs_err::copy(&original, &stamped_exe)?;
+            fs_err::write(&stamped_exe, binary)?;
+            config.binaries_dir = Some(stamped);
+        }
+        outputs.extend(cargo_packager::package(&config).context("cargo-packager failed")?);
+    }
     // cargo-packager leaves its intermediate tree in the output folder; it is not a release file.
     let _ = std::fs::remove_dir_all(input.out_dir.join(".cargo-packager"));
     if input.target == Target::MacosArm64 {
@@ -160,6 +187,97 @@ pub fn installers(input: &InstallerInput<'_>) -> Result<Vec<PathBuf>> {
         ui::info(&format!("built {}", path.display()));
     }
     Ok(paths)
+}
+
+/// The installer kinds Tauri's updater tells apart at run time
+/// (`tauri::utils::platform::bundle_type`). macOS needs none: an unmarked macOS binary counts
+/// as an `.app`, which is what both the `.app` and the `.dmg` install.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BundleMarker {
+    Deb,
+    AppImage,
+    Nsis,
+    Msi,
+}
+
+/// What an unstamped binary carries: `static __TAURI_BUNDLE_TYPE: &str` in tauri-utils.
+const BUNDLE_TYPE_UNSTAMPED: &[u8] = b"__TAURI_BUNDLE_TYPE_VAR_UNK";
+
+impl BundleMarker {
+    fn for_format(format: PackageFormat) -> Option<BundleMarker> {
+        match format {
+            PackageFormat::Deb => Some(BundleMarker::Deb),
+            PackageFormat::AppImage => Some(BundleMarker::AppImage),
+            PackageFormat::Nsis => Some(BundleMarker::Nsis),
+            PackageFormat::Wix => Some(BundleMarker::Msi),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            BundleMarker::Deb => "deb",
+            BundleMarker::AppImage => "appimage",
+            BundleMarker::Nsis => "nsis",
+            BundleMarker::Msi => "msi",
+        }
+    }
+
+    /// The marker's value, the same length as [`BUNDLE_TYPE_UNSTAMPED`] (tauri-utils matches
+    /// these exact strings).
+    fn stamp(self) -> &'static [u8] {
+        match self {
+            BundleMarker::Deb => b"__TAURI_BUNDLE_TYPE_VAR_DEB",
+            BundleMarker::AppImage => b"__TAURI_BUNDLE_TYPE_VAR_APP",
+            BundleMarker::Nsis => b"__TAURI_BUNDLE_TYPE_VAR_NSS",
+            BundleMarker::Msi => b"__TAURI_BUNDLE_TYPE_VAR_MSI",
+        }
+    }
+}
+
+/// `formats` grouped by the marker their binary needs, in order of first appearance; formats
+/// that need none stay together (cargo-packager builds a `.dmg` from the `.app` of the same run).
+fn formats_by_bundle_marker(
+    formats: &[PackageFormat],
+) -> Vec<(Option<BundleMarker>, Vec<PackageFormat>)> {
+    let mut groups: Vec<(Option<BundleMarker>, Vec<PackageFormat>)> = Vec::new();
+    for &format in formats {
+        let marker = BundleMarker::for_format(format);
+        match groups.iter_mut().find(|(existing, _)| *existing == marker) {
+            Some((_, group)) => group.push(format),
+            None => groups.push((marker, vec![format])),
+        }
+    }
+    groups
+}
+
+/// The shell binary with its bundle-type marker rewritten for `marker`, as tauri-bundler does.
+/// Exactly one unstamped marker must be present: none means the binary is not a Tauri v2 app
+/// (or was stamped already), two would make the choice a guess.
+pub fn stamp_bundle_type(binary: &[u8], marker: BundleMarker) -> Result<Vec<u8>> {
+    let positions: Vec<usize> = binary
+        .windows(BUNDLE_TYPE_UNSTAMPED.len())
+        .enumerate()
+        .filter(|(_, window)| *window == BUNDLE_TYPE_UNSTAMPED)
+        .map(|(position, _)| position)
+        .collect();
+    match positions.as_slice() {
+        [position] => {
+            let mut stamped = binary.to_vec();
+            stamped[*position..*position + BUNDLE_TYPE_UNSTAMPED.len()]
+                .copy_from_slice(marker.stamp());
+            Ok(stamped)
+        }
+        [] => bail!(
+            "the binary has no unstamped Tauri bundle-type marker ({}): it is not a Tauri v2 \
+             app, or it was stamped already; package the binary `cargo build --release -p shell` made",
+            String::from_utf8_lossy(BUNDLE_TYPE_UNSTAMPED)
+        ),
+        many => bail!(
+            "the binary has {} Tauri bundle-type markers; expected exactly one",
+            many.len()
+        ),
+    }
 }
 
 /// The formats to build: the host's defaults that work offline, plus what was asked for.
@@ -258,6 +376,46 @@ fn rfc2822(rfc3339: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bundle_type_stamp_rewrites_exactly_one_marker() {
+        let binary = b"\x7fELF....__TAURI_BUNDLE_TYPE_VAR_UNK\0rest".to_vec();
+        for (marker, expected) in [
+            (BundleMarker::Deb, &b"__TAURI_BUNDLE_TYPE_VAR_DEB"[..]),
+            (BundleMarker::AppImage, b"__TAURI_BUNDLE_TYPE_VAR_APP"),
+            (BundleMarker::Nsis, b"__TAURI_BUNDLE_TYPE_VAR_NSS"),
+            (BundleMarker::Msi, b"__TAURI_BUNDLE_TYPE_VAR_MSI"),
+        ] {
+            let stamped = stamp_bundle_type(&binary, marker).unwrap();
+            assert_eq!(stamped.len(), binary.len());
+            assert_eq!(&stamped[8..8 + expected.len()], expected);
+            assert!(stamped.ends_with(b"\0rest"));
+            // Stamped once, it cannot be stamped again.
+            let again = stamp_bundle_type(&stamped, marker).unwrap_err();
+            assert!(format!("{again:#}").contains("no unstamped"), "{again:#}");
+        }
+        let twice = [&binary[..], &binary[..]].concat();
+        let error = stamp_bundle_type(&twice, BundleMarker::Deb).unwrap_err();
+        assert!(format!("{error:#}").contains("2 Tauri bundle-type markers"));
+    }
+
+    #[test]
+    fn formats_are_grouped_by_marker_keeping_app_and_dmg_together() {
+        let groups = formats_by_bundle_marker(&[
+            PackageFormat::App,
+            PackageFormat::Deb,
+            PackageFormat::Dmg,
+            PackageFormat::AppImage,
+        ]);
+        assert_eq!(
+            groups,
+            vec![
+                (None, vec![PackageFormat::App, PackageFormat::Dmg]),
+                (Some(BundleMarker::Deb), vec![PackageFormat::Deb]),
+                (Some(BundleMarker::AppImage), vec![PackageFormat::AppImage]),
+            ]
+        );
+    }
 
     #[test]
     fn debian_dates() {

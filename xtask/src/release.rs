@@ -122,8 +122,8 @@ pub fn release(plan: &Plan, options: &ReleaseOptions) -> Result<()> {
     fs_err::write(&public_key_path, &keys.public)?;
     files.push(public_key_path);
 
-    let latest = updater_manifest(plan, &dir, &files, &keys)?;
-    files.push(latest);
+    let shell_update_files = updater_manifest(plan, &dir, &files, &keys)?;
+    files.extend(shell_update_files);
 
     release_meta::write_sha256sums(&dir, &files)?;
     ui::summary(&format!(
@@ -252,55 +252,166 @@ fn build_shell(plan: &Plan, bundle: Bundle, public_key: &str) -> Result<PathBuf>
     Ok(plan.root.join("target").join("release"))
 }
 
-/// Tauri's updater `latest.json` for the shell: the first installer, signed with the same key.
+/// Tauri's updater manifest for the shell, `latest-<channel>.json` (one per channel, like
+/// `runtime-<channel>.json`, so a stable shell never sees a beta): one entry per installer the
+/// updater can apply, under the `<os>-<arch>-<kind>` key Tauri looks up for a binary stamped
+/// with that kind (`package::stamp_bundle_type`). Each installer is signed with the release
+/// key; the trusted comment carries the version, which the shell requires
+/// (`requireSignedVersion`), so a manifest cannot pair a new version with an old installer.
+/// Without a base URL the entries hold bare file names, which Tauri cannot fetch: a shell only
+/// uses a manifest published under `TOKENIZER_STUDIO_RELEASE_BASE_URL`.
 fn updater_manifest(
     plan: &Plan,
     dir: &Path,
     files: &[PathBuf],
     keys: &ReleaseKeys,
-) -> Result<PathBuf> {
-    let platform = match plan.target {
-        Target::LinuxX64 => "linux-x86_64",
-        Target::MacosArm64 => "darwin-aarch64",
-        Target::WindowsX64 => "windows-x86_64",
-    };
-    let installer = files.iter().find(|path| {
-        let name = path.to_string_lossy();
-        [".deb", ".AppImage", ".dmg", ".exe", ".msi"]
-            .iter()
-            .any(|ext| name.ends_with(ext))
-    });
-    let mut platforms = Vec::new();
-    let mut signature = String::new();
-    let mut url = String::new();
-    if let Some(installer) = installer {
-        let name = installer
+) -> Result<Vec<PathBuf>> {
+    let base_url = std::env::var(RELEASE_BASE_URL_ENV).unwrap_or_default();
+    let mut written = Vec::new();
+    let mut platforms: Vec<(String, String, String)> = Vec::new();
+    for installer in files {
+        let Some(kind) = updater_kind(plan.target, installer) else {
+            continue;
+        };
+        // macOS: Tauri's updater replaces the `.app` from a `.app.tar.gz` of it (named
+        // without spaces: GitHub renames release assets that have them).
+        let artifact = if kind.ends_with("-app") {
+            let tarball = dir.join(format!(
+                "tokenizer-studio-{}-{}.app.tar.gz",
+                plan.version, plan.target
+            ));
+            tar_gz_app(installer, &tarball, plan.source_date_epoch)?;
+            written.push(tarball.clone());
+            tarball
+        } else {
+            installer.clone()
+        };
+        let name = artifact
             .file_name()
-            .expect("installer has a name")
+            .expect("an installer has a name")
             .to_string_lossy()
             .into_owned();
-        signature = release_meta::sign(
-            &fs_err::read(installer)?,
+        let signature = release_meta::sign(
+            &fs_err::read(&artifact)?,
             &keys.secret,
             keys.password.as_deref(),
-            &format!("file:{name}"),
+            &release_meta::updater_trusted_comment(plan.source_date_epoch, &name, &plan.version),
         )?;
         let signature_path = dir.join(format!("{name}.sig"));
         fs_err::write(&signature_path, &signature)?;
-        url = name;
+        written.push(signature_path);
+        platforms.push((kind, artifact_url(&base_url, &name), signature));
     }
-    if !url.is_empty() {
-        platforms.push((platform, url.as_str(), signature.as_str()));
+    if base_url.trim().is_empty() && !platforms.is_empty() {
+        ui::info(&format!(
+            "latest-{}.json lists bare file names: set {RELEASE_BASE_URL_ENV} for shells to update from it",
+            plan.channel.name()
+        ));
     }
+    let platform_refs: Vec<(&str, &str, &str)> = platforms
+        .iter()
+        .map(|(key, url, signature)| (key.as_str(), url.as_str(), signature.as_str()))
+        .collect();
     let latest = release_meta::tauri_latest_json(
         &plan.version,
         &format!("Tokenizer Studio {}", plan.version),
         &release_meta::rfc3339_utc(plan.source_date_epoch),
-        &platforms,
+        &platform_refs,
     )?;
-    let path = dir.join("latest.json");
+    let path = dir.join(release_meta::shell_manifest_name(plan.channel.name()));
     fs_err::write(&path, latest)?;
-    Ok(path)
+    written.push(path);
+    Ok(written)
+}
+
+/// The `latest-<channel>.json` key of an installer Tauri's updater can apply, if it is one.
+fn updater_kind(target: Target, installer: &Path) -> Option<String> {
+    let name = installer.file_name()?.to_string_lossy();
+    let (platform, kind) = match target {
+        Target::LinuxX64 if name.ends_with(".deb") => ("linux-x86_64", "deb"),
+        Target::LinuxX64 if name.ends_with(".AppImage") => ("linux-x86_64", "appimage"),
+        Target::WindowsX64 if name.ends_with(".exe") => ("windows-x86_64", "nsis"),
+        Target::WindowsX64 if name.ends_with(".msi") => ("windows-x86_64", "msi"),
+        Target::MacosArm64 if name.ends_with(".app") && installer.is_dir() => {
+            ("darwin-aarch64", "app")
+        }
+        _ => return None,
+    };
+    Some(format!("{platform}-{kind}"))
+}
+
+/// Where a published release file is downloaded from: `<base>/<name>`, or the bare name when
+/// the release has no base URL.
+fn artifact_url(base_url: &str, name: &str) -> String {
+    let base = base_url.trim().trim_end_matches('/');
+    if base.is_empty() {
+        name.to_owned()
+    } else {
+        // File names like `Tokenizer Studio.app.tar.gz` carry spaces.
+        format!("{base}/{}", name.replace(' ', "%20"))
+    }
+}
+
+/// `<app>.tar.gz` holding `<name>.app/…` as Tauri's macOS updater expects: entries sorted,
+/// uid/gid 0, one mtime, modes and symlinks kept (a signed bundle's `Contents/` links and
+/// executable bits must survive), gzip without a timestamp.
+fn tar_gz_app(app: &Path, out: &Path, source_date_epoch: u64) -> Result<()> {
+    #[cfg(unix)]
+    use std::os::unix::fs::PermissionsExt as _;
+    let name = app.file_name().expect("an app has a name");
+    let file = fs_err::File::create(out)?;
+    let encoder = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(file, flate2::Compression::best());
+    let mut builder = tar::Builder::new(encoder);
+    builder.follow_symlinks(false);
+    for entry in walkdir::WalkDir::new(app).sort_by_file_name() {
+        let entry = entry?;
+        let relative = entry
+            .path()
+            .strip_prefix(app)
+            .expect("walkdir stays under its root");
+        let archive_path = if relative.as_os_str().is_empty() {
+            PathBuf::from(name)
+        } else {
+            Path::new(name).join(relative)
+        };
+        let metadata = fs_err::symlink_metadata(entry.path())?;
+        let mut header = tar::Header::new_gnu();
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(source_date_epoch);
+        if metadata.file_type().is_symlink() {
+            header.set_entry_type(tar::EntryType::Symlink);
+            header.set_mode(0o777);
+            header.set_size(0);
+            let target = fs_err::read_link(entry.path())?;
+            builder.append_link(&mut header, &archive_path, target)?;
+        } else if metadata.is_dir() {
+            header.set_entry_type(tar::EntryType::Directory);
+            header.set_mode(0o755);
+            header.set_size(0);
+            builder.append_data(&mut header, &archive_path, std::io::empty())?;
+        } else {
+            #[cfg(unix)]
+            let executable = metadata.permissions().mode() & 0o111 != 0;
+            #[cfg(not(unix))]
+            let executable = false;
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_mode(if executable { 0o755 } else { 0o644 });
+            header.set_size(metadata.len());
+            builder.append_data(
+                &mut header,
+                &archive_path,
+                fs_err::File::open(entry.path())?,
+            )?;
+        }
+    }
+    builder
+        .into_inner()?
+        .finish()
+        .with_context(|| format!("writing {}", out.display()))?;
+    Ok(())
 }
 
 /// `cargo xtask keygen`: prints a new minisign key pair for the release index and updater.
@@ -379,4 +490,128 @@ pub fn merge_index(channel: Channel, out: &Path, fragments: &[PathBuf]) -> Resul
         minisig.display()
     ));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn updater_keys_per_installer_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("Tokenizer Studio.app");
+        fs_err::create_dir_all(&app).unwrap();
+        for (target, path, expected) in [
+            (
+                Target::LinuxX64,
+                PathBuf::from("a/ts_0.1.0_amd64.deb"),
+                Some("linux-x86_64-deb"),
+            ),
+            (
+                Target::LinuxX64,
+                PathBuf::from("ts_0.1.0_x86_64.AppImage"),
+                Some("linux-x86_64-appimage"),
+            ),
+            (Target::LinuxX64, PathBuf::from("runtime.tar.zst"), None),
+            (
+                Target::WindowsX64,
+                PathBuf::from("ts_0.1.0_x64-setup.exe"),
+                Some("windows-x86_64-nsis"),
+            ),
+            (
+                Target::WindowsX64,
+                PathBuf::from("ts_0.1.0_x64.msi"),
+                Some("windows-x86_64-msi"),
+            ),
+            (Target::MacosArm64, app.clone(), Some("darwin-aarch64-app")),
+            // The .dmg is for people; the updater replaces the .app.
+            (
+                Target::MacosArm64,
+                PathBuf::from("ts_0.1.0_aarch64.dmg"),
+                None,
+            ),
+            // A file that only looks like an app bundle.
+            (Target::MacosArm64, dir.path().join("missing.app"), None),
+        ] {
+            assert_eq!(
+                updater_kind(target, &path).as_deref(),
+                expected,
+                "{}",
+                path.display()
+            );
+        }
+    }
+
+    #[test]
+    fn artifact_urls_are_absolute_under_a_base() {
+        assert_eq!(artifact_url("", "a.deb"), "a.deb");
+        assert_eq!(
+            artifact_url("https://dl.example/rel/", "a b.app.tar.gz"),
+            "https://dl.example/rel/a%20b.app.tar.gz"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn app_tarball_keeps_modes_and_links_and_is_reproducible() {
+        use std::io::Read as _;
+        let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("Tokenizer Studio.app");
+        let macos = app.join("Contents/MacOS");
+        fs_err::create_dir_all(&macos).unwrap();
+        fs_err::write(macos.join("tokenizer-studio"), b"\xcf\xfa\xed\xfe").unwrap();
+        fsutil::symlink("MacOS/tokenizer-studio", &app.join("Contents/link")).unwrap();
+        fs_err::write(app.join("Contents/Info.plist"), b"<plist/>").unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        fs_err::set_permissions(
+            macos.join("tokenizer-studio"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+        let first = dir.path().join("one.app.tar.gz");
+        let second = dir.path().join("two.app.tar.gz");
+        tar_gz_app(&app, &first, 1_700_000_000).unwrap();
+        // Other mtimes, same tree: same bytes.
+        fs_err::write(app.join("Contents/Info.plist"), b"<plist/>").unwrap();
+        tar_gz_app(&app, &second, 1_700_000_000).unwrap();
+        assert_eq!(
+            fs_err::read(&first).unwrap(),
+            fs_err::read(&second).unwrap()
+        );
+
+        let mut entries = Vec::new();
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(
+            fs_err::File::open(&first).unwrap(),
+        ));
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let header = entry.header().clone();
+            let mut body = Vec::new();
+            entry.read_to_end(&mut body).unwrap();
+            entries.push((
+                entry.path().unwrap().display().to_string(),
+                header.mode().unwrap(),
+                header.entry_type(),
+                header.link_name().unwrap().map(|l| l.display().to_string()),
+                header.mtime().unwrap(),
+            ));
+        }
+        let names: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Tokenizer Studio.app",
+                "Tokenizer Studio.app/Contents",
+                "Tokenizer Studio.app/Contents/Info.plist",
+                "Tokenizer Studio.app/Contents/MacOS",
+                "Tokenizer Studio.app/Contents/MacOS/tokenizer-studio",
+                "Tokenizer Studio.app/Contents/link",
+            ]
+        );
+        assert_eq!(entries[4].1, 0o755, "the executable keeps its x bit");
+        assert_eq!(entries[2].1, 0o644);
+        assert!(entries[5].2.is_symlink());
+        assert_eq!(entries[5].3.as_deref(), Some("MacOS/tokenizer-studio"));
+        assert!(entries.iter().all(|e| e.4 == 1_700_000_000));
+    }
 }

@@ -97,3 +97,28 @@ fn latest_json_has_what_tauri_reads() {
         Err(Error::UpdaterSignature { .. })
     ));
 }
+
+#[test]
+fn installer_signatures_carry_the_version_tauri_checks() {
+    let (_, secret_key) = generate_keypair(None).unwrap();
+    let comment = release_meta::updater_trusted_comment(
+        1_795_311_941,
+        "tokenizer-studio_0.2.0_amd64.deb",
+        "0.2.0",
+    );
+    let signature = sign(b"deb bytes", &secret_key, None, &comment).unwrap();
+    let decoded = minisign_verify::Signature::decode(&signature).unwrap();
+    // Tauri's `requireSignedVersion`: the `version:` field of the tab-separated trusted comment.
+    let signed_version = decoded
+        .trusted_comment()
+        .split('\t')
+        .find_map(|field| field.strip_prefix("version:"));
+    assert_eq!(signed_version, Some("0.2.0"));
+    assert!(decoded
+        .trusted_comment()
+        .contains("file:tokenizer-studio_0.2.0_amd64.deb"));
+    assert_eq!(
+        release_meta::shell_manifest_name("beta"),
+        "latest-beta.json"
+    );
+}

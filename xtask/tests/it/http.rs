@@ -24,12 +24,18 @@ pub struct Server {
 
 impl Server {
     pub fn start(routes: Vec<(&str, Reply)>) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let routes: HashMap<String, Reply> = routes
+        let routes: Vec<(String, Reply)> = routes
             .into_iter()
             .map(|(path, reply)| (path.to_owned(), reply))
             .collect();
+        Server::start_with(move |_| routes)
+    }
+
+    /// Like [`Server::start`], for bodies that name the server's own URL: `routes` gets the port.
+    pub fn start_with(routes: impl FnOnce(u16) -> Vec<(String, Reply)>) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let routes: HashMap<String, Reply> = routes(port).into_iter().collect();
         let hits = Arc::new(Mutex::new(HashMap::new()));
         let counter = hits.clone();
         std::thread::spawn(move || {
