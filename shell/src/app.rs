@@ -54,6 +54,8 @@ struct Inner {
     sidecar_origin: Option<String>,
     /// Where the bundled splash page lives (`tauri://localhost/…` on Linux and macOS).
     splash_url: Option<Url>,
+    /// Views built so far ([`View::seq`]).
+    views_handed_out: u64,
 }
 
 impl Shell {
@@ -89,6 +91,7 @@ impl Shell {
                 sidecar: None,
                 sidecar_origin: None,
                 splash_url: None,
+                views_handed_out: 0,
             }),
         }
     }
@@ -110,7 +113,13 @@ impl Shell {
     /// The splash's current view (the page asks on load, then follows [`STATE_EVENT`]).
     pub fn current_view(&self) -> View {
         let context = self.view_context();
-        view::view(&self.lock().phase, &context)
+        let mut inner = self.lock();
+        // Numbered under the same lock as the phase is changed under: a higher number is
+        // never an older phase.
+        inner.views_handed_out += 1;
+        let mut view = view::view(&inner.phase, &context);
+        view.seq = inner.views_handed_out;
+        view
     }
 
     pub fn remember_splash_url(&self, url: Url) {

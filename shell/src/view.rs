@@ -44,6 +44,10 @@ pub struct View {
     pub progress: Option<f64>,
     /// The updater's notice (a rollback), if any.
     pub notice: Option<String>,
+    /// Order of this view among all views the shell handed out: an event and the answer to
+    /// the page's first `shell_state` travel on different channels and can arrive out of
+    /// order, so the page drops a view older than the one it shows.
+    pub seq: u64,
 }
 
 /// A button on an error screen. `id` is the command the page invokes.
@@ -79,6 +83,7 @@ pub fn view(phase: &Phase, context: &Context) -> View {
         actions: Vec::new(),
         progress: None,
         notice: context.notice.clone(),
+        seq: 0,
     };
     match phase {
         Phase::Discovering => {

@@ -4,7 +4,13 @@
 const tauri = window.__TAURI__;
 const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
 
+// The newest view shown: the answer to the first `shell_state` can arrive after an event
+// that is newer than it, and must not paint over it.
+let shownSeq = 0;
+
 function render(view) {
+  if (view.seq < shownSeq) return;
+  shownSeq = view.seq;
   document.body.dataset.phase = view.phase;
   document.body.dataset.kind = view.kind || '';
   byTestId('splash-title').textContent = view.title;
