@@ -231,7 +231,7 @@ pub fn cache_dir() -> Result<PathBuf> {
 }
 
 /// `SOURCE_DATE_EPOCH`, else the last commit's time, else 0 (DESIGN.md §11).
-fn source_date_epoch(root: &Path) -> u64 {
+pub(crate) fn source_date_epoch(root: &Path) -> u64 {
     if let Some(epoch) = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|value| value.trim().parse().ok())

@@ -107,15 +107,20 @@ pub fn test(options: &TestOptions) -> Result<()> {
     Ok(())
 }
 
-/// The build-time settings of a dev release's shell: the dev update key, the dev channel and no
-/// release URL. The shell tests and `bench shell` build with them, so they share one release
-/// build.
-pub(crate) fn dev_shell_env(root: &Path) -> Result<[(&'static str, String); 3]> {
+/// The build-time settings of a dev release's shell: the dev update key, the dev channel, no
+/// release URL, and the release's `SOURCE_DATE_EPOCH` (cc-based build scripts such as ring's
+/// and zstd-sys's rerun when it changes, and Tauri's tree above them with them). The shell
+/// tests and `bench shell` build with them, so they share the main job's release build.
+pub(crate) fn dev_shell_env(root: &Path) -> Result<[(&'static str, String); 4]> {
     let (dev_public_key, _) = crate::release::dev_keys(root)?;
     Ok([
         (crate::release::UPDATE_PUBKEY_ENV, dev_public_key),
         (crate::release::RELEASE_BASE_URL_ENV, String::new()),
         ("TOKENIZER_STUDIO_CHANNEL", "dev".to_owned()),
+        (
+            "SOURCE_DATE_EPOCH",
+            plan::source_date_epoch(root).to_string(),
+        ),
     ])
 }
 
