@@ -59,6 +59,13 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// A file given to the disk image signer or verifier has no UDIF (`koly`) trailer.
+    #[error("{path} is not a disk image (no UDIF `koly` trailer in its last 512 bytes); pass the `.dmg` the packager made")]
+    NotDmg {
+        /// The file.
+        path: PathBuf,
+    },
+
     /// A Mach-O file or its signature could not be parsed.
     #[error("cannot parse {path}: {message}; the file is truncated or not a valid Mach-O")]
     Parse {

@@ -5,11 +5,13 @@
 //! [`verify_app_bundle`], which adds the resource seal) to check every Mach-O with this
 //! crate's own verifier ([`verify_file`]): apple-codesign's verifier misses a forged
 //! code directory and fails every ad-hoc signature, so we recompute the page hashes and check the
-//! CMS signature against the code directory ourselves. Notarization is not linked in: see
+//! CMS signature against the code directory ourselves. The `.dmg` that carries the signed app
+//! is signed last ([`sign_dmg`], checked by [`verify_dmg`]). Notarization is not linked in: see
 //! [`NotaryApiKey`] for the commands CI runs.
 
 mod bundle;
 mod detect;
+mod dmg;
 mod error;
 mod identity;
 mod notarize;
@@ -18,10 +20,12 @@ mod verify;
 
 pub use bundle::verify_app_bundle;
 pub use detect::{find_macho_files, macho_kind, MachoKind};
+pub use dmg::{sign_dmg, verify_dmg};
 pub use error::{Error, Result};
 pub use identity::{Identity, SigningIdentity, ENV_P12_BASE64, ENV_P12_PASSWORD, ENV_P12_PATH};
 pub use notarize::{
-    NotaryApiKey, ShellCommand, ENV_API_ISSUER, ENV_API_KEY_ID, ENV_API_KEY_P8_PATH,
+    NotaryApiKey, P8Source, ShellCommand, APPLE_TIMESTAMP_URL, ENV_API_ISSUER, ENV_API_KEY_ID,
+    ENV_API_KEY_P8, ENV_API_KEY_P8_PATH,
 };
 pub use sign::{
     sign_app_bundle, sign_file, sign_runtime, SignOptions, SignReport, SignedFile,

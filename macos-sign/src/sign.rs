@@ -150,7 +150,7 @@ pub fn sign_file(path: &Path, identity: &Identity, options: &SignOptions) -> Res
     sign_found(&found, &base_settings(identity, options)?, options)
 }
 
-fn base_settings<'key>(
+pub(crate) fn base_settings<'key>(
     identity: &'key Identity,
     options: &SignOptions,
 ) -> Result<SigningSettings<'key>> {
@@ -222,7 +222,7 @@ fn sign_found(
 
 /// Writes `contents` to a temporary file beside `path`, gives it `path`'s permissions and
 /// renames it over `path`.
-fn replace_file(path: &Path, contents: &[u8]) -> Result<()> {
+pub(crate) fn replace_file(path: &Path, contents: &[u8]) -> Result<()> {
     use std::io::Write as _;
     let parent = path.parent().unwrap_or(Path::new("."));
     let permissions = fs_err::metadata(path)?.permissions();
@@ -264,7 +264,7 @@ fn file_name(path: &Path) -> String {
 }
 
 /// `<prefix><file name>`, with characters outside Apple's identifier alphabet replaced by `-`.
-fn identifier_for(prefix: &str, path: &Path) -> String {
+pub(crate) fn identifier_for(prefix: &str, path: &Path) -> String {
     let name: String = file_name(path)
         .chars()
         .map(|c| {

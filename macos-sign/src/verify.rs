@@ -284,9 +284,12 @@ fn verify_slice(macho: &MachOBinary<'_>) -> VerifyOutcome {
         Ok(code_directories) => code_directories,
         Err(error) => return invalid(format!("cannot parse a code directory: {error}")),
     };
-    let Some(primary) = signature.find_slot(CodeSigningSlot::CodeDirectory) else {
+    if signature
+        .find_slot(CodeSigningSlot::CodeDirectory)
+        .is_none()
+    {
         return invalid("the signature has no code directory".to_string());
-    };
+    }
 
     let mut problems = vec![];
     // Bytes after the signature are covered by no hash; codesign --strict rejects them too.
@@ -301,19 +304,42 @@ fn verify_slice(macho: &MachOBinary<'_>) -> VerifyOutcome {
             ));
         }
     }
-    let mut cdhashes = vec![];
-    for (slot, code_directory) in &code_directories {
+    for (_, code_directory) in &code_directories {
         let name = format!("{:?} code directory", code_directory.digest_type);
         problems.extend(
             check_code_pages(macho, code_directory)
                 .into_iter()
                 .map(|problem| format!("{name}: {problem}")),
         );
+        // Info.plist and CodeResources live outside the binary, in its bundle.
         problems.extend(
-            check_special_slots(&signature, code_directory)
-                .into_iter()
-                .map(|problem| format!("{name}: {problem}")),
+            seal_problems(
+                &signature,
+                code_directory,
+                &[CodeSigningSlot::Info, CodeSigningSlot::ResourceDir],
+            )
+            .into_iter()
+            .map(|problem| format!("{name}: {problem}")),
         );
+    }
+    finish_verification(&signature, &code_directories, problems)
+}
+
+/// The common end of a Mach-O and a disk image verification: hashes each code directory as
+/// stored, checks the CMS signature against them (when there is one) and gives the verdict,
+/// `Invalid` when `problems` (found by the caller) or the CMS checks say so.
+pub(crate) fn finish_verification(
+    signature: &EmbeddedSignature<'_>,
+    code_directories: &[(CodeSigningSlot, Box<CodeDirectoryBlob<'_>>)],
+    mut problems: Vec<String>,
+) -> VerifyOutcome {
+    let Some(primary) = signature.find_slot(CodeSigningSlot::CodeDirectory) else {
+        problems.push("the signature has no code directory".to_string());
+        return VerifyOutcome::Invalid { problems };
+    };
+    let mut cdhashes = vec![];
+    for (slot, code_directory) in code_directories {
+        let name = format!("{:?} code directory", code_directory.digest_type);
         let raw = signature
             .find_slot(*slot)
             .expect("all_code_directories only returns present slots");
@@ -417,10 +443,13 @@ fn check_code_pages(
 }
 
 /// Checks the hashes of the blobs the code directory seals (requirements, entitlements,
-/// launch constraints) and that no such blob is present unsealed.
-fn check_special_slots(
+/// launch constraints) and that no such blob is present unsealed. `external` slots are sealed
+/// things that live outside the signature (a bundle's Info.plist and resources, a disk image's
+/// trailer): the caller checks those.
+pub(crate) fn seal_problems(
     signature: &EmbeddedSignature<'_>,
     code_directory: &CodeDirectoryBlob<'_>,
+    external: &[CodeSigningSlot],
 ) -> Vec<String> {
     let mut problems = vec![];
     for (slot, expected) in &code_directory.special_digests {
@@ -433,8 +462,7 @@ fn check_special_slots(
                 Ok(_) => problems.push(format!("the {slot:?} blob does not match its hash")),
                 Err(error) => problems.push(format!("cannot hash the {slot:?} blob: {error}")),
             },
-            // Info.plist and CodeResources live outside the binary, in its bundle.
-            None if matches!(slot, CodeSigningSlot::Info | CodeSigningSlot::ResourceDir) => {}
+            None if external.contains(slot) => {}
             None => problems.push(format!("the sealed {slot:?} blob is missing")),
         }
     }

@@ -754,3 +754,33 @@ pub(crate) fn spawn_named(name: &str, work: impl FnOnce() + Send + 'static) {
         .spawn(work)
         .expect("the OS refused to start a thread");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `open_artifacts_folder` answers only a page whose origin is exactly the sidecar's:
+    /// `origin_of(caller) == origin_of(sidecar URL)`. Any other local server, host spelling,
+    /// scheme or the bundled splash is refused.
+    #[test]
+    fn only_the_sidecars_exact_origin_matches() {
+        let sidecar =
+            origin_of(&Url::parse("http://127.0.0.1:4000/#launch=one-time-code").unwrap());
+        assert_eq!(sidecar.as_deref(), Some("http://127.0.0.1:4000"));
+        // (caller page, allowed)
+        for (caller, allowed) in [
+            ("http://127.0.0.1:4000/", true),
+            ("http://127.0.0.1:4000/jobs?id=1#x", true),
+            ("http://127.0.0.1:4001/", false),
+            ("http://localhost:4000/", false),
+            ("https://127.0.0.1:4000/", false),
+            ("http://127.0.0.2:4000/", false),
+            ("http://127.0.0.1/", false),
+            ("tauri://localhost/index.html", false),
+            ("http://tauri.localhost/index.html", false),
+        ] {
+            let origin = origin_of(&Url::parse(caller).unwrap());
+            assert_eq!(origin == sidecar, allowed, "{caller} → {origin:?}");
+        }
+    }
+}

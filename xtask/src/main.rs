@@ -199,6 +199,9 @@ enum ToolName {
     Python,
     /// The pinned uv.
     Uv,
+    /// The dev venv's Python (`target/test-venv`: CPython 3.12 + the host lock + pytest),
+    /// created or refreshed when the lock changed; the one the tests and dev mode use.
+    Venv,
 }
 
 #[derive(Args)]
@@ -352,6 +355,7 @@ fn run(command: Command) -> Result<()> {
             let path = match tool {
                 ToolName::Python => tools::host_python312()?,
                 ToolName::Uv => tools::uv(&plan::cache_dir()?)?,
+                ToolName::Venv => test::test_venv(&plan::project_root(), &plan::cache_dir()?)?,
             };
             println!("{}", path.display());
             Ok(())

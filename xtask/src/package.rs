@@ -41,8 +41,8 @@ pub struct InstallerInput<'a> {
     /// The runtime archive (carried as a resource in a full bundle).
     pub runtime_archive: &'a Path,
     pub out_dir: &'a Path,
-    /// Formats the user asked for explicitly; those must be built or the release fails.
-    pub requested: &'a [String],
+    /// The formats to build ([`choose_formats`], checked before the release built anything).
+    pub formats: &'a [PackageFormat],
     /// Timestamp for generated package files (DESIGN.md §11).
     pub source_date_epoch: u64,
     /// Decides whether ad-hoc macOS signing is allowed.
@@ -57,7 +57,7 @@ pub const SHELL_BINARY: &str = "tokenizer-studio";
 
 /// Builds the installers this host can build for the target and returns their paths.
 pub fn installers(input: &InstallerInput<'_>) -> Result<Vec<PathBuf>> {
-    let formats = choose_formats(input.target, input.requested)?;
+    let formats = input.formats.to_vec();
     if formats.is_empty() {
         return Ok(Vec::new());
     }
@@ -149,40 +149,68 @@ pub fn installers(input: &InstallerInput<'_>) -> Result<Vec<PathBuf>> {
     // Tauri's updater asks the binary which installer put it there (a marker string that
     // tauri-bundler rewrites per format; cargo-packager does not), so each format that needs a
     // marker is packaged from its own stamped copy of the shell.
+    // Windows: the shell and each installer get Authenticode when a certificate is configured
+    // (signer_for already refused a release channel without one).
+    let windows_identity = match input.target {
+        Target::WindowsX64 => sign::WindowsIdentity::from_env()?,
+        _ => None,
+    };
     let mut outputs = Vec::new();
     for (marker, group) in formats_by_bundle_marker(&formats) {
         let mut config = config.clone();
         config.formats = Some(group);
-        if let Some(marker) = marker {
-            let stamped = work.path().join(format!("bin-{}", marker.name()));
-            fs_err::create_dir_all(&stamped)?;
+        if marker.is_some() || windows_identity.is_some() {
+            let copy_dir = work.path().join(format!(
+                "bin-{}",
+                marker.map_or("signed", BundleMarker::name)
+            ));
+            fs_err::create_dir_all(&copy_dir)?;
             let exe_name = tools::exe_name(SHELL_BINARY);
             let original = input.binaries_dir.join(&exe_name);
-            let binary =
-                stamp_bundle_type(&fs_err::read(&original)?, marker).with_context(|| {
-                    format!(
-                        "stamping {} for its {} installer",
-                        original.display(),
-                        marker.name()
-                    )
-                })?;
+            let copy = copy_dir.join(&exe_name);
             // Copy first so the stamped file keeps the original's mode bits.
-            let stamped_exe = stamped.join(&exe_name);
-            fs_err::copy(&original, &stamped_exe)?;
-            fs_err::write(&stamped_exe, binary)?;
-            config.binaries_dir = Some(stamped);
+            fs_err::copy(&original, &copy)?;
+            if let Some(marker) = marker {
+                let binary =
+                    stamp_bundle_type(&fs_err::read(&original)?, marker).with_context(|| {
+                        format!(
+                            "stamping {} for its {} installer",
+                            original.display(),
+                            marker.name()
+                        )
+                    })?;
+                fs_err::write(&copy, binary)?;
+            }
+            // Sign after stamping: the stamp changes bytes the signature covers.
+            if let Some(identity) = &windows_identity {
+                identity.sign_in_place(&copy)?;
+            }
+            config.binaries_dir = Some(copy_dir);
         }
         outputs.extend(cargo_packager::package(&config).context("cargo-packager failed")?);
     }
     // cargo-packager leaves its intermediate tree in the output folder; it is not a release file.
     let _ = std::fs::remove_dir_all(input.out_dir.join(".cargo-packager"));
     if input.target == Target::MacosArm64 {
+        // Innermost first: the runtime's Mach-O (assembly), the `.app` (hook, or here for an
+        // `.app`-only build), then the `.dmg` that carries it.
         sign::sign_macos_bundles(input.out_dir, input.channel, input.source_date_epoch)?;
+        sign::sign_macos_disk_images(input.out_dir, input.channel, input.source_date_epoch)?;
     }
     let paths: Vec<PathBuf> = outputs
         .into_iter()
         .flat_map(|output| output.paths)
         .collect();
+    if let Some(identity) = &windows_identity {
+        for installer in paths.iter().filter(|path| {
+            path.extension().is_some_and(|ext| {
+                ext.eq_ignore_ascii_case("exe") || ext.eq_ignore_ascii_case("msi")
+            })
+        }) {
+            ui::step("sign", &format!("Authenticode {}", installer.display()));
+            identity.sign_in_place(installer)?;
+        }
+    }
     for path in &paths {
         ui::info(&format!("built {}", path.display()));
     }
@@ -280,8 +308,9 @@ pub fn stamp_bundle_type(binary: &[u8], marker: BundleMarker) -> Result<Vec<u8>>
     }
 }
 
-/// The formats to build: the host's defaults that work offline, plus what was asked for.
-fn choose_formats(target: Target, requested: &[String]) -> Result<Vec<PackageFormat>> {
+/// The installer formats to build for `target`: the ones `requested` (each must be buildable
+/// here, or the release fails), else what this host builds offline.
+pub fn choose_formats(target: Target, requested: &[String]) -> Result<Vec<PackageFormat>> {
     if Some(target) != Target::host() {
         ui::info(&format!(
             "skipped installers: {target} installers are built on {target} hosts (the CI matrix)"

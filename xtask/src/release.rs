@@ -33,13 +33,17 @@ pub struct ReleaseOptions {
 /// Runs the whole release pipeline for `plan`.
 pub fn release(plan: &Plan, options: &ReleaseOptions) -> Result<()> {
     let started = Instant::now();
+    // Every configuration mistake (keys, certificates, URLs, formats) is reported before
+    // anything is built: a release engineer learns it in a second, not after the runtime.
+    let preflight = preflight(plan, options)?;
+    let keys = preflight.keys;
+    let signer = preflight.signer;
     ui::step(
         "prerequisites",
         &format!("checking what a {} release needs", plan.target),
     );
     doctor::ensure(plan.target, &plan.cache_dir)?;
 
-    let signer = sign::signer_for(plan)?;
     let runtime = assemble::runtime_signed(plan, signer.as_ref())?;
     let manifest = assemble::read_manifest(&runtime.runtime_dir)?;
     if plan.channel != Channel::Dev && manifest.python.source == PythonSource::Local {
@@ -61,7 +65,6 @@ pub fn release(plan: &Plan, options: &ReleaseOptions) -> Result<()> {
     fs_err::copy(&runtime.archive, &archive)?;
     files.push(archive.clone());
 
-    let keys = release_keys(plan)?;
     if Some(plan.target) == Target::host() {
         let binaries_dir = build_shell(plan, options.bundle, &keys.public)?;
         let installers = package::installers(&package::InstallerInput {
@@ -72,7 +75,7 @@ pub fn release(plan: &Plan, options: &ReleaseOptions) -> Result<()> {
             binaries_dir: &binaries_dir,
             runtime_archive: &archive,
             out_dir: &dir,
-            requested: &options.formats,
+            formats: &preflight.formats,
             source_date_epoch: plan.source_date_epoch,
             channel: plan.channel,
         })?;
@@ -137,6 +140,43 @@ pub fn release(plan: &Plan, options: &ReleaseOptions) -> Result<()> {
         started.elapsed().as_secs_f64()
     ));
     Ok(())
+}
+
+/// What the release checked and resolved before building anything.
+struct Preflight {
+    keys: ReleaseKeys,
+    signer: Box<dyn assemble::RuntimeSigner>,
+    formats: Vec<cargo_packager::PackageFormat>,
+}
+
+/// The release's configuration, checked up front: the index signing key (release channels),
+/// the platform signing identity (release channels), a release URL for a thin installer of a
+/// release channel, and the installer formats this host can build.
+fn preflight(plan: &Plan, options: &ReleaseOptions) -> Result<Preflight> {
+    let keys = release_keys(plan)?;
+    let signer = sign::signer_for(plan)?;
+    let builds_shell = Some(plan.target) == Target::host();
+    let base_url = std::env::var(RELEASE_BASE_URL_ENV).unwrap_or_default();
+    // A thin installer downloads its runtime from `<base>/runtime-<channel>.json`: without a
+    // base URL its first run can only say "reinstall with the full installer".
+    if builds_shell && options.bundle == Bundle::Thin && base_url.trim().is_empty() {
+        if plan.channel != Channel::Dev {
+            bail!(
+                "a thin {} release needs {RELEASE_BASE_URL_ENV} (where runtime-{}.json and the archives will be published): the shell's first run downloads the runtime from there",
+                plan.channel.name(),
+                plan.channel.name()
+            );
+        }
+        ui::warn(&format!(
+            "{RELEASE_BASE_URL_ENV} is not set: this thin dev shell cannot download a runtime by itself (set TOKENIZER_STUDIO_INDEX_URL when running it, or build --bundle full)"
+        ));
+    }
+    let formats = package::choose_formats(plan.target, &options.formats)?;
+    Ok(Preflight {
+        keys,
+        signer,
+        formats,
+    })
 }
 
 /// The minisign key pair of this release.
@@ -214,20 +254,6 @@ fn build_shell(plan: &Plan, bundle: Bundle, public_key: &str) -> Result<PathBuf>
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("cargo"));
     let base_url = std::env::var(RELEASE_BASE_URL_ENV).unwrap_or_default();
-    // A thin installer downloads its runtime from `<base>/runtime-<channel>.json`: without a
-    // base URL its first run can only say "reinstall with the full installer".
-    if bundle == Bundle::Thin && base_url.trim().is_empty() {
-        if plan.channel != Channel::Dev {
-            bail!(
-                "a thin {} release needs {RELEASE_BASE_URL_ENV} (where runtime-{}.json and the archives will be published): the shell's first run downloads the runtime from there",
-                plan.channel.name(),
-                plan.channel.name()
-            );
-        }
-        ui::warn(&format!(
-            "{RELEASE_BASE_URL_ENV} is not set: this thin dev shell cannot download a runtime by itself (set TOKENIZER_STUDIO_INDEX_URL when running it, or build --bundle full)"
-        ));
-    }
     let status = Command::new(cargo)
         .args([
             "build",

@@ -30,25 +30,17 @@ pub fn signer_for(plan: &Plan) -> Result<Box<dyn RuntimeSigner>> {
                 signing_time: plan.source_date_epoch,
             }))
         }
-        Target::WindowsX64 => {
-            let p12 = std::env::var(WINDOWS_P12_BASE64_ENV)
-                .ok()
-                .filter(|value| !value.is_empty());
-            match p12 {
-                Some(p12) => Ok(Box::new(WindowsSigner {
-                    p12_base64: p12,
-                    password: std::env::var(WINDOWS_P12_PASSWORD_ENV).unwrap_or_default(),
-                })),
-                None if plan.channel == Channel::Dev => {
-                    ui::info("no Windows signing certificate (WINDOWS_SIGNING_P12_*): the dev runtime is unsigned");
-                    Ok(Box::new(Unsigned))
-                }
-                None => bail!(
-                    "a {} release for Windows needs a code-signing certificate: set {WINDOWS_P12_BASE64_ENV} and {WINDOWS_P12_PASSWORD_ENV}",
-                    plan.channel.name()
-                ),
+        Target::WindowsX64 => match WindowsIdentity::from_env()? {
+            Some(identity) => Ok(Box::new(WindowsSigner { identity })),
+            None if plan.channel == Channel::Dev => {
+                ui::info("no Windows signing certificate (WINDOWS_SIGNING_P12_*): the dev runtime is unsigned");
+                Ok(Box::new(Unsigned))
             }
-        }
+            None => bail!(
+                "a {} release for Windows needs a code-signing certificate: set {WINDOWS_P12_BASE64_ENV} and {WINDOWS_P12_PASSWORD_ENV}",
+                plan.channel.name()
+            ),
+        },
     }
 }
 
@@ -87,10 +79,86 @@ impl RuntimeSigner for MacosSigner {
     }
 }
 
+/// The Authenticode certificate of a Windows release (CI secrets), written to a private
+/// scratch file for signtool / osslsigncode while it lives.
+pub struct WindowsIdentity {
+    _scratch: tempfile::TempDir,
+    p12: PathBuf,
+    password: String,
+    timestamp_url: Option<String>,
+}
+
+/// An RFC 3161 time-stamp server for Authenticode (optional): a timestamped signature stays
+/// valid after the certificate expires.
+pub const WINDOWS_TIMESTAMP_URL_ENV: &str = "WINDOWS_SIGNING_TIMESTAMP_URL";
+
+impl WindowsIdentity {
+    /// `None` when [`WINDOWS_P12_BASE64_ENV`] is unset or empty.
+    pub fn from_env() -> Result<Option<WindowsIdentity>> {
+        use base64::Engine;
+        let Some(p12_base64) = std::env::var(WINDOWS_P12_BASE64_ENV)
+            .ok()
+            .filter(|value| !value.is_empty())
+        else {
+            return Ok(None);
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(p12_base64.trim())
+            .with_context(|| format!("{WINDOWS_P12_BASE64_ENV} is not valid base64"))?;
+        let scratch = tempfile::tempdir()?;
+        let p12 = scratch.path().join("signing.p12");
+        fs_err::write(&p12, bytes)?;
+        Ok(Some(WindowsIdentity {
+            _scratch: scratch,
+            p12,
+            password: std::env::var(WINDOWS_P12_PASSWORD_ENV).unwrap_or_default(),
+            timestamp_url: std::env::var(WINDOWS_TIMESTAMP_URL_ENV)
+                .ok()
+                .filter(|value| !value.is_empty()),
+        }))
+    }
+
+    /// Signs one PE file or `.msi` in place: signtool on Windows, osslsigncode elsewhere
+    /// (into a new file renamed over the old one: staging files are hard links into the
+    /// stage caches).
+    pub fn sign_in_place(&self, file: &Path) -> Result<()> {
+        if cfg!(windows) {
+            let command = release_meta::signtool_command(
+                file,
+                &self.p12,
+                Some(&self.password),
+                self.timestamp_url.as_deref(),
+            );
+            let status = std::process::Command::new(&command[0])
+                .args(&command[1..])
+                .status()
+                .context("starting signtool (Windows SDK)")?;
+            if !status.success() {
+                bail!("signtool failed on {} ({status})", file.display());
+            }
+            return Ok(());
+        }
+        tools::require(
+            "osslsigncode",
+            "install it (Debian/Ubuntu: `apt-get install osslsigncode`)",
+        )?;
+        let signed = file.with_extension("signed-tmp");
+        release_meta::sign_pe_with_osslsigncode(
+            file,
+            &signed,
+            &self.p12,
+            None,
+            Some(&self.password),
+            self.timestamp_url.as_deref(),
+        )?;
+        fs_err::rename(&signed, file)?;
+        Ok(())
+    }
+}
+
 /// Authenticode over every PE file (`.exe`, `.dll`, `.pyd`).
 struct WindowsSigner {
-    p12_base64: String,
-    password: String,
+    identity: WindowsIdentity,
 }
 
 impl RuntimeSigner for WindowsSigner {
@@ -99,45 +167,13 @@ impl RuntimeSigner for WindowsSigner {
     }
 
     fn sign(&self, staging: &Path) -> Result<()> {
-        use base64::Engine;
-        let scratch = tempfile::tempdir()?;
-        let p12 = scratch.path().join("signing.p12");
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(self.p12_base64.trim())
-            .with_context(|| format!("{WINDOWS_P12_BASE64_ENV} is not valid base64"))?;
-        fs_err::write(&p12, bytes)?;
         let files = pe_files(staging)?;
         ui::step(
             "sign",
             &format!("Authenticode over {} PE files", files.len()),
         );
         for file in files {
-            let signed = file.with_extension("signed-tmp");
-            if cfg!(windows) {
-                let command =
-                    release_meta::signtool_command(&file, &p12, Some(&self.password), None);
-                let status = std::process::Command::new(&command[0])
-                    .args(&command[1..])
-                    .status()?;
-                if !status.success() {
-                    bail!("signtool failed on {} ({status})", file.display());
-                }
-                continue;
-            }
-            tools::require(
-                "osslsigncode",
-                "install it (Debian/Ubuntu: `apt-get install osslsigncode`)",
-            )?;
-            release_meta::sign_pe_with_osslsigncode(
-                &file,
-                &signed,
-                &p12,
-                None,
-                Some(&self.password),
-                None,
-            )?;
-            // Replace rather than edit: staging files are hard links into the stage caches.
-            fs_err::rename(&signed, &file)?;
+            self.identity.sign_in_place(&file)?;
         }
         Ok(())
     }
@@ -184,19 +220,15 @@ fn macos_identity(channel: Channel) -> Result<macos_sign::Identity> {
 /// Signs every `.app` in `dir` (nested Mach-O first, main executable last), verifies it with our
 /// own verifier, and notarizes it when App Store Connect API key variables are set (CI only).
 /// Runs on macOS hosts as cargo-packager's hook before the `.dmg` is made, so the image
-/// carries the signed app, and again after packaging for `.app`-only builds.
+/// carries the signed app, and again after packaging for `.app`-only builds; an app already
+/// signed by this identity (by the hook) is left alone, so it is notarized once.
 pub fn sign_macos_bundles(dir: &Path, channel: Channel, source_date_epoch: u64) -> Result<()> {
     let identity = macos_identity(channel)?;
-    let options = macos_sign::SignOptions {
-        signing_time: Some(UNIX_EPOCH + Duration::from_secs(source_date_epoch)),
-        ..macos_sign::SignOptions::default()
-    };
-    let Ok(entries) = fs_err::read_dir(dir) else {
-        return Ok(());
-    };
-    for entry in entries {
-        let app = entry?.path();
-        if app.extension().is_none_or(|ext| ext != "app") {
+    let options = macos_sign_options(source_date_epoch);
+    for app in files_with_extension(dir, "app")? {
+        let already_signed = macos_sign::verify_app_bundle(&app)
+            .is_ok_and(|report| report.ensure_signed_by(&identity).is_ok());
+        if already_signed {
             continue;
         }
         ui::step(
@@ -205,27 +237,106 @@ pub fn sign_macos_bundles(dir: &Path, channel: Channel, source_date_epoch: u64) 
         );
         macos_sign::sign_app_bundle(&app, &identity, &options)?;
         macos_sign::verify_app_bundle(&app)?.ensure_signed_by(&identity)?;
-        if let Some(key) = macos_sign::NotaryApiKey::from_env() {
-            let scratch = tempfile::tempdir()?;
-            for command in key.notarize_commands(&app, &scratch.path().join("api-key.json")) {
-                let status = std::process::Command::new(&command.program)
-                    .args(&command.args)
-                    .status()
-                    .with_context(|| {
-                        format!(
-                            "running {} (install rcodesign to notarize)",
-                            command.program
-                        )
-                    })?;
-                if !status.success() {
-                    bail!(
-                        "notarization step `{} {}` failed ({status})",
-                        command.program,
-                        command.args.join(" ")
-                    );
-                }
-            }
+        notarize(&app, channel)?;
+    }
+    Ok(())
+}
+
+/// Signs every `.dmg` in `dir` (after the app inside it was signed and notarized), verifies the
+/// signature with our own DMG checks, and notarizes and staples the image when configured.
+pub fn sign_macos_disk_images(dir: &Path, channel: Channel, source_date_epoch: u64) -> Result<()> {
+    let identity = macos_identity(channel)?;
+    let options = macos_sign::SignOptions {
+        identifier_prefix: format!("{}.", runtime_spec::APP_ID),
+        ..macos_sign_options(source_date_epoch)
+    };
+    for image in files_with_extension(dir, "dmg")? {
+        ui::step(
+            "sign",
+            &format!("{} ({})", image.display(), identity.describe()),
+        );
+        macos_sign::sign_dmg(&image, &identity, &options)?;
+        match macos_sign::verify_dmg(&image)? {
+            macos_sign::VerifyOutcome::Signed {
+                certificate_sha256, ..
+            } if identity
+                .signing_identity()
+                .is_some_and(|expected| expected.sha256_fingerprint() == certificate_sha256) => {}
+            macos_sign::VerifyOutcome::AdHoc { .. } if identity.is_ad_hoc() => {}
+            other => bail!(
+                "{} does not verify after signing ({other:?}); nothing should touch it between the two steps",
+                image.display()
+            ),
+        }
+        notarize(&image, channel)?;
+    }
+    Ok(())
+}
+
+/// Signing options of the installer step: the release's fixed signing time, and the time-stamp
+/// server notarization needs when a notary key is configured (a secure timestamp is one of
+/// Apple's notarization requirements; it makes those signatures differ run to run).
+fn macos_sign_options(source_date_epoch: u64) -> macos_sign::SignOptions {
+    macos_sign::SignOptions {
+        signing_time: Some(UNIX_EPOCH + Duration::from_secs(source_date_epoch)),
+        timestamp_url: macos_sign::NotaryApiKey::from_env()
+            .is_some()
+            .then(|| macos_sign::APPLE_TIMESTAMP_URL.to_owned()),
+        ..macos_sign::SignOptions::default()
+    }
+}
+
+/// Notarizes and staples `path` with rcodesign when the App Store Connect key is configured;
+/// otherwise says what a user of a release channel will see.
+fn notarize(path: &Path, channel: Channel) -> Result<()> {
+    let Some(key) = macos_sign::NotaryApiKey::from_env() else {
+        if channel != Channel::Dev {
+            ui::warn(&format!(
+                "{} is not notarized (set {}, {} and {} or {}): Gatekeeper will refuse to open it after a download",
+                path.display(),
+                macos_sign::ENV_API_KEY_ID,
+                macos_sign::ENV_API_ISSUER,
+                macos_sign::ENV_API_KEY_P8,
+                macos_sign::ENV_API_KEY_P8_PATH,
+            ));
+        }
+        return Ok(());
+    };
+    let scratch = tempfile::tempdir()?;
+    for command in key.notarize_commands(path, scratch.path())? {
+        ui::step("notarize", &command.to_string());
+        let status = std::process::Command::new(&command.program)
+            .args(&command.args)
+            .status()
+            .with_context(|| {
+                format!(
+                    "running {} (install it with `cargo install apple-codesign --locked` to notarize)",
+                    command.program
+                )
+            })?;
+        if !status.success() {
+            bail!(
+                "notarization step `{} {}` failed ({status})",
+                command.program,
+                command.args.join(" ")
+            );
         }
     }
     Ok(())
+}
+
+/// The entries of `dir` whose name ends in `.<extension>`, sorted; none when `dir` is missing.
+fn files_with_extension(dir: &Path, extension: &str) -> Result<Vec<PathBuf>> {
+    let Ok(entries) = fs_err::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut paths = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|ext| ext == extension) {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    Ok(paths)
 }

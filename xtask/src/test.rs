@@ -135,8 +135,8 @@ fn run_suite(command: &mut Command, name: &str) -> Result<()> {
 }
 
 /// A CPython 3.12 venv with the host target's hashed lock plus the test tools, rebuilt when
-/// the lock changes (`target/test-venv`).
-fn test_venv(root: &Path, cache_dir: &Path) -> Result<PathBuf> {
+/// the lock changes (`target/test-venv`); `cargo xtask tools venv` prints it for dev mode.
+pub(crate) fn test_venv(root: &Path, cache_dir: &Path) -> Result<PathBuf> {
     let venv = root.join("target").join("test-venv");
     let python = tools::venv_python(&venv);
     let target = Target::host().context("tests run on a release target host")?;

@@ -5,6 +5,7 @@
 //! temporary folder. The end-to-end case cross-assembles a macOS runtime with
 //! `cargo xtask runtime --target macos-arm64` and runs only with TOKENIZER_STUDIO_SLOW_TESTS=1.
 
+mod dmg;
 mod support;
 mod tidy;
 

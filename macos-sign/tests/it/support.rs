@@ -87,14 +87,9 @@ pub fn wheel_files() -> &'static WheelFiles {
 }
 
 fn pip() -> Command {
-    let venv_pip = workspace_root().join(".venv/bin/pip");
-    if venv_pip.is_file() {
-        Command::new(venv_pip)
-    } else {
-        let mut command = Command::new("python3");
-        command.args(["-m", "pip"]);
-        command
-    }
+    let mut command = Command::new("python3");
+    command.args(["-m", "pip"]);
+    command
 }
 
 pub fn run_ok(command: &mut Command) -> String {

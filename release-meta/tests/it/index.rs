@@ -10,7 +10,7 @@ use release_meta::{
 };
 use runtime_spec::{IndexEntry, Manifest, ReleaseIndex, Target};
 
-use crate::{run, tool_available, workspace_root};
+use crate::{built_linux_runtime, run, tool_available};
 
 fn entry(target: Target) -> IndexEntry {
     IndexEntry {
@@ -203,11 +203,10 @@ fn signed_index_verifies_with_reference_minisign() {
 
 #[test]
 fn entry_from_a_real_archive_and_manifest() {
-    let manifest_path = workspace_root().join("dist/runtime-linux-x64/manifest.json");
-    let Ok(manifest_json) = std::fs::read(&manifest_path) else {
-        eprintln!("skipped: no built runtime at {}", manifest_path.display());
+    let Some(runtime) = built_linux_runtime() else {
         return;
     };
+    let manifest_json = std::fs::read(runtime.join("manifest.json")).unwrap();
     let manifest = Manifest::from_json(&manifest_json).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let archive = dir

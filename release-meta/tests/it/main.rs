@@ -19,7 +19,9 @@ fn workspace_root() -> PathBuf {
         .to_owned()
 }
 
-/// Whether `tool` can be started; prints why a test is skipped when not.
+/// Whether `tool` can be started; prints why a test is skipped when not. Under CI on Linux a
+/// missing tool fails the test instead (`.ci/run` and `ci.yml` install every tool used here), so
+/// a green CI run means the check against the real tool ran.
 fn tool_available(tool: &str, install_hint: &str) -> bool {
     let found = Command::new(tool)
         .arg("--version")
@@ -27,9 +29,33 @@ fn tool_available(tool: &str, install_hint: &str) -> bool {
         .or_else(|_| Command::new(tool).arg("-v").output())
         .is_ok();
     if !found {
+        assert!(
+            !(cfg!(target_os = "linux") && std::env::var_os("CI").is_some()),
+            "`{tool}` is not installed, and CI must run this test: {install_hint}"
+        );
         eprintln!("skipped: `{tool}` is not installed ({install_hint})");
     }
     found
+}
+
+/// The host runtime the README's main job leaves in `dist/runtime-linux-x64`, or `None` (the
+/// test is skipped) when there is none. The slow suite runs after the main job, so with
+/// `TOKENIZER_STUDIO_SLOW_TESTS=1` a missing runtime fails the test instead.
+fn built_linux_runtime() -> Option<PathBuf> {
+    let runtime = workspace_root().join("dist/runtime-linux-x64");
+    if runtime.join("manifest.json").is_file() {
+        return Some(runtime);
+    }
+    assert!(
+        std::env::var("TOKENIZER_STUDIO_SLOW_TESTS").as_deref() != Ok("1"),
+        "no built runtime at {}: run `cargo xtask runtime` (or the README's main job) first",
+        runtime.display()
+    );
+    eprintln!(
+        "skipped: no built runtime at {} (`cargo xtask runtime` makes one)",
+        runtime.display()
+    );
+    None
 }
 
 /// Runs a command to completion, returning its output whatever the exit status.

@@ -7,7 +7,7 @@ use release_meta::{cyclonedx_from_lock, Error, SbomMetadata};
 use runtime_spec::{Manifest, Target};
 use serde_json::Value;
 
-use crate::workspace_root;
+use crate::{built_linux_runtime, workspace_root};
 
 const SOURCE_DATE_EPOCH: u64 = 1_795_311_941;
 const N_LOCKED: usize = 35;
@@ -189,14 +189,10 @@ fn copy_dist_infos(site_packages: &Path, into: &Path) {
 
 #[test]
 fn sbom_licences_from_the_built_runtime() {
-    let runtime = workspace_root().join("dist/runtime-linux-x64");
-    let Ok(manifest_json) = std::fs::read(runtime.join("manifest.json")) else {
-        eprintln!(
-            "skipped: no built runtime at {} (`cargo xtask build --target linux-x64` makes one)",
-            runtime.display()
-        );
+    let Some(runtime) = built_linux_runtime() else {
         return;
     };
+    let manifest_json = std::fs::read(runtime.join("manifest.json")).unwrap();
     let manifest = Manifest::from_json(&manifest_json).unwrap();
     let lock = std::fs::read_to_string(runtime.join("wheelhouse/linux-x64.txt")).unwrap();
     let site_packages: PathBuf = runtime.join(Target::LinuxX64.site_packages());

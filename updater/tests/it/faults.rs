@@ -101,6 +101,94 @@ impl World {
     }
 }
 
+/// Every index the updater refuses, through the real binary: after each refusal (with the
+/// reason in its error) the next launch starts the installed runtime, healthy, with the user's
+/// data untouched and nothing half-installed.
+#[test]
+fn refused_indexes_leave_the_installed_runtime_running() {
+    let world = World::with_v1();
+    let v2 = world.release.runtime("0.2.0", true, 1000);
+    let index_path = world
+        .release
+        .serve_dir()
+        .join(format!("runtime-{CHANNEL}.json"));
+    let (_, other_secret) = release_meta::minisign::generate_keypair(None).unwrap();
+    // (case, how the server's index is made bad, what the error must say)
+    let cases: [(&str, Box<dyn Fn()>, &str); 5] = [
+        (
+            "one byte of the signed index changed",
+            Box::new(|| {
+                world
+                    .release
+                    .publish(CHANNEL, 200, vec![(TARGET, v2.clone())]);
+                let signed = fs_err::read_to_string(&index_path).unwrap();
+                fs_err::write(&index_path, signed.replace("\"size\": ", "\"size\": 1")).unwrap();
+            }),
+            "signature",
+        ),
+        (
+            "signed by another key",
+            Box::new(|| {
+                world.release.publish_with_key(
+                    CHANNEL,
+                    200,
+                    vec![(TARGET, v2.clone())],
+                    &other_secret,
+                )
+            }),
+            "different key",
+        ),
+        (
+            "only another platform's runtime",
+            Box::new(|| {
+                world.release.publish(
+                    CHANNEL,
+                    200,
+                    vec![(runtime_spec::Target::MacosArm64, v2.clone())],
+                )
+            }),
+            "macos-arm64",
+        ),
+        (
+            "a newer index offering an older runtime (downgrade)",
+            Box::new(|| {
+                let older = world.release.runtime("0.0.9", true, 1000);
+                world.release.publish(CHANNEL, 300, vec![(TARGET, older)]);
+            }),
+            "0.0.9",
+        ),
+        (
+            "an older index than one already seen (replay)",
+            Box::new(|| {
+                world
+                    .release
+                    .publish(CHANNEL, 250, vec![(TARGET, v2.clone())])
+            }),
+            "replayed",
+        ),
+    ];
+    for (case, make_bad, expected) in cases {
+        make_bad();
+        let run = world.install();
+        assert!(
+            !run.ok,
+            "{case}: the install must be refused:\n{}",
+            run.stdout
+        );
+        assert!(
+            run.stderr.contains(expected),
+            "{case}: the error should name {expected:?}:\n{}",
+            run.stderr
+        );
+        world.expect_launch("0.1.0");
+        assert_eq!(world.status()["pending"], serde_json::Value::Null, "{case}");
+    }
+    assert!(
+        world.server.seen(&v2.url).is_empty(),
+        "no refused index may lead to a download"
+    );
+}
+
 #[test]
 fn update_applies_at_next_launch_and_keeps_one_previous() {
     let world = World::with_v1();
@@ -393,6 +481,77 @@ fn full_disk_on_a_small_tmpfs() {
     assert!(
         world.server.seen(&v2.url).is_empty(),
         "downloaded despite the full disk"
+    );
+}
+
+/// The disk fills up in the middle of an install (another program took the space after the
+/// free-space check passed): the install fails with the OS's own "no space" error and changes
+/// nothing; once space is back, the next launch still starts the old runtime and the next
+/// install finishes (resuming the kept download).
+#[test]
+fn disk_filling_up_during_the_download_fails_cleanly_and_recovers() {
+    let world = World::with_v1();
+    // 20 MB, incompressible; the index's sizes are true, so the space check (download + unpacked
+    // + 200 MB margin) passes on a 256 MB tmpfs.
+    let v2 = world.publish_v2(true, 20_000_000);
+    world.server.fault(
+        &v2.url,
+        Fault {
+            throttle: Some(Duration::from_millis(3)),
+            ..Default::default()
+        },
+    );
+    let mount = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_ts-runtime");
+    // As soon as the download has started, a ballast file takes every free byte.
+    let script = format!(
+        "set -e; mount -t tmpfs -o size=256m tmpfs '{m}'; cp -a '{d}/.' '{m}/'; \
+         ( while [ ! -s '{m}/runtime/downloads/{url}.part' ]; do sleep 0.01; done; \
+           dd if=/dev/zero of='{m}/ballast' bs=1M 2>/dev/null || true; echo BALLAST_WRITTEN ) & \
+         if '{bin}' install --data-dir '{m}' --index-url '{u}' --public-key-file '{k}' --channel {c} --backoff-ms 20; \
+         then echo FIRST_INSTALL_SUCCEEDED; fi; \
+         wait; rm '{m}/ballast'; \
+         '{bin}' launch --data-dir '{m}'; ls '{m}/runtime'; cat '{m}/uploads/corpus.txt'; \
+         '{bin}' install --data-dir '{m}' --index-url '{u}' --public-key-file '{k}' --channel {c} --backoff-ms 20; \
+         '{bin}' launch --data-dir '{m}'",
+        m = mount.path().display(),
+        d = world.data.path().display(),
+        url = v2.url,
+        u = world.server.index_url(),
+        k = world.key_file,
+        c = CHANNEL,
+    );
+    let output = std::process::Command::new("unshare")
+        .args(["-rm", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("BALLAST_WRITTEN"), "{stdout}");
+    assert!(!stdout.contains("FIRST_INSTALL_SUCCEEDED"), "{stdout}");
+    assert!(
+        stderr.to_lowercase().contains("no space left on device"),
+        "the failed install must say the disk is full:\n{stderr}"
+    );
+    let launches: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.starts_with("LAUNCHED "))
+        .collect();
+    assert_eq!(launches.len(), 2, "{stdout}");
+    assert!(launches[0].starts_with("LAUNCHED 0.1.0 "), "{stdout}");
+    assert!(launches[1].starts_with("LAUNCHED 0.2.0 "), "{stdout}");
+    assert!(stdout.contains("the user's own corpus"), "{stdout}");
+    assert!(
+        !stdout.contains("staging-"),
+        "extraction debris left:\n{stdout}"
+    );
+    let seen = world.server.seen(&v2.url);
+    assert!(
+        seen.iter().any(|request| request.status == 206),
+        "the second install should resume the kept download: {seen:?}"
     );
 }
 

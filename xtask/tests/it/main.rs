@@ -64,6 +64,18 @@ fn slow_tests_enabled(name: &str) -> bool {
     enabled
 }
 
+/// `program` run as root: directly when the tests are root (`.ci/run`), else through
+/// passwordless `sudo -n` (GitHub's runners), which fails at once instead of prompting.
+fn as_root(program: &str) -> Command {
+    if unsafe { libc::geteuid() } == 0 {
+        Command::new(program)
+    } else {
+        let mut command = Command::new("sudo");
+        command.args(["-n", program]);
+        command
+    }
+}
+
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     walkdir::WalkDir::new(dir)
         .into_iter()
@@ -284,6 +296,110 @@ fn unreachable_mirror_fails_release_channels_and_foreign_targets() {
     }
 }
 
+/// A release whose configuration cannot work is refused before anything is built, with the
+/// variable or tool to fix named: release channels need the index key pair and the platform's
+/// signing identity (no ad hoc, no unsigned Windows), a thin release-channel installer needs
+/// its download URL, an explicitly asked-for format must be buildable here.
+#[test]
+fn misconfigured_releases_are_refused_before_building_anything() {
+    // (case, arguments, environment, what the error must name)
+    let key_pair = [
+        ("TOKENIZER_STUDIO_MINISIGN_KEY", "untrusted comment: x\nRWQ"),
+        (
+            "TOKENIZER_STUDIO_UPDATE_PUBKEY",
+            "untrusted comment: x\nRWQ",
+        ),
+    ];
+    let url = [(
+        "TOKENIZER_STUDIO_RELEASE_BASE_URL",
+        "https://releases.invalid/ts",
+    )];
+    type Case<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "stable without the index signing key",
+            vec!["--channel", "stable", "--bundle", "full"],
+            vec![],
+            "TOKENIZER_STUDIO_MINISIGN_KEY",
+        ),
+        (
+            "beta with a secret key but no public key to build in",
+            vec!["--channel", "beta", "--bundle", "full"],
+            vec![key_pair[0]],
+            "TOKENIZER_STUDIO_UPDATE_PUBKEY",
+        ),
+        (
+            "a thin stable installer with nowhere to download from",
+            vec!["--channel", "stable", "--bundle", "thin"],
+            key_pair.to_vec(),
+            "TOKENIZER_STUDIO_RELEASE_BASE_URL",
+        ),
+        (
+            "macOS stable without an Apple identity (ad hoc is dev only)",
+            vec!["--target", "macos-arm64", "--channel", "stable"],
+            [key_pair.as_slice(), url.as_slice()].concat(),
+            "APPLE_SIGNING_P12",
+        ),
+        (
+            "Windows beta without an Authenticode certificate",
+            vec!["--target", "windows-x64", "--channel", "beta"],
+            [key_pair.as_slice(), url.as_slice()].concat(),
+            "WINDOWS_SIGNING_P12_BASE64",
+        ),
+        (
+            "AppImage asked for without linuxdeploy",
+            vec!["--format", "appimage"],
+            vec![],
+            "linuxdeploy",
+        ),
+        (
+            "a format that does not exist",
+            vec!["--format", "zip"],
+            vec![],
+            "unknown installer format `zip`",
+        ),
+    ];
+    for (case, args, envs, expected) in cases {
+        let out = tempfile::tempdir().unwrap();
+        let mut command = xtask(&shared_cache());
+        command
+            .arg("release")
+            .args(&args)
+            .arg("--out-dir")
+            .arg(out.path())
+            .env_remove("TOKENIZER_STUDIO_MINISIGN_KEY")
+            .env_remove("TOKENIZER_STUDIO_UPDATE_PUBKEY")
+            .env_remove("TOKENIZER_STUDIO_RELEASE_BASE_URL")
+            .env_remove("APPLE_SIGNING_P12_BASE64")
+            .env_remove("APPLE_SIGNING_P12_PATH")
+            .env_remove("WINDOWS_SIGNING_P12_BASE64")
+            // linuxdeploy is never on this PATH: cargo-packager would fetch it from GitHub.
+            .env("PATH", "/usr/bin:/bin")
+            .envs(envs.iter().copied());
+        let (ok, _, stderr) = run(&mut command);
+        assert!(!ok, "{case}: must be refused");
+        assert!(
+            stderr.contains(expected),
+            "{case}: the error must name {expected:?}:\n{stderr}"
+        );
+        for stage in [
+            "==> prerequisites",
+            "==> python",
+            "==> runtime",
+            "==> shell",
+        ] {
+            assert!(
+                !stderr.contains(stage),
+                "{case}: refused only after `{stage}` started:\n{stderr}"
+            );
+        }
+        assert!(
+            std::fs::read_dir(out.path()).unwrap().next().is_none(),
+            "{case}: wrote into the output folder"
+        );
+    }
+}
+
 #[test]
 fn missing_tools_are_named_with_what_to_install() {
     let empty_path = tempfile::tempdir().unwrap();
@@ -360,8 +476,14 @@ fn real_uv() -> PathBuf {
 }
 
 /// Builds a foreign-target runtime from a synthetic PBS-layout archive served on loopback, with
-/// the real wheels for that platform from the package index.
-fn build_foreign_runtime_with_synthetic_pbs(target: Target) {
+/// the real wheels for that platform from the package index, through `cargo xtask <subcommand>`
+/// (`runtime`, or `release`, which also signs) with `envs` set. Returns the output folder and
+/// the runtime folder in it.
+fn build_foreign_runtime_with_synthetic_pbs(
+    target: Target,
+    subcommand: &str,
+    envs: &[(&str, String)],
+) -> (tempfile::TempDir, PathBuf) {
     let (mut archive, _) = pbs::synthetic_pbs(target);
     // A fresh archive each run, so the download really goes through the HTTP path.
     let nonce = std::time::SystemTime::now()
@@ -379,18 +501,19 @@ fn build_foreign_runtime_with_synthetic_pbs(target: Target) {
     let mut command = xtask(&shared_cache());
     command
         .args([
-            "runtime",
+            subcommand,
             "--target",
             target.name(),
             "--python-archive",
             &server.url("/pbs.tar.gz"),
         ])
         .args(["--python-sha256", &sha256, "--zstd-level", "3", "--out-dir"])
-        .arg(out.path());
+        .arg(out.path())
+        .envs(envs.iter().map(|(name, value)| (name, value)));
     let (ok, stdout, stderr) = run(&mut command);
     assert!(ok, "{target} build failed:\n{stderr}");
     assert!(
-        stdout.contains(&format!("runtime 0.1.0 {target}")),
+        stdout.contains(&format!("{subcommand} 0.1.0 {target}")),
         "{stdout}"
     );
     assert_eq!(server.hits.lock().unwrap().get("/pbs.tar.gz"), Some(&1));
@@ -466,19 +589,103 @@ fn build_foreign_runtime_with_synthetic_pbs(target: Target) {
         assert!(ok, "verify {}: {stderr}", path.display());
         assert!(stdout.contains("matches its manifest"));
     }
+    (out, runtime)
 }
 
 #[test]
 fn macos_arm64_runtime_gets_darwin_wheels_with_synthetic_pbs_on_loopback() {
     if slow_tests_enabled("macos_arm64_runtime") {
-        build_foreign_runtime_with_synthetic_pbs(Target::MacosArm64);
+        build_foreign_runtime_with_synthetic_pbs(Target::MacosArm64, "runtime", &[]);
     }
 }
 
+/// A Windows release cross-assembled here with a self-signed Authenticode certificate: every
+/// PE file of the runtime (interpreter, DLLs, `.pyd`) is signed by osslsigncode before the
+/// manifest is written, so the manifest and archive describe the signed bytes.
 #[test]
-fn windows_x64_runtime_gets_win_amd64_wheels_with_synthetic_pbs_on_loopback() {
-    if slow_tests_enabled("windows_x64_runtime") {
-        build_foreign_runtime_with_synthetic_pbs(Target::WindowsX64);
+fn windows_x64_release_gets_win_amd64_wheels_signed_with_synthetic_pbs_on_loopback() {
+    if !slow_tests_enabled("windows_x64_runtime") {
+        return;
+    }
+    use base64::Engine as _;
+    let keys = tempfile::tempdir().unwrap();
+    let cert = keys.path().join("cert.pem");
+    let password = "test signing password";
+    let openssl = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(keys.path())
+            .output()
+            .expect("openssl (Debian package openssl)");
+        assert!(output.status.success(), "openssl {args:?}: {output:?}");
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-sha256",
+        "-days",
+        "30",
+        "-nodes",
+        "-subj",
+        "/CN=Tokenizer Studio Test Signing",
+        "-addext",
+        "extendedKeyUsage=codeSigning",
+        "-addext",
+        "keyUsage=critical,digitalSignature",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "cert.pem",
+    ]);
+    openssl(&[
+        "pkcs12",
+        "-export",
+        "-in",
+        "cert.pem",
+        "-inkey",
+        "key.pem",
+        "-out",
+        "signing.p12",
+        "-passout",
+        &format!("pass:{password}"),
+    ]);
+    let p12 = std::fs::read(keys.path().join("signing.p12")).unwrap();
+    let (_out, runtime) = build_foreign_runtime_with_synthetic_pbs(
+        Target::WindowsX64,
+        "release",
+        &[
+            (
+                "WINDOWS_SIGNING_P12_BASE64",
+                base64::engine::general_purpose::STANDARD.encode(p12),
+            ),
+            ("WINDOWS_SIGNING_P12_PASSWORD", password.to_owned()),
+        ],
+    );
+    let pe_files: Vec<PathBuf> = files_under(&runtime)
+        .into_iter()
+        .filter(|path| {
+            path.extension().is_some_and(|ext| {
+                ["exe", "dll", "pyd"].contains(&ext.to_string_lossy().to_lowercase().as_str())
+            })
+        })
+        .collect();
+    assert!(pe_files.len() > 20, "{pe_files:?}");
+    for path in &pe_files {
+        let output = Command::new("osslsigncode")
+            .args(["verify", "-CAfile"])
+            .arg(&cert)
+            .arg("-in")
+            .arg(path)
+            .output()
+            .expect("osslsigncode (Debian package osslsigncode)");
+        assert!(
+            output.status.success(),
+            "{} is not Authenticode-signed by the test certificate:\n{}",
+            path.display(),
+            String::from_utf8_lossy(&output.stdout)
+        );
     }
 }
 
@@ -770,6 +977,14 @@ fn release_produces_an_installable_deb_checksums_and_a_signed_index() {
         .arg(&deb)
         .output()
         .unwrap();
+    // lintian exits 0 (clean or only warnings) or 1 (errors, listed below); anything else means
+    // it did not check the package at all.
+    assert!(
+        matches!(lintian.status.code(), Some(0 | 1)),
+        "lintian did not run: {}\n{}",
+        lintian.status,
+        String::from_utf8_lossy(&lintian.stderr)
+    );
     let report = String::from_utf8_lossy(&lintian.stdout);
     let errors: Vec<&str> = report
         .lines()
@@ -778,7 +993,7 @@ fn release_produces_an_installable_deb_checksums_and_a_signed_index() {
     assert!(errors.is_empty(), "lintian errors:\n{}", errors.join("\n"));
 
     // dpkg -i installs it; the installed app (full bundle) starts under Xvfb and serves the UI.
-    let status = Command::new("dpkg").arg("-i").arg(&deb).status().unwrap();
+    let status = as_root("dpkg").arg("-i").arg(&deb).status().unwrap();
     assert!(status.success(), "dpkg -i failed");
     let data = tempfile::tempdir().unwrap();
     // Its own process group: SIGTERM must reach the app itself, not only the xvfb-run script.
@@ -810,6 +1025,12 @@ fn release_produces_an_installable_deb_checksums_and_a_signed_index() {
         std::thread::sleep(std::time::Duration::from_millis(250));
     };
     let page = http_get(port, "/");
+    // The window itself navigated to the backend's UI (the shell logs each page it loads).
+    let shell_log = data.path().join("logs").join("shell.log");
+    let ui_line = format!("ui loaded: http://127.0.0.1:{port}");
+    let window_shows_ui = wait_until(std::time::Duration::from_secs(60), || {
+        std::fs::read_to_string(&shell_log).is_ok_and(|text| text.contains(&ui_line))
+    });
     unsafe { libc::kill(-(app.id() as i32), libc::SIGTERM) };
     let _ = app.wait();
     let backend_gone = wait_until(std::time::Duration::from_secs(10), || {
@@ -823,10 +1044,13 @@ fn release_produces_an_installable_deb_checksums_and_a_signed_index() {
         page.contains("<div id=\"root\">") || page.contains("id=\"root\""),
         "the UI page was not served:\n{page}"
     );
+    assert!(
+        window_shows_ui,
+        "the installed app's window never loaded the UI ({ui_line:?}); shell log:\n{}",
+        std::fs::read_to_string(&shell_log).unwrap_or_default()
+    );
     let updated = std::panic::catch_unwind(|| installed_deb_updates_itself(&dir, &deb));
-    let _ = Command::new("dpkg")
-        .args(["-r", "tokenizer-studio"])
-        .status();
+    let _ = as_root("dpkg").args(["-r", "tokenizer-studio"]).status();
     if let Err(panic) = updated {
         std::panic::resume_unwind(panic);
     }

@@ -11,14 +11,22 @@ export const API_DIR = path.resolve(WEB_DIR, '..', 'api');
 export const REPO_DIR = path.resolve(WEB_DIR, '..', '..', '..');
 const READY_PREFIX = 'TOKENIZER_STUDIO_READY ';
 
-/** The Python that runs the backend: env TOKENIZER_STUDIO_PYTHON, else the repo's dev venv. */
+/**
+ * The Python that runs the backend: env TOKENIZER_STUDIO_PYTHON, else the repo's dev venv
+ * (`target/test-venv`, made by `cargo xtask tools venv`).
+ */
 export function pythonPath() {
   const fromEnv = process.env.TOKENIZER_STUDIO_PYTHON;
   if (fromEnv) return fromEnv;
-  const venv = path.join(REPO_DIR, '.venv', process.platform === 'win32' ? 'Scripts/python.exe' : 'bin/python');
+  const venv = path.join(
+    REPO_DIR,
+    'target',
+    'test-venv',
+    process.platform === 'win32' ? 'Scripts/python.exe' : 'bin/python',
+  );
   if (existsSync(venv)) return venv;
   throw new Error(
-    `No Python for the backend: set TOKENIZER_STUDIO_PYTHON or create ${venv} with the backend's dependencies.`,
+    `No Python for the backend: set TOKENIZER_STUDIO_PYTHON, or run \`cargo xtask tools venv\` to create ${venv}.`,
   );
 }
 
