@@ -8,8 +8,9 @@ fail-bind-once (first start exits like a failed bind, later starts work), spawn-
 a sleeping child; FAKE_CHILD_PDEATHSIG=1 gives it PR_SET_PDEATHSIG like a well-behaved backend).
 FAKE_IGNORE_STDIN_EOF=1 keeps any mode running after stdin closes.
 
-FAKE_STATE_DIR, when set, receives one line per start in `launch_ids` and `tokens`, and
-`child_pid` in spawn-child mode, so tests can check what the supervisor passed.
+FAKE_STATE_DIR, when set, receives one line per start in `launch_ids` and `tokens`, the
+launch environment and working directory as one JSON line in `environment`, and `child_pid`
+in spawn-child mode, so tests can check what the supervisor passed.
 """
 
 import ctypes
@@ -76,6 +77,11 @@ def main():
     record("pids", os.getpid())
     record("launch_ids", LAUNCH_ID)
     record("tokens", os.environ.get("TOKENIZER_STUDIO_RUNTIME_TOKEN"))
+    contract_names = ("TOKENIZER_STUDIO_DATA_DIR", "HF_HOME", "HF_DATASETS_CACHE",
+                      "HUGGINGFACE_HUB_CACHE")
+    environment = {name: os.environ.get(name) for name in contract_names}
+    environment["cwd"] = os.getcwd()
+    record("environment", json.dumps(environment))
     print(f"fake backend starting in mode {MODE}", flush=True)
 
     if MODE == "fail-bind-once":

@@ -315,6 +315,56 @@ fn a_stderr_flood_rotates_the_log_without_blocking() {
     );
 }
 
+/// The environment of DESIGN.md §7 reaches the backend: its data folder, the Hugging Face
+/// caches under `<data>/cache/huggingface/`, and the runtime root as working directory.
+#[test]
+fn the_backend_gets_the_launch_contracts_environment() {
+    let fixture = Fixture::new();
+    let mut sidecar = launch(&fixture.request("normal"), Events::default().handler()).unwrap();
+    let recorded = fixture.recorded("environment");
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    let environment: serde_json::Value = serde_json::from_str(&recorded[0]).unwrap();
+    let data = fixture.data_root();
+    let hf = data.join("cache").join("huggingface");
+    for (name, expected) in [
+        ("TOKENIZER_STUDIO_DATA_DIR", data.clone()),
+        ("HF_HOME", hf.clone()),
+        ("HF_DATASETS_CACHE", hf.join("datasets")),
+        ("HUGGINGFACE_HUB_CACHE", hf.join("hub")),
+        ("cwd", fixture.runtime_root()),
+    ] {
+        assert_eq!(
+            environment[name].as_str().map(std::path::PathBuf::from),
+            Some(expected),
+            "{name}: {environment}"
+        );
+    }
+    assert_eq!(
+        sidecar.stop(Duration::from_secs(3)),
+        StopOutcome::StdinClosed { code: Some(0) }
+    );
+}
+
+/// A backend that no longer notices stdin (its reader thread is stuck, say) but still handles
+/// SIGTERM: the second step of `stop` ends it gracefully, before any kill.
+#[test]
+fn a_backend_deaf_to_stdin_stops_on_sigterm() {
+    let fixture = Fixture::new();
+    let mut request = fixture.request("normal");
+    Fixture::with_env(&mut request, "FAKE_IGNORE_STDIN_EOF", "1");
+    let mut sidecar = launch(&request, Events::default().handler()).unwrap();
+    let (pid, port) = (sidecar.pid(), sidecar.port());
+    let grace = Duration::from_millis(400);
+    let started = Instant::now();
+    let outcome = sidecar.stop(grace);
+    assert_eq!(outcome, StopOutcome::Terminated { code: Some(0) });
+    assert!(started.elapsed() >= grace, "{:?}", started.elapsed());
+    assert_gone(pid, port);
+    let log = fixture.log_text();
+    assert!(log.contains("sending SIGTERM"), "{log}");
+    assert!(!log.contains("killed by signal 9"), "{log}");
+}
+
 #[test]
 fn a_backend_ignoring_sigterm_is_killed_after_the_grace_period() {
     let fixture = Fixture::new();
