@@ -114,7 +114,8 @@ fn refused_indexes_leave_the_installed_runtime_running() {
         .join(format!("runtime-{CHANNEL}.json"));
     let (_, other_secret) = release_meta::minisign::generate_keypair(None).unwrap();
     // (case, how the server's index is made bad, what the error must say)
-    let cases: [(&str, Box<dyn Fn()>, &str); 5] = [
+    type Case<'a> = (&'a str, Box<dyn Fn() + 'a>, &'a str);
+    let cases: [Case; 5] = [
         (
             "one byte of the signed index changed",
             Box::new(|| {

@@ -235,6 +235,70 @@ fn python_download_faults_are_hard_errors_that_cache_nothing() {
     assert!(server.hits.lock().unwrap().get("/corrupt.tar.gz").is_some());
 }
 
+/// A lock whose wheel hashes do not match what the index serves (a tampered lock, or an index
+/// serving other bytes) stops the build at the wheels stage, with uv's mismatch and what to do,
+/// and leaves no runtime behind.
+#[test]
+fn a_lock_with_a_wrong_wheel_hash_stops_the_build() {
+    if !slow_tests_enabled("wrong_wheel_hash") {
+        return;
+    }
+    // A checkout of this commit (the plan reads the web and backend sources too).
+    let scratch = tempfile::tempdir().unwrap();
+    let status = Command::new("git")
+        .args(["clone", "--quiet", "--no-hardlinks"])
+        .arg(root())
+        .arg(scratch.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let lock = scratch.path().join("lockfiles/windows-x64.txt");
+    let text = std::fs::read_to_string(&lock).unwrap();
+    // Every hash of one package changed; the header's inputs hash still matches, so this is
+    // not a stale lock but a wrong one.
+    let mut in_tokenizers = false;
+    let tampered: Vec<String> = text
+        .lines()
+        .map(|line| {
+            if !line.starts_with(' ') {
+                in_tokenizers = line.starts_with("tokenizers==");
+            }
+            match line.find("sha256:") {
+                Some(at) if in_tokenizers => {
+                    let hex = at + "sha256:".len();
+                    format!("{}{}{}", &line[..hex], "0".repeat(64), &line[hex + 64..])
+                }
+                _ => line.to_owned(),
+            }
+        })
+        .collect();
+    assert_ne!(tampered.join("\n"), text.trim_end());
+    std::fs::write(&lock, tampered.join("\n") + "\n").unwrap();
+    let (archive, sha256) = pbs::synthetic_pbs(Target::WindowsX64);
+    let server = Server::start(vec![("/pbs.tar.gz", Reply::Body(archive))]);
+    let out = tempfile::tempdir().unwrap();
+    let (ok, _, stderr) = run(xtask(&shared_cache())
+        .env("XTASK_PROJECT_ROOT", scratch.path())
+        .args(["runtime", "--target", "windows-x64", "--python-archive"])
+        .arg(server.url("/pbs.tar.gz"))
+        .args(["--python-sha256", &sha256, "--out-dir"])
+        .arg(out.path()));
+    assert!(!ok, "a wrong wheel hash must fail the build");
+    assert!(stderr.contains("windows-x64.txt"), "{stderr}");
+    assert!(
+        stderr.contains("Hash mismatch for `tokenizers=="),
+        "uv's own mismatch must be shown:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("regenerate the lock with `cargo xtask lock`"),
+        "{stderr}"
+    );
+    assert!(
+        !out.path().join("runtime-windows-x64").exists(),
+        "no runtime may be left behind"
+    );
+}
+
 #[test]
 fn checksum_mismatch_on_the_pinned_url_never_falls_back_to_a_local_python() {
     // The mirror serves the pinned host-target path with the wrong bytes: a dev build for the
@@ -443,7 +507,8 @@ fn missing_tools_are_named_with_what_to_install() {
     let (ok, _, stderr) = preflight(&[("TOKENIZER_STUDIO_HOST_PYTHON", host_python.as_os_str())]);
     assert!(!ok);
     assert!(
-        stderr.contains("uv") && stderr.contains("python3"),
+        stderr.contains("bootstrapping uv needs a Python with pip on PATH")
+            && stderr.contains("put uv on PATH"),
         "uv bootstrap needs pip: {stderr}"
     );
 
@@ -455,6 +520,22 @@ fn missing_tools_are_named_with_what_to_install() {
     assert!(!ok);
     assert!(
         stderr.contains("`npm` is not on PATH") && stderr.contains("apt-get install nodejs npm"),
+        "{stderr}"
+    );
+
+    // npm without node (a broken Node.js install).
+    let npm = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|dir| dir.join("npm"))
+        .find(|path| path.is_file())
+        .expect("npm on the test's PATH");
+    std::os::unix::fs::symlink(&npm, empty_path.path().join("npm")).unwrap();
+    let (ok, _, stderr) = preflight(&[
+        ("TOKENIZER_STUDIO_HOST_PYTHON", host_python.as_os_str()),
+        ("TOKENIZER_STUDIO_UV", uv.as_os_str()),
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("`node` is not on PATH") && stderr.contains("install Node.js 20+"),
         "{stderr}"
     );
 }
