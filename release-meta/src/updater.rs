@@ -1,5 +1,7 @@
 //! Tauri v2 updater static JSON (`latest.json`) for the shell's own updates.
 //!
+//! The release publishes one per channel, as `latest-<channel>.json`.
+//!
 //! Format (Tauri v2 updater plugin, "static JSON file"): `version` (semver, optional `v`),
 //! optional `notes` and `pub_date` (RFC 3339), and `platforms.<os>-<arch>[-<bundle>]`, each with
 //! `url` and `signature`. The signature is the *content of the `.sig` file* Tauri's bundler
