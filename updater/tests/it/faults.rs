@@ -94,6 +94,42 @@ impl World {
             .join(format!("{}.part", entry.url))
     }
 
+    /// Runs `body` (sh) in a private mount namespace where a copy of the data folder sits on
+    /// a tmpfs of `size`: `$M` is that folder, `install` and `launch` run `ts-runtime` on it.
+    /// Returns stdout and stderr; the script itself must succeed.
+    fn in_private_tmpfs(&self, size: &str, body: &str) -> (String, String) {
+        let unshare_works = std::process::Command::new("unshare")
+            .args(["-rm", "true"])
+            .status()
+            .is_ok_and(|status| status.success());
+        assert!(
+            unshare_works,
+            "this test needs `unshare -rm` (util-linux, user namespaces) to mount a tmpfs"
+        );
+        let mount = tempfile::tempdir().unwrap();
+        let script = format!(
+            "set -e; M='{m}'; mount -t tmpfs -o size={size} tmpfs \"$M\"; cp -a '{d}/.' \"$M/\"; \
+             install() {{ '{bin}' install --data-dir \"$M\" --index-url '{u}' --public-key-file '{k}' --channel {c} --backoff-ms 20; }}; \
+             launch() {{ '{bin}' launch --data-dir \"$M\"; }}; {body}",
+            m = mount.path().display(),
+            d = self.data.path().display(),
+            bin = env!("CARGO_BIN_EXE_ts-runtime"),
+            u = self.server.index_url(),
+            k = self.key_file,
+            c = CHANNEL,
+        );
+        let output = std::process::Command::new("unshare")
+            .args(["-rm", "sh", "-c", &script])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        );
+        assert!(output.status.success(), "{stdout}{stderr}");
+        (stdout, stderr)
+    }
+
     fn status(&self) -> serde_json::Value {
         let run = ts_runtime(&["status", "--data-dir", &self.data_str()]);
         assert!(run.ok, "{}", run.stderr);
@@ -438,42 +474,16 @@ fn sigkill_during_rollback_ends_on_the_old_runtime() {
 /// holding the data folder, against an update that needs more than that.
 #[test]
 fn full_disk_on_a_small_tmpfs() {
-    let unshare_works = std::process::Command::new("unshare")
-        .args(["-rm", "true"])
-        .status()
-        .is_ok_and(|status| status.success());
-    assert!(
-        unshare_works,
-        "this test needs `unshare -rm` (util-linux, user namespaces) to mount a tmpfs"
-    );
     let world = World::with_v1();
     let mut v2 = world.release.runtime("0.2.0", true, 1000);
     v2.unpacked_size = 100 * 1024 * 1024;
     world
         .release
         .publish(CHANNEL, 200, vec![(TARGET, v2.clone())]);
-    let mount = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_ts-runtime");
-    let script = format!(
-        "set -e; mount -t tmpfs -o size=64m tmpfs '{m}'; cp -a '{d}/.' '{m}/'; \
-         if '{bin}' install --data-dir '{m}' --index-url '{u}' --public-key-file '{k}' --channel {c} --backoff-ms 20; \
-         then echo INSTALL_SUCCEEDED; fi; \
-         '{bin}' launch --data-dir '{m}'; ls '{m}/runtime'; cat '{m}/uploads/corpus.txt'",
-        m = mount.path().display(),
-        d = world.data.path().display(),
-        u = world.server.index_url(),
-        k = world.key_file,
-        c = CHANNEL,
+    let (stdout, stderr) = world.in_private_tmpfs(
+        "64m",
+        "if install; then echo INSTALL_SUCCEEDED; fi; launch; ls \"$M/runtime\"; cat \"$M/uploads/corpus.txt\"",
     );
-    let output = std::process::Command::new("unshare")
-        .args(["-rm", "sh", "-c", &script])
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-    );
-    assert!(output.status.success(), "{stdout}{stderr}");
     assert!(!stdout.contains("INSTALL_SUCCEEDED"), "{stdout}");
     assert!(stderr.contains("not enough free space"), "{stderr}");
     assert!(stdout.contains("LAUNCHED 0.1.0 "), "{stdout}");
@@ -502,35 +512,19 @@ fn disk_filling_up_during_the_download_fails_cleanly_and_recovers() {
             ..Default::default()
         },
     );
-    let mount = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_ts-runtime");
     // As soon as the download has started, a ballast file takes every free byte.
-    let script = format!(
-        "set -e; mount -t tmpfs -o size=256m tmpfs '{m}'; cp -a '{d}/.' '{m}/'; \
-         ( while [ ! -s '{m}/runtime/downloads/{url}.part' ]; do sleep 0.01; done; \
-           dd if=/dev/zero of='{m}/ballast' bs=1M 2>/dev/null || true; echo BALLAST_WRITTEN ) & \
-         if '{bin}' install --data-dir '{m}' --index-url '{u}' --public-key-file '{k}' --channel {c} --backoff-ms 20; \
-         then echo FIRST_INSTALL_SUCCEEDED; fi; \
-         wait; rm '{m}/ballast'; \
-         '{bin}' launch --data-dir '{m}'; ls '{m}/runtime'; cat '{m}/uploads/corpus.txt'; \
-         '{bin}' install --data-dir '{m}' --index-url '{u}' --public-key-file '{k}' --channel {c} --backoff-ms 20; \
-         '{bin}' launch --data-dir '{m}'",
-        m = mount.path().display(),
-        d = world.data.path().display(),
-        url = v2.url,
-        u = world.server.index_url(),
-        k = world.key_file,
-        c = CHANNEL,
+    let (stdout, stderr) = world.in_private_tmpfs(
+        "256m",
+        &format!(
+            "( while [ ! -s \"$M/runtime/downloads/{url}.part\" ]; do sleep 0.01; done; \
+               dd if=/dev/zero of=\"$M/ballast\" bs=1M 2>/dev/null || true; echo BALLAST_WRITTEN ) & \
+             if install; then echo FIRST_INSTALL_SUCCEEDED; fi; \
+             wait; rm \"$M/ballast\"; \
+             launch; ls \"$M/runtime\"; cat \"$M/uploads/corpus.txt\"; \
+             install; launch",
+            url = v2.url
+        ),
     );
-    let output = std::process::Command::new("unshare")
-        .args(["-rm", "sh", "-c", &script])
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-    );
-    assert!(output.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("BALLAST_WRITTEN"), "{stdout}");
     assert!(!stdout.contains("FIRST_INSTALL_SUCCEEDED"), "{stdout}");
     assert!(
