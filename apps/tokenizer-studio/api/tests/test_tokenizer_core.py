@@ -124,3 +124,40 @@ def test_source_reported_fraction_is_used():
     train(Source(), resolve_config("classic-bpe", {"vocab_size": 300}),
           progress=lambda p, f: events.append((p, f)))
     assert events[-1] == ("training", 0.5)
+
+
+def test_normalization_knob_changes_what_is_learned():
+    # "ﬁ" (U+FB01, a ligature) and fullwidth "ｆｉ" become plain "fi" only under NFKC.
+    texts = ["ﬁle ﬁnd ｆｉｎｅ ﬁle"] * 200 + TEXTS[:200]
+    for normalization, folded in (("nfc", False), ("nfkc", True)):
+        config = resolve_config("classic-bpe", {"vocab_size": 400, "normalization": normalization})
+        tok = train(texts, config)
+        tokens = encode(tok, "ﬁle")["tokens"]
+        assert any("ﬁ" in token for token in tokens) is not folded, (normalization, tokens)
+        assert ("fi" in "".join(tokens)) is folded, (normalization, tokens)
+
+
+def test_min_frequency_knob_keeps_rare_merges_out():
+    # A word seen 3 times: merged into one token with min_frequency 1, never with 10.
+    texts = TEXTS[:300] + ["zyxwvq"] * 3
+    sizes = {}
+    for min_frequency in (1, 10):
+        config = resolve_config(
+            "classic-bpe", {"vocab_size": 2000, "min_frequency": min_frequency}
+        )
+        tok = train(texts, config)
+        sizes[min_frequency] = tok.get_vocab_size()
+        whole_word = any("zyxwvq" in token for token in tok.get_vocab())
+        assert whole_word is (min_frequency == 1), (min_frequency, whole_word)
+    assert sizes[10] < sizes[1], sizes
+
+
+def test_pre_tokenizer_knob_decides_where_words_split():
+    # "whitespace" splits punctuation off words; "whitespace_split" keeps "end." together.
+    texts = ["the end. the end. the end."] * 300
+    for pre_tokenizer, joined in (("whitespace", False), ("whitespace_split", True)):
+        config = resolve_config(
+            "classic-bpe", {"vocab_size": 300, "pre_tokenizer": pre_tokenizer}
+        )
+        tokens = encode(train(texts, config), "the end.")["tokens"]
+        assert any("end." in token for token in tokens) is joined, (pre_tokenizer, tokens)

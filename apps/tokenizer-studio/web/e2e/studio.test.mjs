@@ -82,8 +82,14 @@ describe('Tokenizer Studio web UI against the real backend', { timeout: 600_000 
 
     const row = page.getByTestId('dataset-row').filter({ hasText: corpusName });
     await row.waitFor();
-    const rowsText = (await row.getByTestId('dataset-rows').innerText()).replace(/[^\d]/g, '');
-    if (rowsText !== '') assert.equal(Number(rowsText), lines);
+    // The row count appears once the backend has inspected the file; wait for it.
+    const rowsCell = row.getByTestId('dataset-rows');
+    const deadline = Date.now() + 30_000;
+    let rowsText = '';
+    while ((rowsText = (await rowsCell.innerText()).replace(/[^\d]/g, '')) === '' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(Number(rowsText), lines, `the row count shown (${JSON.stringify(rowsText)})`);
 
     await row.getByTestId('preview-button').click();
     const preview = page.getByTestId('dataset-preview');
@@ -154,10 +160,9 @@ describe('Tokenizer Studio web UI against the real backend', { timeout: 600_000 
     const parsed = JSON.parse(await readFile(target, 'utf8'));
     assert.ok(parsed && typeof parsed === 'object' && 'model' in parsed, 'tokenizer.json has a "model" key');
     const vocab = parsed.model?.vocab;
-    if (vocab && typeof vocab === 'object' && !Array.isArray(vocab)) {
-      const size = Object.keys(vocab).length;
-      assert.ok(size > 256 && size <= 1000, `byte-level vocabulary of 257..1000 entries, got ${size}`);
-    }
+    assert.ok(vocab && typeof vocab === 'object' && !Array.isArray(vocab), 'a BPE model has a token → id map');
+    const size = Object.keys(vocab).length;
+    assert.ok(size > 256 && size <= 1000, `byte-level vocabulary of 257..1000 entries, got ${size}`);
   });
 
   test('try it: encoding shows tokens and ids', async () => {
