@@ -178,12 +178,11 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
         );
 
         // The shell bridge: the page sees Tauri, may call only its one command.
-        let web_has_button = web_bundle_mentions(&runtime, "open-artifacts-folder");
-        if web_has_button {
-            session.wait_for("[data-testid=open-artifacts-folder]", None, UI_TIMEOUT)?;
-        } else {
-            eprintln!("note: this runtime's web UI predates the Open folder button; rebuild it with `cargo xtask runtime`");
-        }
+        assert!(
+            web_bundle_mentions(&runtime, "open-artifacts-folder"),
+            "the runtime's web UI has no Open folder button: rebuild it with `cargo xtask runtime`"
+        );
+        session.wait_for("[data-testid=open-artifacts-folder]", None, UI_TIMEOUT)?;
         let invoke = |command: &str| {
             session.execute_async(
                 "const [command, done] = arguments;
@@ -201,6 +200,13 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
                     .as_str()
                     .is_some_and(|text| text.contains("could not start")),
             "the sidecar page may open the artifacts folder: {opened}"
+        );
+        let shell_log = std::fs::read_to_string(data.join("logs").join("shell.log"))
+            .map_err(|error| format!("reading the shell log: {error}"))?;
+        assert!(
+            shell_log.contains("opening the artifacts folder")
+                && !shell_log.contains("refused open_artifacts_folder"),
+            "the call must pass the origin check:\n{shell_log}"
         );
         let refused = invoke("retry")?;
         assert!(
