@@ -35,9 +35,11 @@ pub fn release(plan: &Plan, options: &ReleaseOptions) -> Result<()> {
     let started = Instant::now();
     // Every configuration mistake (keys, certificates, URLs, formats) is reported before
     // anything is built: a release engineer learns it in a second, not after the runtime.
-    let preflight = preflight(plan, options)?;
-    let keys = preflight.keys;
-    let signer = preflight.signer;
+    let Preflight {
+        keys,
+        signer,
+        formats,
+    } = preflight(plan, options)?;
     ui::step(
         "prerequisites",
         &format!("checking what a {} release needs", plan.target),
@@ -75,7 +77,7 @@ pub fn release(plan: &Plan, options: &ReleaseOptions) -> Result<()> {
             binaries_dir: &binaries_dir,
             runtime_archive: &archive,
             out_dir: &dir,
-            formats: &preflight.formats,
+            formats: &formats,
             source_date_epoch: plan.source_date_epoch,
             channel: plan.channel,
         })?;
