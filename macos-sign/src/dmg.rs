@@ -16,7 +16,7 @@ use std::path::Path;
 use apple_codesign::dmg::{DmgReader, DmgSigner};
 use apple_codesign::{CodeSigningSlot, SettingsScope};
 
-use crate::sign::{base_settings, identifier_for, replace_file};
+use crate::sign::{base_settings, identifier_for};
 use crate::verify::{finish_verification, seal_problems};
 use crate::{Error, Identity, Result, SignOptions, VerifyOutcome};
 
@@ -37,25 +37,31 @@ pub fn sign_dmg(path: &Path, identity: &Identity, options: &SignOptions) -> Resu
         SettingsScope::Main,
         identifier_for(&options.identifier_prefix, path),
     );
-    let data = fs_err::read(path)?;
-    if DmgReader::new(&mut Cursor::new(&data)).is_err() {
+    // DmgSigner writes into an open file: sign a copy beside the image (same filesystem, same
+    // permissions, streamed rather than read into memory), then rename it over the original.
+    let parent = path.parent().unwrap_or(Path::new("."));
+    let copy = tempfile::Builder::new()
+        .prefix(".macos-sign-")
+        .tempfile_in(parent)?;
+    fs_err::copy(path, copy.path())?;
+    let mut file = copy.reopen()?;
+    if DmgReader::new(&mut file).is_err() {
         return Err(Error::NotDmg {
             path: path.to_path_buf(),
         });
     }
-    // DmgSigner needs a real file; sign a private copy, then swap it in.
-    let scratch = tempfile::tempdir_in(path.parent().unwrap_or(Path::new(".")))?;
-    let copy = scratch.path().join("image.dmg");
-    fs_err::write(&copy, &data)?;
-    let mut file = fs_err::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&copy)?;
     DmgSigner::default()
-        .sign_file(&settings, file.file_mut())
+        .sign_file(&settings, &mut file)
         .map_err(|error| sign_error(error.to_string()))?;
+    file.sync_all()?;
     drop(file);
-    replace_file(path, &fs_err::read(&copy)?)
+    copy.persist(path).map_err(|error| {
+        std::io::Error::new(
+            error.error.kind(),
+            format!("cannot replace {}: {}", path.display(), error.error),
+        )
+    })?;
+    Ok(())
 }
 
 /// Verifies the disk image at `path`. `Err` only when it cannot be read or has no UDIF

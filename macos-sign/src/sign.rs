@@ -222,7 +222,7 @@ fn sign_found(
 
 /// Writes `contents` to a temporary file beside `path`, gives it `path`'s permissions and
 /// renames it over `path`.
-pub(crate) fn replace_file(path: &Path, contents: &[u8]) -> Result<()> {
+fn replace_file(path: &Path, contents: &[u8]) -> Result<()> {
     use std::io::Write as _;
     let parent = path.parent().unwrap_or(Path::new("."));
     let permissions = fs_err::metadata(path)?.permissions();
