@@ -17,7 +17,7 @@ pub enum Error {
     },
 
     /// The expected checksum given by the caller is not 64 hex digits.
-    #[error("expected sha256 `{value}` for {url} is not 64 hex digits; pass the lowercase hex digest from the pin")]
+    #[error("expected sha256 `{value}` for {url} is not 64 hex digits; pass the lowercase hex digest from the pin", url = crate::url_policy::redact(.url))]
     InvalidSha256 {
         /// The URL the checksum was meant for.
         url: String,
@@ -26,7 +26,7 @@ pub enum Error {
     },
 
     /// The URL is neither `http(s)://`, `file://` nor a plain path.
-    #[error("cannot download `{url}`: {reason}; use an http(s):// or file:// URL or a plain path")]
+    #[error("cannot download `{url}`: {reason}; use an http(s):// or file:// URL or a plain path", url = crate::url_policy::redact(.url))]
     InvalidUrl {
         /// The URL as given.
         url: String,
@@ -36,7 +36,7 @@ pub enum Error {
 
     /// Connecting, sending the request or reading the body failed (DNS, refused, reset,
     /// timeout, TLS...).
-    #[error("could not download {url}: {}; check the network connection or configure a mirror", chain(source.as_ref()))]
+    #[error("could not download {url}: {}; check the network connection or configure a mirror", chain(source.as_ref()), url = crate::url_policy::redact(.url))]
     Network {
         /// The URL being fetched.
         url: String,
@@ -46,7 +46,7 @@ pub enum Error {
     },
 
     /// The server answered with a status other than 2xx (after following redirects).
-    #[error("{url} answered HTTP {status}; {hint}", hint = status_hint(*status))]
+    #[error("{url} answered HTTP {status}; {hint}", hint = status_hint(*status), url = crate::url_policy::redact(.url))]
     HttpStatus {
         /// The URL being fetched.
         url: String,
@@ -55,7 +55,7 @@ pub enum Error {
     },
 
     /// The body ended before the announced `Content-Length`.
-    #[error("download of {url} was cut off after {received} of {expected} bytes; try again")]
+    #[error("download of {url} was cut off after {received} of {expected} bytes; try again", url = crate::url_policy::redact(.url))]
     Truncated {
         /// The URL being fetched.
         url: String,
@@ -66,7 +66,7 @@ pub enum Error {
     },
 
     /// A `file://` URL or plain path could not be read.
-    #[error("cannot read {url} ({path}): {source}; check the mirror path")]
+    #[error("cannot read {url} ({path}): {source}; check the mirror path", url = crate::url_policy::redact(.url))]
     LocalSource {
         /// The URL or path as given.
         url: String,
@@ -78,7 +78,7 @@ pub enum Error {
     },
 
     /// The downloaded bytes do not hash to the pinned sha256. Never retried, never kept.
-    #[error("sha256 mismatch for {url}: expected {expected}, got {actual}; the file was deleted. The mirror or the pin is wrong: do not retry, report it")]
+    #[error("sha256 mismatch for {url}: expected {expected}, got {actual}; the file was deleted. The mirror or the pin is wrong: do not retry, report it", url = crate::url_policy::redact(.url))]
     ChecksumMismatch {
         /// The URL that was fetched.
         url: String,
@@ -90,7 +90,7 @@ pub enum Error {
 
     /// The server's file is not the size the release index says: the body ran past it, or
     /// the server announced another size. Never retried; the partial download is deleted.
-    #[error("{url} is not the file the release index describes: expected {expected} bytes, the server sent or announced {received}; the partial download was deleted. The mirror or the release index is wrong: do not retry, report it")]
+    #[error("{url} is not the file the release index describes: expected {expected} bytes, the server sent or announced {received}; the partial download was deleted. The mirror or the release index is wrong: do not retry, report it", url = crate::url_policy::redact(.url))]
     WrongSize {
         /// The URL being fetched.
         url: String,
@@ -103,7 +103,7 @@ pub enum Error {
 
     /// A request for the whole file got a partial (206) answer that does not start at byte 0,
     /// or one whose `Content-Range` cannot be read.
-    #[error("{url} answered a request for the whole file with a partial response (Content-Range `{content_range}`); the server or a proxy in between is misbehaving, try another mirror")]
+    #[error("{url} answered a request for the whole file with a partial response (Content-Range `{content_range}`); the server or a proxy in between is misbehaving, try another mirror", url = crate::url_policy::redact(.url))]
     BadContentRange {
         /// The URL being fetched.
         url: String,
@@ -113,7 +113,7 @@ pub enum Error {
 
     /// Every attempt of a resumable download failed on a transient problem (network, stall,
     /// cut-off body, HTTP 5xx/408/429). The partial file is kept so the next call resumes.
-    #[error("gave up downloading {url} after {attempts} attempt{plural}; the last one failed: {last}. {partial_bytes} bytes are kept and the next try resumes from there", plural = if *attempts == 1 { "" } else { "s" })]
+    #[error("gave up downloading {url} after {attempts} attempt{plural}; the last one failed: {last}. {partial_bytes} bytes are kept and the next try resumes from there", plural = if *attempts == 1 { "" } else { "s" }, url = crate::url_policy::redact(.url))]
     RetriesExhausted {
         /// The URL being fetched.
         url: String,
@@ -230,7 +230,8 @@ fn describe_io(path: &std::path::Path, source: &io::Error) -> String {
     }
 }
 
-/// reqwest's top-level message ("error sending request") hides the cause; show the chain.
+/// reqwest's top-level message ("error sending request") hides the cause; show the chain,
+/// with the URLs reqwest puts in it redacted like every other URL we show.
 fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut message = error.to_string();
     let mut current = error.source();
@@ -242,7 +243,7 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
         }
         current = cause.source();
     }
-    message
+    crate::url_policy::redact_in_text(&message)
 }
 
 fn status_hint(status: u16) -> &'static str {

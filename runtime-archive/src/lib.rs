@@ -26,6 +26,7 @@ mod install;
 mod pack;
 mod resume;
 mod space;
+pub mod url_policy;
 mod verify;
 
 pub use download::{download_verified, Downloaded, Progress};

@@ -68,7 +68,9 @@ pub enum DiscoveryStep {
     Current,
     /// `<data>/runtime/default`: the runtime a full installer carried.
     Default,
-    /// `runtime/` and `dist/runtime-<target>/` near the working directory (development).
+    /// `runtime/` and `dist/runtime-<target>/` near the working directory. Development builds
+    /// only: a release build started from a folder that holds a `runtime/` must not run an
+    /// interpreter nobody verified.
     Development,
 }
 
@@ -81,11 +83,12 @@ pub const DISCOVERY_ORDER: [DiscoveryStep; 4] = [
 ];
 
 /// Candidate folders in discovery order. The caller keeps the first whose `manifest.json`
-/// parses and names its own target.
+/// parses and names its own target. `working_dir` is `Some` only in development builds; with
+/// `None` the development step proposes nothing.
 pub fn candidates(
     var: &dyn Fn(&str) -> Option<String>,
     data_root: &Path,
-    working_dir: &Path,
+    working_dir: Option<&Path>,
     target_name: &str,
 ) -> Vec<(DiscoveryStep, PathBuf)> {
     let mut found = Vec::new();
@@ -99,6 +102,9 @@ pub fn candidates(
             DiscoveryStep::Current => found.push((step, data_root.join("runtime").join("current"))),
             DiscoveryStep::Default => found.push((step, data_root.join("runtime").join("default"))),
             DiscoveryStep::Development => {
+                let Some(working_dir) = working_dir else {
+                    continue;
+                };
                 found.push((step, working_dir.join("runtime")));
                 found.push((
                     step,
@@ -187,7 +193,12 @@ mod tests {
     fn discovery_follows_rfc_order() {
         let map = vars(&[(env::RUNTIME_DIR, "/custom")]);
         let lookup = |name: &str| map.get(name).cloned();
-        let found = candidates(&lookup, Path::new("/data"), Path::new("/cwd"), "linux-x64");
+        let found = candidates(
+            &lookup,
+            Path::new("/data"),
+            Some(Path::new("/cwd")),
+            "linux-x64",
+        );
         let paths: Vec<_> = found
             .iter()
             .map(|(_, path)| path.to_str().unwrap().to_owned())
@@ -203,7 +214,20 @@ mod tests {
             ]
         );
         let empty = |_: &str| None;
-        let found = candidates(&empty, Path::new("/data"), Path::new("/cwd"), "linux-x64");
+        let found = candidates(
+            &empty,
+            Path::new("/data"),
+            Some(Path::new("/cwd")),
+            "linux-x64",
+        );
         assert_eq!(found[0].0, DiscoveryStep::Current);
+    }
+
+    #[test]
+    fn without_a_working_dir_nothing_near_it_is_proposed() {
+        let empty = |_: &str| None;
+        let found = candidates(&empty, Path::new("/data"), None, "linux-x64");
+        let steps: Vec<_> = found.iter().map(|(step, _)| *step).collect();
+        assert_eq!(steps, [DiscoveryStep::Current, DiscoveryStep::Default]);
     }
 }

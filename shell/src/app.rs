@@ -60,7 +60,12 @@ struct Inner {
 
 impl Shell {
     pub fn new(data_root: PathBuf, discovery: DiscoveryInputs) -> Shell {
+        // Before the log: the first folder created in the data root must not be world-readable.
+        let private_root = supervisor::private::create_private_dir(&data_root);
         let log = ShellLog::open(&data_root.join("logs"), SHELL_LOG_MAX_BYTES);
+        if let Err(error) = private_root {
+            log.line(&format!("could not make the data folder private: {error}"));
+        }
         let store = match updater::Store::open(&data_root.join("runtime"), discovery.target) {
             Ok(store) => Some(store),
             Err(error) => {

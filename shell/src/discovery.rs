@@ -48,7 +48,9 @@ pub struct Rejection {
 #[derive(Debug, Clone)]
 pub struct DiscoveryInputs {
     pub data_root: PathBuf,
-    pub working_dir: PathBuf,
+    /// Where the development step looks (`runtime/`, `dist/runtime-<target>/`): `Some` only
+    /// in debug builds, see [`development_working_dir`].
+    pub working_dir: Option<PathBuf>,
     pub runtime_dir_override: Option<String>,
     pub target: Target,
 }
@@ -65,7 +67,7 @@ pub fn discover(inputs: &DiscoveryInputs) -> Result<FoundRuntime, Vec<Rejection>
     for (step, dir) in candidates(
         &lookup,
         &inputs.data_root,
-        &inputs.working_dir,
+        inputs.working_dir.as_deref(),
         inputs.target.name(),
     ) {
         match check_runtime(&dir, inputs.target) {
@@ -142,6 +144,17 @@ pub fn step_name(step: DiscoveryStep) -> &'static str {
     }
 }
 
+/// The working directory for the development step: debug builds only. A release build
+/// (every installer, whatever its channel) finds runtimes only where it installed them, or
+/// through the explicit `TOKENIZER_STUDIO_RUNTIME_DIR`.
+pub fn development_working_dir() -> Option<PathBuf> {
+    if cfg!(debug_assertions) {
+        std::env::current_dir().ok()
+    } else {
+        None
+    }
+}
+
 /// `<data>/runtime/previous`: the runtime an update replaced, offered after a failed start.
 pub fn previous_runtime_dir(data_root: &Path) -> PathBuf {
     data_root.join("runtime").join("previous")
@@ -179,7 +192,7 @@ mod tests {
     fn inputs(root: &Path, override_dir: Option<&Path>) -> DiscoveryInputs {
         DiscoveryInputs {
             data_root: root.join("data"),
-            working_dir: root.join("cwd"),
+            working_dir: Some(root.join("cwd")),
             runtime_dir_override: override_dir.map(|dir| dir.to_str().unwrap().to_owned()),
             target: Target::LinuxX64,
         }
@@ -200,6 +213,29 @@ mod tests {
             let override_dir = temp.path().join("custom");
             let found = discover(&inputs(temp.path(), Some(&override_dir))).unwrap();
             assert_eq!((found.step, found.dir), (step, dir), "{relative}");
+        }
+    }
+
+    #[test]
+    fn a_release_build_ignores_a_runtime_in_the_working_directory() {
+        let temp = tempfile::tempdir().unwrap();
+        for relative in ["cwd/runtime", "cwd/dist/runtime-linux-x64"] {
+            write_runtime(
+                &temp.path().join(relative),
+                &manifest_json(Target::LinuxX64),
+            );
+        }
+        let mut release = inputs(temp.path(), None);
+        release.working_dir = None;
+        let rejections = discover(&release).unwrap_err();
+        let looked_at: Vec<_> = rejections.iter().map(|r| r.source.as_str()).collect();
+        assert_eq!(
+            looked_at,
+            ["installed runtime", "runtime that came with the app"]
+        );
+        // This test binary is built like the shell it tests: in release, no working dir.
+        if !cfg!(debug_assertions) {
+            assert_eq!(development_working_dir(), None);
         }
     }
 

@@ -170,7 +170,7 @@ fn resolve_data_root() -> PathBuf {
 fn discovery_inputs(data_root: PathBuf) -> DiscoveryInputs {
     DiscoveryInputs {
         data_root,
-        working_dir: std::env::current_dir().unwrap_or_default(),
+        working_dir: discovery::development_working_dir(),
         runtime_dir_override: std::env::var(runtime_spec::env::RUNTIME_DIR).ok(),
         target: HOST_TARGET,
     }

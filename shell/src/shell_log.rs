@@ -23,7 +23,7 @@ impl ShellLog {
     /// cannot be opened just writes nothing (stderr still gets every line).
     pub fn open(logs_dir: &Path, max_bytes: u64) -> ShellLog {
         let path = logs_dir.join(SHELL_LOG_FILE_NAME);
-        let file = fs_err::create_dir_all(logs_dir)
+        let file = supervisor::private::create_private_dir(logs_dir)
             .and_then(|()| open_append(&path))
             .map_err(|error| eprintln!("shell log unavailable: {error}"))
             .ok();
@@ -34,8 +34,11 @@ impl ShellLog {
         }
     }
 
-    /// Appends one timestamped line, rotating first when the file is over its cap.
+    /// Appends one timestamped line, rotating first when the file is over its cap. URLs in it
+    /// lose their credentials and queries: a mirror's token must not end up in a support
+    /// request.
     pub fn line(&self, message: &str) {
+        let message = runtime_archive::url_policy::redact_in_text(message);
         let seconds = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|elapsed| elapsed.as_secs_f64())
@@ -67,10 +70,7 @@ impl ShellLog {
 }
 
 fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
+    supervisor::private::private_append_options().open(path)
 }
 
 #[cfg(test)]
@@ -90,5 +90,28 @@ mod tests {
         assert!(current.ends_with("line number 19\n"));
         assert!(!rotated.is_empty() && rotated.len() <= 200);
         assert!(!temp.path().join("logs/shell.log.2").exists());
+    }
+
+    #[test]
+    fn urls_lose_their_credentials_and_the_file_is_private() {
+        let temp = tempfile::tempdir().unwrap();
+        let log = ShellLog::open(&temp.path().join("logs"), 10_000);
+        log.line("runtime downloads from https://me:hunter2@mirror.example/runtime-beta.json?token=abc (channel beta)");
+        let text = fs_err::read_to_string(log.path()).unwrap();
+        assert!(
+            text.contains("https://mirror.example/runtime-beta.json (channel beta)"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("hunter2") && !text.contains("token=abc"),
+            "{text}"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| fs_err::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(log.path()), 0o600);
+            assert_eq!(mode(&temp.path().join("logs")), 0o700);
+        }
     }
 }

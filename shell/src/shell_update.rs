@@ -107,22 +107,12 @@ fn endpoint_from(
     Ok(Some(url))
 }
 
-/// https anywhere; plain http only from a loopback address (tests, a local mirror). The
-/// installer's signature is checked either way; this keeps a network from withholding or
-/// watching updates. (The plugin's `dangerousInsecureTransportProtocol` is on so that this
-/// rule, not the plugin's blanket https-only one, decides.)
-pub fn transport_allowed(url: &Url) -> bool {
-    match url.scheme() {
-        "https" => true,
-        "http" => match url.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-            None => false,
-        },
-        _ => false,
-    }
-}
+/// https anywhere; plain http only from a loopback address (tests, a local mirror), the rule
+/// runtime downloads follow too. The installer's signature is checked either way; this keeps
+/// a network from withholding or watching updates. (The plugin's
+/// `dangerousInsecureTransportProtocol` is on so that this rule, not the plugin's blanket
+/// https-only one, decides.)
+pub use runtime_archive::url_policy::transport_allowed;
 
 /// Starts the background check (once, at start; off with the same setting as runtime
 /// updates). Never blocks the UI and never fails the app: every outcome is one log line.

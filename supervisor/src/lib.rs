@@ -25,6 +25,7 @@ mod error;
 mod health;
 mod logs;
 mod platform;
+pub mod private;
 mod sidecar;
 
 use std::ffi::OsString;

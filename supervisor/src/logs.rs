@@ -76,12 +76,8 @@ impl LogSink {
             path: path.clone(),
             source,
         };
-        fs_err::create_dir_all(log_dir).map_err(log_error)?;
-        let file = fs_err::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(log_error)?;
+        crate::private::create_private_dir(log_dir).map_err(log_error)?;
+        let file = open_log(&path).map_err(log_error)?;
         let file_size = file.metadata().map_err(log_error)?.len();
         Ok(Arc::new(LogSink {
             inner: Mutex::new(Inner {
@@ -238,15 +234,15 @@ impl Inner {
             }
             fs_err::rename(path, numbered(1))?;
         }
-        self.file = Some(
-            fs_err::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)?,
-        );
+        self.file = Some(open_log(path)?);
         self.file_size = 0;
         Ok(())
     }
+}
+
+/// Opens (appending) a log file readable by its owner only.
+fn open_log(path: &Path) -> std::io::Result<fs_err::File> {
+    fs_err::OpenOptions::from_options(crate::private::private_append_options()).open(path)
 }
 
 /// Reads one line (without its newline) of at most [`MAX_LINE_BYTES`]; false at end of file

@@ -29,7 +29,15 @@ const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// readiness. Call it off the UI thread. Every failure is also reported as
 /// [`SupervisorEvent::GaveUp`].
 pub fn launch(request: &LaunchRequest, on_event: EventHandler) -> Result<Sidecar, SupervisorError> {
-    let logs = match LogSink::open(&request.log_dir, request.log_rotation) {
+    // The log folder may be the first thing created in the data root: make the root private
+    // before anything lands in it.
+    let opened = crate::private::create_private_dir(&request.data_root)
+        .map_err(|source| SupervisorError::Log {
+            path: request.data_root.clone(),
+            source,
+        })
+        .and_then(|()| LogSink::open(&request.log_dir, request.log_rotation));
+    let logs = match opened {
         Ok(logs) => logs,
         Err(error) => {
             on_event(SupervisorEvent::GaveUp {

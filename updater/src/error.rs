@@ -14,22 +14,22 @@ pub enum Error {
     #[error("the update public key built into this app is unreadable ({reason})")]
     BadPublicKey { reason: String },
 
-    #[error("could not reach {url}: {reason}; check the connection and try again")]
+    #[error("could not reach {url}: {reason}; check the connection and try again", url = runtime_archive::url_policy::redact(.url))]
     Network { url: String, reason: String },
 
-    #[error("{url} answered HTTP {status}; the release server may be down, try again later")]
+    #[error("{url} answered HTTP {status}; the release server may be down, try again later", url = runtime_archive::url_policy::redact(.url))]
     HttpStatus { url: String, status: u16 },
 
-    #[error("{url} is larger than {limit} bytes, which no release index is; refusing it")]
+    #[error("{url} is larger than {limit} bytes, which no release index is; refusing it", url = runtime_archive::url_policy::redact(.url))]
     IndexTooLarge { url: String, limit: u64 },
 
-    #[error("the release index from {url} has no valid signature ({reason}); refusing it")]
+    #[error("the release index from {url} has no valid signature ({reason}); refusing it", url = runtime_archive::url_policy::redact(.url))]
     BadSignature { url: String, reason: String },
 
-    #[error("the release index from {url} is signed with a different key than this app trusts; refusing it")]
+    #[error("the release index from {url} is signed with a different key than this app trusts; refusing it", url = runtime_archive::url_policy::redact(.url))]
     WrongKey { url: String },
 
-    #[error("the release index from {url} is not readable JSON ({reason})")]
+    #[error("the release index from {url} is not readable JSON ({reason})", url = runtime_archive::url_policy::redact(.url))]
     IndexInvalid { url: String, reason: String },
 
     #[error("the release index is for channel `{found}`, but this app follows `{expected}`; refusing it")]
@@ -50,6 +50,9 @@ pub enum Error {
         min_shell_version: String,
         shell_version: String,
     },
+
+    #[error("{url} is refused: runtimes and their index come over https (plain http only from this computer); fix the release URL or TOKENIZER_STUDIO_INDEX_URL", url = runtime_archive::url_policy::redact(.url))]
+    InsecureTransport { url: String },
 
     #[error("the release index entry is unusable: {reason}")]
     BadEntry { reason: String },

@@ -61,6 +61,7 @@ pub fn fetch_verified(
     shell_version: &Version,
     newest_seen: Option<u64>,
 ) -> Result<VerifiedIndex> {
+    require_secure_transport(&source.index_url)?;
     let client = client()?;
     let json = fetch_small(&client, &source.index_url, MAX_INDEX_BYTES)?;
     let signature_url = format!("{}.minisig", source.index_url);
@@ -160,8 +161,13 @@ pub fn verify(
     let archive_url = url::Url::parse(url)
         .and_then(|base| base.join(&entry.url))
         .map_err(|error| Error::BadEntry {
-            reason: format!("archive URL `{}`: {error}", entry.url),
+            reason: format!(
+                "archive URL `{}`: {error}",
+                runtime_archive::url_policy::redact(&entry.url)
+            ),
         })?;
+    // A signed index may still name an archive on another host: the same rule applies there.
+    require_secure_transport(archive_url.as_str())?;
     Ok(VerifiedIndex {
         index,
         entry,
@@ -212,6 +218,19 @@ fn is_sha256(text: &str) -> bool {
 }
 
 /// Accepts the key file text (`untrusted comment:` line + key line) or the bare key line.
+/// Index and archive URLs: https, or plain http from this computer (tests, a local mirror).
+fn require_secure_transport(url: &str) -> Result<()> {
+    let allowed = url::Url::parse(url)
+        .is_ok_and(|parsed| runtime_archive::url_policy::transport_allowed(&parsed));
+    if allowed {
+        Ok(())
+    } else {
+        Err(Error::InsecureTransport {
+            url: url.to_owned(),
+        })
+    }
+}
+
 fn parse_public_key(text: &str) -> Result<minisign_verify::PublicKey> {
     let text = text.trim();
     let parsed = if text.lines().count() >= 2 {
@@ -256,9 +275,10 @@ fn fetch_small(client: &reqwest::blocking::Client, url: &str, limit: u64) -> Res
 }
 
 fn fetch_once(client: &reqwest::blocking::Client, url: &str, limit: u64) -> Result<Vec<u8>> {
+    // The HTTP client's messages repeat the URL, credentials and all.
     let network = |error: &dyn std::fmt::Display| Error::Network {
         url: url.to_owned(),
-        reason: error.to_string(),
+        reason: runtime_archive::url_policy::redact_in_text(&error.to_string()),
     };
     let response = client.get(url).send().map_err(|error| network(&error))?;
     let status = response.status();

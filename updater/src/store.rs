@@ -57,9 +57,17 @@ pub struct RolledBack {
 }
 
 impl Store {
-    /// Opens (creating) `runtimes_dir`, normally `<data>/runtime`.
+    /// Opens (creating) `runtimes_dir`, which is `<data>/runtime`: its parent is the data root
+    /// and is made private (0700) with it.
     pub fn open(runtimes_dir: &Path, target: Target) -> Result<Store> {
-        fs_err::create_dir_all(runtimes_dir).map_err(Error::io("creating", runtimes_dir))?;
+        // `<data>/runtime` may be the first folder created in the data root (a headless
+        // install): the root is made private first.
+        if let Some(data_root) = runtimes_dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            supervisor::private::create_private_dir(data_root)
+                .map_err(Error::io("creating", data_root))?;
+        }
+        supervisor::private::create_private_dir(runtimes_dir)
+            .map_err(Error::io("creating", runtimes_dir))?;
         let (state, note) = UpdateState::load(runtimes_dir);
         Ok(Store {
             dir: runtimes_dir.to_path_buf(),

@@ -254,3 +254,94 @@ fn full_disk_is_refused_before_downloading() {
     assert!(matches!(error, Error::NotEnoughSpace { .. }), "{error}");
     assert!(setup.server.seen(&entry.url).is_empty());
 }
+
+#[test]
+fn plain_http_from_another_host_is_refused_and_secrets_never_reach_the_message() {
+    let setup = Setup::new();
+    // An index on another host over plain http: refused before any connection (`.invalid`
+    // never resolves, so nothing could be reached anyway).
+    for index_url in [
+        "http://user:hunter2@mirror.invalid/dl/runtime-beta.json?token=abc",
+        "ftp://mirror.invalid/dl/runtime-beta.json",
+        "file:///tmp/runtime-beta.json",
+    ] {
+        let source = UpdateSource {
+            index_url: index_url.into(),
+            ..setup.source()
+        };
+        let error = check_and_install(
+            &mut setup.store(),
+            &source,
+            &Version::parse("0.1.0").unwrap(),
+            &policy(),
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert!(matches!(error, Error::InsecureTransport { .. }), "{error}");
+        let message = error.to_string();
+        assert!(message.contains("https"), "{message}");
+        assert!(
+            !message.contains("hunter2") && !message.contains("token=abc"),
+            "{message}"
+        );
+    }
+
+    // A correctly signed index on loopback that names an archive on another host over plain
+    // http: the archive URL follows the same rule, and nothing is downloaded.
+    let mut entry = setup.release.runtime("0.2.0", true, 1000);
+    entry.url = "http://mirror.invalid/runtime.tar.zst?sig=s3cr3t".into();
+    setup.release.publish(CHANNEL, 100, vec![(TARGET, entry)]);
+    let error = setup.install("0.1.0").unwrap_err();
+    assert!(matches!(error, Error::InsecureTransport { .. }), "{error}");
+    assert!(!error.to_string().contains("s3cr3t"), "{error}");
+    assert_eq!(setup.current(), None);
+    assert!(!setup.data.path().join("runtime").join(PENDING).exists());
+}
+
+#[test]
+fn a_network_failure_names_the_url_without_its_credentials() {
+    // A port nothing listens on, with credentials and a query in the URL: the error the
+    // shell logs and shows must keep neither (the HTTP client repeats the URL in its own
+    // message too).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let setup = Setup::new();
+    let source = UpdateSource {
+        index_url: format!("http://me:hunter2@127.0.0.1:{port}/runtime-beta.json?token=abc"),
+        ..setup.source()
+    };
+    let error = check_and_install(
+        &mut setup.store(),
+        &source,
+        &Version::parse("0.1.0").unwrap(),
+        &policy(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, Error::Network { .. }), "{message}");
+    assert!(
+        message.contains(&format!("127.0.0.1:{port}/runtime-beta.json")),
+        "{message}"
+    );
+    assert!(
+        !message.contains("hunter2") && !message.contains("token=abc"),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_data_root_is_private_even_when_it_already_existed_open() {
+    use std::os::unix::fs::PermissionsExt;
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    fs_err::create_dir_all(data.join("logs")).unwrap();
+    fs_err::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    Store::open(&data.join("runtime"), TARGET).unwrap();
+    let mode = |p: &std::path::Path| fs_err::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("runtime")), 0o700);
+}
