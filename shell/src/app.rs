@@ -139,6 +139,11 @@ impl Shell {
             .clone()
     }
 
+    /// `http://127.0.0.1:<port>` of the running backend, if one runs.
+    pub fn backend_origin(&self) -> Option<String> {
+        self.lock().sidecar_origin.clone()
+    }
+
     /// Whether `origin` is the running sidecar's.
     pub fn is_sidecar_origin(&self, origin: &str) -> bool {
         self.lock().sidecar_origin.as_deref() == Some(origin)

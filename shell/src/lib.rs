@@ -13,6 +13,7 @@ pub mod bundled;
 mod commands;
 pub mod discovery;
 pub mod handoff;
+pub mod navigation;
 mod opener;
 pub mod shell_log;
 pub mod shell_update;
@@ -103,10 +104,8 @@ pub fn run() {
         .setup(|app| {
             let handle = app.handle().clone();
             let shell = app.state::<Arc<Shell>>();
-            if let Some(url) = app
-                .get_webview_window(MAIN_WINDOW)
-                .and_then(|window| window.url().ok())
-            {
+            let window = main_window(app, Arc::clone(&shell))?;
+            if let Ok(url) = window.url() {
                 shell.remember_splash_url(url);
             }
             watch_termination_signals(handle.clone());
@@ -125,6 +124,31 @@ pub fn run() {
             shell.log.line("shell exiting");
         }
     });
+}
+
+/// The one window, from its configuration (`create: false` there, so that it is built only
+/// here), with the navigation guard in place before its first page loads.
+fn main_window(
+    app: &tauri::App,
+    shell: Arc<Shell>,
+) -> Result<tauri::WebviewWindow, Box<dyn std::error::Error>> {
+    let config = app
+        .config()
+        .app
+        .windows
+        .iter()
+        .find(|window| window.label == MAIN_WINDOW)
+        .ok_or("tauri.conf.json has no main window")?
+        .clone();
+    let for_new_windows = Arc::clone(&shell);
+    let window = tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?
+        .on_navigation(move |url| navigation::guard(&shell, url))
+        .on_new_window(move |url, _features| {
+            navigation::new_window(&for_new_windows, &url);
+            tauri::webview::NewWindowResponse::Deny
+        })
+        .build()?;
+    Ok(window)
 }
 
 /// SIGTERM (logout, `kill`, a WebDriver session ending) and SIGINT (Ctrl-C) take the normal

@@ -1,4 +1,5 @@
-//! Opens a folder in the OS file manager, from Rust (the webview never spawns processes).
+//! Opens a folder in the OS file manager, or a web address in the user's browser, from Rust
+//! (the webview never spawns processes).
 
 use std::path::Path;
 use std::process::Command;
@@ -8,6 +9,16 @@ use std::process::Command;
 /// thread so it never lingers as a zombie.
 pub fn open_folder(folder: &Path) -> Result<(), String> {
     fs_err::create_dir_all(folder).map_err(|error| error.to_string())?;
+    spawn_opener(folder.as_os_str(), &folder.display().to_string())
+}
+
+/// Hands an `http(s)` address to the user's browser (the OS opener decides which). Only
+/// called with URLs the navigation guard already checked are web addresses.
+pub fn open_url(url: &url::Url) -> Result<(), String> {
+    spawn_opener(std::ffi::OsStr::new(url.as_str()), url.as_str())
+}
+
+fn spawn_opener(what: &std::ffi::OsStr, shown: &str) -> Result<(), String> {
     let program = if cfg!(target_os = "macos") {
         "open"
     } else if cfg!(windows) {
@@ -15,12 +26,10 @@ pub fn open_folder(folder: &Path) -> Result<(), String> {
     } else {
         "xdg-open"
     };
-    let mut child = Command::new(program).arg(folder).spawn().map_err(|error| {
-        format!(
-            "could not start {program} to open {} ({error})",
-            folder.display()
-        )
-    })?;
+    let mut child = Command::new(program)
+        .arg(what)
+        .spawn()
+        .map_err(|error| format!("could not start {program} to open {shown} ({error})"))?;
     std::thread::spawn(move || child.wait());
     Ok(())
 }

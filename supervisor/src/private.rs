@@ -59,6 +59,18 @@ pub fn private_append_options() -> OpenOptions {
     options
 }
 
+/// Options that create (or truncate) a file readable and writable by its owner only.
+pub fn private_write_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.create(true).write(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(PRIVATE_FILE_MODE);
+    }
+    options
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use std::os::unix::fs::PermissionsExt;

@@ -76,7 +76,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         std::process::id()
     ));
     let write = || -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&temp)?;
+        let mut file = supervisor::private::private_write_options().open(&temp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&temp, path)

@@ -176,6 +176,9 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
             "one tokenizer.json under {}",
             artifacts.display()
         );
+        // Created in the shipped order (shell log, runtime store, supervisor, backend): every
+        // folder of the user's data is 0700 and every file 0600.
+        assert_private(&data);
 
         // The shell bridge: the page sees Tauri, may call only its one command.
         assert!(
@@ -350,6 +353,36 @@ fn no_runtime_explains_where_it_looked() {
         panic!("{error}");
     }
     session.end().expect("end the session");
+}
+
+/// Every folder under `data` is 0700 and every file 0600, except inside runtimes (program
+/// files keep their modes; the private `runtime/` folder around them is what hides them).
+fn assert_private(data: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut open = Vec::new();
+    let mut stack = vec![data.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        if mode != 0o700 {
+            open.push(format!("{} {mode:o}", dir.display()));
+        }
+        if dir == data.join("runtime") {
+            continue;
+        }
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else if meta.permissions().mode() & 0o777 != 0o600 {
+                open.push(format!(
+                    "{} {:o}",
+                    entry.path().display(),
+                    meta.permissions().mode() & 0o777
+                ));
+            }
+        }
+    }
+    assert!(open.is_empty(), "readable by others: {open:#?}");
 }
 
 fn walk_count(dir: &Path, file_name: &str) -> usize {

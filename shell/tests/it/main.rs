@@ -5,6 +5,7 @@
 //! `TOKENIZER_STUDIO_SLOW_TESTS=1 cargo test -p shell --release --test it`.
 
 mod e2e;
+mod navigation;
 mod process;
 mod support;
 mod updates;
