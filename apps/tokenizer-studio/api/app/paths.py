@@ -34,6 +34,16 @@ def resolve_data_root(platform: str, env: Mapping[str, str], home: PurePath | st
     return base / APP_DIR_NAME
 
 
+PRIVATE_DIR_MODE = 0o700
+
+
+def _make_private(folder: Path) -> None:
+    # On Windows the folder's inherited ACL already keeps it to the user; chmod there only
+    # toggles the read-only flag.
+    if os.name == "posix" and (folder.stat().st_mode & 0o777) != PRIVATE_DIR_MODE:
+        folder.chmod(PRIVATE_DIR_MODE)
+
+
 @dataclass(frozen=True)
 class DataPaths:
     root: Path
@@ -70,12 +80,19 @@ class DataPaths:
         return self.artifacts / job_id
 
     def prepare(self) -> None:
-        if not self.root.exists():
-            # Private to the user: uploads and history are nobody else's business. (The mode
-            # applies to the last folder only; parents are created with the usual defaults.)
-            self.root.mkdir(parents=True, mode=0o700)
+        """Creates the data folders, private to the user (uploads and history are nobody
+        else's business), and re-applies that on every start: the shell or an older build
+        may have created some of them first with the default mode."""
+        # Parents of the root are the user's, created with the usual defaults.
+        self.root.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+        _make_private(self.root)
         for folder in (self.db_dir, self.uploads, self.artifacts, self.logs, self.hf_cache, self.tmp):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+            # Every folder between the root and this one (artifacts/, cache/) too.
+            for part in [folder, *folder.parents]:
+                if part == self.root:
+                    break
+                _make_private(part)
 
 
 def data_paths(override: Path | None = None) -> DataPaths:

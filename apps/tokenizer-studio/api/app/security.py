@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from http.cookies import SimpleCookie
 from typing import Any
 
-from app.errors import error_response
+from app.errors import ApiError, error_response
+from app.uploads import MULTIPART_OVERHEAD, upload_too_large
 
 TOKEN_HEADER = "x-tokenizer-studio-token"
 LAUNCH_CODE_TTL_S = 60
@@ -27,12 +28,38 @@ OPEN_ROUTES = {
     ("POST", "/api/v1/session"),
 }
 
+# The UI talks only to the server that serves it: no inline or foreign script (an injected
+# <script> does nothing), no fetch to another origin (nothing can be sent elsewhere), no
+# framing, no <base> rewriting. The Vite build's <meta> policy (web/vite.config.ts) says the
+# same for the bundled page; a test keeps the two in step.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+    ]
+)
+
 # No framing by other pages (clickjacking), no MIME sniffing, no Referer leaking local URLs.
 HARDENING_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
 ]
+
+# Request bodies are capped before anything reads them: one huge POST to an open route must
+# not grow the process by its size. The open routes take a launch code at most; JSON bodies
+# are small configs; the upload route gets the upload cap plus the multipart framing.
+OPEN_ROUTE_MAX_BODY = 16 * 1024
+JSON_MAX_BODY = 1024 * 1024
+UPLOAD_ROUTE = ("POST", "/api/v1/datasets")
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -80,6 +107,37 @@ class SessionStore:
             return _digest(session) in self._sessions
 
 
+class BodyTooLarge(ApiError):
+    """The request body passed its route's cap; answered 413, whoever was reading it."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            413,
+            "body_too_large",
+            f"The request body is larger than the {limit:,} bytes this endpoint accepts; send "
+            "less (a dataset goes to the upload endpoint, in one multipart file field).",
+        )
+
+
+class _CappedReceive:
+    """Counts the body as it arrives (chunked bodies too) and stops at the cap."""
+
+    def __init__(self, receive: Receive, limit: int) -> None:
+        self.receive = receive
+        self.limit = limit
+        self.received = 0
+        self.tripped = False
+
+    async def __call__(self) -> MutableMapping[str, Any]:
+        message = await self.receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.limit:
+                self.tripped = True
+                raise BodyTooLarge(self.limit)
+        return message
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers") or ():
         if key == name:
@@ -96,8 +154,10 @@ class SecurityMiddleware:
         token: str | None,
         cors_origins: tuple[str, ...],
         sessions: SessionStore,
+        max_upload_bytes: int = JSON_MAX_BODY,
     ) -> None:
         self.app = app
+        self.max_upload_bytes = max_upload_bytes
         self.port = port
         self.token = token
         self.sessions = sessions
@@ -183,12 +243,48 @@ class SecurityMiddleware:
         extra = [(k.encode(), v.encode()) for k, v in self._cors_headers(cors_origin).items()]
         extra += HARDENING_HEADERS
 
+        limit = self.body_limit(method, path)
+        length = _header(scope, b"content-length")
+        if length is not None and length.strip().isdigit() and int(length) > limit:
+            await self._too_large(method, path, cors_origin)(scope, receive, send)
+            return
+        capped = _CappedReceive(receive, limit)
+        replaced = False
+
         async def send_with_headers(message: MutableMapping[str, Any]) -> None:
+            nonlocal replaced
             if message["type"] == "http.response.start":
+                if capped.tripped:
+                    # Whatever the reader made of the cut-off body (FastAPI calls it a parse
+                    # error), the answer is the cap's.
+                    replaced = True
+                    await self._too_large(method, path, cors_origin)(scope, receive, send)
+                    return
                 message["headers"] = list(message.get("headers") or []) + extra
+            elif replaced:
+                return
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, capped, send_with_headers)
+
+    def body_limit(self, method: str, path: str) -> int:
+        if (method, path) in OPEN_ROUTES:
+            return OPEN_ROUTE_MAX_BODY
+        if (method, path) == UPLOAD_ROUTE:
+            return self.max_upload_bytes + MULTIPART_OVERHEAD
+        return JSON_MAX_BODY
+
+    def _too_large(self, method: str, path: str, cors_origin: str | None):
+        # An upload says the file limit, in the upload's own words; the rest, the body cap.
+        error = (
+            upload_too_large(self.max_upload_bytes)
+            if (method, path) == UPLOAD_ROUTE
+            else BodyTooLarge(self.body_limit(method, path))
+        )
+        headers = {**self._cors_headers(cors_origin), "connection": "close"}
+        response = error_response(error.status, error.code, error.message, headers=headers)
+        response.headers.update({k.decode(): v.decode() for k, v in HARDENING_HEADERS})
+        return response
 
     @staticmethod
     def _cors_headers(origin: str | None) -> dict[str, str]:

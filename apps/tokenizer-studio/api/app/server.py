@@ -76,6 +76,7 @@ def create_app(
         "token": settings.token,
         "cors_origins": settings.cors_origins,
         "sessions": sessions,
+        "max_upload_bytes": settings.max_upload_bytes,
     }
     # A detached instance answers "is this request authenticated?" for GET /api/v1/session.
     app.state.auth = SecurityMiddleware(None, **options)
@@ -187,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     # From here on stdout is reserved for the READY line: stray prints go to stderr.
     ready_out = sys.stdout
     sys.stdout = sys.stderr
+    # Everything this process writes (database, uploads, tokenizers, logs, temp files) is the
+    # user's alone: 0600 files, 0700 folders, whatever umask the parent had.
+    if hasattr(os, "umask"):
+        os.umask(0o077)
     try:
         settings = parse_settings(argv)
     except SettingsError as exc:

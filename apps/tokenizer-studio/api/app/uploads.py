@@ -59,7 +59,7 @@ class ReceivedFile:
     sha256: str
 
 
-def _too_large(max_bytes: int) -> ApiError:
+def upload_too_large(max_bytes: int) -> ApiError:
     return ApiError(
         413,
         "upload_too_large",
@@ -83,7 +83,7 @@ class _FilePart:
     def write(self, data: bytes) -> None:
         self.size += len(data)
         if self.size > self.max_bytes:
-            raise _too_large(self.max_bytes)
+            raise upload_too_large(self.max_bytes)
         if self.decoder is not None:
             if b"\x00" in data:
                 raise _not_text()
@@ -157,7 +157,7 @@ async def receive_upload(request: Request, folder: Path, max_bytes: int) -> Rece
         )
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > max_bytes + MULTIPART_OVERHEAD:
-        raise _too_large(max_bytes)
+        raise upload_too_large(max_bytes)
 
     state: dict = {"headers": {}, "field": b"", "value": b"", "part": None, "current": None}
     received: list[_FilePart] = []
