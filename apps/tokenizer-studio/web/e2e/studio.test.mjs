@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, watchForeignRequests } from './support/browser.mjs';
+import { launchBrowser, watchCspViolations, watchForeignRequests } from './support/browser.mjs';
 import { mintLaunchCode, startBackend, WEB_DIR } from './support/backend.mjs';
 import { writeCorpus } from './support/corpus.mjs';
 
@@ -19,6 +19,7 @@ describe('Tokenizer Studio web UI against the real backend', { timeout: 600_000 
   let browser;
   let page;
   let foreignRequests = [];
+  let cspViolations = [];
   const corpusName = 'e2e-corpus.txt';
 
   before(async () => {
@@ -28,6 +29,7 @@ describe('Tokenizer Studio web UI against the real backend', { timeout: 600_000 
     backend = await startBackend({ dataDir: path.join(workDir, 'data'), webDir: DIST_DIR });
     browser = await launchBrowser();
     foreignRequests = watchForeignRequests(browser.context);
+    cspViolations = await watchCspViolations(browser.context);
     page = browser.context.pages()[0] ?? (await browser.context.newPage());
     page.setDefaultTimeout(30_000);
   });
@@ -198,5 +200,30 @@ describe('Tokenizer Studio web UI against the real backend', { timeout: 600_000 
 
   test('the page made no request to a non-loopback host', () => {
     assert.deepEqual(foreignRequests, []);
+  });
+
+  test('the whole run reported no Content-Security-Policy violation', async () => {
+    const response = await fetch(`${backend.baseUrl}/`);
+    const policy = response.headers.get('content-security-policy') ?? '';
+    for (const directive of ["default-src 'self'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'", "base-uri 'none'"]) {
+      assert.ok(policy.includes(directive), `the UI is served with ${directive}: ${policy}`);
+    }
+    assert.deepEqual(cspViolations, []);
+  });
+
+  test('the policy is enforced: an injected inline script does not run and is reported', async () => {
+    const ran = await page.evaluate(async () => {
+      const script = document.createElement('script');
+      script.textContent = 'window.__tsInlineRan = true;';
+      document.head.append(script);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return window.__tsInlineRan === true;
+    });
+    assert.equal(ran, false, 'inline script must be blocked');
+    await page.waitForTimeout(200);
+    assert.ok(
+      cspViolations.some((v) => v.directive?.startsWith('script-src') || /script-src/.test(v.console ?? '')),
+      `the blocked script is reported: ${JSON.stringify(cspViolations)}`,
+    );
   });
 });

@@ -50,3 +50,29 @@ export function watchForeignRequests(context) {
   });
   return foreign;
 }
+
+/**
+ * Records every Content-Security-Policy violation any page of the context reports (the DOM's
+ * `securitypolicyviolation` event, and Chromium's console message for the same).
+ */
+export async function watchCspViolations(context) {
+  const violations = [];
+  await context.exposeBinding('__tsReportCsp', (_source, violation) => {
+    violations.push(violation);
+  });
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (event) => {
+      window.__tsReportCsp({
+        directive: event.effectiveDirective,
+        blocked: event.blockedURI,
+        source: event.sourceFile,
+      });
+    });
+  });
+  context.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) {
+      violations.push({ console: message.text() });
+    }
+  });
+  return violations;
+}
