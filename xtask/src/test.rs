@@ -142,7 +142,15 @@ pub(crate) fn test_venv(root: &Path, cache_dir: &Path) -> Result<PathBuf> {
     let target = Target::host().context("tests run on a release target host")?;
     let lock = root.join("lockfiles").join(format!("{target}.txt"));
     let stamp_file = root.join("target").join("test-venv.stamp");
-    let stamp = format!("{}:{}", fsutil::sha256_file(&lock)?, tools::UV_VERSION);
+    // pip + setuptools: the packaging test builds the backend's wheel offline, as
+    // `pip install ./apps/tokenizer-studio/api` would.
+    let test_tools = ["pytest", "httpx", "pip", "setuptools"];
+    let stamp = format!(
+        "{}:{}:{}",
+        fsutil::sha256_file(&lock)?,
+        tools::UV_VERSION,
+        test_tools.join(",")
+    );
     if fsutil::stamp_matches(&stamp_file, &stamp) && python.is_file() {
         return Ok(python);
     }
@@ -159,7 +167,7 @@ pub(crate) fn test_venv(root: &Path, cache_dir: &Path) -> Result<PathBuf> {
         &venv,
         &lock,
         &cache_dir.join("uv"),
-        &["pytest", "httpx"],
+        &test_tools,
     )?;
     fsutil::write_stamp(&stamp_file, &stamp)?;
     Ok(python)

@@ -1,6 +1,12 @@
 """Reading uploaded datasets: column detection at upload, previews, and text streams for training.
 
 pyarrow is imported only inside the parquet paths: it costs ~0.3 s and most datasets are text.
+
+Datasets come from anywhere, so every reader is bounded by what it may decode, never by what
+the file says it holds: lines are read with a length limit, a CSV field and a JSON line have
+caps, Parquet is read a few rows at a time with dictionaries kept as dictionaries, and every
+text handed on is at most MAX_RECORD_CHARS (a longer one is split, which for tokenizer training
+only moves a word boundary). Peak memory is then independent of one line's or value's size.
 """
 
 from __future__ import annotations
@@ -19,6 +25,19 @@ FORMATS = ("txt", "jsonl", "csv", "parquet")
 TEXT_FORMATS = ("txt", "jsonl", "csv")
 SAMPLE_ROWS = 1000
 PREVIEW_MAX_CHARS = 2000
+# The longest text handed to the trainer or the preview in one piece. The trainer takes texts
+# in batches of 512, so this bounds a batch at ~32 M characters.
+MAX_RECORD_CHARS = 64 * 1024
+# A JSON line must be parsed whole; longer ones are refused at upload and skipped later.
+MAX_JSONL_LINE_BYTES = 16 * 1024 * 1024
+# One CSV field, and one physical CSV line (a quoted field may span several lines).
+MAX_CSV_FIELD_CHARS = 16 * 1024 * 1024
+# Parquet: rows decoded at a time, and what the footer may declare. Text compresses 3-10x;
+# a file declaring more than 200x its size of uncompressed data is a decompression bomb.
+PARQUET_BATCH_ROWS = 64
+MAX_PARQUET_EXPANSION = 200
+MAX_PARQUET_UNCOMPRESSED_BYTES = 16 * 1024**3
+MAX_PARQUET_COLUMN_CHUNK_BYTES = 512 * 1024 * 1024
 
 
 @dataclass
@@ -30,8 +49,46 @@ class Inspection:
 
 
 def _allow_big_csv_fields() -> None:
-    # One text cell can be a whole document; the csv default of 128 KiB is too small.
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    # One text cell can be a whole document (the csv default of 128 KiB is too small), but not
+    # gigabytes: the reader holds a field whole.
+    csv.field_size_limit(min(sys.maxsize, MAX_CSV_FIELD_CHARS))
+
+
+def _split(text: str) -> Iterator[str]:
+    """`text` in pieces of at most MAX_RECORD_CHARS."""
+    for start in range(0, len(text), MAX_RECORD_CHARS):
+        yield text[start : start + MAX_RECORD_CHARS]
+
+
+def _bounded_lines(f, limit: int) -> Iterator[tuple[object, bool]]:
+    """(line, complete) pairs read with at most `limit` bytes/characters at a time; a longer
+    line comes as several pieces, all but the last with complete=False."""
+    while True:
+        line = f.readline(limit)
+        if not line:
+            return
+        yield line, line.endswith(b"\n" if isinstance(line, bytes) else "\n")
+
+
+def _whole_lines(f, limit: int) -> Iterator[object | None]:
+    """Lines of at most `limit`; a longer one is skipped without being held, and yields None."""
+    overlong = False
+    for piece, complete in _bounded_lines(f, limit):
+        if overlong or not complete and len(piece) >= limit:
+            overlong = not complete
+            if not overlong:
+                yield None
+            continue
+        yield piece
+
+
+def _csv_lines(f) -> Iterator[str]:
+    """Physical lines for the csv module, refusing one longer than a field may be (the csv
+    module would otherwise read it whole before its own field limit applies)."""
+    for piece, complete in _bounded_lines(f, MAX_CSV_FIELD_CHARS):
+        if not complete and len(piece) >= MAX_CSV_FIELD_CHARS:
+            raise csv.Error(f"a line is longer than {MAX_CSV_FIELD_CHARS:,} characters")
+        yield piece
 
 
 def _pick_text_column(string_columns: list[str]) -> str:
@@ -55,9 +112,13 @@ def _looks_numeric(value: str) -> bool:
 def _inspect_txt(path: Path) -> Inspection:
     n_rows = 0
     with path.open("rb") as f:
-        for line in f:
-            if line.strip():
-                n_rows += 1
+        line_has_text = False
+        for piece, complete in _bounded_lines(f, 1 << 20):
+            line_has_text = line_has_text or bool(piece.strip())
+            if complete:
+                n_rows += line_has_text
+                line_has_text = False
+        n_rows += line_has_text
     if n_rows == 0:
         raise ApiError(422, "empty_file", "The file holds only blank lines; upload some text.")
     return Inspection(columns=None, text_column=None, n_rows=n_rows)
@@ -68,7 +129,14 @@ def _inspect_jsonl(path: Path, count_all: bool = True) -> Inspection:
     strings: list[str] = []
     n_rows = 0
     with path.open("rb") as f:
-        for line_no, line in enumerate(f, 1):
+        for line_no, line in enumerate(_whole_lines(f, MAX_JSONL_LINE_BYTES), 1):
+            if line is None:
+                raise ApiError(
+                    422,
+                    "line_too_long",
+                    f"Line {line_no} is longer than {MAX_JSONL_LINE_BYTES // (1024 * 1024)} MiB; "
+                    "split that record into smaller ones (one JSON object per line).",
+                )
             if not line.strip():
                 continue
             n_rows += 1
@@ -78,7 +146,8 @@ def _inspect_jsonl(path: Path, count_all: bool = True) -> Inspection:
                 continue
             try:
                 obj = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
+                # RecursionError: nesting deeper than the parser's stack, e.g. "[[[[…".
                 raise ApiError(
                     422,
                     "invalid_file",
@@ -105,13 +174,13 @@ def _inspect_jsonl(path: Path, count_all: bool = True) -> Inspection:
 def _inspect_csv(path: Path, count_all: bool = True) -> Inspection:
     _allow_big_csv_fields()
     with path.open("r", encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f)
+        reader = csv.reader(_csv_lines(f))
         try:
             header = next(reader)
         except StopIteration:
             header = []
         except csv.Error as exc:
-            raise ApiError(422, "invalid_file", f"The CSV cannot be read ({exc}); check quoting.") from None
+            raise _csv_error(exc, 1) from None
         header = [h.strip() for h in header]
         if not header or not any(header):
             raise ApiError(422, "no_text_column", "The CSV has no header row; add one naming the columns.")
@@ -129,15 +198,29 @@ def _inspect_csv(path: Path, count_all: bool = True) -> Inspection:
                         if cell.strip() and not _looks_numeric(cell):
                             texty[i] = True
         except csv.Error as exc:
-            raise ApiError(
-                422, "invalid_file", f"The CSV cannot be read near row {n_rows + 1} ({exc})."
-            ) from None
+            raise _csv_error(exc, n_rows + 1) from None
     strings = [h for h, is_text in zip(header, texty, strict=True) if is_text and h]
     return Inspection(header, _pick_text_column(strings), n_rows, strings)
 
 
+def _csv_error(exc: csv.Error, row: int) -> ApiError:
+    if "field larger than field limit" in str(exc) or "longer than" in str(exc):
+        return ApiError(
+            422,
+            "field_too_long",
+            f"Row {row} of the CSV has a field or line longer than "
+            f"{MAX_CSV_FIELD_CHARS // (1024 * 1024)} MiB; split long texts into several rows "
+            "(or check for an unclosed quote).",
+        )
+    return ApiError(422, "invalid_file", f"The CSV cannot be read near row {row} ({exc}); check quoting.")
+
+
 def _is_string_type(arrow_type) -> bool:
     import pyarrow as pa
+
+    if pa.types.is_dictionary(arrow_type):
+        # A categorical text column (pandas writes these) is text too.
+        arrow_type = arrow_type.value_type
 
     checks = [pa.types.is_string, pa.types.is_large_string]
     if hasattr(pa.types, "is_string_view"):
@@ -145,17 +228,47 @@ def _is_string_type(arrow_type) -> bool:
     return any(check(arrow_type) for check in checks)
 
 
-def _inspect_parquet(path: Path) -> Inspection:
+def _open_parquet(path: Path, read_dictionary: list[str] | None = None):
+    """The file, after its footer was checked against what the app may decode; reads stream
+    through a small buffer instead of loading whole column chunks."""
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(path)
-        schema = pf.schema_arrow
-        n_rows = pf.metadata.num_rows
+        pf = pq.ParquetFile(
+            path, pre_buffer=False, buffer_size=1 << 20, read_dictionary=read_dictionary
+        )
+        meta = pf.metadata
+        chunks = [
+            meta.row_group(g).column(c).total_uncompressed_size
+            for g in range(meta.num_row_groups)
+            for c in range(meta.num_columns)
+        ]
     except Exception:
         raise ApiError(
             422, "invalid_file", "The file is not a readable Parquet file; export it again."
         ) from None
+    declared = sum(chunks)
+    file_size = max(path.stat().st_size, 1)
+    if (
+        declared > MAX_PARQUET_UNCOMPRESSED_BYTES
+        or declared > MAX_PARQUET_EXPANSION * file_size
+        or any(size > MAX_PARQUET_COLUMN_CHUNK_BYTES for size in chunks)
+        or any(size < 0 for size in chunks)
+    ):
+        raise ApiError(
+            422,
+            "parquet_too_large",
+            f"The Parquet file declares {declared:,} bytes of data in {file_size:,} bytes, more "
+            "than the app unpacks safely; write it again with smaller row groups, or upload the "
+            "text as .txt or .jsonl.",
+        )
+    return pf
+
+
+def _inspect_parquet(path: Path) -> Inspection:
+    pf = _open_parquet(path)
+    schema = pf.schema_arrow
+    n_rows = pf.metadata.num_rows
     columns = list(schema.names)
     strings = [f.name for f in schema if _is_string_type(f.type)]
     return Inspection(columns, _pick_text_column(strings), n_rows, strings)
@@ -204,30 +317,35 @@ class _CountingReader(io.RawIOBase):
 
 def _texts_from_text_file(fmt: str, column: str | None, text_stream) -> Iterator[str]:
     if fmt == "txt":
-        for line in text_stream:
-            line = line.rstrip("\r\n")
-            if line.strip():
-                yield line
+        # A line longer than a record comes in record-sized pieces, never whole.
+        for piece, _ in _bounded_lines(text_stream, MAX_RECORD_CHARS):
+            piece = piece.rstrip("\r\n")
+            if piece.strip():
+                yield piece
     elif fmt == "jsonl":
-        for line in text_stream:
-            if not line.strip():
-                continue
+        for line in _whole_lines(text_stream, MAX_JSONL_LINE_BYTES):
+            if line is None or not line.strip():
+                continue  # an over-long line was refused at upload if it was in the head
             try:
                 obj = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue  # only the sampled head was validated at upload; skip bad rows
             value = obj.get(column) if isinstance(obj, dict) else None
             if isinstance(value, str) and value:
-                yield value
+                yield from _split(value)
     elif fmt == "csv":
         _allow_big_csv_fields()
-        reader = csv.DictReader(text_stream)
-        if reader.fieldnames:
-            reader.fieldnames = [h.strip() for h in reader.fieldnames]
-        for row in reader:
-            value = row.get(column)
-            if isinstance(value, str) and value.strip():
-                yield value
+        reader = csv.DictReader(_csv_lines(text_stream))
+        try:
+            if reader.fieldnames:
+                reader.fieldnames = [h.strip() for h in reader.fieldnames]
+            for row in reader:
+                value = row.get(column)
+                if isinstance(value, str) and value.strip():
+                    yield from _split(value)
+        except csv.Error as exc:
+            # Past the sampled head: the job fails with the same sentence the upload gives.
+            raise _csv_error(exc, reader.line_num) from None
 
 
 @dataclass
@@ -273,17 +391,31 @@ class CorpusStream:
                 yield text
 
     def _iter_parquet(self, source: Source) -> Iterator[str]:
-        import pyarrow.parquet as pq
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
-        pf = pq.ParquetFile(source.path)
+        # Checked again here: the file may predate the upload checks. Read as a dictionary
+        # column: a file that repeats one huge value in every row (tiny on disk) stays one
+        # value in memory instead of one copy per row.
+        pf = _open_parquet(source.path, read_dictionary=[source.column])
         total = pf.metadata.num_rows or 1
         seen = 0
-        for batch in pf.iter_batches(columns=[source.column], batch_size=2048):
-            values = batch.column(0).to_pylist()
-            seen += len(values)
+        # The dictionary is shared by every batch of a column chunk: converted once per chunk.
+        dictionary_key, values = None, []
+        for batch in pf.iter_batches(columns=[source.column], batch_size=PARQUET_BATCH_ROWS):
+            column = batch.column(0)
+            if pa.types.is_dictionary(column.type):
+                key = (column.dictionary.buffers()[-1].address, len(column.dictionary))
+                if key != dictionary_key:
+                    dictionary = pc.utf8_slice_codeunits(column.dictionary, 0, MAX_RECORD_CHARS)
+                    dictionary_key, values = key, dictionary.to_pylist()
+                texts = (None if i is None else values[i] for i in column.indices.to_pylist())
+            else:
+                texts = iter(pc.utf8_slice_codeunits(column, 0, MAX_RECORD_CHARS).to_pylist())
+            seen += len(column)
             # Parquet is compressed column data: the row share is the closest byte measure.
             self.current_bytes = source.size_bytes * seen / total
-            for value in values:
+            for value in texts:
                 if isinstance(value, str) and value:
                     yield value
 

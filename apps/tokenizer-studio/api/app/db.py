@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -10,6 +11,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from app.paths import PRIVATE_FILE_MODE, make_private_file
 
 # Each entry moves the schema from version i to i + 1; never edit a shipped entry, append one.
 MIGRATIONS: tuple[str, ...] = (
@@ -57,6 +60,18 @@ ACTIVE_STATUSES = ("queued", "running")
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled", "interrupted")
 
 
+def _make_private(path: Path) -> None:
+    """The database and its side files are 0600. SQLite gives -wal, -shm and -journal the mode
+    of the database file, so the file is created 0600 before SQLite opens it; files left by an
+    older build are tightened too."""
+    if not path.exists():
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            make_private_file(side)
+
+
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -71,6 +86,7 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lock = threading.RLock()
+        _make_private(path)
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode=WAL")

@@ -19,7 +19,7 @@ from typing import Any
 
 from app.corpus import CorpusStream, Source
 from app.db import Database, utc_now
-from app.paths import DataPaths
+from app.paths import PRIVATE_DIR_MODE, DataPaths, make_private_dir, make_private_file
 
 log = logging.getLogger("tokenizer_studio.jobs")
 
@@ -232,10 +232,12 @@ class JobManager:
         return tok, stream, sample
 
     def _save(self, job: dict[str, Any], tok, out_dir: Path) -> dict[str, Any]:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        out_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+        make_private_dir(out_dir)
         tok_path = out_dir / "tokenizer.json"
         tmp = out_dir / "tokenizer.json.tmp"
         tok.save(str(tmp), pretty=True)
+        make_private_file(tmp)
         os.replace(tmp, tok_path)
         data = tok_path.read_bytes()
         datasets = [self.db.get_dataset(d) for d in job["dataset_ids"]]
@@ -251,6 +253,7 @@ class JobManager:
         }
         cfg_tmp = out_dir / "config.json.tmp"
         cfg_tmp.write_text(json.dumps(config_doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        make_private_file(cfg_tmp)
         os.replace(cfg_tmp, out_dir / "config.json")
         return {
             "path": f"artifacts/tokenizers/{job['id']}/tokenizer.json",

@@ -35,13 +35,21 @@ def resolve_data_root(platform: str, env: Mapping[str, str], home: PurePath | st
 
 
 PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
-def _make_private(folder: Path) -> None:
+def make_private_dir(folder: Path) -> None:
     # On Windows the folder's inherited ACL already keeps it to the user; chmod there only
     # toggles the read-only flag.
     if os.name == "posix" and (folder.stat().st_mode & 0o777) != PRIVATE_DIR_MODE:
         folder.chmod(PRIVATE_DIR_MODE)
+
+
+def make_private_file(path: Path) -> None:
+    """0600 for a file the backend wrote. `python -m app` sets a 0077 umask, but an embedding
+    process (create_app) keeps its own, and some writers (the Rust tokenizer save) take no mode."""
+    if os.name == "posix" and (path.stat().st_mode & 0o777) != PRIVATE_FILE_MODE:
+        path.chmod(PRIVATE_FILE_MODE)
 
 
 @dataclass(frozen=True)
@@ -85,14 +93,14 @@ class DataPaths:
         may have created some of them first with the default mode."""
         # Parents of the root are the user's, created with the usual defaults.
         self.root.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
-        _make_private(self.root)
+        make_private_dir(self.root)
         for folder in (self.db_dir, self.uploads, self.artifacts, self.logs, self.hf_cache, self.tmp):
             folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
             # Every folder between the root and this one (artifacts/, cache/) too.
             for part in [folder, *folder.parents]:
                 if part == self.root:
                     break
-                _make_private(part)
+                make_private_dir(part)
 
 
 def data_paths(override: Path | None = None) -> DataPaths:

@@ -127,6 +127,7 @@ class _CappedReceive:
         self.limit = limit
         self.received = 0
         self.tripped = False
+        self.response_started = False
 
     async def __call__(self) -> MutableMapping[str, Any]:
         message = await self.receive()
@@ -134,6 +135,10 @@ class _CappedReceive:
             self.received += len(message.get("body", b""))
             if self.received > self.limit:
                 self.tripped = True
+                if self.response_started:
+                    # Too late for a 413, and an exception now would only surface as a
+                    # "response already started" error: the reader sees the client gone.
+                    return {"type": "http.disconnect"}
                 raise BodyTooLarge(self.limit)
         return message
 
@@ -260,6 +265,7 @@ class SecurityMiddleware:
                     replaced = True
                     await self._too_large(method, path, cors_origin)(scope, receive, send)
                     return
+                capped.response_started = True
                 message["headers"] = list(message.get("headers") or []) + extra
             elif replaced:
                 return

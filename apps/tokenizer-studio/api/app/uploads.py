@@ -19,6 +19,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from app.corpus import FORMATS, TEXT_FORMATS
 from app.errors import ApiError
+from app.paths import PRIVATE_FILE_MODE
 
 FIELD_NAME = "file"
 MAX_NAME_CHARS = 200
@@ -75,7 +76,9 @@ class _FilePart:
         self.fmt = fmt
         self.max_bytes = max_bytes
         self.path = folder / f".incoming-{secrets.token_hex(8)}.part"
-        self.file = self.path.open("xb")
+        # 0600 whatever the process umask: the upload is the user's data.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        self.file = os.fdopen(os.open(self.path, flags, PRIVATE_FILE_MODE), "wb")
         self.sha = hashlib.sha256()
         self.size = 0
         self.decoder = codecs.getincrementaldecoder("utf-8")() if fmt in TEXT_FORMATS else None
