@@ -1,4 +1,5 @@
-//! Where the data root is and where the shell looks for a runtime (DESIGN.md §8).
+//! Where the data root is and where the shell looks for a runtime (`docs/runtime-contract.md`,
+//! "Data root" and "Runtime discovery").
 
 use std::path::{Path, PathBuf};
 
@@ -74,7 +75,9 @@ pub enum DiscoveryStep {
     Development,
 }
 
-/// The RFC §2 discovery order.
+/// The order the shell tries: an explicit override first, then the installed runtimes (the one
+/// that last passed its health check before the installer's bundled one), development folders
+/// last.
 pub const DISCOVERY_ORDER: [DiscoveryStep; 4] = [
     DiscoveryStep::EnvOverride,
     DiscoveryStep::Current,
@@ -190,7 +193,7 @@ mod tests {
     }
 
     #[test]
-    fn discovery_follows_rfc_order() {
+    fn discovery_follows_the_contract_order() {
         let map = vars(&[(env::RUNTIME_DIR, "/custom")]);
         let lookup = |name: &str| map.get(name).cloned();
         let found = candidates(

@@ -1,4 +1,5 @@
-//! The per-channel release index the shell downloads runtimes from (DESIGN.md §6, §10).
+//! The per-channel release index the shell downloads runtimes from (`docs/runtime-contract.md`,
+//! "Release index").
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,5 @@
-//! The launch contract the shell, the smoke tests and the backend all follow (DESIGN.md §7).
+//! The launch contract the shell, the smoke tests and the backend all follow
+//! (`docs/runtime-contract.md`, "Launch contract").
 
 use std::path::{Path, PathBuf};
 

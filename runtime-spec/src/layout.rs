@@ -1,4 +1,4 @@
-//! Fixed names inside a runtime folder and archive (DESIGN.md §5, §6).
+//! Fixed names inside a runtime folder and archive (`docs/runtime-contract.md`, "Runtime layout").
 
 use crate::Target;
 

@@ -2,7 +2,7 @@
 //!
 //! Everything here is pure (no network, no processes, no file IO beyond parsing bytes it is
 //! given) so the xtask, the supervisor, the smoke tests and the shell can all depend on it and
-//! agree on every path and name. See DESIGN.md §2–§8.
+//! agree on every path and name. What each part means: `docs/runtime-contract.md`.
 
 pub mod discovery;
 pub mod env;

@@ -1,4 +1,5 @@
-//! `runtime/manifest.json`: what a runtime is and every file it holds (DESIGN.md §6).
+//! `runtime/manifest.json`: what a runtime is and every file it holds (`docs/runtime-contract.md`,
+//! "Manifest").
 
 use serde::{Deserialize, Serialize};
 

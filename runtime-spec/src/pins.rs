@@ -1,4 +1,5 @@
-//! The pinned python-build-standalone archives, read from `python-pins.toml` (DESIGN.md §3).
+//! The pinned python-build-standalone archives, read from `python-pins.toml`
+//! (`docs/decisions/0001-python-build-standalone.md`).
 
 use std::collections::BTreeMap;
 

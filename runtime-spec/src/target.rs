@@ -1,4 +1,5 @@
-//! The three release targets and their per-target runtime layout (DESIGN.md §2).
+//! The three release targets and their per-target runtime layout (`docs/runtime-contract.md`,
+//! "Targets").
 
 use std::fmt;
 use std::str::FromStr;
