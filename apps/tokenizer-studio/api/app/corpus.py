@@ -38,6 +38,8 @@ PARQUET_BATCH_ROWS = 64
 MAX_PARQUET_EXPANSION = 200
 MAX_PARQUET_UNCOMPRESSED_BYTES = 16 * 1024**3
 MAX_PARQUET_COLUMN_CHUNK_BYTES = 512 * 1024 * 1024
+# One page is decompressed whole; writers default to about 1 MiB pages.
+MAX_PARQUET_PAGE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -229,17 +231,23 @@ def _is_string_type(arrow_type) -> bool:
 
 
 def _open_parquet(path: Path, read_dictionary: list[str] | None = None):
-    """The file, after its footer was checked against what the app may decode; reads stream
-    through a small buffer instead of loading whole column chunks."""
+    """The file, after what it holds was checked against what the app may decode; reads stream
+    through a small buffer instead of loading whole column chunks.
+
+    Two claims are checked: the footer's size of every column chunk, and the sizes in the page
+    headers of each chunk, which are what the decoder allocates from (a footer can understate
+    them). Walking the headers reads a few bytes per page and decompresses nothing."""
     import pyarrow.parquet as pq
+
+    from app.parquet_pages import BadPageHeader, scan_chunk
 
     try:
         pf = pq.ParquetFile(
             path, pre_buffer=False, buffer_size=1 << 20, read_dictionary=read_dictionary
         )
         meta = pf.metadata
-        chunks = [
-            meta.row_group(g).column(c).total_uncompressed_size
+        columns = [
+            meta.row_group(g).column(c)
             for g in range(meta.num_row_groups)
             for c in range(meta.num_columns)
         ]
@@ -247,20 +255,40 @@ def _open_parquet(path: Path, read_dictionary: list[str] | None = None):
         raise ApiError(
             422, "invalid_file", "The file is not a readable Parquet file; export it again."
         ) from None
-    declared = sum(chunks)
     file_size = max(path.stat().st_size, 1)
+    chunks: list[int] = []
+    largest_page = 0
+    with path.open("rb") as f:
+        for column in columns:
+            start = column.data_page_offset
+            if column.has_dictionary_page and column.dictionary_page_offset:
+                start = min(start, column.dictionary_page_offset)
+            try:
+                if start < 0 or column.total_compressed_size < 0 or start + column.total_compressed_size > file_size:
+                    raise BadPageHeader("a column chunk lies outside the file")
+                pages = scan_chunk(f, start, column.total_compressed_size)
+            except BadPageHeader as exc:
+                raise ApiError(
+                    422,
+                    "invalid_file",
+                    f"The Parquet file is damaged ({exc}); export it again.",
+                ) from None
+            # The larger of the two claims is what reading may cost.
+            chunks.append(max(column.total_uncompressed_size, pages.uncompressed_bytes))
+            largest_page = max(largest_page, pages.largest_page)
+    declared = sum(chunks)
     if (
         declared > MAX_PARQUET_UNCOMPRESSED_BYTES
         or declared > MAX_PARQUET_EXPANSION * file_size
         or any(size > MAX_PARQUET_COLUMN_CHUNK_BYTES for size in chunks)
-        or any(size < 0 for size in chunks)
+        or largest_page > MAX_PARQUET_PAGE_BYTES
     ):
         raise ApiError(
             422,
             "parquet_too_large",
-            f"The Parquet file declares {declared:,} bytes of data in {file_size:,} bytes, more "
-            "than the app unpacks safely; write it again with smaller row groups, or upload the "
-            "text as .txt or .jsonl.",
+            f"The Parquet file declares {declared:,} bytes of data in {file_size:,} bytes "
+            f"(largest page {largest_page:,} bytes), more than the app unpacks safely; write it "
+            "again with smaller row groups and pages, or upload the text as .txt or .jsonl.",
         )
     return pf
 

@@ -206,3 +206,75 @@ def test_an_ordinary_file_of_each_format_still_reads_whole(tmp_path, fmt):
     assert out["inspect"] == "ok", out
     assert out["preview"] == [len(lines[0])]
     assert out["train"]["rows"] == 2000, out
+
+
+def _understate_footer(path: Path, claimed: int) -> None:
+    """Rewrites every size the footer gives for the file's only column chunk to `claimed`,
+    keeping the footer's length (a Thrift varint may carry padding bytes), so the footer
+    lies while the page headers still tell the truth."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    true_sizes = {meta.row_group(0).column(0).total_uncompressed_size, meta.row_group(0).total_byte_size}
+
+    def varint(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            low, n = n & 0x7F, n >> 7
+            out.append(low | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+
+    data = bytearray(path.read_bytes())
+    footer_len = int.from_bytes(data[-8:-4], "little")
+    start = len(data) - 8 - footer_len
+    footer = bytes(data[start:-8])
+    for size in true_sizes:
+        honest = varint(size << 1)  # zigzag of a positive i64
+        lie = bytearray(varint(claimed << 1))
+        while len(lie) < len(honest):
+            lie[-1] |= 0x80
+            lie.append(0)
+        assert honest in footer
+        footer = footer.replace(honest, bytes(lie))
+    data[start:-8] = footer
+    path.write_bytes(data)
+    assert pq.ParquetFile(path).metadata.row_group(0).column(0).total_uncompressed_size == claimed
+
+
+@linux_only
+def test_parquet_whose_footer_understates_its_pages_is_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # One 384 MB page (compressed to a few KB), while the footer claims 1,000 bytes: a footer
+    # check alone passes it, and the decoder then allocates the page's own declared size.
+    path = tmp_path / "liar.parquet"
+    table = pa.table({"text": pa.array(["a" * (1024 * 1024)] * 384)})
+    pq.write_table(table, path, compression="zstd", use_dictionary=False, data_page_size=1 << 30)
+    del table
+    _understate_footer(path, 1000)
+    out = probe(path, "parquet", "text")
+    assert out["inspect"] == "parquet_too_large", out
+    assert "largest page" in out["message"]
+    assert out["preview"] == "parquet_too_large"
+    assert out["train"] == "parquet_too_large"
+    assert out["growth_mb"] < MAX_PEAK_GROWTH_MB, out
+
+
+@linux_only
+def test_parquet_with_a_damaged_page_header_is_refused_in_words(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "damaged.parquet"
+    pq.write_table(pa.table({"text": ["some words"] * 100}), path, use_dictionary=False)
+    offset = pq.ParquetFile(path).metadata.row_group(0).column(0).data_page_offset
+    data = bytearray(path.read_bytes())
+    data[offset : offset + 8] = b"\xff" * 8
+    path.write_bytes(data)
+    out = probe(path, "parquet", "text")
+    assert out["inspect"] == "invalid_file", out
+    assert "export it again" in out["message"]
+    assert out["preview"] == "invalid_file"
+    assert out["train"] == "invalid_file"
