@@ -1,4 +1,5 @@
-//! Downloads hashed while they stream, kept only when the sha256 matches (DESIGN.md §3).
+//! Downloads hashed while they stream, kept only when the sha256 matches: a mismatch is a hard
+//! error, never a reason to fall back, and nothing unverified enters a cache.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

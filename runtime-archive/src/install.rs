@@ -1,5 +1,6 @@
-//! Atomic runtime installation (DESIGN.md §10): check space → extract into a staging folder
-//! → verify every file against the manifest → promote by rename. Never a half runtime.
+//! Atomic runtime installation: check space → extract into a staging folder → verify every
+//! file against the manifest → promote by rename. Never a half runtime. The folder this works
+//! in is described in `docs/runtime-contract.md` ("The runtimes folder").
 
 use std::path::{Path, PathBuf};
 

@@ -1,8 +1,9 @@
 //! Downloading, verifying, safely extracting and deterministically packing runtime archives.
 //!
 //! Shared by the xtask (pack, manifest file lists), the smoke tests and the shell's
-//! installer/updater (download, extract into staging, verify, check free space); see
-//! DESIGN.md §3, §6, §10 and §11. Archives are treated as untrusted input throughout.
+//! installer/updater (download, extract into staging, verify, check free space); the archive
+//! format and the install steps are in `docs/runtime-contract.md`. Archives are treated as
+//! untrusted input throughout.
 //!
 //! Choices worth knowing:
 //! - A symlink to a file appears in the manifest under its own path with the content, size
@@ -13,7 +14,7 @@
 //!   so `manifest.json` sits at the root where [`verify_archive`] looks for it.
 //! - zstd multithreading gives the same bytes for any worker count >= 1 but different bytes
 //!   from single-threaded mode; [`PackOptions::zstd_workers`] must be fixed per pipeline.
-//! - Install flow for the shell (§10): [`free_space`] → [`download_resumable`] (keeps a
+//! - Install flow for the shell: [`free_space`] → [`download_resumable`] (keeps a
 //!   `.part` across failures and restarts, resumes with HTTP ranges, retries transient
 //!   errors; [`download_verified`] is the one-shot variant the xtask uses) →
 //!   [`verify_archive`] → [`extract_archive`] into a staging folder → [`verify_dir`] →

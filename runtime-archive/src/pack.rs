@@ -1,4 +1,5 @@
-//! Deterministic `.tar.zst` packing of a runtime folder (DESIGN.md §11).
+//! Deterministic `.tar.zst` packing of a runtime folder: the same commit gives the same archive
+//! bytes, so anyone can rebuild a release and compare its sha256.
 //!
 //! The archive depends only on the tree's relative paths, contents, executable bits and
 //! symlink targets, plus the options: entries sorted by path bytes, folders included,
@@ -13,7 +14,8 @@ use crate::error::{io_at, Error, Result};
 use crate::extract::{resolve_symlink, MODE_DIR, MODE_EXECUTABLE, MODE_REGULAR};
 use crate::verify::{relative_manifest_path, walk_error, HashingWriter};
 
-/// zstd level for release archives: slow to pack, fast to unpack, ~15% smaller than 3.
+/// zstd level of [`PackOptions::new`]: slow to pack, fast to unpack. The runtime build passes
+/// its own, faster level (`docs/decisions/0006-zstd-level-9.md`).
 pub const DEFAULT_ZSTD_LEVEL: i32 = 19;
 /// What GNU tar and every other writer store for a symlink; extractors ignore it.
 const MODE_SYMLINK: u32 = 0o777;
