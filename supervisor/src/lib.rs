@@ -1,10 +1,10 @@
 //! Supervises the Python sidecar: spawn, readiness, health, logs, shutdown, no orphans.
 //!
 //! Plain Rust on threads, no Tauri types and no async runtime, so the shell, the smoke tests
-//! and tools can all use it. The launch contract it follows is DESIGN.md §7 (types in
-//! `runtime_spec::launch`): start `argv` under the runtime root with [`runtime_spec::launch::launch_env`],
-//! read the port from the readiness line, then trust the server only once `/health` echoes this
-//! launch's id.
+//! and tools can all use it. The launch contract it follows is described in
+//! `docs/runtime-contract.md` (types in `runtime_spec::launch`): start `argv` under the runtime
+//! root with [`runtime_spec::launch::launch_env`], read the port from the readiness line, then
+//! trust the server only once `/health` echoes this launch's id.
 //!
 //! ```no_run
 //! # use std::sync::Arc;

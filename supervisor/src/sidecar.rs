@@ -300,7 +300,8 @@ fn wait_for_health(
     }
 }
 
-/// The per-launch secrets of DESIGN.md §7, fresh for every attempt.
+/// The per-launch token and launch id, fresh for every attempt: a server left over from an
+/// earlier attempt or launch cannot answer `/health` with this id.
 struct Secrets {
     token: String,
     launch_id: String,

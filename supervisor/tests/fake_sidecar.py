@@ -1,6 +1,6 @@
-"""Fake Tokenizer Studio backend for the supervisor tests: the launch contract of DESIGN.md §7
-(READY line, /health echoing the launch id, exit on stdin EOF or SIGTERM), with misbehaviour
-chosen by FAKE_MODE:
+"""Fake Tokenizer Studio backend for the supervisor tests: the launch contract of
+docs/runtime-contract.md (READY line, /health echoing the launch id, exit on stdin EOF or
+SIGTERM), with misbehaviour chosen by FAKE_MODE:
 
 normal, never-ready, die-after-ready, slow-health (503 for FAKE_SLOW_SECONDS), wrong-launch-id,
 flood-stderr (FAKE_FLOOD_BYTES of stderr before READY), ignore-sigterm (also ignores stdin EOF),

@@ -315,7 +315,7 @@ fn a_stderr_flood_rotates_the_log_without_blocking() {
     );
 }
 
-/// The environment of DESIGN.md §7 reaches the backend: its data folder, the Hugging Face
+/// The launch contract's environment reaches the backend: its data folder, the Hugging Face
 /// caches under `<data>/cache/huggingface/`, and the runtime root as working directory.
 #[test]
 fn the_backend_gets_the_launch_contracts_environment() {
