@@ -1,4 +1,5 @@
-//! Fetching and trusting the channel's release index (DESIGN.md §6, §10).
+//! Fetching and trusting the channel's release index (why minisign:
+//! `docs/decisions/0008-minisign-release-index.md`).
 //!
 //! Order of checks: signature with the built-in key (and its trusted comment) → JSON → channel
 //! → replay (not older than the newest index already seen) → an entry for this target → the

@@ -1,4 +1,5 @@
-//! Runtime installs and updates for the shell (issue 7, DESIGN.md §6, §8, §10). No Tauri types.
+//! Runtime installs and updates for the shell (`docs/runtime-contract.md`: "Release index",
+//! "The runtimes folder"). No Tauri types, so it runs headless (`ts-runtime`) and in tests.
 //!
 //! - [`Store`]: the `<data>/runtime/` folder (`current`, `previous`, `pending`, `default`,
 //!   `staging-*`, `downloads/`, `state.json`) and every rename in it, crash-safe at each step.

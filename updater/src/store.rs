@@ -1,4 +1,4 @@
-//! The runtimes folder `<data>/runtime/` and every move inside it (DESIGN.md §8, §10).
+//! The runtimes folder `<data>/runtime/` and every move inside it.
 //!
 //! ```text
 //! runtime/
