@@ -509,8 +509,8 @@ fn discover_and_launch(app: &AppHandle, generation: u64) {
             .line(&format!("could not check free space: {error}")),
     }
     shell.settle_runtimes();
-    // Full bundle (DESIGN.md §10): the runtime the installer carries goes through the same
-    // verify-and-promote path into runtime/default before discovery looks there. No network.
+    // Full bundle: the runtime the installer carries goes through the same verify-and-promote
+    // path into runtime/default before discovery looks there. No network.
     if let Some(archive) = std::env::current_exe()
         .ok()
         .and_then(|exe| bundled::bundled_archive(&exe, shell.discovery.target))

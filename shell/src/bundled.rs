@@ -1,5 +1,6 @@
-//! Full-bundle first run (DESIGN.md §10): the installer carries the runtime archive; it goes
-//! through the same verify-and-promote path into `<data>/runtime/default`, with no network.
+//! Full-bundle first run (`docs/decisions/0013-thin-and-full-bundles.md`): the installer
+//! carries the runtime archive; it goes through the same verify-and-promote path into
+//! `<data>/runtime/default`, with no network.
 
 use std::path::{Path, PathBuf};
 

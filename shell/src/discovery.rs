@@ -1,4 +1,5 @@
-//! Finds the runtime to start, in RFC §2 order, and remembers why each candidate was refused.
+//! Finds the runtime to start, in the contract's order (`docs/runtime-contract.md`, "Runtime
+//! discovery"), and remembers why each candidate was refused.
 //!
 //! At launch the shell checks only what it must to pick a folder: `manifest.json` parses with a
 //! schema this build reads and names this platform. It does not re-hash every file (≈ 460 MB,
@@ -55,7 +56,7 @@ pub struct DiscoveryInputs {
     pub target: Target,
 }
 
-/// Tries every candidate in RFC order and returns the first acceptable one, or every
+/// Tries every candidate in discovery order and returns the first acceptable one, or every
 /// rejection (in order) when none is.
 pub fn discover(inputs: &DiscoveryInputs) -> Result<FoundRuntime, Vec<Rejection>> {
     let lookup = |name: &str| {

@@ -1,12 +1,12 @@
 //! Tokenizer Studio's desktop shell: finds a runtime, starts the backend, shows its UI.
 //!
-//! Flow (issue 5, DESIGN.md §7–§9): the window opens on a bundled splash page; a background
-//! thread checks free space, discovers a runtime in RFC §2 order ([`discovery`]), starts it with
-//! the supervisor, mints a launch code with the token and navigates the window to the backend
-//! ([`handoff`]). Every step is a transition of the pure state machine in [`state`]; the splash
-//! renders [`view`]s of it, including the error screens. Closing the window, SIGTERM and SIGINT
-//! stop the backend gracefully; SIGKILL of the shell kills it through the supervisor's
-//! `PR_SET_PDEATHSIG`.
+//! Flow (`docs/runtime-contract.md` has the contract it follows): the window opens on a bundled
+//! splash page; a background thread checks free space, discovers a runtime ([`discovery`]),
+//! starts it with the supervisor, mints a launch code with the token and navigates the window
+//! to the backend ([`handoff`]). Every step is a transition of the pure state machine in
+//! [`state`]; the splash renders [`view`]s of it, including the error screens. Closing the
+//! window, SIGTERM and SIGINT stop the backend gracefully; SIGKILL of the shell kills it through
+//! the supervisor's `PR_SET_PDEATHSIG`.
 
 pub mod app;
 pub mod bundled;

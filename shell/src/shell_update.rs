@@ -1,4 +1,4 @@
-//! The shell's own updates (issue 7) through Tauri's updater plugin: at start, in the
+//! The shell's own updates through Tauri's updater plugin: at start, in the
 //! background, fetch `latest-<channel>.json` from the release base URL built in, download the
 //! installer for the kind of package this binary came from, verify its minisign signature
 //! with the same key the runtime index uses (and the version it was signed for), and keep it

@@ -1,4 +1,4 @@
-//! The shell's side of runtime installs and updates (issue 7): the update source built into
+//! The shell's side of runtime installs and updates: the update source built into
 //! this binary, the background check setting, and the rollback notice banner. The moves
 //! themselves live in the `updater` crate ([`updater::Store`]).
 
