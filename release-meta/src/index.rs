@@ -1,4 +1,5 @@
-//! The per-channel release index (`runtime-<channel>.json` + `.minisig`, DESIGN.md §6, §10).
+//! The per-channel release index (`runtime-<channel>.json` + `.minisig`; fields and checks in
+//! `docs/runtime-contract.md`, "Release index").
 //!
 //! Each CI matrix job builds one target and publishes a one-entry fragment; the release job
 //! merges the fragments, signs the result and uploads it beside the archives.

@@ -1,9 +1,9 @@
 //! Release metadata: SHA256SUMS, the minisign-signed release index, the CycloneDX SBOM, Tauri's latest-<channel>.json.
 //!
-//! Everything a release job writes beside the runtime archives and installers (DESIGN.md §6,
-//! §10, §11): each concern is one module, and every function takes its timestamps from the
-//! caller (`SOURCE_DATE_EPOCH`) so two runs over the same inputs write the same bytes, except
-//! the ed25519 signatures minisign randomises on purpose.
+//! Everything a release job writes beside the runtime archives and installers (formats in
+//! `docs/runtime-contract.md`): each concern is one module, and every function takes its
+//! timestamps from the caller (`SOURCE_DATE_EPOCH`) so two runs over the same inputs write the
+//! same bytes, except the ed25519 signatures minisign randomises on purpose.
 
 pub mod authenticode;
 pub mod index;

@@ -72,7 +72,7 @@ pub struct LockedPackage {
 ///
 /// Every requirement must be pinned with `==` and carry at least one sha256 hash, as
 /// `--require-hashes` installs demand; options such as index URLs are refused because no
-/// committed lock may name an index (DESIGN.md §4).
+/// committed lock may name an index (`docs/decisions/0007-no-registry-host-names.md`).
 pub fn parse_lock(lock_text: &str) -> Result<Vec<LockedPackage>> {
     let mut packages: Vec<LockedPackage> = Vec::new();
     // Where each requirement starts, for errors found once the whole entry is read.

@@ -1,4 +1,5 @@
-//! `SHA256SUMS` in the exact format `sha256sum -c` reads (DESIGN.md §6).
+//! `SHA256SUMS` in the exact format `sha256sum -c` reads, so a user checks a download with the
+//! standard tool.
 
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};

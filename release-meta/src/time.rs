@@ -1,4 +1,5 @@
-//! UTC timestamps from `SOURCE_DATE_EPOCH` without a date-time dependency (DESIGN.md §11).
+//! UTC timestamps from `SOURCE_DATE_EPOCH` without a date-time dependency: every timestamp a
+//! release writes comes from the release commit, so two builds of it write the same bytes.
 
 /// Formats seconds since the Unix epoch as RFC 3339 UTC, e.g. `2026-11-22T01:45:41Z`.
 ///
