@@ -509,8 +509,9 @@ fn app_bundle_signs_nested_runtime_with_per_path_settings_and_main_executable_la
     );
 }
 
-/// The end-to-end case: a macOS runtime cross-assembled by the xtask (synthetic PBS
-/// archive whose interpreter is a real arm64 Mach-O, real darwin wheels from the index).
+/// The path a release takes, end to end: a macOS runtime cross-assembled by the xtask on this
+/// host (synthetic PBS archive whose interpreter is a real arm64 Mach-O, real darwin wheels from
+/// the index), then signed and verified.
 #[test]
 fn cross_assembled_macos_runtime_signs_and_verifies_end_to_end() {
     if !slow_tests_enabled("cross_assembled_macos_runtime") {
