@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app.models import ACTIVE_STATUSES, JobPhase, JobStatus
 from app.paths import PRIVATE_FILE_MODE, make_private_file
 
 # Each entry moves the schema from version i to i + 1; never edit a shipped entry, append one.
@@ -55,9 +56,6 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
 )
-
-ACTIVE_STATUSES = ("queued", "running")
-FINISHED_STATUSES = ("succeeded", "failed", "cancelled", "interrupted")
 
 
 def _make_private(path: Path) -> None:
@@ -155,13 +153,15 @@ class Database:
     def insert_job(self, row: dict[str, Any]) -> None:
         self.execute(
             "INSERT INTO jobs (id, name, template, dataset_ids, config, status, phase, progress,"
-            " created_at) VALUES (?, ?, ?, ?, ?, 'queued', 'queued', 0, ?)",
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
             (
                 row["id"],
                 row["name"],
                 row["template"],
                 json.dumps(row["dataset_ids"]),
                 json.dumps(row["config"]),
+                JobStatus.QUEUED,
+                JobPhase.QUEUED,
                 row["created_at"],
             ),
         )
@@ -176,11 +176,14 @@ class Database:
 
     def active_jobs_using(self, dataset_id: str) -> list[str]:
         rows = self.query(
-            "SELECT id, dataset_ids FROM jobs WHERE status IN ('queued', 'running')"
+            f"SELECT id, dataset_ids FROM jobs WHERE status IN ({_placeholders(ACTIVE_STATUSES)})",
+            ACTIVE_STATUSES,
         )
         return [r["id"] for r in rows if dataset_id in json.loads(r["dataset_ids"])]
 
-    def update_job(self, job_id: str, only_if_status: tuple[str, ...] | None = None, **fields: Any) -> bool:
+    def update_job(
+        self, job_id: str, only_if_status: tuple[JobStatus, ...] | None = None, **fields: Any
+    ) -> bool:
         """Updates fields; with `only_if_status`, only while the job is in one of them.
 
         The guard is what keeps a late worker write from overriding a cancel or an interrupt.
@@ -193,23 +196,23 @@ class Database:
         sql = f"UPDATE jobs SET {sets} WHERE id = ?"
         params.append(job_id)
         if only_if_status:
-            sql += f" AND status IN ({', '.join('?' for _ in only_if_status)})"
+            sql += f" AND status IN ({_placeholders(only_if_status)})"
             params.extend(only_if_status)
         return self.execute(sql, tuple(params)) > 0
 
     def interrupt_active_jobs(self, reason: str) -> list[str]:
         """Marks every queued/running job interrupted (startup after a crash, or shutdown)."""
         with self.transaction() as conn:
-            ids = [
-                r["id"]
-                for r in conn.execute("SELECT id FROM jobs WHERE status IN ('queued', 'running')")
-            ]
+            active = conn.execute(
+                f"SELECT id FROM jobs WHERE status IN ({_placeholders(ACTIVE_STATUSES)})",
+                ACTIVE_STATUSES,
+            )
+            ids = [r["id"] for r in active]
             now = utc_now()
             for job_id in ids:
                 conn.execute(
-                    "UPDATE jobs SET status = 'interrupted', error = ?, finished_at = ?"
-                    " WHERE id = ?",
-                    (reason, now, job_id),
+                    "UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE id = ?",
+                    (JobStatus.INTERRUPTED, reason, now, job_id),
                 )
                 self._append_log(conn, job_id, reason)
         return ids
@@ -237,6 +240,10 @@ class Database:
             (job_id, after, limit),
         )
         return [dict(r) for r in rows]
+
+
+def _placeholders(values: tuple) -> str:
+    return ", ".join("?" for _ in values)
 
 
 def _dataset_row(row: sqlite3.Row) -> dict[str, Any]:

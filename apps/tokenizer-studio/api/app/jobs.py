@@ -19,6 +19,7 @@ from typing import Any
 
 from app.corpus import CorpusStream, Source
 from app.db import Database, utc_now
+from app.models import ACTIVE_STATUSES, JobPhase, JobStatus
 from app.paths import PRIVATE_DIR_MODE, DataPaths, make_private_dir, make_private_file
 
 log = logging.getLogger("tokenizer_studio.jobs")
@@ -27,6 +28,8 @@ log = logging.getLogger("tokenizer_studio.jobs")
 READING_SHARE = 0.9
 SAVING_PROGRESS = 0.97
 METRIC_SAMPLE_TEXTS = 200
+# Worker writes are guarded by this: a cancel or an interrupt must not be overwritten.
+ONLY_RUNNING = (JobStatus.RUNNING,)
 STOP_REASON = "Interrupted: the server stopped while this job was queued or running."
 
 
@@ -78,7 +81,10 @@ class JobManager:
     def cancel(self, job_id: str) -> bool:
         """Marks the job cancelled now; a running training stops at its next batch of text."""
         changed = self.db.update_job(
-            job_id, only_if_status=("queued", "running"), status="cancelled", finished_at=utc_now()
+            job_id,
+            only_if_status=ACTIVE_STATUSES,
+            status=JobStatus.CANCELLED,
+            finished_at=utc_now(),
         )
         if changed:
             self.db.log(job_id, "Cancelled by the user.")
@@ -109,9 +115,9 @@ class JobManager:
         started = time.monotonic()
         if not self.db.update_job(
             job_id,
-            only_if_status=("queued",),
-            status="running",
-            phase="reading",
+            only_if_status=(JobStatus.QUEUED,),
+            status=JobStatus.RUNNING,
+            phase=JobPhase.READING,
             started_at=utc_now(),
         ):
             return  # cancelled while queued
@@ -129,7 +135,9 @@ class JobManager:
             tok, stream, sample = self._train(job_id, config, sources, cancel_event)
             if self.stopping.is_set():
                 return
-            self.db.update_job(job_id, only_if_status=("running",), phase="saving", progress=SAVING_PROGRESS)
+            self.db.update_job(
+                job_id, only_if_status=ONLY_RUNNING, phase=JobPhase.SAVING, progress=SAVING_PROGRESS
+            )
             artifact = self._save(job, tok, out_dir)
             metrics = {
                 "vocab_size": tok.get_vocab_size(),
@@ -140,9 +148,9 @@ class JobManager:
             }
             done = self.db.update_job(
                 job_id,
-                only_if_status=("running",),
-                status="succeeded",
-                phase="done",
+                only_if_status=ONLY_RUNNING,
+                status=JobStatus.SUCCEEDED,
+                phase=JobPhase.DONE,
                 progress=1.0,
                 metrics=metrics,
                 artifact=artifact,
@@ -164,7 +172,10 @@ class JobManager:
             if isinstance(exc, TrainingCancelled):
                 if not self.stopping.is_set():
                     self.db.update_job(
-                        job_id, only_if_status=("running",), status="cancelled", finished_at=utc_now()
+                        job_id,
+                        only_if_status=ONLY_RUNNING,
+                        status=JobStatus.CANCELLED,
+                        finished_at=utc_now(),
                     )
                 return
             log.exception("job %s failed", job_id)
@@ -176,7 +187,11 @@ class JobManager:
                 f"Training failed: {reason}. Check the dataset and the settings, then start a new job."
             )
             if self.db.update_job(
-                job_id, only_if_status=("running",), status="failed", error=message, finished_at=utc_now()
+                job_id,
+                only_if_status=ONLY_RUNNING,
+                status=JobStatus.FAILED,
+                error=message,
+                finished_at=utc_now(),
             ):
                 self.db.log(job_id, message)
 
@@ -211,12 +226,15 @@ class JobManager:
         def progress(phase: str, fraction: float) -> None:
             if phase == PHASE_TRAINING:
                 self.db.update_job(
-                    job_id, only_if_status=("running",), phase="training", progress=READING_SHARE
+                    job_id,
+                    only_if_status=ONLY_RUNNING,
+                    phase=JobPhase.TRAINING,
+                    progress=READING_SHARE,
                 )
                 self.db.log(job_id, f"Read {stream.rows:,} rows; computing the vocabulary.")
                 return
             self.db.update_job(
-                job_id, only_if_status=("running",), progress=round(READING_SHARE * fraction, 4)
+                job_id, only_if_status=ONLY_RUNNING, progress=round(READING_SHARE * fraction, 4)
             )
             while fraction >= next_log[0] and next_log[0] < 1:
                 self.db.log(job_id, f"Read {int(next_log[0] * 100)}% of the input.")

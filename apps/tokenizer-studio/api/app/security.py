@@ -21,6 +21,8 @@ from app.uploads import MULTIPART_OVERHEAD, upload_too_large
 TOKEN_HEADER = "x-tokenizer-studio-token"
 LAUNCH_CODE_TTL_S = 60
 # Reachable without credentials: liveness, the session bootstrap (it checks the code itself).
+# The OpenAPI schema is deliberately not here: it maps the whole API, so it is for callers
+# that already hold the token or a session.
 OPEN_ROUTES = {
     ("GET", "/health"),
     ("GET", "/api/v1/health"),

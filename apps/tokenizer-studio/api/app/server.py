@@ -33,6 +33,32 @@ from app.settings import Settings, SettingsError, parse_settings
 log = logging.getLogger("tokenizer_studio")
 READY_PREFIX = "TOKENIZER_STUDIO_READY"
 WORKER_STOP_TIMEOUT_S = 2.0
+# Under /api/, so the security middleware asks for the token or session like any API call.
+OPENAPI_URL = "/api/v1/openapi.json"
+
+
+def build_api(lifespan: Callable | None = None) -> FastAPI:
+    """The routes, their models and the error handlers, without any per-process state.
+
+    `create_app` adds the state and the security middleware; `python -m app.openapi` writes the
+    schema from this alone, without a data folder.
+    """
+    app = FastAPI(
+        title="Tokenizer Studio",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=OPENAPI_URL,
+        # Operation ids are the route names (list_jobs, create_job, ...), not FastAPI's default
+        # of name + path + method: they are what the generated web types are keyed by.
+        generate_unique_id_function=lambda route: route.name,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    # The web catch-all goes last so it never shadows an API route.
+    for module in (health, session, templates, datasets, job_routes, process, web):
+        app.include_router(module.router)
+    return app
 
 
 def create_app(
@@ -57,19 +83,8 @@ def create_app(
             else:
                 db.close()
 
-    app = FastAPI(
-        title="Tokenizer Studio",
-        version=__version__,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
-        lifespan=lifespan,
-    )
+    app = build_api(lifespan)
     app.state.ctx = ctx
-    install_error_handlers(app)
-    # The web catch-all goes last so it never shadows an API route.
-    for module in (health, session, templates, datasets, job_routes, process, web):
-        app.include_router(module.router)
 
     options = {
         "port": settings.port,

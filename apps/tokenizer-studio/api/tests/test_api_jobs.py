@@ -9,6 +9,7 @@ from tokenizers import Tokenizer
 
 from app import corpus as corpus_module
 from app.db import Database
+from templates import resolve_config
 from tests.conftest import AUTH, upload, wait_for_job
 from tests.corpus import sentences, text_corpus
 
@@ -239,7 +240,7 @@ def test_jobs_active_at_startup_become_interrupted(make_client, data_dir, corpus
     db: Database = client.app.state.ctx.db
     for job_id, status in (("job_stale1", "running"), ("job_stale2", "queued")):
         db.insert_job({"id": job_id, "name": job_id, "template": "classic-bpe",
-                       "dataset_ids": [corpus_ds["id"]], "config": {}, "created_at": "2026-01-01T00:00:00Z"})
+                       "dataset_ids": [corpus_ds["id"]], "config": resolve_config("classic-bpe", {}), "created_at": "2026-01-01T00:00:00Z"})
         db.update_job(job_id, status=status)
     restarted = make_client()
     for job_id in ("job_stale1", "job_stale2"):

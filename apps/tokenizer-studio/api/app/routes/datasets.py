@@ -14,17 +14,10 @@ from app.context import AppContext, get_ctx
 from app.corpus import Source, inspect, preview, string_columns
 from app.db import utc_now
 from app.errors import ApiError
+from app.models import ERROR_RESPONSES, Dataset, DatasetPreview
 from app.uploads import receive_upload, remove_quietly
 
-router = APIRouter(prefix="/api/v1")
-
-PUBLIC_FIELDS = (
-    "id", "name", "format", "size_bytes", "sha256", "columns", "text_column", "n_rows", "created_at"
-)
-
-
-def dataset_json(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in PUBLIC_FIELDS}
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 
 def _get(ctx: AppContext, dataset_id: str) -> dict[str, Any]:
@@ -39,8 +32,26 @@ class DatasetPatch(BaseModel):
     text_column: str = Field(min_length=1, max_length=256)
 
 
-@router.post("/datasets", status_code=201)
-async def upload_dataset(request: Request, ctx: AppContext = Depends(get_ctx)) -> dict:
+# The route reads the multipart stream itself (a size cap and a hash while it arrives), so
+# FastAPI cannot see the body: the schema states it.
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/datasets", status_code=201, openapi_extra=UPLOAD_BODY)
+async def upload_dataset(request: Request, ctx: AppContext = Depends(get_ctx)) -> Dataset:
     received = await receive_upload(request, ctx.paths.uploads, ctx.settings.max_upload_bytes)
     dataset_id = f"ds_{secrets.token_hex(8)}"
     stored_name = f"{dataset_id}.{received.fmt}"
@@ -67,21 +78,23 @@ async def upload_dataset(request: Request, ctx: AppContext = Depends(get_ctx)) -
     except BaseException:
         remove_quietly(ctx.paths.uploads / stored_name)
         raise
-    return dataset_json(row)
+    return Dataset.model_validate(row)
 
 
 @router.get("/datasets")
-def list_datasets(ctx: AppContext = Depends(get_ctx)) -> list[dict]:
-    return [dataset_json(r) for r in ctx.db.list_datasets()]
+def list_datasets(ctx: AppContext = Depends(get_ctx)) -> list[Dataset]:
+    return [Dataset.model_validate(r) for r in ctx.db.list_datasets()]
 
 
 @router.get("/datasets/{dataset_id}")
-def get_dataset(dataset_id: str, ctx: AppContext = Depends(get_ctx)) -> dict:
-    return dataset_json(_get(ctx, dataset_id))
+def get_dataset(dataset_id: str, ctx: AppContext = Depends(get_ctx)) -> Dataset:
+    return Dataset.model_validate(_get(ctx, dataset_id))
 
 
 @router.patch("/datasets/{dataset_id}")
-def patch_dataset(dataset_id: str, body: DatasetPatch, ctx: AppContext = Depends(get_ctx)) -> dict:
+def patch_dataset(
+    dataset_id: str, body: DatasetPatch, ctx: AppContext = Depends(get_ctx)
+) -> Dataset:
     row = _get(ctx, dataset_id)
     if row["format"] == "txt":
         raise ApiError(
@@ -96,18 +109,18 @@ def patch_dataset(dataset_id: str, body: DatasetPatch, ctx: AppContext = Depends
             f"{', '.join(usable)}.",
         )
     ctx.db.execute("UPDATE datasets SET text_column = ? WHERE id = ?", (body.text_column, dataset_id))
-    return dataset_json(_get(ctx, dataset_id))
+    return Dataset.model_validate(_get(ctx, dataset_id))
 
 
 @router.get("/datasets/{dataset_id}/preview")
 def preview_dataset(
     dataset_id: str, limit: int = Query(20, ge=1, le=200), ctx: AppContext = Depends(get_ctx)
-) -> dict:
+) -> DatasetPreview:
     row = _get(ctx, dataset_id)
     source = Source(
         ctx.paths.uploads / row["stored_name"], row["format"], row["text_column"], row["size_bytes"]
     )
-    return {"rows": preview(source, limit)}
+    return DatasetPreview(rows=preview(source, limit))
 
 
 @router.delete("/datasets/{dataset_id}", status_code=204)

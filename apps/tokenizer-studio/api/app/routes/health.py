@@ -4,13 +4,14 @@ from fastapi import APIRouter, Depends
 
 from app import __version__
 from app.context import AppContext, get_ctx
+from app.models import ERROR_RESPONSES, Health
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 
 
-@router.get("/health")
-@router.get("/api/v1/health")
-async def health(ctx: AppContext = Depends(get_ctx)) -> dict:
+@router.get("/health", name="health")
+@router.get("/api/v1/health", name="api_health")
+async def health(ctx: AppContext = Depends(get_ctx)) -> Health:
     # async on purpose: answered on the event loop, so the supervisor's first probe does not
     # wait for anyio's worker thread (and its backend import) to start.
-    return {"status": "ok", "version": __version__, "launch_id": ctx.settings.launch_id}
+    return Health(status="ok", version=__version__, launch_id=ctx.settings.launch_id)

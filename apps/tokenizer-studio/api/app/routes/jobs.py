@@ -16,19 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.context import AppContext, get_ctx
 from app.db import utc_now
 from app.errors import ApiError
+from app.models import ERROR_RESPONSES, Job, JobStatus, LogLine, LogPage, TryResult
 from templates import ConfigError, UnknownTemplateError, resolve_config
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
-PUBLIC_FIELDS = (
-    "id", "name", "template", "dataset_ids", "config", "status", "phase", "progress", "error",
-    "metrics", "created_at", "started_at", "finished_at", "artifact",
-)
 MAX_TRY_CHARS = 100_000
-
-
-def job_json(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in PUBLIC_FIELDS}
 
 
 def _get(ctx: AppContext, job_id: str) -> dict[str, Any]:
@@ -56,7 +49,7 @@ def _clean_name(name: str) -> str:
 
 
 @router.post("/jobs", status_code=201)
-def create_job(body: JobCreate, ctx: AppContext = Depends(get_ctx)) -> dict:
+def create_job(body: JobCreate, ctx: AppContext = Depends(get_ctx)) -> Job:
     try:
         config = resolve_config(body.template, body.overrides)
     except UnknownTemplateError as exc:
@@ -102,39 +95,41 @@ def create_job(body: JobCreate, ctx: AppContext = Depends(get_ctx)) -> dict:
             }
         )
     ctx.jobs.submit(job_id)
-    return job_json(_get(ctx, job_id))
+    return Job.model_validate(_get(ctx, job_id))
 
 
 @router.get("/jobs")
-def list_jobs(ctx: AppContext = Depends(get_ctx)) -> list[dict]:
-    return [job_json(r) for r in ctx.db.list_jobs()]
+def list_jobs(ctx: AppContext = Depends(get_ctx)) -> list[Job]:
+    return [Job.model_validate(r) for r in ctx.db.list_jobs()]
 
 
 @router.get("/jobs/{job_id}")
-def get_job(job_id: str, ctx: AppContext = Depends(get_ctx)) -> dict:
-    return job_json(_get(ctx, job_id))
+def get_job(job_id: str, ctx: AppContext = Depends(get_ctx)) -> Job:
+    return Job.model_validate(_get(ctx, job_id))
 
 
 @router.get("/jobs/{job_id}/logs")
-def job_logs(job_id: str, after: int = Query(0, ge=0), ctx: AppContext = Depends(get_ctx)) -> dict:
+def job_logs(
+    job_id: str, after: int = Query(0, ge=0), ctx: AppContext = Depends(get_ctx)
+) -> LogPage:
     _get(ctx, job_id)
-    lines = ctx.db.logs_after(job_id, after)
+    lines = [LogLine.model_validate(line) for line in ctx.db.logs_after(job_id, after)]
     # `next` is the `after` of the following call: the last seq returned (nothing is skipped).
-    return {"lines": lines, "next": lines[-1]["seq"] if lines else after}
+    return LogPage(lines=lines, next=lines[-1].seq if lines else after)
 
 
 @router.post("/jobs/{job_id}/cancel")
-def cancel_job(job_id: str, ctx: AppContext = Depends(get_ctx)) -> dict:
+def cancel_job(job_id: str, ctx: AppContext = Depends(get_ctx)) -> Job:
     _get(ctx, job_id)
     if not ctx.jobs.cancel(job_id):
         raise ApiError(
             409, "job_finished", f"The job is already {_get(ctx, job_id)['status']}; nothing to cancel."
         )
-    return job_json(_get(ctx, job_id))
+    return Job.model_validate(_get(ctx, job_id))
 
 
 def _artifact_path(ctx: AppContext, row: dict[str, Any]):
-    if row["status"] != "succeeded" or not row["artifact"]:
+    if row["status"] != JobStatus.SUCCEEDED or not row["artifact"]:
         raise ApiError(
             404, "no_artifact", f"The job is {row['status']}; a tokenizer exists only after success."
         )
@@ -146,7 +141,16 @@ def _artifact_path(ctx: AppContext, row: dict[str, Any]):
     return path
 
 
-@router.get("/jobs/{job_id}/artifact")
+@router.get(
+    "/jobs/{job_id}/artifact",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "The trained tokenizer.json, as an attachment.",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 def download_artifact(job_id: str, ctx: AppContext = Depends(get_ctx)) -> FileResponse:
     row = _get(ctx, job_id)
     path = _artifact_path(ctx, row)
@@ -179,9 +183,11 @@ def _load_tokenizer(job_id: str, path) -> Any:
 
 
 @router.post("/jobs/{job_id}/try")
-def try_tokenizer(job_id: str, body: TryRequest, ctx: AppContext = Depends(get_ctx)) -> dict:
+def try_tokenizer(
+    job_id: str, body: TryRequest, ctx: AppContext = Depends(get_ctx)
+) -> TryResult:
     from tokenizer import encode
 
     row = _get(ctx, job_id)
     path = _artifact_path(ctx, row)
-    return encode(_load_tokenizer(job_id, path), body.text)
+    return TryResult.model_validate(encode(_load_tokenizer(job_id, path), body.text))

@@ -1,17 +1,15 @@
 """`POST /api/v1/shutdown`: the authenticated way for the shell to stop the backend."""
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
-from starlette.background import BackgroundTask
+from fastapi import APIRouter, BackgroundTasks, Depends
 
 from app.context import AppContext, get_ctx
+from app.models import ERROR_RESPONSES, ShuttingDown
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 
 @router.post("/shutdown", status_code=202)
-def shutdown(ctx: AppContext = Depends(get_ctx)) -> JSONResponse:
+def shutdown(background: BackgroundTasks, ctx: AppContext = Depends(get_ctx)) -> ShuttingDown:
     # After the response is sent, so the caller sees the 202 before the socket closes.
-    return JSONResponse(
-        {"status": "shutting_down"}, status_code=202, background=BackgroundTask(ctx.request_shutdown)
-    )
+    background.add_task(ctx.request_shutdown)
+    return ShuttingDown(status="shutting_down")

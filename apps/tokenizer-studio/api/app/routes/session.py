@@ -5,9 +5,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.context import AppContext, get_ctx
 from app.errors import ApiError
+from app.models import ERROR_RESPONSES, LaunchCode, SessionState
 from app.security import LAUNCH_CODE_TTL_S, cookie_name
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 
 class SessionCreate(BaseModel):
@@ -16,15 +17,15 @@ class SessionCreate(BaseModel):
 
 
 @router.get("/session")
-def session_state(request: Request, ctx: AppContext = Depends(get_ctx)) -> dict:
-    return {
-        "authenticated": request.app.state.auth.is_authenticated(request.scope),
-        "token_required": ctx.settings.token is not None,
-    }
+def session_state(request: Request, ctx: AppContext = Depends(get_ctx)) -> SessionState:
+    return SessionState(
+        authenticated=request.app.state.auth.is_authenticated(request.scope),
+        token_required=ctx.settings.token is not None,
+    )
 
 
 @router.post("/session/launch-code")
-def launch_code(request: Request, ctx: AppContext = Depends(get_ctx)) -> dict:
+def launch_code(request: Request, ctx: AppContext = Depends(get_ctx)) -> LaunchCode:
     # Only the holder of the launch token (the shell) mints codes: a page with a session cookie
     # must not be able to mint codes for other pages.
     if not request.app.state.auth.has_token(request.scope):
@@ -33,7 +34,7 @@ def launch_code(request: Request, ctx: AppContext = Depends(get_ctx)) -> dict:
             "token_required",
             "Launch codes are issued to the desktop app only; reopen the app window.",
         )
-    return {"code": ctx.sessions.issue_code(), "expires_in": LAUNCH_CODE_TTL_S}
+    return LaunchCode(code=ctx.sessions.issue_code(), expires_in=LAUNCH_CODE_TTL_S)
 
 
 @router.post("/session", status_code=204)

@@ -1,9 +1,5 @@
 // The error type every API call throws, with plain-words messages taken from the backend.
-
-export interface FieldProblem {
-  field: string;
-  message: string;
-}
+import type { FieldProblem } from './types';
 
 export class ApiError extends Error {
   readonly status: number;

@@ -1,96 +1,34 @@
-// Types of the JSON objects exchanged with the Tokenizer Studio HTTP API (see ../../API.md).
+// Names for the JSON objects of the Tokenizer Studio HTTP API (see ../../API.md). Their shapes
+// are generated from the backend's OpenAPI schema into schema.d.ts (`npm run gen:api`), so a
+// change of a response model shows up here as a type error, not as a surprise at run time.
+import type { components } from './schema';
 
-export interface Dataset {
-  id: string;
-  name: string;
-  format: string;
-  size_bytes: number;
-  sha256: string;
-  columns: string[] | null;
-  text_column: string | null;
-  n_rows: number | null;
-  created_at: string;
-}
+type Schemas = components['schemas'];
 
-export interface DatasetPreview {
-  rows: string[];
-}
+export type Dataset = Schemas['Dataset'];
+export type DatasetPreview = Schemas['DatasetPreview'];
 
-export type ConfigValue = string | number | boolean | string[] | null;
-export type TrainingConfig = Record<string, ConfigValue>;
+export type TrainingConfig = Schemas['TrainingConfig'];
+export type ConfigValue = TrainingConfig[keyof TrainingConfig];
+/** Config values by key, for code that walks a template's knobs by name. */
+export type ConfigValues = Record<string, ConfigValue>;
 
-export interface Template {
-  id: string;
-  name: string;
-  description: string;
-  model: string;
-  defaults: TrainingConfig;
-  knobs: string[];
-}
+export type Template = Schemas['Template'];
 
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
-export type JobPhase = 'queued' | 'reading' | 'training' | 'saving' | 'done';
+export type JobStatus = Schemas['JobStatus'];
+export type JobPhase = Schemas['JobPhase'];
+export type JobMetrics = Schemas['JobMetrics'];
+export type Artifact = Schemas['Artifact'];
+export type Job = Schemas['Job'];
+export type LogLine = Schemas['LogLine'];
+export type LogPage = Schemas['LogPage'];
+export type TryResult = Schemas['TryResult'];
+export type SessionState = Schemas['SessionState'];
+/** The body of POST /jobs: `overrides` holds only the knobs that differ from the defaults. */
+export type NewJob = Omit<Schemas['JobCreate'], 'overrides'> & { overrides: ConfigValues };
 
-export interface JobMetrics {
-  vocab_size?: number;
-  n_input_bytes?: number;
-  n_input_rows?: number;
-  duration_s?: number;
-  avg_tokens_per_word?: number;
-  [key: string]: unknown;
-}
-
-export interface Artifact {
-  path: string;
-  size_bytes: number;
-  sha256: string;
-}
-
-export interface Job {
-  id: string;
-  name: string;
-  template: string;
-  dataset_ids: string[];
-  config: TrainingConfig;
-  status: JobStatus;
-  phase: JobPhase;
-  progress: number;
-  error: string | null;
-  metrics: JobMetrics | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  artifact: Artifact | null;
-}
-
-export interface LogLine {
-  seq: number;
-  ts: string;
-  message: string;
-}
-
-export interface LogPage {
-  lines: LogLine[];
-  next: number;
-}
-
-export interface TryResult {
-  tokens: string[];
-  ids: number[];
-  decoded: string;
-}
-
-export interface SessionState {
-  authenticated: boolean;
-  token_required: boolean;
-}
-
-export interface NewJob {
-  name?: string;
-  template: string;
-  dataset_ids: string[];
-  overrides: TrainingConfig;
-}
+export type ErrorResponse = Schemas['ErrorResponse'];
+export type FieldProblem = Schemas['FieldProblem'];
 
 export const ACTIVE_STATUSES: readonly JobStatus[] = ['queued', 'running'];
 

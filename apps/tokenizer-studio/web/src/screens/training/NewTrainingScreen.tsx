@@ -2,7 +2,7 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { api } from '../../api/client';
 import { ApiError, messageOf } from '../../api/errors';
-import type { Dataset, Job, Template, TrainingConfig } from '../../api/types';
+import type { ConfigValues, Dataset, Job, Template } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
 import { knobLabel } from '../../format';
 import { fromFormValue, sameValue, toFormValue, validateForm } from '../../validation';
@@ -79,8 +79,8 @@ export function NewTrainingScreen({ onStarted }: Props) {
     setServerErrors(({ [knob]: _dropped, ...rest }) => rest);
   };
 
-  const overrides = (): TrainingConfig => {
-    const result: TrainingConfig = {};
+  const overrides = (): ConfigValues => {
+    const result: ConfigValues = {};
     if (!template) return result;
     for (const knob of template.knobs) {
       const value = fromFormValue(knob, values[knob] ?? '', template.defaults[knob]);
@@ -111,8 +111,9 @@ export function NewTrainingScreen({ onStarted }: Props) {
         // The backend words field problems as "<field> <message>", e.g. "vocab_size must be ...".
         const sentence = (field: string, message: string) =>
           field ? `${knobLabel(field)} ${message}`.replace(/([^.!?])$/, '$1.') : message;
-        const onForm = error.fields.filter((f) => template.knobs.includes(f.field));
-        const elsewhere = error.fields.filter((f) => !template.knobs.includes(f.field));
+        const knobs: readonly string[] = template.knobs;
+        const onForm = error.fields.filter((f) => knobs.includes(f.field));
+        const elsewhere = error.fields.filter((f) => !knobs.includes(f.field));
         setServerErrors(Object.fromEntries(onForm.map((f) => [f.field, sentence(f.field, f.message)])));
         setSubmitError([error.message, ...elsewhere.map((f) => sentence(f.field, f.message))].join(' '));
       } else {

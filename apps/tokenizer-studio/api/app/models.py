@@ -1,0 +1,193 @@
+"""The API's nouns: job states and the Pydantic model of every JSON response (and the error).
+
+These models are the OpenAPI schema served at `/api/v1/openapi.json`; the web UI's TypeScript
+types are generated from that schema (web/src/api/schema.d.ts), so a change here is a change of
+the contract: regenerate the types (`npm run gen:api` in web/) in the same commit.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.corpus import FORMATS
+from templates.validation import CONFIG_KEYS, MODELS, NORMALIZATIONS, PRE_TOKENIZERS
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+# A job in one of these may still change; it holds its datasets and can be cancelled.
+ACTIVE_STATUSES: tuple[JobStatus, ...] = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class JobPhase(StrEnum):
+    QUEUED = "queued"
+    READING = "reading"
+    TRAINING = "training"
+    SAVING = "saving"
+    DONE = "done"
+
+
+# --- responses ------------------------------------------------------------------------------
+
+
+class ApiModel(BaseModel):
+    # Validators are built on first use, not at import: start-up (spawn to READY) pays only
+    # for what the routes need to be registered.
+    model_config = ConfigDict(defer_build=True)
+
+
+class Health(BaseModel):
+    # Built at import: the supervisor's first /health probe must not wait for it.
+    status: Literal["ok"]
+    version: str
+    launch_id: str | None
+
+
+class SessionState(ApiModel):
+    authenticated: bool
+    token_required: bool
+
+
+class LaunchCode(ApiModel):
+    code: str
+    expires_in: int = Field(description="Seconds the code stays valid; it can be redeemed once.")
+
+
+class ShuttingDown(ApiModel):
+    status: Literal["shutting_down"]
+
+
+class TrainingConfig(ApiModel):
+    """A complete, validated training config (template defaults plus the user's overrides).
+
+    Every stored job is answered through this model: a key added later needs a default here
+    (or a migration that fills it in), else the jobs written before it no longer load.
+    """
+
+    model: Literal[MODELS]  # type: ignore[valid-type]
+    vocab_size: int
+    min_frequency: int
+    special_tokens: list[str]
+    normalization: Literal[NORMALIZATIONS]  # type: ignore[valid-type]
+    lowercase: bool
+    pre_tokenizer: Literal[PRE_TOKENIZERS]  # type: ignore[valid-type]
+    text_column: str | None
+
+
+class Template(ApiModel):
+    id: str
+    name: str
+    description: str
+    model: Literal[MODELS]  # type: ignore[valid-type]
+    defaults: TrainingConfig
+    knobs: list[Literal[CONFIG_KEYS]] = Field(  # type: ignore[valid-type]
+        description="The config keys a user may override for this template."
+    )
+
+
+class Dataset(ApiModel):
+    id: str
+    name: str
+    format: Literal[FORMATS]  # type: ignore[valid-type]
+    size_bytes: int
+    sha256: str
+    columns: list[str] | None
+    text_column: str | None
+    n_rows: int | None
+    created_at: str
+
+
+class DatasetPreview(ApiModel):
+    rows: list[str]
+
+
+class JobMetrics(ApiModel):
+    vocab_size: int
+    n_input_bytes: int
+    n_input_rows: int
+    duration_s: float
+    avg_tokens_per_word: float | None
+
+
+class Artifact(ApiModel):
+    path: str
+    size_bytes: int
+    sha256: str
+
+
+class Job(ApiModel):
+    id: str
+    name: str
+    template: str
+    dataset_ids: list[str]
+    config: TrainingConfig
+    status: JobStatus
+    phase: JobPhase
+    progress: float = Field(ge=0, le=1)
+    error: str | None
+    metrics: JobMetrics | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    artifact: Artifact | None
+
+
+class LogLine(ApiModel):
+    seq: int
+    ts: str
+    message: str
+
+
+class LogPage(ApiModel):
+    lines: list[LogLine]
+    next: int = Field(description="The `after` of the following call.")
+
+
+class TryResult(ApiModel):
+    tokens: list[str]
+    ids: list[int]
+    decoded: str
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class FieldProblem(ApiModel):
+    field: str
+    message: str
+
+
+class ErrorBody(ApiModel):
+    code: str = Field(description="snake_case, stable: what the caller can branch on.")
+    message: str = Field(description="Plain words for a person: what went wrong, what to do next.")
+    details: list[FieldProblem] | None = Field(
+        default=None, description="One entry per bad field, on validation errors only."
+    )
+
+
+class ErrorResponse(ApiModel):
+    error: ErrorBody
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {"model": ErrorResponse, "description": description}
+
+
+# Every route answers its errors in this one envelope; FastAPI's own 422 shape is never sent.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": _error_response(
+        "A client error (401 without credentials, 403 wrong Host or Origin, 404, 409, 413, "
+        "415, 422 invalid input)."
+    ),
+    "5XX": _error_response("An unexpected error; the details are in the backend's log."),
+}
