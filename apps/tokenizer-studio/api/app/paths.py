@@ -1,4 +1,8 @@
-"""Where the app keeps its data (DESIGN §8), resolved per OS by a pure, testable function."""
+"""Where the app keeps its data, resolved per OS by a pure, testable function.
+
+The rule is the one in docs/runtime-contract.md ("Data root"); the shell resolves the same root
+in Rust (runtime_spec::discovery::data_root).
+"""
 
 from __future__ import annotations
 
