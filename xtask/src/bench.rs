@@ -20,7 +20,7 @@ const ZSTD_LEVELS: [i32; 6] = [1, 3, 6, 9, 15, 19];
 pub fn runtime(plan: &Plan) -> Result<()> {
     let mut rows: Vec<(String, String)> = Vec::new();
     // Cold: every stage output and the web build gone; downloads (PBS archive, uv's wheel
-    // cache, the bootstrapped uv) kept, as the issue defines it.
+    // cache, the bootstrapped uv) kept, so the number measures the build, not the network.
     fsutil::remove_path(&plan.build_dir)?;
     for stamp in ["web.stamp", "web.deps"] {
         fsutil::remove_path(&plan.build_dir.parent().expect("has parent").join(stamp))?;

@@ -18,7 +18,8 @@ use crate::bench::{cores, print_table, Samples};
 use crate::plan::Plan;
 use crate::{assemble, package, tools, ui};
 
-/// The issue's goal for the release binary, in decimal megabytes (as the issue counts them).
+/// The budget for the release binary, in decimal megabytes
+/// (`docs/decisions/0015-performance-budgets.md`).
 const GOAL_BINARY_BYTES: u64 = 12_000_000;
 /// How long the last launch idles after UI ready before its RSS is read.
 const IDLE_BEFORE_RSS: Duration = Duration::from_secs(5);

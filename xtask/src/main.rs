@@ -50,7 +50,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Assemble `dist/runtime-<target>/` and its `.tar.zst` archive (DESIGN.md §3–§6, §11).
+    /// Assemble `dist/runtime-<target>/` and its `.tar.zst` archive (docs/runtime-contract.md).
     Runtime(RuntimeArgs),
     /// Everything a release needs, into `dist/<version>/`: runtime, smoke, shell, installers,
     /// signatures, SBOM, checksums, signed release index, updater manifest.

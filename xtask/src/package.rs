@@ -12,7 +12,7 @@ use runtime_spec::Target;
 use crate::plan::Channel;
 use crate::{sign, tools, ui};
 
-/// What the installer carries besides the shell (DESIGN.md §10).
+/// What the installer carries besides the shell (`docs/decisions/0013-thin-and-full-bundles.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Bundle {
     /// The shell only; first run downloads the runtime.
@@ -43,7 +43,7 @@ pub struct InstallerInput<'a> {
     pub out_dir: &'a Path,
     /// The formats to build ([`choose_formats`], checked before the release built anything).
     pub formats: &'a [PackageFormat],
-    /// Timestamp for generated package files (DESIGN.md §11).
+    /// Timestamp for generated package files, so two builds of one commit package the same bytes.
     pub source_date_epoch: u64,
     /// Decides whether ad-hoc macOS signing is allowed.
     pub channel: Channel,

@@ -230,7 +230,8 @@ pub fn cache_dir() -> Result<PathBuf> {
     Ok(base.join("tokenizer-studio-xtask"))
 }
 
-/// `SOURCE_DATE_EPOCH`, else the last commit's time, else 0 (DESIGN.md §11).
+/// `SOURCE_DATE_EPOCH`, else the last commit's time, else 0: every timestamp in a build comes
+/// from here, so the same commit gives the same bytes.
 pub(crate) fn source_date_epoch(root: &Path) -> u64 {
     if let Some(epoch) = std::env::var("SOURCE_DATE_EPOCH")
         .ok()

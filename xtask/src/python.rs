@@ -208,9 +208,10 @@ fn trim_tree(python_dir: &Path, target: Target) -> Result<()> {
     Ok(())
 }
 
-/// Dev fallback (DESIGN.md §3): copies the host CPython 3.12 into PBS layout and makes it
-/// relocatable. A plain copy only looks relocatable: pyenv's RUNPATH still points at the
-/// original prefix, so the interpreter, libpython and every extension get `$ORIGIN` paths.
+/// Dev fallback (`docs/decisions/0001-python-build-standalone.md`): copies the host CPython
+/// 3.12 into PBS layout and makes it relocatable. A plain copy only looks relocatable: pyenv's
+/// RUNPATH still points at the original prefix, so the interpreter, libpython and every
+/// extension get `$ORIGIN` paths.
 fn pack_local(plan: &Plan, tree_root: &Path, stamp_file: &Path) -> Result<PythonTree> {
     if !cfg!(target_os = "linux") || plan.target != Target::LinuxX64 {
         bail!("packing a local CPython is supported for linux-x64 on Linux only; pass --python-archive");

@@ -8,7 +8,8 @@ use anyhow::{bail, Context, Result};
 
 use crate::ui;
 
-/// The uv release every lock and install uses (DESIGN.md §4).
+/// The uv release every lock and install uses (`docs/decisions/0004-uv-target-install.md`); a
+/// lock's header names it, so changing it makes every lock stale.
 pub const UV_VERSION: &str = "0.13.9";
 
 /// sha256 of the uv wheels on the package index, per host platform tag. pip checks them with

@@ -89,8 +89,9 @@ pub fn prepare(plan: &Plan, python_stamp: &str, host_python: &Path) -> Result<Pa
     Ok(dir)
 }
 
-/// Package test suites and C/C++ headers that nothing imports at run time (FACTS.md: ≈ 67 MB of
-/// tests in Linux site-packages; pyarrow's `include/` and `src/`).
+/// Package test suites and C/C++ headers that nothing imports at run time (≈ 67 MB of tests in
+/// Linux site-packages; pyarrow's `include/` and `src/`; see
+/// `docs/decisions/0002-plain-cpython-not-frozen.md`).
 fn trim_site_packages(site_packages: &Path) -> Result<()> {
     for relative in [
         "pyarrow/include",
