@@ -1,5 +1,7 @@
 // The error type every API call throws, with plain-words messages taken from the backend.
-import type { FieldProblem } from './types';
+import type { ErrorResponse, FieldProblem } from './types';
+
+type ErrorBody = ErrorResponse['error'];
 
 export class ApiError extends Error {
   readonly status: number;
@@ -35,40 +37,28 @@ function asText(value: unknown): string | null {
   return typeof value === 'string' && value.trim() !== '' ? value : null;
 }
 
-/** Reads `details` in the shapes a validation error may take: a list of problems or a map. */
-function parseDetails(details: unknown): FieldProblem[] {
-  if (Array.isArray(details)) {
-    return details.flatMap((item): FieldProblem[] => {
-      if (typeof item === 'string') return [{ field: '', message: item }];
-      if (item && typeof item === 'object') {
-        const record = item as Record<string, unknown>;
-        const loc = Array.isArray(record.loc) ? record.loc[record.loc.length - 1] : undefined;
-        const field = asText(record.field) ?? asText(record.key) ?? asText(record.name) ?? asText(loc) ?? '';
-        const message = asText(record.message) ?? asText(record.msg) ?? asText(record.error);
-        return message ? [{ field, message }] : [];
-      }
-      return [];
-    });
-  }
-  if (details && typeof details === 'object') {
-    return Object.entries(details as Record<string, unknown>).flatMap(([field, value]) => {
-      const message = asText(value) ?? (Array.isArray(value) ? asText(value[0]) : null);
-      return message ? [{ field, message }] : [];
-    });
-  }
-  return [];
+/**
+ * The `details` of the error envelope (`ErrorBody` in schema.d.ts): one problem per field. The
+ * body is still checked, not trusted: it may come from something that is not the backend.
+ */
+function parseDetails(details: ErrorBody['details']): FieldProblem[] {
+  if (!Array.isArray(details)) return [];
+  return details.flatMap((item: unknown): FieldProblem[] => {
+    const record = item && typeof item === 'object' ? (item as Record<string, unknown>) : {};
+    const message = asText(record.message);
+    return message ? [{ field: asText(record.field) ?? '', message }] : [];
+  });
 }
 
 /** Builds an ApiError from a status and a response body that may or may not be JSON. */
 export function errorFromBody(status: number, bodyText: string): ApiError {
   try {
     const parsed: unknown = JSON.parse(bodyText);
-    const error = (parsed as { error?: unknown } | null)?.error;
+    const error = (parsed as Partial<ErrorResponse> | null)?.error;
     if (error && typeof error === 'object') {
-      const record = error as Record<string, unknown>;
-      const code = asText(record.code) ?? `http_${status}`;
-      const message = asText(record.message) ?? describeStatus(status);
-      return new ApiError(status, code, message, parseDetails(record.details));
+      const code = asText(error.code) ?? `http_${status}`;
+      const message = asText(error.message) ?? describeStatus(status);
+      return new ApiError(status, code, message, parseDetails(error.details));
     }
   } catch {
     // Not JSON (a proxy page or an empty body): fall back to a generic message below.
