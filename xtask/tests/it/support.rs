@@ -1,0 +1,155 @@
+//! Helpers shared by the xtask integration tests: the xtask command, the project root, host builds.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+use runtime_spec::Target;
+
+/// Builds of the repository's own host runtime share one build folder: one at a time.
+pub static HOST_BUILD: Mutex<()> = Mutex::new(());
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A persistent cache for the slow tests (wheels, uv), so reruns don't download again.
+pub fn shared_cache() -> PathBuf {
+    root().join("target").join("xtask-test-cache")
+}
+
+pub fn xtask(cache: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    command
+        .env("CI", "1")
+        .env("TOKENIZER_STUDIO_CACHE_DIR", cache)
+        .env_remove("TOKENIZER_STUDIO_PYTHON_MIRROR");
+    command
+}
+
+pub fn run(command: &mut Command) -> (bool, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().unwrap();
+    (
+        status.success(),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+pub fn slow_tests_enabled(name: &str) -> bool {
+    let enabled = std::env::var("TOKENIZER_STUDIO_SLOW_TESTS").is_ok_and(|value| value == "1");
+    if !enabled {
+        eprintln!("{name}: slow end-to-end test not run; set TOKENIZER_STUDIO_SLOW_TESTS=1");
+    }
+    enabled
+}
+
+/// `program` run as root: directly when the tests are root (`.ci/run`), else through
+/// passwordless `sudo -n` (GitHub's runners), which fails at once instead of prompting.
+pub fn as_root(program: &str) -> Command {
+    if unsafe { libc::geteuid() } == 0 {
+        Command::new(program)
+    } else {
+        let mut command = Command::new("sudo");
+        command.args(["-n", program]);
+        command
+    }
+}
+
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_file())
+        .map(|entry| entry.into_path())
+        .collect()
+}
+
+/// A minimal project root: the backend's pyproject and the committed locks.
+pub fn scratch_root() -> tempfile::TempDir {
+    let scratch = tempfile::tempdir().unwrap();
+    let api = scratch.path().join("apps/tokenizer-studio/api");
+    std::fs::create_dir_all(&api).unwrap();
+    std::fs::copy(
+        root().join("apps/tokenizer-studio/api/pyproject.toml"),
+        api.join("pyproject.toml"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(scratch.path().join("lockfiles")).unwrap();
+    for target in Target::ALL {
+        let name = format!("{target}.txt");
+        std::fs::copy(
+            root().join("lockfiles").join(&name),
+            scratch.path().join("lockfiles").join(&name),
+        )
+        .unwrap();
+    }
+    scratch
+}
+
+/// The host CPython 3.12 the build uses (resolved by the xtask itself).
+pub fn host_python() -> PathBuf {
+    let cache = shared_cache();
+    let (ok, stdout, stderr) = run(xtask(&cache).args(["tools", "python"]));
+    assert!(ok, "{stderr}");
+    PathBuf::from(stdout.trim())
+}
+
+/// The pinned uv (bootstrapped into the shared test cache when needed).
+pub fn real_uv() -> PathBuf {
+    let cache = shared_cache();
+    let (ok, stdout, stderr) = run(xtask(&cache).args(["tools", "uv"]));
+    assert!(ok, "{stderr}");
+    PathBuf::from(stdout.trim())
+}
+
+/// Builds the host runtime of this checkout into `out` (serialised with other host builds).
+pub fn build_host_runtime(project_root: &Path, out: &Path) -> String {
+    let mut command = xtask(&shared_cache());
+    command
+        .env("XTASK_PROJECT_ROOT", project_root)
+        .args(["runtime", "--out-dir"])
+        .arg(out);
+    let (ok, stdout, stderr) = run(&mut command);
+    assert!(
+        ok,
+        "host build in {} failed:\n{stderr}",
+        project_root.display()
+    );
+    let archive = out.join("tokenizer-studio-runtime-0.1.0-linux-x64.tar.zst.sha256");
+    let line = std::fs::read_to_string(&archive).unwrap();
+    assert!(stdout.contains("linux-x64"), "{stdout}");
+    line.split_whitespace().next().unwrap().to_owned()
+}
+
+pub fn wait_until(timeout: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    done()
+}
+
+pub fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
