@@ -87,7 +87,7 @@ describe('Tokenizer Studio web UI against the real backend', { timeout: 600_000 
     // The row count appears once the backend has inspected the file; wait for it.
     const rowsCell = row.getByTestId('dataset-rows');
     const deadline = Date.now() + 30_000;
-    let rowsText = '';
+    let rowsText;
     while ((rowsText = (await rowsCell.innerText()).replace(/[^\d]/g, '')) === '' && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
