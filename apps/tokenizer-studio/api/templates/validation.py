@@ -6,7 +6,7 @@ import copy
 import re
 from typing import Any
 
-from templates.presets import get_template, TEMPLATES
+from templates.presets import TEMPLATES, get_template
 
 CONFIG_KEYS = (
     "model",

@@ -205,7 +205,7 @@ def test_json_endpoints_refuse_form_encoded_bodies(client):
     """A cross-site <form> can only send simple encodings; none of them is accepted."""
     code = client.post("/api/v1/session/launch-code", headers=AUTH).json()["code"]
     for ctype, body in (
-        ("text/plain", '{"code": "%s"}' % code),
+        ("text/plain", f'{{"code": "{code}"}}'),
         ("application/x-www-form-urlencoded", f"code={code}"),
     ):
         r = client.post("/api/v1/session", content=body, headers={"Content-Type": ctype})

@@ -137,6 +137,8 @@ def test_csv_with_a_200_mb_field_is_refused_in_words(tmp_path):
 
 
 def _dictionary_bomb(path: Path, *, rows: int, value_bytes: int) -> None:
+    import random
+
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -144,8 +146,6 @@ def _dictionary_bomb(path: Path, *, rows: int, value_bytes: int) -> None:
     # its footer honestly declares only that one value's size, so no ratio check can tell.
     # The value is incompressible (random letters). Built as a dictionary array, so this test
     # never holds the expansion either.
-    import random
-
     letters = random.Random(7).choices("abcdefghijklmnopqrstuvwxyz ", k=value_bytes)
     column = pa.DictionaryArray.from_arrays(
         pa.array([0] * rows, pa.int32()), pa.array(["".join(letters)])
