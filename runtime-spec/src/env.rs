@@ -1,4 +1,5 @@
-//! Environment variable names of the launch contract and the toolchain (DESIGN.md §3, §7, §8).
+//! Environment variable names of the launch contract and the toolchain (what each does:
+//! `docs/runtime-contract.md`, "Environment variables").
 
 /// Data root override (otherwise the per-OS default, see [`crate::discovery::data_root`]).
 pub const DATA_DIR: &str = "TOKENIZER_STUDIO_DATA_DIR";
