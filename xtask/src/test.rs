@@ -33,12 +33,21 @@ pub fn test(options: &TestOptions) -> Result<()> {
         "npm",
         "install Node.js 20+ with npm (Debian/Ubuntu: `apt-get install nodejs npm`)",
     )?;
-    ui::step("test", "web: npm ci, build, Playwright E2E");
+    ui::step("test", "web: npm ci, API types, build, Playwright E2E");
     run_suite(
         Command::new(&npm)
             .args(["ci", "--no-audit", "--no-fund"])
             .current_dir(&web_dir),
         "npm ci",
+    )?;
+    // Before the build: a stale src/api/schema.d.ts says so in one line, where tsc would
+    // report its consequences.
+    run_suite(
+        Command::new(&npm)
+            .args(["run", "test:api-types"])
+            .current_dir(&web_dir)
+            .env("TOKENIZER_STUDIO_PYTHON", &venv_python),
+        "web API types",
     )?;
     run_suite(
         Command::new(&npm)
