@@ -2,7 +2,7 @@
 
 use runtime_archive::{download_verified, Error, Progress};
 
-use crate::support::{list_dir, refused_url, sha256_hex, HttpServer, Reply};
+use crate::support::{list_dir, refused_url, sha256_hex, Server, Step};
 
 fn payload() -> Vec<u8> {
     // Several chunks' worth, so progress is reported more than once.
@@ -12,7 +12,7 @@ fn payload() -> Vec<u8> {
 #[test]
 fn http_good_file_lands_verified_with_progress() {
     let body = payload();
-    let server = HttpServer::start(vec![("/good.tar.gz", Reply::Body(body.clone()))]);
+    let server = Server::with_routes([("/good.tar.gz", body.clone())]);
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("cache/good.tar.gz");
     let mut reports: Vec<Progress> = Vec::new();
@@ -41,7 +41,7 @@ fn http_good_file_lands_verified_with_progress() {
 #[test]
 fn uppercase_expected_hash_is_accepted() {
     let body = b"hello".to_vec();
-    let server = HttpServer::start(vec![("/x", Reply::Body(body.clone()))]);
+    let server = Server::with_routes([("/x", body.clone())]);
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("x");
     download_verified(
@@ -59,19 +59,15 @@ fn uppercase_expected_hash_is_accepted() {
 fn failures_leave_nothing_and_are_classified() {
     let body = payload();
     let good_sha = sha256_hex(&body);
-    let server = HttpServer::start(vec![
-        ("/good", Reply::Body(body.clone())),
-        ("/wrong", Reply::Body(b"not the pinned bytes".to_vec())),
-        (
-            "/truncated",
-            Reply::Truncated {
-                announced: body.len() as u64,
-                body: body[..1000].to_vec(),
-            },
-        ),
-        ("/error", Reply::Status(500)),
-        ("/busy", Reply::Status(503)),
+    let server = Server::with_routes([
+        ("/good", body.clone()),
+        ("/wrong", b"not the pinned bytes".to_vec()),
+        ("/truncated", body.clone()),
     ]);
+    // The whole length announced, the connection closed after 1000 bytes.
+    server.script("/truncated", vec![Step::CutAfter(1000)]);
+    server.script("/error", vec![Step::Status(500)]);
+    server.script("/busy", vec![Step::Status(503)]);
     let dir = tempfile::tempdir().unwrap();
     let missing_file = dir.path().join("does-not-exist.tar.gz");
     let missing_file_url = format!("file://{}", missing_file.display());
@@ -121,7 +117,7 @@ fn failures_leave_nothing_and_are_classified() {
         },
         Case {
             name: "connection refused",
-            url: refused_url(),
+            url: refused_url("/file.bin"),
             sha: good_sha.clone(),
             is_network: true,
             check: |error| matches!(error, Error::Network { .. }),
@@ -183,7 +179,7 @@ fn failures_leave_nothing_and_are_classified() {
 
 #[test]
 fn checksum_mismatch_names_url_expected_and_actual() {
-    let server = HttpServer::start(vec![("/wrong", Reply::Body(b"evil".to_vec()))]);
+    let server = Server::with_routes([("/wrong", b"evil".to_vec())]);
     let dir = tempfile::tempdir().unwrap();
     let expected = sha256_hex(b"good");
     let error = download_verified(
@@ -203,7 +199,7 @@ fn checksum_mismatch_names_url_expected_and_actual() {
 #[test]
 fn mismatch_keeps_an_existing_good_file() {
     // A failed update must not clobber what is already in the cache.
-    let server = HttpServer::start(vec![("/wrong", Reply::Body(b"evil".to_vec()))]);
+    let server = Server::with_routes([("/wrong", b"evil".to_vec())]);
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("f");
     std::fs::write(&dest, b"previous").unwrap();

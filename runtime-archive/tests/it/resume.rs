@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use runtime_archive::{
     download_resumable, part_file_for, Downloaded, Error, ExpectedFile, Progress, RetryPolicy,
 };
+use test_support::timeout;
 
 use crate::support::{list_dir, sha256_hex, ScriptedServer, Seen, Step};
 
@@ -29,8 +30,8 @@ fn fast_policy() -> RetryPolicy {
         attempts: 4,
         initial_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(40),
-        connect_timeout: Duration::from_secs(2),
-        read_timeout: Duration::from_secs(5),
+        connect_timeout: timeout(Duration::from_secs(2)),
+        read_timeout: timeout(Duration::from_secs(5)),
     }
 }
 
@@ -302,12 +303,15 @@ fn stalled_body_times_out_and_resumes() {
     let half = body.len() / 2;
     let server = ScriptedServer::start(
         body.clone(),
-        vec![Step::StallAfter(half, Duration::from_secs(5)), Step::Serve],
+        vec![
+            Step::StallAfter(half, timeout(Duration::from_secs(5))),
+            Step::Serve,
+        ],
     );
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("runtime.tar.zst");
     let policy = RetryPolicy {
-        read_timeout: Duration::from_millis(300),
+        read_timeout: timeout(Duration::from_millis(300)),
         ..fast_policy()
     };
 
@@ -316,7 +320,7 @@ fn stalled_body_times_out_and_resumes() {
     result.unwrap();
 
     assert!(
-        started.elapsed() < Duration::from_secs(4),
+        started.elapsed() < timeout(Duration::from_secs(4)),
         "took {:?}: the stall was not detected",
         started.elapsed()
     );
@@ -340,8 +344,9 @@ fn slow_but_steady_body_is_not_a_stall() {
     );
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("runtime.tar.zst");
+    // The pauses stay 100 ms at any scale; only the read timeout above them grows.
     let policy = RetryPolicy {
-        read_timeout: Duration::from_millis(300),
+        read_timeout: timeout(Duration::from_millis(300)),
         ..fast_policy()
     };
 
@@ -487,7 +492,7 @@ fn refused_connection_is_retried_then_reported_as_network() {
     let body = payload();
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("runtime.tar.zst");
-    let url = crate::support::refused_url();
+    let url = crate::support::refused_url("/file.bin");
 
     let (result, reports) = fetch(&url, &expected(&body), &dest, &fast_policy());
     let error = result.unwrap_err();

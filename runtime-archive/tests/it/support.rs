@@ -1,113 +1,11 @@
-//! Test helpers: a hand-written loopback HTTP server, raw tar building, small trees.
+//! Test helpers: raw tar building, small trees, a one-file scripted server (test-support's).
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use runtime_spec::{FileEntry, LaunchContract, Manifest, PythonInfo, PythonSource, Target};
-use sha2::{Digest, Sha256};
-
-/// What the server answers for one path.
-#[derive(Clone)]
-pub enum Reply {
-    /// 200 with this body and a correct Content-Length.
-    Body(Vec<u8>),
-    /// 200 announcing `announced` bytes, sending `body`, then closing the connection.
-    Truncated { announced: u64, body: Vec<u8> },
-    /// This status with a short body.
-    Status(u16),
-}
-
-/// An HTTP/1.1 server on 127.0.0.1 with an OS-chosen port, one thread per connection.
-pub struct HttpServer {
-    pub base: String,
-}
-
-impl HttpServer {
-    pub fn start(routes: Vec<(&str, Reply)>) -> HttpServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let routes: Arc<HashMap<String, Reply>> = Arc::new(
-            routes
-                .into_iter()
-                .map(|(path, reply)| (path.to_owned(), reply))
-                .collect(),
-        );
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let routes = Arc::clone(&routes);
-                std::thread::spawn(move || {
-                    let _ = serve(stream, &routes);
-                });
-            }
-        });
-        HttpServer { base }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-}
-
-fn serve(stream: TcpStream, routes: &HashMap<String, Reply>) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
-            break;
-        }
-    }
-    let path = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .to_owned();
-    let mut stream = stream;
-    match routes.get(&path).cloned().unwrap_or(Reply::Status(404)) {
-        Reply::Body(body) => {
-            write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
-                body.len()
-            )?;
-            stream.write_all(&body)?;
-        }
-        Reply::Truncated { announced, body } => {
-            write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Length: {announced}\r\nConnection: close\r\n\r\n"
-            )?;
-            stream.write_all(&body)?;
-        }
-        Reply::Status(status) => {
-            let body = format!("status {status}\n");
-            write!(
-                stream,
-                "HTTP/1.1 {status} Whatever\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            )?;
-        }
-    }
-    stream.flush()?;
-    stream.shutdown(std::net::Shutdown::Both)
-}
-
-/// A URL on a port nothing listens on: bind, read the port, drop the listener.
-pub fn refused_url() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}/file.bin")
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
+pub use test_support::http::{refused_url, Request as Seen, Server, Step};
+pub use test_support::sha256_hex;
 
 /// Names of everything directly in `dir` (empty when it does not exist).
 pub fn list_dir(dir: &Path) -> Vec<String> {
@@ -327,170 +225,25 @@ pub fn make_tree(root: &Path, private: bool) {
     std::os::unix::fs::symlink("python3.12", root.join("python/bin/python3")).unwrap();
 }
 
-/// How [`ScriptedServer`] answers one request.
-#[derive(Clone, Debug)]
-pub enum Step {
-    /// Honour `Range: bytes=<k>-` (206, or 416 past the end); 200 with everything otherwise.
-    Serve,
-    /// 200 with the whole body, whatever the request asked.
-    IgnoreRange,
-    /// Like `Serve`, announcing the full length, but close after this many body bytes.
-    CutAfter(usize),
-    /// Like `Serve`, but after this many body bytes go silent for the duration, then close.
-    StallAfter(usize, std::time::Duration),
-    /// Like `Serve`, the body in this many pieces with a pause between them.
-    Slow(usize, std::time::Duration),
-    /// 200 without Content-Length: the whole body, then close.
-    NoLength,
-    /// This status with a short body.
-    Status(u16),
-}
-
-/// One request as [`ScriptedServer`] saw it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Seen {
-    /// The `Range` header, if any.
-    pub range: Option<String>,
-    /// Body bytes written back.
-    pub sent: usize,
-}
-
-/// A loopback HTTP server with one file whose answers follow a script, one step per
-/// request (the last step repeats), and which records every request.
+/// A loopback server with one file, `/runtime.tar.zst`, answered by `script` (one step per
+/// request, the last repeats); every request is recorded.
 pub struct ScriptedServer {
     pub url: String,
-    seen: Arc<std::sync::Mutex<Vec<Seen>>>,
+    server: Server,
 }
 
 impl ScriptedServer {
     pub fn start(body: Vec<u8>, script: Vec<Step>) -> ScriptedServer {
-        assert!(!script.is_empty());
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/runtime.tar.zst", listener.local_addr().unwrap());
-        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let body = Arc::new(body);
-        let recorder = Arc::clone(&seen);
-        std::thread::spawn(move || {
-            for (index, stream) in listener.incoming().enumerate() {
-                let Ok(stream) = stream else { continue };
-                let step = script[index.min(script.len() - 1)].clone();
-                let body = Arc::clone(&body);
-                let recorder = Arc::clone(&recorder);
-                std::thread::spawn(move || {
-                    let _ = serve_step(stream, &body, step, &recorder);
-                });
-            }
-        });
-        ScriptedServer { url, seen }
+        let server = Server::with_routes([("/runtime.tar.zst", body)]);
+        server.script("/runtime.tar.zst", script);
+        ScriptedServer {
+            url: server.url("/runtime.tar.zst"),
+            server,
+        }
     }
 
     /// Every request so far, in order.
     pub fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
+        self.server.requests()
     }
-}
-
-fn serve_step(
-    stream: TcpStream,
-    body: &[u8],
-    step: Step,
-    seen: &std::sync::Mutex<Vec<Seen>>,
-) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut range = None;
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("range") {
-                range = Some(value.trim().to_owned());
-            }
-        }
-    }
-    let index = {
-        let mut seen = seen.lock().unwrap();
-        seen.push(Seen {
-            range: range.clone(),
-            sent: 0,
-        });
-        seen.len() - 1
-    };
-    let mut stream = stream;
-    let len = body.len();
-    let start = match (&step, &range) {
-        (Step::IgnoreRange | Step::NoLength | Step::Status(_), _) | (_, None) => None,
-        (_, Some(range)) => Some(
-            range
-                .strip_prefix("bytes=")
-                .and_then(|rest| rest.strip_suffix('-'))
-                .and_then(|first| first.parse::<usize>().ok())
-                .expect("only `bytes=<k>-` ranges are expected"),
-        ),
-    };
-    if let Step::Status(status) = step {
-        let text = format!("status {status}\n");
-        write!(
-            stream,
-            "HTTP/1.1 {status} Whatever\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-            text.len()
-        )?;
-        return stream.shutdown(std::net::Shutdown::Both);
-    }
-    let payload = match start {
-        Some(first) if first >= len => {
-            write!(
-                stream,
-                "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */{len}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            )?;
-            return stream.shutdown(std::net::Shutdown::Both);
-        }
-        Some(first) => {
-            write!(
-                stream,
-                "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes {first}-{}/{len}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                len - 1,
-                len - first
-            )?;
-            &body[first..]
-        }
-        None if matches!(step, Step::NoLength) => {
-            write!(stream, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")?;
-            body
-        }
-        None => {
-            write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
-            )?;
-            body
-        }
-    };
-    let mut send = |bytes: &[u8]| -> std::io::Result<()> {
-        stream.write_all(bytes)?;
-        stream.flush()?;
-        seen.lock().unwrap()[index].sent += bytes.len();
-        Ok(())
-    };
-    match step {
-        Step::CutAfter(n) => send(&payload[..n.min(payload.len())])?,
-        Step::StallAfter(n, pause) => {
-            send(&payload[..n.min(payload.len())])?;
-            std::thread::sleep(pause);
-        }
-        Step::Slow(pieces, pause) => {
-            let piece = payload.len().div_ceil(pieces.max(1)).max(1);
-            for (i, chunk) in payload.chunks(piece).enumerate() {
-                if i > 0 {
-                    std::thread::sleep(pause);
-                }
-                send(chunk)?;
-            }
-        }
-        _ => send(payload)?,
-    }
-    stream.shutdown(std::net::Shutdown::Both)
 }

@@ -14,18 +14,20 @@ use std::time::{Duration, Instant};
 
 use supervisor::{launch, StopOutcome, SupervisorError, SupervisorEvent, TAIL_LINES};
 
-use support::{http_get, is_alive, port_is_free, wait_until, Events, Fixture};
+use support::{http_get, is_alive, port_is_free, timeout, wait_until, Events, Fixture};
 
 /// Long enough for a loaded CI machine, short enough to keep the suite quick.
-const DEATH_TIMEOUT: Duration = Duration::from_secs(2);
+fn death_timeout() -> Duration {
+    timeout(Duration::from_secs(2))
+}
 
 fn assert_gone(pid: u32, port: u16) {
     assert!(
-        wait_until(DEATH_TIMEOUT, || !is_alive(pid)),
+        wait_until(death_timeout(), || !is_alive(pid)),
         "backend pid {pid} is still alive"
     );
     assert!(
-        wait_until(DEATH_TIMEOUT, || port_is_free(port)),
+        wait_until(death_timeout(), || port_is_free(port)),
         "port {port} is still taken"
     );
 }
@@ -62,7 +64,7 @@ fn normal_launch_is_trusted_then_stops_on_stdin_close() {
         "{health}"
     );
 
-    let outcome = sidecar.stop(Duration::from_secs(3));
+    let outcome = sidecar.stop(timeout(Duration::from_secs(3)));
     assert_eq!(outcome, StopOutcome::StdinClosed { code: Some(0) });
     assert!(!sidecar.is_running());
     assert_gone(pid, port);
@@ -97,7 +99,7 @@ fn a_backend_that_never_announces_times_out_and_is_killed() {
     let events = Events::default();
     let mut request = fixture.request("never-ready");
     // Long enough for Python to start and print even on a loaded machine.
-    request.ready_timeout = Duration::from_secs(3);
+    request.ready_timeout = timeout(Duration::from_secs(3));
     let started = Instant::now();
     let error = launch(&request, events.handler()).unwrap_err();
 
@@ -121,7 +123,7 @@ fn a_backend_that_never_announces_times_out_and_is_killed() {
     );
     let pid: u32 = fixture.recorded("pids")[0].parse().unwrap();
     assert!(
-        wait_until(DEATH_TIMEOUT, || !is_alive(pid)),
+        wait_until(death_timeout(), || !is_alive(pid)),
         "pid {pid} outlived the timeout"
     );
 }
@@ -208,7 +210,7 @@ fn slow_health_is_polled_until_it_answers() {
     // The fake writes its access log line after answering: give the reader a moment.
     let logged = |status: &str| {
         let line = format!("\"GET /health HTTP/1.1\" {status}");
-        wait_until(DEATH_TIMEOUT, || fixture.log_text().contains(&line))
+        wait_until(death_timeout(), || fixture.log_text().contains(&line))
     };
     assert!(logged("503"), "{}", fixture.log_text());
     assert!(logged("200"), "{}", fixture.log_text());
@@ -229,7 +231,7 @@ fn slow_health_past_the_deadline_is_an_error() {
     };
     assert_eq!(last_problem, "HTTP 503");
     let pid: u32 = fixture.recorded("pids")[0].parse().unwrap();
-    assert!(wait_until(DEATH_TIMEOUT, || !is_alive(pid)));
+    assert!(wait_until(death_timeout(), || !is_alive(pid)));
 }
 
 #[test]
@@ -248,7 +250,7 @@ fn a_wrong_launch_id_is_never_trusted() {
         .iter()
         .any(|event| matches!(event, SupervisorEvent::Ready { .. })));
     let pid: u32 = fixture.recorded("pids")[0].parse().unwrap();
-    assert!(wait_until(DEATH_TIMEOUT, || !is_alive(pid)));
+    assert!(wait_until(death_timeout(), || !is_alive(pid)));
 }
 
 #[test]
@@ -261,7 +263,7 @@ fn a_stderr_flood_rotates_the_log_without_blocking() {
     request.log_rotation.n_files_kept = 3;
     // The flood comes before the readiness line: if stderr were not drained meanwhile the
     // backend would block on a full pipe and this would time out.
-    request.ready_timeout = Duration::from_secs(20);
+    request.ready_timeout = timeout(Duration::from_secs(20));
     let mut sidecar = launch(&request, Events::default().handler()).unwrap();
 
     let mut names: Vec<String> = fs_err::read_dir(fixture.log_dir())
@@ -305,12 +307,12 @@ fn a_stderr_flood_rotates_the_log_without_blocking() {
     // The stderr reader may still be catching up with the pipe: wait for it, with a deadline.
     let last_flood_line = format!("stderr | {:09}", flood_bytes / 100 - 1);
     assert!(
-        wait_until(Duration::from_secs(5), || read_all_logs()
+        wait_until(timeout(Duration::from_secs(5)), || read_all_logs()
             .contains(&last_flood_line)),
         "the last stderr line never reached the log"
     );
     assert_eq!(
-        sidecar.stop(Duration::from_secs(3)),
+        sidecar.stop(timeout(Duration::from_secs(3))),
         StopOutcome::StdinClosed { code: Some(0) }
     );
 }
@@ -340,7 +342,7 @@ fn the_backend_gets_the_launch_contracts_environment() {
         );
     }
     assert_eq!(
-        sidecar.stop(Duration::from_secs(3)),
+        sidecar.stop(timeout(Duration::from_secs(3))),
         StopOutcome::StdinClosed { code: Some(0) }
     );
 }
@@ -354,7 +356,7 @@ fn a_backend_deaf_to_stdin_stops_on_sigterm() {
     Fixture::with_env(&mut request, "FAKE_IGNORE_STDIN_EOF", "1");
     let mut sidecar = launch(&request, Events::default().handler()).unwrap();
     let (pid, port) = (sidecar.pid(), sidecar.port());
-    let grace = Duration::from_millis(400);
+    let grace = timeout(Duration::from_millis(400));
     let started = Instant::now();
     let outcome = sidecar.stop(grace);
     assert_eq!(outcome, StopOutcome::Terminated { code: Some(0) });
@@ -375,7 +377,7 @@ fn a_backend_ignoring_sigterm_is_killed_after_the_grace_period() {
     .unwrap();
     let (pid, port) = (sidecar.pid(), sidecar.port());
 
-    let grace = Duration::from_millis(400);
+    let grace = timeout(Duration::from_millis(400));
     let started = Instant::now();
     let outcome = sidecar.stop(grace);
     assert_eq!(outcome, StopOutcome::Killed);
@@ -399,11 +401,11 @@ fn a_child_of_the_backend_dies_with_it_on_stop() {
     assert!(is_alive(child));
 
     assert_eq!(
-        sidecar.stop(Duration::from_secs(3)),
+        sidecar.stop(timeout(Duration::from_secs(3))),
         StopOutcome::StdinClosed { code: Some(0) }
     );
     assert!(
-        wait_until(DEATH_TIMEOUT, || !is_alive(child)),
+        wait_until(death_timeout(), || !is_alive(child)),
         "the backend's child {child} survived"
     );
     assert_gone(sidecar.pid(), sidecar.port());
@@ -416,7 +418,7 @@ fn an_unexpected_exit_after_ready_is_reported() {
     let mut sidecar = launch(&fixture.request("normal"), events.handler()).unwrap();
 
     let _ = http_get(sidecar.port(), "/crash");
-    let exited = events.wait_for(Duration::from_secs(5), |event| {
+    let exited = events.wait_for(timeout(Duration::from_secs(5)), |event| {
         matches!(event, SupervisorEvent::Exited { .. })
     });
     let Some(SupervisorEvent::Exited { code, log_tail }) = exited else {
@@ -444,7 +446,7 @@ fn dropping_the_handle_stops_the_backend() {
     drop(sidecar);
     // Drop blocks until the exit, so no waiting is needed for the pid.
     assert!(!is_alive(pid));
-    assert!(wait_until(DEATH_TIMEOUT, || port_is_free(port)));
+    assert!(wait_until(death_timeout(), || port_is_free(port)));
     assert!(fixture.log_text().contains("stopped: StdinClosed"));
 }
 
@@ -535,7 +537,7 @@ fn sigkilling_the_supervisor_leaves_no_live_orphans() {
             }
         }
     });
-    let announced = receiver.recv_timeout(Duration::from_secs(20));
+    let announced = receiver.recv_timeout(timeout(Duration::from_secs(20)));
     let Ok(announced) = announced else {
         let _ = helper.kill();
         let _ = helper.wait();
@@ -569,15 +571,15 @@ fn sigkilling_the_supervisor_leaves_no_live_orphans() {
     helper.wait().unwrap();
 
     assert!(
-        wait_until(DEATH_TIMEOUT, || !is_alive(sidecar)),
+        wait_until(death_timeout(), || !is_alive(sidecar)),
         "backend {sidecar} outlived its supervisor"
     );
     assert!(
-        wait_until(DEATH_TIMEOUT, || !is_alive(child)),
+        wait_until(death_timeout(), || !is_alive(child)),
         "the backend's child {child} outlived the supervisor"
     );
     assert!(
-        wait_until(DEATH_TIMEOUT, || port_is_free(port)),
+        wait_until(death_timeout(), || port_is_free(port)),
         "port {port} is still taken"
     );
 }

@@ -4,10 +4,11 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use runtime_spec::{LaunchContract, Target};
 use supervisor::{EventHandler, LaunchRequest, Rotation, SupervisorEvent};
+pub use test_support::{is_alive, timeout, wait_until};
 
 const FAKE_SIDECAR: &str = include_str!("../fake_sidecar.py");
 
@@ -83,9 +84,9 @@ impl Fixture {
                 self.state_dir().into_os_string(),
             ),
         ];
-        request.ready_timeout = Duration::from_secs(15);
-        request.health_deadline = Duration::from_secs(10);
-        request.stop_grace = Duration::from_secs(3);
+        request.ready_timeout = timeout(Duration::from_secs(15));
+        request.health_deadline = timeout(Duration::from_secs(10));
+        request.stop_grace = timeout(Duration::from_secs(3));
         request.log_rotation = Rotation {
             max_bytes: 1024 * 1024,
             n_files_kept: 2,
@@ -158,33 +159,6 @@ impl Events {
         });
         found
     }
-}
-
-/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Whether `pid` is a live process. A zombie (`Z`) or dead (`X`) entry is not: this machine's
-/// PID 1 does not reap orphans, so their entries linger without being leaks.
-pub fn is_alive(pid: u32) -> bool {
-    let Ok(stat) = fs_err::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // The command name is in parentheses and may contain spaces; the state follows it.
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.trim_start().chars().next());
-    !matches!(state, Some('Z') | Some('X') | None)
 }
 
 /// Whether nothing listens on `port` any more (std sets SO_REUSEADDR, so TIME_WAIT
