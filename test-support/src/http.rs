@@ -187,14 +187,19 @@ impl Server {
     }
 }
 
-/// A URL on a loopback port nothing listens on (bound, read, released).
-pub fn refused_url(path: &str) -> String {
-    let port = TcpListener::bind("127.0.0.1:0")
+/// A loopback port free a moment ago (bound, read, released): for a server a test starts
+/// itself, or for a URL that is refused.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
-    format!("http://127.0.0.1:{port}{}", normalise(path))
+        .port()
+}
+
+/// A URL on a loopback port nothing listens on.
+pub fn refused_url(path: &str) -> String {
+    format!("http://127.0.0.1:{}{}", free_port(), normalise(path))
 }
 
 fn normalise(path: &str) -> String {

@@ -6,7 +6,7 @@
 //!   machine can give the timing tests more room without editing them;
 //! - [`skip`] and [`slow_tests_enabled`]: a test that cannot run here says so where
 //!   `cargo xtask test` counts it, instead of passing silently;
-//! - [`sha256_hex`], [`wait_until`], [`is_alive`], [`workspace_root`].
+//! - [`sha256_hex`], [`wait_until`], [`is_alive`], [`port_is_free`], [`workspace_root`].
 
 pub mod http;
 mod skip;
@@ -79,6 +79,21 @@ pub fn is_alive(pid: u32) -> bool {
 #[cfg(all(unix, not(target_os = "linux")))]
 pub fn is_alive(pid: u32) -> bool {
     unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+}
+
+/// Whether `pid` is a live process (`tasklist` lists it).
+#[cfg(windows)]
+pub fn is_alive(pid: u32) -> bool {
+    std::process::Command::new("tasklist")
+        .args(["/NH", "/FO", "CSV", "/FI", &format!("PID eq {pid}")])
+        .output()
+        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).contains(&format!("\"{pid}\"")))
+}
+
+/// Whether nothing listens on loopback `port` any more (std sets SO_REUSEADDR, so TIME_WAIT
+/// connections of a server that is gone do not count).
+pub fn port_is_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
 /// The workspace's root folder (this crate sits directly in it).

@@ -141,6 +141,10 @@ enum Command {
         /// Skip the slow end-to-end tests (full runtime builds).
         #[arg(long)]
         fast: bool,
+        /// Fail when a test skips that this file (`<suite>: <pattern>` lines, `*` wildcards)
+        /// does not list: a CI job names the skips its OS expects (`.ci/allowed-skips-*.txt`).
+        #[arg(long, value_name = "FILE")]
+        allowed_skips: Option<PathBuf>,
     },
     /// Print the path of a build tool, bootstrapping the pinned uv when needed.
     Tools {
@@ -350,7 +354,13 @@ fn run(command: Command) -> Result<()> {
             public_key_file,
             channel,
         } => bench_install::child(&data_dir, &index_url, &public_key_file, &channel),
-        Command::Test { fast } => test::test(&test::TestOptions { slow: !fast }),
+        Command::Test {
+            fast,
+            allowed_skips,
+        } => test::test(&test::TestOptions {
+            slow: !fast,
+            allowed_skips,
+        }),
         Command::Tools { tool } => {
             let path = match tool {
                 ToolName::Python => tools::host_python312()?,

@@ -5,9 +5,9 @@ use std::process::Command;
 
 use runtime_spec::Target;
 
-use crate::http::{Reply, Server};
 use crate::pbs;
-use crate::support::{files_under, run, shared_cache, slow_tests_enabled, xtask};
+use crate::support::{files_under, run, shared_cache, xtask};
+use test_support::http::Server;
 
 /// Builds a foreign-target runtime from a synthetic PBS-layout archive served on loopback, with
 /// the real wheels for that platform from the package index, through `cargo xtask <subcommand>`
@@ -26,11 +26,8 @@ fn build_foreign_runtime_with_synthetic_pbs(
         .as_nanos();
     archive.extend_from_slice(&[0u8; 1024]);
     archive.extend_from_slice(nonce.to_string().as_bytes());
-    let sha256 = {
-        use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(&archive))
-    };
-    let server = Server::start(vec![("/pbs.tar.gz", Reply::Body(archive))]);
+    let sha256 = test_support::sha256_hex(&archive);
+    let server = Server::with_routes([("/pbs.tar.gz", archive)]);
     let out = tempfile::tempdir().unwrap();
     let mut command = xtask(&shared_cache());
     command
@@ -50,7 +47,7 @@ fn build_foreign_runtime_with_synthetic_pbs(
         stdout.contains(&format!("{subcommand} 0.1.0 {target}")),
         "{stdout}"
     );
-    assert_eq!(server.hits.lock().unwrap().get("/pbs.tar.gz"), Some(&1));
+    assert_eq!(server.hits("/pbs.tar.gz"), 1);
 
     let runtime = out.path().join(format!("runtime-{target}"));
     let site_packages = runtime_spec::launch::join_relative(&runtime, target.site_packages());
@@ -128,7 +125,7 @@ fn build_foreign_runtime_with_synthetic_pbs(
 
 #[test]
 fn macos_arm64_runtime_gets_darwin_wheels_with_synthetic_pbs_on_loopback() {
-    if slow_tests_enabled("macos_arm64_runtime") {
+    if test_support::slow_tests_enabled() {
         build_foreign_runtime_with_synthetic_pbs(Target::MacosArm64, "runtime", &[]);
     }
 }
@@ -138,7 +135,7 @@ fn macos_arm64_runtime_gets_darwin_wheels_with_synthetic_pbs_on_loopback() {
 /// manifest is written, so the manifest and archive describe the signed bytes.
 #[test]
 fn windows_x64_release_gets_win_amd64_wheels_signed_with_synthetic_pbs_on_loopback() {
-    if !slow_tests_enabled("windows_x64_runtime") {
+    if !test_support::slow_tests_enabled() {
         return;
     }
     use base64::Engine as _;

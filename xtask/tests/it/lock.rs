@@ -4,9 +4,9 @@ use std::process::Command;
 
 use runtime_spec::Target;
 
-use crate::http::{Reply, Server};
 use crate::pbs;
-use crate::support::{root, run, scratch_root, shared_cache, slow_tests_enabled, xtask};
+use crate::support::{root, run, scratch_root, shared_cache, xtask};
+use test_support::http::Server;
 
 #[test]
 fn committed_locks_are_fresh_and_carry_no_urls() {
@@ -59,7 +59,7 @@ fn lock_check_names_a_stale_lock() {
 /// and leaves no runtime behind.
 #[test]
 fn a_lock_with_a_wrong_wheel_hash_stops_the_build() {
-    if !slow_tests_enabled("wrong_wheel_hash") {
+    if !test_support::slow_tests_enabled() {
         return;
     }
     // A checkout of this commit (the plan reads the web and backend sources too).
@@ -94,7 +94,7 @@ fn a_lock_with_a_wrong_wheel_hash_stops_the_build() {
     assert_ne!(tampered.join("\n"), text.trim_end());
     std::fs::write(&lock, tampered.join("\n") + "\n").unwrap();
     let (archive, sha256) = pbs::synthetic_pbs(Target::WindowsX64);
-    let server = Server::start(vec![("/pbs.tar.gz", Reply::Body(archive))]);
+    let server = Server::with_routes([("/pbs.tar.gz", archive)]);
     let out = tempfile::tempdir().unwrap();
     let (ok, _, stderr) = run(xtask(&shared_cache())
         .env("XTASK_PROJECT_ROOT", scratch.path())

@@ -4,9 +4,9 @@ use std::path::Path;
 
 use runtime_spec::Target;
 
-use crate::http::{Reply, Server};
 use crate::pbs;
 use crate::support::{files_under, run, xtask};
+use test_support::http::{Server, Step};
 
 /// Runs `xtask runtime` for windows-x64 with an explicit archive URL; nothing of the target runs.
 fn runtime_with_archive(cache: &Path, url: &str, sha256: &str) -> (bool, String, String) {
@@ -31,11 +31,14 @@ fn python_download_faults_are_hard_errors_that_cache_nothing() {
     let (good, sha256) = pbs::synthetic_pbs(Target::WindowsX64);
     let mut corrupt = good.clone();
     corrupt[good.len() / 2] ^= 0xff;
-    let server = Server::start(vec![
-        ("/corrupt.tar.gz", Reply::Body(corrupt)),
-        ("/truncated.tar.gz", Reply::Truncated(good.clone())),
-        ("/fault.tar.gz", Reply::Status(500)),
+    let server = Server::with_routes([
+        ("/corrupt.tar.gz", corrupt),
+        ("/truncated.tar.gz", good.clone()),
+        ("/fault.tar.gz", good.clone()),
     ]);
+    // The full length announced, half the body sent.
+    server.script("/truncated.tar.gz", vec![Step::CutAfter(good.len() / 2)]);
+    server.script("/fault.tar.gz", vec![Step::Status(500)]);
     for (path, expected) in [
         ("/corrupt.tar.gz", "sha256"),
         ("/truncated.tar.gz", "truncated.tar.gz"),
@@ -60,7 +63,7 @@ fn python_download_faults_are_hard_errors_that_cache_nothing() {
             "{path}: nothing may enter the cache, found {leftovers:?}"
         );
     }
-    assert!(server.hits.lock().unwrap().get("/corrupt.tar.gz").is_some());
+    assert!(server.hits("/corrupt.tar.gz") > 0);
 }
 
 #[test]
@@ -69,7 +72,7 @@ fn checksum_mismatch_on_the_pinned_url_never_falls_back_to_a_local_python() {
     // host target may fall back on *network* failures only, never on a checksum mismatch.
     let pins = runtime_spec::pins::PythonPins::builtin();
     let pinned = pins.url("", Target::LinuxX64).unwrap();
-    let server = Server::start(vec![(pinned.as_str(), Reply::Body(b"not python".to_vec()))]);
+    let server = Server::with_routes([(pinned.as_str(), b"not python".to_vec())]);
     let cache = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     let mut command = xtask(cache.path());
@@ -84,16 +87,13 @@ fn checksum_mismatch_on_the_pinned_url_never_falls_back_to_a_local_python() {
         !stderr.contains("LOCAL CPython"),
         "no local fallback on a checksum error:\n{stderr}"
     );
-    assert_eq!(server.hits.lock().unwrap().get(pinned.as_str()), Some(&1));
+    assert_eq!(server.hits(pinned.as_str()), 1);
     assert!(files_under(&cache.path().join("downloads")).is_empty());
 }
 
 #[test]
 fn unreachable_mirror_fails_release_channels_and_foreign_targets() {
-    let refused = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port())
-    };
+    let refused = test_support::http::refused_url("");
     for args in [
         ["--target", "linux-x64", "--channel", "stable"],
         ["--target", "macos-arm64", "--channel", "dev"],

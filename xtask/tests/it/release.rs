@@ -5,19 +5,17 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
-use runtime_spec::Target;
-
-use crate::http::{Reply, Server};
 use crate::support::{
-    as_root, files_under, http_get, root, run, shared_cache, slow_tests_enabled, wait_until, xtask,
-    HOST_BUILD,
+    as_root, files_under, host_slow_test, http_get, root, run, shared_cache, xtask, HOST_BUILD,
 };
+use test_support::http::Server;
+use test_support::wait_until;
 
 /// The release's output folder after `cargo xtask release` for the host (dev channel, full
 /// bundle): a `.deb` that installs and runs, checksums, a signed index.
 #[test]
 fn release_produces_an_installable_deb_checksums_and_a_signed_index() {
-    if !slow_tests_enabled("release") || Target::host() != Some(Target::LinuxX64) {
+    if !host_slow_test() {
         return;
     }
     let _guard = HOST_BUILD
@@ -146,7 +144,7 @@ fn release_produces_an_installable_deb_checksums_and_a_signed_index() {
     unsafe { libc::kill(-(app.id() as i32), libc::SIGTERM) };
     let _ = app.wait();
     let backend_gone = wait_until(std::time::Duration::from_secs(10), || {
-        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+        test_support::port_is_free(port)
     });
     assert!(
         backend_gone,
@@ -349,16 +347,12 @@ fn installed_deb_updates_itself(release_dir: &Path, deb: &Path) {
     other[last] ^= 1;
     let serve = |signature: String| {
         let body = new_bytes.clone();
-        Server::start_with(move |port| {
-            let url = format!("http://127.0.0.1:{port}/new.deb");
-            vec![
-                (
-                    "/latest-dev.json".to_owned(),
-                    Reply::Body(manifest(&signature, &url)),
-                ),
-                ("/new.deb".to_owned(), Reply::Body(body)),
-            ]
-        })
+        let server = Server::with_routes([("/new.deb", body)]);
+        server.route(
+            "/latest-dev.json",
+            manifest(&signature, &server.url("/new.deb")),
+        );
+        server
     };
     let bad_server = serve(sign(&other));
     let log = run_installed_app_until(

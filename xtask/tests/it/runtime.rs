@@ -2,16 +2,14 @@
 
 use std::process::Command;
 
-use runtime_spec::Target;
-
 use crate::support::{
-    build_host_runtime, host_python, http_get, root, run, shared_cache, slow_tests_enabled, xtask,
+    build_host_runtime, host_python, host_slow_test, http_get, root, run, shared_cache, xtask,
     HOST_BUILD,
 };
 
 #[test]
 fn two_checkouts_of_one_commit_build_identical_archives() {
-    if !slow_tests_enabled("two_checkouts") || Target::host() != Some(Target::LinuxX64) {
+    if !host_slow_test() {
         return;
     }
     let scratch = tempfile::tempdir().unwrap();
@@ -36,7 +34,7 @@ fn two_checkouts_of_one_commit_build_identical_archives() {
 
 #[test]
 fn verify_names_the_file_whose_byte_was_flipped() {
-    if !slow_tests_enabled("verify_flip") || Target::host() != Some(Target::LinuxX64) {
+    if !host_slow_test() {
         return;
     }
     let _guard = HOST_BUILD
@@ -60,7 +58,7 @@ fn verify_names_the_file_whose_byte_was_flipped() {
 
 #[test]
 fn runtime_starts_from_a_path_with_spaces_with_the_original_interpreter_hidden() {
-    if !slow_tests_enabled("relocation") || Target::host() != Some(Target::LinuxX64) {
+    if !host_slow_test() {
         return;
     }
     let _guard = HOST_BUILD

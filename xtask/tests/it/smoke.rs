@@ -1,14 +1,12 @@
 //! `cargo xtask smoke` on the host archive.
 
-use runtime_spec::Target;
-
 use crate::support::{
-    build_host_runtime, root, run, shared_cache, slow_tests_enabled, xtask, HOST_BUILD,
+    build_host_runtime, host_slow_test, root, run, shared_cache, xtask, HOST_BUILD,
 };
 
 #[test]
 fn smoke_tests_pass_on_the_host_archive() {
-    if !slow_tests_enabled("smoke") || Target::host() != Some(Target::LinuxX64) {
+    if !host_slow_test() {
         return;
     }
     let _guard = HOST_BUILD

@@ -9,12 +9,7 @@ use runtime_spec::Target;
 /// Builds of the repository's own host runtime share one build folder: one at a time.
 pub static HOST_BUILD: Mutex<()> = Mutex::new(());
 
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+pub use test_support::workspace_root as root;
 
 /// A persistent cache for the slow tests (wheels, uv), so reruns don't download again.
 pub fn shared_cache() -> PathBuf {
@@ -43,12 +38,17 @@ pub fn run(command: &mut Command) -> (bool, String, String) {
     )
 }
 
-pub fn slow_tests_enabled(name: &str) -> bool {
-    let enabled = std::env::var("TOKENIZER_STUDIO_SLOW_TESTS").is_ok_and(|value| value == "1");
-    if !enabled {
-        eprintln!("{name}: slow end-to-end test not run; set TOKENIZER_STUDIO_SLOW_TESTS=1");
+/// Whether a slow test that builds or runs the host's own runtime can run: slow tests are on
+/// and the host is linux-x64. Records the skip and its reason when not.
+pub fn host_slow_test() -> bool {
+    if !test_support::slow_tests_enabled() {
+        return false;
     }
-    enabled
+    if Target::host() != Some(Target::LinuxX64) {
+        test_support::skip("builds and runs the linux-x64 runtime; this host is not linux-x64");
+        return false;
+    }
+    true
 }
 
 /// `program` run as root: directly when the tests are root (`.ci/run`), else through
@@ -127,17 +127,6 @@ pub fn build_host_runtime(project_root: &Path, out: &Path) -> String {
     let line = std::fs::read_to_string(&archive).unwrap();
     assert!(stdout.contains("linux-x64"), "{stdout}");
     line.split_whitespace().next().unwrap().to_owned()
-}
-
-pub fn wait_until(timeout: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + timeout;
-    while std::time::Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    done()
 }
 
 pub fn http_get(port: u16, path: &str) -> String {
