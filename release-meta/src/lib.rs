@@ -24,7 +24,7 @@ pub use index::{
 pub use minisign::{generate_keypair, sign, tauri_pubkey, verify};
 pub use sbom::{cyclonedx_from_lock, parse_lock, LockedPackage, SbomMetadata};
 pub use sums::write_sha256sums;
-pub use time::rfc3339_utc;
+pub use self::time::rfc3339_utc;
 pub use updater::{shell_manifest_name, tauri_latest_json, updater_trusted_comment};
 
 /// Shorthand for results whose error is this crate's [`Error`].

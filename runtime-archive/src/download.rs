@@ -3,16 +3,11 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::error::{io_at, Error, Result};
+use crate::http::RetryPolicy;
 use crate::verify::HashingWriter;
 
-/// How long to wait for a TCP/TLS connection before calling the network unreachable.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// reqwest's blocking client applies this to getting the response headers and then to each
-/// read of the body, so it acts as a stall timeout and does not cap large downloads.
-const READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// Copy buffer; also the granularity of progress reports.
 pub(crate) const CHUNK: usize = 256 * 1024;
 
@@ -144,19 +139,13 @@ pub(crate) fn parse_sha256(url: &str, value: &str) -> Result<String> {
     }
 }
 
-fn http_client(url: &str) -> Result<reqwest::blocking::Client> {
-    reqwest::blocking::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(READ_TIMEOUT)
-        .user_agent(concat!(
-            "tokenizer-studio-runtime-archive/",
-            env!("CARGO_PKG_VERSION")
-        ))
-        .build()
-        .map_err(|error| Error::InvalidUrl {
-            url: url.to_owned(),
-            reason: format!("the HTTP client could not be set up ({error})"),
-        })
+/// The HTTP client of `url` under `policy`; a client that cannot be set up is the caller's
+/// configuration, not the network.
+pub(crate) fn http_client(url: &str, policy: &RetryPolicy) -> Result<reqwest::blocking::Client> {
+    policy.client(url).map_err(|error| Error::InvalidUrl {
+        url: url.to_owned(),
+        reason: format!("the HTTP client could not be set up ({error})"),
+    })
 }
 
 fn copy_http(
@@ -165,7 +154,8 @@ fn copy_http(
     temp_path: &Path,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<u64> {
-    let mut response = http_client(url)?
+    // One try: the xtask falls back to a local CPython on a network failure at once.
+    let mut response = http_client(url, &RetryPolicy::ONE_SHOT)?
         .get(url)
         .send()
         .map_err(|error| classify_request_error(url, error))?;

@@ -267,7 +267,7 @@ impl Error {
         match self {
             Error::Network { .. } => true,
             Error::Truncated { .. } => true,
-            Error::HttpStatus { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            Error::HttpStatus { status, .. } => crate::RetryPolicy::is_retryable_status(*status),
             Error::RetriesExhausted { last, .. } => last.is_network(),
             _ => false,
         }

@@ -23,6 +23,7 @@
 mod download;
 mod error;
 mod extract;
+pub mod http;
 mod install;
 mod pack;
 mod resume;
@@ -35,7 +36,8 @@ pub use error::{Error, Result};
 pub use extract::{extract_archive, extract_archive_with, ExtractOptions, ExtractReport};
 pub use install::{extract_and_verify, install_archive, InstallReport};
 pub use pack::{pack_tar_zst, PackOptions, PackReport, DEFAULT_ZSTD_LEVEL};
-pub use resume::{download_resumable, part_file_for, ExpectedFile, RetryPolicy};
+pub use http::RetryPolicy;
+pub use resume::{download_resumable, part_file_for, ExpectedFile};
 pub use space::free_space;
 pub use verify::{
     build_manifest_files, verify_archive, verify_dir, Difference, Modified, Unreadable,

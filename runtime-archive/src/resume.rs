@@ -5,41 +5,15 @@ use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use reqwest::header::{CONTENT_RANGE, RANGE};
 use sha2::{Digest, Sha256};
 
-use crate::download::{classify_request_error, parse_sha256, Downloaded, Progress, Source, CHUNK};
+use crate::download::{
+    classify_request_error, http_client, parse_sha256, Downloaded, Progress, Source, CHUNK,
+};
 use crate::error::{io_at, Error, Result};
-
-/// Retry/timeout policy of [`download_resumable`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Total tries including the first (0 is treated as 1). Default 6.
-    pub attempts: u32,
-    /// Wait before the first retry, doubled for each further retry. Default 500 ms.
-    pub initial_backoff: Duration,
-    /// Cap of the doubling wait. Default 8 s.
-    pub max_backoff: Duration,
-    /// How long to wait for a TCP/TLS connection. Default 15 s.
-    pub connect_timeout: Duration,
-    /// Stall timeout: the longest wait for the response headers and then for each read of
-    /// the body. Not a cap on the whole download. Default 30 s.
-    pub read_timeout: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 6,
-            initial_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(8),
-            connect_timeout: Duration::from_secs(15),
-            read_timeout: Duration::from_secs(30),
-        }
-    }
-}
+use crate::http::{Failed, RetryPolicy};
 
 /// What the archive must be (from the signed release index).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -328,32 +302,11 @@ impl Part {
     }
 }
 
-/// The HTTP client of [`download_resumable`].
-fn http_client(url: &str, policy: &RetryPolicy) -> Result<reqwest::blocking::Client> {
-    reqwest::blocking::Client::builder()
-        .connect_timeout(policy.connect_timeout)
-        // In reqwest 0.12's blocking client this is not a deadline for the whole transfer:
-        // it bounds the wait for the response headers and, afresh, every `read` of the body
-        // (`impl Read for blocking::Response` wraps each read in `wait::timeout`). That makes
-        // it the stall timeout; the blocking builder has no separate `read_timeout`. The test
-        // `slow_but_steady_body_is_not_a_stall` pins this behaviour.
-        .timeout(policy.read_timeout)
-        .user_agent(concat!(
-            "tokenizer-studio-runtime-archive/",
-            env!("CARGO_PKG_VERSION")
-        ))
-        .build()
-        .map_err(|error| Error::InvalidUrl {
-            url: url.to_owned(),
-            reason: format!("the HTTP client could not be set up ({error})"),
-        })
-}
-
 /// Whether another attempt may succeed where this one failed.
 fn is_transient(error: &Error) -> bool {
     match error {
         Error::Network { .. } | Error::Truncated { .. } => true,
-        Error::HttpStatus { status, .. } => matches!(status, 408 | 429 | 500..=599),
+        Error::HttpStatus { status, .. } => RetryPolicy::is_retryable_status(*status),
         _ => false,
     }
 }
@@ -365,30 +318,29 @@ fn fetch_with_retries(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<()> {
     let client = http_client(&part.url, policy)?;
-    let attempts = policy.attempts.max(1);
-    let mut backoff = policy.initial_backoff.min(policy.max_backoff);
-    let mut attempt = 1;
-    loop {
-        let result = fetch_once(&client, part, progress);
-        let error = match result {
-            Ok(()) => return Ok(()),
-            Err(error) => error,
-        };
-        part.remove_if_empty()?;
-        if !is_transient(&error) {
-            return Err(error);
-        }
-        if attempt >= attempts {
-            return Err(Error::RetriesExhausted {
-                url: part.url.clone(),
-                attempts: attempt,
-                partial_bytes: part.disk_len()?,
-                last: Box::new(error),
-            });
-        }
-        std::thread::sleep(backoff);
-        backoff = backoff.saturating_mul(2).min(policy.max_backoff);
-        attempt += 1;
+    let result = policy.run(
+        || {
+            let result = fetch_once(&client, part, progress);
+            if result.is_err() {
+                part.remove_if_empty()?;
+            }
+            result
+        },
+        is_transient,
+    );
+    match result {
+        Ok(()) => Ok(()),
+        Err(Failed {
+            error,
+            attempts,
+            exhausted: true,
+        }) => Err(Error::RetriesExhausted {
+            url: part.url.clone(),
+            attempts,
+            partial_bytes: part.disk_len()?,
+            last: Box::new(error),
+        }),
+        Err(Failed { error, .. }) => Err(error),
     }
 }
 

@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// Name of the shell's log inside `<data>/logs/`.
 pub const SHELL_LOG_FILE_NAME: &str = "shell.log";
@@ -34,17 +34,13 @@ impl ShellLog {
         }
     }
 
-    /// Appends one timestamped line, rotating first when the file is over its cap. URLs in it
-    /// lose their credentials and queries: a mirror's token must not end up in a support
-    /// request.
+    /// Appends one line in `backend.log`'s format ([`supervisor::format_line`], source
+    /// `shell`), rotating first when the file is over its cap. URLs in it lose their
+    /// credentials and queries: a mirror's token must not end up in a support request.
     pub fn line(&self, message: &str) {
         let message = runtime_archive::url_policy::redact_in_text(message);
-        let seconds = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|elapsed| elapsed.as_secs_f64())
-            .unwrap_or_default();
-        let line = format!("{seconds:.3} {message}\n");
-        eprint!("[shell] {line}");
+        let line = supervisor::format_line(SystemTime::now(), "shell", &message);
+        eprint!("{line}");
         let mut guard = self
             .file
             .lock()
@@ -87,7 +83,7 @@ mod tests {
         let current = fs_err::read_to_string(log.path()).unwrap();
         let rotated = fs_err::read_to_string(log.path().with_extension("log.1")).unwrap();
         assert!(current.len() <= 200, "{}", current.len());
-        assert!(current.ends_with("line number 19\n"));
+        assert!(current.ends_with(" shell  | line number 19\n"), "{current}");
         assert!(!rotated.is_empty() && rotated.len() <= 200);
         assert!(!temp.path().join("logs/shell.log.2").exists());
     }

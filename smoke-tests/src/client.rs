@@ -1,13 +1,12 @@
 //! A small HTTP client for the backend's API (apps/tokenizer-studio/API.md), over loopback.
 
-use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::{multipart, Client as Http, Response};
 use runtime_spec::launch::{HEALTH_PATHS, TOKEN_HEADER};
 use serde_json::{json, Value};
-use supervisor::Sidecar;
+use supervisor::{loopback, Sidecar};
 
 use crate::{fail, SmokeError};
 
@@ -22,11 +21,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(sidecar: &Sidecar) -> Client {
-        let http = Http::builder()
-            .timeout(Duration::from_secs(60))
-            .no_proxy()
-            .build()
-            .expect("a plain HTTP client builds");
+        let http = loopback::client(Duration::from_secs(60)).expect("a plain HTTP client builds");
         Client {
             http,
             base: sidecar.url().trim_end_matches('/').to_owned(),
@@ -91,14 +86,14 @@ impl Client {
                 format!("GET /api/v1/jobs without the token answered {status}, expected 401"),
             ));
         }
-        let status = raw_status(self.port, "/api/v1/health", "rebind.example:80", None)?;
+        let status = foreign_host_status(&self.http, self.port, "/api/v1/health", "rebind.example:80", None)?;
         if status != 403 {
             return Err(fail(
                 "security",
                 format!("a foreign Host header answered {status}, expected 403"),
             ));
         }
-        let status = raw_status(self.port, "/api/v1/jobs", "evil.example", Some(&self.token))?;
+        let status = foreign_host_status(&self.http, self.port, "/api/v1/jobs", "evil.example", Some(&self.token))?;
         if status != 403 {
             return Err(fail(
                 "security",
@@ -225,26 +220,24 @@ fn json_of(
     })
 }
 
-/// One request with a hand-written Host header (HTTP clients normally refuse to lie about it).
-fn raw_status(port: u16, path: &str, host: &str, token: Option<&str>) -> Result<u16, SmokeError> {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))
-        .map_err(|error| fail("security", error.to_string()))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    let token_line = token
-        .map(|token| format!("{TOKEN_HEADER}: {token}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\n{token_line}Connection: close\r\n\r\n"
-    )
-    .map_err(|error| fail("security", error.to_string()))?;
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| fail("security", format!("unreadable response {response:?}")))
+/// One GET with another Host header than the URL's (hyper keeps a Host header it is given).
+fn foreign_host_status(
+    http: &Http,
+    port: u16,
+    path: &str,
+    host: &str,
+    token: Option<&str>,
+) -> Result<u16, SmokeError> {
+    let mut request = http
+        .get(loopback::url(port, path))
+        .header(reqwest::header::HOST, host);
+    if let Some(token) = token {
+        request = request.header(TOKEN_HEADER, token);
+    }
+    let response = request
+        .send()
+        .map_err(|error| fail("security", loopback::error_chain(&error)))?;
+    Ok(response.status().as_u16())
 }
 
 /// ~150 KB of varied sentences, generated (no downloads).

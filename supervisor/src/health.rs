@@ -1,16 +1,12 @@
-//! A minimal HTTP/1.1 GET for the backend's health endpoint.
-//!
-//! Hand-written on `std::net::TcpStream` on purpose: the only request the supervisor makes is
-//! one GET to 127.0.0.1 with a small JSON answer, and the Tauri shell links this crate, so
-//! pulling reqwest/hyper/tokio (and a TLS stack) in for it would cost build time and binary
-//! size for nothing.
+//! The backend's health endpoint: one GET on loopback, answered with a small JSON object.
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::io::Read;
 use std::time::Duration;
 
+use crate::loopback;
+
 /// Larger answers are not a health response; stop reading there.
-const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
 
 /// What one health request found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,74 +19,68 @@ pub(crate) enum HealthAnswer {
     Unreachable(String),
 }
 
-/// `GET <path>` on `127.0.0.1:<port>` with `Connection: close`.
-pub(crate) fn check(port: u16, path: &str, timeout: Duration) -> HealthAnswer {
-    match get(port, path, timeout) {
-        Ok(raw) => parse_health(&raw),
-        Err(error) => HealthAnswer::Unreachable(format!("request failed: {error}")),
-    }
+/// Health requests of one launch attempt, over one loopback client.
+pub(crate) struct HealthProbe {
+    client: Result<reqwest::blocking::Client, String>,
 }
 
-fn get(port: u16, path: &str, timeout: Duration) -> std::io::Result<Vec<u8>> {
-    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let mut stream = TcpStream::connect_timeout(&address, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    // The backend rejects any Host other than 127.0.0.1:<port> or localhost:<port> (API.md).
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes())?;
-    let mut raw = Vec::with_capacity(1024);
-    stream
-        .take(MAX_RESPONSE_BYTES as u64)
-        .read_to_end(&mut raw)?;
-    Ok(raw)
-}
-
-/// Interprets a raw HTTP/1.x response.
-pub(crate) fn parse_health(raw: &[u8]) -> HealthAnswer {
-    let Some(header_end) = raw.windows(4).position(|window| window == b"\r\n\r\n") else {
-        return HealthAnswer::NotYet("incomplete HTTP response".into());
-    };
-    let head = String::from_utf8_lossy(&raw[..header_end]);
-    let mut body = &raw[header_end + 4..];
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .strip_prefix("HTTP/1.")
-        .and_then(|rest| rest.get(2..5))
-        .and_then(|code| code.parse::<u16>().ok());
-    let Some(status) = status else {
-        return HealthAnswer::NotYet(format!("not an HTTP response: {status_line:?}"));
-    };
-    if status != 200 {
-        return HealthAnswer::NotYet(format!("HTTP {status}"));
+impl HealthProbe {
+    /// `max_timeout` bounds every request; [`HealthProbe::check`] may ask for less.
+    pub(crate) fn new(max_timeout: Duration) -> HealthProbe {
+        HealthProbe {
+            client: loopback::client(max_timeout).map_err(|error| {
+                format!(
+                    "the HTTP client could not be set up ({})",
+                    loopback::error_chain(&error)
+                )
+            }),
+        }
     }
-    let mut chunked = false;
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
+
+    /// `GET <path>` on `127.0.0.1:<port>`, connecting and answering within `timeout`.
+    pub(crate) fn check(&self, port: u16, path: &str, timeout: Duration) -> HealthAnswer {
+        let client = match &self.client {
+            Ok(client) => client,
+            Err(problem) => return HealthAnswer::Unreachable(problem.clone()),
         };
-        let (name, value) = (name.trim(), value.trim());
-        if name.eq_ignore_ascii_case("content-length") {
-            if let Ok(length) = value.parse::<usize>() {
-                body = &body[..length.min(body.len())];
+        let sent = client
+            .get(loopback::url(port, path))
+            .header(reqwest::header::ACCEPT, "application/json")
+            .timeout(timeout)
+            .send();
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) if loopback::is_unreachable(&error) => {
+                return HealthAnswer::Unreachable(format!(
+                    "request failed: {}",
+                    loopback::error_chain(&error)
+                ))
             }
-        } else if name.eq_ignore_ascii_case("transfer-encoding")
-            && value.eq_ignore_ascii_case("chunked")
-        {
-            chunked = true;
+            // Something answered, but not in HTTP (another service on the port).
+            Err(error) => {
+                return HealthAnswer::NotYet(format!(
+                    "not an HTTP response ({})",
+                    loopback::error_chain(&error)
+                ))
+            }
+        };
+        let status = response.status().as_u16();
+        if status != 200 {
+            return HealthAnswer::NotYet(format!("HTTP {status}"));
         }
-    }
-    let decoded;
-    if chunked {
-        match decode_chunked(body) {
-            Some(bytes) => decoded = bytes,
-            None => return HealthAnswer::NotYet("malformed chunked body".into()),
+        let mut body = Vec::with_capacity(1024);
+        if let Err(error) = response.take(MAX_RESPONSE_BYTES).read_to_end(&mut body) {
+            return HealthAnswer::Unreachable(format!(
+                "request failed: {}",
+                loopback::error_chain(&error)
+            ));
         }
-        body = &decoded;
+        parse_health_body(&body)
     }
+}
+
+/// Interprets the body of a 200 answer.
+fn parse_health_body(body: &[u8]) -> HealthAnswer {
     match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(json) if json.is_object() => HealthAnswer::Ok {
             launch_id: json
@@ -102,24 +92,10 @@ pub(crate) fn parse_health(raw: &[u8]) -> HealthAnswer {
     }
 }
 
-fn decode_chunked(mut body: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = body.windows(2).position(|window| window == b"\r\n")?;
-        let size_text = std::str::from_utf8(&body[..line_end]).ok()?;
-        let size_text = size_text.split(';').next()?.trim();
-        let size = usize::from_str_radix(size_text, 16).ok()?;
-        body = &body[line_end + 2..];
-        if size == 0 {
-            return Some(out);
-        }
-        out.extend_from_slice(body.get(..size)?);
-        body = body.get(size + 2..)?;
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
     use super::*;
 
     fn ok(id: Option<&str>) -> HealthAnswer {
@@ -128,18 +104,38 @@ mod tests {
         }
     }
 
+    /// Answers one connection with `raw` (after reading the request head) and returns the
+    /// request it received.
+    fn serve_once(raw: &'static str) -> (u16, std::thread::JoinHandle<String>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut connection, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            while !request.ends_with(b"\r\n\r\n") && connection.read(&mut byte).unwrap() == 1 {
+                request.push(byte[0]);
+            }
+            connection.write_all(raw.as_bytes()).unwrap();
+            String::from_utf8_lossy(&request).into_owned()
+        });
+        (port, server)
+    }
+
     #[test]
-    fn parses_health_responses() {
+    fn interprets_answers_off_a_real_socket() {
         let not_yet = |reason: &str| HealthAnswer::NotYet(reason.to_owned());
+        let probe = HealthProbe::new(Duration::from_secs(5));
         for (raw, expected) in [
             (
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 47\r\n\r\n{\"status\":\"ok\",\"version\":\"0\",\"launch_id\":\"ab\"}",
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 46\r\n\r\n{\"status\":\"ok\",\"version\":\"0\",\"launch_id\":\"ab\"}",
                 ok(Some("ab")),
             ),
             (
                 "HTTP/1.0 200 OK\r\n\r\n{\"status\":\"ok\",\"launch_id\":null}",
                 ok(None),
             ),
+            // Bytes past Content-Length are not part of the body.
             (
                 "HTTP/1.1 200 OK\r\ncontent-length: 17\r\n\r\n{\"launch_id\":\"x\"}trailing",
                 ok(Some("x")),
@@ -148,50 +144,114 @@ mod tests {
                 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"lau\r\nc\r\nnch_id\":\"z\"}\r\n0\r\n\r\n",
                 ok(Some("z")),
             ),
-            ("HTTP/1.1 503 Service Unavailable\r\n\r\nstarting", not_yet("HTTP 503")),
-            ("HTTP/1.1 200 OK\r\n\r\n<html>", not_yet("HTTP 200 without a JSON object")),
-            ("HTTP/1.1 200 OK\r\n\r\n[1]", not_yet("HTTP 200 without a JSON object")),
-            ("SSH-2.0-OpenSSH\r\n\r\n", not_yet("not an HTTP response: \"SSH-2.0-OpenSSH\"")),
-            ("HTTP/1.1 200 OK\r\nContent-Le", not_yet("incomplete HTTP response")),
+            ("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 8\r\n\r\nstarting", not_yet("HTTP 503")),
+            // No redirect is followed: the backend never sends one.
+            ("HTTP/1.1 302 Found\r\nLocation: http://example.invalid/\r\nContent-Length: 0\r\n\r\n", not_yet("HTTP 302")),
+            ("HTTP/1.0 200 OK\r\n\r\n<html>", not_yet("HTTP 200 without a JSON object")),
+            ("HTTP/1.0 200 OK\r\n\r\n[1]", not_yet("HTTP 200 without a JSON object")),
         ] {
-            assert_eq!(parse_health(raw.as_bytes()), expected, "{raw:?}");
+            let (port, server) = serve_once(raw);
+            let answer = probe.check(port, "/health", Duration::from_secs(5));
+            let request = server.join().unwrap();
+            assert_eq!(answer, expected, "{raw:?}");
+            assert!(request.starts_with("GET /health HTTP/1.1\r\n"), "{request}");
+            let lower = request.to_ascii_lowercase();
+            assert!(
+                lower.contains(&format!("\r\nhost: 127.0.0.1:{port}\r\n")),
+                "{request}"
+            );
+            assert!(lower.contains("\r\naccept: application/json\r\n"), "{request}");
         }
     }
 
     #[test]
-    fn talks_to_a_real_socket() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let server = std::thread::spawn(move || {
-            let (mut connection, _) = listener.accept().unwrap();
-            let mut request = [0u8; 1024];
-            let n = connection.read(&mut request).unwrap();
-            let body = "{\"status\":\"ok\",\"launch_id\":\"feed\"}";
-            write!(
-                connection,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            )
-            .unwrap();
-            String::from_utf8_lossy(&request[..n]).into_owned()
-        });
-        let answer = check(port, "/health", Duration::from_secs(5));
-        let request = server.join().unwrap();
-        assert_eq!(answer, ok(Some("feed")));
-        assert!(request.starts_with("GET /health HTTP/1.1\r\n"), "{request}");
-        assert!(
-            request.contains(&format!("Host: 127.0.0.1:{port}\r\n")),
-            "{request}"
+    fn a_server_speaking_another_protocol_is_not_yet() {
+        let probe = HealthProbe::new(Duration::from_secs(5));
+        let (port, server) = serve_once("SSH-2.0-OpenSSH\r\n\r\n");
+        let answer = probe.check(port, "/health", Duration::from_secs(5));
+        server.join().unwrap();
+        match answer {
+            HealthAnswer::NotYet(problem) => {
+                assert!(problem.starts_with("not an HTTP response ("), "{problem}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// reqwest reads `HTTP_PROXY` and friends when a client is built; a loopback client must
+    /// ignore them. The environment is process-wide, so the check runs in a child process of
+    /// this test binary running only itself.
+    #[test]
+    fn a_proxy_in_the_environment_is_not_used_for_loopback() {
+        const CHILD: &str = "SUPERVISOR_HEALTH_PROXY_CHILD";
+        if std::env::var_os(CHILD).is_none() {
+            let output = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "health::tests::a_proxy_in_the_environment_is_not_used_for_loopback",
+                    "--test-threads=1",
+                    "--nocapture",
+                ])
+                .env(CHILD, "1")
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&output.stdout).into_owned()
+                + &String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "{text}");
+            assert!(text.contains("1 passed"), "{text}");
+            return;
+        }
+        // A proxy that would answer for the backend if the client went through it.
+        let (proxy_port, _proxy) = serve_once(
+            "HTTP/1.1 200 OK\r\nContent-Length: 23\r\n\r\n{\"launch_id\":\"proxied\"}",
         );
+        let proxy = format!("http://127.0.0.1:{proxy_port}");
+        for name in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
+            std::env::set_var(name, &proxy);
+        }
+        for name in ["NO_PROXY", "no_proxy"] {
+            std::env::remove_var(name);
+        }
+        let (port, server) =
+            serve_once("HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n{\"launch_id\":\"ours\"}");
+        let probe = HealthProbe::new(Duration::from_secs(5));
+        assert_eq!(
+            probe.check(port, "/health", Duration::from_secs(5)),
+            ok(Some("ours"))
+        );
+        server.join().unwrap();
     }
 
     #[test]
-    fn a_closed_port_is_not_yet() {
+    fn a_closed_port_is_unreachable() {
         let port = {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             listener.local_addr().unwrap().port()
         };
-        let answer = check(port, "/health", Duration::from_secs(1));
+        let answer = HealthProbe::new(Duration::from_secs(1)).check(
+            port,
+            "/health",
+            Duration::from_secs(1),
+        );
+        match answer {
+            HealthAnswer::Unreachable(problem) => {
+                assert!(problem.starts_with("request failed: "), "{problem}");
+                // The cause, not only reqwest's "error sending request".
+                assert!(problem.to_ascii_lowercase().contains("refused"), "{problem}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_silent_server_times_out_as_unreachable() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let probe = HealthProbe::new(Duration::from_secs(5));
+        let started = std::time::Instant::now();
+        let answer = probe.check(port, "/health", Duration::from_millis(300));
+        assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
         assert!(matches!(answer, HealthAnswer::Unreachable(_)), "{answer:?}");
+        drop(listener);
     }
 }

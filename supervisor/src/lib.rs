@@ -24,6 +24,7 @@
 mod error;
 mod health;
 mod logs;
+pub mod loopback;
 mod platform;
 pub mod private;
 mod sidecar;
@@ -37,7 +38,7 @@ use runtime_spec::LaunchContract;
 use serde::{Deserialize, Serialize};
 
 pub use error::SupervisorError;
-pub use logs::{Rotation, LOG_FILE_NAME, TAIL_LINES};
+pub use logs::{format_line, utc_timestamp, Rotation, LOG_FILE_NAME, TAIL_LINES};
 pub use sidecar::{launch, Sidecar};
 
 /// Everything one launch needs. Build it with [`LaunchRequest::new`] or

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::SupervisorError;
 
@@ -107,12 +107,7 @@ impl LogSink {
     /// Appends one line to the file and the tail.
     pub(crate) fn line(&self, stream: Stream, text: &str) {
         let text = text.trim_end_matches(['\n', '\r']);
-        let formatted = format!(
-            "{} {:<6} | {}\n",
-            utc_timestamp(SystemTime::now()),
-            stream.name(),
-            text
-        );
+        let formatted = format_line(SystemTime::now(), stream.name(), text);
         let mut inner = self.lock();
         inner.write(&self.path, formatted.as_bytes());
         if inner.tail.len() == TAIL_LINES {
@@ -278,42 +273,27 @@ fn read_bounded_line<R: BufRead>(reader: &mut R, line: &mut Vec<u8>) -> bool {
     }
 }
 
-/// `2026-11-22T01:02:03.456Z`, without pulling in a date crate for one format.
-pub(crate) fn utc_timestamp(time: SystemTime) -> String {
-    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let seconds = since_epoch.as_secs();
-    let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
-    let second_of_day = seconds % 86_400;
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        second_of_day / 3600,
-        second_of_day / 60 % 60,
-        second_of_day % 60,
-        since_epoch.subsec_millis()
-    )
+/// One line of `backend.log` or the shell's `shell.log`:
+/// `<UTC time, RFC 3339, milliseconds> <source, padded to 6> | <text>` and a newline. Both logs
+/// use it so the two files of one support request merge by sorting their lines.
+pub fn format_line(time: SystemTime, source: &str, text: &str) -> String {
+    format!("{} {source:<6} | {text}\n", utc_timestamp(time))
 }
 
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+/// `2026-11-22T01:02:03.456Z`: fixed width, so lines sort by time as text.
+pub fn utc_timestamp(time: SystemTime) -> String {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::from(time)
+        .format(FORMAT)
+        .unwrap_or_else(|_| "0000-00-00T00:00:00.000Z".to_owned())
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
 
     #[test]
@@ -327,6 +307,28 @@ mod tests {
             let time = UNIX_EPOCH + Duration::from_secs(seconds) + Duration::from_millis(millis);
             assert_eq!(utc_timestamp(time), expected, "{seconds}");
         }
+        // Milliseconds are cut, not rounded: a line never claims a later time than its event.
+        let time = UNIX_EPOCH + Duration::from_nanos(1_795_309_384_999_999_999);
+        assert_eq!(utc_timestamp(time), "2026-11-22T01:03:04.999Z");
+    }
+
+    #[test]
+    fn lines_carry_an_rfc3339_time_and_their_source() {
+        let time = UNIX_EPOCH + Duration::from_millis(1_795_309_384_120);
+        let line = format_line(time, "stderr", "Traceback (most recent call last):");
+        assert_eq!(
+            line,
+            "2026-11-22T01:03:04.120Z stderr | Traceback (most recent call last):\n"
+        );
+        let line = format_line(time, "shell", "ui loaded");
+        assert_eq!(line, "2026-11-22T01:03:04.120Z shell  | ui loaded\n");
+        let (stamp, _) = line.split_once(' ').unwrap();
+        let parsed = time::OffsetDateTime::parse(
+            stamp,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        assert_eq!(std::time::SystemTime::from(parsed), time);
     }
 
     #[test]

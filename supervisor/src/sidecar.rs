@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use runtime_spec::launch::{launch_env, Ready};
 
-use crate::health::{self, HealthAnswer};
+use crate::health::{HealthAnswer, HealthProbe};
 use crate::logs::{LogSink, Stream};
 use crate::platform::{self, Group};
 use crate::{EventHandler, LaunchRequest, StopOutcome, SupervisorError, SupervisorEvent};
@@ -260,6 +260,7 @@ fn wait_for_health(
     let mut delay = FIRST_POLL_DELAY;
     // What the server last said outranks a later timeout: "HTTP 503" tells the user more.
     let mut last_answer: Option<String> = None;
+    let probe = HealthProbe::new(MAX_REQUEST_TIMEOUT);
     loop {
         if let Some(exit) = process.exit() {
             logs.wait_streams_closed(DRAIN_TIMEOUT);
@@ -267,8 +268,7 @@ fn wait_for_health(
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
         let request_timeout = remaining.clamp(MIN_REQUEST_TIMEOUT, MAX_REQUEST_TIMEOUT);
-        let last_failure = match health::check(port, &request.contract.health_path, request_timeout)
-        {
+        let last_failure = match probe.check(port, &request.contract.health_path, request_timeout) {
             HealthAnswer::Ok { launch_id: found } if found.as_deref() == Some(launch_id) => {
                 return Ok(());
             }

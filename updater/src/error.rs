@@ -90,7 +90,9 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Network { .. } => true,
-            Error::HttpStatus { status, .. } => *status >= 500 || *status == 408 || *status == 429,
+            Error::HttpStatus { status, .. } => {
+                runtime_archive::RetryPolicy::is_retryable_status(*status)
+            }
             Error::Archive(error) => error.is_network(),
             _ => false,
         }

@@ -9,6 +9,7 @@
 use std::io::Read;
 use std::time::Duration;
 
+use runtime_archive::RetryPolicy;
 use runtime_spec::{IndexEntry, ReleaseIndex, Target};
 use semver::Version;
 
@@ -18,9 +19,13 @@ use crate::error::{Error, Result};
 const MAX_INDEX_BYTES: u64 = 1024 * 1024;
 const MAX_SIGNATURE_BYTES: u64 = 16 * 1024;
 /// Small files: a few quick tries, then the caller decides (retry button, next launch).
-const FETCH_ATTEMPTS: u32 = 3;
-const FETCH_BACKOFF: Duration = Duration::from_millis(500);
-const FETCH_TIMEOUT: Duration = Duration::from_secs(20);
+const FETCH_POLICY: RetryPolicy = RetryPolicy {
+    attempts: 3,
+    initial_backoff: Duration::from_millis(500),
+    max_backoff: Duration::from_secs(8),
+    connect_timeout: Duration::from_secs(20),
+    read_timeout: Duration::from_secs(20),
+};
 
 /// Where updates come from: built into the shell at compile time, the URL overridable by env.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +68,7 @@ pub fn fetch_verified(
     newest_seen: Option<u64>,
 ) -> Result<VerifiedIndex> {
     require_secure_transport(&source.index_url)?;
-    let client = client()?;
+    let client = client(&source.index_url)?;
     let json = fetch_small(&client, &source.index_url, MAX_INDEX_BYTES)?;
     let signature_url = format!("{}.minisig", source.index_url);
     let signature = fetch_small(&client, &signature_url, MAX_SIGNATURE_BYTES)?;
@@ -244,35 +249,18 @@ fn parse_public_key(text: &str) -> Result<minisign_verify::PublicKey> {
     })
 }
 
-fn client() -> Result<reqwest::blocking::Client> {
-    reqwest::blocking::Client::builder()
-        .connect_timeout(FETCH_TIMEOUT)
-        .timeout(FETCH_TIMEOUT)
-        .user_agent(concat!(
-            "tokenizer-studio-updater/",
-            env!("CARGO_PKG_VERSION")
-        ))
-        .build()
-        .map_err(|error| Error::Network {
-            url: String::new(),
-            reason: format!("the HTTP client could not be set up ({error})"),
-        })
+fn client(url: &str) -> Result<reqwest::blocking::Client> {
+    FETCH_POLICY.client(url).map_err(|error| Error::Network {
+        url: String::new(),
+        reason: format!("the HTTP client could not be set up ({error})"),
+    })
 }
 
 /// GETs a small file with a few retries on network errors and 5xx; refuses big answers.
 fn fetch_small(client: &reqwest::blocking::Client, url: &str, limit: u64) -> Result<Vec<u8>> {
-    let mut last = None;
-    for attempt in 0..FETCH_ATTEMPTS {
-        if attempt > 0 {
-            std::thread::sleep(FETCH_BACKOFF * 2u32.pow(attempt - 1));
-        }
-        match fetch_once(client, url, limit) {
-            Ok(bytes) => return Ok(bytes),
-            Err(error) if error.is_transient() => last = Some(error),
-            Err(error) => return Err(error),
-        }
-    }
-    Err(last.expect("at least one attempt"))
+    FETCH_POLICY
+        .run(|| fetch_once(client, url, limit), Error::is_transient)
+        .map_err(|failed| failed.error)
 }
 
 fn fetch_once(client: &reqwest::blocking::Client, url: &str, limit: u64) -> Result<Vec<u8>> {
