@@ -514,7 +514,7 @@ fn app_bundle_signs_nested_runtime_with_per_path_settings_and_main_executable_la
 /// the index), then signed and verified.
 #[test]
 fn cross_assembled_macos_runtime_signs_and_verifies_end_to_end() {
-    if !slow_tests_enabled("cross_assembled_macos_runtime") {
+    if !slow_tests_enabled() {
         return;
     }
     let work = tempfile::tempdir().unwrap();

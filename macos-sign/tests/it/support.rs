@@ -11,20 +11,7 @@ use macos_sign::Identity;
 pub const P12_PASSWORD: &str = "correct horse";
 const MARKUPSAFE: &str = "markupsafe==3.0.2";
 
-pub fn slow_tests_enabled(name: &str) -> bool {
-    let enabled = std::env::var("TOKENIZER_STUDIO_SLOW_TESTS").is_ok_and(|value| value == "1");
-    if !enabled {
-        eprintln!("{name}: slow end-to-end test not run (it cross-assembles a runtime, ~1 min); set TOKENIZER_STUDIO_SLOW_TESTS=1");
-    }
-    enabled
-}
-
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+pub use test_support::{sha256_hex, slow_tests_enabled, workspace_root};
 
 /// Fixtures shared by the tests of one run, in cargo's scratch folder for integration tests;
 /// wiped at the first use of each run so nothing carries over between runs.
@@ -308,11 +295,6 @@ pub fn forge_code_page(path: &Path, offset: usize) {
     );
     data[position..position + new_hash.len()].copy_from_slice(&new_hash);
     std::fs::write(path, data).unwrap();
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// Checks every CMS blob of `path` against its code directory with `openssl cms` (an

@@ -1,6 +1,6 @@
 //! Release index: fragments merge, conflicts are refused, the signed file verifies with minisign.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use release_meta::minisign::public_key_line;
@@ -8,9 +8,10 @@ use release_meta::{
     build_index, entry_for_archive, generate_keypair, index_json, merge_fragments, read_index_file,
     verify_index, write_fragment, write_signed_index, Error,
 };
-use runtime_spec::{IndexEntry, Manifest, ReleaseIndex, Target};
+use runtime_spec::manifest::{PythonInfo, PythonSource, MANIFEST_SCHEMA_VERSION};
+use runtime_spec::{layout, IndexEntry, LaunchContract, Manifest, ReleaseIndex, Target};
 
-use crate::{built_linux_runtime, run, tool_available};
+use crate::{run, tool_available};
 
 fn entry(target: Target) -> IndexEntry {
     IndexEntry {
@@ -201,29 +202,73 @@ fn signed_index_verifies_with_reference_minisign() {
     );
 }
 
+/// A runtime folder with its manifest, packed by runtime-archive's packer as a release packs
+/// one: the archive and the manifest describe the same runtime (the archive verifies against
+/// the manifest it carries), so the entry's numbers can be checked against both.
+fn packed_runtime(work: &Path, version: &str) -> (PathBuf, Manifest, runtime_archive::PackReport) {
+    let runtime = work.join("runtime");
+    for (path, bytes) in [
+        (layout::VERSION_FILE, format!("{version}\n")),
+        ("python/bin/python3", "#!/bin/sh\n".to_owned()),
+        ("app/app/__init__.py", "print('hello')\n".repeat(100)),
+    ] {
+        let path = runtime.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    let manifest = Manifest {
+        schema_version: MANIFEST_SCHEMA_VERSION,
+        app_id: runtime_spec::APP_ID.to_owned(),
+        runtime_version: version.to_owned(),
+        target: Target::LinuxX64,
+        python: PythonInfo {
+            version: "3.12.14".to_owned(),
+            build: "20260814".to_owned(),
+            source: PythonSource::Pbs,
+            sha256: None,
+        },
+        lock_sha256: "0".repeat(64),
+        launch: LaunchContract::for_target(Target::LinuxX64),
+        files: runtime_archive::build_manifest_files(&runtime).unwrap(),
+    };
+    std::fs::write(runtime.join(layout::MANIFEST_FILE), manifest.to_json()).unwrap();
+    let archive = work.join(layout::archive_name(version, Target::LinuxX64));
+    let report = runtime_archive::pack_tar_zst(
+        &runtime,
+        &archive,
+        &runtime_archive::PackOptions::new(1_700_000_000),
+    )
+    .unwrap();
+    let inside =
+        runtime_archive::extract_and_verify(&archive, &work.join("check"), Target::LinuxX64)
+            .unwrap();
+    assert_eq!(inside, manifest, "the archive carries another manifest");
+    (archive, manifest, report)
+}
+
+/// The entry of a real archive: size and sha256 are the archive's bytes, version and unpacked
+/// size its manifest's. `entry_for_archive` does not open the archive to compare it with the
+/// manifest: the release describes the archive it has just packed from that manifest's folder.
 #[test]
 fn entry_from_a_real_archive_and_manifest() {
-    let Some(runtime) = built_linux_runtime() else {
-        return;
-    };
-    let manifest_json = std::fs::read(runtime.join("manifest.json")).unwrap();
-    let manifest = Manifest::from_json(&manifest_json).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir
-        .path()
-        .join("tokenizer-studio-runtime-0.1.0-linux-x64.tar.zst");
-    std::fs::write(&archive, b"not really zstd").unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let (archive, manifest, report) = packed_runtime(work.path(), "0.3.1");
     let entry = entry_for_archive(&archive, &manifest, "0.1.0").unwrap();
     assert_eq!(
         entry.url,
-        "tokenizer-studio-runtime-0.1.0-linux-x64.tar.zst"
+        "tokenizer-studio-runtime-0.3.1-linux-x64.tar.zst"
     );
-    assert_eq!(entry.size, 15);
-    use sha2::Digest as _;
-    assert_eq!(
-        entry.sha256,
-        hex::encode(sha2::Sha256::digest(b"not really zstd"))
+    let bytes = std::fs::read(&archive).unwrap();
+    assert_eq!(entry.size, bytes.len() as u64);
+    assert_eq!(entry.size, report.size);
+    assert_eq!(entry.sha256.to_string(), test_support::sha256_hex(&bytes));
+    assert_eq!(entry.sha256.to_string(), report.sha256);
+    assert!(
+        manifest.unpacked_size() > 1500,
+        "{}",
+        manifest.unpacked_size()
     );
     assert_eq!(entry.unpacked_size, manifest.unpacked_size());
-    assert_eq!(entry.version, manifest.runtime_version);
+    assert_eq!(entry.version.to_string(), "0.3.1");
+    assert_eq!(entry.min_shell_version.to_string(), "0.1.0");
 }

@@ -11,15 +11,9 @@ mod updater;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The workspace root (`release-meta/..`).
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("release-meta sits in the workspace")
-        .to_owned()
-}
+use test_support::workspace_root;
 
-/// Whether `tool` can be started; prints why a test is skipped when not. Under CI on Linux a
+/// Whether `tool` can be started; records the test as skipped, with why, when not. Under CI on Linux a
 /// missing tool fails the test instead (`.ci/run` and `ci.yml` install every tool used here), so
 /// a green CI run means the check against the real tool ran.
 fn tool_available(tool: &str, install_hint: &str) -> bool {
@@ -33,7 +27,7 @@ fn tool_available(tool: &str, install_hint: &str) -> bool {
             !(cfg!(target_os = "linux") && std::env::var_os("CI").is_some()),
             "`{tool}` is not installed, and CI must run this test: {install_hint}"
         );
-        eprintln!("skipped: `{tool}` is not installed ({install_hint})");
+        test_support::skip(&format!("`{tool}` is not installed ({install_hint})"));
     }
     found
 }
@@ -47,14 +41,14 @@ fn built_linux_runtime() -> Option<PathBuf> {
         return Some(runtime);
     }
     assert!(
-        std::env::var("TOKENIZER_STUDIO_SLOW_TESTS").as_deref() != Ok("1"),
+        std::env::var(test_support::SLOW_TESTS_ENV).as_deref() != Ok("1"),
         "no built runtime at {}: run `cargo xtask runtime` (or the README's main job) first",
         runtime.display()
     );
-    eprintln!(
-        "skipped: no built runtime at {} (`cargo xtask runtime` makes one)",
+    test_support::skip(&format!(
+        "no built runtime at {} (`cargo xtask runtime` makes one)",
         runtime.display()
-    );
+    ));
     None
 }
 

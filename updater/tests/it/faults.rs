@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use crate::support::{
-    install_args, sigkill, spawn_until, ts_runtime, wait_for_size, DataDir, Fault, Release, Server,
-    CHANNEL, TARGET,
+    install_args, sigkill, spawn_until, ts_runtime, wait_for_size, DataDir, IndexUrl, Release,
+    Server, Step, CHANNEL, TARGET,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -22,7 +22,7 @@ impl World {
     /// A data folder where runtime 0.1.0 is installed and healthy.
     fn with_v1() -> World {
         let release = Release::new();
-        let server = Server::start(release.serve_dir());
+        let server = Server::serving_dir(release.serve_dir());
         let key_file = release.key_file().to_string_lossy().into_owned();
         let world = World {
             release,
@@ -221,7 +221,7 @@ fn refused_indexes_leave_the_installed_runtime_running() {
         assert_eq!(world.status()["pending"], serde_json::Value::Null, "{case}");
     }
     assert!(
-        world.server.seen(&v2.url).is_empty(),
+        world.server.requests_to(&v2.url).is_empty(),
         "no refused index may lead to a download"
     );
 }
@@ -288,16 +288,13 @@ fn failed_health_rolls_back_and_remembers_the_bad_version() {
 fn dropped_connection_resumes_with_range() {
     let world = World::with_v1();
     let v2 = world.publish_v2(true, 600_000);
-    world.server.fault(
-        &v2.url,
-        Fault {
-            drop_after: Some(200_000),
-            ..Default::default()
-        },
-    );
+    // The first request is cut after 200 kB; the resumed one is served.
+    world
+        .server
+        .script(&v2.url, vec![Step::CutAfter(200_000), Step::Serve]);
     let run = world.install();
     assert!(run.ok, "{}{}", run.stdout, run.stderr);
-    let seen = world.server.seen(&v2.url);
+    let seen = world.server.requests_to(&v2.url);
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert_eq!(seen[1].status, 206);
     let resumed_from: u64 = seen[1]
@@ -316,19 +313,21 @@ fn dropped_connection_resumes_with_range() {
 fn server_errors_and_a_stall_are_retried() {
     let world = World::with_v1();
     let v2 = world.publish_v2(true, 300_000);
-    world.server.fault(
+    // The stall outlasts the install's read timeout at any scale (both scale together).
+    world.server.script(
         &v2.url,
-        Fault {
-            statuses: vec![500, 503],
-            stall_after: Some((100_000, Duration::from_secs(3))),
-            ..Default::default()
-        },
+        vec![
+            Step::Status(500),
+            Step::Status(503),
+            Step::StallAfter(100_000, test_support::timeout(Duration::from_secs(3))),
+            Step::Serve,
+        ],
     );
     let run = world.install();
     assert!(run.ok, "{}{}", run.stdout, run.stderr);
     let statuses: Vec<u16> = world
         .server
-        .seen(&v2.url)
+        .requests_to(&v2.url)
         .iter()
         .map(|s| s.status)
         .collect();
@@ -341,13 +340,7 @@ fn server_errors_and_a_stall_are_retried() {
 fn persistent_server_errors_give_up_and_change_nothing() {
     let world = World::with_v1();
     let v2 = world.publish_v2(true, 1000);
-    world.server.fault(
-        &v2.url,
-        Fault {
-            statuses: vec![500; 50],
-            ..Default::default()
-        },
-    );
+    world.server.script(&v2.url, vec![Step::Status(500)]);
     let run = world.install();
     assert!(!run.ok);
     assert!(run.stderr.contains("500"), "{}", run.stderr);
@@ -358,13 +351,9 @@ fn persistent_server_errors_give_up_and_change_nothing() {
 fn sigkill_during_download_resumes_next_time() {
     let world = World::with_v1();
     let v2 = world.publish_v2(true, 2_000_000);
-    world.server.fault(
-        &v2.url,
-        Fault {
-            throttle: Some(Duration::from_millis(40)),
-            ..Default::default()
-        },
-    );
+    world
+        .server
+        .script(&v2.url, vec![Step::Throttle(Duration::from_millis(40))]);
     let (data, url) = (world.data_str(), world.server.index_url());
     let mut child = spawn_until(
         &install_args(&data, &url, &world.key_file),
@@ -378,10 +367,10 @@ fn sigkill_during_download_resumes_next_time() {
     assert!(kept < v2.size);
     world.expect_launch("0.1.0");
 
-    world.server.clear_faults();
+    world.server.clear_scripts();
     let run = world.install();
     assert!(run.ok, "{}{}", run.stdout, run.stderr);
-    let seen = world.server.seen(&v2.url);
+    let seen = world.server.requests_to(&v2.url);
     assert_eq!(seen.last().unwrap().status, 206, "{seen:?}");
     world.expect_launch("0.2.0");
 }
@@ -403,13 +392,13 @@ fn sigkill_before_the_verified_extraction_is_promoted_reuses_the_download() {
     // The finished download is reused: no second archive request.
     let archive_requests = world
         .server
-        .seen(&world.release.runtime_name("0.2.0"))
+        .requests_to(&world.release.runtime_name("0.2.0"))
         .len();
     assert!(world.install().ok);
     assert_eq!(
         world
             .server
-            .seen(&world.release.runtime_name("0.2.0"))
+            .requests_to(&world.release.runtime_name("0.2.0"))
             .len(),
         archive_requests
     );
@@ -490,7 +479,7 @@ fn full_disk_on_a_small_tmpfs() {
     assert!(stdout.contains("the user's own corpus"), "{stdout}");
     assert!(!stdout.contains(".part"), "{stdout}");
     assert!(
-        world.server.seen(&v2.url).is_empty(),
+        world.server.requests_to(&v2.url).is_empty(),
         "downloaded despite the full disk"
     );
 }
@@ -505,13 +494,9 @@ fn disk_filling_up_during_the_download_fails_cleanly_and_recovers() {
     // 20 MB, incompressible; the index's sizes are true, so the space check (download + unpacked
     // + 200 MB margin) passes on a 256 MB tmpfs.
     let v2 = world.publish_v2(true, 20_000_000);
-    world.server.fault(
-        &v2.url,
-        Fault {
-            throttle: Some(Duration::from_millis(3)),
-            ..Default::default()
-        },
-    );
+    world
+        .server
+        .script(&v2.url, vec![Step::Throttle(Duration::from_millis(3))]);
     // As soon as the download has started, a ballast file takes every free byte.
     let (stdout, stderr) = world.in_private_tmpfs(
         "256m",
@@ -543,7 +528,7 @@ fn disk_filling_up_during_the_download_fails_cleanly_and_recovers() {
         !stdout.contains("staging-"),
         "extraction debris left:\n{stdout}"
     );
-    let seen = world.server.seen(&v2.url);
+    let seen = world.server.requests_to(&v2.url);
     assert!(
         seen.iter().any(|request| request.status == 206),
         "the second install should resume the kept download: {seen:?}"
@@ -553,7 +538,7 @@ fn disk_filling_up_during_the_download_fails_cleanly_and_recovers() {
 #[test]
 fn full_install_rolls_back_to_its_bundled_default() {
     let release = Release::new();
-    let server = Server::start(release.serve_dir());
+    let server = Server::serving_dir(release.serve_dir());
     let key_file = release.key_file().to_string_lossy().into_owned();
     let data = DataDir::new();
     // What a full installer's first run leaves: the bundled archive verified into `default`.

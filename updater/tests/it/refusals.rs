@@ -6,15 +6,15 @@ use runtime_archive::RetryPolicy;
 use semver::Version;
 use updater::{check_and_install, Error, Outcome, Store, UpdateSource, CURRENT, PENDING};
 
-use crate::support::{Release, Server, CHANNEL, TARGET};
+use crate::support::{IndexUrl, Release, Server, Step, CHANNEL, TARGET};
 
 fn policy() -> RetryPolicy {
     RetryPolicy {
         attempts: 3,
         initial_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(40),
-        connect_timeout: Duration::from_secs(2),
-        read_timeout: Duration::from_millis(700),
+        connect_timeout: test_support::timeout(Duration::from_secs(2)),
+        read_timeout: test_support::timeout(Duration::from_millis(700)),
     }
 }
 
@@ -27,7 +27,7 @@ struct Setup {
 impl Setup {
     fn new() -> Setup {
         let release = Release::new();
-        let server = Server::start(release.serve_dir());
+        let server = Server::serving_dir(release.serve_dir());
         Setup {
             release,
             server,
@@ -161,7 +161,7 @@ fn refuses_tampered_unsigned_and_foreign_indexes() {
 
     // A runtime for a newer shell.
     let mut needs_newer = entry.clone();
-    needs_newer.min_shell_version = "9.0.0".into();
+    needs_newer.min_shell_version = "9.0.0".parse().unwrap();
     setup
         .release
         .publish(CHANNEL, 100, vec![(TARGET, needs_newer)]);
@@ -171,7 +171,7 @@ fn refuses_tampered_unsigned_and_foreign_indexes() {
     // None of that installed anything or left a download behind.
     assert_eq!(setup.current(), None);
     assert!(!setup.data.path().join("runtime").join(PENDING).exists());
-    assert!(setup.server.seen(&entry.url).is_empty());
+    assert!(setup.server.requests_to(&entry.url).is_empty());
 }
 
 #[test]
@@ -215,13 +215,7 @@ fn corrupted_archive_byte_is_refused_and_nothing_changes() {
     let v2 = setup.release.runtime("0.2.0", true, 300_000);
     let mut bytes = fs_err::read(setup.release.serve_dir().join(&v2.url)).unwrap();
     bytes[150_000] ^= 0x20;
-    setup.server.fault(
-        &v2.url,
-        crate::support::Fault {
-            replace: Some(bytes),
-            ..Default::default()
-        },
-    );
+    setup.server.script(&v2.url, vec![Step::WrongBytes(bytes)]);
     setup.release.publish(CHANNEL, 200, vec![(TARGET, v2)]);
     let error = setup.install("0.1.0").unwrap_err();
     assert!(
@@ -252,7 +246,7 @@ fn full_disk_is_refused_before_downloading() {
         .publish(CHANNEL, 100, vec![(TARGET, entry.clone())]);
     let error = setup.install("0.1.0").unwrap_err();
     assert!(matches!(error, Error::NotEnoughSpace { .. }), "{error}");
-    assert!(setup.server.seen(&entry.url).is_empty());
+    assert!(setup.server.requests_to(&entry.url).is_empty());
 }
 
 #[test]
@@ -303,11 +297,8 @@ fn a_network_failure_names_the_url_without_its_credentials() {
     // A port nothing listens on, with credentials and a query in the URL: the error the
     // shell logs and shows must keep neither (the HTTP client repeats the URL in its own
     // message too).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let refused = test_support::http::refused_url("");
+    let port = refused.rsplit(':').next().unwrap();
     let setup = Setup::new();
     let source = UpdateSource {
         index_url: format!("http://me:hunter2@127.0.0.1:{port}/runtime-beta.json?token=abc"),

@@ -1,19 +1,18 @@
 //! Fixtures: small runtimes with a fake backend (the real runtime is 100 MB; these tests are
 //! about the updater, so the backend is `supervisor/tests/fake_sidecar.py` run by the system
-//! Python), a minisign-signed index, and a loopback HTTP server with Range support whose
-//! misbehaviour each test scripts.
+//! Python), a minisign-signed index, and test-support's loopback HTTP server over the release
+//! folder, whose misbehaviour each test scripts.
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use runtime_spec::manifest::{FileEntry, PythonInfo, PythonSource, MANIFEST_SCHEMA_VERSION};
 use runtime_spec::{layout, IndexEntry, LaunchContract, Manifest, Target};
+pub use test_support::http::{Server, Step};
+pub use test_support::sha256_hex;
 
 pub const TARGET: Target = Target::LinuxX64;
 pub const CHANNEL: &str = "beta";
@@ -130,12 +129,12 @@ impl Release {
         let archive = build_runtime(self.work.path(), version, healthy, padding);
         let bytes = fs_err::read(&archive).unwrap();
         IndexEntry {
-            version: version.into(),
+            version: version.parse().unwrap(),
             url: archive.file_name().unwrap().to_string_lossy().into_owned(),
             size: bytes.len() as u64,
-            sha256: sha256_hex(&bytes),
+            sha256: sha256_hex(&bytes).parse().unwrap(),
             unpacked_size: (padding + 4096) as u64,
-            min_shell_version: "0.1.0".into(),
+            min_shell_version: "0.1.0".parse().unwrap(),
         }
     }
 
@@ -156,234 +155,20 @@ impl Release {
         entries: Vec<(Target, IndexEntry)>,
         secret_key: &str,
     ) {
-        let index = release_meta::build_index(channel, published_at, entries).unwrap();
+        let index = release_meta::build_index(channel.parse().unwrap(), published_at, entries).unwrap();
         release_meta::write_signed_index(&index, &self.serve_dir(), secret_key, None).unwrap();
     }
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
+/// The URL of the channel's signed index on `server`.
+pub trait IndexUrl {
+    fn index_url(&self) -> String;
 }
 
-/// How the server misbehaves for one path.
-#[derive(Debug, Clone, Default)]
-pub struct Fault {
-    /// Statuses answered (in order) before the file is served.
-    pub statuses: Vec<u16>,
-    /// On the next full (non-Range) request: send the headers, this many body bytes, then close.
-    pub drop_after: Option<usize>,
-    /// On the next request: send the headers and this many bytes, then stall for `stall`.
-    pub stall_after: Option<(usize, Duration)>,
-    /// Delay between 64 KiB chunks (a slow link).
-    pub throttle: Option<Duration>,
-    /// Serve these bytes instead of the file (corruption).
-    pub replace: Option<Vec<u8>>,
-}
-
-/// One request the server saw.
-#[derive(Debug, Clone)]
-pub struct Seen {
-    pub path: String,
-    pub range: Option<String>,
-    pub status: u16,
-}
-
-/// A loopback file server over `dir`, honouring `Range: bytes=N-`.
-pub struct Server {
-    pub port: u16,
-    faults: Arc<Mutex<HashMap<String, Fault>>>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl Server {
-    pub fn start(dir: PathBuf) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let faults: Arc<Mutex<HashMap<String, Fault>>> = Arc::default();
-        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let (f, s) = (faults.clone(), seen.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (dir, f, s) = (dir.clone(), f.clone(), s.clone());
-                std::thread::spawn(move || {
-                    let _ = handle(stream, &dir, &f, &s);
-                });
-            }
-        });
-        Server { port, faults, seen }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}/{path}", self.port)
-    }
-
-    pub fn index_url(&self) -> String {
+impl IndexUrl for Server {
+    fn index_url(&self) -> String {
         self.url(&format!("runtime-{CHANNEL}.json"))
     }
-
-    pub fn fault(&self, path: &str, fault: Fault) {
-        self.faults
-            .lock()
-            .unwrap()
-            .insert(format!("/{path}"), fault);
-    }
-
-    pub fn clear_faults(&self) {
-        self.faults.lock().unwrap().clear();
-    }
-
-    pub fn seen(&self, path: &str) -> Vec<Seen> {
-        let path = format!("/{path}");
-        self.seen
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|seen| seen.path == path)
-            .cloned()
-            .collect()
-    }
-}
-
-fn handle(
-    stream: TcpStream,
-    dir: &Path,
-    faults: &Mutex<HashMap<String, Fault>>,
-    seen: &Mutex<Vec<Seen>>,
-) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut stream = stream;
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    let path = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .to_owned();
-    let mut range = None;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("range") {
-                range = Some(value.trim().to_owned());
-            }
-        }
-    }
-    let record = |status: u16| {
-        seen.lock().unwrap().push(Seen {
-            path: path.clone(),
-            range: range.clone(),
-            status,
-        })
-    };
-    let (status_fault, drop_after, stall_after, throttle, replace) = {
-        let mut faults = faults.lock().unwrap();
-        match faults.get_mut(&path) {
-            Some(fault) => {
-                let status = if fault.statuses.is_empty() {
-                    None
-                } else {
-                    Some(fault.statuses.remove(0))
-                };
-                let drop_after = if status.is_none() && range.is_none() {
-                    fault.drop_after.take()
-                } else {
-                    None
-                };
-                let stall = if status.is_none() {
-                    fault.stall_after.take()
-                } else {
-                    None
-                };
-                (
-                    status,
-                    drop_after,
-                    stall,
-                    fault.throttle,
-                    fault.replace.clone(),
-                )
-            }
-            None => (None, None, None, None, None),
-        }
-    };
-    if let Some(status) = status_fault {
-        record(status);
-        let body = format!("injected {status}");
-        write!(
-            stream,
-            "HTTP/1.1 {status} Injected\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )?;
-        return Ok(());
-    }
-    let file = dir.join(path.trim_start_matches('/'));
-    let data = match replace {
-        Some(bytes) => bytes,
-        None => match std::fs::read(&file) {
-            Ok(bytes) => bytes,
-            Err(_) => {
-                record(404);
-                write!(
-                    stream,
-                    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                )?;
-                return Ok(());
-            }
-        },
-    };
-    let start = range
-        .as_deref()
-        .and_then(|r| r.strip_prefix("bytes="))
-        .and_then(|r| r.strip_suffix('-'))
-        .and_then(|n| n.parse::<usize>().ok());
-    let (status, body) = match start {
-        Some(start) if start < data.len() => {
-            record(206);
-            write!(
-                stream,
-                "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {start}-{}/{}\r\nConnection: close\r\n\r\n",
-                data.len() - start,
-                data.len() - 1,
-                data.len()
-            )?;
-            (206, &data[start..])
-        }
-        _ => {
-            record(200);
-            write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nAccept-Ranges: bytes\r\nConnection: close\r\n\r\n",
-                data.len()
-            )?;
-            (200, &data[..])
-        }
-    };
-    let _ = status;
-    let limit = drop_after.unwrap_or(body.len()).min(body.len());
-    let stall_at = stall_after.map(|(n, _)| n.min(limit));
-    let mut sent = 0;
-    for chunk in body[..limit].chunks(64 * 1024) {
-        if let (Some(at), Some((_, pause))) = (stall_at, stall_after) {
-            if sent >= at {
-                std::thread::sleep(pause);
-                return Ok(());
-            }
-        }
-        stream.write_all(chunk)?;
-        sent += chunk.len();
-        if let Some(delay) = throttle {
-            std::thread::sleep(delay);
-        }
-    }
-    stream.flush()?;
-    if drop_after.is_some() {
-        // Close without the rest of the promised body.
-        let _ = stream.shutdown(std::net::Shutdown::Both);
-    }
-    Ok(())
 }
 
 /// A data folder with user files whose bytes must survive every fault.
@@ -472,6 +257,17 @@ pub fn ts_runtime(args: &[&str]) -> Run {
     }
 }
 
+/// The read timeout the installs run with: short, so a stall costs little, and scaled with
+/// the stalls the tests inject.
+pub fn read_timeout_ms() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        test_support::timeout(Duration::from_millis(700))
+            .as_millis()
+            .to_string()
+    })
+}
+
 pub fn install_args<'a>(data: &'a str, index_url: &'a str, key_file: &'a str) -> Vec<&'a str> {
     vec![
         "install",
@@ -486,7 +282,7 @@ pub fn install_args<'a>(data: &'a str, index_url: &'a str, key_file: &'a str) ->
         "--backoff-ms",
         "20",
         "--read-timeout-ms",
-        "700",
+        read_timeout_ms(),
     ]
 }
 
