@@ -54,7 +54,7 @@ fn corpus(bytes: usize) -> String {
 
 #[test]
 fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
-    let Some(_serial) = support::slow_test("trains_a_tokenizer_through_the_ui") else {
+    let Some(_serial) = support::slow_test() else {
         return;
     };
     let runtime = support::runtime_dir();
@@ -240,8 +240,7 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
 
 #[test]
 fn a_backend_that_exits_at_once_shows_its_log_tail() {
-    let Some(_serial) = support::slow_test("a_backend_that_exits_at_once_shows_its_log_tail")
-    else {
+    let Some(_serial) = support::slow_test() else {
         return;
     };
     let work = support::scratch("e2e-crash");
@@ -314,7 +313,7 @@ fn a_backend_that_exits_at_once_shows_its_log_tail() {
 
 #[test]
 fn no_runtime_explains_where_it_looked() {
-    let Some(_serial) = support::slow_test("no_runtime_explains_where_it_looked") else {
+    let Some(_serial) = support::slow_test() else {
         return;
     };
     let work = support::scratch("e2e-none");

@@ -2,49 +2,16 @@
 //! new-window link towards another loopback port all go to the OS opener instead, and that
 //! server never sees a request (so never the session cookie, which is not port-scoped).
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
+use test_support::http::Server;
 
 use crate::support::{self, SHELL_EXE};
 use crate::webdriver::Session;
 
 const UI_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Another local web server, as a second app or a hostile one would run: answers 200 to
-/// everything and records each request line with its `Cookie` header.
-fn recording_server() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-    let log = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request = String::new();
-            let _ = reader.read_line(&mut request);
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if line.to_ascii_lowercase().starts_with("cookie:") {
-                    request.push_str(&line);
-                }
-            }
-            log.lock().unwrap().push(request);
-            let mut stream = stream;
-            let _ = stream.write_all(
-                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
-            );
-        }
-    });
-    (port, seen)
-}
 
 /// A hard-linked copy of `runtime` whose backend has one extra route, `GET /test-redirect?to=
 /// <url>`, answering 302 to `<url>`: the real backend redirects nowhere, and the guard must
@@ -120,7 +87,7 @@ fn recording_opener(dir: &Path) -> (PathBuf, PathBuf) {
 
 #[test]
 fn other_local_servers_open_in_the_browser_not_in_the_window_recording_opener() {
-    let Some(_serial) = support::slow_test("other_local_servers_open_in_the_browser") else {
+    let Some(_serial) = support::slow_test() else {
         return;
     };
     let work = support::scratch("e2e-navigation");
@@ -132,7 +99,10 @@ fn other_local_servers_open_in_the_browser_not_in_the_window_recording_opener() 
         opener_bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let (other_port, other_seen) = recording_server();
+    // Another local web server, as a second app or a hostile one would run: 200 to everything,
+    // each request recorded with its headers (the cookie among them).
+    let other_server = Server::answering_any(b"hello".to_vec());
+    let other_port = other_server.port();
     let display = support::display();
     let bus = support::session_bus();
     let driver = support::tauri_driver(
@@ -192,7 +162,7 @@ fn other_local_servers_open_in_the_browser_not_in_the_window_recording_opener() 
         let now = session.url()?;
         assert_eq!(origin_of(&now), origin, "the window left the app: {now}");
         session.click(&session.wait_for("[data-testid=nav-new-training]", None, UI_TIMEOUT)?)?;
-        let seen = other_seen.lock().unwrap().clone();
+        let seen = other_server.requests();
         assert!(
             seen.is_empty(),
             "the other server must get no request (nor the session cookie): {seen:?}"

@@ -15,7 +15,7 @@ fn send_signal(pid: u32, signal: i32) {
 
 #[test]
 fn sigkill_of_the_shell_leaves_no_backend() {
-    let Some(_serial) = support::slow_test("sigkill_of_the_shell_leaves_no_backend") else {
+    let Some(_serial) = support::slow_test() else {
         return;
     };
     let work = support::scratch("sigkill");
@@ -38,7 +38,7 @@ fn sigkill_of_the_shell_leaves_no_backend() {
 
 #[test]
 fn sigterm_and_sigint_stop_the_backend_gracefully() {
-    let Some(_serial) = support::slow_test("sigterm_and_sigint_stop_the_backend_gracefully") else {
+    let Some(_serial) = support::slow_test() else {
         return;
     };
     for (signal, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "SIGINT")] {
@@ -70,7 +70,7 @@ fn sigterm_and_sigint_stop_the_backend_gracefully() {
 
 #[test]
 fn a_second_launch_hands_over_to_the_first() {
-    let Some(_serial) = support::slow_test("a_second_launch_hands_over_to_the_first") else {
+    let Some(_serial) = support::slow_test() else {
         return;
     };
     let work = support::scratch("single");
@@ -104,9 +104,7 @@ fn a_second_launch_hands_over_to_the_first() {
 
 #[test]
 fn a_backend_dying_under_the_ui_brings_back_the_error_screen() {
-    let Some(_serial) =
-        support::slow_test("a_backend_dying_under_the_ui_brings_back_the_error_screen")
-    else {
+    let Some(_serial) = support::slow_test() else {
         return;
     };
     let work = support::scratch("backend-dies");

@@ -1,10 +1,12 @@
 //! Fixtures for the slow tests: the switch, Xvfb, tauri-driver, runtime copies, /proc scans.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+pub use test_support::http::free_port;
+pub use test_support::{is_alive, workspace_root};
 
 /// The shell binary cargo built for this test run (release with `--release`).
 pub const SHELL_EXE: &str = env!("CARGO_BIN_EXE_tokenizer-studio");
@@ -12,20 +14,13 @@ pub const SHELL_EXE: &str = env!("CARGO_BIN_EXE_tokenizer-studio");
 /// Slow tests share one display and would fight over the single-instance lock: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// `Some(guard)` when slow tests are switched on, else prints why the test is skipped.
-pub fn slow_test(name: &str) -> Option<MutexGuard<'static, ()>> {
-    if std::env::var("TOKENIZER_STUDIO_SLOW_TESTS").as_deref() != Ok("1") {
-        eprintln!("skipping {name}: set TOKENIZER_STUDIO_SLOW_TESTS=1 to run the Tauri window tests (needs Xvfb, tauri-driver, WebKitWebDriver and an assembled runtime)");
+/// `Some(guard)` when slow tests are switched on (they need Xvfb, tauri-driver,
+/// WebKitWebDriver and an assembled runtime), else records the test as skipped.
+pub fn slow_test() -> Option<MutexGuard<'static, ()>> {
+    if !test_support::slow_tests_enabled() {
         return None;
     }
     Some(SERIAL.lock().unwrap_or_else(|poison| poison.into_inner()))
-}
-
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
 }
 
 /// Screenshots and logs of the E2E runs.
@@ -235,23 +230,12 @@ pub fn tauri_driver(env: &[(&str, &Path)], display: &Display, bus: &SessionBus) 
     Driver { url, _child: guard }
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-pub fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// Waits for `done`; fails the test naming `what` after `timeout`.
+pub fn wait_until(timeout: Duration, what: &str, done: impl FnMut() -> bool) {
+    assert!(
+        test_support::wait_until(timeout, done),
+        "timed out after {timeout:?} waiting for {what}"
+    );
 }
 
 /// Live (not zombie) backends started for `data_dir`: processes whose environment carries
@@ -276,17 +260,6 @@ pub fn live_backends(data_dir: &Path) -> Vec<u32> {
         }
     }
     found
-}
-
-/// Alive = exists and is not a zombie (this machine's PID 1 does not reap orphans).
-pub fn is_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
-    }
 }
 
 /// The shell run directly (no WebDriver), for the signal tests and the bench.

@@ -4,12 +4,11 @@
 //! once is published → downloaded in the background → applied at the next start → fails its
 //! health check → rolled back to the previous runtime, UI up, the bad version recorded.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use runtime_spec::{layout, Manifest, Target};
+use test_support::http::Server;
 
 use crate::support::{self, SHELL_EXE};
 use crate::webdriver::Session;
@@ -34,47 +33,6 @@ fn dev_secret_key() -> String {
     release_meta::verify(b"probe", &probe, built_in)
         .expect("the shell under test embeds a different key than target/dev-minisign");
     secret
-}
-
-/// A loopback static file server over `dir` (GET, Content-Length; enough for the updater).
-fn serve(dir: PathBuf) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let dir = dir.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut request = String::new();
-                let _ = reader.read_line(&mut request);
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                }
-                let path = request.split_whitespace().nth(1).unwrap_or("/");
-                let mut stream = stream;
-                match std::fs::read(dir.join(path.trim_start_matches('/'))) {
-                    Ok(body) => {
-                        let _ = write!(
-                            stream,
-                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                            body.len()
-                        );
-                        let _ = stream.write_all(&body);
-                    }
-                    Err(_) => {
-                        let _ = write!(
-                            stream,
-                            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                        );
-                    }
-                }
-            });
-        }
-    });
-    port
 }
 
 /// The runtime archive `cargo xtask runtime` wrote beside `dist/runtime-linux-x64`.
@@ -129,8 +87,7 @@ fn read_manifest(dir: &Path) -> Manifest {
 
 #[test]
 fn thin_first_run_installs_then_a_bad_update_rolls_back() {
-    let Some(_serial) = support::slow_test("thin_first_run_installs_then_a_bad_update_rolls_back")
-    else {
+    let Some(_serial) = support::slow_test() else {
         return;
     };
     let secret = dev_secret_key();
@@ -142,8 +99,8 @@ fn thin_first_run_installs_then_a_bad_update_rolls_back() {
     let good = serve_dir.join(good_archive(&runtime, &manifest).file_name().unwrap());
     std::fs::hard_link(good_archive(&runtime, &manifest), &good).unwrap();
     publish(&serve_dir, &secret, 1_000, &good, &manifest);
-    let port = serve(serve_dir.clone());
-    let index_url = format!("http://127.0.0.1:{port}/runtime-{CHANNEL}.json");
+    let server = Server::serving_dir(&serve_dir);
+    let index_url = server.url(&format!("/runtime-{CHANNEL}.json"));
 
     let data = work.path().join("data");
     let runtimes = data.join("runtime");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use runtime_spec::{LaunchContract, Target};
 use supervisor::{EventHandler, LaunchRequest, Rotation, SupervisorEvent};
-pub use test_support::{is_alive, timeout, wait_until};
+pub use test_support::{is_alive, port_is_free, timeout, wait_until};
 
 const FAKE_SIDECAR: &str = include_str!("../fake_sidecar.py");
 
@@ -159,12 +159,6 @@ impl Events {
         });
         found
     }
-}
-
-/// Whether nothing listens on `port` any more (std sets SO_REUSEADDR, so TIME_WAIT
-/// connections of the old server do not count).
-pub fn port_is_free(port: u16) -> bool {
-    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
 /// One GET on 127.0.0.1 and the raw answer, for poking the fake directly.
