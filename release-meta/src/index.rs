@@ -8,23 +8,19 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use runtime_spec::index::INDEX_SCHEMA_VERSION;
-use runtime_spec::{IndexEntry, Manifest, ReleaseIndex, Target};
+use runtime_spec::{Channel, IndexEntry, Manifest, ReleaseIndex, Sha256, Target, Version};
 
 use crate::{minisign, Error, Result};
-
-/// Channels the shell knows; the name goes into the index file name and its trusted comment.
-const CHANNELS: [&str; 4] = ["dev", "alpha", "beta", "stable"];
 
 /// Builds an index for one channel from `(target, entry)` pairs.
 ///
 /// A target given twice is an error rather than "last one wins", because it means two jobs
 /// built the same target and only one of them would be published.
 pub fn build_index(
-    channel: &str,
+    channel: Channel,
     published_at: u64,
     entries: Vec<(Target, IndexEntry)>,
 ) -> Result<ReleaseIndex> {
-    check_channel(channel)?;
     let mut runtimes = BTreeMap::new();
     for (target, entry) in entries {
         if runtimes.insert(target, entry).is_some() {
@@ -35,7 +31,7 @@ pub fn build_index(
     }
     Ok(ReleaseIndex {
         schema_version: INDEX_SCHEMA_VERSION,
-        channel: channel.to_owned(),
+        channel,
         published_at,
         runtimes,
     })
@@ -47,7 +43,7 @@ pub fn build_index(
 pub fn entry_for_archive(
     archive: &Path,
     manifest: &Manifest,
-    min_shell_version: &str,
+    min_shell_version: &Version,
 ) -> Result<IndexEntry> {
     let file_name = archive
         .file_name()
@@ -56,13 +52,18 @@ pub fn entry_for_archive(
             path: archive.to_owned(),
         })?;
     let (size, sha256) = crate::sums::size_and_sha256(archive)?;
+    let version =
+        runtime_spec::version::parse(&manifest.runtime_version, "the manifest's runtime_version")
+            .map_err(|error| Error::ManifestVersion {
+            reason: error.to_string(),
+        })?;
     Ok(IndexEntry {
-        version: manifest.runtime_version.clone(),
+        version,
         url: file_name.to_owned(),
         size,
-        sha256,
+        sha256: Sha256::parse(&sha256).expect("sums writes 64 hex digits"),
         unpacked_size: manifest.unpacked_size(),
-        min_shell_version: min_shell_version.to_owned(),
+        min_shell_version: min_shell_version.clone(),
     })
 }
 
@@ -73,13 +74,12 @@ pub fn entry_for_archive(
 /// `SOURCE_DATE_EPOCH` from the same commit).
 pub fn merge_fragments(fragments: &[ReleaseIndex]) -> Result<ReleaseIndex> {
     let (first, rest) = fragments.split_first().ok_or(Error::NoFragments)?;
-    check_channel(&first.channel)?;
     let mut merged = first.clone();
     for fragment in rest {
         if fragment.channel != merged.channel {
             return Err(Error::ChannelMismatch {
-                expected: merged.channel.clone(),
-                found: fragment.channel.clone(),
+                expected: merged.channel.to_string(),
+                found: fragment.channel.to_string(),
             });
         }
         if fragment.schema_version != merged.schema_version {
@@ -102,14 +102,13 @@ pub fn merge_fragments(fragments: &[ReleaseIndex]) -> Result<ReleaseIndex> {
 
 /// `runtime-<channel>-<target>.fragment.json`: what one CI matrix job uploads for the release
 /// job to merge (the release workflow collects `runtime-*.fragment.json`).
-pub fn fragment_file_name(channel: &str, target: Target) -> String {
+pub fn fragment_file_name(channel: Channel, target: Target) -> String {
     format!("runtime-{channel}-{}.fragment.json", target.name())
 }
 
 /// Writes a one-target fragment as `dir/runtime-<channel>-<target>.fragment.json` (unsigned:
 /// it never leaves CI; only the merged index is signed) and returns its path.
 pub fn write_fragment(index: &ReleaseIndex, dir: &Path) -> Result<PathBuf> {
-    check_channel(&index.channel)?;
     let mut targets = index.runtimes.keys();
     let (Some(&target), None) = (targets.next(), targets.next()) else {
         return Err(Error::FragmentTargets {
@@ -117,7 +116,7 @@ pub fn write_fragment(index: &ReleaseIndex, dir: &Path) -> Result<PathBuf> {
         });
     };
     fs_err::create_dir_all(dir)?;
-    let path = dir.join(fragment_file_name(&index.channel, target));
+    let path = dir.join(fragment_file_name(index.channel, target));
     fs_err::write(&path, index_json(index))?;
     Ok(path)
 }
@@ -131,10 +130,7 @@ pub fn read_index_file(path: &Path) -> Result<ReleaseIndex> {
     })
 }
 
-/// `runtime-<channel>.json`.
-pub fn index_file_name(channel: &str) -> String {
-    runtime_spec::index::index_file_name(channel)
-}
+pub use runtime_spec::layout::index_file_name;
 
 /// The index as written: pretty JSON with a trailing newline. Field order is fixed by the
 /// struct and targets are a `BTreeMap`, so equal indexes give equal bytes.
@@ -155,7 +151,6 @@ pub fn write_signed_index(
     secret_key: &str,
     password: Option<&str>,
 ) -> Result<(PathBuf, PathBuf)> {
-    check_channel(&index.channel)?;
     let json = index_json(index);
     let signature = minisign::sign(
         json.as_bytes(),
@@ -164,8 +159,8 @@ pub fn write_signed_index(
         &index.trusted_comment(),
     )?;
     fs_err::create_dir_all(dir)?;
-    let json_path = dir.join(index_file_name(&index.channel));
-    let minisig_path = dir.join(format!("{}.minisig", index_file_name(&index.channel)));
+    let json_path = dir.join(index_file_name(index.channel));
+    let minisig_path = dir.join(format!("{}.minisig", index_file_name(index.channel)));
     fs_err::write(&json_path, json)?;
     fs_err::write(&minisig_path, signature)?;
     Ok((json_path, minisig_path))
@@ -189,21 +184,11 @@ pub fn verify_index(
     if comment != index.trusted_comment() {
         return Err(Error::IndexCommentMismatch {
             comment,
-            channel: index.channel,
+            channel: index.channel.to_string(),
             published_at: index.published_at,
         });
     }
     Ok(index)
-}
-
-fn check_channel(channel: &str) -> Result<()> {
-    if CHANNELS.contains(&channel) {
-        Ok(())
-    } else {
-        Err(Error::UnknownChannel {
-            channel: channel.to_owned(),
-        })
-    }
 }
 
 #[cfg(test)]
@@ -212,28 +197,29 @@ mod tests {
 
     fn entry(version: &str) -> IndexEntry {
         IndexEntry {
-            version: version.to_owned(),
+            version: version.parse().unwrap(),
             url: format!("tokenizer-studio-runtime-{version}.tar.zst"),
             size: 10,
-            sha256: "0".repeat(64),
+            sha256: Sha256::parse(&"0".repeat(64)).unwrap(),
             unpacked_size: 20,
-            min_shell_version: "0.1.0".to_owned(),
+            min_shell_version: "0.1.0".parse().unwrap(),
         }
     }
 
     #[test]
     fn channels_and_duplicates() {
-        assert!(matches!(
-            build_index("nightly", 1, vec![]),
-            Err(Error::UnknownChannel { .. })
-        ));
+        // An unknown channel cannot be named any more: it fails where the text is read.
+        assert!(serde_json::from_str::<ReleaseIndex>(
+            r#"{"schema_version": 1, "channel": "nightly", "published_at": 1, "runtimes": {}}"#
+        )
+        .is_err());
         assert!(matches!(
             build_index(
-                "beta",
+                Channel::Beta,
                 1,
                 vec![
-                    (Target::LinuxX64, entry("1")),
-                    (Target::LinuxX64, entry("2"))
+                    (Target::LinuxX64, entry("1.0.0")),
+                    (Target::LinuxX64, entry("2.0.0"))
                 ]
             ),
             Err(Error::DuplicateTarget { .. })

@@ -8,20 +8,12 @@
 
 use std::io::Cursor;
 
-use ::minisign::{KeyPair, PublicKey, PublicKeyBox, SecretKey, SecretKeyBox, SignatureBox};
+use ::minisign::{KeyPair, PublicKey, SecretKey, SecretKeyBox, SignatureBox};
 use base64::Engine as _;
 
 use crate::{Error, Result};
 
-/// First line of every minisign key or signature file.
-const UNTRUSTED_PREFIX: &str = "untrusted comment:";
-
-/// Env var holding the secret key text in CI (set from the `MINISIGN_SECRET_KEY` secret, only in
-/// the step that signs the index).
-pub const SECRET_KEY_ENV: &str = "TOKENIZER_STUDIO_MINISIGN_KEY";
-
-/// Env var holding the secret key's password in CI; empty or unset for an unencrypted key.
-pub const PASSWORD_ENV: &str = "TOKENIZER_STUDIO_MINISIGN_PASSWORD";
+use runtime_spec::keys::UNTRUSTED_COMMENT_PREFIX as UNTRUSTED_PREFIX;
 
 /// Untrusted comment written above our signatures (informational only, not signed).
 const SIGNATURE_COMMENT: &str = "signature from tokenizer-studio release key";
@@ -134,15 +126,15 @@ pub fn verify(data: &[u8], signature_text: &str, public_key_text: &str) -> Resul
 /// `.sig` next to a Tauri update bundle is the base64 of the `.minisig` text.
 ///
 /// Input already in Tauri's form, or a bare key line, is turned into the file text first, so the
-/// result is the same whichever form of the same key is passed.
+/// result is the same whichever form of the same key is passed ([`runtime_spec::PublicKey`]
+/// reads them all). Text that is no key is encoded as it is.
 pub fn tauri_pubkey(public_key_text: &str) -> String {
-    let file_text = key_file_text(public_key_text).unwrap_or_else(|| {
-        PublicKey::from_base64(public_key_text.trim())
-            .and_then(|key| key.to_box())
-            .map(PublicKeyBox::into_string)
-            .unwrap_or_else(|_| public_key_text.to_owned())
-    });
-    base64::engine::general_purpose::STANDARD.encode(normalised_key_text(&file_text))
+    match runtime_spec::PublicKey::parse(public_key_text) {
+        Ok(key) => key.tauri_form(),
+        Err(_) => {
+            base64::engine::general_purpose::STANDARD.encode(normalised_key_text(public_key_text))
+        }
+    }
 }
 
 /// The bare base64 key line, as `minisign -V -P <key>` takes it on the command line.
@@ -185,15 +177,11 @@ fn key_file_text(text: &str) -> Option<String> {
         .then(|| decoded.trim().to_owned())
 }
 
+/// Every form [`runtime_spec::PublicKey`] reads, the same forms the shell and the updater accept.
 fn parse_public_key(text: &str) -> Result<PublicKey> {
     let not_a_key = || Error::KeyFormat { what: "public key" };
-    if let Some(file_text) = key_file_text(text) {
-        return PublicKeyBox::from_string(&file_text)
-            .and_then(PublicKeyBox::into_public_key)
-            .map_err(|_| not_a_key());
-    }
-    // The bare key line, as `minisign -P` takes it.
-    PublicKey::from_base64(text.trim()).map_err(|_| not_a_key())
+    let key = runtime_spec::PublicKey::parse(text).map_err(|_| not_a_key())?;
+    PublicKey::from_base64(&key.key_line()).map_err(|_| not_a_key())
 }
 
 fn parse_secret_key(text: &str, password: Option<&str>) -> Result<SecretKey> {
@@ -267,5 +255,29 @@ mod tests {
         assert!(sign(b"x", &secret_key, Some("wrong"), "c").is_err());
         let signature = sign(b"x", &secret_key, Some("correct horse"), "c").unwrap();
         verify(b"x", &signature, &public_key).unwrap();
+    }
+
+    /// The forms the shell and the runtime updater accept (runtime_spec::PublicKey) are the
+    /// forms signatures verify against here, whitespace and all.
+    #[test]
+    fn every_key_form_verifies() {
+        let (public_key, secret_key) = generate_keypair(None).unwrap();
+        let signature = sign(b"data", &secret_key, None, "c").unwrap();
+        let line = public_key_line(&public_key).unwrap();
+        let tauri = tauri_pubkey(&public_key);
+        for form in [
+            public_key.clone(),
+            public_key.trim_end().to_owned(),
+            public_key.replace('\n', "\r\n"),
+            format!("\n {public_key} \n"),
+            line.clone(),
+            format!(" {line}\n"),
+            tauri.clone(),
+            format!("{tauri}\n"),
+        ] {
+            assert_eq!(verify(b"data", &signature, &form).unwrap(), "c", "{form:?}");
+            assert_eq!(tauri_pubkey(&form), tauri, "{form:?}");
+            assert_eq!(key_id(&form).unwrap(), key_id(&public_key).unwrap());
+        }
     }
 }

@@ -132,10 +132,9 @@ pub fn parse_lock(lock_text: &str) -> Result<Vec<LockedPackage>> {
                 .last_mut()
                 .ok_or_else(|| syntax("hash before any requirement"))?;
             if let Some(hex) = hash.strip_prefix("sha256:") {
-                if hex.len() != 64 || !hex.bytes().all(|byte| byte.is_ascii_hexdigit()) {
-                    return Err(syntax("malformed sha256 hash"));
-                }
-                package.sha256.push(hex.to_ascii_lowercase());
+                let digest = runtime_spec::Sha256::parse(hex)
+                    .map_err(|_| syntax("malformed sha256 hash"))?;
+                package.sha256.push(digest.to_hex());
             }
         }
     }

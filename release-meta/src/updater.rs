@@ -34,11 +34,7 @@ struct Platform<'a> {
     url: &'a str,
 }
 
-/// The shell's update manifest for `channel`: `latest-<channel>.json`, beside
-/// `runtime-<channel>.json` under the release base URL.
-pub fn shell_manifest_name(channel: &str) -> String {
-    format!("latest-{channel}.json")
-}
+pub use runtime_spec::layout::shell_update_manifest_name as shell_manifest_name;
 
 /// The trusted comment of an installer's updater signature, in the Tauri CLI's tab-separated
 /// form: `timestamp:<unix>\tfile:<name>\tversion:<version>`. Tauri's updater reads `version:`

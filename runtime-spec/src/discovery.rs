@@ -33,12 +33,21 @@ impl Os {
 /// `~/Library/Application Support/TokenizerStudio`, Windows `%APPDATA%\TokenizerStudio`,
 /// Linux `$XDG_DATA_HOME/TokenizerStudio` (absolute values only, per the XDG spec) or
 /// `~/.local/share/TokenizerStudio`. `None` when nothing usable is set.
+///
+/// Values are trimmed: a value of only whitespace is unset, and whitespace around a path is
+/// dropped (a trailing space pasted into a launcher or a CI setting is a mistake far more often
+/// than a folder name). The backend's `app/paths.py::resolve_data_root` follows the same rule;
+/// both run the cases in `runtime-spec/tests/data-root-cases.json`.
 pub fn data_root(
     os: Os,
     var: &dyn Fn(&str) -> Option<String>,
     home: Option<&Path>,
 ) -> Option<PathBuf> {
-    let non_empty = |name: &str| var(name).filter(|value| !value.is_empty());
+    let non_empty = |name: &str| {
+        var(name)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    };
     if let Some(dir) = non_empty(env::DATA_DIR) {
         return Some(PathBuf::from(dir));
     }
@@ -53,7 +62,8 @@ pub fn data_root(
             Some(appdata) => Some(PathBuf::from(appdata).join(DATA_FOLDER_NAME)),
             None => Some(home?.join("AppData").join("Roaming").join(DATA_FOLDER_NAME)),
         },
-        Os::Linux => match non_empty("XDG_DATA_HOME").filter(|dir| Path::new(dir).is_absolute()) {
+        // Absolute in the POSIX sense whatever the host, so the rule is testable anywhere.
+        Os::Linux => match non_empty("XDG_DATA_HOME").filter(|dir| dir.starts_with('/')) {
             Some(xdg) => Some(PathBuf::from(xdg).join(DATA_FOLDER_NAME)),
             None => Some(home?.join(".local").join("share").join(DATA_FOLDER_NAME)),
         },

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{SpecError, Target};
+use crate::{Channel, Sha256, SpecError, Target, Version};
 
 /// Version of the release index format.
 pub const INDEX_SCHEMA_VERSION: u32 = 1;
@@ -17,7 +17,7 @@ pub struct ReleaseIndex {
     /// Always [`INDEX_SCHEMA_VERSION`].
     pub schema_version: u32,
     /// `dev`, `alpha`, `beta` or `stable`; the shell refuses an index for another channel.
-    pub channel: String,
+    pub channel: Channel,
     /// Seconds since the Unix epoch (`SOURCE_DATE_EPOCH` of the release commit). The shell
     /// refuses an index older than the newest one it has seen (replay defence).
     pub published_at: u64,
@@ -30,23 +30,22 @@ pub struct ReleaseIndex {
 #[serde(deny_unknown_fields)]
 pub struct IndexEntry {
     /// Runtime semver.
-    pub version: String,
+    #[schemars(with = "String")]
+    pub version: Version,
     /// Archive URL relative to the index's own URL.
     pub url: String,
     /// Archive size in bytes.
     pub size: u64,
     /// Archive sha256, lowercase hex.
-    pub sha256: String,
+    pub sha256: Sha256,
     /// Sum of the unpacked file sizes (for the free-space check).
     pub unpacked_size: u64,
     /// Oldest shell version that can run this runtime.
-    pub min_shell_version: String,
+    #[schemars(with = "String")]
+    pub min_shell_version: Version,
 }
 
-/// `runtime-<channel>.json`: the index's file name beside the archives.
-pub fn index_file_name(channel: &str) -> String {
-    format!("runtime-{channel}.json")
-}
+pub use crate::layout::index_file_name;
 
 impl ReleaseIndex {
     /// The minisign trusted comment the index is signed with: it names the file, channel and
@@ -57,7 +56,7 @@ impl ReleaseIndex {
         format!(
             "timestamp:{published_at}\tfile:{file}\tchannel:{channel}\tpublished_at:{published_at}",
             published_at = self.published_at,
-            file = index_file_name(&self.channel),
+            file = index_file_name(self.channel),
             channel = self.channel,
         )
     }

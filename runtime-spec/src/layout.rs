@@ -1,6 +1,6 @@
 //! Fixed names inside a runtime folder and archive (`docs/runtime-contract.md`, "Runtime layout").
 
-use crate::Target;
+use crate::{Channel, Target};
 
 /// The embedded CPython tree.
 pub const PYTHON_DIR: &str = "python";
@@ -31,4 +31,15 @@ pub fn app_pth_line(target: Target) -> String {
 /// File name of the runtime archive for a version and target.
 pub fn archive_name(version: &str, target: Target) -> String {
     format!("tokenizer-studio-runtime-{version}-{target}.tar.zst")
+}
+
+/// `runtime-<channel>.json`: the channel's signed release index (`.minisig` beside it).
+pub fn index_file_name(channel: Channel) -> String {
+    format!("runtime-{channel}.json")
+}
+
+/// `latest-<channel>.json`: Tauri's updater manifest for the channel's shells, beside
+/// [`index_file_name`] under the release base URL.
+pub fn shell_update_manifest_name(channel: Channel) -> String {
+    format!("latest-{channel}.json")
 }

@@ -1,23 +1,33 @@
-//! The runtime contract: targets, layout, manifest, release index, launch contract, env names.
+//! The runtime contract: targets, layout, manifest, release index, launch contract, every
+//! environment variable, and the nouns they share (channel, sha256, version, minisign key),
+//! each parsed once where it enters a program and passed around typed.
 //!
 //! Everything here is pure (no network, no processes, no file IO beyond parsing bytes it is
 //! given) so the xtask, the supervisor, the smoke tests and the shell can all depend on it and
 //! agree on every path and name. What each part means: `docs/runtime-contract.md`.
 
+pub mod channel;
 pub mod discovery;
 pub mod env;
 pub mod index;
+pub mod keys;
 pub mod launch;
 pub mod layout;
 pub mod manifest;
 pub mod pins;
 pub mod schema;
+pub mod sha256;
 pub mod target;
+pub mod version;
 
+pub use channel::Channel;
 pub use index::{IndexEntry, ReleaseIndex};
+pub use keys::PublicKey;
 pub use launch::LaunchContract;
 pub use manifest::{FileEntry, Manifest, PythonInfo, PythonSource};
+pub use sha256::Sha256;
 pub use target::Target;
+pub use version::Version;
 
 /// Reverse-DNS application id, shared by the manifest, the installers and the shell.
 pub const APP_ID: &str = "dev.tokenizerstudio.app";

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use runtime_spec::{layout, Target};
 
 /// Overrides where the bundled archive is looked for (tests, unusual installs).
-pub const BUNDLED_RUNTIME_ENV: &str = "TOKENIZER_STUDIO_BUNDLED_RUNTIME";
+pub const BUNDLED_RUNTIME_ENV: &str = runtime_spec::env::BUNDLED_RUNTIME;
 
 /// The runtime archive an installer put beside the shell, if any: Linux packages keep resources
 /// in `/usr/lib/<binary>/`, macOS bundles in `Contents/Resources/`, Windows beside the exe.

@@ -9,6 +9,7 @@
 //! the supervisor's `PR_SET_PDEATHSIG`.
 
 pub mod app;
+pub mod built_in;
 pub mod bundled;
 mod commands;
 pub mod discovery;

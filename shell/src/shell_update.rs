@@ -11,7 +11,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine as _;
 use tauri::{AppHandle, Manager, Url};
 use tauri_plugin_updater::UpdaterExt as _;
 
@@ -20,7 +19,7 @@ use crate::updates;
 
 /// Overrides where the shell looks for `latest-<channel>.json` (tests, mirrors). Only the URL:
 /// the key stays the one built in.
-pub const SHELL_UPDATE_URL_ENV: &str = "TOKENIZER_STUDIO_SHELL_UPDATE_URL";
+pub const SHELL_UPDATE_URL_ENV: &str = runtime_spec::env::SHELL_UPDATE_URL;
 /// Id of the banner that announces a downloaded shell update over the UI.
 pub const NOTICE_ID: &str = "tokenizer-studio-shell-update";
 /// How long one request of the check or the download may take.
@@ -52,35 +51,25 @@ impl ShellUpdates {
 /// The updater plugin, with the update key built into this binary (Tauri's form of it).
 pub fn plugin<R: tauri::Runtime>() -> tauri::plugin::TauriPlugin<R, tauri_plugin_updater::Config> {
     tauri_plugin_updater::Builder::new()
-        .pubkey(tauri_pubkey(built_in_public_key()).unwrap_or_default())
+        .pubkey(tauri_pubkey(crate::built_in::update_key_text()).unwrap_or_default())
         .build()
 }
 
-fn built_in_public_key() -> &'static str {
-    option_env!("TOKENIZER_STUDIO_UPDATE_PUBKEY").unwrap_or("")
-}
-
-/// Tauri's form of a minisign public key: the base64 of the key file's text. Takes the file
-/// text (what `cargo xtask keygen` writes) or its bare key line; `None` when there is no key.
+/// Tauri's form of a minisign public key: the base64 of the key file's text. Takes every form
+/// [`runtime_spec::PublicKey`] reads (the key line, the file text, Tauri's form itself), as the
+/// runtime updater and the xtask do; `None` when there is no key or the text is none.
 pub fn tauri_pubkey(public_key: &str) -> Option<String> {
-    let text = public_key.trim();
-    if text.is_empty() {
-        return None;
-    }
-    let file_text = if text.starts_with("untrusted comment:") {
-        format!("{text}\n")
-    } else {
-        format!("untrusted comment: minisign public key\n{text}\n")
-    };
-    Some(base64::engine::general_purpose::STANDARD.encode(file_text))
+    runtime_spec::PublicKey::parse(public_key)
+        .ok()
+        .map(|key| key.tauri_form())
 }
 
 /// Where this build looks for newer shells: the override, else
 /// `<base>/latest-<channel>.json` from the build, else nowhere. `Err` says why a URL is refused.
 pub fn endpoint() -> Result<Option<Url>, String> {
     endpoint_from(
-        option_env!("TOKENIZER_STUDIO_RELEASE_BASE_URL").unwrap_or(""),
-        option_env!("TOKENIZER_STUDIO_CHANNEL").unwrap_or("dev"),
+        crate::built_in::release_base_url(),
+        crate::built_in::channel_name(),
         std::env::var(SHELL_UPDATE_URL_ENV).ok(),
     )
 }
@@ -93,10 +82,16 @@ fn endpoint_from(
     let text = match override_url.filter(|url| !url.trim().is_empty()) {
         Some(url) => url.trim().to_owned(),
         None if base_url.trim().is_empty() => return Ok(None),
-        None => format!(
-            "{}/latest-{channel}.json",
-            base_url.trim().trim_end_matches('/')
-        ),
+        None => {
+            let channel: runtime_spec::Channel = channel
+                .parse()
+                .map_err(|error| format!("this build's channel: {error}"))?;
+            format!(
+                "{}/{}",
+                base_url.trim().trim_end_matches('/'),
+                runtime_spec::layout::shell_update_manifest_name(channel)
+            )
+        }
     };
     let url = Url::parse(&text).map_err(|error| format!("`{text}` is not a URL: {error}"))?;
     if !transport_allowed(&url) {
@@ -132,7 +127,7 @@ pub fn check_in_background(app: &AppHandle) {
             return;
         }
     };
-    if tauri_pubkey(built_in_public_key()).is_none() {
+    if tauri_pubkey(crate::built_in::update_key_text()).is_none() {
         shell
             .log
             .line("shell updates are off: this build has no update key");
@@ -248,6 +243,8 @@ pub fn install_if_ready(app: &AppHandle) {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+
     use super::*;
 
     #[test]
@@ -323,5 +320,11 @@ mod tests {
         assert!(from_line.starts_with("untrusted comment:"));
         assert!(from_line.ends_with(&format!("\n{line}\n")));
         assert_eq!(tauri_pubkey("  \n"), None);
+        // Tauri's form itself (what `cargo xtask keygen` prints for Tauri) is the same key, not
+        // a key line to wrap again; text that is no key gives no updater key at all.
+        let tauri_form = tauri_pubkey(&file).unwrap();
+        assert_eq!(tauri_pubkey(&tauri_form), Some(tauri_form.clone()));
+        assert_eq!(tauri_pubkey(&format!("{tauri_form}\n")), Some(tauri_form));
+        assert_eq!(tauri_pubkey("RWQ"), None);
     }
 }

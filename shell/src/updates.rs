@@ -16,10 +16,10 @@ pub const SETTINGS_FILE: &str = "shell-settings.json";
 /// point at indexes signed by the release key.
 pub fn built_in_source() -> Option<UpdateSource> {
     source_from(
-        option_env!("TOKENIZER_STUDIO_UPDATE_PUBKEY").unwrap_or(""),
-        option_env!("TOKENIZER_STUDIO_CHANNEL").unwrap_or("dev"),
-        option_env!("TOKENIZER_STUDIO_RELEASE_BASE_URL").unwrap_or(""),
-        std::env::var(updater::INDEX_URL_ENV).ok(),
+        crate::built_in::update_key_text(),
+        crate::built_in::channel_name(),
+        crate::built_in::release_base_url(),
+        std::env::var(runtime_spec::env::INDEX_URL).ok(),
     )
 }
 
@@ -31,7 +31,10 @@ fn source_from(
 ) -> Option<UpdateSource> {
     let index_url = index_url_override
         .filter(|url| !url.trim().is_empty())
-        .unwrap_or_else(|| updater::index_url_for(base_url, channel));
+        .unwrap_or_else(|| match channel.parse() {
+            Ok(channel) => updater::index_url_for(base_url, channel),
+            Err(_) => String::new(),
+        });
     (!public_key.trim().is_empty() && !index_url.is_empty()).then(|| UpdateSource {
         index_url,
         public_key: public_key.to_owned(),
@@ -41,7 +44,10 @@ fn source_from(
 
 /// Whether the background update check may run (env first, then the settings file).
 pub fn background_check_enabled(data_root: &Path) -> bool {
-    check_enabled(std::env::var(updater::UPDATE_CHECK_ENV).ok(), data_root)
+    check_enabled(
+        std::env::var(runtime_spec::env::UPDATE_CHECK).ok(),
+        data_root,
+    )
 }
 
 fn check_enabled(env_value: Option<String>, data_root: &Path) -> bool {

@@ -32,7 +32,7 @@ const FETCH_POLICY: RetryPolicy = RetryPolicy {
 pub struct UpdateSource {
     /// URL of `runtime-<channel>.json`; the signature is at the same URL + `.minisig`.
     pub index_url: String,
-    /// minisign public key: the key file text or its base64 line.
+    /// minisign public key in any form [`runtime_spec::PublicKey`] reads.
     pub public_key: String,
     /// The channel this build follows (`dev`, `alpha`, `beta`, `stable`).
     pub channel: String,
@@ -125,10 +125,10 @@ pub fn verify(
             ),
         });
     }
-    if index.channel != source.channel {
+    if index.channel != *source.channel {
         return Err(Error::WrongChannel {
             expected: source.channel.clone(),
-            found: index.channel,
+            found: index.channel.to_string(),
         });
     }
     if let Some(newest_seen) = newest_seen {
@@ -150,16 +150,15 @@ pub fn verify(
                 .join(", "),
         });
     };
-    let version = parse_version(&entry.version, "version")?;
-    let min_shell = parse_version(&entry.min_shell_version, "min_shell_version")?;
-    if *shell_version < min_shell {
+    // Version and sha256 are typed: the JSON parse above already refused malformed ones.
+    if *shell_version < entry.min_shell_version {
         return Err(Error::ShellTooOld {
-            version: version.to_string(),
-            min_shell_version: min_shell.to_string(),
+            version: entry.version.to_string(),
+            min_shell_version: entry.min_shell_version.to_string(),
             shell_version: shell_version.to_string(),
         });
     }
-    if !is_sha256(&entry.sha256) || entry.size == 0 {
+    if entry.size == 0 {
         return Err(Error::BadEntry {
             reason: format!("size {} / sha256 `{}`", entry.size, entry.sha256),
         });
@@ -188,7 +187,7 @@ pub fn offer(
     installed: Option<&Version>,
     is_bad: impl Fn(&str) -> bool,
 ) -> Result<Offer> {
-    let offered = parse_version(&verified.entry.version, "version")?;
+    let offered = verified.entry.version.clone();
     if let Some(installed) = installed {
         if offered < *installed {
             return Err(Error::Downgrade {
@@ -202,28 +201,14 @@ pub fn offer(
             });
         }
     }
-    if is_bad(&verified.entry.version) {
+    if is_bad(&verified.entry.version.to_string()) {
         return Ok(Offer::KnownBad {
-            version: verified.entry.version.clone(),
+            version: verified.entry.version.to_string(),
         });
     }
     Ok(Offer::Install(verified))
 }
 
-pub(crate) fn parse_version(text: &str, field: &str) -> Result<Version> {
-    Version::parse(text).map_err(|error| Error::BadEntry {
-        reason: format!("{field} `{text}` is not a semantic version ({error})"),
-    })
-}
-
-fn is_sha256(text: &str) -> bool {
-    text.len() == 64
-        && text
-            .bytes()
-            .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-/// Accepts the key file text (`untrusted comment:` line + key line) or the bare key line.
 /// Index and archive URLs: https, or plain http from this computer (tests, a local mirror).
 fn require_secure_transport(url: &str) -> Result<()> {
     let allowed = url::Url::parse(url)
@@ -237,14 +222,13 @@ fn require_secure_transport(url: &str) -> Result<()> {
     }
 }
 
+/// Every form [`runtime_spec::PublicKey`] reads (key line, `.pub` file text, Tauri's base64
+/// of it): the forms the xtask accepts when it builds the key in.
 fn parse_public_key(text: &str) -> Result<minisign_verify::PublicKey> {
-    let text = text.trim();
-    let parsed = if text.lines().count() >= 2 {
-        minisign_verify::PublicKey::decode(text)
-    } else {
-        minisign_verify::PublicKey::from_base64(text)
-    };
-    parsed.map_err(|error| Error::BadPublicKey {
+    let key = runtime_spec::PublicKey::parse(text).map_err(|error| Error::BadPublicKey {
+        reason: error.to_string(),
+    })?;
+    minisign_verify::PublicKey::from_base64(&key.key_line()).map_err(|error| Error::BadPublicKey {
         reason: error.to_string(),
     })
 }
@@ -298,4 +282,83 @@ fn fetch_once(client: &reqwest::blocking::Client, url: &str, limit: u64) -> Resu
         });
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use runtime_spec::{Channel, IndexEntry, Sha256};
+
+    use super::*;
+
+    /// Every form of the release key a release engineer may configure (the xtask accepts them
+    /// all and builds the text in as given): the runtime updater must trust each of them, and
+    /// no other key.
+    #[test]
+    fn every_form_of_the_release_key_verifies_a_signed_index() {
+        let (public, secret) = release_meta::generate_keypair(None).unwrap();
+        let line = release_meta::minisign::public_key_line(&public).unwrap();
+        let tauri = release_meta::tauri_pubkey(&public);
+        let index = release_meta::build_index(
+            Channel::Beta,
+            7,
+            vec![(
+                Target::LinuxX64,
+                IndexEntry {
+                    version: "0.2.0".parse().unwrap(),
+                    url: "runtime.tar.zst".to_owned(),
+                    size: 1,
+                    sha256: Sha256::from_bytes([7; 32]),
+                    unpacked_size: 1,
+                    min_shell_version: "0.1.0".parse().unwrap(),
+                },
+            )],
+        )
+        .unwrap();
+        let json = release_meta::index_json(&index);
+        let signature =
+            release_meta::sign(json.as_bytes(), &secret, None, &index.trusted_comment()).unwrap();
+        let shell = Version::parse("0.1.0").unwrap();
+        for form in [
+            public.clone(),
+            public.trim_end().to_owned(),
+            public.replace('\n', "\r\n"),
+            format!("  {public}\n\n"),
+            line.clone(),
+            format!("{line}\n"),
+            tauri.clone(),
+            format!("{tauri}\n"),
+        ] {
+            let source = UpdateSource {
+                index_url: "https://releases.invalid/runtime-beta.json".to_owned(),
+                public_key: form.clone(),
+                channel: "beta".to_owned(),
+            };
+            verify(
+                json.as_bytes(),
+                &signature,
+                &source,
+                Target::LinuxX64,
+                &shell,
+                None,
+            )
+            .unwrap_or_else(|error| panic!("{form:?}: {error}"));
+        }
+        let (other, _) = release_meta::generate_keypair(None).unwrap();
+        let source = UpdateSource {
+            index_url: "https://releases.invalid/runtime-beta.json".to_owned(),
+            public_key: release_meta::tauri_pubkey(&other),
+            channel: "beta".to_owned(),
+        };
+        assert!(matches!(
+            verify(
+                json.as_bytes(),
+                &signature,
+                &source,
+                Target::LinuxX64,
+                &shell,
+                None
+            ),
+            Err(Error::WrongKey { .. })
+        ));
+    }
 }

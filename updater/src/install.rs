@@ -79,7 +79,7 @@ pub fn check_and_install(
         Offer::KnownBad { version } => return Ok(Outcome::KnownBad { version }),
     };
     let entry = &verified.entry;
-    let version = entry.version.clone();
+    let version = entry.version.to_string();
 
     let downloads = store.slot(DOWNLOADS);
     fs_err::create_dir_all(&downloads).map_err(Error::io("creating", &downloads))?;
@@ -94,7 +94,7 @@ pub fn check_and_install(
         &verified.archive_url,
         &ExpectedFile {
             size: entry.size,
-            sha256: entry.sha256.clone(),
+            sha256: entry.sha256.to_string(),
         },
         &archive,
         policy,

@@ -24,19 +24,19 @@ pub use index::{Offer, UpdateSource, VerifiedIndex};
 pub use install::{check_and_install, install_pending, Outcome, Stage, SPACE_MARGIN_BYTES};
 pub use store::{RolledBack, StepHook, Store, CURRENT, DEFAULT, DOWNLOADS, PENDING, PREVIOUS};
 
-/// Environment variable that overrides the built-in release index URL (tests, mirrors).
-pub const INDEX_URL_ENV: &str = "TOKENIZER_STUDIO_INDEX_URL";
-/// Environment variable that turns the background update check off (`0`, `off`, `false`).
-pub const UPDATE_CHECK_ENV: &str = "TOKENIZER_STUDIO_UPDATE_CHECK";
+/// Overrides the built-in release index URL (tests, mirrors); named in the contract's table.
+pub const INDEX_URL_ENV: &str = runtime_spec::env::INDEX_URL;
+/// Turns the background update check off (`0`, `off`, `false`); named in the contract's table.
+pub const UPDATE_CHECK_ENV: &str = runtime_spec::env::UPDATE_CHECK;
 
 /// The built-in index URL for `channel` under the release base URL.
-pub fn index_url_for(base_url: &str, channel: &str) -> String {
+pub fn index_url_for(base_url: &str, channel: runtime_spec::Channel) -> String {
     if base_url.is_empty() {
         return String::new();
     }
     format!(
         "{}/{}",
         base_url.trim_end_matches('/'),
-        runtime_spec::index::index_file_name(channel)
+        runtime_spec::layout::index_file_name(channel)
     )
 }

@@ -52,7 +52,9 @@ pub fn install(plan: &Plan, runs: usize) -> Result<()> {
         tar,
         archive: plan.archive.clone(),
         scratch: scratch.path().to_owned(),
-        index_url: published.server.url(&runtime_spec::index::index_file_name(CHANNEL)),
+        index_url: published
+            .server
+            .url(&runtime_spec::index::index_file_name(CHANNEL)),
         key_file: published.key_file.clone(),
     };
 
@@ -116,7 +118,8 @@ fn publish(plan: &Plan, manifest: &runtime_spec::Manifest, scratch: &Path) -> Re
     let (public_key, secret_key) = release_meta::generate_keypair(None)?;
     let key_file = scratch.join("minisign.pub");
     fs_err::write(&key_file, &public_key)?;
-    let shell_version = runtime_spec::version::parse(env!("CARGO_PKG_VERSION"), "the xtask's version")?;
+    let shell_version =
+        runtime_spec::version::parse(env!("CARGO_PKG_VERSION"), "the xtask's version")?;
     let entry = release_meta::entry_for_archive(&served, manifest, &shell_version)?;
     let (archive_size, unpacked_size) = (entry.size, entry.unpacked_size);
     let published_at = SystemTime::now()

@@ -266,7 +266,7 @@ fn release_dir(root: &Path) -> Result<PathBuf> {
 }
 
 fn cargo() -> PathBuf {
-    std::env::var_os("CARGO")
+    crate::plan::var_os("CARGO")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("cargo"))
 }
@@ -452,10 +452,7 @@ struct Display {
 
 impl Display {
     fn start() -> Result<Display> {
-        if let Some(name) = std::env::var("DISPLAY")
-            .ok()
-            .filter(|name| !name.is_empty())
-        {
+        if let Some(name) = crate::plan::var("DISPLAY") {
             return Ok(Display { name, _xvfb: None });
         }
         for number in DISPLAY_NUMBERS {

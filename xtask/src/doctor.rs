@@ -94,7 +94,7 @@ pub fn checks(target: Target, cache_dir: &Path) -> Vec<Check> {
         found: cached_uv
             .is_file()
             .then(|| display(cached_uv.clone()))
-            .or_else(|| std::env::var("TOKENIZER_STUDIO_UV").ok()),
+            .or_else(|| crate::plan::var(runtime_spec::env::UV)),
         fix: Fix::Bootstrap,
     });
     checks

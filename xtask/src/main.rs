@@ -83,7 +83,7 @@ enum Command {
     SignMacosBundles {
         #[arg(long)]
         dir: PathBuf,
-        #[arg(long, value_enum)]
+        #[arg(long, value_parser = plan::channel_arg())]
         channel: Channel,
         #[arg(long)]
         source_date_epoch: u64,
@@ -162,7 +162,7 @@ enum Command {
 enum IndexCommand {
     /// Merge per-target `runtime-<channel>-<target>.fragment.json` files into one signed index.
     Merge {
-        #[arg(long, value_enum)]
+        #[arg(long, value_parser = plan::channel_arg())]
         channel: Channel,
         /// Output folder for `runtime-<channel>.json` and its `.minisig`.
         #[arg(long)]
@@ -214,7 +214,7 @@ struct RuntimeArgs {
     #[arg(long, value_parser = parse_target)]
     target: Option<Target>,
     /// Release channel; alpha, beta and stable refuse a local Python.
-    #[arg(long, value_enum, default_value = "dev")]
+    #[arg(long, value_parser = plan::channel_arg(), default_value = "dev")]
     channel: Channel,
     /// Use this python-build-standalone archive (path or URL) instead of the pinned one.
     #[arg(long, requires = "python_sha256")]
@@ -228,7 +228,8 @@ struct RuntimeArgs {
     /// zstd level of the archive.
     #[arg(long)]
     zstd_level: Option<i32>,
-    /// Print the plan and exit.
+    /// Print the plan and exit without building (a release: its whole configuration, secrets
+    /// shown as set or unset).
     #[arg(long)]
     dry_run: bool,
     /// Skip the smoke tests that follow a host-target build.
@@ -263,19 +264,19 @@ fn run(command: Command) -> Result<()> {
     match command {
         Command::Runtime(args) => runtime(args),
         Command::Release(args) => {
-            let plan = plan_of(&args.runtime)?;
+            let release = plan::ReleasePlan::resolve(plan::ReleaseInput {
+                build: plan_input(&args.runtime),
+                bundle: args.bundle,
+                formats: &args.formats,
+                skip_smoke: args.runtime.no_smoke,
+            })?;
             if args.runtime.dry_run {
-                print!("{plan}");
+                print!("{release}");
                 return Ok(());
             }
-            let options = release::ReleaseOptions {
-                bundle: args.bundle,
-                formats: args.formats,
-                skip_smoke: args.runtime.no_smoke,
-            };
-            release::release(&plan, &options)
+            release::release(&release)
         }
-        Command::Keygen { out } => release::keygen(&out),
+        Command::Keygen { out } => release::keygen(&out, plan::minisign_password().as_ref()),
         Command::Index {
             command:
                 IndexCommand::Merge {
@@ -283,7 +284,7 @@ fn run(command: Command) -> Result<()> {
                     out,
                     fragments,
                 },
-        } => release::merge_index(channel, &out, &fragments),
+        } => release::merge_index(channel, &out, &fragments, &plan::index_signing_key()?),
         Command::Lock { check } => {
             let root = plan::project_root();
             let api_dir = root.join("apps/tokenizer-studio/api");
@@ -308,7 +309,12 @@ fn run(command: Command) -> Result<()> {
             dir,
             channel,
             source_date_epoch,
-        } => sign::sign_macos_bundles(&dir, channel, source_date_epoch),
+        } => sign::sign_macos_bundles(
+            &dir,
+            channel,
+            source_date_epoch,
+            &plan::Signing::from_env(Target::MacosArm64)?,
+        ),
         Command::SmokeSupervise { runtime, data } => smoke::supervise(&runtime, &data),
         Command::Doctor { target } => {
             let target = match target {
@@ -373,15 +379,19 @@ fn run(command: Command) -> Result<()> {
     }
 }
 
-fn plan_of(args: &RuntimeArgs) -> Result<Plan> {
-    Plan::new(PlanInput {
+fn plan_input(args: &RuntimeArgs) -> PlanInput<'_> {
+    PlanInput {
         target: args.target,
         channel: args.channel,
         python_archive: args.python_archive.as_deref(),
         python_sha256: args.python_sha256.as_deref(),
         out_dir: args.out_dir.as_deref(),
         zstd_level: args.zstd_level,
-    })
+    }
+}
+
+fn plan_of(args: &RuntimeArgs) -> Result<Plan> {
+    Plan::new(plan_input(args))
 }
 
 fn runtime(args: RuntimeArgs) -> Result<()> {

@@ -9,7 +9,7 @@ use cargo_packager::config::{AppCategory, Binary, DebianConfig, HookCommand, Res
 use cargo_packager::{Config, PackageFormat};
 use runtime_spec::Target;
 
-use crate::plan::Channel;
+use crate::plan::{Channel, Signing};
 use crate::{sign, tools, ui};
 
 /// What the installer carries besides the shell (`docs/decisions/0013-thin-and-full-bundles.md`).
@@ -47,6 +47,8 @@ pub struct InstallerInput<'a> {
     pub source_date_epoch: u64,
     /// Decides whether ad-hoc macOS signing is allowed.
     pub channel: Channel,
+    /// The identities the release plan read (and checked against the channel).
+    pub signing: &'a Signing,
 }
 
 /// Maintainer of the packages (Debian needs a name and an address).
@@ -151,8 +153,8 @@ pub fn installers(input: &InstallerInput<'_>) -> Result<Vec<PathBuf>> {
     // marker is packaged from its own stamped copy of the shell.
     // Windows: the shell and each installer get Authenticode when a certificate is configured
     // (signer_for already refused a release channel without one).
-    let windows_identity = match input.target {
-        Target::WindowsX64 => sign::WindowsIdentity::from_env()?,
+    let windows_identity = match (input.target, &input.signing.windows) {
+        (Target::WindowsX64, Some(certificate)) => Some(sign::WindowsIdentity::new(certificate)?),
         _ => None,
     };
     let mut outputs = Vec::new();
@@ -194,8 +196,18 @@ pub fn installers(input: &InstallerInput<'_>) -> Result<Vec<PathBuf>> {
     if input.target == Target::MacosArm64 {
         // Innermost first: the runtime's Mach-O (assembly), the `.app` (hook, or here for an
         // `.app`-only build), then the `.dmg` that carries it.
-        sign::sign_macos_bundles(input.out_dir, input.channel, input.source_date_epoch)?;
-        sign::sign_macos_disk_images(input.out_dir, input.channel, input.source_date_epoch)?;
+        sign::sign_macos_bundles(
+            input.out_dir,
+            input.channel,
+            input.source_date_epoch,
+            input.signing,
+        )?;
+        sign::sign_macos_disk_images(
+            input.out_dir,
+            input.channel,
+            input.source_date_epoch,
+            input.signing,
+        )?;
     }
     let paths: Vec<PathBuf> = outputs
         .into_iter()

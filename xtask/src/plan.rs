@@ -1,5 +1,13 @@
-//! The build plan: every target, version, path and output name, resolved once up front.
+//! The build plan: every target, version, path and output name, resolved once up front, and
+//! for `cargo xtask release` the [`ReleasePlan`]: the whole release configuration (keys,
+//! signing identities, release URL, channel, bundle, formats) gathered from the command line
+//! and the environment by one function, checked, and then obeyed by `release`, `package` and
+//! `sign`, which never read the environment themselves.
+//!
+//! Every read of the process environment by the xtask is in this module ([`var`], [`var_os`]):
+//! the names are rows of `runtime_spec::env`'s table, so the README lists all of them.
 
+use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -7,24 +15,16 @@ use anyhow::{bail, Context, Result};
 use runtime_spec::pins::PythonPins;
 use runtime_spec::{layout, Target};
 
-/// Release channel; release channels refuse a local (non-portable) Python.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Channel {
-    Dev,
-    Alpha,
-    Beta,
-    Stable,
-}
+/// Release channel (the contract's); release channels refuse a local (non-portable) Python.
+pub use runtime_spec::Channel;
 
-impl Channel {
-    pub fn name(self) -> &'static str {
-        match self {
-            Channel::Dev => "dev",
-            Channel::Alpha => "alpha",
-            Channel::Beta => "beta",
-            Channel::Stable => "stable",
-        }
-    }
+/// `--channel`: one of the contract's channel names (listed in `--help`).
+pub fn channel_arg() -> impl clap::builder::TypedValueParser<Value = Channel> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(Channel::NAMES).map(|name| {
+        name.parse::<Channel>()
+            .expect("a listed channel name parses")
+    })
 }
 
 /// Where the embedded CPython comes from.
@@ -83,7 +83,12 @@ pub const ZSTD_WORKERS: u32 = 2;
 
 impl Plan {
     pub fn new(input: PlanInput<'_>) -> Result<Plan> {
-        let root = project_root();
+        Plan::from_lookup(input, &var)
+    }
+
+    /// [`Plan::new`] over any variable source (tests).
+    pub fn from_lookup(input: PlanInput<'_>, lookup: &Lookup) -> Result<Plan> {
+        let root = project_root_from(lookup);
         let target = match input.target {
             Some(target) => target,
             None => Target::host().context(
@@ -93,21 +98,19 @@ impl Plan {
         let pins = PythonPins::builtin();
         let python = match (input.python_archive, input.python_sha256) {
             (Some(location), Some(sha256)) => {
-                if sha256.len() != 64 || !sha256.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+                let Ok(sha256) = runtime_spec::Sha256::parse(sha256) else {
                     bail!("--python-sha256 must be 64 hex digits, got `{sha256}`");
-                }
+                };
                 PythonChoice::Override {
                     location: location.to_owned(),
-                    sha256: sha256.to_ascii_lowercase(),
+                    sha256: sha256.to_hex(),
                 }
             }
             (Some(_), None) | (None, Some(_)) => {
                 bail!("--python-archive and --python-sha256 go together: an archive is only used with its checksum")
             }
             (None, None) => {
-                let base = std::env::var(runtime_spec::env::PYTHON_MIRROR)
-                    .ok()
-                    .filter(|mirror| !mirror.is_empty())
+                let base = lookup(runtime_spec::env::PYTHON_MIRROR)
                     .unwrap_or_else(|| pins.base_url.clone());
                 PythonChoice::Pinned {
                     url: pins.url(&base, target)?,
@@ -124,7 +127,7 @@ impl Plan {
         Ok(Plan {
             target,
             channel: input.channel,
-            source_date_epoch: source_date_epoch(&root),
+            source_date_epoch: source_date_epoch_from(&root, lookup),
             python,
             python_version: pins.python_version.clone(),
             python_build: pins.release.clone(),
@@ -135,7 +138,7 @@ impl Plan {
                 .join("target")
                 .join("runtime-build")
                 .join(target.name()),
-            cache_dir: cache_dir()?,
+            cache_dir: cache_dir_from(lookup)?,
             runtime_dir: out_dir.join(format!("runtime-{target}")),
             archive: out_dir.join(layout::archive_name(&version, target)),
             out_dir,
@@ -203,7 +206,11 @@ impl fmt::Display for Plan {
 /// The repository root: the parent of `xtask/`, or `XTASK_PROJECT_ROOT` (tests build other
 /// checkouts of the same commit with one xtask binary).
 pub fn project_root() -> PathBuf {
-    if let Some(root) = std::env::var_os("XTASK_PROJECT_ROOT").filter(|root| !root.is_empty()) {
+    project_root_from(&var)
+}
+
+fn project_root_from(lookup: &Lookup) -> PathBuf {
+    if let Some(root) = lookup(runtime_spec::env::XTASK_PROJECT_ROOT) {
         return PathBuf::from(root);
     }
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -214,15 +221,18 @@ pub fn project_root() -> PathBuf {
 
 /// `TOKENIZER_STUDIO_CACHE_DIR`, else `$XDG_CACHE_HOME` or `~/.cache`, `/tokenizer-studio-xtask`.
 pub fn cache_dir() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("TOKENIZER_STUDIO_CACHE_DIR").filter(|dir| !dir.is_empty())
-    {
+    cache_dir_from(&var)
+}
+
+fn cache_dir_from(lookup: &Lookup) -> Result<PathBuf> {
+    if let Some(dir) = lookup(runtime_spec::env::CACHE_DIR) {
         return absolute(Path::new(&dir));
     }
-    let base = match std::env::var_os("XDG_CACHE_HOME").filter(|dir| !dir.is_empty()) {
+    let base = match lookup("XDG_CACHE_HOME") {
         Some(dir) => PathBuf::from(dir),
         None => {
-            let home = std::env::var_os("HOME")
-                .or_else(|| std::env::var_os("USERPROFILE"))
+            let home = lookup("HOME")
+                .or_else(|| lookup("USERPROFILE"))
                 .context("neither HOME nor TOKENIZER_STUDIO_CACHE_DIR is set: set one")?;
             PathBuf::from(home).join(".cache")
         }
@@ -233,9 +243,12 @@ pub fn cache_dir() -> Result<PathBuf> {
 /// `SOURCE_DATE_EPOCH`, else the last commit's time, else 0: every timestamp in a build comes
 /// from here, so the same commit gives the same bytes.
 pub(crate) fn source_date_epoch(root: &Path) -> u64 {
-    if let Some(epoch) = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|value| value.trim().parse().ok())
+    source_date_epoch_from(root, &var)
+}
+
+fn source_date_epoch_from(root: &Path, lookup: &Lookup) -> u64 {
+    if let Some(epoch) =
+        lookup(runtime_spec::env::SOURCE_DATE_EPOCH).and_then(|value| value.trim().parse().ok())
     {
         return epoch;
     }
@@ -256,4 +269,558 @@ fn absolute(path: &Path) -> Result<PathBuf> {
     Ok(std::env::current_dir()
         .context("reading the current directory")?
         .join(path))
+}
+
+/// A source of environment variables: the process environment ([`var`]) or a test's map.
+/// `None` for unset and empty alike (CI passes an unset secret as an empty variable).
+pub type Lookup = dyn Fn(&str) -> Option<String>;
+
+/// A variable of the process environment, `None` when unset or empty. The name must be a row of
+/// `runtime_spec::env`'s table (checked in debug builds, which the xtask always is).
+pub fn var(name: &str) -> Option<String> {
+    var_os(name).map(|value| value.to_string_lossy().into_owned())
+}
+
+/// [`var`] for values that may not be UTF-8 (paths, `PATH`).
+pub fn var_os(name: &str) -> Option<OsString> {
+    debug_assert!(
+        runtime_spec::env::lookup(name).is_some(),
+        "{name} is read but not listed in runtime-spec/src/env.rs"
+    );
+    std::env::var_os(name).filter(|value| !value.is_empty())
+}
+
+/// A value that must never be printed: `Debug` and `Display` say `<redacted>`; the value is
+/// reached only through [`Secret::expose`] where it is used.
+#[derive(Clone)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Secret<T> {
+        Secret(value)
+    }
+
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl<T> fmt::Display for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// `set` or `unset`, how the plan shows a secret.
+fn set_or_unset<T>(value: &Option<T>) -> &'static str {
+    if value.is_some() {
+        "set"
+    } else {
+        "unset"
+    }
+}
+
+/// The minisign key pair that signs the release index and the shell's installers.
+#[derive(Debug)]
+pub enum IndexKey {
+    /// From the environment (the CI secret): required on release channels.
+    Configured {
+        secret: Secret<String>,
+        password: Option<Secret<String>>,
+        public: runtime_spec::PublicKey,
+    },
+    /// The unencrypted dev key under `target/dev-minisign/`, made on first use (dev channel
+    /// without a configured key; never committed).
+    DevLocal { dir: PathBuf },
+}
+
+/// The Authenticode certificate of a Windows release, decoded once.
+pub struct WindowsCertificate {
+    pub p12: Secret<Vec<u8>>,
+    pub password: Secret<String>,
+    /// An RFC 3161 time-stamp server: a timestamped signature outlives the certificate.
+    pub timestamp_url: Option<String>,
+}
+
+impl fmt::Debug for WindowsCertificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WindowsCertificate")
+            .field("p12", &"<redacted>")
+            .field("timestamp_url", &self.timestamp_url)
+            .finish()
+    }
+}
+
+/// The platform signing configuration of one target, read once.
+#[derive(Debug)]
+pub struct Signing {
+    /// macOS: the Developer ID identity, or ad hoc when none is configured (dev channel only).
+    pub apple: macos_sign::Identity,
+    /// macOS: the App Store Connect key; `None` skips notarization.
+    pub notary: Option<macos_sign::NotaryApiKey>,
+    /// Windows: the Authenticode certificate; `None` leaves the dev build unsigned.
+    pub windows: Option<WindowsCertificate>,
+}
+
+impl Default for Signing {
+    fn default() -> Signing {
+        Signing {
+            apple: macos_sign::Identity::AdHoc,
+            notary: None,
+            windows: None,
+        }
+    }
+}
+
+impl Signing {
+    /// What `target` needs, from the process environment.
+    pub fn from_env(target: Target) -> Result<Signing> {
+        Signing::from_lookup(target, &var)
+    }
+
+    /// Only the variables of `target`'s platform are read: a Linux job is not stopped by an
+    /// Apple secret it never uses.
+    pub fn from_lookup(target: Target, lookup: &Lookup) -> Result<Signing> {
+        use runtime_spec::env;
+        let mut signing = Signing::default();
+        match target {
+            Target::LinuxX64 => {}
+            Target::MacosArm64 => {
+                if let Some(identity) = macos_sign::Identity::from_env_lookup(lookup)? {
+                    signing.apple = identity;
+                }
+                signing.notary = macos_sign::NotaryApiKey::from_env_lookup(lookup);
+            }
+            Target::WindowsX64 => {
+                if let Some(p12_base64) = lookup(env::WINDOWS_P12_BASE64) {
+                    use base64::Engine;
+                    // Secrets pasted into CI settings often carry line breaks.
+                    let compact: String = p12_base64.split_whitespace().collect();
+                    let p12 = base64::engine::general_purpose::STANDARD
+                        .decode(compact)
+                        .with_context(|| {
+                            format!("{} is not valid base64", env::WINDOWS_P12_BASE64)
+                        })?;
+                    signing.windows = Some(WindowsCertificate {
+                        p12: Secret::new(p12),
+                        password: Secret::new(
+                            lookup(env::WINDOWS_P12_PASSWORD).unwrap_or_default(),
+                        ),
+                        timestamp_url: lookup(env::WINDOWS_TIMESTAMP_URL),
+                    });
+                }
+            }
+        }
+        Ok(signing)
+    }
+}
+
+/// The password of the minisign secret key (`keygen` encrypts a new key with it).
+pub fn minisign_password() -> Option<Secret<String>> {
+    var(runtime_spec::env::MINISIGN_PASSWORD).map(Secret::new)
+}
+
+/// The index signing key and its password, for `cargo xtask index merge`.
+pub fn index_signing_key() -> Result<(Secret<String>, Option<Secret<String>>)> {
+    use runtime_spec::env::{MINISIGN_KEY, MINISIGN_PASSWORD};
+    let secret = var(MINISIGN_KEY).with_context(|| {
+        format!("set {MINISIGN_KEY} (and {MINISIGN_PASSWORD} if the key is encrypted) to sign the merged index")
+    })?;
+    Ok((Secret::new(secret), minisign_password()))
+}
+
+/// What a release is asked for on the command line.
+pub struct ReleaseInput<'a> {
+    pub build: PlanInput<'a>,
+    pub bundle: crate::package::Bundle,
+    pub formats: &'a [String],
+    pub skip_smoke: bool,
+}
+
+/// Everything `cargo xtask release` does, resolved and checked before anything is built.
+#[derive(Debug)]
+pub struct ReleasePlan {
+    pub build: Plan,
+    pub bundle: crate::package::Bundle,
+    /// The installer formats (empty when this host does not build the target's installers).
+    pub formats: Vec<cargo_packager::PackageFormat>,
+    pub skip_smoke: bool,
+    /// Where the release is published (trimmed, without a trailing `/`): built into the shell.
+    pub base_url: Option<String>,
+    pub index_key: IndexKey,
+    pub signing: Signing,
+}
+
+impl ReleasePlan {
+    /// From the command line and the process environment.
+    pub fn resolve(input: ReleaseInput<'_>) -> Result<ReleasePlan> {
+        ReleasePlan::from_lookup(input, &var)
+    }
+
+    /// Gathers the configuration and checks all of it, reporting every mistake at once (the
+    /// variable or tool to fix named in each): release channels need the index key pair (a
+    /// secret key that signs for the public key built in) and the platform's signing identity;
+    /// a thin release-channel installer needs its download URL; an explicit format must be
+    /// buildable here.
+    pub fn from_lookup(input: ReleaseInput<'_>, lookup: &Lookup) -> Result<ReleasePlan> {
+        use runtime_spec::env::{
+            APPLE_P12_BASE64, APPLE_P12_PASSWORD, APPLE_P12_PATH, MINISIGN_KEY, MINISIGN_PASSWORD,
+            RELEASE_BASE_URL, UPDATE_PUBKEY, WINDOWS_P12_BASE64, WINDOWS_P12_PASSWORD,
+        };
+        let build = Plan::from_lookup(input.build, lookup)?;
+        let channel = build.channel;
+        let mut problems: Vec<String> = Vec::new();
+
+        let password = lookup(MINISIGN_PASSWORD).map(Secret::new);
+        let public = lookup(UPDATE_PUBKEY).map(|text| runtime_spec::PublicKey::parse(&text));
+        let index_key = match (lookup(MINISIGN_KEY), public) {
+            (Some(secret), Some(Ok(public))) => {
+                if let Err(error) = check_key_pair(&secret, password.as_ref(), &public) {
+                    problems.push(format!("{MINISIGN_KEY} and {UPDATE_PUBKEY}: {error:#}"));
+                }
+                Some(IndexKey::Configured {
+                    secret: Secret::new(secret),
+                    password,
+                    public,
+                })
+            }
+            (secret, public) => {
+                if let Some(Err(error)) = public {
+                    problems.push(format!("{UPDATE_PUBKEY}: {error}"));
+                } else if secret.is_some() {
+                    problems.push(format!(
+                        "{MINISIGN_KEY} is set but {UPDATE_PUBKEY} is not: set both (from `cargo xtask keygen`)"
+                    ));
+                }
+                if secret.is_none() && channel.is_release() {
+                    problems.push(format!(
+                        "a {channel} release needs the release-index signing key: set {MINISIGN_KEY} and {UPDATE_PUBKEY} \
+                         (make them with `cargo xtask keygen`)"
+                    ));
+                }
+                None
+            }
+        };
+        let index_key = index_key.unwrap_or_else(|| IndexKey::DevLocal {
+            dir: crate::release::dev_key_dir(&build.root),
+        });
+
+        let signing = match Signing::from_lookup(build.target, lookup) {
+            Ok(signing) => signing,
+            Err(error) => {
+                problems.push(format!("{error:#}"));
+                Signing::default()
+            }
+        };
+        if channel.is_release() {
+            match build.target {
+                Target::MacosArm64 if signing.apple.is_ad_hoc() => problems.push(format!(
+                    "a {channel} release for macOS needs a signing identity: set {APPLE_P12_BASE64} (or {APPLE_P12_PATH}) and {APPLE_P12_PASSWORD}"
+                )),
+                Target::WindowsX64 if signing.windows.is_none() => problems.push(format!(
+                    "a {channel} release for Windows needs a code-signing certificate: set {WINDOWS_P12_BASE64} and {WINDOWS_P12_PASSWORD}"
+                )),
+                _ => {}
+            }
+        }
+
+        let base_url = lookup(RELEASE_BASE_URL)
+            .map(|url| url.trim().trim_end_matches('/').to_owned())
+            .filter(|url| !url.is_empty());
+        let builds_shell = Some(build.target) == Target::host();
+        // A thin installer downloads its runtime from `<base>/runtime-<channel>.json`: without a
+        // base URL its first run can only say "reinstall with the full installer".
+        if builds_shell && input.bundle == crate::package::Bundle::Thin && base_url.is_none() {
+            if channel.is_release() {
+                problems.push(format!(
+                    "a thin {channel} release needs {RELEASE_BASE_URL} (where runtime-{channel}.json and the archives will be published): the shell's first run downloads the runtime from there"
+                ));
+            } else {
+                crate::ui::warn(&format!(
+                    "{RELEASE_BASE_URL} is not set: this thin dev shell cannot download a runtime by itself (set {} when running it, or build --bundle full)",
+                    runtime_spec::env::INDEX_URL
+                ));
+            }
+        }
+
+        let formats = match crate::package::choose_formats(build.target, input.formats) {
+            Ok(formats) => formats,
+            Err(error) => {
+                problems.push(format!("{error:#}"));
+                Vec::new()
+            }
+        };
+        if !problems.is_empty() {
+            bail!(
+                "the release is misconfigured; nothing was built:\n  - {}",
+                problems.join("\n  - ")
+            );
+        }
+        if let IndexKey::DevLocal { dir } = &index_key {
+            crate::ui::warn(&format!(
+                "no {MINISIGN_KEY}: signing the dev release index with the local dev key in {}",
+                dir.display()
+            ));
+        }
+        Ok(ReleasePlan {
+            build,
+            bundle: input.bundle,
+            formats,
+            skip_smoke: input.skip_smoke,
+            base_url,
+            index_key,
+            signing,
+        })
+    }
+}
+
+/// The secret key must sign for the public key the shell gets, or every shell of this release
+/// refuses its index and updates: sign a probe and verify it.
+fn check_key_pair(
+    secret: &str,
+    password: Option<&Secret<String>>,
+    public: &runtime_spec::PublicKey,
+) -> Result<()> {
+    let password = password.map(|password| password.expose().as_str());
+    let probe = b"tokenizer-studio release key check";
+    let signature = release_meta::sign(probe, secret, password, "key check")
+        .context("the secret key cannot sign")?;
+    release_meta::verify(probe, &signature, &public.key_line())
+        .map(|_| ())
+        .with_context(|| {
+            format!(
+                "the secret key does not belong to public key {}",
+                public.key_id()
+            )
+        })
+}
+
+impl fmt::Display for ReleasePlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.build)?;
+        writeln!(f, "bundle:            {}", self.bundle.name())?;
+        let formats: Vec<&str> = self
+            .formats
+            .iter()
+            .map(|format| format.short_name())
+            .collect();
+        writeln!(
+            f,
+            "installers:        {}",
+            if formats.is_empty() {
+                "none on this host".to_owned()
+            } else {
+                formats.join(", ")
+            }
+        )?;
+        writeln!(
+            f,
+            "smoke tests:       {}",
+            if self.skip_smoke { "skipped" } else { "yes" }
+        )?;
+        writeln!(
+            f,
+            "release URL:       {}",
+            self.base_url.as_deref().unwrap_or("unset")
+        )?;
+        match &self.index_key {
+            IndexKey::Configured {
+                password, public, ..
+            } => {
+                writeln!(
+                    f,
+                    "index key:         secret set, password {}",
+                    set_or_unset(password)
+                )?;
+                writeln!(
+                    f,
+                    "  public key:      {} ({})",
+                    public.key_id(),
+                    public.key_line()
+                )?;
+            }
+            IndexKey::DevLocal { dir } => {
+                writeln!(
+                    f,
+                    "index key:         unset: the dev key in {}",
+                    dir.display()
+                )?;
+            }
+        }
+        match self.build.target {
+            Target::LinuxX64 => writeln!(f, "signing:           none (Linux)"),
+            Target::MacosArm64 => {
+                writeln!(
+                    f,
+                    "apple identity:    {}",
+                    if self.signing.apple.is_ad_hoc() {
+                        "unset: ad hoc".to_owned()
+                    } else {
+                        format!("set ({})", self.signing.apple.describe())
+                    }
+                )?;
+                writeln!(
+                    f,
+                    "notary key:        {}",
+                    set_or_unset(&self.signing.notary)
+                )
+            }
+            Target::WindowsX64 => match &self.signing.windows {
+                Some(certificate) => writeln!(
+                    f,
+                    "windows cert:      set, time-stamp server {}",
+                    certificate.timestamp_url.as_deref().unwrap_or("unset")
+                ),
+                None => writeln!(f, "windows cert:      unset: unsigned"),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::package::Bundle;
+
+    fn plan_with(
+        args: &[(&str, &str)],
+        target: Target,
+        channel: Channel,
+        bundle: Bundle,
+    ) -> Result<ReleasePlan> {
+        let cache = std::env::temp_dir();
+        let mut vars: HashMap<String, String> = args
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        vars.insert(
+            runtime_spec::env::CACHE_DIR.to_owned(),
+            cache.display().to_string(),
+        );
+        ReleasePlan::from_lookup(
+            ReleaseInput {
+                build: PlanInput {
+                    target: Some(target),
+                    channel,
+                    python_archive: None,
+                    python_sha256: None,
+                    out_dir: None,
+                    zstd_level: None,
+                },
+                bundle,
+                formats: &[],
+                skip_smoke: false,
+            },
+            &move |name: &str| vars.get(name).filter(|value| !value.is_empty()).cloned(),
+        )
+    }
+
+    #[test]
+    fn a_configured_release_plan_shows_secrets_only_as_set() {
+        use runtime_spec::env::*;
+        let (public, secret) = release_meta::generate_keypair(Some("hunter2-password")).unwrap();
+        let p12 = "c2VjcmV0LWNlcnRpZmljYXRlLWJ5dGVz";
+        // Tauri's form of the public key is the same key.
+        let tauri_form = release_meta::tauri_pubkey(&public);
+        let plan = plan_with(
+            &[
+                (MINISIGN_KEY, secret.as_str()),
+                (MINISIGN_PASSWORD, "hunter2-password"),
+                (UPDATE_PUBKEY, tauri_form.as_str()),
+                (RELEASE_BASE_URL, " https://releases.invalid/ts/ "),
+                (WINDOWS_P12_BASE64, p12),
+                (WINDOWS_P12_PASSWORD, "p12-password"),
+            ],
+            Target::WindowsX64,
+            Channel::Beta,
+            Bundle::Thin,
+        )
+        .unwrap();
+        assert_eq!(
+            plan.base_url.as_deref(),
+            Some("https://releases.invalid/ts")
+        );
+        let IndexKey::Configured { public: key, .. } = &plan.index_key else {
+            panic!("{plan:?}")
+        };
+        assert_eq!(*key, runtime_spec::PublicKey::parse(&public).unwrap());
+        assert_eq!(
+            plan.signing.windows.as_ref().unwrap().p12.expose(),
+            b"secret-certificate-bytes"
+        );
+        let shown = format!("{plan}\n{plan:?}");
+        for needle in [
+            "secret set, password set",
+            "windows cert:      set",
+            "channel:           beta",
+        ] {
+            assert!(shown.contains(needle), "{needle:?} missing in:\n{shown}");
+        }
+        let secret_line = secret.lines().nth(1).unwrap();
+        for leaked in [
+            secret_line,
+            "hunter2-password",
+            p12,
+            "p12-password",
+            "secret-certificate",
+        ] {
+            assert!(!shown.contains(leaked), "{leaked:?} printed:\n{shown}");
+        }
+    }
+
+    #[test]
+    fn every_mistake_of_a_release_is_reported_at_once() {
+        use runtime_spec::env::*;
+        let (public, _) = release_meta::generate_keypair(None).unwrap();
+        let (_, other_secret) = release_meta::generate_keypair(None).unwrap();
+        let error = plan_with(
+            &[
+                (MINISIGN_KEY, other_secret.as_str()),
+                (UPDATE_PUBKEY, public.as_str()),
+            ],
+            Target::MacosArm64,
+            Channel::Stable,
+            Bundle::Full,
+        )
+        .unwrap_err();
+        let message = format!("{error:#}");
+        for expected in ["does not belong to public key", APPLE_P12_BASE64] {
+            assert!(
+                message.contains(expected),
+                "{expected:?} missing in:\n{message}"
+            );
+        }
+        let error = plan_with(
+            &[(UPDATE_PUBKEY, "RWQ")],
+            Target::WindowsX64,
+            Channel::Alpha,
+            Bundle::Full,
+        )
+        .unwrap_err();
+        let message = format!("{error:#}");
+        for expected in [
+            UPDATE_PUBKEY,
+            MINISIGN_KEY,
+            WINDOWS_P12_BASE64,
+            "not a minisign public key",
+        ] {
+            assert!(
+                message.contains(expected),
+                "{expected:?} missing in:\n{message}"
+            );
+        }
+        // The dev channel needs none of it.
+        let plan = plan_with(&[], Target::WindowsX64, Channel::Dev, Bundle::Full).unwrap();
+        assert!(matches!(plan.index_key, IndexKey::DevLocal { .. }));
+        assert!(plan.signing.windows.is_none());
+        assert!(format!("{plan}").contains("index key:         unset"));
+    }
 }

@@ -8,38 +8,21 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use runtime_spec::{PythonSource, Target};
 
-use crate::package::{self, Bundle};
-use crate::plan::{Channel, Plan};
+use crate::package;
+use crate::plan::{Channel, IndexKey, ReleasePlan, Secret};
 use crate::{assemble, doctor, fsutil, sign, smoke, ui};
 
-/// Secret key (minisign key file text) for the release index; CI takes it from a secret.
-pub const MINISIGN_KEY_ENV: &str = "TOKENIZER_STUDIO_MINISIGN_KEY";
-/// Password of [`MINISIGN_KEY_ENV`], when it is encrypted.
-pub const MINISIGN_PASSWORD_ENV: &str = "TOKENIZER_STUDIO_MINISIGN_PASSWORD";
-/// Public key embedded into the shell (minisign public key text).
-pub const UPDATE_PUBKEY_ENV: &str = "TOKENIZER_STUDIO_UPDATE_PUBKEY";
-/// Base URL the shell fetches `runtime-<channel>.json` from (baked in at build time).
-pub const RELEASE_BASE_URL_ENV: &str = "TOKENIZER_STUDIO_RELEASE_BASE_URL";
 /// The shell version the runtime needs at least (shell and runtime ship together today).
 const MIN_SHELL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Options of one release run.
-pub struct ReleaseOptions {
-    pub bundle: Bundle,
-    pub formats: Vec<String>,
-    pub skip_smoke: bool,
-}
-
-/// Runs the whole release pipeline for `plan`.
-pub fn release(plan: &Plan, options: &ReleaseOptions) -> Result<()> {
+/// Runs the whole release pipeline of `release`, whose configuration
+/// [`ReleasePlan::resolve`] already checked: a mistake there is reported in a second, before
+/// anything is built.
+pub fn release(release: &ReleasePlan) -> Result<()> {
     let started = Instant::now();
-    // Every configuration mistake (keys, certificates, URLs, formats) is reported before
-    // anything is built: a release engineer learns it in a second, not after the runtime.
-    let Preflight {
-        keys,
-        signer,
-        formats,
-    } = preflight(plan, options)?;
+    let plan = &release.build;
+    let keys = release_keys(release)?;
+    let signer = sign::signer_for(plan, &release.signing)?;
     ui::step(
         "prerequisites",
         &format!("checking what a {} release needs", plan.target),
@@ -51,11 +34,12 @@ pub fn release(plan: &Plan, options: &ReleaseOptions) -> Result<()> {
     if plan.channel != Channel::Dev && manifest.python.source == PythonSource::Local {
         bail!(
             "a {} release cannot ship a local CPython (python.source = local); provide the pinned \
-             python-build-standalone archive through TOKENIZER_STUDIO_PYTHON_MIRROR or --python-archive",
-            plan.channel.name()
+             python-build-standalone archive through {} or --python-archive",
+            plan.channel.name(),
+            runtime_spec::env::PYTHON_MIRROR
         );
     }
-    if Some(plan.target) == Target::host() && !options.skip_smoke && runtime.rebuilt {
+    if Some(plan.target) == Target::host() && !release.skip_smoke && runtime.rebuilt {
         smoke::smoke(&runtime.archive).inspect_err(|_| assemble::invalidate(plan))?;
     }
 
@@ -68,18 +52,19 @@ pub fn release(plan: &Plan, options: &ReleaseOptions) -> Result<()> {
     files.push(archive.clone());
 
     if Some(plan.target) == Target::host() {
-        let binaries_dir = build_shell(plan, options.bundle, &keys.public)?;
+        let binaries_dir = build_shell(release, &keys.public)?;
         let installers = package::installers(&package::InstallerInput {
             root: &plan.root,
             version: &plan.version,
             target: plan.target,
-            bundle: options.bundle,
+            bundle: release.bundle,
             binaries_dir: &binaries_dir,
             runtime_archive: &archive,
             out_dir: &dir,
-            formats: &formats,
+            formats: &release.formats,
             source_date_epoch: plan.source_date_epoch,
             channel: plan.channel,
+            signing: &release.signing,
         })?;
         files.extend(installers);
     } else {
@@ -111,23 +96,30 @@ pub fn release(plan: &Plan, options: &ReleaseOptions) -> Result<()> {
     )?;
     files.push(sbom_path);
 
-    let entry = release_meta::entry_for_archive(&archive, &manifest, MIN_SHELL_VERSION)?;
+    let min_shell_version = runtime_spec::version::parse(MIN_SHELL_VERSION, "the xtask's version")?;
+    let entry = release_meta::entry_for_archive(&archive, &manifest, &min_shell_version)?;
     let index = release_meta::build_index(
-        plan.channel.name(),
+        plan.channel,
         plan.source_date_epoch,
         vec![(plan.target, entry)],
     )?;
     // The unsigned one-target fragment is what the CI merge job combines across targets.
     files.push(release_meta::write_fragment(&index, &dir)?);
-    let (index_path, minisig_path) =
-        release_meta::write_signed_index(&index, &dir, &keys.secret, keys.password.as_deref())?;
+    let (index_path, minisig_path) = release_meta::write_signed_index(
+        &index,
+        &dir,
+        keys.secret.expose(),
+        keys.password
+            .as_ref()
+            .map(|password| password.expose().as_str()),
+    )?;
     files.push(index_path);
     files.push(minisig_path);
     let public_key_path = dir.join("minisign.pub");
     fs_err::write(&public_key_path, &keys.public)?;
     files.push(public_key_path);
 
-    let shell_update_files = updater_manifest(plan, &dir, &files, &keys)?;
+    let shell_update_files = updater_manifest(release, &dir, &files, &keys)?;
     files.extend(shell_update_files);
 
     release_meta::write_sha256sums(&dir, &files)?;
@@ -136,7 +128,7 @@ pub fn release(plan: &Plan, options: &ReleaseOptions) -> Result<()> {
         plan.version,
         plan.target,
         plan.channel.name(),
-        options.bundle.name(),
+        release.bundle.name(),
         dir.display(),
         files.len() + 1,
         started.elapsed().as_secs_f64()
@@ -144,86 +136,35 @@ pub fn release(plan: &Plan, options: &ReleaseOptions) -> Result<()> {
     Ok(())
 }
 
-/// What the release checked and resolved before building anything.
-struct Preflight {
-    keys: ReleaseKeys,
-    signer: Box<dyn assemble::RuntimeSigner>,
-    formats: Vec<cargo_packager::PackageFormat>,
-}
-
-/// The release's configuration, checked up front: the index signing key (release channels),
-/// the platform signing identity (release channels), a release URL for a thin installer of a
-/// release channel, and the installer formats this host can build.
-fn preflight(plan: &Plan, options: &ReleaseOptions) -> Result<Preflight> {
-    let keys = release_keys(plan)?;
-    let signer = sign::signer_for(plan)?;
-    let builds_shell = Some(plan.target) == Target::host();
-    let base_url = std::env::var(RELEASE_BASE_URL_ENV).unwrap_or_default();
-    // A thin installer downloads its runtime from `<base>/runtime-<channel>.json`: without a
-    // base URL its first run can only say "reinstall with the full installer".
-    if builds_shell && options.bundle == Bundle::Thin && base_url.trim().is_empty() {
-        if plan.channel != Channel::Dev {
-            bail!(
-                "a thin {} release needs {RELEASE_BASE_URL_ENV} (where runtime-{}.json and the archives will be published): the shell's first run downloads the runtime from there",
-                plan.channel.name(),
-                plan.channel.name()
-            );
-        }
-        ui::warn(&format!(
-            "{RELEASE_BASE_URL_ENV} is not set: this thin dev shell cannot download a runtime by itself (set TOKENIZER_STUDIO_INDEX_URL when running it, or build --bundle full)"
-        ));
-    }
-    let formats = package::choose_formats(plan.target, &options.formats)?;
-    Ok(Preflight {
-        keys,
-        signer,
-        formats,
-    })
-}
-
-/// The minisign key pair of this release.
+/// The minisign key pair of this release, as the signing steps use it.
 struct ReleaseKeys {
+    /// The `.pub` file text, built into the shell and published as `minisign.pub`.
     public: String,
-    secret: String,
-    password: Option<String>,
+    secret: Secret<String>,
+    password: Option<Secret<String>>,
 }
 
-/// Release channels need the key from the environment (CI secret). A dev release without one
-/// uses a local dev key under `target/dev-minisign/`, made once and never committed.
-fn release_keys(plan: &Plan) -> Result<ReleaseKeys> {
-    let password = std::env::var(MINISIGN_PASSWORD_ENV)
-        .ok()
-        .filter(|password| !password.is_empty());
-    if let Some(secret) = std::env::var(MINISIGN_KEY_ENV)
-        .ok()
-        .filter(|key| !key.is_empty())
-    {
-        let public = std::env::var(UPDATE_PUBKEY_ENV).ok().filter(|key| !key.is_empty()).with_context(|| {
-            format!("{MINISIGN_KEY_ENV} is set but {UPDATE_PUBKEY_ENV} is not: set both (from `cargo xtask keygen`)")
-        })?;
-        return Ok(ReleaseKeys {
-            public,
+/// The configured key pair, or the local dev key (made on first use).
+fn release_keys(release: &ReleasePlan) -> Result<ReleaseKeys> {
+    match &release.index_key {
+        IndexKey::Configured {
             secret,
             password,
-        });
+            public,
+        } => Ok(ReleaseKeys {
+            public: public.file_text(),
+            secret: secret.clone(),
+            password: password.clone(),
+        }),
+        IndexKey::DevLocal { .. } => {
+            let (public, secret) = dev_keys(&release.build.root)?;
+            Ok(ReleaseKeys {
+                public,
+                secret: Secret::new(secret),
+                password: None,
+            })
+        }
     }
-    if plan.channel != Channel::Dev {
-        bail!(
-            "a {} release needs the release-index signing key: set {MINISIGN_KEY_ENV} and {UPDATE_PUBKEY_ENV} \
-             (make them with `cargo xtask keygen`)",
-            plan.channel.name()
-        );
-    }
-    let (public, secret) = dev_keys(&plan.root)?;
-    ui::warn(&format!(
-        "no {MINISIGN_KEY_ENV}: signing the dev release index with the local dev key in {}",
-        dev_key_dir(&plan.root).display()
-    ));
-    Ok(ReleaseKeys {
-        public,
-        secret,
-        password: None,
-    })
 }
 
 /// `target/dev-minisign/`: the unencrypted dev key pair (never committed; `target/` is ignored).
@@ -249,13 +190,16 @@ pub fn dev_keys(root: &Path) -> Result<(String, String)> {
     ))
 }
 
-/// `cargo build --release` of the shell with the release's public key and index URL baked in.
-fn build_shell(plan: &Plan, bundle: Bundle, public_key: &str) -> Result<PathBuf> {
+/// `cargo build --release` of the shell with the release's public key, channel and release URL
+/// baked in (`shell/src/built_in.rs` reads them).
+fn build_shell(release: &ReleasePlan, public_key: &str) -> Result<PathBuf> {
+    use runtime_spec::env;
+    let plan = &release.build;
     ui::step("shell", "cargo build --release -p shell");
-    let cargo = std::env::var_os("CARGO")
+    let cargo = crate::plan::var_os("CARGO")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("cargo"));
-    let base_url = std::env::var(RELEASE_BASE_URL_ENV).unwrap_or_default();
+    let base_url = release.base_url.clone().unwrap_or_default();
     let status = Command::new(cargo)
         .args([
             "build",
@@ -267,11 +211,10 @@ fn build_shell(plan: &Plan, bundle: Bundle, public_key: &str) -> Result<PathBuf>
             package::SHELL_BINARY,
         ])
         .current_dir(&plan.root)
-        .env(UPDATE_PUBKEY_ENV, public_key)
-        .env(RELEASE_BASE_URL_ENV, base_url)
-        .env("TOKENIZER_STUDIO_CHANNEL", plan.channel.name())
-        .env("TOKENIZER_STUDIO_BUNDLE", bundle.name())
-        .env("SOURCE_DATE_EPOCH", plan.source_date_epoch.to_string())
+        .env(env::UPDATE_PUBKEY, public_key)
+        .env(env::RELEASE_BASE_URL, base_url)
+        .env(env::CHANNEL, plan.channel.name())
+        .env(env::SOURCE_DATE_EPOCH, plan.source_date_epoch.to_string())
         .status()
         .context("running cargo build for the shell")?;
     if !status.success() {
@@ -289,12 +232,13 @@ fn build_shell(plan: &Plan, bundle: Bundle, public_key: &str) -> Result<PathBuf>
 /// Without a base URL the entries hold bare file names, which Tauri cannot fetch: a shell only
 /// uses a manifest published under `TOKENIZER_STUDIO_RELEASE_BASE_URL`.
 fn updater_manifest(
-    plan: &Plan,
+    release: &ReleasePlan,
     dir: &Path,
     files: &[PathBuf],
     keys: &ReleaseKeys,
 ) -> Result<Vec<PathBuf>> {
-    let base_url = std::env::var(RELEASE_BASE_URL_ENV).unwrap_or_default();
+    let plan = &release.build;
+    let base_url = release.base_url.clone().unwrap_or_default();
     let mut written = Vec::new();
     let mut platforms: Vec<(String, String, String)> = Vec::new();
     for installer in files {
@@ -321,8 +265,10 @@ fn updater_manifest(
             .into_owned();
         let signature = release_meta::sign(
             &fs_err::read(&artifact)?,
-            &keys.secret,
-            keys.password.as_deref(),
+            keys.secret.expose(),
+            keys.password
+                .as_ref()
+                .map(|password| password.expose().as_str()),
             &release_meta::updater_trusted_comment(plan.source_date_epoch, &name, &plan.version),
         )?;
         let signature_path = dir.join(format!("{name}.sig"));
@@ -332,8 +278,9 @@ fn updater_manifest(
     }
     if base_url.trim().is_empty() && !platforms.is_empty() {
         ui::info(&format!(
-            "latest-{}.json lists bare file names: set {RELEASE_BASE_URL_ENV} for shells to update from it",
-            plan.channel.name()
+            "{} lists bare file names: set {} for shells to update from it",
+            runtime_spec::layout::shell_update_manifest_name(plan.channel),
+            runtime_spec::env::RELEASE_BASE_URL
         ));
     }
     let platform_refs: Vec<(&str, &str, &str)> = platforms
@@ -346,7 +293,7 @@ fn updater_manifest(
         &release_meta::rfc3339_utc(plan.source_date_epoch),
         &platform_refs,
     )?;
-    let path = dir.join(release_meta::shell_manifest_name(plan.channel.name()));
+    let path = dir.join(release_meta::shell_manifest_name(plan.channel));
     fs_err::write(&path, latest)?;
     written.push(path);
     Ok(written)
@@ -442,12 +389,12 @@ fn tar_gz_app(app: &Path, out: &Path, source_date_epoch: u64) -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask keygen`: prints a new minisign key pair for the release index and updater.
-pub fn keygen(out_dir: &Path) -> Result<()> {
-    let password = std::env::var(MINISIGN_PASSWORD_ENV)
-        .ok()
-        .filter(|password| !password.is_empty());
-    let (public, secret) = release_meta::generate_keypair(password.as_deref())?;
+/// `cargo xtask keygen`: prints a new minisign key pair for the release index and updater,
+/// encrypted with `password` when one is given.
+pub fn keygen(out_dir: &Path, password: Option<&Secret<String>>) -> Result<()> {
+    use runtime_spec::env::{MINISIGN_KEY, UPDATE_PUBKEY};
+    let password = password.map(|password| password.expose().as_str());
+    let (public, secret) = release_meta::generate_keypair(password)?;
     fs_err::create_dir_all(out_dir)?;
     let public_path = out_dir.join("minisign.pub");
     let secret_path = out_dir.join("minisign.key");
@@ -460,8 +407,8 @@ pub fn keygen(out_dir: &Path) -> Result<()> {
     fs_err::write(&public_path, &public)?;
     write_private(&secret_path, &secret)?;
     ui::summary(&format!(
-        "wrote {} and {}: store the secret key's text in the CI secret MINISIGN_SECRET_KEY (env {MINISIGN_KEY_ENV}) \
-         and the public key's text in {UPDATE_PUBKEY_ENV}; never commit the secret key. Tauri updater pubkey: {}",
+        "wrote {} and {}: store the secret key's text in the CI secret MINISIGN_SECRET_KEY (env {MINISIGN_KEY}) \
+         and the public key's text in {UPDATE_PUBKEY}; never commit the secret key. Tauri updater pubkey: {}",
         public_path.display(),
         secret_path.display(),
         release_meta::tauri_pubkey(&public)
@@ -489,28 +436,33 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask index merge`: combines per-target fragments into one signed channel index.
-pub fn merge_index(channel: Channel, out: &Path, fragments: &[PathBuf]) -> Result<()> {
+/// `cargo xtask index merge`: combines per-target fragments into one signed channel index
+/// with `key` (the secret key and its password).
+pub fn merge_index(
+    channel: Channel,
+    out: &Path,
+    fragments: &[PathBuf],
+    key: &(Secret<String>, Option<Secret<String>>),
+) -> Result<()> {
     let parsed = fragments
         .iter()
         .map(|path| release_meta::read_index_file(path))
         .collect::<Result<Vec<_>, _>>()?;
     let merged = release_meta::merge_fragments(&parsed)?;
-    if merged.channel != channel.name() {
+    if merged.channel != channel {
         bail!(
             "the fragments are for channel {}, not {}",
             merged.channel,
             channel.name()
         );
     }
-    let secret = std::env::var(MINISIGN_KEY_ENV).ok().filter(|key| !key.is_empty()).with_context(|| {
-        format!("set {MINISIGN_KEY_ENV} (and {MINISIGN_PASSWORD_ENV} if the key is encrypted) to sign the merged index")
-    })?;
-    let password = std::env::var(MINISIGN_PASSWORD_ENV)
-        .ok()
-        .filter(|password| !password.is_empty());
-    let (json, minisig) =
-        release_meta::write_signed_index(&merged, out, &secret, password.as_deref())?;
+    let (secret, password) = key;
+    let (json, minisig) = release_meta::write_signed_index(
+        &merged,
+        out,
+        secret.expose(),
+        password.as_ref().map(|password| password.expose().as_str()),
+    )?;
     ui::summary(&format!(
         "merged {} targets into {} (+ {})",
         merged.runtimes.len(),

@@ -8,20 +8,17 @@ use anyhow::{bail, Context, Result};
 use runtime_spec::Target;
 
 use crate::assemble::{RuntimeSigner, Unsigned};
-use crate::plan::{Channel, Plan};
+use crate::plan::{Channel, Plan, Signing, WindowsCertificate};
 use crate::{tools, ui};
 
-/// Windows code-signing certificate (base64 of a `.p12`) and its password, from CI secrets.
-pub const WINDOWS_P12_BASE64_ENV: &str = "WINDOWS_SIGNING_P12_BASE64";
-pub const WINDOWS_P12_PASSWORD_ENV: &str = "WINDOWS_SIGNING_P12_PASSWORD";
-
-/// The signer a release of `plan` uses. Release channels must sign; the dev channel signs
-/// macOS ad hoc (so the runtime still loads on Apple silicon) and leaves Windows unsigned.
-pub fn signer_for(plan: &Plan) -> Result<Box<dyn RuntimeSigner>> {
+/// The signer a release of `plan` uses, from the signing configuration the release plan read
+/// (which already refused a release channel without an identity). The dev channel signs macOS
+/// ad hoc (so the runtime still loads on Apple silicon) and leaves Windows unsigned.
+pub fn signer_for<'a>(plan: &Plan, signing: &'a Signing) -> Result<Box<dyn RuntimeSigner + 'a>> {
     match plan.target {
         Target::LinuxX64 => Ok(Box::new(Unsigned)),
         Target::MacosArm64 => {
-            let identity = macos_identity(plan.channel)?;
+            let identity = macos_identity(&signing.apple, plan.channel)?;
             if identity.is_ad_hoc() {
                 ui::warn("no Apple signing identity (APPLE_SIGNING_P12_*): signing the macOS runtime ad hoc (dev channel only)");
             }
@@ -30,15 +27,19 @@ pub fn signer_for(plan: &Plan) -> Result<Box<dyn RuntimeSigner>> {
                 signing_time: plan.source_date_epoch,
             }))
         }
-        Target::WindowsX64 => match WindowsIdentity::from_env()? {
-            Some(identity) => Ok(Box::new(WindowsSigner { identity })),
+        Target::WindowsX64 => match &signing.windows {
+            Some(certificate) => Ok(Box::new(WindowsSigner {
+                identity: WindowsIdentity::new(certificate)?,
+            })),
             None if plan.channel == Channel::Dev => {
                 ui::info("no Windows signing certificate (WINDOWS_SIGNING_P12_*): the dev runtime is unsigned");
                 Ok(Box::new(Unsigned))
             }
             None => bail!(
-                "a {} release for Windows needs a code-signing certificate: set {WINDOWS_P12_BASE64_ENV} and {WINDOWS_P12_PASSWORD_ENV}",
-                plan.channel.name()
+                "a {} release for Windows needs a code-signing certificate: set {} and {}",
+                plan.channel.name(),
+                runtime_spec::env::WINDOWS_P12_BASE64,
+                runtime_spec::env::WINDOWS_P12_PASSWORD
             ),
         },
     }
@@ -46,12 +47,12 @@ pub fn signer_for(plan: &Plan) -> Result<Box<dyn RuntimeSigner>> {
 
 /// Every Mach-O signed innermost-first with hardened runtime and the CPython entitlements, then
 /// verified with our own verifier (the crate's misses forged code directories).
-struct MacosSigner {
-    identity: macos_sign::Identity,
+struct MacosSigner<'a> {
+    identity: &'a macos_sign::Identity,
     signing_time: u64,
 }
 
-impl RuntimeSigner for MacosSigner {
+impl RuntimeSigner for MacosSigner<'_> {
     fn stamp(&self) -> String {
         format!("macos:{}:{}", self.identity.describe(), self.signing_time)
     }
@@ -66,9 +67,9 @@ impl RuntimeSigner for MacosSigner {
             signing_time: Some(UNIX_EPOCH + Duration::from_secs(self.signing_time)),
             ..macos_sign::SignOptions::default()
         };
-        let report = macos_sign::sign_runtime(staging, &self.identity, &options)?;
+        let report = macos_sign::sign_runtime(staging, self.identity, &options)?;
         let verified = macos_sign::verify_runtime(staging)?;
-        verified.ensure_signed_by(&self.identity)?;
+        verified.ensure_signed_by(self.identity)?;
         ui::info(&format!(
             "signed {} executables and {} libraries in {:.1?}; all verify",
             report.n_executables(),
@@ -79,43 +80,24 @@ impl RuntimeSigner for MacosSigner {
     }
 }
 
-/// The Authenticode certificate of a Windows release (CI secrets), written to a private
-/// scratch file for signtool / osslsigncode while it lives.
-pub struct WindowsIdentity {
+/// The release's Authenticode certificate (decoded once by the release plan), written to a
+/// private scratch file for signtool / osslsigncode while this lives.
+pub struct WindowsIdentity<'a> {
     _scratch: tempfile::TempDir,
     p12: PathBuf,
-    password: String,
-    timestamp_url: Option<String>,
+    certificate: &'a WindowsCertificate,
 }
 
-/// An RFC 3161 time-stamp server for Authenticode (optional): a timestamped signature stays
-/// valid after the certificate expires.
-pub const WINDOWS_TIMESTAMP_URL_ENV: &str = "WINDOWS_SIGNING_TIMESTAMP_URL";
-
-impl WindowsIdentity {
-    /// `None` when [`WINDOWS_P12_BASE64_ENV`] is unset or empty.
-    pub fn from_env() -> Result<Option<WindowsIdentity>> {
-        use base64::Engine;
-        let Some(p12_base64) = std::env::var(WINDOWS_P12_BASE64_ENV)
-            .ok()
-            .filter(|value| !value.is_empty())
-        else {
-            return Ok(None);
-        };
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(p12_base64.trim())
-            .with_context(|| format!("{WINDOWS_P12_BASE64_ENV} is not valid base64"))?;
+impl<'a> WindowsIdentity<'a> {
+    pub fn new(certificate: &'a WindowsCertificate) -> Result<WindowsIdentity<'a>> {
         let scratch = tempfile::tempdir()?;
         let p12 = scratch.path().join("signing.p12");
-        fs_err::write(&p12, bytes)?;
-        Ok(Some(WindowsIdentity {
+        fs_err::write(&p12, certificate.p12.expose())?;
+        Ok(WindowsIdentity {
             _scratch: scratch,
             p12,
-            password: std::env::var(WINDOWS_P12_PASSWORD_ENV).unwrap_or_default(),
-            timestamp_url: std::env::var(WINDOWS_TIMESTAMP_URL_ENV)
-                .ok()
-                .filter(|value| !value.is_empty()),
-        }))
+            certificate,
+        })
     }
 
     /// Signs one PE file or `.msi` in place: signtool on Windows, osslsigncode elsewhere
@@ -126,8 +108,8 @@ impl WindowsIdentity {
             let command = release_meta::signtool_command(
                 file,
                 &self.p12,
-                Some(&self.password),
-                self.timestamp_url.as_deref(),
+                Some(self.certificate.password.expose()),
+                self.certificate.timestamp_url.as_deref(),
             );
             let status = std::process::Command::new(&command[0])
                 .args(&command[1..])
@@ -148,8 +130,8 @@ impl WindowsIdentity {
             &signed,
             &self.p12,
             None,
-            Some(&self.password),
-            self.timestamp_url.as_deref(),
+            Some(self.certificate.password.expose()),
+            self.certificate.timestamp_url.as_deref(),
         )?;
         fs_err::rename(&signed, file)?;
         Ok(())
@@ -157,11 +139,11 @@ impl WindowsIdentity {
 }
 
 /// Authenticode over every PE file (`.exe`, `.dll`, `.pyd`).
-struct WindowsSigner {
-    identity: WindowsIdentity,
+struct WindowsSigner<'a> {
+    identity: WindowsIdentity<'a>,
 }
 
-impl RuntimeSigner for WindowsSigner {
+impl RuntimeSigner for WindowsSigner<'_> {
     fn stamp(&self) -> String {
         "windows:p12".into()
     }
@@ -202,12 +184,14 @@ fn pe_files(root: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// The macOS signing identity of a release: from the environment, or ad hoc on the dev channel.
-fn macos_identity(channel: Channel) -> Result<macos_sign::Identity> {
-    match macos_sign::Identity::from_env()? {
-        Some(identity) => Ok(identity),
-        None if channel == Channel::Dev => Ok(macos_sign::Identity::AdHoc),
-        None => bail!(
+/// The macOS signing identity of a release: the configured one, or ad hoc on the dev channel.
+fn macos_identity(
+    identity: &macos_sign::Identity,
+    channel: Channel,
+) -> Result<&macos_sign::Identity> {
+    match identity {
+        identity if !identity.is_ad_hoc() || channel == Channel::Dev => Ok(identity),
+        _ => bail!(
             "a {} release for macOS needs a signing identity: set {} (or {}) and {}",
             channel.name(),
             macos_sign::ENV_P12_BASE64,
@@ -222,12 +206,17 @@ fn macos_identity(channel: Channel) -> Result<macos_sign::Identity> {
 /// Runs on macOS hosts as cargo-packager's hook before the `.dmg` is made, so the image
 /// carries the signed app, and again after packaging for `.app`-only builds; an app already
 /// signed by this identity (by the hook) is left alone, so it is notarized once.
-pub fn sign_macos_bundles(dir: &Path, channel: Channel, source_date_epoch: u64) -> Result<()> {
-    let identity = macos_identity(channel)?;
-    let options = macos_sign_options(source_date_epoch);
+pub fn sign_macos_bundles(
+    dir: &Path,
+    channel: Channel,
+    source_date_epoch: u64,
+    signing: &Signing,
+) -> Result<()> {
+    let identity = macos_identity(&signing.apple, channel)?;
+    let options = macos_sign_options(source_date_epoch, signing);
     for app in files_with_extension(dir, "app")? {
         let already_signed = macos_sign::verify_app_bundle(&app)
-            .is_ok_and(|report| report.ensure_signed_by(&identity).is_ok());
+            .is_ok_and(|report| report.ensure_signed_by(identity).is_ok());
         if already_signed {
             continue;
         }
@@ -235,27 +224,32 @@ pub fn sign_macos_bundles(dir: &Path, channel: Channel, source_date_epoch: u64) 
             "sign",
             &format!("{} ({})", app.display(), identity.describe()),
         );
-        macos_sign::sign_app_bundle(&app, &identity, &options)?;
-        macos_sign::verify_app_bundle(&app)?.ensure_signed_by(&identity)?;
-        notarize(&app, channel)?;
+        macos_sign::sign_app_bundle(&app, identity, &options)?;
+        macos_sign::verify_app_bundle(&app)?.ensure_signed_by(identity)?;
+        notarize(&app, channel, signing)?;
     }
     Ok(())
 }
 
 /// Signs every `.dmg` in `dir` (after the app inside it was signed and notarized), verifies the
 /// signature with our own DMG checks, and notarizes and staples the image when configured.
-pub fn sign_macos_disk_images(dir: &Path, channel: Channel, source_date_epoch: u64) -> Result<()> {
-    let identity = macos_identity(channel)?;
+pub fn sign_macos_disk_images(
+    dir: &Path,
+    channel: Channel,
+    source_date_epoch: u64,
+    signing: &Signing,
+) -> Result<()> {
+    let identity = macos_identity(&signing.apple, channel)?;
     let options = macos_sign::SignOptions {
         identifier_prefix: format!("{}.", runtime_spec::APP_ID),
-        ..macos_sign_options(source_date_epoch)
+        ..macos_sign_options(source_date_epoch, signing)
     };
     for image in files_with_extension(dir, "dmg")? {
         ui::step(
             "sign",
             &format!("{} ({})", image.display(), identity.describe()),
         );
-        macos_sign::sign_dmg(&image, &identity, &options)?;
+        macos_sign::sign_dmg(&image, identity, &options)?;
         match macos_sign::verify_dmg(&image)? {
             macos_sign::VerifyOutcome::Signed {
                 certificate_sha256, ..
@@ -268,7 +262,7 @@ pub fn sign_macos_disk_images(dir: &Path, channel: Channel, source_date_epoch: u
                 image.display()
             ),
         }
-        notarize(&image, channel)?;
+        notarize(&image, channel, signing)?;
     }
     Ok(())
 }
@@ -276,10 +270,11 @@ pub fn sign_macos_disk_images(dir: &Path, channel: Channel, source_date_epoch: u
 /// Signing options of the installer step: the release's fixed signing time, and the time-stamp
 /// server notarization needs when a notary key is configured (a secure timestamp is one of
 /// Apple's notarization requirements; it makes those signatures differ run to run).
-fn macos_sign_options(source_date_epoch: u64) -> macos_sign::SignOptions {
+fn macos_sign_options(source_date_epoch: u64, signing: &Signing) -> macos_sign::SignOptions {
     macos_sign::SignOptions {
         signing_time: Some(UNIX_EPOCH + Duration::from_secs(source_date_epoch)),
-        timestamp_url: macos_sign::NotaryApiKey::from_env()
+        timestamp_url: signing
+            .notary
             .is_some()
             .then(|| macos_sign::APPLE_TIMESTAMP_URL.to_owned()),
         ..macos_sign::SignOptions::default()
@@ -288,8 +283,8 @@ fn macos_sign_options(source_date_epoch: u64) -> macos_sign::SignOptions {
 
 /// Notarizes and staples `path` with rcodesign when the App Store Connect key is configured;
 /// otherwise says what a user of a release channel will see.
-fn notarize(path: &Path, channel: Channel) -> Result<()> {
-    let Some(key) = macos_sign::NotaryApiKey::from_env() else {
+fn notarize(path: &Path, channel: Channel, signing: &Signing) -> Result<()> {
+    let Some(key) = &signing.notary else {
         if channel != Channel::Dev {
             ui::warn(&format!(
                 "{} is not notarized (set {}, {} and {} or {}): Gatekeeper will refuse to open it after a download",

@@ -97,7 +97,7 @@ pub fn test(options: &TestOptions) -> Result<()> {
             }
         ),
     );
-    let cargo = std::env::var_os("CARGO")
+    let cargo = crate::plan::var_os("CARGO")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("cargo"));
     let slow_env = if options.slow { "1" } else { "0" };
@@ -141,11 +141,11 @@ pub fn test(options: &TestOptions) -> Result<()> {
 pub(crate) fn dev_shell_env(root: &Path) -> Result<[(&'static str, String); 4]> {
     let (dev_public_key, _) = crate::release::dev_keys(root)?;
     Ok([
-        (crate::release::UPDATE_PUBKEY_ENV, dev_public_key),
-        (crate::release::RELEASE_BASE_URL_ENV, String::new()),
-        ("TOKENIZER_STUDIO_CHANNEL", "dev".to_owned()),
+        (runtime_spec::env::UPDATE_PUBKEY, dev_public_key),
+        (runtime_spec::env::RELEASE_BASE_URL, String::new()),
+        (runtime_spec::env::CHANNEL, "dev".to_owned()),
         (
-            "SOURCE_DATE_EPOCH",
+            runtime_spec::env::SOURCE_DATE_EPOCH,
             plan::source_date_epoch(root).to_string(),
         ),
     ])

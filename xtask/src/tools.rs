@@ -33,16 +33,14 @@ const UV_WHEEL_SHA256: [(&str, &str); 3] = [
 /// fallback interpreter for dev builds. `TOKENIZER_STUDIO_HOST_PYTHON` overrides the search.
 pub fn host_python312() -> Result<PathBuf> {
     let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Some(path) =
-        std::env::var_os("TOKENIZER_STUDIO_HOST_PYTHON").filter(|path| !path.is_empty())
-    {
+    if let Some(path) = crate::plan::var_os(runtime_spec::env::HOST_PYTHON) {
         candidates.push(PathBuf::from(path));
     }
     if let Some(path) = find_on_path("python3.12") {
         candidates.push(path);
     }
-    if let Some(home) = std::env::var_os("HOME") {
-        let pyenv_root = std::env::var_os("PYENV_ROOT")
+    if let Some(home) = crate::plan::var_os("HOME") {
+        let pyenv_root = crate::plan::var_os("PYENV_ROOT")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(&home).join(".pyenv"));
         if let Ok(entries) = fs_err::read_dir(pyenv_root.join("versions")) {
@@ -95,7 +93,7 @@ pub fn host_python312() -> Result<PathBuf> {
 /// bootstrapped into `<cache>/tools/uv-<version>/` from its hash-checked wheel.
 pub fn uv(cache_dir: &Path) -> Result<PathBuf> {
     let mut candidates = Vec::new();
-    if let Some(path) = std::env::var_os("TOKENIZER_STUDIO_UV").filter(|path| !path.is_empty()) {
+    if let Some(path) = crate::plan::var_os(runtime_spec::env::UV) {
         candidates.push(PathBuf::from(path));
     }
     let tool_dir = cache_dir.join("tools").join(format!("uv-{UV_VERSION}"));
@@ -192,7 +190,7 @@ pub fn exe_name(name: &str) -> String {
 
 /// First executable called `name` on PATH.
 pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
+    let path = crate::plan::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(exe_name(name)))
         .find(|candidate| candidate.is_file())

@@ -24,7 +24,7 @@ static SETTINGS: OnceLock<Settings> = OnceLock::new();
 
 /// Sets the output mode once, from the global flags.
 pub fn init(verbosity: Verbosity) {
-    let fancy = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    let fancy = std::io::stderr().is_terminal() && crate::plan::var_os("CI").is_none();
     let _ = SETTINGS.set(Settings { verbosity, fancy });
 }
 

@@ -15,17 +15,22 @@ use crate::{run, tool_available};
 
 fn entry(target: Target) -> IndexEntry {
     IndexEntry {
-        version: "0.2.0".to_owned(),
+        version: "0.2.0".parse().unwrap(),
         url: format!("tokenizer-studio-runtime-0.2.0-{}.tar.zst", target.name()),
         size: 70_000_000,
-        sha256: "ab".repeat(32),
+        sha256: "ab".repeat(32).parse().unwrap(),
         unpacked_size: 250_000_000,
-        min_shell_version: "0.1.0".to_owned(),
+        min_shell_version: "0.1.0".parse().unwrap(),
     }
 }
 
 fn fragment(channel: &str, published_at: u64, target: Target) -> ReleaseIndex {
-    build_index(channel, published_at, vec![(target, entry(target))]).unwrap()
+    build_index(
+        channel.parse().unwrap(),
+        published_at,
+        vec![(target, entry(target))],
+    )
+    .unwrap()
 }
 
 #[test]
@@ -75,7 +80,7 @@ fn fragments_merge_and_conflicts_are_refused() {
 #[test]
 fn index_json_snapshot() {
     let index = build_index(
-        "stable",
+        "stable".parse().unwrap(),
         1_795_311_941,
         vec![(Target::LinuxX64, entry(Target::LinuxX64))],
     )
@@ -120,7 +125,7 @@ fn fragments_round_trip_through_files() {
     assert_eq!(merge_fragments(&fragments).unwrap().runtimes.len(), 3);
 
     let two_targets = build_index(
-        "alpha",
+        "alpha".parse().unwrap(),
         7,
         vec![
             (Target::LinuxX64, entry(Target::LinuxX64)),
@@ -173,7 +178,7 @@ fn signed_index_verifies_with_reference_minisign() {
     assert_eq!(std::fs::read(json_again).unwrap(), json);
 
     // A signature over another channel's index is refused even though the key is right.
-    let beta = build_index("beta", index.published_at, vec![]).unwrap();
+    let beta = build_index("beta".parse().unwrap(), index.published_at, vec![]).unwrap();
     let (beta_json, beta_sig) =
         write_signed_index(&beta, dir.path(), &secret_key, Some("pw")).unwrap();
     let beta_signature = std::fs::read_to_string(beta_sig).unwrap();
@@ -253,7 +258,7 @@ fn packed_runtime(work: &Path, version: &str) -> (PathBuf, Manifest, runtime_arc
 fn entry_from_a_real_archive_and_manifest() {
     let work = tempfile::tempdir().unwrap();
     let (archive, manifest, report) = packed_runtime(work.path(), "0.3.1");
-    let entry = entry_for_archive(&archive, &manifest, "0.1.0").unwrap();
+    let entry = entry_for_archive(&archive, &manifest, &"0.1.0".parse().unwrap()).unwrap();
     assert_eq!(
         entry.url,
         "tokenizer-studio-runtime-0.3.1-linux-x64.tar.zst"

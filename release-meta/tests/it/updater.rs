@@ -118,7 +118,7 @@ fn installer_signatures_carry_the_version_tauri_checks() {
         .trusted_comment()
         .contains("file:tokenizer-studio_0.2.0_amd64.deb"));
     assert_eq!(
-        release_meta::shell_manifest_name("beta"),
+        release_meta::shell_manifest_name(runtime_spec::Channel::Beta),
         "latest-beta.json"
     );
 }

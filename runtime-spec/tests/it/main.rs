@@ -1,5 +1,7 @@
 //! Integration tests of the contract crate: schema snapshots and manifest validation.
 
+mod contract;
+
 use std::path::Path;
 
 use runtime_spec::manifest::MANIFEST_SCHEMA_VERSION;

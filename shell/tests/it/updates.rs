@@ -18,7 +18,7 @@ const CHANNEL: &str = "dev";
 
 /// The dev key pair `cargo xtask` made; the shell under test must embed its public half.
 fn dev_secret_key() -> String {
-    let built_in = option_env!("TOKENIZER_STUDIO_UPDATE_PUBKEY").unwrap_or("");
+    let built_in = shell::built_in::update_key_text();
     assert!(
         !built_in.trim().is_empty(),
         "this shell was built without an update key: run the shell tests through `cargo xtask test`, which builds it with the dev key"
@@ -75,9 +75,10 @@ fn broken_newer_archive(runtime: &Path, manifest: &Manifest, work: &Path) -> (Pa
 }
 
 fn publish(serve: &Path, secret: &str, published_at: u64, archive: &Path, manifest: &Manifest) {
-    let entry = release_meta::entry_for_archive(archive, manifest, "0.1.0").unwrap();
+    let entry =
+        release_meta::entry_for_archive(archive, manifest, &"0.1.0".parse().unwrap()).unwrap();
     let index =
-        release_meta::build_index(CHANNEL, published_at, vec![(Target::LinuxX64, entry)]).unwrap();
+        release_meta::build_index(CHANNEL.parse().unwrap(), published_at, vec![(Target::LinuxX64, entry)]).unwrap();
     release_meta::write_signed_index(&index, serve, secret, None).unwrap();
 }
 

@@ -155,7 +155,8 @@ impl Release {
         entries: Vec<(Target, IndexEntry)>,
         secret_key: &str,
     ) {
-        let index = release_meta::build_index(channel.parse().unwrap(), published_at, entries).unwrap();
+        let index =
+            release_meta::build_index(channel.parse().unwrap(), published_at, entries).unwrap();
         release_meta::write_signed_index(&index, &self.serve_dir(), secret_key, None).unwrap();
     }
 }

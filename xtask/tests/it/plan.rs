@@ -28,3 +28,62 @@ fn dry_run_prints_the_plan_for_a_foreign_target() {
         "{stderr}"
     );
 }
+
+/// `release --dry-run` prints the whole release configuration, secrets only as `set`, builds
+/// nothing; the key pair comes from `keygen` through the binary, as a release engineer makes it.
+#[test]
+fn release_dry_run_prints_the_release_plan_without_secrets() {
+    let cache = tempfile::tempdir().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let (ok, _, stderr) = run(xtask(cache.path())
+        .env("TOKENIZER_STUDIO_MINISIGN_PASSWORD", "dry-run-password")
+        .args(["keygen", "--out"])
+        .arg(keys.path().join("k")));
+    assert!(ok, "{stderr}");
+    let public = std::fs::read_to_string(keys.path().join("k/minisign.pub")).unwrap();
+    let secret = std::fs::read_to_string(keys.path().join("k/minisign.key")).unwrap();
+    let (ok, stdout, stderr) = run(xtask(cache.path())
+        .args([
+            "release",
+            "--target",
+            "windows-x64",
+            "--channel",
+            "beta",
+            "--dry-run",
+        ])
+        .arg("--out-dir")
+        .arg(out.path())
+        .env("TOKENIZER_STUDIO_MINISIGN_KEY", &secret)
+        .env("TOKENIZER_STUDIO_MINISIGN_PASSWORD", "dry-run-password")
+        .env("TOKENIZER_STUDIO_UPDATE_PUBKEY", &public)
+        .env(
+            "TOKENIZER_STUDIO_RELEASE_BASE_URL",
+            "https://releases.invalid/ts/",
+        )
+        .env("WINDOWS_SIGNING_P12_BASE64", "c2VjcmV0LWNlcnRpZmljYXRl")
+        .env("WINDOWS_SIGNING_P12_PASSWORD", "p12-password"));
+    assert!(ok, "{stderr}");
+    for expected in [
+        "channel:           beta",
+        "bundle:            thin",
+        "release URL:       https://releases.invalid/ts\n",
+        "index key:         secret set, password set",
+        "windows cert:      set",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    let output = format!("{stdout}{stderr}");
+    for leaked in [
+        secret.lines().nth(1).unwrap(),
+        "dry-run-password",
+        "c2VjcmV0LWNlcnRpZmljYXRl",
+        "p12-password",
+    ] {
+        assert!(!output.contains(leaked), "{leaked:?} printed:\n{output}");
+    }
+    assert!(std::fs::read_dir(out.path()).unwrap().next().is_none());
+}

@@ -16,25 +16,33 @@ APP_DIR_NAME = "TokenizerStudio"
 ENV_DATA_DIR = "TOKENIZER_STUDIO_DATA_DIR"
 
 
-def resolve_data_root(platform: str, env: Mapping[str, str], home: PurePath | str) -> PurePath:
+def resolve_data_root(platform: str, env: Mapping[str, str], home: PurePath | str | None) -> PurePath:
     """Data root for `platform` (a sys.platform value) given the environment and home folder.
 
-    Pure: no filesystem access, so every OS is testable from any OS.
+    Pure: no filesystem access, so every OS is testable from any OS. Values are trimmed (only
+    whitespace counts as unset); the shell's `runtime-spec/src/discovery.rs::data_root` follows
+    the same rule and both run `runtime-spec/tests/data-root-cases.json`. ValueError when the
+    home folder is needed but unknown.
     """
     flavour = PureWindowsPath if platform == "win32" else PurePosixPath
     override = env.get(ENV_DATA_DIR, "").strip()
     if override:
         return flavour(override)
-    home = flavour(home)
+
+    def under_home(*parts: str) -> PurePath:
+        if home is None:
+            raise ValueError(f"no home folder to keep the data in: set {ENV_DATA_DIR}")
+        return flavour(home).joinpath(*parts)
+
     if platform == "darwin":
-        return home / "Library" / "Application Support" / APP_DIR_NAME
+        return under_home("Library", "Application Support", APP_DIR_NAME)
     if platform == "win32":
         appdata = env.get("APPDATA", "").strip()
-        base = flavour(appdata) if appdata else home / "AppData" / "Roaming"
+        base = flavour(appdata) if appdata else under_home("AppData", "Roaming")
         return base / APP_DIR_NAME
     xdg = env.get("XDG_DATA_HOME", "").strip()
     # The XDG spec says relative values are invalid and must be ignored.
-    base = flavour(xdg) if xdg and flavour(xdg).is_absolute() else home / ".local" / "share"
+    base = flavour(xdg) if xdg and flavour(xdg).is_absolute() else under_home(".local", "share")
     return base / APP_DIR_NAME
 
 
