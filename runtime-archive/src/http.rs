@@ -205,6 +205,46 @@ mod tests {
         assert_eq!((calls, failed.exhausted), (1, true));
     }
 
+    /// reqwest reads `HTTP_PROXY` and friends when a client is built; a loopback download
+    /// must not go through them. The environment is process-wide, so the check runs in a
+    /// child process of this test binary running only itself.
+    #[test]
+    fn loopback_downloads_bypass_the_environments_proxy() {
+        const CHILD: &str = "RUNTIME_ARCHIVE_PROXY_CHILD";
+        if std::env::var_os(CHILD).is_none() {
+            let output = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "http::tests::loopback_downloads_bypass_the_environments_proxy",
+                    "--test-threads=1",
+                    "--nocapture",
+                ])
+                .env(CHILD, "1")
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&output.stdout).into_owned()
+                + &String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "{text}");
+            assert!(text.contains("1 passed"), "{text}");
+            return;
+        }
+        let proxy = test_support::http::Server::answering_any("proxied");
+        let origin = test_support::http::Server::answering_any("ours");
+        for name in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
+            std::env::set_var(name, proxy.url(""));
+        }
+        for name in ["NO_PROXY", "no_proxy"] {
+            std::env::remove_var(name);
+        }
+        let url = origin.url("/runtime.tar.zst");
+        let client = RetryPolicy::default().client(&url).unwrap();
+        let body = client.get(&url).send().unwrap().text().unwrap();
+        assert_eq!(body, "ours");
+        assert_eq!(proxy.requests().len(), 0);
+        let request = &origin.requests()[0];
+        assert_eq!(request.header("user-agent"), Some(USER_AGENT));
+    }
+
     #[test]
     fn retryable_statuses() {
         for (status, retryable) in [

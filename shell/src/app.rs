@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use runtime_spec::Manifest;
-use supervisor::{LaunchRequest, Sidecar, SupervisorError, SupervisorEvent};
+use supervisor::{LaunchRequest, Backend, SupervisorError, SupervisorEvent};
 use tauri::{AppHandle, Emitter, Manager, Url};
 
 use crate::bundled;
@@ -48,7 +48,7 @@ struct Inner {
     phase: Phase,
     /// Bumped on every new launch so late events of an abandoned one are dropped.
     generation: u64,
-    sidecar: Option<Sidecar>,
+    sidecar: Option<Backend>,
     /// `http://127.0.0.1:<port>` of the running sidecar: the only origin allowed to call
     /// `open_artifacts_folder`.
     sidecar_origin: Option<String>,
@@ -644,7 +644,7 @@ fn launch(app: &AppHandle, generation: u64, runtime_dir: &Path, manifest: &Manif
                 .lock()
                 .sidecar
                 .as_ref()
-                .map(Sidecar::log_tail)
+                .map(Backend::log_tail)
                 .unwrap_or_default();
             shell.stop_sidecar("the UI could not be opened");
             // stop_sidecar bumped the generation; the failure belongs to the new one.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::blocking::{multipart, Client as Http, Response};
 use runtime_spec::launch::{HEALTH_PATHS, TOKEN_HEADER};
 use serde_json::{json, Value};
-use supervisor::{loopback, Sidecar};
+use supervisor::{loopback, Backend};
 
 use crate::{fail, SmokeError};
 
@@ -20,7 +20,7 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(sidecar: &Sidecar) -> Client {
+    pub fn new(sidecar: &Backend) -> Client {
         let http = loopback::client(Duration::from_secs(60)).expect("a plain HTTP client builds");
         Client {
             http,

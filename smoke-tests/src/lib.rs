@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use runtime_spec::Manifest;
-use supervisor::{LaunchRequest, Sidecar, StopOutcome};
+use supervisor::{LaunchRequest, Backend, StopOutcome};
 
 pub use client::Client;
 pub use orphan::{supervise_until_killed, SUPERVISOR_LINE_PREFIX};
@@ -156,7 +156,7 @@ fn read_manifest(runtime: &Path) -> Result<Manifest, SmokeError> {
 }
 
 /// Starts the runtime through the supervisor, as the shell does.
-pub fn start(runtime: &Path, manifest: &Manifest, data: &Path) -> Result<Sidecar, SmokeError> {
+pub fn start(runtime: &Path, manifest: &Manifest, data: &Path) -> Result<Backend, SmokeError> {
     let request = LaunchRequest::from_manifest(runtime.to_path_buf(), manifest, data.to_path_buf());
     supervisor::launch(&request, Arc::new(|_| {})).map_err(|error| fail("start", error.to_string()))
 }

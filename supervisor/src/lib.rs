@@ -1,4 +1,4 @@
-//! Supervises the Python sidecar: spawn, readiness, health, logs, shutdown, no orphans.
+//! Supervises the Python backend: spawn, readiness, health, logs, shutdown, no orphans.
 //!
 //! Plain Rust on threads, no Tauri types and no async runtime, so the shell, the smoke tests
 //! and tools can all use it. The launch contract it follows is described in
@@ -15,19 +15,19 @@
 //!     "/home/me/.local/share/tokenizer-studio".into(),
 //! );
 //! let on_event: supervisor::EventHandler = Arc::new(|event| println!("{event:?}"));
-//! let mut sidecar = supervisor::launch(&request, on_event)?;
-//! println!("open {}", sidecar.url());
-//! let outcome = sidecar.stop(request.stop_grace);
+//! let mut backend = supervisor::launch(&request, on_event)?;
+//! println!("open {}", backend.url());
+//! let outcome = backend.stop(request.stop_grace);
 //! # let _ = outcome; Ok(()) }
 //! ```
 
+mod backend;
 mod error;
 mod health;
 mod logs;
 pub mod loopback;
 mod platform;
 pub mod private;
-mod sidecar;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::SupervisorError;
 pub use logs::{format_line, utc_timestamp, Rotation, LOG_FILE_NAME, TAIL_LINES};
-pub use sidecar::{launch, Sidecar};
+pub use backend::{launch, Backend};
 
 /// Everything one launch needs. Build it with [`LaunchRequest::new`] or
 /// [`LaunchRequest::from_manifest`] and adjust the public fields.
@@ -119,7 +119,7 @@ pub enum SupervisorEvent {
     WaitingForHealth { port: u16 },
     /// `/health` answered for this launch; the UI may navigate to `url`.
     Ready { url: String, port: u16, pid: u32 },
-    /// The backend exited on its own after it was ready (not through [`Sidecar::stop`]).
+    /// The backend exited on its own after it was ready (not through [`Backend::stop`]).
     /// `code` is `None` when a signal ended it.
     Exited {
         code: Option<i32>,
@@ -136,7 +136,7 @@ pub enum SupervisorEvent {
 /// an exit. Wrap an `mpsc::Sender` or a Tauri `emit` in it.
 pub type EventHandler = Arc<dyn Fn(SupervisorEvent) + Send + Sync>;
 
-/// Which step of [`Sidecar::stop`] ended the backend. `code` is `None` when a signal ended it.
+/// Which step of [`Backend::stop`] ended the backend. `code` is `None` when a signal ended it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum StopOutcome {

@@ -11,7 +11,7 @@ use crate::SupervisorError;
 
 /// File name of the live log inside the log folder; rotated copies get `.1`, `.2`, ...
 pub const LOG_FILE_NAME: &str = "backend.log";
-/// Lines kept in memory for [`crate::Sidecar::log_tail`] and the events.
+/// Lines kept in memory for [`crate::Backend::log_tail`] and the events.
 pub const TAIL_LINES: usize = 200;
 /// Longer lines are split: a backend printing megabytes without a newline must not make the
 /// supervisor buffer them all.
@@ -131,7 +131,7 @@ impl LogSink {
         self.lock().open_streams += 1;
         let sink = Arc::clone(self);
         let spawned = std::thread::Builder::new()
-            .name(format!("sidecar-{}", stream.name()))
+            .name(format!("backend-{}", stream.name()))
             .spawn(move || {
                 // Draining both pipes continuously is what keeps a chatty backend from blocking
                 // on a full pipe buffer while we wait for its readiness line.

@@ -4,13 +4,13 @@
 
 use std::path::PathBuf;
 
-use supervisor::{EventHandler, LaunchRequest, Sidecar, SupervisorError};
+use supervisor::{EventHandler, LaunchRequest, Backend, SupervisorError};
 
 use crate::store::{RolledBack, Store, CURRENT, DEFAULT};
 
 /// A healthy backend and how it was reached.
 pub struct Launched {
-    pub sidecar: Sidecar,
+    pub sidecar: Backend,
     pub runtime_dir: PathBuf,
     pub version: String,
     /// Set when the runtime on trial failed and the previous one was started instead.
@@ -40,7 +40,7 @@ pub fn launch_with_rollback(
     on_event: EventHandler,
 ) -> Result<Launched, LaunchError> {
     let trial = store.settle()?;
-    let start = |store: &Store| -> Result<(Sidecar, PathBuf, String), LaunchError> {
+    let start = |store: &Store| -> Result<(Backend, PathBuf, String), LaunchError> {
         let (slot, manifest) = [CURRENT, DEFAULT]
             .iter()
             .find_map(|slot| Some((*slot, store.manifest_in(slot)?)))

@@ -28,7 +28,7 @@ const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// Starts the backend and blocks until it is ready and trusted, retrying when it exits before
 /// readiness. Call it off the UI thread. Every failure is also reported as
 /// [`SupervisorEvent::GaveUp`].
-pub fn launch(request: &LaunchRequest, on_event: EventHandler) -> Result<Sidecar, SupervisorError> {
+pub fn launch(request: &LaunchRequest, on_event: EventHandler) -> Result<Backend, SupervisorError> {
     // The log folder may be the first thing created in the data root: make the root private
     // before anything lands in it.
     let opened = crate::private::create_private_dir(&request.data_root)
@@ -68,7 +68,7 @@ fn launch_with_logs(
     request: &LaunchRequest,
     logs: &Arc<LogSink>,
     on_event: &EventHandler,
-) -> Result<Sidecar, SupervisorError> {
+) -> Result<Backend, SupervisorError> {
     if request.contract.argv.is_empty() {
         return Err(SupervisorError::EmptyArgv {
             runtime_root: request.runtime_root.clone(),
@@ -79,7 +79,7 @@ fn launch_with_logs(
     for attempt in 1..=max_attempts {
         on_event(SupervisorEvent::Starting { attempt });
         match try_once(request, attempt, logs, on_event) {
-            Ok(sidecar) => return Ok(sidecar),
+            Ok(backend) => return Ok(backend),
             Err(AttemptFailure::Fatal(error)) => return Err(error),
             Err(AttemptFailure::ExitedEarly(exit)) => {
                 logs.line(
@@ -107,7 +107,7 @@ fn try_once(
     attempt: u32,
     logs: &Arc<LogSink>,
     on_event: &EventHandler,
-) -> Result<Sidecar, AttemptFailure> {
+) -> Result<Backend, AttemptFailure> {
     let secrets = Secrets::fresh().map_err(AttemptFailure::Fatal)?;
     let contract = &request.contract;
     let program = contract.program(&request.runtime_root);
@@ -198,7 +198,7 @@ fn try_once(
         port,
         pid: process.pid,
     });
-    Ok(Sidecar {
+    Ok(Backend {
         process,
         port,
         url,
@@ -411,7 +411,7 @@ fn spawn_owned(
     let owner_state = Arc::clone(&state);
     let (sender, receiver) = mpsc::channel();
     std::thread::Builder::new()
-        .name("sidecar-owner".into())
+        .name("backend-owner".into())
         .spawn(move || {
             let mut child = match command.spawn() {
                 Ok(child) => child,
@@ -586,7 +586,7 @@ impl Drop for Process {
 }
 
 /// A running, trusted backend. Dropping it stops the backend.
-pub struct Sidecar {
+pub struct Backend {
     process: Process,
     port: u16,
     url: String,
@@ -596,7 +596,7 @@ pub struct Sidecar {
     stopped: bool,
 }
 
-impl Sidecar {
+impl Backend {
     /// `http://127.0.0.1:<port>`, without a trailing slash.
     pub fn url(&self) -> &str {
         &self.url
@@ -653,7 +653,7 @@ impl Sidecar {
     }
 }
 
-impl Drop for Sidecar {
+impl Drop for Backend {
     fn drop(&mut self) {
         if !self.stopped {
             self.stop(self.stop_grace);
@@ -661,11 +661,11 @@ impl Drop for Sidecar {
     }
 }
 
-impl fmt::Debug for Sidecar {
+impl fmt::Debug for Backend {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Hand-written so the token never ends up in a `{:?}` in some log.
         formatter
-            .debug_struct("Sidecar")
+            .debug_struct("Backend")
             .field("url", &self.url)
             .field("pid", &self.process.pid)
             .field("launch_id", &self.secrets.launch_id)
@@ -704,7 +704,7 @@ mod tests {
     fn the_handle_can_live_in_shared_app_state() {
         // Tauri's `manage()` needs Send + Sync + 'static.
         fn shareable<T: Send + Sync + 'static>() {}
-        shareable::<Sidecar>();
+        shareable::<Backend>();
         shareable::<crate::LaunchRequest>();
         shareable::<SupervisorError>();
     }
