@@ -294,7 +294,7 @@ mod tests {
                 var.name
             );
             assert!(!var.read_by.is_empty(), "{} has no reader", var.name);
-            assert!(!(var.secret && !var.default.is_empty()), "{}", var.name);
+            assert!(!var.secret || var.default.is_empty(), "{}", var.name);
             assert!(!var.doc.contains('|'), "{} would break the table", var.name);
         }
         assert!(lookup(MINISIGN_KEY).unwrap().secret);
