@@ -129,13 +129,12 @@ impl Source {
 
 pub(crate) fn parse_sha256(url: &str, value: &str) -> Result<String> {
     let value = value.trim();
-    if value.len() == 64 && value.bytes().all(|byte| byte.is_ascii_hexdigit()) {
-        Ok(value.to_ascii_lowercase())
-    } else {
-        Err(Error::InvalidSha256 {
+    match runtime_spec::Sha256::parse(value) {
+        Ok(digest) => Ok(digest.to_hex()),
+        Err(_) => Err(Error::InvalidSha256 {
             url: url.to_owned(),
             value: value.to_owned(),
-        })
+        }),
     }
 }
 
