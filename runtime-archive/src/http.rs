@@ -157,7 +157,10 @@ mod tests {
                 |status| RetryPolicy::is_retryable_status(*status),
             )
             .unwrap_err();
-        assert_eq!((calls, failed.attempts, failed.exhausted, failed.error), (3, 3, true, 503));
+        assert_eq!(
+            (calls, failed.attempts, failed.exhausted, failed.error),
+            (3, 3, true, 503)
+        );
 
         let mut calls = 0;
         let failed = policy
@@ -169,7 +172,10 @@ mod tests {
                 |status| RetryPolicy::is_retryable_status(*status),
             )
             .unwrap_err();
-        assert_eq!((calls, failed.attempts, failed.exhausted, failed.error), (2, 2, false, 404));
+        assert_eq!(
+            (calls, failed.attempts, failed.exhausted, failed.error),
+            (2, 2, false, 404)
+        );
 
         let mut calls = 0;
         let value = policy.run(
@@ -259,7 +265,11 @@ mod tests {
             (416, false),
             (600, false),
         ] {
-            assert_eq!(RetryPolicy::is_retryable_status(status), retryable, "{status}");
+            assert_eq!(
+                RetryPolicy::is_retryable_status(status),
+                retryable,
+                "{status}"
+            );
         }
     }
 }

@@ -20,14 +20,14 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(sidecar: &Backend) -> Client {
+    pub fn new(backend: &Backend) -> Client {
         let http = loopback::client(Duration::from_secs(60)).expect("a plain HTTP client builds");
         Client {
             http,
-            base: sidecar.url().trim_end_matches('/').to_owned(),
-            port: sidecar.port(),
-            token: sidecar.token().to_owned(),
-            launch_id: sidecar.launch_id().to_owned(),
+            base: backend.url().trim_end_matches('/').to_owned(),
+            port: backend.port(),
+            token: backend.token().to_owned(),
+            launch_id: backend.launch_id().to_owned(),
         }
     }
 
@@ -86,14 +86,26 @@ impl Client {
                 format!("GET /api/v1/jobs without the token answered {status}, expected 401"),
             ));
         }
-        let status = foreign_host_status(&self.http, self.port, "/api/v1/health", "rebind.example:80", None)?;
+        let status = foreign_host_status(
+            &self.http,
+            self.port,
+            "/api/v1/health",
+            "rebind.example:80",
+            None,
+        )?;
         if status != 403 {
             return Err(fail(
                 "security",
                 format!("a foreign Host header answered {status}, expected 403"),
             ));
         }
-        let status = foreign_host_status(&self.http, self.port, "/api/v1/jobs", "evil.example", Some(&self.token))?;
+        let status = foreign_host_status(
+            &self.http,
+            self.port,
+            "/api/v1/jobs",
+            "evil.example",
+            Some(&self.token),
+        )?;
         if status != 403 {
             return Err(fail(
                 "security",

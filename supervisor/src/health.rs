@@ -202,9 +202,8 @@ mod tests {
             return;
         }
         // A proxy that would answer for the backend if the client went through it.
-        let (proxy_port, _proxy) = serve_once(
-            "HTTP/1.1 200 OK\r\nContent-Length: 23\r\n\r\n{\"launch_id\":\"proxied\"}",
-        );
+        let (proxy_port, _proxy) =
+            serve_once("HTTP/1.1 200 OK\r\nContent-Length: 23\r\n\r\n{\"launch_id\":\"proxied\"}");
         let proxy = format!("http://127.0.0.1:{proxy_port}");
         for name in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
             std::env::set_var(name, &proxy);
@@ -228,16 +227,16 @@ mod tests {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             listener.local_addr().unwrap().port()
         };
-        let answer = HealthProbe::new(Duration::from_secs(1)).check(
-            port,
-            "/health",
-            Duration::from_secs(1),
-        );
+        let answer =
+            HealthProbe::new(Duration::from_secs(1)).check(port, "/health", Duration::from_secs(1));
         match answer {
             HealthAnswer::Unreachable(problem) => {
                 assert!(problem.starts_with("request failed: "), "{problem}");
                 // The cause, not only reqwest's "error sending request".
-                assert!(problem.to_ascii_lowercase().contains("refused"), "{problem}");
+                assert!(
+                    problem.to_ascii_lowercase().contains("refused"),
+                    "{problem}"
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -250,7 +249,11 @@ mod tests {
         let probe = HealthProbe::new(Duration::from_secs(5));
         let started = std::time::Instant::now();
         let answer = probe.check(port, "/health", Duration::from_millis(300));
-        assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
         assert!(matches!(answer, HealthAnswer::Unreachable(_)), "{answer:?}");
         drop(listener);
     }

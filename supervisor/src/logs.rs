@@ -323,11 +323,9 @@ mod tests {
         let line = format_line(time, "shell", "ui loaded");
         assert_eq!(line, "2026-11-22T01:03:04.120Z shell  | ui loaded\n");
         let (stamp, _) = line.split_once(' ').unwrap();
-        let parsed = time::OffsetDateTime::parse(
-            stamp,
-            &time::format_description::well_known::Rfc3339,
-        )
-        .unwrap();
+        let parsed =
+            time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339)
+                .unwrap();
         assert_eq!(std::time::SystemTime::from(parsed), time);
     }
 

@@ -161,16 +161,14 @@ impl Events {
     }
 }
 
-/// One GET on 127.0.0.1 and the raw answer, for poking the fake directly.
+/// One GET on 127.0.0.1 through the supervisor's loopback client and the body, for poking
+/// the fake directly.
 pub fn http_get(port: u16, path: &str) -> std::io::Result<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    Ok(answer)
+    let client =
+        supervisor::loopback::client(Duration::from_secs(5)).map_err(std::io::Error::other)?;
+    client
+        .get(supervisor::loopback::url(port, path))
+        .send()
+        .and_then(|response| response.text())
+        .map_err(std::io::Error::other)
 }
