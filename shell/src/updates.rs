@@ -29,16 +29,15 @@ fn source_from(
     base_url: &str,
     index_url_override: Option<String>,
 ) -> Option<UpdateSource> {
+    // Only names of the contract's channels are built in; another is no update source.
+    let channel: runtime_spec::Channel = channel.parse().ok()?;
     let index_url = index_url_override
         .filter(|url| !url.trim().is_empty())
-        .unwrap_or_else(|| match channel.parse() {
-            Ok(channel) => updater::index_url_for(base_url, channel),
-            Err(_) => String::new(),
-        });
+        .unwrap_or_else(|| updater::index_url_for(base_url, channel));
     (!public_key.trim().is_empty() && !index_url.is_empty()).then(|| UpdateSource {
         index_url,
         public_key: public_key.to_owned(),
-        channel: channel.to_owned(),
+        channel,
     })
 }
 

@@ -34,8 +34,8 @@ pub struct UpdateSource {
     pub index_url: String,
     /// minisign public key in any form [`runtime_spec::PublicKey`] reads.
     pub public_key: String,
-    /// The channel this build follows (`dev`, `alpha`, `beta`, `stable`).
-    pub channel: String,
+    /// The channel this build follows.
+    pub channel: runtime_spec::Channel,
 }
 
 /// An index whose signature, channel, freshness and target entry were checked.
@@ -125,9 +125,9 @@ pub fn verify(
             ),
         });
     }
-    if index.channel != *source.channel {
+    if index.channel != source.channel {
         return Err(Error::WrongChannel {
-            expected: source.channel.clone(),
+            expected: source.channel.to_string(),
             found: index.channel.to_string(),
         });
     }
@@ -331,7 +331,7 @@ mod tests {
             let source = UpdateSource {
                 index_url: "https://releases.invalid/runtime-beta.json".to_owned(),
                 public_key: form.clone(),
-                channel: "beta".to_owned(),
+                channel: Channel::Beta,
             };
             verify(
                 json.as_bytes(),
@@ -347,7 +347,7 @@ mod tests {
         let source = UpdateSource {
             index_url: "https://releases.invalid/runtime-beta.json".to_owned(),
             public_key: release_meta::tauri_pubkey(&other),
-            channel: "beta".to_owned(),
+            channel: Channel::Beta,
         };
         assert!(matches!(
             verify(

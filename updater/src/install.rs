@@ -67,9 +67,9 @@ pub fn check_and_install(
         source,
         store.target(),
         shell_version,
-        store.newest_index_seen(&source.channel),
+        store.newest_index_seen(source.channel.name()),
     )?;
-    store.remember_index(&source.channel, verified.index.published_at)?;
+    store.remember_index(source.channel.name(), verified.index.published_at)?;
     let installed = store.newest_installed();
     let verified = match index::offer(verified, installed.as_ref(), |version| {
         store.is_bad(version)

@@ -408,7 +408,7 @@ pub fn child(
     let source = updater::UpdateSource {
         index_url: index_url.to_owned(),
         public_key: fs_err::read_to_string(public_key_file)?,
-        channel: channel.to_owned(),
+        channel: channel.parse()?,
     };
     let shell_version = semver::Version::parse(env!("CARGO_PKG_VERSION"))?;
     let outcome = updater::check_and_install(

@@ -86,7 +86,9 @@ fn install(args: &[String], store: &mut Store) -> Result<(), String> {
     let source = UpdateSource {
         index_url: required(args, "--index-url")?,
         public_key: fs_err::read_to_string(&key_file).map_err(|e| e.to_string())?,
-        channel: required(args, "--channel")?,
+        channel: required(args, "--channel")?
+            .parse()
+            .map_err(|error: runtime_spec::channel::UnknownChannel| error.to_string())?,
     };
     let mut policy = runtime_archive::RetryPolicy::default();
     if let Some(ms) = option(args, "--backoff-ms").and_then(|v| v.parse().ok()) {

@@ -39,7 +39,7 @@ impl Setup {
         UpdateSource {
             index_url: self.server.index_url(),
             public_key: self.release.public_key.clone(),
-            channel: CHANNEL.into(),
+            channel: CHANNEL.parse().unwrap(),
         }
     }
 
