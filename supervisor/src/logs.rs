@@ -107,8 +107,10 @@ impl LogSink {
     /// Appends one line to the file and the tail.
     pub(crate) fn line(&self, stream: Stream, text: &str) {
         let text = text.trim_end_matches(['\n', '\r']);
-        let formatted = format_line(SystemTime::now(), stream.name(), text);
+        // Stamped under the lock: the two pipe readers' lines reach the file in time order,
+        // which merging it with the shell's log by sorting relies on.
         let mut inner = self.lock();
+        let formatted = format_line(SystemTime::now(), stream.name(), text);
         inner.write(&self.path, formatted.as_bytes());
         if inner.tail.len() == TAIL_LINES {
             inner.tail.pop_front();
