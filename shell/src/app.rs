@@ -1,4 +1,4 @@
-//! The Tauri glue: owns the state machine and the sidecar, runs launches off the UI thread,
+//! The Tauri glue: owns the state machine and the backend, runs launches off the UI thread,
 //! and turns phases into side effects (splash updates, navigation, stopping the backend).
 
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use runtime_spec::Manifest;
-use supervisor::{LaunchRequest, Backend, SupervisorError, SupervisorEvent};
+use supervisor::{Backend, LaunchRequest, SupervisorError, SupervisorEvent};
 use tauri::{AppHandle, Emitter, Manager, Url};
 
 use crate::bundled;
@@ -48,10 +48,10 @@ struct Inner {
     phase: Phase,
     /// Bumped on every new launch so late events of an abandoned one are dropped.
     generation: u64,
-    sidecar: Option<Backend>,
-    /// `http://127.0.0.1:<port>` of the running sidecar: the only origin allowed to call
+    backend: Option<Backend>,
+    /// `http://127.0.0.1:<port>` of the running backend: the only origin allowed to call
     /// `open_artifacts_folder`.
-    sidecar_origin: Option<String>,
+    backend_origin: Option<String>,
     /// Where the bundled splash page lives (`tauri://localhost/…` on Linux and macOS).
     splash_url: Option<Url>,
     /// Views built so far ([`View::seq`]).
@@ -93,8 +93,8 @@ impl Shell {
             inner: Mutex::new(Inner {
                 phase: Phase::Discovering,
                 generation: 0,
-                sidecar: None,
-                sidecar_origin: None,
+                backend: None,
+                backend_origin: None,
                 splash_url: None,
                 views_handed_out: 0,
             }),
@@ -141,12 +141,12 @@ impl Shell {
 
     /// `http://127.0.0.1:<port>` of the running backend, if one runs.
     pub fn backend_origin(&self) -> Option<String> {
-        self.lock().sidecar_origin.clone()
+        self.lock().backend_origin.clone()
     }
 
-    /// Whether `origin` is the running sidecar's.
-    pub fn is_sidecar_origin(&self, origin: &str) -> bool {
-        self.lock().sidecar_origin.as_deref() == Some(origin)
+    /// Whether `origin` is the running backend's.
+    pub fn is_backend_origin(&self, origin: &str) -> bool {
+        self.lock().backend_origin.as_deref() == Some(origin)
     }
 
     fn view_context(&self) -> Context {
@@ -253,25 +253,25 @@ impl Shell {
     }
 
     /// Stops the backend if one runs (window closed, SIGTERM, quit). Blocks until it is gone.
-    pub fn stop_sidecar(&self, why: &str) {
-        let sidecar = {
+    pub fn stop_backend(&self, why: &str) {
+        let backend = {
             let mut inner = self.lock();
             inner.generation += 1;
-            inner.sidecar_origin = None;
-            inner.sidecar.take()
+            inner.backend_origin = None;
+            inner.backend.take()
         };
-        if let Some(mut sidecar) = sidecar {
+        if let Some(mut backend) = backend {
             self.log.line(&format!(
                 "stopping the backend (pid {}): {why}",
-                sidecar.pid()
+                backend.pid()
             ));
-            let outcome = sidecar.stop(STOP_GRACE);
+            let outcome = backend.stop(STOP_GRACE);
             self.log.line(&format!("backend stopped: {outcome:?}"));
         }
     }
 }
 
-/// Origin of a URL: `scheme://host:port` as the sidecar URL spells it, or `scheme://host`
+/// Origin of a URL: `scheme://host:port` as the backend URL spells it, or `scheme://host`
 /// for schemes without a port (`tauri://localhost`).
 pub fn origin_of(url: &Url) -> Option<String> {
     let host = url.host_str()?;
@@ -579,10 +579,10 @@ fn launch(app: &AppHandle, generation: u64, runtime_dir: &Path, manifest: &Manif
             apply(&app, generation, Input::Supervisor(event));
         })
     };
-    let sidecar = match supervisor::launch(&request, on_event) {
-        Ok(sidecar) => {
+    let backend = match supervisor::launch(&request, on_event) {
+        Ok(backend) => {
             shell.runtime_healthy(runtime_dir);
-            sidecar
+            backend
         }
         Err(error) => {
             if let Some(notice) = shell.roll_back_if_on_trial(runtime_dir) {
@@ -610,8 +610,8 @@ fn launch(app: &AppHandle, generation: u64, runtime_dir: &Path, manifest: &Manif
             return;
         }
     };
-    let url = sidecar.url().to_owned();
-    let code = handoff::mint_launch_code(sidecar.port(), sidecar.token());
+    let url = backend.url().to_owned();
+    let code = handoff::mint_launch_code(backend.port(), backend.token());
     {
         let mut inner = shell.lock();
         if inner.generation != generation {
@@ -620,12 +620,12 @@ fn launch(app: &AppHandle, generation: u64, runtime_dir: &Path, manifest: &Manif
             shell
                 .log
                 .line("a launch finished after it was abandoned; stopping it");
-            let mut sidecar = sidecar;
-            sidecar.stop(STOP_GRACE);
+            let mut backend = backend;
+            backend.stop(STOP_GRACE);
             return;
         }
-        inner.sidecar_origin = Url::parse(&url).ok().as_ref().and_then(origin_of);
-        inner.sidecar = Some(sidecar);
+        inner.backend_origin = Url::parse(&url).ok().as_ref().and_then(origin_of);
+        inner.backend = Some(backend);
     }
     let opened = code.and_then(|code| {
         let target = Url::parse(&handoff::launch_url(&url, &code)).map_err(|e| e.to_string())?;
@@ -642,12 +642,12 @@ fn launch(app: &AppHandle, generation: u64, runtime_dir: &Path, manifest: &Manif
         Err(message) => {
             let log_tail = shell
                 .lock()
-                .sidecar
+                .backend
                 .as_ref()
                 .map(Backend::log_tail)
                 .unwrap_or_default();
-            shell.stop_sidecar("the UI could not be opened");
-            // stop_sidecar bumped the generation; the failure belongs to the new one.
+            shell.stop_backend("the UI could not be opened");
+            // stop_backend bumped the generation; the failure belongs to the new one.
             let generation = shell.lock().generation;
             apply(
                 app,
@@ -666,7 +666,7 @@ fn launch(app: &AppHandle, generation: u64, runtime_dir: &Path, manifest: &Manif
 /// phase changed.
 fn apply(app: &AppHandle, generation: u64, input: Input) -> bool {
     let shell = app.state::<Arc<Shell>>();
-    let (changed_to, leaving_ui, splash_url, dead_sidecar) = {
+    let (changed_to, leaving_ui, splash_url, dead_backend) = {
         let mut inner = shell.lock();
         if inner.generation != generation {
             return false;
@@ -681,22 +681,22 @@ fn apply(app: &AppHandle, generation: u64, input: Input) -> bool {
         };
         let leaving_ui = matches!(next, Phase::Failed(_));
         // A failed phase has no backend worth keeping (it exited, or the hand-off failed).
-        let dead_sidecar = if leaving_ui {
-            inner.sidecar_origin = None;
-            inner.sidecar.take()
+        let dead_backend = if leaving_ui {
+            inner.backend_origin = None;
+            inner.backend.take()
         } else {
             None
         };
         inner.phase = next.clone();
-        (next, leaving_ui, inner.splash_url.clone(), dead_sidecar)
+        (next, leaving_ui, inner.splash_url.clone(), dead_backend)
     };
     shell.log.line(&format!(
         "{} -> {}",
         input_name(&input),
         phase_summary(&changed_to)
     ));
-    if let Some(mut sidecar) = dead_sidecar {
-        sidecar.stop(STOP_GRACE);
+    if let Some(mut backend) = dead_backend {
+        backend.stop(STOP_GRACE);
     }
     if leaving_ui {
         if let (Some(window), Some(splash)) = (app.get_webview_window(MAIN_WINDOW), splash_url) {
@@ -769,14 +769,14 @@ pub(crate) fn spawn_named(name: &str, work: impl FnOnce() + Send + 'static) {
 mod tests {
     use super::*;
 
-    /// `open_artifacts_folder` answers only a page whose origin is exactly the sidecar's:
-    /// `origin_of(caller) == origin_of(sidecar URL)`. Any other local server, host spelling,
+    /// `open_artifacts_folder` answers only a page whose origin is exactly the backend's:
+    /// `origin_of(caller) == origin_of(backend URL)`. Any other local server, host spelling,
     /// scheme or the bundled splash is refused.
     #[test]
-    fn only_the_sidecars_exact_origin_matches() {
-        let sidecar =
+    fn only_the_backends_exact_origin_matches() {
+        let backend =
             origin_of(&Url::parse("http://127.0.0.1:4000/#launch=one-time-code").unwrap());
-        assert_eq!(sidecar.as_deref(), Some("http://127.0.0.1:4000"));
+        assert_eq!(backend.as_deref(), Some("http://127.0.0.1:4000"));
         // (caller page, allowed)
         for (caller, allowed) in [
             ("http://127.0.0.1:4000/", true),
@@ -790,7 +790,7 @@ mod tests {
             ("http://tauri.localhost/index.html", false),
         ] {
             let origin = origin_of(&Url::parse(caller).unwrap());
-            assert_eq!(origin == sidecar, allowed, "{caller} → {origin:?}");
+            assert_eq!(origin == backend, allowed, "{caller} → {origin:?}");
         }
     }
 }

@@ -78,7 +78,7 @@ pub fn run() {
             // Only the origin: the first UI URL carries the (single-use) launch code.
             let origin = app::origin_of(payload.url()).unwrap_or_default();
             let shell = webview.state::<Arc<Shell>>();
-            let what = if shell.is_sidecar_origin(&origin) {
+            let what = if shell.is_backend_origin(&origin) {
                 // A rollback happened this session, or a new shell is ready: say so, in one
                 // sentence each, over the UI.
                 let notices = [
@@ -119,7 +119,7 @@ pub fn run() {
     app.run(move |app, event| {
         if let RunEvent::Exit = event {
             // Window closed, quit, or a signal turned into `exit(0)`: the backend goes too.
-            shell.stop_sidecar("the app is exiting");
+            shell.stop_backend("the app is exiting");
             // Then a downloaded shell update replaces this app (Windows: its installer starts).
             shell_update::install_if_ready(app);
             shell.log.line("shell exiting");

@@ -164,7 +164,7 @@ pub fn check_in_background(app: &AppHandle) {
                         .url()
                         .ok()
                         .and_then(|url| app::origin_of(&url))
-                        .is_some_and(|origin| shell.is_sidecar_origin(&origin));
+                        .is_some_and(|origin| shell.is_backend_origin(&origin));
                     if on_ui {
                         let _ = window.eval(updates::notice_banner_script(NOTICE_ID, &notice));
                     }

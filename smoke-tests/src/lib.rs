@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use runtime_spec::Manifest;
-use supervisor::{LaunchRequest, Backend, StopOutcome};
+use supervisor::{Backend, LaunchRequest, StopOutcome};
 
 pub use client::Client;
 pub use orphan::{supervise_until_killed, SUPERVISOR_LINE_PREFIX};

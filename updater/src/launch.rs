@@ -4,13 +4,13 @@
 
 use std::path::PathBuf;
 
-use supervisor::{EventHandler, LaunchRequest, Backend, SupervisorError};
+use supervisor::{Backend, EventHandler, LaunchRequest, SupervisorError};
 
 use crate::store::{RolledBack, Store, CURRENT, DEFAULT};
 
 /// A healthy backend and how it was reached.
 pub struct Launched {
-    pub sidecar: Backend,
+    pub backend: Backend,
     pub runtime_dir: PathBuf,
     pub version: String,
     /// Set when the runtime on trial failed and the previous one was started instead.
@@ -52,15 +52,15 @@ pub fn launch_with_rollback(
         configure(&mut request);
         let version = manifest.runtime_version.clone();
         match supervisor::launch(&request, on_event.clone()) {
-            Ok(sidecar) => Ok((sidecar, dir, version)),
+            Ok(backend) => Ok((backend, dir, version)),
             Err(source) => Err(LaunchError::Failed { version, source }),
         }
     };
     match start(store) {
-        Ok((sidecar, runtime_dir, version)) => {
+        Ok((backend, runtime_dir, version)) => {
             store.confirm_healthy()?;
             Ok(Launched {
-                sidecar,
+                backend,
                 runtime_dir,
                 version,
                 rolled_back: None,
@@ -68,10 +68,10 @@ pub fn launch_with_rollback(
         }
         Err(error) if trial.is_some() => match store.roll_back()? {
             Some(rolled_back) => {
-                let (sidecar, runtime_dir, version) = start(store)?;
+                let (backend, runtime_dir, version) = start(store)?;
                 store.confirm_healthy()?;
                 Ok(Launched {
-                    sidecar,
+                    backend,
                     runtime_dir,
                     version,
                     rolled_back: Some(rolled_back),

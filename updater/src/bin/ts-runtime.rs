@@ -136,8 +136,8 @@ fn launch(data_dir: &std::path::Path, store: &mut Store) -> Result<(), String> {
         println!("ROLLED_BACK {} {}", rolled_back.bad, rolled_back.restored);
         println!("NOTICE {}", rolled_back.notice);
     }
-    println!("LAUNCHED {} {}", launched.version, launched.sidecar.url());
+    println!("LAUNCHED {} {}", launched.version, launched.backend.url());
     let _ = std::io::stdout().flush();
-    launched.sidecar.stop(Duration::from_secs(5));
+    launched.backend.stop(Duration::from_secs(5));
     Ok(())
 }
