@@ -16,6 +16,7 @@ mod release;
 mod sign;
 mod smoke;
 mod test;
+mod tidy;
 mod tools;
 mod ui;
 mod verify;
@@ -141,10 +142,21 @@ enum Command {
         /// Skip the slow end-to-end tests (full runtime builds).
         #[arg(long)]
         fast: bool,
+        /// Run clippy in the tidy step too (`cargo xtask tidy` always does; it costs a
+        /// type-check of the whole workspace that the tests share nothing with).
+        #[arg(long)]
+        clippy: bool,
         /// Fail when a test skips that this file (`<suite>: <pattern>` lines, `*` wildcards)
         /// does not list: a CI job names the skips its OS expects (`.ci/allowed-skips-*.txt`).
         #[arg(long, value_name = "FILE")]
         allowed_skips: Option<PathBuf>,
+    },
+    /// Lint the whole tree: rustfmt, clippy, ruff, eslint + tsc, lock headers and the source
+    /// rules (doc lines, markers, `dead_code` reasons, no references outside the repo).
+    Tidy {
+        /// Skip `cargo clippy --workspace --all-targets`, the slow check.
+        #[arg(long)]
+        no_clippy: bool,
     },
     /// Print the path of a build tool, bootstrapping the pinned uv when needed.
     Tools {
@@ -362,11 +374,14 @@ fn run(command: Command) -> Result<()> {
         } => bench_install::child(&data_dir, &index_url, &public_key_file, &channel),
         Command::Test {
             fast,
+            clippy,
             allowed_skips,
         } => test::test(&test::TestOptions {
             slow: !fast,
+            clippy,
             allowed_skips,
         }),
+        Command::Tidy { no_clippy } => tidy::tidy(&tidy::TidyOptions { clippy: !no_clippy }),
         Command::Tools { tool } => {
             let path = match tool {
                 ToolName::Python => tools::host_python312()?,

@@ -12,6 +12,9 @@ use crate::{fsutil, plan, tools, ui};
 pub struct TestOptions {
     /// Also the slow end-to-end tests (full runtime builds, browsers).
     pub slow: bool,
+    /// Tidy with clippy too: it type-checks the whole workspace, the Tauri tree included, a
+    /// build the tests share nothing with (`cargo xtask tidy` always runs it).
+    pub clippy: bool,
     /// An allow-list of the skips this job expects (`.ci/allowed-skips-<os>.txt`): any other
     /// skipped test fails the run. Without it skips are only counted and named.
     pub allowed_skips: Option<PathBuf>,
@@ -24,6 +27,19 @@ pub fn test(options: &TestOptions) -> Result<()> {
     let cache_dir = plan::cache_dir()?;
     let venv_python = test_venv(&root, &cache_dir)?;
     let mut report = Report::new(&root)?;
+
+    // First: the lints take seconds, the suites minutes.
+    ui::step(
+        "test",
+        if options.clippy {
+            "tidy"
+        } else {
+            "tidy (without clippy; `--clippy` adds it)"
+        },
+    );
+    crate::tidy::tidy(&crate::tidy::TidyOptions {
+        clippy: options.clippy,
+    })?;
 
     ui::step("test", "pytest (apps/tokenizer-studio/api)");
     // `-rs`: one line per skip with its reason, for the summary.
@@ -160,8 +176,9 @@ pub(crate) fn test_venv(root: &Path, cache_dir: &Path) -> Result<PathBuf> {
     let lock = root.join("lockfiles").join(format!("{target}.txt"));
     let stamp_file = root.join("target").join("test-venv.stamp");
     // pip + setuptools: the packaging test builds the backend's wheel offline, as
-    // `pip install ./apps/tokenizer-studio/api` would.
-    let test_tools = ["pytest", "httpx", "pip", "setuptools"];
+    // `pip install ./apps/tokenizer-studio/api` would. ruff is pinned: `cargo xtask tidy` fails
+    // on what it reports, so a new release must not change the verdict on unchanged code.
+    let test_tools = ["pytest", "httpx", "pip", "setuptools", "ruff==0.17.6"];
     let stamp = format!(
         "{}:{}:{}",
         fsutil::sha256_file(&lock)?,

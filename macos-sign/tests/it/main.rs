@@ -6,8 +6,8 @@
 //! `cargo xtask runtime --target macos-arm64` and runs only with TOKENIZER_STUDIO_SLOW_TESTS=1.
 
 mod dmg;
+mod entitlements;
 mod support;
-mod tidy;
 
 use std::time::{Duration, Instant, UNIX_EPOCH};
 

@@ -5,7 +5,6 @@ mod index;
 mod minisign;
 mod sbom;
 mod sums;
-mod tidy;
 mod updater;
 
 use std::path::{Path, PathBuf};

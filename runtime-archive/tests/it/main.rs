@@ -7,5 +7,4 @@ mod pack;
 mod resume;
 mod space;
 mod support;
-mod tidy;
 mod verify;
