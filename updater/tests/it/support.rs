@@ -3,7 +3,7 @@
 //! Python), a minisign-signed index, and test-support's loopback HTTP server over the release
 //! folder, whose misbehaviour each test scripts.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -333,11 +333,4 @@ pub fn wait_for_size(path: &Path, min: u64, timeout: Duration) {
         std::thread::sleep(Duration::from_millis(5));
     }
     panic!("{} never grew past {min} bytes", path.display());
-}
-
-#[allow(dead_code)]
-pub fn read_all(mut reader: impl Read) -> String {
-    let mut text = String::new();
-    reader.read_to_string(&mut text).unwrap();
-    text
 }
