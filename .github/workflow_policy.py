@@ -72,9 +72,7 @@ def pinned_uses(path: Path) -> tuple[list[str], list[tuple[str, str, str, int]]]
             continue
         comment = (match.group("comment") or "").strip()
         if not VERSION_COMMENT.match(comment):
-            findings.append(
-                f"{path}:{number}: `{ref}` needs a `# vX.Y.Z` comment naming the pinned release"
-            )
+            findings.append(f"{path}:{number}: `{ref}` needs a `# vX.Y.Z` comment naming the pinned release")
             continue
         pins.append((pinned.group("action"), pinned.group("sha"), comment, number))
     return findings, pins
@@ -118,8 +116,10 @@ def check(path: Path) -> list[str]:
         return [f"{path}: not a YAML mapping"]
 
     triggers = workflow.get("on", {})
-    trigger_names = set(triggers) if isinstance(triggers, dict) else set(
-        triggers if isinstance(triggers, list) else [triggers]
+    trigger_names = (
+        set(triggers)
+        if isinstance(triggers, dict)
+        else set(triggers if isinstance(triggers, list) else [triggers])
     )
     for trigger in sorted(trigger_names & FORBIDDEN_TRIGGERS):
         findings.append(f"{path}: trigger `{trigger}` runs privileged on untrusted code")
@@ -129,7 +129,9 @@ def check(path: Path) -> list[str]:
         findings.append(f"{path}: no top-level `permissions` (the default token can write)")
     elif isinstance(permissions, str):
         if permissions not in ("read-all", "{}"):
-            findings.append(f"{path}:{line_of(workflow, 'permissions')}: top-level `permissions: {permissions}`")
+            findings.append(
+                f"{path}:{line_of(workflow, 'permissions')}: top-level `permissions: {permissions}`"
+            )
     else:
         for scope, level in permissions.items():
             if level not in ("read", "none"):
@@ -177,9 +179,11 @@ def check(path: Path) -> list[str]:
             if "${{" in script:
                 findings.append(f"{where}: {label}: `${{{{ }}}}` inside `run:`; pass it through `env:`")
                 continue
-            shell = step.get("shell") or ((job.get("defaults") or {}).get("run") or {}).get(
-                "shell"
-            ) or ((workflow.get("defaults") or {}).get("run") or {}).get("shell")
+            shell = (
+                step.get("shell")
+                or ((job.get("defaults") or {}).get("run") or {}).get("shell")
+                or ((workflow.get("defaults") or {}).get("run") or {}).get("shell")
+            )
             if shell != "bash":
                 findings.append(f"{where}: {label}: runs under `{shell}`; every script here is bash")
                 continue
@@ -211,8 +215,10 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     paths = [Path(arg) for arg in argv[2:]]
-    findings = check(paths[0]) if argv[1] == "check" and len(paths) == 1 else (
-        pins(paths) if argv[1] == "pins" else [f"`check` takes one file, got {len(paths)}"]
+    findings = (
+        check(paths[0])
+        if argv[1] == "check" and len(paths) == 1
+        else (pins(paths) if argv[1] == "pins" else [f"`check` takes one file, got {len(paths)}"])
     )
     for finding in findings:
         print(finding)

@@ -15,6 +15,7 @@ pub mod updater;
 
 mod error;
 
+pub use self::time::rfc3339_utc;
 pub use authenticode::{sign_pe_with_osslsigncode, signtool_command, verify_pe_with_osslsigncode};
 pub use error::Error;
 pub use index::{
@@ -24,7 +25,6 @@ pub use index::{
 pub use minisign::{generate_keypair, sign, tauri_pubkey, verify};
 pub use sbom::{cyclonedx_from_lock, parse_lock, LockedPackage, SbomMetadata};
 pub use sums::write_sha256sums;
-pub use self::time::rfc3339_utc;
 pub use updater::{shell_manifest_name, tauri_latest_json, updater_trusted_comment};
 
 /// Shorthand for results whose error is this crate's [`Error`].

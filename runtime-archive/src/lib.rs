@@ -34,9 +34,9 @@ mod verify;
 pub use download::{download_verified, Downloaded, Progress};
 pub use error::{Error, Result};
 pub use extract::{extract_archive, extract_archive_with, ExtractOptions, ExtractReport};
+pub use http::RetryPolicy;
 pub use install::{extract_and_verify, install_archive, InstallReport};
 pub use pack::{pack_tar_zst, PackOptions, PackReport, DEFAULT_ZSTD_LEVEL};
-pub use http::RetryPolicy;
 pub use resume::{download_resumable, part_file_for, ExpectedFile};
 pub use space::free_space;
 pub use verify::{

@@ -13,9 +13,9 @@ use tauri::{AppHandle, Emitter, Manager, Url};
 use crate::bundled;
 use crate::discovery::{self, DiscoveryInputs};
 use crate::handoff;
+use crate::runtime_update;
 use crate::shell_log::ShellLog;
 use crate::state::{Input, InstallProgress, Phase};
-use crate::updates;
 use crate::view::{self, Context, View, MIN_FREE_BYTES};
 
 /// Label of the one window: it shows the splash, then the backend's UI.
@@ -74,7 +74,7 @@ impl Shell {
             }
         };
         // Without a store there is nowhere to install to: no source either.
-        let update_source = updates::built_in_source().filter(|_| store.is_some());
+        let update_source = runtime_update::built_in_source().filter(|_| store.is_some());
         log.line(&match &update_source {
             Some(source) => format!(
                 "runtime downloads from {} (channel {})",
@@ -417,7 +417,7 @@ fn check_for_updates_in_background(app: &AppHandle) {
     let Some(source) = shell.update_source.clone() else {
         return;
     };
-    if !updates::background_check_enabled(&shell.data_root) {
+    if !runtime_update::background_check_enabled(&shell.data_root) {
         shell.log.line("background update check is turned off");
         return;
     }

@@ -16,10 +16,10 @@ pub mod discovery;
 pub mod handoff;
 pub mod navigation;
 mod opener;
+pub mod runtime_update;
 pub mod shell_log;
 pub mod shell_update;
 pub mod state;
-pub mod updates;
 pub mod view;
 
 use std::path::PathBuf;
@@ -82,7 +82,7 @@ pub fn run() {
                 // A rollback happened this session, or a new shell is ready: say so, in one
                 // sentence each, over the UI.
                 let notices = [
-                    (updates::ROLLBACK_NOTICE_ID, shell.notice()),
+                    (runtime_update::ROLLBACK_NOTICE_ID, shell.notice()),
                     (
                         shell_update::NOTICE_ID,
                         webview.state::<shell_update::ShellUpdates>().notice(),
@@ -90,7 +90,9 @@ pub fn run() {
                 ];
                 for (id, notice) in notices {
                     let Some(notice) = notice else { continue };
-                    if let Err(error) = webview.eval(updates::notice_banner_script(id, &notice)) {
+                    if let Err(error) =
+                        webview.eval(runtime_update::notice_banner_script(id, &notice))
+                    {
                         shell
                             .log
                             .line(&format!("could not show the notice: {error}"));

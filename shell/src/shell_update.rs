@@ -15,7 +15,7 @@ use tauri::{AppHandle, Manager, Url};
 use tauri_plugin_updater::UpdaterExt as _;
 
 use crate::app::{self, Shell};
-use crate::updates;
+use crate::runtime_update;
 
 /// Overrides where the shell looks for `latest-<channel>.json` (tests, mirrors). Only the URL:
 /// the key stays the one built in.
@@ -113,7 +113,7 @@ pub use runtime_archive::url_policy::transport_allowed;
 /// updates). Never blocks the UI and never fails the app: every outcome is one log line.
 pub fn check_in_background(app: &AppHandle) {
     let shell = Arc::clone(&app.state::<Arc<Shell>>());
-    if !updates::background_check_enabled(&shell.data_root) {
+    if !runtime_update::background_check_enabled(&shell.data_root) {
         return;
     }
     let endpoint = match endpoint() {
@@ -166,7 +166,8 @@ pub fn check_in_background(app: &AppHandle) {
                         .and_then(|url| app::origin_of(&url))
                         .is_some_and(|origin| shell.is_backend_origin(&origin));
                     if on_ui {
-                        let _ = window.eval(updates::notice_banner_script(NOTICE_ID, &notice));
+                        let _ =
+                            window.eval(runtime_update::notice_banner_script(NOTICE_ID, &notice));
                     }
                 }
             }

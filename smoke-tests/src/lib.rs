@@ -95,13 +95,13 @@ pub fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
     let data = scratch.path().join("dätä root");
 
     let started = Instant::now();
-    let mut sidecar = start(&runtime, &manifest, &data)?;
+    let mut backend = start(&runtime, &manifest, &data)?;
     report.first_ready = started.elapsed();
-    let client = Client::new(&sidecar);
+    let client = Client::new(&backend);
     client.check_health()?;
     let line = format!(
         "ready at {} in {:.2?}; /health and /api/v1/health echo the launch id",
-        sidecar.url(),
+        backend.url(),
         report.first_ready
     );
     passed(&mut report, line);
@@ -121,17 +121,17 @@ pub fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
     );
     passed(&mut report, line);
 
-    let outcome = sidecar.stop(Duration::from_secs(10));
+    let outcome = backend.stop(Duration::from_secs(10));
     if !matches!(outcome, StopOutcome::StdinClosed { code: Some(0) }) {
         return Err(fail(
             "stop",
             format!("the backend should exit 0 when its stdin closes; it ended with {outcome:?}"),
         ));
     }
-    let sidecar = start(&runtime, &manifest, &data)?;
-    let client = Client::new(&sidecar);
+    let backend = start(&runtime, &manifest, &data)?;
+    let client = Client::new(&backend);
     client.check_job_listed(&job_id)?;
-    drop(sidecar);
+    drop(backend);
     passed(
         &mut report,
         "stopped on stdin EOF; restarted on the same data: the job is in the history".into(),

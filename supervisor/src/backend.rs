@@ -110,12 +110,20 @@ fn try_once(
 ) -> Result<Backend, AttemptFailure> {
     let secrets = Secrets::fresh().map_err(AttemptFailure::Fatal)?;
     let contract = &request.contract;
-    let program = contract.program(&request.runtime_root);
+    // The interpreter's path is resolved after the change of working directory, so a relative
+    // runtime root (`--runtime dist/runtime-linux-x64`) must be made absolute first.
+    let runtime_root = std::path::absolute(&request.runtime_root).map_err(|error| {
+        AttemptFailure::Fatal(SupervisorError::Spawn {
+            program: request.runtime_root.clone(),
+            source: error,
+        })
+    })?;
+    let program = contract.program(&runtime_root);
     let mut command = Command::new(&program);
     command
         .args(&contract.argv[1..])
         .args(&request.extra_args)
-        .current_dir(contract.working_dir(&request.runtime_root))
+        .current_dir(contract.working_dir(&runtime_root))
         // stdin stays open and unused: its end of file is the backend's "parent gone" signal.
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

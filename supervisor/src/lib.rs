@@ -37,9 +37,9 @@ use std::time::Duration;
 use runtime_spec::LaunchContract;
 use serde::{Deserialize, Serialize};
 
+pub use backend::{launch, Backend};
 pub use error::SupervisorError;
 pub use logs::{format_line, utc_timestamp, Rotation, LOG_FILE_NAME, TAIL_LINES};
-pub use backend::{launch, Backend};
 
 /// Everything one launch needs. Build it with [`LaunchRequest::new`] or
 /// [`LaunchRequest::from_manifest`] and adjust the public fields.

@@ -73,7 +73,7 @@ pub fn runtime_signed(plan: &Plan, signer: &dyn RuntimeSigner) -> Result<Runtime
     ]
     .join("\n");
     let stamp_file = plan.build_dir.join("runtime.stamp");
-    let sha_file = sha256_sidecar(&plan.archive);
+    let sha_file = sha256_file_for(&plan.archive);
     if fsutil::stamp_matches(&stamp_file, &final_stamp)
         && plan.runtime_dir.join(layout::MANIFEST_FILE).is_file()
         && plan.archive.is_file()
@@ -223,7 +223,7 @@ fn read_stamp(path: &Path) -> String {
 }
 
 /// `<archive>.sha256`.
-pub fn sha256_sidecar(archive: &Path) -> PathBuf {
+pub fn sha256_file_for(archive: &Path) -> PathBuf {
     let mut name = archive.as_os_str().to_owned();
     name.push(".sha256");
     PathBuf::from(name)

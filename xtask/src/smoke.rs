@@ -10,6 +10,9 @@ use crate::ui;
 /// Runs every smoke step against a runtime folder or archive.
 pub fn smoke(runtime: &Path) -> Result<()> {
     ui::step("smoke", &format!("exercising {}", runtime.display()));
+    // The steps start processes in other working directories: a relative path would dangle.
+    let runtime = &std::path::absolute(runtime)
+        .with_context(|| format!("resolving the runtime path {}", runtime.display()))?;
     let exe =
         std::env::current_exe().context("locating the xtask binary for the supervising process")?;
     let options = smoke_tests::SmokeOptions {

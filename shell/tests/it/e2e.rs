@@ -202,7 +202,7 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
                 || opened
                     .as_str()
                     .is_some_and(|text| text.contains("could not start")),
-            "the sidecar page may open the artifacts folder: {opened}"
+            "the backend page may open the artifacts folder: {opened}"
         );
         let shell_log = std::fs::read_to_string(data.join("logs").join("shell.log"))
             .map_err(|error| format!("reading the shell log: {error}"))?;

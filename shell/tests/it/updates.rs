@@ -77,8 +77,12 @@ fn broken_newer_archive(runtime: &Path, manifest: &Manifest, work: &Path) -> (Pa
 fn publish(serve: &Path, secret: &str, published_at: u64, archive: &Path, manifest: &Manifest) {
     let entry =
         release_meta::entry_for_archive(archive, manifest, &"0.1.0".parse().unwrap()).unwrap();
-    let index =
-        release_meta::build_index(CHANNEL.parse().unwrap(), published_at, vec![(Target::LinuxX64, entry)]).unwrap();
+    let index = release_meta::build_index(
+        CHANNEL.parse().unwrap(),
+        published_at,
+        vec![(Target::LinuxX64, entry)],
+    )
+    .unwrap();
     release_meta::write_signed_index(&index, serve, secret, None).unwrap();
 }
 

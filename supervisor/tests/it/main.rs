@@ -36,37 +36,37 @@ fn assert_gone(pid: u32, port: u16) {
 fn normal_launch_is_trusted_then_stops_on_stdin_close() {
     let fixture = Fixture::new();
     let events = Events::default();
-    let mut sidecar = launch(&fixture.request("normal"), events.handler()).unwrap();
+    let mut backend = launch(&fixture.request("normal"), events.handler()).unwrap();
 
-    let (port, pid) = (sidecar.port(), sidecar.pid());
-    assert_eq!(sidecar.url(), format!("http://127.0.0.1:{port}"));
+    let (port, pid) = (backend.port(), backend.pid());
+    assert_eq!(backend.url(), format!("http://127.0.0.1:{port}"));
     assert_eq!(
         events.all(),
         [
             SupervisorEvent::Starting { attempt: 1 },
             SupervisorEvent::WaitingForHealth { port },
             SupervisorEvent::Ready {
-                url: sidecar.url().to_owned(),
+                url: backend.url().to_owned(),
                 port,
                 pid
             },
         ]
     );
-    assert!(sidecar.is_running());
+    assert!(backend.is_running());
     assert!(is_alive(pid));
     // What the backend really got in its environment and what it serves.
-    assert_eq!(fixture.recorded("tokens"), [sidecar.token()]);
-    assert_eq!(fixture.recorded("launch_ids"), [sidecar.launch_id()]);
+    assert_eq!(fixture.recorded("tokens"), [backend.token()]);
+    assert_eq!(fixture.recorded("launch_ids"), [backend.launch_id()]);
     assert_eq!(fixture.recorded("pids"), [pid.to_string()]);
     let health = http_get(port, "/health").unwrap();
     assert!(
-        health.contains(&format!("\"launch_id\": \"{}\"", sidecar.launch_id())),
+        health.contains(&format!("\"launch_id\": \"{}\"", backend.launch_id())),
         "{health}"
     );
 
-    let outcome = sidecar.stop(timeout(Duration::from_secs(3)));
+    let outcome = backend.stop(timeout(Duration::from_secs(3)));
     assert_eq!(outcome, StopOutcome::StdinClosed { code: Some(0) });
-    assert!(!sidecar.is_running());
+    assert!(!backend.is_running());
     assert_gone(pid, port);
 
     let log = fixture.log_text();
@@ -77,18 +77,18 @@ fn normal_launch_is_trusted_then_stops_on_stdin_close() {
     assert!(log.contains(" stdout | TOKENIZER_STUDIO_READY {"), "{log}");
     assert!(log.contains(" stdout | stdin closed"), "{log}");
     assert!(
-        !log.contains(sidecar.token()),
+        !log.contains(backend.token()),
         "the token leaked into the log:\n{log}"
     );
-    assert!(!format!("{sidecar:?}").contains(sidecar.token()));
-    assert!(sidecar
+    assert!(!format!("{backend:?}").contains(backend.token()));
+    assert!(backend
         .log_tail()
         .iter()
         .any(|line| line.contains("stdin closed")));
     // The exit came from `stop`: no `Exited` event.
     assert_eq!(events.all().len(), 3, "{:?}", events.all());
     assert_eq!(
-        sidecar.stop(Duration::from_secs(1)),
+        backend.stop(Duration::from_secs(1)),
         StopOutcome::AlreadyExited { code: Some(0) }
     );
 }
@@ -169,7 +169,7 @@ fn a_backend_dying_after_ready_is_retried_then_given_up_with_the_reason() {
 fn a_failed_bind_is_retried_with_fresh_secrets() {
     let fixture = Fixture::new();
     let events = Events::default();
-    let sidecar = launch(&fixture.request("fail-bind-once"), events.handler()).unwrap();
+    let backend = launch(&fixture.request("fail-bind-once"), events.handler()).unwrap();
 
     assert_eq!(events.attempts(), [1, 2]);
     assert!(matches!(
@@ -179,8 +179,8 @@ fn a_failed_bind_is_retried_with_fresh_secrets() {
     let launch_ids = fixture.recorded("launch_ids");
     assert_eq!(launch_ids.len(), 2);
     assert_ne!(launch_ids[0], launch_ids[1]);
-    assert_eq!(launch_ids[1], sidecar.launch_id());
-    assert_eq!(fixture.recorded("tokens")[1], sidecar.token());
+    assert_eq!(launch_ids[1], backend.launch_id());
+    assert_eq!(fixture.recorded("tokens")[1], backend.token());
     let log = fixture.log_text();
     assert!(
         log.contains("stderr | OSError: [Errno 98] address already in use"),
@@ -199,7 +199,7 @@ fn slow_health_is_polled_until_it_answers() {
     let mut request = fixture.request("slow-health");
     support::Fixture::with_env(&mut request, "FAKE_SLOW_SECONDS", "1.2");
     let started = Instant::now();
-    let sidecar = launch(&request, events.handler()).unwrap();
+    let backend = launch(&request, events.handler()).unwrap();
 
     assert!(
         started.elapsed() >= Duration::from_millis(1200),
@@ -214,7 +214,7 @@ fn slow_health_is_polled_until_it_answers() {
     };
     assert!(logged("503"), "{}", fixture.log_text());
     assert!(logged("200"), "{}", fixture.log_text());
-    drop(sidecar);
+    drop(backend);
 }
 
 #[test]
@@ -264,7 +264,7 @@ fn a_stderr_flood_rotates_the_log_without_blocking() {
     // The flood comes before the readiness line: if stderr were not drained meanwhile the
     // backend would block on a full pipe and this would time out.
     request.ready_timeout = timeout(Duration::from_secs(20));
-    let mut sidecar = launch(&request, Events::default().handler()).unwrap();
+    let mut backend = launch(&request, Events::default().handler()).unwrap();
 
     let mut names: Vec<String> = fs_err::read_dir(fixture.log_dir())
         .unwrap()
@@ -290,7 +290,7 @@ fn a_stderr_flood_rotates_the_log_without_blocking() {
         );
     }
     // Full but bounded: thousands of lines went through it.
-    assert_eq!(sidecar.log_tail().len(), TAIL_LINES);
+    assert_eq!(backend.log_tail().len(), TAIL_LINES);
     let read_all_logs = || -> String {
         let mut text = String::new();
         for name in [
@@ -312,7 +312,7 @@ fn a_stderr_flood_rotates_the_log_without_blocking() {
         "the last stderr line never reached the log"
     );
     assert_eq!(
-        sidecar.stop(timeout(Duration::from_secs(3))),
+        backend.stop(timeout(Duration::from_secs(3))),
         StopOutcome::StdinClosed { code: Some(0) }
     );
 }
@@ -322,7 +322,7 @@ fn a_stderr_flood_rotates_the_log_without_blocking() {
 #[test]
 fn the_backend_gets_the_launch_contracts_environment() {
     let fixture = Fixture::new();
-    let mut sidecar = launch(&fixture.request("normal"), Events::default().handler()).unwrap();
+    let mut backend = launch(&fixture.request("normal"), Events::default().handler()).unwrap();
     let recorded = fixture.recorded("environment");
     assert_eq!(recorded.len(), 1, "{recorded:?}");
     let environment: serde_json::Value = serde_json::from_str(&recorded[0]).unwrap();
@@ -342,7 +342,7 @@ fn the_backend_gets_the_launch_contracts_environment() {
         );
     }
     assert_eq!(
-        sidecar.stop(timeout(Duration::from_secs(3))),
+        backend.stop(timeout(Duration::from_secs(3))),
         StopOutcome::StdinClosed { code: Some(0) }
     );
 }
@@ -354,11 +354,11 @@ fn a_backend_deaf_to_stdin_stops_on_sigterm() {
     let fixture = Fixture::new();
     let mut request = fixture.request("normal");
     Fixture::with_env(&mut request, "FAKE_IGNORE_STDIN_EOF", "1");
-    let mut sidecar = launch(&request, Events::default().handler()).unwrap();
-    let (pid, port) = (sidecar.pid(), sidecar.port());
+    let mut backend = launch(&request, Events::default().handler()).unwrap();
+    let (pid, port) = (backend.pid(), backend.port());
     let grace = timeout(Duration::from_millis(400));
     let started = Instant::now();
-    let outcome = sidecar.stop(grace);
+    let outcome = backend.stop(grace);
     assert_eq!(outcome, StopOutcome::Terminated { code: Some(0) });
     assert!(started.elapsed() >= grace, "{:?}", started.elapsed());
     assert_gone(pid, port);
@@ -370,16 +370,16 @@ fn a_backend_deaf_to_stdin_stops_on_sigterm() {
 #[test]
 fn a_backend_ignoring_sigterm_is_killed_after_the_grace_period() {
     let fixture = Fixture::new();
-    let mut sidecar = launch(
+    let mut backend = launch(
         &fixture.request("ignore-sigterm"),
         Events::default().handler(),
     )
     .unwrap();
-    let (pid, port) = (sidecar.pid(), sidecar.port());
+    let (pid, port) = (backend.pid(), backend.port());
 
     let grace = timeout(Duration::from_millis(400));
     let started = Instant::now();
-    let outcome = sidecar.stop(grace);
+    let outcome = backend.stop(grace);
     assert_eq!(outcome, StopOutcome::Killed);
     assert!(started.elapsed() >= grace * 2, "{:?}", started.elapsed());
     assert_gone(pid, port);
@@ -395,29 +395,29 @@ fn a_backend_ignoring_sigterm_is_killed_after_the_grace_period() {
 fn a_child_of_the_backend_dies_with_it_on_stop() {
     let fixture = Fixture::new();
     // No parent-death signal on the child: only the supervisor's group kill can end it.
-    let mut sidecar = launch(&fixture.request("spawn-child"), Events::default().handler()).unwrap();
+    let mut backend = launch(&fixture.request("spawn-child"), Events::default().handler()).unwrap();
     let child: u32 = fixture.recorded("child_pid")[0].parse().unwrap();
     let _cleanup = KillOnDrop(vec![child]);
     assert!(is_alive(child));
 
     assert_eq!(
-        sidecar.stop(timeout(Duration::from_secs(3))),
+        backend.stop(timeout(Duration::from_secs(3))),
         StopOutcome::StdinClosed { code: Some(0) }
     );
     assert!(
         wait_until(death_timeout(), || !is_alive(child)),
         "the backend's child {child} survived"
     );
-    assert_gone(sidecar.pid(), sidecar.port());
+    assert_gone(backend.pid(), backend.port());
 }
 
 #[test]
 fn an_unexpected_exit_after_ready_is_reported() {
     let fixture = Fixture::new();
     let events = Events::default();
-    let mut sidecar = launch(&fixture.request("normal"), events.handler()).unwrap();
+    let mut backend = launch(&fixture.request("normal"), events.handler()).unwrap();
 
-    let _ = http_get(sidecar.port(), "/crash");
+    let _ = http_get(backend.port(), "/crash");
     let exited = events.wait_for(timeout(Duration::from_secs(5)), |event| {
         matches!(event, SupervisorEvent::Exited { .. })
     });
@@ -431,9 +431,9 @@ fn an_unexpected_exit_after_ready_is_reported() {
             .any(|line| line.contains("ended: exit code 7")),
         "{log_tail:?}"
     );
-    assert!(!sidecar.is_running());
+    assert!(!backend.is_running());
     assert_eq!(
-        sidecar.stop(Duration::from_secs(1)),
+        backend.stop(Duration::from_secs(1)),
         StopOutcome::AlreadyExited { code: Some(7) }
     );
 }
@@ -441,9 +441,9 @@ fn an_unexpected_exit_after_ready_is_reported() {
 #[test]
 fn dropping_the_handle_stops_the_backend() {
     let fixture = Fixture::new();
-    let sidecar = launch(&fixture.request("normal"), Events::default().handler()).unwrap();
-    let (pid, port) = (sidecar.pid(), sidecar.port());
-    drop(sidecar);
+    let backend = launch(&fixture.request("normal"), Events::default().handler()).unwrap();
+    let (pid, port) = (backend.pid(), backend.port());
+    drop(backend);
     // Drop blocks until the exit, so no waiting is needed for the pid.
     assert!(!is_alive(pid));
     assert!(wait_until(death_timeout(), || port_is_free(port)));
@@ -498,12 +498,12 @@ fn helper_supervising_process() {
     // Without this the backend would also exit on stdin EOF when we die, hiding whether the
     // parent-death signal works.
     Fixture::with_env(&mut request, "FAKE_IGNORE_STDIN_EOF", "1");
-    let sidecar = launch(&request, Events::default().handler()).unwrap();
+    let backend = launch(&request, Events::default().handler()).unwrap();
     let child = fixture.recorded("child_pid")[0].clone();
     println!(
         "HELPER pid={} port={} child={child}",
-        sidecar.pid(),
-        sidecar.port()
+        backend.pid(),
+        backend.port()
     );
     loop {
         std::thread::sleep(Duration::from_secs(1));
@@ -554,10 +554,10 @@ fn sigkilling_the_supervisor_leaves_no_live_orphans() {
             .parse()
             .unwrap()
     };
-    let (sidecar, port, child) = (field("pid"), field("port") as u16, field("child"));
+    let (backend, port, child) = (field("pid"), field("port") as u16, field("child"));
     // A failing run must not leave its live orphans behind for the next tests.
-    let _cleanup = KillOnDrop(vec![sidecar, child]);
-    assert!(is_alive(sidecar) && is_alive(child), "{announced}");
+    let _cleanup = KillOnDrop(vec![backend, child]);
+    assert!(is_alive(backend) && is_alive(child), "{announced}");
     assert!(
         !port_is_free(port),
         "{announced}: nothing listens on the port"
@@ -571,8 +571,8 @@ fn sigkilling_the_supervisor_leaves_no_live_orphans() {
     helper.wait().unwrap();
 
     assert!(
-        wait_until(death_timeout(), || !is_alive(sidecar)),
-        "backend {sidecar} outlived its supervisor"
+        wait_until(death_timeout(), || !is_alive(backend)),
+        "backend {backend} outlived its supervisor"
     );
     assert!(
         wait_until(death_timeout(), || !is_alive(child)),

@@ -1,5 +1,5 @@
 //! Fixtures: small runtimes with a fake backend (the real runtime is 100 MB; these tests are
-//! about the updater, so the backend is `supervisor/tests/fake_sidecar.py` run by the system
+//! about the updater, so the backend is `supervisor/tests/fake_backend.py` run by the system
 //! Python), a minisign-signed index, and test-support's loopback HTTP server over the release
 //! folder, whose misbehaviour each test scripts.
 
@@ -16,7 +16,7 @@ pub use test_support::sha256_hex;
 
 pub const TARGET: Target = Target::LinuxX64;
 pub const CHANNEL: &str = "beta";
-const FAKE_SIDECAR: &str = include_str!("../../../supervisor/tests/fake_sidecar.py");
+const FAKE_BACKEND: &str = include_str!("../../../supervisor/tests/fake_backend.py");
 const BROKEN_BACKEND: &str =
     "import sys\nprint('fatal: this runtime is broken on purpose', file=sys.stderr)\nsys.exit(3)\n";
 
@@ -34,17 +34,17 @@ pub fn build_runtime(work: &Path, version: &str, healthy: bool, padding: usize) 
     .unwrap();
     fs_err::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
     let backend = if healthy {
-        FAKE_SIDECAR
+        FAKE_BACKEND
     } else {
         BROKEN_BACKEND
     };
-    fs_err::write(root.join("fake_sidecar.py"), backend).unwrap();
+    fs_err::write(root.join("fake_backend.py"), backend).unwrap();
     fs_err::write(root.join("padding.bin"), noise(padding, version)).unwrap();
     fs_err::write(root.join(layout::VERSION_FILE), format!("{version}\n")).unwrap();
     let files: Vec<FileEntry> = runtime_archive::build_manifest_files(&root).unwrap();
     let mut launch = LaunchContract::for_target(TARGET);
     launch.argv.truncate(2);
-    launch.argv.push("fake_sidecar.py".into());
+    launch.argv.push("fake_backend.py".into());
     let manifest = Manifest {
         schema_version: MANIFEST_SCHEMA_VERSION,
         app_id: runtime_spec::APP_ID.into(),

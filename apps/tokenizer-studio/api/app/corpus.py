@@ -153,14 +153,13 @@ def _inspect_jsonl(path: Path, count_all: bool = True) -> Inspection:
                 raise ApiError(
                     422,
                     "invalid_file",
-                    f"Line {line_no} is not valid JSON; a .jsonl file needs one JSON object "
-                    "per line.",
+                    f"Line {line_no} is not valid JSON; a .jsonl file needs one JSON object per line.",
                 ) from None
             if not isinstance(obj, dict):
                 raise ApiError(
                     422,
                     "invalid_file",
-                    f"Line {line_no} is not a JSON object; write each row as {{\"text\": ...}}.",
+                    f'Line {line_no} is not a JSON object; write each row as {{"text": ...}}.',
                 )
             for key, value in obj.items():
                 if key not in columns:
@@ -242,14 +241,10 @@ def _open_parquet(path: Path, read_dictionary: list[str] | None = None):
     from app.parquet_pages import BadPageHeader, scan_chunk
 
     try:
-        pf = pq.ParquetFile(
-            path, pre_buffer=False, buffer_size=1 << 20, read_dictionary=read_dictionary
-        )
+        pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20, read_dictionary=read_dictionary)
         meta = pf.metadata
         columns = [
-            meta.row_group(g).column(c)
-            for g in range(meta.num_row_groups)
-            for c in range(meta.num_columns)
+            meta.row_group(g).column(c) for g in range(meta.num_row_groups) for c in range(meta.num_columns)
         ]
     except Exception:
         raise ApiError(
@@ -264,7 +259,11 @@ def _open_parquet(path: Path, read_dictionary: list[str] | None = None):
             if column.has_dictionary_page and column.dictionary_page_offset:
                 start = min(start, column.dictionary_page_offset)
             try:
-                if start < 0 or column.total_compressed_size < 0 or start + column.total_compressed_size > file_size:
+                if (
+                    start < 0
+                    or column.total_compressed_size < 0
+                    or start + column.total_compressed_size > file_size
+                ):
                     raise BadPageHeader("a column chunk lies outside the file")
                 pages = scan_chunk(f, start, column.total_compressed_size)
             except BadPageHeader as exc:

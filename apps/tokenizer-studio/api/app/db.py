@@ -235,8 +235,7 @@ class Database:
 
     def logs_after(self, job_id: str, after: int, limit: int = 1000) -> list[dict[str, Any]]:
         rows = self.query(
-            "SELECT seq, ts, message FROM job_logs WHERE job_id = ? AND seq > ?"
-            " ORDER BY seq LIMIT ?",
+            "SELECT seq, ts, message FROM job_logs WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?",
             (job_id, after, limit),
         )
         return [dict(r) for r in rows]

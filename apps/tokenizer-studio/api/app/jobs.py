@@ -183,9 +183,7 @@ class JobManager:
                 reason = f"a dataset file could not be read ({exc.strerror or exc})"
             else:
                 reason = str(exc) or type(exc).__name__
-            message = (
-                f"Training failed: {reason}. Check the dataset and the settings, then start a new job."
-            )
+            message = f"Training failed: {reason}. Check the dataset and the settings, then start a new job."
             if self.db.update_job(
                 job_id,
                 only_if_status=ONLY_RUNNING,
@@ -264,9 +262,7 @@ class JobManager:
             "name": job["name"],
             "template": job["template"],
             "config": job["config"],
-            "datasets": [
-                {"id": d["id"], "name": d["name"], "sha256": d["sha256"]} for d in datasets if d
-            ],
+            "datasets": [{"id": d["id"], "name": d["name"], "sha256": d["sha256"]} for d in datasets if d],
             "tokenizer_sha256": hashlib.sha256(data).hexdigest(),
         }
         cfg_tmp = out_dir / "config.json.tmp"

@@ -211,8 +211,7 @@ class SecurityMiddleware:
             await error_response(
                 403,
                 "forbidden_host",
-                "This server only answers requests addressed to 127.0.0.1 or localhost with "
-                "its own port.",
+                "This server only answers requests addressed to 127.0.0.1 or localhost with its own port.",
             )(scope, receive, send)
             return
 

@@ -235,7 +235,12 @@ def main(argv: list[str] | None = None) -> int:
 
     def announce() -> None:
         line = json.dumps(
-            {"port": settings.port, "pid": os.getpid(), "version": __version__, "launch_id": settings.launch_id}
+            {
+                "port": settings.port,
+                "pid": os.getpid(),
+                "version": __version__,
+                "launch_id": settings.launch_id,
+            }
         )
         ready_out.write(f"{READY_PREFIX} {line}\n")
         ready_out.flush()

@@ -72,7 +72,7 @@ def _check_field(key: str, value: Any) -> str | None:
             return f"must be a whole number from {MIN_FREQ_MIN} to {MIN_FREQ_MAX:,}"
     elif key == "special_tokens":
         if not isinstance(value, list):
-            return "must be a list of strings such as [\"[CLS]\", \"<pad>\"]"
+            return 'must be a list of strings such as ["[CLS]", "<pad>"]'
         if len(value) > MAX_SPECIAL_TOKENS:
             return f"may hold at most {MAX_SPECIAL_TOKENS} tokens"
         bad = [v for v in value if not is_special_token(v)]
@@ -124,9 +124,7 @@ def validate_config(config: dict[str, Any]) -> list[dict[str, str]]:
             }
         )
     if config["model"] == "wordpiece" and not any(t in config["special_tokens"] for t in UNK_TOKENS):
-        details.append(
-            {"field": "special_tokens", "message": "WordPiece needs an unknown token: add [UNK]"}
-        )
+        details.append({"field": "special_tokens", "message": "WordPiece needs an unknown token: add [UNK]"})
     return details
 
 
@@ -144,9 +142,7 @@ def resolve_config(template_id: object, overrides: object) -> dict[str, Any]:
         if key not in CONFIG_KEYS:
             details.append({"field": str(key), "message": "is not a known setting"})
         elif key not in template.knobs:
-            details.append(
-                {"field": key, "message": f"is fixed by the template {template.id!r}"}
-            )
+            details.append({"field": key, "message": f"is fixed by the template {template.id!r}"})
         else:
             message = _check_field(key, overrides[key])
             if message:

@@ -22,8 +22,12 @@ BASE_URL = f"http://127.0.0.1:{PORT}"
 AUTH = {"X-Tokenizer-Studio-Token": TOKEN}
 FINISHED = {"succeeded", "failed", "cancelled", "interrupted"}
 _ENV_KEYS = (
-    "HF_HOME", "HF_DATASETS_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HUB_OFFLINE",
-    "HF_DATASETS_OFFLINE", "TMPDIR",
+    "HF_HOME",
+    "HF_DATASETS_CACHE",
+    "HUGGINGFACE_HUB_CACHE",
+    "HF_HUB_OFFLINE",
+    "HF_DATASETS_OFFLINE",
+    "TMPDIR",
 )
 
 

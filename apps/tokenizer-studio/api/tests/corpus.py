@@ -5,8 +5,32 @@ from __future__ import annotations
 import random
 
 _SYLLABLES = [
-    "ta", "ko", "ri", "men", "sol", "ar", "ith", "ven", "lo", "qua", "der", "ex", "nu", "pra",
-    "zel", "om", "ing", "tion", "st", "el", "un", "re", "bi", "cha", "mo", "fer",
+    "ta",
+    "ko",
+    "ri",
+    "men",
+    "sol",
+    "ar",
+    "ith",
+    "ven",
+    "lo",
+    "qua",
+    "der",
+    "ex",
+    "nu",
+    "pra",
+    "zel",
+    "om",
+    "ing",
+    "tion",
+    "st",
+    "el",
+    "un",
+    "re",
+    "bi",
+    "cha",
+    "mo",
+    "fer",
 ]
 
 

@@ -58,7 +58,7 @@ def test_upload_jsonl_picks_text_column_and_patch(client):
 
 
 def test_upload_csv_first_string_column(client):
-    content = b"id,score,body,note\n1,0.5,hello there,a\n2,0.7,\"quoted, text\nover lines\",b\n"
+    content = b'id,score,body,note\n1,0.5,hello there,a\n2,0.7,"quoted, text\nover lines",b\n'
     ds = upload(client, "t.csv", content).json()
     assert ds["columns"] == ["id", "score", "body", "note"]
     assert ds["text_column"] == "body"
@@ -151,7 +151,9 @@ def _raw_multipart(filename: bytes, content: bytes) -> tuple[bytes, str]:
     boundary = "----tsboundary"
     body = (
         f"--{boundary}\r\n".encode()
-        + b'Content-Disposition: form-data; name="file"; filename="' + filename + b'"\r\n'
+        + b'Content-Disposition: form-data; name="file"; filename="'
+        + filename
+        + b'"\r\n'
         + b"Content-Type: text/plain\r\n\r\n"
         + content
         + f"\r\n--{boundary}--\r\n".encode()
@@ -171,11 +173,12 @@ def test_nul_in_filename_is_rejected(client, data_dir, filename):
 def test_rfc5987_only_filename_is_rejected(client, data_dir):
     boundary = "b0undary"
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
         f"filename*=UTF-8''a%00b.txt\r\n\r\nhello\n\r\n--{boundary}--\r\n"
     ).encode()
     r = client.post(
-        "/api/v1/datasets", content=body,
+        "/api/v1/datasets",
+        content=body,
         headers={**AUTH, "Content-Type": f"multipart/form-data; boundary={boundary}"},
     )
     # Only a plain filename parameter is accepted (browsers never send filename* alone).
@@ -229,7 +232,9 @@ def test_upload_needs_token(client, data_dir):
 
 def test_preview_limits(client):
     ds = upload(client, "a.txt", b"x\n" * 300).json()
-    assert len(client.get(f"/api/v1/datasets/{ds['id']}/preview?limit=200", headers=AUTH).json()["rows"]) == 200
+    assert (
+        len(client.get(f"/api/v1/datasets/{ds['id']}/preview?limit=200", headers=AUTH).json()["rows"]) == 200
+    )
     assert client.get(f"/api/v1/datasets/{ds['id']}/preview?limit=0", headers=AUTH).status_code == 422
     assert client.get(f"/api/v1/datasets/{ds['id']}/preview?limit=201", headers=AUTH).status_code == 422
     assert client.get("/api/v1/datasets/ds_missing/preview", headers=AUTH).status_code == 404

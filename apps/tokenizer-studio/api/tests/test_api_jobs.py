@@ -83,7 +83,9 @@ def test_real_training_run_artifact_and_determinism(client, corpus_ds, data_dir)
     assert [line["message"] for line in later["lines"]] == messages[-1:]
 
     # Same input and config again: byte-identical tokenizer.json.
-    again = wait_for_job(client, _job(client, dataset_ids=[corpus_ds["id"]], overrides={"vocab_size": 1000}).json()["id"])
+    again = wait_for_job(
+        client, _job(client, dataset_ids=[corpus_ds["id"]], overrides={"vocab_size": 1000}).json()["id"]
+    )
     assert again["artifact"]["sha256"] == artifact["sha256"]
     assert (data_dir / again["artifact"]["path"]).read_bytes() == on_disk.read_bytes()
 
@@ -98,7 +100,7 @@ def test_other_templates_on_structured_data(client, template, tmp_path):
 
     texts = sentences(1500)
     jsonl = "\n".join(json.dumps({"n": i, "body": t}) for i, t in enumerate(texts)).encode()
-    csv_bytes = ("title,text\n" + "\n".join(f"t{i},\"{t}\"" for i, t in enumerate(texts))).encode()
+    csv_bytes = ("title,text\n" + "\n".join(f't{i},"{t}"' for i, t in enumerate(texts))).encode()
     pq.write_table(pa.table({"text": texts}), tmp_path / "p.parquet")
     ids = [
         upload(client, "a.jsonl", jsonl).json()["id"],
@@ -214,14 +216,18 @@ def test_a_failing_job_does_not_take_the_server_down(client, corpus_ds, data_dir
     assert "start a new job" in failed["error"]
     assert failed["artifact"] is None
     assert client.get("/health").status_code == 200
-    ok = wait_for_job(client, _job(client, "gpt2-byte-bpe", [corpus_ds["id"]], {"vocab_size": 300}).json()["id"])
+    ok = wait_for_job(
+        client, _job(client, "gpt2-byte-bpe", [corpus_ds["id"]], {"vocab_size": 300}).json()["id"]
+    )
     assert ok["status"] == "succeeded"
     r = client.post(f"/api/v1/jobs/{failed['id']}/try", json={"text": "x"}, headers=AUTH)
     assert r.status_code == 404 and r.json()["error"]["code"] == "no_artifact"
 
 
 def test_try_limits(client, corpus_ds):
-    job = wait_for_job(client, _job(client, "gpt2-byte-bpe", [corpus_ds["id"]], {"vocab_size": 300}).json()["id"])
+    job = wait_for_job(
+        client, _job(client, "gpt2-byte-bpe", [corpus_ds["id"]], {"vocab_size": 300}).json()["id"]
+    )
     ok = client.post(f"/api/v1/jobs/{job['id']}/try", json={"text": "a" * 100_000}, headers=AUTH)
     assert ok.status_code == 200
     too_long = client.post(f"/api/v1/jobs/{job['id']}/try", json={"text": "a" * 100_001}, headers=AUTH)
@@ -230,8 +236,12 @@ def test_try_limits(client, corpus_ds):
 
 
 def test_unknown_job_is_404(client):
-    for method, path in [("GET", "/api/v1/jobs/job_x"), ("GET", "/api/v1/jobs/job_x/logs"),
-                         ("POST", "/api/v1/jobs/job_x/cancel"), ("GET", "/api/v1/jobs/job_x/artifact")]:
+    for method, path in [
+        ("GET", "/api/v1/jobs/job_x"),
+        ("GET", "/api/v1/jobs/job_x/logs"),
+        ("POST", "/api/v1/jobs/job_x/cancel"),
+        ("GET", "/api/v1/jobs/job_x/artifact"),
+    ]:
         r = client.request(method, path, headers=AUTH)
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
 
@@ -239,8 +249,16 @@ def test_unknown_job_is_404(client):
 def test_jobs_active_at_startup_become_interrupted(make_client, data_dir, corpus_ds, client):
     db: Database = client.app.state.ctx.db
     for job_id, status in (("job_stale1", "running"), ("job_stale2", "queued")):
-        db.insert_job({"id": job_id, "name": job_id, "template": "classic-bpe",
-                       "dataset_ids": [corpus_ds["id"]], "config": resolve_config("classic-bpe", {}), "created_at": "2026-01-01T00:00:00Z"})
+        db.insert_job(
+            {
+                "id": job_id,
+                "name": job_id,
+                "template": "classic-bpe",
+                "dataset_ids": [corpus_ds["id"]],
+                "config": resolve_config("classic-bpe", {}),
+                "created_at": "2026-01-01T00:00:00Z",
+            }
+        )
         db.update_job(job_id, status=status)
     restarted = make_client()
     for job_id in ("job_stale1", "job_stale2"):

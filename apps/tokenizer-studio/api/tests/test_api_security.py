@@ -29,7 +29,9 @@ def test_health_launch_id_null_when_unset(make_client):
         ("GET", "/api/v1/does-not-exist"),
     ],
 )
-@pytest.mark.parametrize("headers", [{}, {"X-Tokenizer-Studio-Token": "wrong"}, {"X-Tokenizer-Studio-Token": ""}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"X-Tokenizer-Studio-Token": "wrong"}, {"X-Tokenizer-Studio-Token": ""}]
+)
 def test_missing_or_wrong_token_is_401(client, method, path, headers):
     r = client.request(method, path, headers=headers)
     assert r.status_code == 401
@@ -51,8 +53,15 @@ def test_no_token_configured_means_open(make_client):
 
 @pytest.mark.parametrize(
     "host",
-    ["evil.example", f"evil.example:{PORT}", "127.0.0.1", "127.0.0.1:1", f"127.0.0.2:{PORT}",
-     f"localhost.evil.example:{PORT}", ""],
+    [
+        "evil.example",
+        f"evil.example:{PORT}",
+        "127.0.0.1",
+        "127.0.0.1:1",
+        f"127.0.0.2:{PORT}",
+        f"localhost.evil.example:{PORT}",
+        "",
+    ],
 )
 def test_foreign_host_is_403(client, host):
     for path in ("/health", "/api/v1/templates", "/"):
@@ -97,8 +106,11 @@ def test_configured_cors_origin(make_client):
     client = make_client(cors_origins=(dev,))
     pre = client.options(
         "/api/v1/datasets",
-        headers={"Origin": dev, "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "x-tokenizer-studio-token"},
+        headers={
+            "Origin": dev,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-tokenizer-studio-token",
+        },
     )
     assert pre.status_code == 204
     assert pre.headers["access-control-allow-origin"] == dev

@@ -83,8 +83,12 @@ def test_the_cap_tripping_after_the_app_answered_breaks_nothing():
         sent.append(message)
 
     middleware = SecurityMiddleware(app, port=8123, token=None, cors_origins=(), sessions=SessionStore())
-    scope = {"type": "http", "method": "POST", "path": "/api/v1/session",
-             "headers": [(b"host", b"127.0.0.1:8123")]}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/session",
+        "headers": [(b"host", b"127.0.0.1:8123")],
+    }
     asyncio.run(middleware(scope, receive, send))
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
     assert sent[0]["status"] == 200 and sent[1]["body"] == b"done"

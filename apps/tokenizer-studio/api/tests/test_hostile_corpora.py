@@ -87,7 +87,9 @@ def probe(path: Path, fmt: str, column: str | None = None, steps: str = "train")
     assert result.returncode == 0, f"probe died ({result.returncode}):\n{result.stderr[-3000:]}"
     out = json.loads(result.stdout.strip().splitlines()[-1])
     out["growth_mb"] = (out["peak_kib"] - out["baseline_kib"]) / 1024
-    print(f"{path.name}: peak RSS {out['peak_kib'] / 1024:.0f} MB, +{out['growth_mb']:.0f} MB over the imports; {out}")
+    print(
+        f"{path.name}: peak RSS {out['peak_kib'] / 1024:.0f} MB, +{out['growth_mb']:.0f} MB over the imports; {out}"
+    )
     return out
 
 
@@ -147,9 +149,7 @@ def _dictionary_bomb(path: Path, *, rows: int, value_bytes: int) -> None:
     # The value is incompressible (random letters). Built as a dictionary array, so this test
     # never holds the expansion either.
     letters = random.Random(7).choices("abcdefghijklmnopqrstuvwxyz ", k=value_bytes)
-    column = pa.DictionaryArray.from_arrays(
-        pa.array([0] * rows, pa.int32()), pa.array(["".join(letters)])
-    )
+    column = pa.DictionaryArray.from_arrays(pa.array([0] * rows, pa.int32()), pa.array(["".join(letters)]))
     table = pa.table({"text": column})
     pq.write_table(table, path, compression="zstd", use_dictionary=True, row_group_size=rows)
 

@@ -96,9 +96,9 @@ def test_every_route_is_in_the_schema_with_a_model():
         schema = content["application/json"]["schema"]
         ref = schema.get("$ref") or schema.get("items", {}).get("$ref")
         assert ref and ref.startswith("#/components/schemas/"), (key, schema)
-    assert operations[("post", "/api/v1/datasets")]["requestBody"]["content"][
-        "multipart/form-data"
-    ]["schema"]["required"] == ["file"]
+    assert operations[("post", "/api/v1/datasets")]["requestBody"]["content"]["multipart/form-data"][
+        "schema"
+    ]["required"] == ["file"]
 
 
 def test_errors_are_described_by_the_one_envelope():

@@ -34,9 +34,22 @@ def test_wheel_builds_offline_with_every_package(tmp_path):
     shutil.copytree(API_DIR, source, ignore=shutil.ignore_patterns("__pycache__", "tests", "build"))
     out = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-         "-q", "-w", str(out), str(source)],
-        check=True, timeout=120, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-q",
+            "-w",
+            str(out),
+            str(source),
+        ],
+        check=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     (wheel,) = out.glob("tokenizer_studio_api-*.whl")
     names = zipfile.ZipFile(wheel).namelist()

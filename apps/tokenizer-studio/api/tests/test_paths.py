@@ -13,16 +13,35 @@ from app.paths import DataPaths, configure_process, resolve_data_root
     ("platform", "env", "home", "expected"),
     [
         ("darwin", {}, "/Users/ann", PurePosixPath("/Users/ann/Library/Application Support/TokenizerStudio")),
-        ("win32", {"APPDATA": r"C:\Users\ann\AppData\Roaming"}, r"C:\Users\ann",
-         PureWindowsPath(r"C:\Users\ann\AppData\Roaming\TokenizerStudio")),
+        (
+            "win32",
+            {"APPDATA": r"C:\Users\ann\AppData\Roaming"},
+            r"C:\Users\ann",
+            PureWindowsPath(r"C:\Users\ann\AppData\Roaming\TokenizerStudio"),
+        ),
         ("win32", {}, r"C:\Users\ann", PureWindowsPath(r"C:\Users\ann\AppData\Roaming\TokenizerStudio")),
         ("linux", {}, "/home/ann", PurePosixPath("/home/ann/.local/share/TokenizerStudio")),
         ("linux", {"XDG_DATA_HOME": "/data/xdg"}, "/home/ann", PurePosixPath("/data/xdg/TokenizerStudio")),
         # A relative XDG_DATA_HOME is invalid per the spec and ignored.
-        ("linux", {"XDG_DATA_HOME": "rel/xdg"}, "/home/ann", PurePosixPath("/home/ann/.local/share/TokenizerStudio")),
-        ("linux", {"TOKENIZER_STUDIO_DATA_DIR": "/srv/ts", "XDG_DATA_HOME": "/x"}, "/home/ann", PurePosixPath("/srv/ts")),
+        (
+            "linux",
+            {"XDG_DATA_HOME": "rel/xdg"},
+            "/home/ann",
+            PurePosixPath("/home/ann/.local/share/TokenizerStudio"),
+        ),
+        (
+            "linux",
+            {"TOKENIZER_STUDIO_DATA_DIR": "/srv/ts", "XDG_DATA_HOME": "/x"},
+            "/home/ann",
+            PurePosixPath("/srv/ts"),
+        ),
         ("darwin", {"TOKENIZER_STUDIO_DATA_DIR": "/tmp/ts"}, "/Users/ann", PurePosixPath("/tmp/ts")),
-        ("win32", {"TOKENIZER_STUDIO_DATA_DIR": r"D:\ts", "APPDATA": r"C:\x"}, r"C:\Users\ann", PureWindowsPath(r"D:\ts")),
+        (
+            "win32",
+            {"TOKENIZER_STUDIO_DATA_DIR": r"D:\ts", "APPDATA": r"C:\x"},
+            r"C:\Users\ann",
+            PureWindowsPath(r"D:\ts"),
+        ),
     ],
 )
 def test_resolve_data_root(platform, env, home, expected):

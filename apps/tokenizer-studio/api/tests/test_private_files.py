@@ -52,8 +52,16 @@ def test_prepare_tightens_existing_folders(tmp_path):
     DataPaths(root).prepare()
     folders, _ = _modes(root)
     assert {k: oct(v) for k, v in folders.items() if v != 0o700} == {}
-    assert {"db", "uploads", "artifacts", "artifacts/tokenizers", "logs", "cache",
-            "cache/huggingface", "tmp"} <= set(folders)
+    assert {
+        "db",
+        "uploads",
+        "artifacts",
+        "artifacts/tokenizers",
+        "logs",
+        "cache",
+        "cache/huggingface",
+        "tmp",
+    } <= set(folders)
 
 
 @pytest.fixture
@@ -78,10 +86,14 @@ def test_files_written_through_create_app_are_private(make_client, data_dir, usu
     art = f"artifacts/tokenizers/{job['id']}"
     _assert_private(
         data_dir,
-        {"db/tokenizer_studio.db", "db/tokenizer_studio.db-wal", f"uploads/{ds.json()['id']}.txt",
-         f"{art}/tokenizer.json", f"{art}/config.json"},
+        {
+            "db/tokenizer_studio.db",
+            "db/tokenizer_studio.db-wal",
+            f"uploads/{ds.json()['id']}.txt",
+            f"{art}/tokenizer.json",
+            f"{art}/config.json",
+        },
     )
-
 
 
 def test_a_database_left_readable_by_an_older_build_is_tightened(tmp_path, usual_umask):

@@ -61,7 +61,7 @@ class Server:
         line = box.get("line")
         assert line, f"no READY line within {timeout} s; stderr:\n{self.stderr()}"
         assert line.startswith(READY) and line.endswith("\n"), line
-        self.ready = json.loads(line[len(READY):])
+        self.ready = json.loads(line[len(READY) :])
         self.port = self.ready["port"]
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
         return self.ready
@@ -93,9 +93,7 @@ class Server:
             time.sleep(0.05)
 
     def start_job(self, content: bytes, template: str = "classic-bpe") -> str:
-        ds = self.http.post(
-            "/api/v1/datasets", files={"file": ("c.txt", content)}, headers=AUTH
-        ).json()
+        ds = self.http.post("/api/v1/datasets", files={"file": ("c.txt", content)}, headers=AUTH).json()
         r = self.http.post(
             "/api/v1/jobs",
             json={"template": template, "dataset_ids": [ds["id"]], "overrides": {"vocab_size": 500}},
@@ -214,8 +212,12 @@ def test_refuses_other_hosts(tmp_path):
     env = {**os.environ, "TOKENIZER_STUDIO_DATA_DIR": str(tmp_path / "data")}
     for host in ("0.0.0.0", "192.168.1.5", "::"):
         done = subprocess.run(
-            [sys.executable, "-m", "app", "--host", host], cwd=API_DIR, env=env,
-            capture_output=True, timeout=30, stdin=subprocess.DEVNULL,
+            [sys.executable, "-m", "app", "--host", host],
+            cwd=API_DIR,
+            env=env,
+            capture_output=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
         )
         assert done.returncode == 2
         assert done.stdout == b""
@@ -274,8 +276,9 @@ def test_runs_from_a_runtime_layout_in_isolated_mode(tmp_path):
 
     runtime = tmp_path / "runtime"
     for package in ("app", "tokenizer", "templates"):
-        shutil.copytree(API_DIR / package, runtime / "app" / package,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            API_DIR / package, runtime / "app" / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     (runtime / "web" / "assets").mkdir(parents=True)
     (runtime / "web" / "index.html").write_text("<html>RUNTIME UI</html>")
     # Stands in for the relative .pth the runtime's site-packages carries.
@@ -287,13 +290,16 @@ def test_runs_from_a_runtime_layout_in_isolated_mode(tmp_path):
     env.update(TOKENIZER_STUDIO_DATA_DIR=str(tmp_path / "data"), TOKENIZER_STUDIO_LAUNCH_ID="rt")
     proc = subprocess.Popen(
         [sys.executable, "-I", "-c", launcher, str(runtime / "app"), "--port", "0"],
-        cwd=runtime, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        cwd=runtime,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
     try:
         line = proc.stdout.readline().decode()
         assert line.startswith(READY), line
-        port = json.loads(line[len(READY):])["port"]
+        port = json.loads(line[len(READY) :])["port"]
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
             assert http.get("/health").json()["launch_id"] == "rt"
             assert "RUNTIME UI" in http.get("/").text

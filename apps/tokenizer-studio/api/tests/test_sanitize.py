@@ -34,8 +34,15 @@ def test_long_names_keep_their_extension():
 @pytest.mark.parametrize(
     ("name", "ext"),
     [
-        ("a.txt", "txt"), ("A.TXT", "txt"), ("b.jsonl", "jsonl"), ("c.csv", "csv"),
-        ("d.parquet", "parquet"), ("e.exe", None), ("x", None), (".txt", None), ("f.json", None),
+        ("a.txt", "txt"),
+        ("A.TXT", "txt"),
+        ("b.jsonl", "jsonl"),
+        ("c.csv", "csv"),
+        ("d.parquet", "parquet"),
+        ("e.exe", None),
+        ("x", None),
+        (".txt", None),
+        ("f.json", None),
     ],
 )
 def test_extension_of(name, ext):

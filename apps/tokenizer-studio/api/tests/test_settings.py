@@ -63,7 +63,5 @@ def test_web_dir_flag_wins_over_the_environment(tmp_path):
     for folder in (flag, from_env):
         folder.mkdir()
         (folder / "index.html").write_text("ok")
-    settings = parse_settings(
-        ["--web-dir", str(flag)], env={"TOKENIZER_STUDIO_WEB_DIR": str(from_env)}
-    )
+    settings = parse_settings(["--web-dir", str(flag)], env={"TOKENIZER_STUDIO_WEB_DIR": str(from_env)})
     assert settings.web_dir == Path(flag)

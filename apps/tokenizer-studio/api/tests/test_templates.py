@@ -39,14 +39,26 @@ def test_listing_is_a_copy():
         ("gpt2-byte-bpe", {}, {"vocab_size": 8000, "model": "byte_bpe"}),
         ("gpt2-byte-bpe", {"vocab_size": 32}, {"vocab_size": 32}),
         ("gpt2-byte-bpe", {"vocab_size": 1_000_000}, {"vocab_size": 1_000_000}),
-        ("classic-bpe", {"pre_tokenizer": "whitespace_split", "lowercase": True},
-         {"pre_tokenizer": "whitespace_split", "lowercase": True}),
-        ("bert-wordpiece", {"special_tokens": ["[UNK]", "[CLS]", "[SEP]"]},
-         {"special_tokens": ["[UNK]", "[CLS]", "[SEP]"]}),
-        ("t5-unigram", {"special_tokens": ["<pad>", "</s>", "<unk>", "<|endoftext|>"]},
-         {"special_tokens": ["<pad>", "</s>", "<unk>", "<|endoftext|>"]}),
-        ("t5-unigram", {"text_column": "body", "normalization": "nfc"},
-         {"text_column": "body", "normalization": "nfc"}),
+        (
+            "classic-bpe",
+            {"pre_tokenizer": "whitespace_split", "lowercase": True},
+            {"pre_tokenizer": "whitespace_split", "lowercase": True},
+        ),
+        (
+            "bert-wordpiece",
+            {"special_tokens": ["[UNK]", "[CLS]", "[SEP]"]},
+            {"special_tokens": ["[UNK]", "[CLS]", "[SEP]"]},
+        ),
+        (
+            "t5-unigram",
+            {"special_tokens": ["<pad>", "</s>", "<unk>", "<|endoftext|>"]},
+            {"special_tokens": ["<pad>", "</s>", "<unk>", "<|endoftext|>"]},
+        ),
+        (
+            "t5-unigram",
+            {"text_column": "body", "normalization": "nfc"},
+            {"text_column": "body", "normalization": "nfc"},
+        ),
     ],
 )
 def test_valid_overrides(template, overrides, expected):
@@ -71,7 +83,11 @@ def test_valid_overrides(template, overrides, expected):
         ("gpt2-byte-bpe", {"special_tokens": ["<script>alert(1)</script>"]}, "special_tokens"),
         ("gpt2-byte-bpe", {"special_tokens": "[CLS]"}, "special_tokens"),
         ("gpt2-byte-bpe", {"special_tokens": ["[A]", "[A]"]}, "special_tokens"),
-        ("gpt2-byte-bpe", {"special_tokens": [f"[T{chr(65 + i % 26)}{'_' * (i // 26)}]" for i in range(65)]}, "special_tokens"),
+        (
+            "gpt2-byte-bpe",
+            {"special_tokens": [f"[T{chr(65 + i % 26)}{'_' * (i // 26)}]" for i in range(65)]},
+            "special_tokens",
+        ),
         ("gpt2-byte-bpe", {"normalization": "nfd"}, "normalization"),
         ("gpt2-byte-bpe", {"lowercase": "yes"}, "lowercase"),
         ("gpt2-byte-bpe", {"pre_tokenizer": "whitespace"}, "pre_tokenizer"),  # fixed by template

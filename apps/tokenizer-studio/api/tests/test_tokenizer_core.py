@@ -103,8 +103,9 @@ def test_cancel_after_reading_discards_result():
             flag["cancel"] = True  # arrives after the last text was read
 
     with pytest.raises(TrainingCancelled):
-        train(TEXTS, resolve_config("classic-bpe", {}), progress=progress,
-              should_cancel=lambda: flag["cancel"])
+        train(
+            TEXTS, resolve_config("classic-bpe", {}), progress=progress, should_cancel=lambda: flag["cancel"]
+        )
 
 
 def test_source_reported_fraction_is_used():
@@ -121,8 +122,11 @@ def test_source_reported_fraction_is_used():
             return self.n / len(TEXTS) / 2  # deliberately not byte-based
 
     events = []
-    train(Source(), resolve_config("classic-bpe", {"vocab_size": 300}),
-          progress=lambda p, f: events.append((p, f)))
+    train(
+        Source(),
+        resolve_config("classic-bpe", {"vocab_size": 300}),
+        progress=lambda p, f: events.append((p, f)),
+    )
     assert events[-1] == ("training", 0.5)
 
 
@@ -142,9 +146,7 @@ def test_min_frequency_knob_keeps_rare_merges_out():
     texts = TEXTS[:300] + ["zyxwvq"] * 3
     sizes = {}
     for min_frequency in (1, 10):
-        config = resolve_config(
-            "classic-bpe", {"vocab_size": 2000, "min_frequency": min_frequency}
-        )
+        config = resolve_config("classic-bpe", {"vocab_size": 2000, "min_frequency": min_frequency})
         tok = train(texts, config)
         sizes[min_frequency] = tok.get_vocab_size()
         whole_word = any("zyxwvq" in token for token in tok.get_vocab())
@@ -156,8 +158,6 @@ def test_pre_tokenizer_knob_decides_where_words_split():
     # "whitespace" splits punctuation off words; "whitespace_split" keeps "end." together.
     texts = ["the end. the end. the end."] * 300
     for pre_tokenizer, joined in (("whitespace", False), ("whitespace_split", True)):
-        config = resolve_config(
-            "classic-bpe", {"vocab_size": 300, "pre_tokenizer": pre_tokenizer}
-        )
+        config = resolve_config("classic-bpe", {"vocab_size": 300, "pre_tokenizer": pre_tokenizer})
         tokens = encode(train(texts, config), "the end.")["tokens"]
         assert any("end." in token for token in tokens) is joined, (pre_tokenizer, tokens)

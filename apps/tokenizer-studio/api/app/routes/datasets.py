@@ -92,21 +92,16 @@ def get_dataset(dataset_id: str, ctx: AppContext = Depends(get_ctx)) -> Dataset:
 
 
 @router.patch("/datasets/{dataset_id}")
-def patch_dataset(
-    dataset_id: str, body: DatasetPatch, ctx: AppContext = Depends(get_ctx)
-) -> Dataset:
+def patch_dataset(dataset_id: str, body: DatasetPatch, ctx: AppContext = Depends(get_ctx)) -> Dataset:
     row = _get(ctx, dataset_id)
     if row["format"] == "txt":
-        raise ApiError(
-            422, "invalid_column", "A .txt dataset has no columns: every line is one text."
-        )
+        raise ApiError(422, "invalid_column", "A .txt dataset has no columns: every line is one text.")
     usable = string_columns(ctx.paths.uploads / row["stored_name"], row["format"])
     if body.text_column not in usable:
         raise ApiError(
             422,
             "invalid_column",
-            f"{body.text_column!r} is not a text column of this dataset; choose one of: "
-            f"{', '.join(usable)}.",
+            f"{body.text_column!r} is not a text column of this dataset; choose one of: {', '.join(usable)}.",
         )
     ctx.db.execute("UPDATE datasets SET text_column = ? WHERE id = ?", (body.text_column, dataset_id))
     return Dataset.model_validate(_get(ctx, dataset_id))

@@ -64,9 +64,7 @@ def create_job(body: JobCreate, ctx: AppContext = Depends(get_ctx)) -> Job:
         for dataset_id in body.dataset_ids:
             ds = ctx.db.get_dataset(dataset_id)
             if ds is None:
-                raise ApiError(
-                    422, "unknown_dataset", f"No dataset {dataset_id!r}; upload it first."
-                )
+                raise ApiError(422, "unknown_dataset", f"No dataset {dataset_id!r}; upload it first.")
             datasets.append(ds)
         column = config["text_column"]
         if column is not None:
@@ -109,9 +107,7 @@ def get_job(job_id: str, ctx: AppContext = Depends(get_ctx)) -> Job:
 
 
 @router.get("/jobs/{job_id}/logs")
-def job_logs(
-    job_id: str, after: int = Query(0, ge=0), ctx: AppContext = Depends(get_ctx)
-) -> LogPage:
+def job_logs(job_id: str, after: int = Query(0, ge=0), ctx: AppContext = Depends(get_ctx)) -> LogPage:
     _get(ctx, job_id)
     lines = [LogLine.model_validate(line) for line in ctx.db.logs_after(job_id, after)]
     # `next` is the `after` of the following call: the last seq returned (nothing is skipped).
@@ -135,9 +131,7 @@ def _artifact_path(ctx: AppContext, row: dict[str, Any]):
         )
     path = ctx.paths.job_artifacts(row["id"]) / "tokenizer.json"
     if not path.is_file():
-        raise ApiError(
-            404, "no_artifact", "The tokenizer file is missing from the data folder; train again."
-        )
+        raise ApiError(404, "no_artifact", "The tokenizer file is missing from the data folder; train again.")
     return path
 
 
@@ -158,9 +152,7 @@ def download_artifact(job_id: str, ctx: AppContext = Depends(get_ctx)) -> FileRe
     # The quoted form must stay plain ASCII without quotes; filename* carries the exact name.
     ascii_name = re.sub(r"[^A-Za-z0-9 ._()+-]+", "_", filename).strip(" _") or "tokenizer.json"
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
-    return FileResponse(
-        path, media_type="application/json", headers={"Content-Disposition": disposition}
-    )
+    return FileResponse(path, media_type="application/json", headers={"Content-Disposition": disposition})
 
 
 _cache_lock = threading.Lock()
@@ -183,9 +175,7 @@ def _load_tokenizer(job_id: str, path) -> Any:
 
 
 @router.post("/jobs/{job_id}/try")
-def try_tokenizer(
-    job_id: str, body: TryRequest, ctx: AppContext = Depends(get_ctx)
-) -> TryResult:
+def try_tokenizer(job_id: str, body: TryRequest, ctx: AppContext = Depends(get_ctx)) -> TryResult:
     from tokenizer import encode
 
     row = _get(ctx, job_id)

@@ -47,7 +47,5 @@ def create_session(body: SessionCreate, ctx: AppContext = Depends(get_ctx)) -> R
             "The launch code is unknown, used or expired; reopen the app window for a new one.",
         )
     response = Response(status_code=204)
-    response.set_cookie(
-        cookie_name(ctx.settings.port), secret, httponly=True, samesite="strict", path="/"
-    )
+    response.set_cookie(cookie_name(ctx.settings.port), secret, httponly=True, samesite="strict", path="/")
     return response

@@ -38,9 +38,7 @@ def web(rel_path: str, request: Request) -> Response:
     found = _file_under(web_dir, rel_path) if rel_path else None
     if found is not None:
         # Vite puts a content hash in every /assets/ file name, so they never change.
-        cache = (
-            "public, max-age=31536000, immutable" if rel_path.startswith("assets/") else "no-cache"
-        )
+        cache = "public, max-age=31536000, immutable" if rel_path.startswith("assets/") else "no-cache"
         return FileResponse(found, headers={"Cache-Control": cache})
     if rel_path.startswith("assets/"):
         raise ApiError(404, "not_found", "No such asset; rebuild the web UI.")

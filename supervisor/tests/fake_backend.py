@@ -66,9 +66,7 @@ def start_child():
             ctypes.CDLL(None, use_errno=True).prctl(1, 9, 0, 0, 0)
 
     code = "import time\nwhile True: time.sleep(1)"
-    child = subprocess.Popen(
-        [sys.executable, "-c", code], stdin=subprocess.DEVNULL, preexec_fn=before_exec
-    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL, preexec_fn=before_exec)
     record("child_pid", child.pid)
     print(f"started child pid {child.pid}", flush=True)
 
@@ -77,8 +75,7 @@ def main():
     record("pids", os.getpid())
     record("launch_ids", LAUNCH_ID)
     record("tokens", os.environ.get("TOKENIZER_STUDIO_RUNTIME_TOKEN"))
-    contract_names = ("TOKENIZER_STUDIO_DATA_DIR", "HF_HOME", "HF_DATASETS_CACHE",
-                      "HUGGINGFACE_HUB_CACHE")
+    contract_names = ("TOKENIZER_STUDIO_DATA_DIR", "HF_HOME", "HF_DATASETS_CACHE", "HUGGINGFACE_HUB_CACHE")
     environment = {name: os.environ.get(name) for name in contract_names}
     environment["cwd"] = os.getcwd()
     record("environment", json.dumps(environment))
@@ -107,8 +104,12 @@ def main():
         start_child()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
-    ready = {"port": server.server_address[1], "pid": os.getpid(), "version": "0.0.0-fake",
-             "launch_id": LAUNCH_ID}
+    ready = {
+        "port": server.server_address[1],
+        "pid": os.getpid(),
+        "version": "0.0.0-fake",
+        "launch_id": LAUNCH_ID,
+    }
     ready_line = "TOKENIZER_STUDIO_READY " + json.dumps(ready)
     if MODE == "never-ready":
         print("still importing things...", flush=True)
