@@ -242,6 +242,8 @@ pub const ALL: &[EnvVar] = &[
     var(SLOW_TESTS, Kind::Switch, "", TESTS, "`1` runs the slow end-to-end tests (full runtime builds, windows)."),
     var("TOKENIZER_STUDIO_E2E_RUNTIME", Kind::Path, "`dist/runtime-<target>`", TESTS, "The assembled runtime the shell E2E tests start."),
     var("TOKENIZER_STUDIO_PYTHON", Kind::Path, "the dev venv", TESTS, "The Python the web E2E tests run the backend with."),
+    var("TEST_SKIP_LOG", Kind::Path, "set by `cargo xtask test`", TESTS, "File a test that cannot run appends `TEST-SKIPPED <package> <test>: <reason>` to, so the run counts it."),
+    var("TEST_TIMEOUT_SCALE", Kind::Text, "1", TESTS, "Multiplies every timeout and grace period of the timing tests, for a loaded machine."),
     var("UPDATE_SNAPSHOTS", Kind::Switch, "", TESTS, "Set: snapshot tests rewrite their snapshots (schemas, this table in the README)."),
     var(HF_HOME, Kind::Path, "`<data>/cache/huggingface`", LIBRARIES, "Set by the backend: Hugging Face caches stay in the data folder."),
     var(HF_DATASETS_CACHE, Kind::Path, "`<data>/cache/huggingface/datasets`", LIBRARIES, "Set by the backend."),
