@@ -28,6 +28,7 @@ mod logs;
 pub mod loopback;
 mod platform;
 pub mod private;
+mod process;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -64,6 +64,65 @@ pub fn installers(input: &InstallerInput<'_>) -> Result<Vec<PathBuf>> {
         return Ok(Vec::new());
     }
     let work = tempfile::tempdir().context("creating a scratch folder for packaging")?;
+    let config = packager_config(input, &formats, work.path())?;
+    ui::step(
+        "installers",
+        &format!(
+            "{} ({} bundle)",
+            formats
+                .iter()
+                .map(|f| f.short_name())
+                .collect::<Vec<_>>()
+                .join(", "),
+            input.bundle.name()
+        ),
+    );
+    // Windows: the shell and each installer get Authenticode when a certificate is configured
+    // (signer_for already refused a release channel without one).
+    let windows_identity = match (input.target, &input.signing.windows) {
+        (Target::WindowsX64, Some(certificate)) => Some(sign::WindowsIdentity::new(certificate)?),
+        _ => None,
+    };
+    // Tauri's updater asks the binary which installer put it there (a marker string that
+    // tauri-bundler rewrites per format; cargo-packager does not), so each format that needs a
+    // marker is packaged from its own stamped copy of the shell.
+    // Windows: the shell and each installer get Authenticode when a certificate is configured
+    // (signer_for already refused a release channel without one).
+    let mut outputs = Vec::new();
+    for (marker, group) in formats_by_bundle_marker(&formats) {
+        let mut config = config.clone();
+        config.formats = Some(group);
+        if marker.is_some() || windows_identity.is_some() {
+            config.binaries_dir = Some(shell_copy(
+                input,
+                work.path(),
+                marker,
+                windows_identity.as_ref(),
+            )?);
+        }
+        outputs.extend(cargo_packager::package(&config).context("cargo-packager failed")?);
+    }
+    // cargo-packager leaves its intermediate tree in the output folder; it is not a release file.
+    let _ = std::fs::remove_dir_all(input.out_dir.join(".cargo-packager"));
+    let paths: Vec<PathBuf> = outputs
+        .into_iter()
+        .flat_map(|output| output.paths)
+        .collect();
+    sign_installers(input, &paths, windows_identity.as_ref())?;
+    for path in &paths {
+        ui::info(&format!("built {}", path.display()));
+    }
+    Ok(paths)
+}
+
+/// cargo-packager's configuration for `formats`: product metadata, the bundled runtime of a
+/// full bundle, Debian's policy files (written into `work`), and on macOS the hook that signs
+/// the `.app` before the `.dmg` is made from it.
+fn packager_config(
+    input: &InstallerInput<'_>,
+    formats: &[PackageFormat],
+    work: &Path,
+) -> Result<Config> {
     let mut resources = Vec::new();
     if input.bundle == Bundle::Full {
         // Linux: /usr/lib/tokenizer-studio/<archive>; macOS: Contents/Resources/; Windows: beside
@@ -74,12 +133,12 @@ pub fn installers(input: &InstallerInput<'_>) -> Result<Vec<PathBuf>> {
     }
     // Debian policy (lintian errors otherwise): a copyright file and a changelog for a native
     // package, a Maintainer with an address, and the libc dependency of the binary.
-    let copyright = work.path().join("copyright");
+    let copyright = work.join("copyright");
     fs_err::write(
         &copyright,
         debian_copyright(input.version, input.source_date_epoch),
     )?;
-    let changelog = work.path().join("changelog.gz");
+    let changelog = work.join("changelog.gz");
     fs_err::write(
         &changelog,
         debian_changelog_gz(input.version, input.source_date_epoch)?,
@@ -103,7 +162,7 @@ pub fn installers(input: &InstallerInput<'_>) -> Result<Vec<PathBuf>> {
         .version(input.version)
         .identifier(runtime_spec::APP_ID)
         .binaries([Binary::new(tools::exe_name(SHELL_BINARY)).main(true)])
-        .formats(formats.clone())
+        .formats(formats.to_vec())
         .out_dir(input.out_dir)
         .description("Train tokenizers on your own files, on your own computer")
         .long_description(
@@ -136,63 +195,52 @@ pub fn installers(input: &InstallerInput<'_>) -> Result<Vec<PathBuf>> {
             input.source_date_epoch
         )));
     }
-    ui::step(
-        "installers",
-        &format!(
-            "{} ({} bundle)",
-            formats
-                .iter()
-                .map(|f| f.short_name())
-                .collect::<Vec<_>>()
-                .join(", "),
-            input.bundle.name()
-        ),
-    );
-    // Tauri's updater asks the binary which installer put it there (a marker string that
-    // tauri-bundler rewrites per format; cargo-packager does not), so each format that needs a
-    // marker is packaged from its own stamped copy of the shell.
-    // Windows: the shell and each installer get Authenticode when a certificate is configured
-    // (signer_for already refused a release channel without one).
-    let windows_identity = match (input.target, &input.signing.windows) {
-        (Target::WindowsX64, Some(certificate)) => Some(sign::WindowsIdentity::new(certificate)?),
-        _ => None,
-    };
-    let mut outputs = Vec::new();
-    for (marker, group) in formats_by_bundle_marker(&formats) {
-        let mut config = config.clone();
-        config.formats = Some(group);
-        if marker.is_some() || windows_identity.is_some() {
-            let copy_dir = work.path().join(format!(
-                "bin-{}",
-                marker.map_or("signed", BundleMarker::name)
-            ));
-            fs_err::create_dir_all(&copy_dir)?;
-            let exe_name = tools::exe_name(SHELL_BINARY);
-            let original = input.binaries_dir.join(&exe_name);
-            let copy = copy_dir.join(&exe_name);
-            // Copy first so the stamped file keeps the original's mode bits.
-            fs_err::copy(&original, &copy)?;
-            if let Some(marker) = marker {
-                let binary =
-                    stamp_bundle_type(&fs_err::read(&original)?, marker).with_context(|| {
-                        format!(
-                            "stamping {} for its {} installer",
-                            original.display(),
-                            marker.name()
-                        )
-                    })?;
-                fs_err::write(&copy, binary)?;
-            }
-            // Sign after stamping: the stamp changes bytes the signature covers.
-            if let Some(identity) = &windows_identity {
-                identity.sign_in_place(&copy)?;
-            }
-            config.binaries_dir = Some(copy_dir);
-        }
-        outputs.extend(cargo_packager::package(&config).context("cargo-packager failed")?);
+    Ok(config)
+}
+
+/// A copy of the shell binary for one group of formats, in its own folder under `work`:
+/// stamped with the installer kind `marker` names, then Authenticode-signed when an identity
+/// is configured (after stamping: the stamp changes bytes the signature covers).
+fn shell_copy(
+    input: &InstallerInput<'_>,
+    work: &Path,
+    marker: Option<BundleMarker>,
+    windows_identity: Option<&sign::WindowsIdentity>,
+) -> Result<PathBuf> {
+    let copy_dir = work.join(format!(
+        "bin-{}",
+        marker.map_or("signed", BundleMarker::name)
+    ));
+    fs_err::create_dir_all(&copy_dir)?;
+    let exe_name = tools::exe_name(SHELL_BINARY);
+    let original = input.binaries_dir.join(&exe_name);
+    let copy = copy_dir.join(&exe_name);
+    // Copy first so the stamped file keeps the original's mode bits.
+    fs_err::copy(&original, &copy)?;
+    if let Some(marker) = marker {
+        let binary = stamp_bundle_type(&fs_err::read(&original)?, marker).with_context(|| {
+            format!(
+                "stamping {} for its {} installer",
+                original.display(),
+                marker.name()
+            )
+        })?;
+        fs_err::write(&copy, binary)?;
     }
-    // cargo-packager leaves its intermediate tree in the output folder; it is not a release file.
-    let _ = std::fs::remove_dir_all(input.out_dir.join(".cargo-packager"));
+    // Sign after stamping: the stamp changes bytes the signature covers.
+    if let Some(identity) = windows_identity {
+        identity.sign_in_place(&copy)?;
+    }
+    Ok(copy_dir)
+}
+
+/// Signs what cargo-packager made, innermost first: macOS the `.app` and then the `.dmg`,
+/// Windows each installer (its shell copy was signed before packaging).
+fn sign_installers(
+    input: &InstallerInput<'_>,
+    paths: &[PathBuf],
+    windows_identity: Option<&sign::WindowsIdentity>,
+) -> Result<()> {
     if input.target == Target::MacosArm64 {
         // Innermost first: the runtime's Mach-O (assembly), the `.app` (hook, or here for an
         // `.app`-only build), then the `.dmg` that carries it.
@@ -209,11 +257,7 @@ pub fn installers(input: &InstallerInput<'_>) -> Result<Vec<PathBuf>> {
             input.signing,
         )?;
     }
-    let paths: Vec<PathBuf> = outputs
-        .into_iter()
-        .flat_map(|output| output.paths)
-        .collect();
-    if let Some(identity) = &windows_identity {
+    if let Some(identity) = windows_identity {
         for installer in paths.iter().filter(|path| {
             path.extension().is_some_and(|ext| {
                 ext.eq_ignore_ascii_case("exe") || ext.eq_ignore_ascii_case("msi")
@@ -223,10 +267,7 @@ pub fn installers(input: &InstallerInput<'_>) -> Result<Vec<PathBuf>> {
             identity.sign_in_place(installer)?;
         }
     }
-    for path in &paths {
-        ui::info(&format!("built {}", path.display()));
-    }
-    Ok(paths)
+    Ok(())
 }
 
 /// The installer kinds Tauri's updater tells apart at run time
