@@ -210,6 +210,18 @@ fn normalise(path: &str) -> String {
     }
 }
 
+/// The file a request path names in a served folder: one plain name (no folders, no dot files,
+/// no query), so a request cannot read anything else of the disk.
+fn plain_file_name(path: &str) -> Option<&str> {
+    let name = path.split(['?', '#']).next()?.strip_prefix('/')?;
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'));
+    plain.then_some(name)
+}
+
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
@@ -267,8 +279,8 @@ fn answer(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     let body = match (&step, body, dir) {
         (Step::WrongBytes(bytes), _, _) => Some(Arc::new(bytes.clone())),
         (_, Some(body), _) => Some(body),
-        (_, None, Some(dir)) => std::fs::read(dir.join(path.trim_start_matches('/')))
-            .ok()
+        (_, None, Some(dir)) => plain_file_name(&path)
+            .and_then(|name| std::fs::read(dir.join(name)).ok())
             .map(Arc::new),
         (_, None, None) => None,
     };
@@ -412,6 +424,31 @@ mod tests {
             String::from_utf8_lossy(&answer[..at]).into_owned(),
             answer[at + 4..].to_vec(),
         )
+    }
+
+    #[test]
+    fn a_served_folder_gives_only_its_plain_files() {
+        let root = std::env::temp_dir().join(format!("test-support-dir-{}", std::process::id()));
+        let dir = root.join("served");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("index.json"), b"{}").unwrap();
+        std::fs::write(dir.join(".hidden"), b"no").unwrap();
+        std::fs::write(root.join("secret.txt"), b"outside").unwrap();
+        let server = Server::serving_dir(&dir);
+        let (head, body) = split(&get(&server, "/index.json?x=1", None));
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert_eq!(body, b"{}");
+        for path in [
+            "/../secret.txt",
+            "/%2e%2e/secret.txt",
+            "/.hidden",
+            "/",
+            "/served/index.json",
+        ] {
+            let (head, _) = split(&get(&server, path, None));
+            assert!(head.starts_with("HTTP/1.1 404"), "{path}: {head}");
+        }
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

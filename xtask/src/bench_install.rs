@@ -4,11 +4,9 @@
 //!
 //! The installer runs in a child process (`cargo xtask bench-install-child`, hidden) so its
 //! peak RSS is its own: the parent reaps each measured process with `wait4` and reads
-//! `ru_maxrss`. The archive is served from a throw-away folder next to a `runtime-dev.json`
-//! signed with a throw-away minisign key, by a small std::net server on 127.0.0.1.
+//! `ru_maxrss`. The archive, a `runtime-dev.json` signed with a throw-away minisign key and its
+//! signature are served from a throw-away folder by test-support's loopback server.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -101,7 +99,7 @@ fn built_manifest(plan: &Plan) -> Result<runtime_spec::Manifest> {
 
 /// The archive and a signed one-target index, served from a loopback server.
 struct Published {
-    server: StaticServer,
+    server: test_support::http::Server,
     key_file: PathBuf,
     archive_size: u64,
     unpacked_size: u64,
@@ -128,7 +126,9 @@ fn publish(plan: &Plan, manifest: &runtime_spec::Manifest, scratch: &Path) -> Re
     let index = release_meta::build_index(CHANNEL, published_at, vec![(plan.target, entry)])?;
     release_meta::write_signed_index(&index, &serve, &secret_key, None)?;
     Ok(Published {
-        server: StaticServer::start(serve)?,
+        // Read from disk at each request: the parent must not hold the archive when it spawns
+        // the measured child, whose peak RSS would otherwise start at the parent's.
+        server: test_support::http::Server::serving_dir(serve),
         key_file,
         archive_size,
         unpacked_size,
@@ -429,81 +429,6 @@ pub fn child(
     Ok(())
 }
 
-/// A loopback HTTP/1.1 server for the plain files of one folder: GET only, `Content-Length`,
-/// one request per connection, a thread per connection. Lives until the process exits.
-pub struct StaticServer {
-    port: u16,
-}
-
-impl StaticServer {
-    pub fn start(dir: PathBuf) -> Result<StaticServer> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).context("binding 127.0.0.1:0")?;
-        let port = listener.local_addr()?.port();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let dir = dir.clone();
-                std::thread::spawn(move || {
-                    let _ = serve_one(&stream, &dir);
-                });
-            }
-        });
-        Ok(StaticServer { port })
-    }
-
-    pub fn url(&self, file_name: &str) -> String {
-        format!("http://127.0.0.1:{}/{file_name}", self.port)
-    }
-}
-
-fn serve_one(stream: &TcpStream, dir: &Path) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
-            break;
-        }
-    }
-    let mut parts = request_line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let mut out = stream;
-    let empty = |out: &mut &TcpStream, status: &str| {
-        write!(
-            out,
-            "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        )
-    };
-    if method != "GET" {
-        return empty(&mut out, "405 Method Not Allowed");
-    }
-    let Some(name) = plain_file_name(target) else {
-        return empty(&mut out, "404 Not Found");
-    };
-    let Ok(mut file) = std::fs::File::open(dir.join(name)) else {
-        return empty(&mut out, "404 Not Found");
-    };
-    let length = file.metadata()?.len();
-    write!(
-        out,
-        "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
-    )?;
-    std::io::copy(&mut file, &mut out)?;
-    out.flush()
-}
-
-/// The file name a request target names, when it is one plain name (no folders, no dot files).
-fn plain_file_name(target: &str) -> Option<&str> {
-    let path = target.split(['?', '#']).next()?;
-    let name = path.strip_prefix('/')?;
-    let plain = !name.is_empty()
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'));
-    plain.then_some(name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,38 +438,5 @@ mod tests {
         assert_eq!(verdict(1.234, 1.5), "1.23× — goal ≤ 1.5×: met");
         assert_eq!(verdict(1.5, 1.5), "1.50× — goal ≤ 1.5×: met");
         assert_eq!(verdict(1.51, 1.5), "1.51× — goal ≤ 1.5×: NOT met");
-    }
-
-    #[test]
-    fn only_plain_names_are_served() {
-        assert_eq!(
-            plain_file_name("/runtime-dev.json"),
-            Some("runtime-dev.json")
-        );
-        assert_eq!(plain_file_name("/a.tar.zst?x=1"), Some("a.tar.zst"));
-        for bad in ["", "/", "/../x", "/a/b", "/.hidden", "x", "/%2e%2e"] {
-            assert_eq!(plain_file_name(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn server_serves_files_with_content_length() {
-        let dir = tempfile::tempdir().unwrap();
-        let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-        fs_err::write(dir.path().join("blob.bin"), &bytes).unwrap();
-        let server = StaticServer::start(dir.path().to_path_buf()).unwrap();
-        let client = reqwest::blocking::Client::new();
-
-        let response = client.get(server.url("blob.bin")).send().unwrap();
-        assert_eq!(response.status(), 200);
-        assert_eq!(response.content_length(), Some(bytes.len() as u64));
-        assert_eq!(response.bytes().unwrap().as_ref(), &bytes[..]);
-
-        let missing = client.get(server.url("nope.bin")).send().unwrap();
-        assert_eq!(missing.status(), 404);
-        let escaping = client.get(server.url("../Cargo.toml")).send().unwrap();
-        assert_eq!(escaping.status(), 404);
-        let posted = client.post(server.url("blob.bin")).send().unwrap();
-        assert_eq!(posted.status(), 405);
     }
 }
