@@ -35,7 +35,7 @@ pub struct SbomMetadata {
     /// python-build-standalone release, or `local`.
     pub python_build: String,
     /// sha256 of the CPython archive the runtime was built from, when there was one.
-    pub python_sha256: Option<String>,
+    pub python_sha256: Option<runtime_spec::Sha256>,
     /// `SOURCE_DATE_EPOCH` of the release commit; becomes `metadata.timestamp`.
     pub source_date_epoch: u64,
 }

@@ -128,7 +128,7 @@ fn is_complete(dest_file: &Path, size: u64, sha256: &str) -> Result<bool> {
     match std::fs::metadata(dest_file) {
         Ok(metadata) if metadata.is_file() && metadata.len() == size => {
             let (_, actual) = crate::verify::hash_file(dest_file)?;
-            Ok(actual == sha256)
+            Ok(actual.to_hex() == sha256)
         }
         Ok(_) => Ok(false),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),

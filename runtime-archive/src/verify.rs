@@ -7,8 +7,8 @@ use std::path::Path;
 
 use runtime_spec::layout::MANIFEST_FILE;
 use runtime_spec::manifest::is_safe_relative_path;
-use runtime_spec::{FileEntry, Manifest};
-use sha2::{Digest, Sha256};
+use runtime_spec::{FileEntry, Manifest, Sha256};
+use sha2::{Digest, Sha256 as Sha256Hasher};
 
 use crate::error::{io_at, Error, Result};
 use crate::extract::{member_components, open_archive, resolve_symlink};
@@ -146,7 +146,7 @@ impl fmt::Display for VerifyReport {
 /// Writes through to `inner` while hashing and counting the bytes.
 pub(crate) struct HashingWriter<W> {
     pub(crate) inner: W,
-    pub(crate) hasher: Sha256,
+    pub(crate) hasher: Sha256Hasher,
     pub(crate) written: u64,
 }
 
@@ -154,16 +154,22 @@ impl<W: Write> HashingWriter<W> {
     pub(crate) fn new(inner: W) -> Self {
         HashingWriter {
             inner,
-            hasher: Sha256::new(),
+            hasher: Sha256Hasher::new(),
             written: 0,
         }
     }
 
     /// Lowercase hex sha256 of everything written, and the inner writer.
     pub(crate) fn finish(self) -> (W, String, u64) {
+        let (inner, digest, written) = self.finish_digest();
+        (inner, digest.to_hex(), written)
+    }
+
+    /// The sha256 of everything written, and the inner writer.
+    pub(crate) fn finish_digest(self) -> (W, Sha256, u64) {
         (
             self.inner,
-            hex::encode(self.hasher.finalize()),
+            Sha256::from_bytes(self.hasher.finalize().into()),
             self.written,
         )
     }
@@ -183,15 +189,15 @@ impl<W: Write> Write for HashingWriter<W> {
 }
 
 /// Size and lowercase hex sha256 of everything `reader` yields.
-pub(crate) fn hash_reader(reader: &mut impl Read) -> std::io::Result<(u64, String)> {
+pub(crate) fn hash_reader(reader: &mut impl Read) -> std::io::Result<(u64, Sha256)> {
     let mut sink = HashingWriter::new(std::io::sink());
     std::io::copy(reader, &mut sink)?;
-    let (_, sha256, size) = sink.finish();
+    let (_, sha256, size) = sink.finish_digest();
     Ok((size, sha256))
 }
 
 /// Size and sha256 of a file (following a symlink).
-pub(crate) fn hash_file(path: &Path) -> Result<(u64, String)> {
+pub(crate) fn hash_file(path: &Path) -> Result<(u64, Sha256)> {
     let mut file = fs_err::File::open(path).map_err(io_at(path))?;
     hash_reader(&mut file).map_err(io_at(path))
 }
@@ -305,7 +311,7 @@ pub(crate) fn walk_error(root: &Path, error: walkdir::Error) -> Error {
 #[derive(Clone)]
 struct Found {
     size: u64,
-    sha256: String,
+    sha256: Sha256,
     executable: Option<bool>,
 }
 
@@ -316,10 +322,10 @@ fn compare(entry: &FileEntry, found: &Found) -> Option<Difference> {
             actual: found.size,
         });
     }
-    if !found.sha256.eq_ignore_ascii_case(&entry.sha256) {
+    if found.sha256 != entry.sha256 {
         return Some(Difference::Sha256 {
-            expected: entry.sha256.clone(),
-            actual: found.sha256.clone(),
+            expected: entry.sha256.to_hex(),
+            actual: found.sha256.to_hex(),
         });
     }
     match found.executable {

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{LaunchContract, SpecError, Target};
+use crate::{LaunchContract, Sha256, SpecError, Target};
 
 /// Version of the manifest format this build writes and reads.
 pub const MANIFEST_SCHEMA_VERSION: u32 = 1;
@@ -23,7 +23,7 @@ pub struct Manifest {
     /// Where the embedded interpreter came from.
     pub python: PythonInfo,
     /// sha256 of `wheelhouse/<target>.txt`, the lock the wheels were installed from.
-    pub lock_sha256: String,
+    pub lock_sha256: Sha256,
     /// How to start the backend.
     pub launch: LaunchContract,
     /// Every file in the runtime except `manifest.json` itself, sorted by path.
@@ -41,7 +41,7 @@ pub struct PythonInfo {
     /// Where the tree came from.
     pub source: PythonSource,
     /// sha256 of the archive it was unpacked from (`null` for a local CPython).
-    pub sha256: Option<String>,
+    pub sha256: Option<Sha256>,
 }
 
 /// Provenance of the embedded interpreter.
@@ -65,7 +65,7 @@ pub struct FileEntry {
     /// Size in bytes.
     pub size: u64,
     /// Lowercase hex sha256 of the contents.
-    pub sha256: String,
+    pub sha256: Sha256,
     /// Whether the file carries the executable bit (mode 0755 rather than 0644).
     pub executable: bool,
 }

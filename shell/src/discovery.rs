@@ -178,7 +178,7 @@ mod tests {
                 source: PythonSource::Local,
                 sha256: None,
             },
-            lock_sha256: "0".repeat(64),
+            lock_sha256: "0".repeat(64).parse().unwrap(),
             launch: LaunchContract::for_target(target),
             files: Vec::new(),
         }

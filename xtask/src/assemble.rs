@@ -140,7 +140,7 @@ pub fn runtime_signed(plan: &Plan, signer: &dyn RuntimeSigner) -> Result<Runtime
         runtime_version: plan.version.clone(),
         target,
         python: python.info.clone(),
-        lock_sha256: fsutil::sha256_file(&plan.lock_file)?,
+        lock_sha256: fsutil::sha256_file(&plan.lock_file)?.parse()?,
         launch: LaunchContract::for_target(target),
         files,
     };

@@ -48,7 +48,7 @@ pub fn prepare(plan: &Plan) -> Result<PythonTree> {
                 version: plan.python_version.clone(),
                 build: plan.python_build.clone(),
                 source,
-                sha256: Some(sha256),
+                sha256: Some(runtime_spec::Sha256::parse(&sha256)?),
             };
             if fsutil::stamp_matches(&stamp_file, &stamp) && tree_root.join("python").is_dir() {
                 ui::step("python", &format!("reusing unpacked {}", archive.display()));

@@ -232,7 +232,7 @@ fn packed_runtime(work: &Path, version: &str) -> (PathBuf, Manifest, runtime_arc
             source: PythonSource::Pbs,
             sha256: None,
         },
-        lock_sha256: "0".repeat(64),
+        lock_sha256: "0".repeat(64).parse().unwrap(),
         launch: LaunchContract::for_target(Target::LinuxX64),
         files: runtime_archive::build_manifest_files(&runtime).unwrap(),
     };

@@ -19,7 +19,7 @@ fn metadata() -> SbomMetadata {
         target: Target::LinuxX64,
         python_version: "3.12.14".to_owned(),
         python_build: "20260814".to_owned(),
-        python_sha256: Some("cd".repeat(32)),
+        python_sha256: Some("cd".repeat(32).parse().unwrap()),
         source_date_epoch: SOURCE_DATE_EPOCH,
     }
 }

@@ -170,7 +170,7 @@ pub fn manifest_with(files: Vec<FileEntry>) -> Manifest {
             source: PythonSource::Pbs,
             sha256: None,
         },
-        lock_sha256: "0".repeat(64),
+        lock_sha256: "0".repeat(64).parse().unwrap(),
         launch: LaunchContract::for_target(Target::LinuxX64),
         files,
     }

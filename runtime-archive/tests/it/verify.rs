@@ -35,7 +35,7 @@ fn manifest_files_are_sorted_hashed_and_skip_the_manifest() {
     );
     let version = files.iter().find(|file| file.path == "VERSION").unwrap();
     assert_eq!(version.size, 6);
-    assert_eq!(version.sha256, sha256_hex(b"0.1.0\n"));
+    assert_eq!(version.sha256.to_hex(), sha256_hex(b"0.1.0\n"));
     assert!(!version.executable);
     let python = files
         .iter()

@@ -46,7 +46,7 @@ fn sample_manifest() -> Manifest {
             source: PythonSource::Pbs,
             sha256: None,
         },
-        lock_sha256: "0".repeat(64),
+        lock_sha256: "0".repeat(64).parse().unwrap(),
         launch: LaunchContract::for_target(Target::LinuxX64),
         files: vec![],
     }
@@ -69,7 +69,7 @@ fn manifest_round_trips_and_rejects_bad_input() {
         manifest.files.push(runtime_spec::FileEntry {
             path: bad_path.into(),
             size: 0,
-            sha256: String::new(),
+            sha256: "0".repeat(64).parse().unwrap(),
             executable: false,
         });
         let error = Manifest::from_json(manifest.to_json().as_bytes())
@@ -83,7 +83,7 @@ fn manifest_round_trips_and_rejects_bad_input() {
         unsorted.files.push(runtime_spec::FileEntry {
             path: path.into(),
             size: 0,
-            sha256: String::new(),
+            sha256: "0".repeat(64).parse().unwrap(),
             executable: false,
         });
     }

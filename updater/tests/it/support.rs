@@ -56,7 +56,7 @@ pub fn build_runtime(work: &Path, version: &str, healthy: bool, padding: usize) 
             source: PythonSource::Local,
             sha256: None,
         },
-        lock_sha256: "0".repeat(64),
+        lock_sha256: "0".repeat(64).parse().unwrap(),
         launch,
         files,
     };
