@@ -49,7 +49,7 @@ impl SbomMetadata {
             target: manifest.target,
             python_version: manifest.python.version.clone(),
             python_build: manifest.python.build.clone(),
-            python_sha256: manifest.python.sha256.clone(),
+            python_sha256: manifest.python.sha256,
             source_date_epoch,
         }
     }
