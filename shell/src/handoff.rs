@@ -80,27 +80,8 @@ pub fn launch_url(backend_url: &str, code: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
 
     use super::*;
-
-    /// Answers one connection with `raw` after reading the request (head and declared body)
-    /// and returns the request.
-    fn serve_once(raw: &'static str) -> (u16, std::thread::JoinHandle<String>) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let server = std::thread::spawn(move || {
-            let (mut connection, _) = listener.accept().unwrap();
-            let mut request = Vec::new();
-            let mut byte = [0u8; 1];
-            while !request.ends_with(b"\r\n\r\n") && connection.read(&mut byte).unwrap() == 1 {
-                request.push(byte[0]);
-            }
-            connection.write_all(raw.as_bytes()).unwrap();
-            String::from_utf8_lossy(&request).into_owned()
-        });
-        (port, server)
-    }
 
     #[test]
     fn mints_codes_over_loopback() {
@@ -123,7 +104,7 @@ mod tests {
             ("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}", Err("no launch code")),
             ("garbage\r\n\r\n", Err("did not answer the session request")),
         ] {
-            let (port, server) = serve_once(raw);
+            let (port, server) = test_support::http::serve_raw_once(raw);
             let minted = mint_launch_code(port, "t0ken");
             let request = server.join().unwrap();
             match (minted, expected) {

@@ -94,7 +94,6 @@ fn parse_health_body(body: &[u8]) -> HealthAnswer {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
 
     use super::*;
 
@@ -102,24 +101,6 @@ mod tests {
         HealthAnswer::Ok {
             launch_id: id.map(str::to_owned),
         }
-    }
-
-    /// Answers one connection with `raw` (after reading the request head) and returns the
-    /// request it received.
-    fn serve_once(raw: &'static str) -> (u16, std::thread::JoinHandle<String>) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let server = std::thread::spawn(move || {
-            let (mut connection, _) = listener.accept().unwrap();
-            let mut request = Vec::new();
-            let mut byte = [0u8; 1];
-            while !request.ends_with(b"\r\n\r\n") && connection.read(&mut byte).unwrap() == 1 {
-                request.push(byte[0]);
-            }
-            connection.write_all(raw.as_bytes()).unwrap();
-            String::from_utf8_lossy(&request).into_owned()
-        });
-        (port, server)
     }
 
     #[test]
@@ -150,7 +131,7 @@ mod tests {
             ("HTTP/1.0 200 OK\r\n\r\n<html>", not_yet("HTTP 200 without a JSON object")),
             ("HTTP/1.0 200 OK\r\n\r\n[1]", not_yet("HTTP 200 without a JSON object")),
         ] {
-            let (port, server) = serve_once(raw);
+            let (port, server) = test_support::http::serve_raw_once(raw);
             let answer = probe.check(port, "/health", Duration::from_secs(5));
             let request = server.join().unwrap();
             assert_eq!(answer, expected, "{raw:?}");
@@ -167,7 +148,7 @@ mod tests {
     #[test]
     fn a_server_speaking_another_protocol_is_not_yet() {
         let probe = HealthProbe::new(Duration::from_secs(5));
-        let (port, server) = serve_once("SSH-2.0-OpenSSH\r\n\r\n");
+        let (port, server) = test_support::http::serve_raw_once("SSH-2.0-OpenSSH\r\n\r\n");
         let answer = probe.check(port, "/health", Duration::from_secs(5));
         server.join().unwrap();
         match answer {
@@ -202,8 +183,9 @@ mod tests {
             return;
         }
         // A proxy that would answer for the backend if the client went through it.
-        let (proxy_port, _proxy) =
-            serve_once("HTTP/1.1 200 OK\r\nContent-Length: 23\r\n\r\n{\"launch_id\":\"proxied\"}");
+        let (proxy_port, _proxy) = test_support::http::serve_raw_once(
+            "HTTP/1.1 200 OK\r\nContent-Length: 23\r\n\r\n{\"launch_id\":\"proxied\"}",
+        );
         let proxy = format!("http://127.0.0.1:{proxy_port}");
         for name in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
             std::env::set_var(name, &proxy);
@@ -211,8 +193,9 @@ mod tests {
         for name in ["NO_PROXY", "no_proxy"] {
             std::env::remove_var(name);
         }
-        let (port, server) =
-            serve_once("HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n{\"launch_id\":\"ours\"}");
+        let (port, server) = test_support::http::serve_raw_once(
+            "HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n{\"launch_id\":\"ours\"}",
+        );
         let probe = HealthProbe::new(Duration::from_secs(5));
         assert_eq!(
             probe.check(port, "/health", Duration::from_secs(5)),

@@ -11,7 +11,7 @@
 //! ```
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -195,6 +195,25 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A one-connection server for answers [`Server`] cannot give (bytes past `Content-Length`,
+/// another protocol, a hand-made chunked body): it reads the request head, writes `raw` as it
+/// is, closes, and the handle returns the request head it received.
+pub fn serve_raw_once(raw: &'static str) -> (u16, std::thread::JoinHandle<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut connection, _) = listener.accept().unwrap();
+        let mut request = Vec::new();
+        let mut byte = [0u8; 1];
+        while !request.ends_with(b"\r\n\r\n") && connection.read(&mut byte).unwrap() == 1 {
+            request.push(byte[0]);
+        }
+        connection.write_all(raw.as_bytes()).unwrap();
+        String::from_utf8_lossy(&request).into_owned()
+    });
+    (port, server)
 }
 
 /// A URL on a loopback port nothing listens on.
@@ -406,7 +425,6 @@ fn answer(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
 
     /// One raw request; the whole answer (the server closes the connection).
     fn get(server: &Server, path: &str, range: Option<&str>) -> Vec<u8> {
