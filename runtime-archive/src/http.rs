@@ -216,22 +216,9 @@ mod tests {
     /// child process of this test binary running only itself.
     #[test]
     fn loopback_downloads_bypass_the_environments_proxy() {
-        const CHILD: &str = "RUNTIME_ARCHIVE_PROXY_CHILD";
-        if std::env::var_os(CHILD).is_none() {
-            let output = std::process::Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "http::tests::loopback_downloads_bypass_the_environments_proxy",
-                    "--test-threads=1",
-                    "--nocapture",
-                ])
-                .env(CHILD, "1")
-                .output()
-                .unwrap();
-            let text = String::from_utf8_lossy(&output.stdout).into_owned()
-                + &String::from_utf8_lossy(&output.stderr);
-            assert!(output.status.success(), "{text}");
-            assert!(text.contains("1 passed"), "{text}");
+        if !test_support::in_own_process(
+            "http::tests::loopback_downloads_bypass_the_environments_proxy",
+        ) {
             return;
         }
         let proxy = test_support::http::Server::answering_any("proxied");

@@ -244,6 +244,7 @@ pub const ALL: &[EnvVar] = &[
     var("TOKENIZER_STUDIO_PYTHON", Kind::Path, "the dev venv", TESTS, "The Python the web E2E tests run the backend with."),
     var("TEST_SKIP_LOG", Kind::Path, "set by `cargo xtask test`", TESTS, "File a test that cannot run appends `TEST-SKIPPED <package> <test>: <reason>` to, so the run counts it."),
     var("TEST_TIMEOUT_SCALE", Kind::Text, "1", TESTS, "Multiplies every timeout and grace period of the timing tests, for a loaded machine."),
+    var("TEST_SUPPORT_OWN_PROCESS", Kind::Switch, "", TESTS, "Set by test-support in the child process a test that changes process-wide state reruns itself in."),
     var("UPDATE_SNAPSHOTS", Kind::Switch, "", TESTS, "Set: snapshot tests rewrite their snapshots (schemas, this table in the README)."),
     var(HF_HOME, Kind::Path, "`<data>/cache/huggingface`", LIBRARIES, "Set by the backend: Hugging Face caches stay in the data folder."),
     var(HF_DATASETS_CACHE, Kind::Path, "`<data>/cache/huggingface/datasets`", LIBRARIES, "Set by the backend."),

@@ -164,22 +164,9 @@ mod tests {
     /// this test binary running only itself.
     #[test]
     fn a_proxy_in_the_environment_is_not_used_for_loopback() {
-        const CHILD: &str = "SUPERVISOR_HEALTH_PROXY_CHILD";
-        if std::env::var_os(CHILD).is_none() {
-            let output = std::process::Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "health::tests::a_proxy_in_the_environment_is_not_used_for_loopback",
-                    "--test-threads=1",
-                    "--nocapture",
-                ])
-                .env(CHILD, "1")
-                .output()
-                .unwrap();
-            let text = String::from_utf8_lossy(&output.stdout).into_owned()
-                + &String::from_utf8_lossy(&output.stderr);
-            assert!(output.status.success(), "{text}");
-            assert!(text.contains("1 passed"), "{text}");
+        if !test_support::in_own_process(
+            "health::tests::a_proxy_in_the_environment_is_not_used_for_loopback",
+        ) {
             return;
         }
         // A proxy that would answer for the backend if the client went through it.

@@ -40,6 +40,29 @@ fn parse_scale(value: Option<&str>) -> f64 {
     }
 }
 
+/// Marks the child process [`in_own_process`] starts.
+const OWN_PROCESS_ENV: &str = "TEST_SUPPORT_OWN_PROCESS";
+
+/// For a test that changes process-wide state (environment variables read by a library):
+/// in the test binary it reruns the test `test_path` (`module::tests::name`) alone in a child
+/// process, asserts that it passed, and returns `false` (the caller returns); in that child it
+/// returns `true` (the caller runs its body).
+pub fn in_own_process(test_path: &str) -> bool {
+    if std::env::var_os(OWN_PROCESS_ENV).is_some() {
+        return true;
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test_path, "--test-threads=1", "--nocapture"])
+        .env(OWN_PROCESS_ENV, "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "{text}");
+    false
+}
+
 /// The lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::support::{
-    as_root, files_under, host_slow_test, http_get, root, run, shared_cache, xtask, HOST_BUILD,
+    as_root, files_under, host_build_lock, http_get, root, run, shared_cache, xtask,
 };
 use test_support::http::Server;
 use test_support::wait_until;
@@ -15,12 +15,9 @@ use test_support::wait_until;
 /// bundle): a `.deb` that installs and runs, checksums, a signed index.
 #[test]
 fn release_produces_an_installable_deb_checksums_and_a_signed_index() {
-    if !host_slow_test() {
+    let Some(_lock) = host_build_lock() else {
         return;
-    }
-    let _guard = HOST_BUILD
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    };
     let out = tempfile::tempdir().unwrap();
     let mut command = xtask(&shared_cache());
     command

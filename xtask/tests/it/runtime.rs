@@ -3,8 +3,8 @@
 use std::process::Command;
 
 use crate::support::{
-    build_host_runtime, host_python, host_slow_test, http_get, root, run, shared_cache, xtask,
-    HOST_BUILD,
+    build_host_runtime, built_host_runtime, host_python, host_slow_test, http_get, root, run,
+    shared_cache, xtask,
 };
 
 #[test]
@@ -34,14 +34,10 @@ fn two_checkouts_of_one_commit_build_identical_archives() {
 
 #[test]
 fn verify_names_the_file_whose_byte_was_flipped() {
-    if !host_slow_test() {
+    let Some(host) = built_host_runtime() else {
         return;
-    }
-    let _guard = HOST_BUILD
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let out = tempfile::tempdir().unwrap();
-    build_host_runtime(&root(), out.path());
+    };
+    let out = &host.out;
     let runtime = out.path().join("runtime-linux-x64");
     let (ok, _, stderr) = run(xtask(&shared_cache()).arg("verify").arg(&runtime));
     assert!(ok, "{stderr}");
@@ -58,14 +54,10 @@ fn verify_names_the_file_whose_byte_was_flipped() {
 
 #[test]
 fn runtime_starts_from_a_path_with_spaces_with_the_original_interpreter_hidden() {
-    if !host_slow_test() {
+    let Some(host) = built_host_runtime() else {
         return;
-    }
-    let _guard = HOST_BUILD
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let out = tempfile::tempdir().unwrap();
-    build_host_runtime(&root(), out.path());
+    };
+    let out = &host.out;
     let moved = out.path().join("moved here/with spaces/runtime");
     std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
     let status = Command::new("cp")

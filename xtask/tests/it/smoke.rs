@@ -1,19 +1,13 @@
 //! `cargo xtask smoke` on the host archive.
 
-use crate::support::{
-    build_host_runtime, host_slow_test, root, run, shared_cache, xtask, HOST_BUILD,
-};
+use crate::support::{built_host_runtime, run, shared_cache, xtask};
 
 #[test]
 fn smoke_tests_pass_on_the_host_archive() {
-    if !host_slow_test() {
+    let Some(host) = built_host_runtime() else {
         return;
-    }
-    let _guard = HOST_BUILD
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let out = tempfile::tempdir().unwrap();
-    build_host_runtime(&root(), out.path());
+    };
+    let out = &host.out;
     let archive = out
         .path()
         .join("tokenizer-studio-runtime-0.1.0-linux-x64.tar.zst");

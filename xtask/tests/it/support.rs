@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use runtime_spec::Target;
 
@@ -40,6 +40,31 @@ pub fn run(command: &mut Command) -> (bool, String, String) {
 
 /// Whether a slow test that builds or runs the host's own runtime can run: slow tests are on
 /// and the host is linux-x64. Records the skip and its reason when not.
+/// The host-build lock, when the host slow tests run here (`None`, with the skip recorded,
+/// otherwise).
+pub fn host_build_lock() -> Option<MutexGuard<'static, ()>> {
+    host_slow_test().then(|| {
+        HOST_BUILD
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    })
+}
+
+/// A host runtime built into a fresh folder under the host-build lock, held as long as it
+/// lives (the folder is removed first, then the lock released).
+pub struct HostRuntime {
+    pub out: tempfile::TempDir,
+    _lock: MutexGuard<'static, ()>,
+}
+
+/// [`HostRuntime`], when the host slow tests run here.
+pub fn built_host_runtime() -> Option<HostRuntime> {
+    let lock = host_build_lock()?;
+    let out = tempfile::tempdir().unwrap();
+    build_host_runtime(&root(), out.path());
+    Some(HostRuntime { out, _lock: lock })
+}
+
 pub fn host_slow_test() -> bool {
     if !test_support::slow_tests_enabled() {
         return false;

@@ -61,38 +61,40 @@ class _Reader:
         n = self.varint()
         return (n >> 1) ^ -(n & 1)
 
-    def skip(self, n: int) -> None:
+    def advance(self, n: int) -> None:
         if n < 0 or self.pos + n > len(self.data):
             raise BadPageHeader("the page header is cut short")
         self.pos += n
 
-    def skip_value(self, kind: int, depth: int) -> None:
+    def pass_over(self, kind: int, depth: int) -> None:
         if depth > _MAX_DEPTH:
             raise BadPageHeader("the page header nests too deeply")
         if kind in (_BOOL_TRUE, _BOOL_FALSE):
             return  # a struct field's bool lives in its type code
         if kind == _BYTE:
-            self.skip(1)
+            self.advance(1)
         elif kind in (_I16, _I32, _I64):
             self.varint()
         elif kind == _DOUBLE:
-            self.skip(8)
+            self.advance(8)
         elif kind == _BINARY:
-            self.skip(self.varint())
+            self.advance(self.varint())
         elif kind in (_LIST, _SET):
             header = self.byte()
             size = header >> 4 if header >> 4 != 15 else self.varint()
             element = header & 0x0F
             for _ in range(size):
                 # Bools inside a list take one byte each.
-                self.skip(1) if element in (_BOOL_TRUE, _BOOL_FALSE) else self.skip_value(element, depth + 1)
+                self.advance(1) if element in (_BOOL_TRUE, _BOOL_FALSE) else self.pass_over(
+                    element, depth + 1
+                )
         elif kind == _MAP:
             size = self.varint()
             if size:
                 types = self.byte()
                 for _ in range(size):
-                    self.skip_value(types >> 4, depth + 1)
-                    self.skip_value(types & 0x0F, depth + 1)
+                    self.pass_over(types >> 4, depth + 1)
+                    self.pass_over(types & 0x0F, depth + 1)
         elif kind == _STRUCT:
             self.struct(depth + 1)
         else:
@@ -113,7 +115,7 @@ class _Reader:
             if kind in (_I16, _I32, _I64):
                 fields[field_id] = self.zigzag()
             else:
-                self.skip_value(kind, depth)
+                self.pass_over(kind, depth)
 
 
 def scan_chunk(f: BinaryIO, start: int, length: int) -> ChunkPages:
