@@ -36,10 +36,6 @@ pub enum Error {
     #[error("a minisign trusted comment must be one line; got {comment:?}")]
     TrustedCommentNewline { comment: String },
 
-    #[error(
-        "{reason}; fix the runtime version in the workspace Cargo.toml and rebuild the runtime"
-    )]
-    ManifestVersion { reason: String },
     #[error("release index fragments disagree on the channel: `{expected}` and `{found}`; merge only the fragments of one release job")]
     ChannelMismatch { expected: String, found: String },
     #[error("release index fragments disagree on schema_version: {expected} and {found}; rebuild every fragment with the same xtask")]

@@ -52,13 +52,8 @@ pub fn entry_for_archive(
             path: archive.to_owned(),
         })?;
     let (size, sha256) = crate::sums::size_and_sha256(archive)?;
-    let version =
-        runtime_spec::version::parse(&manifest.runtime_version, "the manifest's runtime_version")
-            .map_err(|error| Error::ManifestVersion {
-            reason: error.to_string(),
-        })?;
     Ok(IndexEntry {
-        version,
+        version: manifest.runtime_version.clone(),
         url: file_name.to_owned(),
         size,
         sha256: Sha256::parse(&sha256).expect("sums writes 64 hex digits"),

@@ -45,7 +45,7 @@ impl SbomMetadata {
     pub fn from_manifest(manifest: &Manifest, source_date_epoch: u64) -> SbomMetadata {
         SbomMetadata {
             name: "tokenizer-studio-runtime".to_owned(),
-            version: manifest.runtime_version.clone(),
+            version: manifest.runtime_version.to_string(),
             target: manifest.target,
             python_version: manifest.python.version.clone(),
             python_build: manifest.python.build.clone(),

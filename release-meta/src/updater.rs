@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine as _;
+use runtime_spec::Version;
 use serde::Serialize;
 
 use crate::{Error, Result};
@@ -22,7 +23,7 @@ const BUNDLES: [&str; 6] = ["appimage", "deb", "rpm", "msi", "nsis", "app"];
 
 #[derive(Serialize)]
 struct LatestJson<'a> {
-    version: &'a str,
+    version: &'a Version,
     notes: &'a str,
     pub_date: &'a str,
     platforms: BTreeMap<&'a str, Platform<'a>>,
@@ -40,7 +41,7 @@ pub use runtime_spec::layout::shell_update_manifest_name as shell_manifest_name;
 /// form: `timestamp:<unix>\tfile:<name>\tversion:<version>`. Tauri's updater reads `version:`
 /// from it (`requireSignedVersion`) and refuses an installer signed for another version than
 /// the manifest announces.
-pub fn updater_trusted_comment(timestamp: u64, file_name: &str, version: &str) -> String {
+pub fn updater_trusted_comment(timestamp: u64, file_name: &str, version: &Version) -> String {
     format!("timestamp:{timestamp}\tfile:{file_name}\tversion:{version}")
 }
 
@@ -51,7 +52,7 @@ pub fn updater_trusted_comment(timestamp: u64, file_name: &str, version: &str) -
 /// base64 `.sig` content; both end up as the base64 form Tauri expects.
 /// `pub_date_rfc3339` should come from [`crate::rfc3339_utc`] of `SOURCE_DATE_EPOCH`.
 pub fn tauri_latest_json(
-    version: &str,
+    version: &Version,
     notes: &str,
     pub_date_rfc3339: &str,
     platforms: &[(&str, &str, &str)],

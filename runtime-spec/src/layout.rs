@@ -1,6 +1,6 @@
 //! Fixed names inside a runtime folder and archive (`docs/runtime-contract.md`, "Runtime layout").
 
-use crate::{Channel, Target};
+use crate::{Channel, Target, Version};
 
 /// The embedded CPython tree.
 pub const PYTHON_DIR: &str = "python";
@@ -29,7 +29,7 @@ pub fn app_pth_line(target: Target) -> String {
 }
 
 /// File name of the runtime archive for a version and target.
-pub fn archive_name(version: &str, target: Target) -> String {
+pub fn archive_name(version: &Version, target: Target) -> String {
     format!("tokenizer-studio-runtime-{version}-{target}.tar.zst")
 }
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{LaunchContract, Sha256, SpecError, Target};
+use crate::{LaunchContract, Sha256, SpecError, Target, Version};
 
 /// Version of the manifest format this build writes and reads.
 pub const MANIFEST_SCHEMA_VERSION: u32 = 1;
@@ -17,7 +17,8 @@ pub struct Manifest {
     /// [`crate::APP_ID`].
     pub app_id: String,
     /// Runtime semver (also in `VERSION`).
-    pub runtime_version: String,
+    #[schemars(with = "String")]
+    pub runtime_version: Version,
     /// The platform the runtime runs on.
     pub target: Target,
     /// Where the embedded interpreter came from.

@@ -306,7 +306,7 @@ fn install_runtime(app: &AppHandle, generation: u64) {
     };
     match result {
         Ok(outcome) => {
-            shell.log.line(&format!("first-run install: {outcome:?}"));
+            shell.log.line(&format!("first-run install: {outcome}"));
             if apply(app, generation, Input::Reinstalled) {
                 discover_and_launch(app, generation);
             }
@@ -359,7 +359,7 @@ fn check_for_updates_in_background(app: &AppHandle) {
                     "update check: runtime {version} downloaded; it is used from the next start"
                 )
             }
-            Ok(outcome) => format!("update check: {outcome:?}"),
+            Ok(outcome) => format!("update check: {outcome}"),
             Err(error) => format!("update check: {error}"),
         });
     });
@@ -647,6 +647,21 @@ fn input_name(input: &Input) -> String {
         Input::RuntimeNotFound { rejections } => {
             format!("no runtime ({} places looked at)", rejections.len())
         }
+        Input::RuntimeFound {
+            runtime_dir,
+            runtime_version,
+        } => format!(
+            "runtime {runtime_version} found in {}",
+            runtime_dir.display()
+        ),
+        Input::UsePrevious {
+            runtime_dir,
+            runtime_version,
+        } => format!(
+            "use previous runtime {runtime_version} in {}",
+            runtime_dir.display()
+        ),
+        Input::InstallProgress(progress) => format!("install progress: {progress}"),
         other => format!("{other:?}"),
     }
 }
@@ -670,7 +685,7 @@ fn phase_summary(phase: &Phase) -> String {
         Phase::Starting { step, .. } => format!("starting ({step:?})"),
         Phase::Ready { url } => format!("ready at {url}"),
         Phase::Discovering => "discovering".into(),
-        Phase::Installing(progress) => format!("installing ({progress:?})"),
+        Phase::Installing(progress) => format!("installing ({progress})"),
     }
 }
 

@@ -23,11 +23,6 @@ const RELEASE_BASE_URL: &str = match option_env!("TOKENIZER_STUDIO_RELEASE_BASE_
     None => "",
 };
 
-/// The built-in update key's text as it was given (empty when none was built in).
-pub fn update_key_text() -> &'static str {
-    UPDATE_PUBKEY
-}
-
 /// The built-in update key, if one was built in and it is a key.
 pub fn update_key() -> Option<PublicKey> {
     PublicKey::parse(UPDATE_PUBKEY).ok()

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use runtime_spec::{layout, Target};
+use runtime_spec::{layout, Target, Version};
 
 /// Overrides where the bundled archive is looked for (tests, unusual installs).
 pub const BUNDLED_RUNTIME_ENV: &str = runtime_spec::env::BUNDLED_RUNTIME;
@@ -41,12 +41,12 @@ pub fn bundled_archive(exe: &Path, target: Target) -> Option<PathBuf> {
 }
 
 /// Version in a runtime archive's name (`tokenizer-studio-runtime-<version>-<target>.tar.zst`).
-pub fn archive_version(archive: &Path, target: Target) -> Option<String> {
+pub fn archive_version(archive: &Path, target: Target) -> Option<Version> {
     let name = archive.file_name()?.to_str()?;
     let version = name
         .strip_prefix("tokenizer-studio-runtime-")?
         .strip_suffix(&format!("-{target}.tar.zst"))?;
-    Some(version.to_owned())
+    Version::parse(version).ok()
 }
 
 /// Installs the bundled archive as `runtime/default` unless that already holds the same version.
@@ -55,14 +55,12 @@ pub fn install_if_needed(
     archive: &Path,
     data_root: &Path,
     target: Target,
-) -> Result<Option<String>, runtime_archive::Error> {
+) -> Result<Option<Version>, runtime_archive::Error> {
     let runtimes = data_root.join("runtime");
-    let installed =
-        std::fs::read_to_string(runtimes.join("default").join(layout::VERSION_FILE)).ok();
-    let bundled = archive_version(archive, target);
-    if installed.as_deref().map(str::trim).is_some()
-        && installed.as_deref().map(str::trim) == bundled.as_deref()
-    {
+    let installed = std::fs::read_to_string(runtimes.join("default").join(layout::VERSION_FILE))
+        .ok()
+        .and_then(|text| Version::parse(text.trim()).ok());
+    if installed.is_some() && installed == archive_version(archive, target) {
         return Ok(None);
     }
     let report = runtime_archive::install_archive(archive, &runtimes, "default", target)?;
@@ -97,8 +95,8 @@ mod tests {
         let found = bundled_archive(&exe, Target::LinuxX64).unwrap();
         assert_eq!(found.file_name(), archive.file_name());
         assert_eq!(
-            archive_version(&found, Target::LinuxX64).as_deref(),
-            Some("0.1.0")
+            archive_version(&found, Target::LinuxX64),
+            Some(Version::new(0, 1, 0))
         );
     }
 }

@@ -170,10 +170,10 @@ mod tests {
         Manifest {
             schema_version: runtime_spec::manifest::MANIFEST_SCHEMA_VERSION,
             app_id: runtime_spec::APP_ID.into(),
-            runtime_version: "0.1.0".into(),
+            runtime_version: "0.1.0".parse().unwrap(),
             target,
             python: PythonInfo {
-                version: "3.12.1".into(),
+                version: "3.12.1".parse().unwrap(),
                 build: "local".into(),
                 source: PythonSource::Local,
                 sha256: None,

@@ -16,27 +16,26 @@ pub const SETTINGS_FILE: &str = "shell-settings.json";
 /// point at indexes signed by the release key.
 pub fn built_in_source() -> Option<UpdateSource> {
     source_from(
-        crate::built_in::update_key_text(),
-        crate::built_in::channel_name(),
+        crate::built_in::update_key(),
+        crate::built_in::channel(),
         crate::built_in::release_base_url(),
         std::env::var(runtime_spec::env::INDEX_URL).ok(),
     )
 }
 
 fn source_from(
-    public_key: &str,
-    channel: &str,
+    public_key: Option<runtime_spec::PublicKey>,
+    channel: Option<runtime_spec::Channel>,
     base_url: &str,
     index_url_override: Option<String>,
 ) -> Option<UpdateSource> {
-    // Only names of the contract's channels are built in; another is no update source.
-    let channel: runtime_spec::Channel = channel.parse().ok()?;
+    let (public_key, channel) = (public_key?, channel?);
     let index_url = index_url_override
         .filter(|url| !url.trim().is_empty())
         .unwrap_or_else(|| updater::index_url_for(base_url, channel));
-    (!public_key.trim().is_empty() && !index_url.is_empty()).then(|| UpdateSource {
+    (!index_url.is_empty()).then_some(UpdateSource {
         index_url,
-        public_key: public_key.to_owned(),
+        public_key,
         channel,
     })
 }
@@ -106,21 +105,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn source_needs_a_key_and_a_url() {
-        assert_eq!(source_from("", "beta", "https://r.example/x", None), None);
-        assert_eq!(source_from("KEY", "beta", "", None), None);
-        let built = source_from("KEY", "beta", "https://r.example/x/", None).unwrap();
+    fn source_needs_a_key_a_channel_and_a_url() {
+        let key = || {
+            Some(
+                runtime_spec::PublicKey::parse(
+                    "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3",
+                )
+                .unwrap(),
+            )
+        };
+        let beta = Some(runtime_spec::Channel::Beta);
+        assert_eq!(source_from(None, beta, "https://r.example/x", None), None);
+        assert_eq!(source_from(key(), None, "https://r.example/x", None), None);
+        assert_eq!(source_from(key(), beta, "", None), None);
+        let built = source_from(key(), beta, "https://r.example/x/", None).unwrap();
         assert_eq!(built.index_url, "https://r.example/x/runtime-beta.json");
         assert_eq!(built.channel, "beta");
         let overridden = source_from(
-            "KEY",
-            "beta",
+            key(),
+            beta,
             "",
             Some("http://127.0.0.1:9/runtime-beta.json".into()),
         )
         .unwrap();
         assert_eq!(overridden.index_url, "http://127.0.0.1:9/runtime-beta.json");
-        assert_eq!(overridden.public_key, "KEY");
+        assert_eq!(Some(overridden.public_key), key());
     }
 
     #[test]

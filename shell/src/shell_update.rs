@@ -51,17 +51,12 @@ impl ShellUpdates {
 /// The updater plugin, with the update key built into this binary (Tauri's form of it).
 pub fn plugin<R: tauri::Runtime>() -> tauri::plugin::TauriPlugin<R, tauri_plugin_updater::Config> {
     tauri_plugin_updater::Builder::new()
-        .pubkey(tauri_pubkey(crate::built_in::update_key_text()).unwrap_or_default())
+        .pubkey(
+            crate::built_in::update_key()
+                .map(|key| key.tauri_form())
+                .unwrap_or_default(),
+        )
         .build()
-}
-
-/// Tauri's form of a minisign public key: the base64 of the key file's text. Takes every form
-/// [`runtime_spec::PublicKey`] reads (the key line, the file text, Tauri's form itself), as the
-/// runtime updater and the xtask do; `None` when there is no key or the text is none.
-pub fn tauri_pubkey(public_key: &str) -> Option<String> {
-    runtime_spec::PublicKey::parse(public_key)
-        .ok()
-        .map(|key| key.tauri_form())
 }
 
 /// Where this build looks for newer shells: the override, else
@@ -127,7 +122,7 @@ pub fn check_in_background(app: &AppHandle) {
             return;
         }
     };
-    if tauri_pubkey(crate::built_in::update_key_text()).is_none() {
+    if crate::built_in::update_key().is_none() {
         shell
             .log
             .line("shell updates are off: this build has no update key");
@@ -244,7 +239,6 @@ pub fn install_if_ready(app: &AppHandle) {
 
 #[cfg(test)]
 mod tests {
-    use base64::Engine as _;
 
     use super::*;
 
@@ -302,30 +296,5 @@ mod tests {
                 "{url}"
             );
         }
-    }
-
-    #[test]
-    fn tauri_pubkey_is_the_base64_of_the_key_file() {
-        let line = "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3";
-        let file = format!("untrusted comment: minisign public key 1234\n{line}\n");
-        let decoded = |key: String| {
-            String::from_utf8(
-                base64::engine::general_purpose::STANDARD
-                    .decode(key)
-                    .unwrap(),
-            )
-            .unwrap()
-        };
-        assert_eq!(decoded(tauri_pubkey(&file).unwrap()), file);
-        let from_line = decoded(tauri_pubkey(line).unwrap());
-        assert!(from_line.starts_with("untrusted comment:"));
-        assert!(from_line.ends_with(&format!("\n{line}\n")));
-        assert_eq!(tauri_pubkey("  \n"), None);
-        // Tauri's form itself (what `cargo xtask keygen` prints for Tauri) is the same key, not
-        // a key line to wrap again; text that is no key gives no updater key at all.
-        let tauri_form = tauri_pubkey(&file).unwrap();
-        assert_eq!(tauri_pubkey(&tauri_form), Some(tauri_form.clone()));
-        assert_eq!(tauri_pubkey(&format!("{tauri_form}\n")), Some(tauri_form));
-        assert_eq!(tauri_pubkey("RWQ"), None);
     }
 }

@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use runtime_spec::Version;
 use serde::Serialize;
 use supervisor::SupervisorEvent;
 
@@ -20,7 +21,7 @@ pub enum Phase {
     /// A runtime was chosen; the backend is being started.
     Starting {
         runtime_dir: PathBuf,
-        runtime_version: String,
+        runtime_version: Version,
         step: StartStep,
     },
     /// The window shows the backend's UI.
@@ -52,14 +53,30 @@ pub enum InstallProgress {
     /// Fetching and checking the signed release index.
     CheckingIndex,
     Downloading {
-        version: String,
+        version: Version,
         downloaded: u64,
         total: u64,
         bytes_per_second: Option<u64>,
         seconds_left: Option<u64>,
     },
     /// Extracting and checking every file.
-    Installing { version: String },
+    Installing { version: Version },
+}
+
+/// One line for the shell log.
+impl std::fmt::Display for InstallProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InstallProgress::CheckingIndex => write!(f, "CheckingIndex"),
+            InstallProgress::Downloading {
+                version,
+                downloaded,
+                total,
+                ..
+            } => write!(f, "Downloading {version}: {downloaded}/{total} bytes"),
+            InstallProgress::Installing { version } => write!(f, "Installing {version}"),
+        }
+    }
 }
 
 /// Why the launch stopped, one variant per error screen.
@@ -106,7 +123,7 @@ pub enum Input {
     /// Discovery finished.
     RuntimeFound {
         runtime_dir: PathBuf,
-        runtime_version: String,
+        runtime_version: Version,
     },
     RuntimeNotFound {
         rejections: Vec<Rejection>,
@@ -145,7 +162,7 @@ pub enum Input {
     /// "Use previous runtime" on an error screen, after the glue checked that folder.
     UsePrevious {
         runtime_dir: PathBuf,
-        runtime_version: String,
+        runtime_version: Version,
     },
 }
 
@@ -299,7 +316,7 @@ mod tests {
     fn starting(step: StartStep) -> Phase {
         Phase::Starting {
             runtime_dir: "/rt".into(),
-            runtime_version: "0.1.0".into(),
+            runtime_version: "0.1.0".parse().unwrap(),
             step,
         }
     }
@@ -325,7 +342,7 @@ mod tests {
         for input in [
             Input::RuntimeFound {
                 runtime_dir: "/rt".into(),
-                runtime_version: "0.1.0".into(),
+                runtime_version: "0.1.0".parse().unwrap(),
             },
             Input::Supervisor(SupervisorEvent::Starting { attempt: 1 }),
             Input::Supervisor(SupervisorEvent::WaitingForHealth { port: 4000 }),
@@ -359,7 +376,7 @@ mod tests {
             Phase::Installing(InstallProgress::CheckingIndex)
         );
         let downloading = InstallProgress::Downloading {
-            version: "0.2.0".into(),
+            version: "0.2.0".parse().unwrap(),
             downloaded: 5,
             total: 10,
             bytes_per_second: Some(5),
@@ -475,7 +492,7 @@ mod tests {
                 crashed(),
                 Input::UsePrevious {
                     runtime_dir: "/prev".into(),
-                    runtime_version: "0.0.9".into(),
+                    runtime_version: "0.0.9".parse().unwrap(),
                 },
                 Some("starting"),
             ),

@@ -351,7 +351,7 @@ mod tests {
     #[test]
     fn download_progress_in_words_and_a_fraction() {
         let phase = Phase::Installing(InstallProgress::Downloading {
-            version: "0.2.0".into(),
+            version: "0.2.0".parse().unwrap(),
             downloaded: 25_000_000,
             total: 100_000_000,
             bytes_per_second: Some(5_000_000),

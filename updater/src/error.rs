@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use runtime_spec::Version;
+
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -42,13 +44,16 @@ pub enum Error {
     Replay { published_at: u64, newest_seen: u64 },
 
     #[error("the release index offers runtime {offered}, older than the installed {installed}; refusing to downgrade")]
-    Downgrade { offered: String, installed: String },
+    Downgrade {
+        offered: Version,
+        installed: Version,
+    },
 
     #[error("runtime {version} needs app version {min_shell_version} or newer (this is {shell_version}); update the app first")]
     ShellTooOld {
-        version: String,
-        min_shell_version: String,
-        shell_version: String,
+        version: Version,
+        min_shell_version: Version,
+        shell_version: Version,
     },
 
     #[error("{url} is refused: runtimes and their index come over https (plain http only from this computer); fix the release URL or TOKENIZER_STUDIO_INDEX_URL", url = runtime_archive::url_policy::redact(.url))]

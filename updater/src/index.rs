@@ -32,8 +32,8 @@ const FETCH_POLICY: RetryPolicy = RetryPolicy {
 pub struct UpdateSource {
     /// URL of `runtime-<channel>.json`; the signature is at the same URL + `.minisig`.
     pub index_url: String,
-    /// minisign public key in any form [`runtime_spec::PublicKey`] reads.
-    pub public_key: String,
+    /// The key that signs the release index.
+    pub public_key: runtime_spec::PublicKey,
     /// The channel this build follows.
     pub channel: runtime_spec::Channel,
 }
@@ -54,9 +54,9 @@ pub enum Offer {
     /// A runtime newer than anything installed: download it.
     Install(VerifiedIndex),
     /// The index offers what is already installed (or waiting to be applied).
-    UpToDate { version: String },
+    UpToDate { version: Version },
     /// The offered version failed on this machine before; wait for a newer one.
-    KnownBad { version: String },
+    KnownBad { version: Version },
 }
 
 /// Downloads `<index_url>` and `<index_url>.minisig` and checks them (see the module docs).
@@ -92,7 +92,7 @@ pub fn verify(
     newest_seen: Option<u64>,
 ) -> Result<VerifiedIndex> {
     let url = &source.index_url;
-    let public_key = parse_public_key(&source.public_key)?;
+    let public_key = minisign_key(&source.public_key)?;
     let signature = minisign_verify::Signature::decode(signature_text).map_err(|error| {
         Error::BadSignature {
             url: url.clone(),
@@ -153,9 +153,9 @@ pub fn verify(
     // Version and sha256 are typed: the JSON parse above already refused malformed ones.
     if *shell_version < entry.min_shell_version {
         return Err(Error::ShellTooOld {
-            version: entry.version.to_string(),
-            min_shell_version: entry.min_shell_version.to_string(),
-            shell_version: shell_version.to_string(),
+            version: entry.version.clone(),
+            min_shell_version: entry.min_shell_version.clone(),
+            shell_version: shell_version.clone(),
         });
     }
     if entry.size == 0 {
@@ -185,26 +185,22 @@ pub fn verify(
 pub fn offer(
     verified: VerifiedIndex,
     installed: Option<&Version>,
-    is_bad: impl Fn(&str) -> bool,
+    is_bad: impl Fn(&Version) -> bool,
 ) -> Result<Offer> {
     let offered = verified.entry.version.clone();
     if let Some(installed) = installed {
         if offered < *installed {
             return Err(Error::Downgrade {
-                offered: offered.to_string(),
-                installed: installed.to_string(),
+                offered,
+                installed: installed.clone(),
             });
         }
         if offered == *installed {
-            return Ok(Offer::UpToDate {
-                version: offered.to_string(),
-            });
+            return Ok(Offer::UpToDate { version: offered });
         }
     }
-    if is_bad(&verified.entry.version.to_string()) {
-        return Ok(Offer::KnownBad {
-            version: verified.entry.version.to_string(),
-        });
+    if is_bad(&offered) {
+        return Ok(Offer::KnownBad { version: offered });
     }
     Ok(Offer::Install(verified))
 }
@@ -222,12 +218,8 @@ fn require_secure_transport(url: &str) -> Result<()> {
     }
 }
 
-/// Every form [`runtime_spec::PublicKey`] reads (key line, `.pub` file text, Tauri's base64
-/// of it): the forms the xtask accepts when it builds the key in.
-fn parse_public_key(text: &str) -> Result<minisign_verify::PublicKey> {
-    let key = runtime_spec::PublicKey::parse(text).map_err(|error| Error::BadPublicKey {
-        reason: error.to_string(),
-    })?;
+/// The verifier's form of the contract's key (its key line is what minisign reads).
+fn minisign_key(key: &runtime_spec::PublicKey) -> Result<minisign_verify::PublicKey> {
     minisign_verify::PublicKey::from_base64(&key.key_line()).map_err(|error| Error::BadPublicKey {
         reason: error.to_string(),
     })
@@ -291,8 +283,8 @@ mod tests {
     use super::*;
 
     /// Every form of the release key a release engineer may configure (the xtask accepts them
-    /// all and builds the text in as given): the runtime updater must trust each of them, and
-    /// no other key.
+    /// all and builds the text in as given), read by the contract's parser as the shell reads
+    /// it: the runtime updater must trust each of them, and no other key.
     #[test]
     fn every_form_of_the_release_key_verifies_a_signed_index() {
         let (public, secret) = release_meta::generate_keypair(None).unwrap();
@@ -330,7 +322,8 @@ mod tests {
         ] {
             let source = UpdateSource {
                 index_url: "https://releases.invalid/runtime-beta.json".to_owned(),
-                public_key: form.clone(),
+                public_key: runtime_spec::PublicKey::parse(&form)
+                    .unwrap_or_else(|error| panic!("{form:?}: {error}")),
                 channel: Channel::Beta,
             };
             verify(
@@ -346,7 +339,7 @@ mod tests {
         let (other, _) = release_meta::generate_keypair(None).unwrap();
         let source = UpdateSource {
             index_url: "https://releases.invalid/runtime-beta.json".to_owned(),
-            public_key: release_meta::tauri_pubkey(&other),
+            public_key: release_meta::tauri_pubkey(&other).parse().unwrap(),
             channel: Channel::Beta,
         };
         assert!(matches!(

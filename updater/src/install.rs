@@ -22,7 +22,7 @@ pub enum Stage {
     CheckingIndex,
     /// Downloading runtime `version`.
     Downloading {
-        version: String,
+        version: Version,
         downloaded: u64,
         total: u64,
         /// Average since this launch's download began (resumed bytes excluded).
@@ -30,7 +30,7 @@ pub enum Stage {
         seconds_left: Option<f64>,
     },
     /// Extracting and verifying every file.
-    Installing { version: String },
+    Installing { version: Version },
 }
 
 /// What [`check_and_install`] did.
@@ -38,15 +38,31 @@ pub enum Stage {
 pub enum Outcome {
     /// `version` is in `pending`, verified; it becomes current at the next settle.
     Installed {
-        version: String,
+        version: Version,
     },
     UpToDate {
-        version: String,
+        version: Version,
     },
     /// The index offers a version that failed here before.
     KnownBad {
-        version: String,
+        version: Version,
     },
+}
+
+/// One line for a log.
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Installed { version } => write!(f, "runtime {version} installed"),
+            Outcome::UpToDate { version } => write!(f, "runtime {version} is up to date"),
+            Outcome::KnownBad { version } => {
+                write!(
+                    f,
+                    "runtime {version} failed here before; waiting for a newer one"
+                )
+            }
+        }
+    }
 }
 
 /// Checks the index and, when it offers a newer runtime, downloads and installs it as
@@ -59,7 +75,7 @@ pub fn check_and_install(
     policy: &RetryPolicy,
     on_stage: &mut dyn FnMut(Stage),
 ) -> Result<Outcome> {
-    if source.index_url.is_empty() || source.public_key.trim().is_empty() {
+    if source.index_url.is_empty() {
         return Err(Error::NotConfigured);
     }
     on_stage(Stage::CheckingIndex);
@@ -79,7 +95,7 @@ pub fn check_and_install(
         Offer::KnownBad { version } => return Ok(Outcome::KnownBad { version }),
     };
     let entry = &verified.entry;
-    let version = entry.version.to_string();
+    let version = entry.version.clone();
 
     let downloads = store.slot(DOWNLOADS);
     fs_err::create_dir_all(&downloads).map_err(Error::io("creating", &downloads))?;
@@ -125,14 +141,18 @@ pub fn check_and_install(
 /// Extracts `archive` into `staging-<version>`, verifies every file against its manifest (and
 /// that it is `version` for this target), then renames it to `pending`. On failure the staging
 /// folder is removed and `pending` is whatever it was.
-pub fn install_pending(store: &mut Store, archive: &std::path::Path, version: &str) -> Result<()> {
+pub fn install_pending(
+    store: &mut Store,
+    archive: &std::path::Path,
+    version: &Version,
+) -> Result<()> {
     let staging_name = format!("staging-{version}");
     let staging = store.slot(&staging_name);
     let _ = std::fs::remove_dir_all(&staging);
     let result = (|| {
         store.step("extract");
         let manifest = runtime_archive::extract_and_verify(archive, &staging, store.target())?;
-        if manifest.runtime_version != version {
+        if manifest.runtime_version != *version {
             return Err(Error::BadEntry {
                 reason: format!(
                     "the index promised runtime {version}, the archive holds {}",

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use runtime_spec::Version;
 use supervisor::{Backend, EventHandler, LaunchRequest, SupervisorError};
 
 use crate::store::{RolledBack, Store, CURRENT, DEFAULT};
@@ -12,7 +13,7 @@ use crate::store::{RolledBack, Store, CURRENT, DEFAULT};
 pub struct Launched {
     pub backend: Backend,
     pub runtime_dir: PathBuf,
-    pub version: String,
+    pub version: Version,
     /// Set when the runtime on trial failed and the previous one was started instead.
     pub rolled_back: Option<RolledBack>,
 }
@@ -25,7 +26,7 @@ pub enum LaunchError {
     Store(#[from] crate::Error),
     #[error("runtime {version} did not start: {source}")]
     Failed {
-        version: String,
+        version: Version,
         #[source]
         source: SupervisorError,
     },
@@ -40,7 +41,7 @@ pub fn launch_with_rollback(
     on_event: EventHandler,
 ) -> Result<Launched, LaunchError> {
     let trial = store.settle()?;
-    let start = |store: &Store| -> Result<(Backend, PathBuf, String), LaunchError> {
+    let start = |store: &Store| -> Result<(Backend, PathBuf, Version), LaunchError> {
         let (slot, manifest) = [CURRENT, DEFAULT]
             .iter()
             .find_map(|slot| Some((*slot, store.manifest_in(slot)?)))

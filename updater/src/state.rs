@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use runtime_spec::Version;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -20,9 +21,9 @@ pub struct UpdateState {
     /// Per channel, `published_at` of the newest verified index (replay defence).
     pub newest_index: BTreeMap<String, u64>,
     /// Runtime versions that failed their first health check; never installed again.
-    pub bad_versions: BTreeSet<String>,
+    pub bad_versions: BTreeSet<Version>,
     /// Version in `current` that has not passed a health check yet.
-    pub trial: Option<String>,
+    pub trial: Option<Version>,
     /// One sentence for the user about what the updater did (a rollback), shown once.
     pub notice: Option<String>,
 }
@@ -104,12 +105,12 @@ mod tests {
 
         let mut state = UpdateState::default();
         state.newest_index.insert("beta".into(), 7);
-        state.bad_versions.insert("0.2.0".into());
-        state.trial = Some("0.2.0".into());
+        state.bad_versions.insert("0.2.0".parse().unwrap());
+        state.trial = Some("0.2.0".parse().unwrap());
         state.save(dir.path()).unwrap();
         let (loaded, _) = UpdateState::load(dir.path());
         assert_eq!(loaded.newest_index["beta"], 7);
-        assert!(loaded.bad_versions.contains("0.2.0"));
+        assert!(loaded.bad_versions.contains(&"0.2.0".parse().unwrap()));
         assert_eq!(loaded.schema_version, STATE_SCHEMA_VERSION);
 
         std::fs::write(dir.path().join(STATE_FILE), b"{ not json").unwrap();

@@ -18,8 +18,8 @@
 
 use std::path::{Path, PathBuf};
 
+use runtime_spec::Version;
 use runtime_spec::{layout, Manifest, Target};
-use semver::Version;
 
 use crate::error::{Error, Result};
 use crate::state::UpdateState;
@@ -49,9 +49,9 @@ pub struct Store {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RolledBack {
     /// The version that failed its health check (now remembered as bad).
-    pub bad: String,
+    pub bad: Version,
     /// The version back in `current`.
-    pub restored: String,
+    pub restored: Version,
     /// The sentence to show the user.
     pub notice: String,
 }
@@ -112,8 +112,7 @@ impl Store {
     /// The runtime version in slot `name`, if it holds a readable manifest for this target.
     /// (The files were verified before the folder got this name; see the module docs.)
     pub fn version_in(&self, name: &str) -> Option<Version> {
-        let manifest = self.manifest_in(name)?;
-        Version::parse(&manifest.runtime_version).ok()
+        Some(self.manifest_in(name)?.runtime_version)
     }
 
     pub fn manifest_in(&self, name: &str) -> Option<Manifest> {
@@ -130,7 +129,7 @@ impl Store {
             .max()
     }
 
-    pub fn is_bad(&self, version: &str) -> bool {
+    pub fn is_bad(&self, version: &Version) -> bool {
         self.state.bad_versions.contains(version)
     }
 
@@ -179,7 +178,7 @@ impl Store {
     /// interrupted renames, and applies a pending update (which becomes `current` on trial).
     /// Returns the version on trial, if any: the caller must report its health check with
     /// [`Store::confirm_healthy`] or [`Store::roll_back`].
-    pub fn settle(&mut self) -> Result<Option<String>> {
+    pub fn settle(&mut self) -> Result<Option<Version>> {
         self.remove_leftovers();
         // runtime-archive's own promotion moves an old folder to `.<name>.replaced-<pid>`.
         for entry in self.children() {
@@ -212,7 +211,7 @@ impl Store {
         }
         let current_is_bad = self
             .version_in(CURRENT)
-            .is_some_and(|version| self.is_bad(&version.to_string()));
+            .is_some_and(|version| self.is_bad(&version));
         let fallback = self.version_in(PREVIOUS).is_some() || self.version_in(DEFAULT).is_some();
         if current_is_bad && fallback {
             // Killed inside a rollback after the verdict was saved: finish it.
@@ -228,7 +227,7 @@ impl Store {
             self.notes
                 .push("restored the previous runtime as current".to_owned());
         }
-        let current = self.version_in(CURRENT).map(|version| version.to_string());
+        let current = self.version_in(CURRENT);
         if self.state.trial.is_some() && self.state.trial != current {
             self.state.trial = None;
             self.save()?;
@@ -237,7 +236,7 @@ impl Store {
     }
 
     fn pending_applies(&self, version: &Version) -> bool {
-        if self.is_bad(&version.to_string()) {
+        if self.is_bad(version) {
             return false;
         }
         match self.version_in(CURRENT) {
@@ -250,7 +249,7 @@ impl Store {
     /// pending → current, keeping the old current as previous. The trial is recorded first, so
     /// a kill anywhere in between is finished by the next [`Store::settle`].
     fn apply_pending(&mut self, version: Version) -> Result<()> {
-        self.state.trial = Some(version.to_string());
+        self.state.trial = Some(version.clone());
         self.save()?;
         if self.exists(CURRENT) {
             if self.exists(PREVIOUS) {
@@ -330,7 +329,7 @@ impl Store {
             .push(format!("rolled back from {bad} to {restored}"));
         Ok(Some(RolledBack {
             bad,
-            restored: restored.to_string(),
+            restored,
             notice,
         }))
     }
@@ -377,7 +376,7 @@ mod tests {
 
     #[test]
     fn archive_versions() {
-        let name = runtime_spec::layout::archive_name("0.2.0", Target::LinuxX64);
+        let name = runtime_spec::layout::archive_name(&"0.2.0".parse().unwrap(), Target::LinuxX64);
         assert_eq!(
             archive_version(&name, Target::LinuxX64),
             Some(Version::new(0, 2, 0))

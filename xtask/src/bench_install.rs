@@ -407,10 +407,10 @@ pub fn child(
     let mut store = updater::Store::open(&data_dir.join("runtime"), target)?;
     let source = updater::UpdateSource {
         index_url: index_url.to_owned(),
-        public_key: fs_err::read_to_string(public_key_file)?,
+        public_key: fs_err::read_to_string(public_key_file)?.parse()?,
         channel: channel.parse()?,
     };
-    let shell_version = semver::Version::parse(env!("CARGO_PKG_VERSION"))?;
+    let shell_version = crate::plan::workspace_version();
     let outcome = updater::check_and_install(
         &mut store,
         &source,
@@ -423,7 +423,7 @@ pub fn child(
     };
     let trial = store.settle()?;
     ensure!(
-        trial.as_deref() == Some(version.as_str()),
+        trial.as_ref() == Some(&version),
         "settle left {trial:?} on trial, not {version}"
     );
     Ok(())

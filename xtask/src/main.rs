@@ -312,7 +312,7 @@ fn run(command: Command) -> Result<()> {
                 Some(runtime) => runtime,
                 None => smoke::default_runtime(
                     &plan::project_root().join("dist"),
-                    env!("CARGO_PKG_VERSION"),
+                    &plan::workspace_version(),
                 )?,
             };
             smoke::smoke(&runtime)

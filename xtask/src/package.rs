@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use cargo_packager::config::{AppCategory, Binary, DebianConfig, HookCommand, Resource};
 use cargo_packager::{Config, PackageFormat};
-use runtime_spec::Target;
+use runtime_spec::{Target, Version};
 
 use crate::plan::{Channel, Signing};
 use crate::{sign, tools, ui};
@@ -33,7 +33,7 @@ impl Bundle {
 /// Inputs of the installer step.
 pub struct InstallerInput<'a> {
     pub root: &'a Path,
-    pub version: &'a str,
+    pub version: &'a Version,
     pub target: Target,
     pub bundle: Bundle,
     /// Folder holding the release `tokenizer-studio` binary.
@@ -159,7 +159,7 @@ fn packager_config(
         .files(deb_files);
     let builder = Config::builder()
         .product_name("Tokenizer Studio")
-        .version(input.version)
+        .version(input.version.to_string())
         .identifier(runtime_spec::APP_ID)
         .binaries([Binary::new(tools::exe_name(SHELL_BINARY)).main(true)])
         .formats(formats.to_vec())
@@ -399,7 +399,7 @@ pub fn choose_formats(target: Target, requested: &[String]) -> Result<Vec<Packag
     Ok(formats)
 }
 
-fn debian_copyright(version: &str, source_date_epoch: u64) -> String {
+fn debian_copyright(version: &Version, source_date_epoch: u64) -> String {
     let year = 1970 + source_date_epoch / 31_556_952;
     format!(
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\
@@ -415,7 +415,7 @@ fn debian_copyright(version: &str, source_date_epoch: u64) -> String {
 
 /// A one-entry Debian changelog, gzip-compressed with no timestamp in the header so the
 /// package stays reproducible.
-fn debian_changelog_gz(version: &str, source_date_epoch: u64) -> Result<Vec<u8>> {
+fn debian_changelog_gz(version: &Version, source_date_epoch: u64) -> Result<Vec<u8>> {
     use std::io::Write;
     let date = release_meta::rfc3339_utc(source_date_epoch);
     let text = format!(

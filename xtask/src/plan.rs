@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use runtime_spec::pins::PythonPins;
-use runtime_spec::{layout, Target};
+use runtime_spec::{layout, Target, Version};
 
 /// Release channel (the contract's); release channels refuse a local (non-portable) Python.
 pub use runtime_spec::Channel;
@@ -47,7 +47,7 @@ pub struct Plan {
     pub root: PathBuf,
     pub target: Target,
     pub channel: Channel,
-    pub version: String,
+    pub version: Version,
     pub source_date_epoch: u64,
     pub python: PythonChoice,
     pub python_version: String,
@@ -119,7 +119,7 @@ impl Plan {
                 }
             }
         };
-        let version = env!("CARGO_PKG_VERSION").to_owned();
+        let version = workspace_version();
         let out_dir = match input.out_dir {
             Some(dir) => absolute(dir)?,
             None => root.join("dist"),
@@ -201,6 +201,12 @@ impl fmt::Display for Plan {
             self.zstd_level
         )
     }
+}
+
+/// The workspace version: every runtime and installer this xtask builds carries it.
+pub fn workspace_version() -> Version {
+    Version::parse(env!("CARGO_PKG_VERSION"))
+        .expect("Cargo checks that a package version is semver")
 }
 
 /// The repository root: the parent of `xtask/`, or `XTASK_PROJECT_ROOT` (tests build other

@@ -43,7 +43,7 @@ pub fn release(release: &ReleasePlan) -> Result<()> {
         smoke::smoke(&runtime.archive).inspect_err(|_| assemble::invalidate(plan))?;
     }
 
-    let dir = plan.out_dir.join(&plan.version);
+    let dir = plan.out_dir.join(plan.version.to_string());
     fsutil::remove_path(&dir)?;
     fs_err::create_dir_all(&dir)?;
     let mut files = Vec::new();

@@ -224,7 +224,7 @@ fn packed_runtime(work: &Path, version: &str) -> (PathBuf, Manifest, runtime_arc
     let manifest = Manifest {
         schema_version: MANIFEST_SCHEMA_VERSION,
         app_id: runtime_spec::APP_ID.to_owned(),
-        runtime_version: version.to_owned(),
+        runtime_version: version.parse().unwrap(),
         target: Target::LinuxX64,
         python: PythonInfo {
             version: "3.12.14".to_owned(),
@@ -237,7 +237,10 @@ fn packed_runtime(work: &Path, version: &str) -> (PathBuf, Manifest, runtime_arc
         files: runtime_archive::build_manifest_files(&runtime).unwrap(),
     };
     std::fs::write(runtime.join(layout::MANIFEST_FILE), manifest.to_json()).unwrap();
-    let archive = work.join(layout::archive_name(version, Target::LinuxX64));
+    let archive = work.join(layout::archive_name(
+        &version.parse().unwrap(),
+        Target::LinuxX64,
+    ));
     let report = runtime_archive::pack_tar_zst(
         &runtime,
         &archive,

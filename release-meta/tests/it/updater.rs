@@ -13,7 +13,7 @@ fn latest_json_has_what_tauri_reads() {
     let already_encoded = base64::engine::general_purpose::STANDARD.encode(&signature);
     let pub_date = rfc3339_utc(1_795_311_941);
     let json = tauri_latest_json(
-        "0.2.0",
+        &"0.2.0".parse().unwrap(),
         "Faster tokenizer training.",
         &pub_date,
         &[
@@ -72,12 +72,17 @@ fn latest_json_has_what_tauri_reads() {
         .is_err());
 
     assert!(matches!(
-        tauri_latest_json("0.2.0", "", &pub_date, &[("macos-arm64", "u", &signature)]),
+        tauri_latest_json(
+            &"0.2.0".parse().unwrap(),
+            "",
+            &pub_date,
+            &[("macos-arm64", "u", &signature)]
+        ),
         Err(Error::UpdaterPlatformKey { .. })
     ));
     assert!(matches!(
         tauri_latest_json(
-            "0.2.0",
+            &"0.2.0".parse().unwrap(),
             "",
             &pub_date,
             &[
@@ -89,7 +94,7 @@ fn latest_json_has_what_tauri_reads() {
     ));
     assert!(matches!(
         tauri_latest_json(
-            "0.2.0",
+            &"0.2.0".parse().unwrap(),
             "",
             &pub_date,
             &[("linux-x86_64", "u", "not a signature")]
@@ -104,7 +109,7 @@ fn installer_signatures_carry_the_version_tauri_checks() {
     let comment = release_meta::updater_trusted_comment(
         1_795_311_941,
         "tokenizer-studio_0.2.0_amd64.deb",
-        "0.2.0",
+        &"0.2.0".parse().unwrap(),
     );
     let signature = sign(b"deb bytes", &secret_key, None, &comment).unwrap();
     let decoded = minisign_verify::Signature::decode(&signature).unwrap();

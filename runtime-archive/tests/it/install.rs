@@ -13,7 +13,7 @@ fn runtime_archive(dir: &Path, version: &str, corrupt: bool, target: Target) -> 
     make_tree(&root, false);
     std::fs::write(root.join("VERSION"), format!("{version}\n")).unwrap();
     let mut manifest = manifest_with(build_manifest_files(&root).unwrap());
-    manifest.runtime_version = version.to_owned();
+    manifest.runtime_version = version.parse().unwrap();
     manifest.target = target;
     std::fs::write(root.join("manifest.json"), manifest.to_json()).unwrap();
     if corrupt {

@@ -162,7 +162,7 @@ pub fn manifest_with(files: Vec<FileEntry>) -> Manifest {
     Manifest {
         schema_version: runtime_spec::manifest::MANIFEST_SCHEMA_VERSION,
         app_id: runtime_spec::APP_ID.to_owned(),
-        runtime_version: "0.1.0".to_owned(),
+        runtime_version: "0.1.0".parse().unwrap(),
         target: Target::LinuxX64,
         python: PythonInfo {
             version: "3.12.14".to_owned(),

@@ -38,10 +38,10 @@ fn sample_manifest() -> Manifest {
     Manifest {
         schema_version: MANIFEST_SCHEMA_VERSION,
         app_id: runtime_spec::APP_ID.into(),
-        runtime_version: "0.1.0".into(),
+        runtime_version: "0.1.0".parse().unwrap(),
         target: Target::LinuxX64,
         python: PythonInfo {
-            version: "3.12.14".into(),
+            version: "3.12.14".parse().unwrap(),
             build: "20260814".into(),
             source: PythonSource::Pbs,
             sha256: None,
@@ -91,6 +91,17 @@ fn manifest_round_trips_and_rejects_bad_input() {
 
     let extra = json.replacen('{', "{\"surprise\": 1,", 1);
     assert!(Manifest::from_json(extra.as_bytes()).is_err());
+
+    // The version is parsed with the manifest: nothing downstream sees a malformed one.
+    let not_semver = json.replace(
+        "\"runtime_version\": \"0.1.0\"",
+        "\"runtime_version\": \"1.0\"",
+    );
+    assert_ne!(not_semver, json);
+    let error = Manifest::from_json(not_semver.as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("minor version number"), "{error}");
 }
 
 #[test]

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use runtime_spec::{layout, Manifest, Target};
+use runtime_spec::{layout, Manifest, Target, Version};
 use test_support::http::Server;
 
 use crate::support::{self, SHELL_EXE};
@@ -18,10 +18,8 @@ const CHANNEL: &str = "dev";
 
 /// The dev key pair `cargo xtask` made; the shell under test must embed its public half.
 fn dev_secret_key() -> String {
-    let built_in = shell::built_in::update_key_text();
-    assert!(
-        !built_in.trim().is_empty(),
-        "this shell was built without an update key: run the shell tests through `cargo xtask test`, which builds it with the dev key"
+    let built_in = shell::built_in::update_key().expect(
+        "this shell was built without an update key: run the shell tests through `cargo xtask test`, which builds it with the dev key",
     );
     let dir = support::workspace_root()
         .join("target")
@@ -30,7 +28,7 @@ fn dev_secret_key() -> String {
         "target/dev-minisign/minisign.key (made by `cargo xtask release` or `cargo xtask test`)",
     );
     let probe = release_meta::sign(b"probe", &secret, None, "probe").unwrap();
-    release_meta::verify(b"probe", &probe, built_in)
+    release_meta::verify(b"probe", &probe, &built_in.key_line())
         .expect("the shell under test embeds a different key than target/dev-minisign");
     secret
 }
@@ -51,12 +49,11 @@ fn good_archive(runtime: &Path, manifest: &Manifest) -> PathBuf {
 
 /// A newer runtime whose backend exits at once: the real one with `__main__` replaced, the
 /// version bumped and the manifest rewritten (the updater verifies every file), then packed.
-fn broken_newer_archive(runtime: &Path, manifest: &Manifest, work: &Path) -> (PathBuf, String) {
+fn broken_newer_archive(runtime: &Path, manifest: &Manifest, work: &Path) -> (PathBuf, Version) {
     let copy = support::broken_runtime(runtime, work, "this update is broken on purpose");
-    let mut version = semver::Version::parse(&manifest.runtime_version).unwrap();
+    let mut version = manifest.runtime_version.clone();
     version.patch += 1;
     version.pre = semver::Prerelease::EMPTY;
-    let version = version.to_string();
     for name in [layout::VERSION_FILE, layout::MANIFEST_FILE] {
         std::fs::remove_file(copy.join(name)).unwrap(); // hard links: replace, never edit
     }
@@ -201,7 +198,7 @@ fn thin_first_run_installs_then_a_bad_update_rolls_back() {
         let notice =
             session.text(&session.wait_for("[data-testid=shell-notice]", None, UI_TIMEOUT)?)?;
         assert!(
-            notice.contains(&bad_version) && notice.contains("went back"),
+            notice.contains(&bad_version.to_string()) && notice.contains("went back"),
             "{notice}"
         );
         session.screenshot(&shots.join("thin-rollback-notice.png"))?;

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use runtime_spec::Target;
 use updater::launch::launch_with_rollback;
-use updater::{check_and_install, Stage, Store, UpdateSource};
+use updater::{check_and_install, Outcome, Stage, Store, UpdateSource};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -85,7 +85,10 @@ fn install(args: &[String], store: &mut Store) -> Result<(), String> {
     let key_file = required(args, "--public-key-file")?;
     let source = UpdateSource {
         index_url: required(args, "--index-url")?,
-        public_key: fs_err::read_to_string(&key_file).map_err(|e| e.to_string())?,
+        public_key: fs_err::read_to_string(&key_file)
+            .map_err(|e| e.to_string())?
+            .parse()
+            .map_err(|error: runtime_spec::keys::BadPublicKey| format!("{key_file}: {error}"))?,
         channel: required(args, "--channel")?
             .parse()
             .map_err(|error: runtime_spec::channel::UnknownChannel| error.to_string())?,
@@ -111,12 +114,17 @@ fn install(args: &[String], store: &mut Store) -> Result<(), String> {
                     println!("DOWNLOADING {downloaded}/{total}");
                 }
             }
-            other => println!("STAGE {other:?}"),
+            Stage::CheckingIndex => println!("STAGE CheckingIndex"),
+            Stage::Installing { version } => println!("STAGE Installing {version}"),
         }
         let _ = std::io::stdout().flush();
     })
     .map_err(|e| e.to_string())?;
-    println!("OUTCOME {outcome:?}");
+    match outcome {
+        Outcome::Installed { version } => println!("OUTCOME Installed {version}"),
+        Outcome::UpToDate { version } => println!("OUTCOME UpToDate {version}"),
+        Outcome::KnownBad { version } => println!("OUTCOME KnownBad {version}"),
+    }
     Ok(())
 }
 

@@ -38,7 +38,7 @@ impl Setup {
     fn source(&self) -> UpdateSource {
         UpdateSource {
             index_url: self.server.index_url(),
-            public_key: self.release.public_key.clone(),
+            public_key: self.release.public_key.parse().unwrap(),
             channel: CHANNEL.parse().unwrap(),
         }
     }
@@ -75,15 +75,15 @@ fn first_install_then_up_to_date() {
     assert_eq!(
         setup.install("0.1.0").unwrap(),
         Outcome::Installed {
-            version: "0.2.0".into()
+            version: "0.2.0".parse().unwrap()
         }
     );
     assert_eq!(setup.current().as_deref(), Some("0.2.0"));
-    assert_eq!(setup.store().state().trial.as_deref(), Some("0.2.0"));
+    assert_eq!(setup.store().state().trial, Some("0.2.0".parse().unwrap()));
     assert_eq!(
         setup.install("0.1.0").unwrap(),
         Outcome::UpToDate {
-            version: "0.2.0".into()
+            version: "0.2.0".parse().unwrap()
         }
     );
 }

@@ -48,7 +48,7 @@ pub fn build_runtime(work: &Path, version: &str, healthy: bool, padding: usize) 
     let manifest = Manifest {
         schema_version: MANIFEST_SCHEMA_VERSION,
         app_id: runtime_spec::APP_ID.into(),
-        runtime_version: version.into(),
+        runtime_version: version.parse().unwrap(),
         target: TARGET,
         python: PythonInfo {
             version: "3.11".into(),
@@ -63,7 +63,7 @@ pub fn build_runtime(work: &Path, version: &str, healthy: bool, padding: usize) 
     fs_err::write(root.join(layout::MANIFEST_FILE), manifest.to_json()).unwrap();
     let archive = work
         .join("serve")
-        .join(layout::archive_name(version, TARGET));
+        .join(layout::archive_name(&version.parse().unwrap(), TARGET));
     // Level 1: the tests are about moving archives around, not about their size.
     let mut options = runtime_archive::PackOptions::new(1_700_000_000);
     options.zstd_level = 1;
@@ -140,7 +140,7 @@ impl Release {
 
     /// The archive file name of `version`.
     pub fn runtime_name(&self, version: &str) -> String {
-        layout::archive_name(version, TARGET)
+        layout::archive_name(&version.parse().unwrap(), TARGET)
     }
 
     /// Writes and signs `runtime-<channel>.json` with this release's key.

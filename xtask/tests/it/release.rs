@@ -323,13 +323,17 @@ fn installed_deb_updates_itself(release_dir: &Path, deb: &Path) {
             bytes,
             &secret,
             None,
-            &release_meta::updater_trusted_comment(0, "tokenizer-studio_0.1.1_amd64.deb", "0.1.1"),
+            &release_meta::updater_trusted_comment(
+                0,
+                "tokenizer-studio_0.1.1_amd64.deb",
+                &"0.1.1".parse().unwrap(),
+            ),
         )
         .unwrap()
     };
     let manifest = |signature: &str, url: &str| {
         release_meta::tauri_latest_json(
-            "0.1.1",
+            &"0.1.1".parse().unwrap(),
             "test",
             "2026-01-01T00:00:00Z",
             &[("linux-x86_64-deb", url, signature)],
