@@ -211,7 +211,7 @@ struct Installed {
 /// One `library` component per locked package (`pkg:pypi/<name>@<version>` purl and bom-ref,
 /// every lock sha256 as a hash), with licences from `site_packages_dir` when given; a CPython
 /// component; the runtime itself as `metadata.component`; and `dependencies` from the lock's
-/// `# via` comments (anything not in the lock, such as the backend's own pyproject, is the
+/// `# via` comments (anything not in the lock, such as the engine's own pyproject, is the
 /// runtime). With `site_packages_dir`, every locked package must be installed at its locked
 /// version: an SBOM that disagrees with what ships is worse than none.
 pub fn cyclonedx_from_lock(
@@ -275,7 +275,7 @@ pub fn cyclonedx_from_lock(
         depends_on.entry(purl.clone()).or_default();
         for requirer in &package.via {
             // uv writes `name`, `name (pyproject.toml)` or `-r file`; only the first word names
-            // a package, and whatever is not a locked package is the runtime's own backend.
+            // a package, and whatever is not a locked package is the runtime's own engine.
             let requirer = normalise_name(requirer.split_whitespace().next().unwrap_or_default());
             let parent = purls.get(requirer.as_str()).unwrap_or(&root_ref);
             depends_on

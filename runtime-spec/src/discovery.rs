@@ -36,7 +36,7 @@ impl Os {
 ///
 /// Values are trimmed: a value of only whitespace is unset, and whitespace around a path is
 /// dropped (a trailing space pasted into a launcher or a CI setting is a mistake far more often
-/// than a folder name). The backend's `app/paths.py::resolve_data_root` follows the same rule;
+/// than a folder name). The engine's `app/paths.py::resolve_data_root` follows the same rule;
 /// both run the cases in `runtime-spec/tests/data-root-cases.json`.
 pub fn data_root(
     os: Os,

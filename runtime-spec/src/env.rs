@@ -44,8 +44,8 @@ impl fmt::Display for Kind {
 /// Who reads a variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reader {
-    /// The Python backend (`apps/tokenizer-studio/api`).
-    Backend,
+    /// The Python engine (`apps/tokenizer-studio/api`).
+    Engine,
     /// The shell at run time.
     Shell,
     /// The shell's compiler: baked into the binary by `cargo xtask release`.
@@ -56,14 +56,14 @@ pub enum Reader {
     Xtask,
     /// Test suites and their helpers.
     Tests,
-    /// Libraries the backend loads (Hugging Face, Python's `tempfile`); the backend sets them.
+    /// Libraries the engine loads (Hugging Face, Python's `tempfile`); the engine sets them.
     Libraries,
 }
 
 impl fmt::Display for Reader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Reader::Backend => "backend",
+            Reader::Engine => "engine",
             Reader::Shell => "shell",
             Reader::ShellBuild => "shell build",
             Reader::Supervisor => "supervisor",
@@ -94,11 +94,11 @@ pub const DATA_DIR: &str = "TOKENIZER_STUDIO_DATA_DIR";
 pub const RUNTIME_TOKEN: &str = "TOKENIZER_STUDIO_RUNTIME_TOKEN";
 /// Random per launch; `/health` echoes it so a stale server is never trusted.
 pub const LAUNCH_ID: &str = "TOKENIZER_STUDIO_LAUNCH_ID";
-/// The built web UI the backend serves.
+/// The built web UI the engine serves.
 pub const WEB_DIR: &str = "TOKENIZER_STUDIO_WEB_DIR";
-/// Extra origins the backend accepts cross-origin requests from (the Vite dev server).
+/// Extra origins the engine accepts cross-origin requests from (the Vite dev server).
 pub const CORS_ORIGINS: &str = "TOKENIZER_STUDIO_CORS_ORIGINS";
-/// The backend's upload size cap.
+/// The engine's upload size cap.
 pub const MAX_UPLOAD_BYTES: &str = "TOKENIZER_STUDIO_MAX_UPLOAD_BYTES";
 /// Runtime discovery override: first place the shell looks.
 pub const RUNTIME_DIR: &str = "TOKENIZER_STUDIO_RUNTIME_DIR";
@@ -156,7 +156,7 @@ pub const HF_DATASETS_CACHE: &str = "HF_DATASETS_CACHE";
 pub const HUGGINGFACE_HUB_CACHE: &str = "HUGGINGFACE_HUB_CACHE";
 
 const XTASK: &[Reader] = &[Reader::Xtask];
-const BACKEND: &[Reader] = &[Reader::Backend];
+const ENGINE: &[Reader] = &[Reader::Engine];
 const SHELL: &[Reader] = &[Reader::Shell];
 const TESTS: &[Reader] = &[Reader::Tests];
 const LIBRARIES: &[Reader] = &[Reader::Libraries];
@@ -195,18 +195,18 @@ const fn secret(
 }
 
 /// Every variable, grouped: the data root and launch contract, the shell, release
-/// configuration, the build machine, tests, then what the backend sets for its libraries.
+/// configuration, the build machine, tests, then what the engine sets for its libraries.
 pub const ALL: &[EnvVar] = &[
-    var(DATA_DIR, Kind::Path, "per-OS data folder", &[Reader::Backend, Reader::Shell, Reader::Supervisor], "Where the app keeps its data; surrounding whitespace is ignored and only whitespace counts as unset."),
-    var("APPDATA", Kind::Path, "`~/AppData/Roaming`", &[Reader::Backend, Reader::Shell], "Windows: the data folder's parent."),
-    var("XDG_DATA_HOME", Kind::Path, "`~/.local/share`", &[Reader::Backend, Reader::Shell], "Linux: the data folder's parent (absolute values only)."),
-    var("HOME", Kind::Path, "", &[Reader::Backend, Reader::Shell, Reader::Xtask], "The user's home folder (`USERPROFILE` on Windows)."),
+    var(DATA_DIR, Kind::Path, "per-OS data folder", &[Reader::Engine, Reader::Shell, Reader::Supervisor], "Where the app keeps its data; surrounding whitespace is ignored and only whitespace counts as unset."),
+    var("APPDATA", Kind::Path, "`~/AppData/Roaming`", &[Reader::Engine, Reader::Shell], "Windows: the data folder's parent."),
+    var("XDG_DATA_HOME", Kind::Path, "`~/.local/share`", &[Reader::Engine, Reader::Shell], "Linux: the data folder's parent (absolute values only)."),
+    var("HOME", Kind::Path, "", &[Reader::Engine, Reader::Shell, Reader::Xtask], "The user's home folder (`USERPROFILE` on Windows)."),
     var("USERPROFILE", Kind::Path, "", &[Reader::Shell, Reader::Xtask], "Windows: the user's home folder."),
-    secret(RUNTIME_TOKEN, Kind::Text, BACKEND, "Random per launch, set by the supervisor: every request must carry it."),
-    var(LAUNCH_ID, Kind::Text, "", BACKEND, "Random per launch, set by the supervisor: `/health` echoes it."),
-    var(WEB_DIR, Kind::Path, "`<runtime>/web`", BACKEND, "The built web UI the backend serves."),
-    var(CORS_ORIGINS, Kind::List, "", BACKEND, "Extra origins allowed to call the API (the Vite dev server)."),
-    var(MAX_UPLOAD_BYTES, Kind::Integer, "1073741824", BACKEND, "Largest upload the backend accepts."),
+    secret(RUNTIME_TOKEN, Kind::Text, ENGINE, "Random per launch, set by the supervisor: every request must carry it."),
+    var(LAUNCH_ID, Kind::Text, "", ENGINE, "Random per launch, set by the supervisor: `/health` echoes it."),
+    var(WEB_DIR, Kind::Path, "`<runtime>/web`", ENGINE, "The built web UI the engine serves."),
+    var(CORS_ORIGINS, Kind::List, "", ENGINE, "Extra origins allowed to call the API (the Vite dev server)."),
+    var(MAX_UPLOAD_BYTES, Kind::Integer, "1073741824", ENGINE, "Largest upload the engine accepts."),
     var(RUNTIME_DIR, Kind::Path, "", SHELL, "A runtime folder the shell tries before `<data>/runtime/current`."),
     var(BUNDLED_RUNTIME, Kind::Path, "beside the shell", SHELL, "The runtime archive a full installer carried."),
     var(INDEX_URL, Kind::Url, "`<release URL>/runtime-<channel>.json`", SHELL, "Another release index (tests, mirrors); only indexes signed with the built-in key are accepted."),
@@ -241,17 +241,17 @@ pub const ALL: &[EnvVar] = &[
     var("DISPLAY", Kind::Text, "a private Xvfb", &[Reader::Xtask, Reader::Tests], "The X display `bench shell` and the window tests use."),
     var(SLOW_TESTS, Kind::Switch, "", TESTS, "`1` runs the slow end-to-end tests (full runtime builds, windows)."),
     var("TOKENIZER_STUDIO_E2E_RUNTIME", Kind::Path, "`dist/runtime-<target>`", TESTS, "The assembled runtime the shell E2E tests start."),
-    var("TOKENIZER_STUDIO_PYTHON", Kind::Path, "the dev venv", TESTS, "The Python the web E2E tests run the backend with."),
+    var("TOKENIZER_STUDIO_PYTHON", Kind::Path, "the dev venv", TESTS, "The Python the web E2E tests run the engine with."),
     var("TEST_SKIP_LOG", Kind::Path, "set by `cargo xtask test`", TESTS, "File a test that cannot run appends `TEST-SKIPPED <package> <test>: <reason>` to, so the run counts it."),
     var("TEST_TIMEOUT_SCALE", Kind::Text, "1", TESTS, "Multiplies every timeout and grace period of the timing tests, for a loaded machine."),
     var("TEST_SUPPORT_OWN_PROCESS", Kind::Switch, "", TESTS, "Set by test-support in the child process a test that changes process-wide state reruns itself in."),
     var("UPDATE_SNAPSHOTS", Kind::Switch, "", TESTS, "Set: snapshot tests rewrite their snapshots (schemas, this table in the README)."),
-    var(HF_HOME, Kind::Path, "`<data>/cache/huggingface`", LIBRARIES, "Set by the backend: Hugging Face caches stay in the data folder."),
-    var(HF_DATASETS_CACHE, Kind::Path, "`<data>/cache/huggingface/datasets`", LIBRARIES, "Set by the backend."),
-    var(HUGGINGFACE_HUB_CACHE, Kind::Path, "`<data>/cache/huggingface/hub`", LIBRARIES, "Set by the backend."),
-    var("HF_HUB_OFFLINE", Kind::Switch, "1", LIBRARIES, "Set by the backend: a surprise download becomes an error."),
-    var("HF_DATASETS_OFFLINE", Kind::Switch, "1", LIBRARIES, "Set by the backend."),
-    var("TMPDIR", Kind::Path, "`<data>/tmp`", LIBRARIES, "Set by the backend: temporary files stay in the data folder."),
+    var(HF_HOME, Kind::Path, "`<data>/cache/huggingface`", LIBRARIES, "Set by the engine: Hugging Face caches stay in the data folder."),
+    var(HF_DATASETS_CACHE, Kind::Path, "`<data>/cache/huggingface/datasets`", LIBRARIES, "Set by the engine."),
+    var(HUGGINGFACE_HUB_CACHE, Kind::Path, "`<data>/cache/huggingface/hub`", LIBRARIES, "Set by the engine."),
+    var("HF_HUB_OFFLINE", Kind::Switch, "1", LIBRARIES, "Set by the engine: a surprise download becomes an error."),
+    var("HF_DATASETS_OFFLINE", Kind::Switch, "1", LIBRARIES, "Set by the engine."),
+    var("TMPDIR", Kind::Path, "`<data>/tmp`", LIBRARIES, "Set by the engine: temporary files stay in the data folder."),
 ];
 
 /// The table's row for `name`.

@@ -1,4 +1,4 @@
-//! The launch contract the shell, the smoke tests and the backend all follow
+//! The launch contract the shell, the smoke tests and the engine all follow
 //! (`docs/runtime-contract.md`, "Launch contract").
 
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{env, Target};
 
-/// Prefix of the one stdout line the backend prints when it listens, followed by a JSON object
+/// Prefix of the one stdout line the engine prints when it listens, followed by a JSON object
 /// with at least `port` and `pid`.
 pub const READY_PREFIX: &str = "TOKENIZER_STUDIO_READY ";
 /// Header carrying the per-launch token.
@@ -19,7 +19,7 @@ pub const LAUNCH_CODE_PATH: &str = "/api/v1/session/launch-code";
 /// Authenticated graceful shutdown.
 pub const SHUTDOWN_PATH: &str = "/api/v1/shutdown";
 
-/// How to start the backend: recorded in the manifest so the shell never hard-codes it.
+/// How to start the engine: recorded in the manifest so the shell never hard-codes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LaunchContract {
     /// argv; the first item is the interpreter relative to the runtime root (`/`-separated).

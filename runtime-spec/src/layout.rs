@@ -4,7 +4,7 @@ use crate::{Channel, Target, Version};
 
 /// The embedded CPython tree.
 pub const PYTHON_DIR: &str = "python";
-/// The backend packages (`app/`, `tokenizer/`, `templates/`).
+/// The engine packages (`app/`, `tokenizer/`, `templates/`).
 pub const APP_DIR: &str = "app";
 /// The built web UI.
 pub const WEB_DIR: &str = "web";
@@ -14,7 +14,7 @@ pub const WHEELHOUSE_DIR: &str = "wheelhouse";
 pub const VERSION_FILE: &str = "VERSION";
 /// Every file with its size and sha256, plus the launch contract.
 pub const MANIFEST_FILE: &str = "manifest.json";
-/// The backend packages copied into [`APP_DIR`].
+/// The engine packages copied into [`APP_DIR`].
 pub const APP_PACKAGES: [&str; 3] = ["app", "tokenizer", "templates"];
 /// The `.pth` file in site-packages that puts `runtime/app/` on `sys.path` under `python -I`.
 pub const APP_PTH_FILE: &str = "tokenizer_studio_app.pth";

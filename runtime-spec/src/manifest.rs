@@ -25,7 +25,7 @@ pub struct Manifest {
     pub python: PythonInfo,
     /// sha256 of `wheelhouse/<target>.txt`, the lock the wheels were installed from.
     pub lock_sha256: Sha256,
-    /// How to start the backend.
+    /// How to start the engine.
     pub launch: LaunchContract,
     /// Every file in the runtime except `manifest.json` itself, sorted by path.
     pub files: Vec<FileEntry>,

@@ -1,5 +1,5 @@
-//! The Tauri glue: owns the state machine and the backend, runs launches off the UI thread,
-//! and turns phases into side effects (splash updates, navigation, stopping the backend).
+//! The Tauri glue: owns the state machine and the engine, runs launches off the UI thread,
+//! and turns phases into side effects (splash updates, navigation, stopping the engine).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use runtime_spec::Manifest;
-use supervisor::{Backend, LaunchRequest, SupervisorError, SupervisorEvent};
+use supervisor::{Engine, LaunchRequest, SupervisorError, SupervisorEvent};
 use tauri::{AppHandle, Emitter, Manager, Url};
 
 use crate::bundled;
@@ -20,13 +20,13 @@ use crate::view::{self, Context, View, MIN_FREE_BYTES};
 
 mod store;
 
-/// Label of the one window: it shows the splash, then the backend's UI.
+/// Label of the one window: it shows the splash, then the engine's UI.
 pub const MAIN_WINDOW: &str = "main";
 /// Event carrying a [`View`] to the splash page.
 pub const STATE_EVENT: &str = "shell-state";
 /// The shell log's size cap: a few thousand lines of decisions is plenty.
 const SHELL_LOG_MAX_BYTES: u64 = 512 * 1024;
-/// How long the backend gets for each polite stop step when the app closes.
+/// How long the engine gets for each polite stop step when the app closes.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Everything the shell knows, `manage()`d by Tauri.
@@ -50,10 +50,10 @@ struct Inner {
     phase: Phase,
     /// Bumped on every new launch so late events of an abandoned one are dropped.
     generation: u64,
-    backend: Option<Backend>,
-    /// `http://127.0.0.1:<port>` of the running backend: the only origin allowed to call
+    engine: Option<Engine>,
+    /// `http://127.0.0.1:<port>` of the running engine: the only origin allowed to call
     /// `open_artifacts_folder`.
-    backend_origin: Option<String>,
+    engine_origin: Option<String>,
     /// Where the bundled splash page lives (`tauri://localhost/…` on Linux and macOS).
     splash_url: Option<Url>,
     /// Views built so far ([`View::seq`]).
@@ -95,8 +95,8 @@ impl Shell {
             inner: Mutex::new(Inner {
                 phase: Phase::Discovering,
                 generation: 0,
-                backend: None,
-                backend_origin: None,
+                engine: None,
+                engine_origin: None,
                 splash_url: None,
                 views_handed_out: 0,
             }),
@@ -141,14 +141,14 @@ impl Shell {
             .clone()
     }
 
-    /// `http://127.0.0.1:<port>` of the running backend, if one runs.
-    pub fn backend_origin(&self) -> Option<String> {
-        self.lock().backend_origin.clone()
+    /// `http://127.0.0.1:<port>` of the running engine, if one runs.
+    pub fn engine_origin(&self) -> Option<String> {
+        self.lock().engine_origin.clone()
     }
 
-    /// Whether `origin` is the running backend's.
-    pub fn is_backend_origin(&self, origin: &str) -> bool {
-        self.lock().backend_origin.as_deref() == Some(origin)
+    /// Whether `origin` is the running engine's.
+    pub fn is_engine_origin(&self, origin: &str) -> bool {
+        self.lock().engine_origin.as_deref() == Some(origin)
     }
 
     fn view_context(&self) -> Context {
@@ -168,26 +168,26 @@ impl Shell {
         }
     }
 
-    /// Stops the backend if one runs (window closed, SIGTERM, quit). Blocks until it is gone.
-    pub fn stop_backend(&self, why: &str) {
-        let backend = {
+    /// Stops the engine if one runs (window closed, SIGTERM, quit). Blocks until it is gone.
+    pub fn stop_engine(&self, why: &str) {
+        let engine = {
             let mut inner = self.lock();
             inner.generation += 1;
-            inner.backend_origin = None;
-            inner.backend.take()
+            inner.engine_origin = None;
+            inner.engine.take()
         };
-        if let Some(mut backend) = backend {
+        if let Some(mut engine) = engine {
             self.log.line(&format!(
-                "stopping the backend (pid {}): {why}",
-                backend.pid()
+                "stopping the engine (pid {}): {why}",
+                engine.pid()
             ));
-            let outcome = backend.stop(STOP_GRACE);
-            self.log.line(&format!("backend stopped: {outcome:?}"));
+            let outcome = engine.stop(STOP_GRACE);
+            self.log.line(&format!("engine stopped: {outcome:?}"));
         }
     }
 }
 
-/// Origin of a URL: `scheme://host:port` as the backend URL spells it, or `scheme://host`
+/// Origin of a URL: `scheme://host:port` as the engine URL spells it, or `scheme://host`
 /// for schemes without a port (`tauri://localhost`).
 pub fn origin_of(url: &Url) -> Option<String> {
     let host = url.host_str()?;
@@ -419,7 +419,7 @@ fn discover_and_launch(app: &AppHandle, generation: u64) {
             return;
         }
         Ok(_) => {}
-        // Not knowing is no reason to refuse: the backend reports real write failures.
+        // Not knowing is no reason to refuse: the engine reports real write failures.
         Err(error) => shell
             .log
             .line(&format!("could not check free space: {error}")),
@@ -495,10 +495,10 @@ fn launch(app: &AppHandle, generation: u64, runtime_dir: &Path, manifest: &Manif
             apply(&app, generation, Input::Supervisor(event));
         })
     };
-    let backend = match supervisor::launch(&request, on_event) {
-        Ok(backend) => {
+    let engine = match supervisor::launch(&request, on_event) {
+        Ok(engine) => {
             shell.runtime_healthy(runtime_dir);
-            backend
+            engine
         }
         Err(error) => {
             if let Some(notice) = shell.roll_back_if_on_trial(runtime_dir) {
@@ -526,22 +526,22 @@ fn launch(app: &AppHandle, generation: u64, runtime_dir: &Path, manifest: &Manif
             return;
         }
     };
-    let url = backend.url().to_owned();
-    let code = handoff::mint_launch_code(backend.port(), backend.token());
+    let url = engine.url().to_owned();
+    let code = handoff::mint_launch_code(engine.port(), engine.token());
     {
         let mut inner = shell.lock();
         if inner.generation != generation {
-            // Retry or quit happened meanwhile: this backend is nobody's.
+            // Retry or quit happened meanwhile: this engine is nobody's.
             drop(inner);
             shell
                 .log
                 .line("a launch finished after it was abandoned; stopping it");
-            let mut backend = backend;
-            backend.stop(STOP_GRACE);
+            let mut engine = engine;
+            engine.stop(STOP_GRACE);
             return;
         }
-        inner.backend_origin = Url::parse(&url).ok().as_ref().and_then(origin_of);
-        inner.backend = Some(backend);
+        inner.engine_origin = Url::parse(&url).ok().as_ref().and_then(origin_of);
+        inner.engine = Some(engine);
     }
     let opened = code.and_then(|code| {
         let target = Url::parse(&handoff::launch_url(&url, &code)).map_err(|e| e.to_string())?;
@@ -558,12 +558,12 @@ fn launch(app: &AppHandle, generation: u64, runtime_dir: &Path, manifest: &Manif
         Err(message) => {
             let log_tail = shell
                 .lock()
-                .backend
+                .engine
                 .as_ref()
-                .map(Backend::log_tail)
+                .map(Engine::log_tail)
                 .unwrap_or_default();
-            shell.stop_backend("the UI could not be opened");
-            // stop_backend bumped the generation; the failure belongs to the new one.
+            shell.stop_engine("the UI could not be opened");
+            // stop_engine bumped the generation; the failure belongs to the new one.
             let generation = shell.lock().generation;
             apply(
                 app,
@@ -582,7 +582,7 @@ fn launch(app: &AppHandle, generation: u64, runtime_dir: &Path, manifest: &Manif
 /// phase changed.
 fn apply(app: &AppHandle, generation: u64, input: Input) -> bool {
     let shell = app.state::<Arc<Shell>>();
-    let (changed_to, leaving_ui, splash_url, dead_backend) = {
+    let (changed_to, leaving_ui, splash_url, dead_engine) = {
         let mut inner = shell.lock();
         if inner.generation != generation {
             return false;
@@ -596,23 +596,23 @@ fn apply(app: &AppHandle, generation: u64, input: Input) -> bool {
             return false;
         };
         let leaving_ui = matches!(next, Phase::Failed(_));
-        // A failed phase has no backend worth keeping (it exited, or the hand-off failed).
-        let dead_backend = if leaving_ui {
-            inner.backend_origin = None;
-            inner.backend.take()
+        // A failed phase has no engine worth keeping (it exited, or the hand-off failed).
+        let dead_engine = if leaving_ui {
+            inner.engine_origin = None;
+            inner.engine.take()
         } else {
             None
         };
         inner.phase = next.clone();
-        (next, leaving_ui, inner.splash_url.clone(), dead_backend)
+        (next, leaving_ui, inner.splash_url.clone(), dead_engine)
     };
     shell.log.line(&format!(
         "{} -> {}",
         input_name(&input),
         phase_summary(&changed_to)
     ));
-    if let Some(mut backend) = dead_backend {
-        backend.stop(STOP_GRACE);
+    if let Some(mut engine) = dead_engine {
+        engine.stop(STOP_GRACE);
     }
     if leaving_ui {
         if let (Some(window), Some(splash)) = (app.get_webview_window(MAIN_WINDOW), splash_url) {
@@ -700,14 +700,13 @@ pub(crate) fn spawn_named(name: &str, work: impl FnOnce() + Send + 'static) {
 mod tests {
     use super::*;
 
-    /// `open_artifacts_folder` answers only a page whose origin is exactly the backend's:
-    /// `origin_of(caller) == origin_of(backend URL)`. Any other local server, host spelling,
+    /// `open_artifacts_folder` answers only a page whose origin is exactly the engine's:
+    /// `origin_of(caller) == origin_of(engine URL)`. Any other local server, host spelling,
     /// scheme or the bundled splash is refused.
     #[test]
-    fn only_the_backends_exact_origin_matches() {
-        let backend =
-            origin_of(&Url::parse("http://127.0.0.1:4000/#launch=one-time-code").unwrap());
-        assert_eq!(backend.as_deref(), Some("http://127.0.0.1:4000"));
+    fn only_the_engines_exact_origin_matches() {
+        let engine = origin_of(&Url::parse("http://127.0.0.1:4000/#launch=one-time-code").unwrap());
+        assert_eq!(engine.as_deref(), Some("http://127.0.0.1:4000"));
         // (caller page, allowed)
         for (caller, allowed) in [
             ("http://127.0.0.1:4000/", true),
@@ -721,7 +720,7 @@ mod tests {
             ("http://tauri.localhost/index.html", false),
         ] {
             let origin = origin_of(&Url::parse(caller).unwrap());
-            assert_eq!(origin == backend, allowed, "{caller} → {origin:?}");
+            assert_eq!(origin == engine, allowed, "{caller} → {origin:?}");
         }
     }
 }

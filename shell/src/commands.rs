@@ -1,6 +1,6 @@
 //! The native commands. Thin: each checks who may call it and hands over to `app`.
 //!
-//! The splash page (bundled, local origin) may call all but the last; the backend's page
+//! The splash page (bundled, local origin) may call all but the last; the engine's page
 //! (`http://127.0.0.1:*`) may call only `open_artifacts_folder`: see `capabilities/`.
 
 use std::sync::Arc;
@@ -44,7 +44,7 @@ pub fn open_logs_folder(shell: State<'_, Arc<Shell>>) -> Result<(), String> {
 }
 
 /// The web UI's "Open folder" button. The capability lets any `http://127.0.0.1:*` page ask,
-/// so the command also insists the caller is the current backend's exact origin (another
+/// so the command also insists the caller is the current engine's exact origin (another
 /// local server the window was somehow sent to must not get it).
 #[tauri::command]
 pub fn open_artifacts_folder(webview: Webview, shell: State<'_, Arc<Shell>>) -> Result<(), String> {
@@ -54,7 +54,7 @@ pub fn open_artifacts_folder(webview: Webview, shell: State<'_, Arc<Shell>>) -> 
         .as_ref()
         .and_then(app::origin_of)
         .unwrap_or_default();
-    if !shell.is_backend_origin(&caller) {
+    if !shell.is_engine_origin(&caller) {
         shell
             .log
             .line(&format!("refused open_artifacts_folder from {caller:?}"));

@@ -10,10 +10,10 @@ use runtime_spec::launch::{LAUNCH_CODE_PATH, TOKEN_HEADER};
 use supervisor::loopback;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
-/// A launch-code answer is a few dozen bytes; anything much larger is not our backend.
+/// A launch-code answer is a few dozen bytes; anything much larger is not our engine.
 const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
 
-/// Asks the backend on `port` for a launch code. Errors are plain sentences.
+/// Asks the engine on `port` for a launch code. Errors are plain sentences.
 pub fn mint_launch_code(port: u16, token: &str) -> Result<String, String> {
     let client = loopback::client(TIMEOUT).map_err(|error| {
         format!(
@@ -73,9 +73,9 @@ fn parse_launch_code(body: &[u8]) -> Result<String, String> {
     Ok(parsed.code)
 }
 
-/// The address the window opens: the backend origin with the code in the fragment.
-pub fn launch_url(backend_url: &str, code: &str) -> String {
-    format!("{}/#launch={code}", backend_url.trim_end_matches('/'))
+/// The address the window opens: the engine origin with the code in the fragment.
+pub fn launch_url(engine_url: &str, code: &str) -> String {
+    format!("{}/#launch={code}", engine_url.trim_end_matches('/'))
 }
 
 #[cfg(test)]

@@ -1,11 +1,11 @@
-//! Tokenizer Studio's desktop shell: finds a runtime, starts the backend, shows its UI.
+//! Tokenizer Studio's desktop shell: finds a runtime, starts the engine, shows its UI.
 //!
 //! Flow (`docs/runtime-contract.md` has the contract it follows): the window opens on a bundled
 //! splash page; a background thread checks free space, discovers a runtime ([`discovery`]),
 //! starts it with the supervisor, mints a launch code with the token and navigates the window
-//! to the backend ([`handoff`]). Every step is a transition of the pure state machine in
+//! to the engine ([`handoff`]). Every step is a transition of the pure state machine in
 //! [`state`]; the splash renders [`view`]s of it, including the error screens. Closing the
-//! window, SIGTERM and SIGINT stop the backend gracefully; SIGKILL of the shell kills it through
+//! window, SIGTERM and SIGINT stop the engine gracefully; SIGKILL of the shell kills it through
 //! the supervisor's `PR_SET_PDEATHSIG`.
 
 pub mod app;
@@ -78,7 +78,7 @@ pub fn run() {
             // Only the origin: the first UI URL carries the (single-use) launch code.
             let origin = app::origin_of(payload.url()).unwrap_or_default();
             let shell = webview.state::<Arc<Shell>>();
-            let what = if shell.is_backend_origin(&origin) {
+            let what = if shell.is_engine_origin(&origin) {
                 // A rollback happened this session, or a new shell is ready: say so, in one
                 // sentence each, over the UI.
                 let notices = [
@@ -120,8 +120,8 @@ pub fn run() {
         .expect("the window system could not be started (is a display available?)");
     app.run(move |app, event| {
         if let RunEvent::Exit = event {
-            // Window closed, quit, or a signal turned into `exit(0)`: the backend goes too.
-            shell.stop_backend("the app is exiting");
+            // Window closed, quit, or a signal turned into `exit(0)`: the engine goes too.
+            shell.stop_engine("the app is exiting");
             // Then a downloaded shell update replaces this app (Windows: its installer starts).
             shell_update::install_if_ready(app);
             shell.log.line("shell exiting");
@@ -155,7 +155,7 @@ fn main_window(
 }
 
 /// SIGTERM (logout, `kill`, a WebDriver session ending) and SIGINT (Ctrl-C) take the normal
-/// exit path, so `RunEvent::Exit` stops the backend gracefully. Tauri does not do this itself.
+/// exit path, so `RunEvent::Exit` stops the engine gracefully. Tauri does not do this itself.
 #[cfg(unix)]
 fn watch_termination_signals(app: tauri::AppHandle) {
     use signal_hook::consts::{SIGINT, SIGTERM};

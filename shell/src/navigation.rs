@@ -1,6 +1,6 @@
-//! Where the window may go: the bundled splash and the running backend, nothing else.
+//! Where the window may go: the bundled splash and the running engine, nothing else.
 //!
-//! The backend's session cookie is scoped to `127.0.0.1`, not to its port (browsers do not
+//! The engine's session cookie is scoped to `127.0.0.1`, not to its port (browsers do not
 //! scope cookies by port), so any other local server the window reached would receive it.
 //! Every navigation of the window, links, scripts and server redirects alike (WebKit asks
 //! for each redirect hop too), goes through [`decide`] before a request is sent. A web
@@ -24,7 +24,7 @@ const APP_ORIGINS: [&str; 3] = [
 /// What to do with one navigation of the main window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Navigation {
-    /// The splash, or the backend's own origin.
+    /// The splash, or the engine's own origin.
     Allow,
     /// A web address elsewhere: the user's browser opens it, the window stays.
     OpenOutside,
@@ -32,9 +32,9 @@ pub enum Navigation {
     Refuse,
 }
 
-/// The decision for `url` while `backend_origin` (`http://127.0.0.1:<port>`) is the running
-/// backend's, if one runs.
-pub fn decide(url: &Url, backend_origin: Option<&str>) -> Navigation {
+/// The decision for `url` while `engine_origin` (`http://127.0.0.1:<port>`) is the running
+/// engine's, if one runs.
+pub fn decide(url: &Url, engine_origin: Option<&str>) -> Navigation {
     // WebKit's blank first page, before the splash loads; it reaches no server.
     if url.as_str() == "about:blank" {
         return Navigation::Allow;
@@ -42,7 +42,7 @@ pub fn decide(url: &Url, backend_origin: Option<&str>) -> Navigation {
     let origin = origin_of(url);
     let allowed = origin
         .as_deref()
-        .is_some_and(|origin| APP_ORIGINS.contains(&origin) || Some(origin) == backend_origin);
+        .is_some_and(|origin| APP_ORIGINS.contains(&origin) || Some(origin) == engine_origin);
     if allowed {
         Navigation::Allow
     } else if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() {
@@ -54,7 +54,7 @@ pub fn decide(url: &Url, backend_origin: Option<&str>) -> Navigation {
 
 /// The window's navigation handler: true lets the navigation happen.
 pub fn guard(shell: &Shell, url: &Url) -> bool {
-    match decide(url, shell.backend_origin().as_deref()) {
+    match decide(url, shell.engine_origin().as_deref()) {
         Navigation::Allow => true,
         Navigation::OpenOutside => {
             shell.log.line(&format!("opening outside the app: {url}"));
@@ -94,36 +94,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_splash_and_the_running_backend_stay_in_the_window() {
-        let backend = Some("http://127.0.0.1:4000");
+    fn only_the_splash_and_the_running_engine_stay_in_the_window() {
+        let engine = Some("http://127.0.0.1:4000");
         for (url, running, expected) in [
-            ("tauri://localhost/index.html", backend, Navigation::Allow),
+            ("tauri://localhost/index.html", engine, Navigation::Allow),
             ("http://tauri.localhost/index.html", None, Navigation::Allow),
             ("about:blank", None, Navigation::Allow),
             (
                 "http://127.0.0.1:4000/#launch=code",
-                backend,
+                engine,
                 Navigation::Allow,
             ),
-            ("http://127.0.0.1:4000/jobs/1", backend, Navigation::Allow),
+            ("http://127.0.0.1:4000/jobs/1", engine, Navigation::Allow),
             // Another local server: it would get the session cookie.
-            ("http://127.0.0.1:4001/", backend, Navigation::OpenOutside),
-            ("http://localhost:4000/", backend, Navigation::OpenOutside),
-            ("https://127.0.0.1:4000/", backend, Navigation::OpenOutside),
-            // The backend is gone (crash screen): its origin is no longer trusted.
+            ("http://127.0.0.1:4001/", engine, Navigation::OpenOutside),
+            ("http://localhost:4000/", engine, Navigation::OpenOutside),
+            ("https://127.0.0.1:4000/", engine, Navigation::OpenOutside),
+            // The engine is gone (crash screen): its origin is no longer trusted.
             ("http://127.0.0.1:4000/", None, Navigation::OpenOutside),
             (
                 "https://huggingface.co/docs",
-                backend,
+                engine,
                 Navigation::OpenOutside,
             ),
-            ("file:///etc/passwd", backend, Navigation::Refuse),
-            ("data:text/html,<p>hi</p>", backend, Navigation::Refuse),
-            ("javascript:alert(1)", backend, Navigation::Refuse),
-            ("tauri://evil/index.html", backend, Navigation::Refuse),
+            ("file:///etc/passwd", engine, Navigation::Refuse),
+            ("data:text/html,<p>hi</p>", engine, Navigation::Refuse),
+            ("javascript:alert(1)", engine, Navigation::Refuse),
+            ("tauri://evil/index.html", engine, Navigation::Refuse),
         ] {
             let decision = decide(&Url::parse(url).unwrap(), running);
-            assert_eq!(decision, expected, "{url} with backend {running:?}");
+            assert_eq!(decision, expected, "{url} with engine {running:?}");
         }
     }
 }

@@ -69,8 +69,8 @@ fn check_enabled(env_value: Option<String>, data_root: &Path) -> bool {
 /// Id of the rollback notice's banner.
 pub const ROLLBACK_NOTICE_ID: &str = "tokenizer-studio-shell-notice";
 
-/// JavaScript that shows `notice` as a dismissible bar with element id `id` over the backend's
-/// page (the page is the backend's; the shell adds this one element and nothing else). The
+/// JavaScript that shows `notice` as a dismissible bar with element id `id` over the engine's
+/// page (the page is the engine's; the shell adds this one element and nothing else). The
 /// rollback banner's test id is `shell-notice`; others are `<id>` itself.
 pub fn notice_banner_script(id: &str, notice: &str) -> String {
     let text = serde_json::to_string(notice).expect("a string serialises");

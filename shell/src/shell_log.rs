@@ -1,6 +1,6 @@
 //! `<data>/logs/shell.log`: what the shell decided and why, rotated at a small cap.
 //!
-//! The backend's own output is the supervisor's `backend.log`; this file is for discovery
+//! The engine's own output is the supervisor's `engine.log`; this file is for discovery
 //! results, state changes and actions, so a support request has both sides. Never log the token.
 
 use std::io::Write;
@@ -34,7 +34,7 @@ impl ShellLog {
         }
     }
 
-    /// Appends one line in `backend.log`'s format ([`supervisor::format_line`], source
+    /// Appends one line in `engine.log`'s format ([`supervisor::format_line`], source
     /// `shell`), rotating first when the file is over its cap. URLs in it lose their
     /// credentials and queries: a mirror's token must not end up in a support request.
     pub fn line(&self, message: &str) {

@@ -159,7 +159,7 @@ pub fn check_in_background(app: &AppHandle) {
                         .url()
                         .ok()
                         .and_then(|url| app::origin_of(&url))
-                        .is_some_and(|origin| shell.is_backend_origin(&origin));
+                        .is_some_and(|origin| shell.is_engine_origin(&origin));
                     if on_ui {
                         let _ =
                             window.eval(runtime_update::notice_banner_script(NOTICE_ID, &notice));
@@ -207,7 +207,7 @@ fn check_and_download(app: &AppHandle, endpoint: &Url) -> Result<Option<ReadyUpd
     Ok(Some(ReadyUpdate { update, bytes }))
 }
 
-/// At exit, after the backend stopped: installs the update that is ready, if any. Linux runs
+/// At exit, after the engine stopped: installs the update that is ready, if any. Linux runs
 /// the package manager (pkexec or sudo asks for a password), macOS swaps the `.app`, Windows
 /// starts the installer, which replaces the app once this process is gone.
 pub fn install_if_ready(app: &AppHandle) {

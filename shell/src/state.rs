@@ -2,7 +2,7 @@
 //!
 //! The Tauri glue feeds it [`Input`]s (supervisor events, discovery results, button presses) and
 //! performs side effects by looking at the phase it lands in; keeping the rules here makes every
-//! transition testable without a window or a backend.
+//! transition testable without a window or an engine.
 
 use std::path::PathBuf;
 
@@ -18,13 +18,13 @@ use crate::discovery::{RejectReason, Rejection};
 pub enum Phase {
     /// Checking free space and looking for a runtime.
     Discovering,
-    /// A runtime was chosen; the backend is being started.
+    /// A runtime was chosen; the engine is being started.
     Starting {
         runtime_dir: PathBuf,
         runtime_version: Version,
         step: StartStep,
     },
-    /// The window shows the backend's UI.
+    /// The window shows the engine's UI.
     Ready { url: String },
     /// Thin first run: fetching the index, downloading and installing the runtime.
     Installing(InstallProgress),
@@ -40,7 +40,7 @@ pub enum StartStep {
     Launching,
     /// A process was spawned (1-based attempt).
     Spawned { attempt: u32 },
-    /// The backend announced its port; `/health` is being polled.
+    /// The engine announced its port; `/health` is being polled.
     WaitingForHealth { port: u16 },
     /// Healthy; minting the launch code and opening the UI.
     OpeningUi,
@@ -83,7 +83,7 @@ impl std::fmt::Display for InstallProgress {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Failure {
-    /// The data folder's disk is (nearly) full: the backend would fail in confusing ways.
+    /// The data folder's disk is (nearly) full: the engine would fail in confusing ways.
     LowDisk {
         data_root: PathBuf,
         free_bytes: u64,
@@ -97,12 +97,12 @@ pub enum Failure {
         expected: String,
         rejections: Vec<Rejection>,
     },
-    /// The backend exited (before or after it was ready), or the UI could not be opened.
+    /// The engine exited (before or after it was ready), or the UI could not be opened.
     Crashed {
         message: String,
         log_tail: Vec<String>,
     },
-    /// The backend started but never answered in time.
+    /// The engine started but never answered in time.
     TimedOut {
         message: String,
         log_tail: Vec<String>,
@@ -141,7 +141,7 @@ pub enum Input {
     UiOpened {
         url: String,
     },
-    /// The launch-code hand-off failed (the backend then gets stopped).
+    /// The launch-code hand-off failed (the engine then gets stopped).
     HandoffFailed {
         message: String,
         log_tail: Vec<String>,
@@ -303,8 +303,8 @@ fn classify_not_found(rejections: Vec<Rejection>) -> Failure {
 
 fn exited(code: Option<i32>, log_tail: Vec<String>) -> Failure {
     let message = match code {
-        Some(code) => format!("The backend stopped unexpectedly (exit code {code})."),
-        None => "The backend was stopped by the operating system.".to_owned(),
+        Some(code) => format!("The engine stopped unexpectedly (exit code {code})."),
+        None => "The engine was stopped by the operating system.".to_owned(),
     };
     Failure::Crashed { message, log_tail }
 }

@@ -11,7 +11,7 @@ use crate::discovery::{RejectReason, Rejection};
 use crate::state::{Failure, InstallProgress, Phase, StartStep};
 
 /// Free space below which the shell refuses to start: uploads, the database and training
-/// outputs all land in the data root, and a full disk makes the backend fail in confusing ways.
+/// outputs all land in the data root, and a full disk makes the engine fail in confusing ways.
 pub const MIN_FREE_BYTES: u64 = 200 * 1024 * 1024;
 
 /// Facts about the machine the error screens mention, gathered by the glue.
@@ -37,7 +37,7 @@ pub struct View {
     pub message: String,
     /// Extra lines (where the shell looked, which folder is full, ...).
     pub details: Vec<String>,
-    /// The backend log's last lines, for crash screens.
+    /// The engine log's last lines, for crash screens.
     pub log_tail: Vec<String>,
     pub actions: Vec<Action>,
     /// Download progress, 0.0–1.0, while installing (the page draws a bar).
@@ -387,7 +387,7 @@ mod tests {
     #[test]
     fn crash_screen_offers_retry_logs_and_previous_only_when_present() {
         let failure = Phase::Failed(Failure::Crashed {
-            message: "the backend stopped before it was ready (exit status: 1) after 3 attempt(s); see the log /data/logs/backend.log".into(),
+            message: "the engine stopped before it was ready (exit status: 1) after 3 attempt(s); see the log /data/logs/engine.log".into(),
             log_tail: vec!["[stderr] cannot start".into()],
         });
         let without = view(&failure, &context(false));
@@ -398,7 +398,7 @@ mod tests {
         );
         assert_eq!(without.log_tail, ["[stderr] cannot start"]);
         assert!(without.message.starts_with(
-            "The backend stopped before it was ready (exit status: 1) after 3 attempt(s)."
+            "The engine stopped before it was ready (exit status: 1) after 3 attempt(s)."
         ));
         let with = view(&failure, &context(true));
         assert_eq!(with.actions.last().unwrap().id, "use_previous_runtime");

@@ -1,4 +1,4 @@
-//! A small HTTP client for the backend's API (apps/tokenizer-studio/API.md), over loopback.
+//! A small HTTP client for the engine's API (apps/tokenizer-studio/API.md), over loopback.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 use reqwest::blocking::{multipart, Client as Http, Response};
 use runtime_spec::launch::{HEALTH_PATHS, TOKEN_HEADER};
 use serde_json::{json, Value};
-use supervisor::{loopback, Backend};
+use supervisor::{loopback, Engine};
 
 use crate::{fail, SmokeError};
 
-/// Talks to one running backend with its launch token.
+/// Talks to one running engine with its launch token.
 pub struct Client {
     http: Http,
     base: String,
@@ -20,14 +20,14 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(backend: &Backend) -> Client {
+    pub fn new(engine: &Engine) -> Client {
         let http = loopback::client(Duration::from_secs(60)).expect("a plain HTTP client builds");
         Client {
             http,
-            base: backend.url().trim_end_matches('/').to_owned(),
-            port: backend.port(),
-            token: backend.token().to_owned(),
-            launch_id: backend.launch_id().to_owned(),
+            base: engine.url().trim_end_matches('/').to_owned(),
+            port: engine.port(),
+            token: engine.token().to_owned(),
+            launch_id: engine.launch_id().to_owned(),
         }
     }
 
@@ -189,7 +189,7 @@ impl Client {
         fs_err::write(dest, &bytes).map_err(|error| fail("download", error.to_string()))
     }
 
-    /// The job is in the history of this (restarted) backend.
+    /// The job is in the history of this (restarted) engine.
     pub fn check_job_listed(&self, job_id: &str) -> Result<(), SmokeError> {
         let jobs = self.get("history", "/api/v1/jobs")?;
         let found = jobs

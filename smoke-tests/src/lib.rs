@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use runtime_spec::Manifest;
-use supervisor::{Backend, LaunchRequest, StopOutcome};
+use supervisor::{Engine, LaunchRequest, StopOutcome};
 
 pub use client::Client;
 pub use orphan::{supervise_until_killed, SUPERVISOR_LINE_PREFIX};
@@ -95,13 +95,13 @@ pub fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
     let data = scratch.path().join("dätä root");
 
     let started = Instant::now();
-    let mut backend = start(&runtime, &manifest, &data)?;
+    let mut engine = start(&runtime, &manifest, &data)?;
     report.first_ready = started.elapsed();
-    let client = Client::new(&backend);
+    let client = Client::new(&engine);
     client.check_health()?;
     let line = format!(
         "ready at {} in {:.2?}; /health and /api/v1/health echo the launch id",
-        backend.url(),
+        engine.url(),
         report.first_ready
     );
     passed(&mut report, line);
@@ -121,17 +121,17 @@ pub fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
     );
     passed(&mut report, line);
 
-    let outcome = backend.stop(Duration::from_secs(10));
+    let outcome = engine.stop(Duration::from_secs(10));
     if !matches!(outcome, StopOutcome::StdinClosed { code: Some(0) }) {
         return Err(fail(
             "stop",
-            format!("the backend should exit 0 when its stdin closes; it ended with {outcome:?}"),
+            format!("the engine should exit 0 when its stdin closes; it ended with {outcome:?}"),
         ));
     }
-    let backend = start(&runtime, &manifest, &data)?;
-    let client = Client::new(&backend);
+    let engine = start(&runtime, &manifest, &data)?;
+    let client = Client::new(&engine);
     client.check_job_listed(&job_id)?;
-    drop(backend);
+    drop(engine);
     passed(
         &mut report,
         "stopped on stdin EOF; restarted on the same data: the job is in the history".into(),
@@ -156,7 +156,7 @@ fn read_manifest(runtime: &Path) -> Result<Manifest, SmokeError> {
 }
 
 /// Starts the runtime through the supervisor, as the shell does.
-pub fn start(runtime: &Path, manifest: &Manifest, data: &Path) -> Result<Backend, SmokeError> {
+pub fn start(runtime: &Path, manifest: &Manifest, data: &Path) -> Result<Engine, SmokeError> {
     let request = LaunchRequest::from_manifest(runtime.to_path_buf(), manifest, data.to_path_buf());
     supervisor::launch(&request, Arc::new(|_| {})).map_err(|error| fail("start", error.to_string()))
 }

@@ -1,4 +1,4 @@
-//! The no-orphan check: SIGKILL a supervising process and prove its backend died with it.
+//! The no-orphan check: SIGKILL a supervising process and prove its engine died with it.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -7,23 +7,23 @@ use std::time::{Duration, Instant};
 
 use crate::{fail, start, SmokeError, SupervisorCommand};
 
-/// Prefix of the line the supervising process prints once its backend is ready.
+/// Prefix of the line the supervising process prints once its engine is ready.
 pub const SUPERVISOR_LINE_PREFIX: &str = "SMOKE_SUPERVISOR ";
 
-/// Body of the supervising process: start the runtime, announce the backend's pid and port,
+/// Body of the supervising process: start the runtime, announce the engine's pid and port,
 /// then wait to be killed.
 pub fn supervise_until_killed(runtime: &Path, data: &Path) -> Result<(), SmokeError> {
     let bytes = fs_err::read(runtime.join(runtime_spec::layout::MANIFEST_FILE))
         .map_err(|error| fail("orphan", error.to_string()))?;
     let manifest = runtime_spec::Manifest::from_json(&bytes)
         .map_err(|error| fail("orphan", error.to_string()))?;
-    let backend = start(runtime, &manifest, data)?;
+    let engine = start(runtime, &manifest, data)?;
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(
         stdout,
         "{SUPERVISOR_LINE_PREFIX}{{\"pid\": {}, \"port\": {}}}",
-        backend.pid(),
-        backend.port()
+        engine.pid(),
+        engine.port()
     );
     let _ = stdout.flush();
     loop {
@@ -31,7 +31,7 @@ pub fn supervise_until_killed(runtime: &Path, data: &Path) -> Result<(), SmokeEr
     }
 }
 
-/// Starts a supervising process, SIGKILLs it, and checks within 2 s that the backend and every
+/// Starts a supervising process, SIGKILLs it, and checks within 2 s that the engine and every
 /// process in its group are gone (a zombie counts as gone: PID 1 here may not reap) and that
 /// its port can be bound again.
 #[cfg(target_os = "linux")]
@@ -62,7 +62,7 @@ pub(crate) fn check_no_orphan_after_sigkill(
             let _ = child.kill();
             return Err(fail(
                 "orphan",
-                "the supervising process exited before its backend was ready",
+                "the supervising process exited before its engine was ready",
             ));
         }
         if let Some(json) = line.trim().strip_prefix(SUPERVISOR_LINE_PREFIX) {
@@ -76,7 +76,7 @@ pub(crate) fn check_no_orphan_after_sigkill(
     if !is_alive(pid) {
         return Err(fail(
             "orphan",
-            format!("backend {pid} was not running before the kill"),
+            format!("engine {pid} was not running before the kill"),
         ));
     }
     // SIGKILL: no handler, no cleanup in the supervising process can run.
@@ -89,7 +89,7 @@ pub(crate) fn check_no_orphan_after_sigkill(
         let port_free = std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
         if !is_alive(pid) && group_alive.is_empty() && port_free {
             return Ok(format!(
-                "SIGKILL of the supervising process: backend {pid} and its group gone, port {port} free after {:.2?}",
+                "SIGKILL of the supervising process: engine {pid} and its group gone, port {port} free after {:.2?}",
                 killed_at.elapsed()
             ));
         }
@@ -97,7 +97,7 @@ pub(crate) fn check_no_orphan_after_sigkill(
             return Err(fail(
                 "orphan",
                 format!(
-                    "2 s after SIGKILL of its supervisor: backend {pid} alive={}, group members alive={group_alive:?}, port {port} free={port_free}",
+                    "2 s after SIGKILL of its supervisor: engine {pid} alive={}, group members alive={group_alive:?}, port {port} free={port_free}",
                     is_alive(pid)
                 ),
             ));
@@ -134,7 +134,7 @@ fn proc_stat(pid: i32) -> Option<(char, i32)> {
     Some((state, pgrp))
 }
 
-/// Live processes whose process group is `pgid` (the backend leads its own group).
+/// Live processes whose process group is `pgid` (the engine leads its own group).
 #[cfg(target_os = "linux")]
 fn processes_in_group(pgid: i32) -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Why a launch could not produce a ready, trusted backend.
+/// Why a launch could not produce a ready, trusted engine.
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {
     /// The manifest's launch contract has no program to run.
@@ -14,7 +14,7 @@ pub enum SupervisorError {
     EmptyArgv { runtime_root: PathBuf },
 
     /// The OS refused to start the interpreter (missing file, not executable, ...).
-    #[error("could not start the backend {program}: {source}; check that the runtime is complete or reinstall it")]
+    #[error("could not start the engine {program}: {source}; check that the runtime is complete or reinstall it")]
     Spawn {
         program: PathBuf,
         #[source]
@@ -22,7 +22,7 @@ pub enum SupervisorError {
     },
 
     /// The log folder or file could not be created or written.
-    #[error("could not write the backend log {path}: {source}; check free disk space and permissions of the data folder")]
+    #[error("could not write the engine log {path}: {source}; check free disk space and permissions of the data folder")]
     Log {
         path: PathBuf,
         #[source]
@@ -34,7 +34,7 @@ pub enum SupervisorError {
     Random(#[source] std::io::Error),
 
     /// Every attempt exited before announcing readiness.
-    #[error("the backend stopped before it was ready ({last_exit}) after {attempts} attempt(s); see the log {log}")]
+    #[error("the engine stopped before it was ready ({last_exit}) after {attempts} attempt(s); see the log {log}")]
     ExitedBeforeReady {
         attempts: u32,
         last_exit: String,
@@ -42,15 +42,15 @@ pub enum SupervisorError {
     },
 
     /// No readiness line arrived in time.
-    #[error("the backend did not announce its port within {timeout:?}; see the log {log}, and try again (a first start after an update can be slower)")]
+    #[error("the engine did not announce its port within {timeout:?}; see the log {log}, and try again (a first start after an update can be slower)")]
     ReadyTimeout { timeout: Duration, log: PathBuf },
 
     /// The readiness line named another launch: some other process wrote it.
-    #[error("the backend announced launch id {found:?}, not this launch's; another copy may be running: close other Tokenizer Studio windows and try again")]
+    #[error("the engine announced launch id {found:?}, not this launch's; another copy may be running: close other Tokenizer Studio windows and try again")]
     ReadyLaunchIdMismatch { found: String },
 
     /// `/health` never answered 200 for this launch before the deadline.
-    #[error("the backend at {url} did not become healthy within {deadline:?} (last answer: {last_problem}); see the log {log}")]
+    #[error("the engine at {url} did not become healthy within {deadline:?} (last answer: {last_problem}); see the log {log}")]
     HealthTimeout {
         url: String,
         deadline: Duration,

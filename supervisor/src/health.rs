@@ -1,4 +1,4 @@
-//! The backend's health endpoint: one GET on loopback, answered with a small JSON object.
+//! The engine's health endpoint: one GET on loopback, answered with a small JSON object.
 
 use std::io::Read;
 use std::time::Duration;
@@ -126,7 +126,7 @@ mod tests {
                 ok(Some("z")),
             ),
             ("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 8\r\n\r\nstarting", not_yet("HTTP 503")),
-            // No redirect is followed: the backend never sends one.
+            // No redirect is followed: the engine never sends one.
             ("HTTP/1.1 302 Found\r\nLocation: http://example.invalid/\r\nContent-Length: 0\r\n\r\n", not_yet("HTTP 302")),
             ("HTTP/1.0 200 OK\r\n\r\n<html>", not_yet("HTTP 200 without a JSON object")),
             ("HTTP/1.0 200 OK\r\n\r\n[1]", not_yet("HTTP 200 without a JSON object")),
@@ -169,7 +169,7 @@ mod tests {
         ) {
             return;
         }
-        // A proxy that would answer for the backend if the client went through it.
+        // A proxy that would answer for the engine if the client went through it.
         let (proxy_port, _proxy) = test_support::http::serve_raw_once(
             "HTTP/1.1 200 OK\r\nContent-Length: 23\r\n\r\n{\"launch_id\":\"proxied\"}",
         );

@@ -1,4 +1,4 @@
-//! Supervises the Python backend: spawn, readiness, health, logs, shutdown, no orphans.
+//! Supervises the Python engine: spawn, readiness, health, logs, shutdown, no orphans.
 //!
 //! Plain Rust on threads, no Tauri types and no async runtime, so the shell, the smoke tests
 //! and tools can all use it. The launch contract it follows is described in
@@ -15,13 +15,13 @@
 //!     "/home/me/.local/share/tokenizer-studio".into(),
 //! );
 //! let on_event: supervisor::EventHandler = Arc::new(|event| println!("{event:?}"));
-//! let mut backend = supervisor::launch(&request, on_event)?;
-//! println!("open {}", backend.url());
-//! let outcome = backend.stop(request.stop_grace);
+//! let mut engine = supervisor::launch(&request, on_event)?;
+//! println!("open {}", engine.url());
+//! let outcome = engine.stop(request.stop_grace);
 //! # let _ = outcome; Ok(()) }
 //! ```
 
-mod backend;
+mod engine;
 mod error;
 mod health;
 mod logs;
@@ -38,7 +38,7 @@ use std::time::Duration;
 use runtime_spec::LaunchContract;
 use serde::{Deserialize, Serialize};
 
-pub use backend::{launch, Backend};
+pub use engine::{launch, Engine};
 pub use error::SupervisorError;
 pub use logs::{format_line, utc_timestamp, Rotation, LOG_FILE_NAME, TAIL_LINES};
 
@@ -48,26 +48,26 @@ pub use logs::{format_line, utc_timestamp, Rotation, LOG_FILE_NAME, TAIL_LINES};
 pub struct LaunchRequest {
     /// The unpacked runtime; `contract.argv[0]` and `contract.cwd` are relative to it.
     pub runtime_root: PathBuf,
-    /// How to start the backend (from the runtime's manifest).
+    /// How to start the engine (from the runtime's manifest).
     pub contract: LaunchContract,
-    /// The user's data root, passed to the backend in the launch environment.
+    /// The user's data root, passed to the engine in the launch environment.
     pub data_root: PathBuf,
     /// Appended after the contract's argv (e.g. `--web-dir DIR` in development).
     pub extra_args: Vec<OsString>,
     /// Set before the contract's variables, which therefore always win (the token and launch id
     /// cannot be overridden by accident).
     pub extra_env: Vec<(OsString, OsString)>,
-    /// Where `backend.log` and its rotated copies go; `<data>/logs/` by default.
+    /// Where `engine.log` and its rotated copies go; `<data>/logs/` by default.
     pub log_dir: PathBuf,
     /// How long to wait for the readiness line after each spawn.
     pub ready_timeout: Duration,
     /// How long, after the readiness line, `/health` may take to answer 200 for this launch.
     pub health_deadline: Duration,
-    /// Spawns tried when the backend exits before it is ready (e.g. it failed to bind).
+    /// Spawns tried when the engine exits before it is ready (e.g. it failed to bind).
     pub max_attempts: u32,
     /// Used by `Drop` for each polite stop step (stdin closed, then SIGTERM) before SIGKILL.
     pub stop_grace: Duration,
-    /// Size cap and number of rotated copies of `backend.log`.
+    /// Size cap and number of rotated copies of `engine.log`.
     pub log_rotation: Rotation,
 }
 
@@ -109,18 +109,18 @@ impl LaunchRequest {
     }
 }
 
-/// Progress of a launch and of the running backend, for the UI (serialises as
+/// Progress of a launch and of the running engine, for the UI (serialises as
 /// `{"kind": "ready", "url": ..., ...}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SupervisorEvent {
     /// A spawn is about to happen (1-based).
     Starting { attempt: u32 },
-    /// The backend announced its port; `/health` is being polled.
+    /// The engine announced its port; `/health` is being polled.
     WaitingForHealth { port: u16 },
     /// `/health` answered for this launch; the UI may navigate to `url`.
     Ready { url: String, port: u16, pid: u32 },
-    /// The backend exited on its own after it was ready (not through [`Backend::stop`]).
+    /// The engine exited on its own after it was ready (not through [`Engine::stop`]).
     /// `code` is `None` when a signal ended it.
     Exited {
         code: Option<i32>,
@@ -137,13 +137,13 @@ pub enum SupervisorEvent {
 /// an exit. Wrap an `mpsc::Sender` or a Tauri `emit` in it.
 pub type EventHandler = Arc<dyn Fn(SupervisorEvent) + Send + Sync>;
 
-/// Which step of [`Backend::stop`] ended the backend. `code` is `None` when a signal ended it.
+/// Which step of [`Engine::stop`] ended the engine. `code` is `None` when a signal ended it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum StopOutcome {
     /// It had already exited before `stop` was called.
     AlreadyExited { code: Option<i32> },
-    /// It exited after its stdin was closed (the backend's normal shutdown).
+    /// It exited after its stdin was closed (the engine's normal shutdown).
     StdinClosed { code: Option<i32> },
     /// It exited after SIGTERM to its process group (Windows: after its job was terminated).
     Terminated { code: Option<i32> },

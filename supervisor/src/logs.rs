@@ -1,4 +1,4 @@
-//! The backend's output: a size-capped, rotated `backend.log` plus an in-memory tail for error
+//! The engine's output: a size-capped, rotated `engine.log` plus an in-memory tail for error
 //! screens.
 
 use std::collections::VecDeque;
@@ -10,10 +10,10 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::SupervisorError;
 
 /// File name of the live log inside the log folder; rotated copies get `.1`, `.2`, ...
-pub const LOG_FILE_NAME: &str = "backend.log";
-/// Lines kept in memory for [`crate::Backend::log_tail`] and the events.
+pub const LOG_FILE_NAME: &str = "engine.log";
+/// Lines kept in memory for [`crate::Engine::log_tail`] and the events.
 pub const TAIL_LINES: usize = 200;
-/// Longer lines are split: a backend printing megabytes without a newline must not make the
+/// Longer lines are split: an engine printing megabytes without a newline must not make the
 /// supervisor buffer them all.
 const MAX_LINE_BYTES: usize = 16 * 1024;
 
@@ -36,12 +36,12 @@ impl Stream {
     }
 }
 
-/// Rotation limits for `backend.log`.
+/// Rotation limits for `engine.log`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rotation {
-    /// Rotate before a write would make `backend.log` larger than this.
+    /// Rotate before a write would make `engine.log` larger than this.
     pub max_bytes: u64,
-    /// Rotated files kept (`backend.log.1` ... `backend.log.N`); older ones are deleted.
+    /// Rotated files kept (`engine.log.1` ... `engine.log.N`); older ones are deleted.
     pub n_files_kept: u32,
 }
 
@@ -66,7 +66,7 @@ struct Inner {
 }
 
 impl LogSink {
-    /// Opens (appends to) `<log_dir>/backend.log`, creating the folder.
+    /// Opens (appends to) `<log_dir>/engine.log`, creating the folder.
     pub(crate) fn open(
         log_dir: &Path,
         rotation: Rotation,
@@ -133,9 +133,9 @@ impl LogSink {
         self.lock().open_streams += 1;
         let sink = Arc::clone(self);
         let spawned = std::thread::Builder::new()
-            .name(format!("backend-{}", stream.name()))
+            .name(format!("engine-{}", stream.name()))
             .spawn(move || {
-                // Draining both pipes continuously is what keeps a chatty backend from blocking
+                // Draining both pipes continuously is what keeps a chatty engine from blocking
                 // on a full pipe buffer while we wait for its readiness line.
                 let mut reader = std::io::BufReader::with_capacity(64 * 1024, pipe);
                 let mut line = Vec::with_capacity(256);
@@ -207,7 +207,7 @@ impl Inner {
         self.tail.push_back(format!("(log file disabled: {error})"));
     }
 
-    /// `backend.log.{N-1}` → `.N`, ..., `backend.log` → `.1`, then a fresh `backend.log`.
+    /// `engine.log.{N-1}` → `.N`, ..., `engine.log` → `.1`, then a fresh `engine.log`.
     fn rotate(&mut self, path: &Path) -> std::io::Result<()> {
         self.file = None;
         let numbered = |n: u32| {
@@ -275,7 +275,7 @@ fn read_bounded_line<R: BufRead>(reader: &mut R, line: &mut Vec<u8>) -> bool {
     }
 }
 
-/// One line of `backend.log` or the shell's `shell.log`:
+/// One line of `engine.log` or the shell's `shell.log`:
 /// `<UTC time, RFC 3339, milliseconds> <source, padded to 6> | <text>` and a newline. Both logs
 /// use it so the two files of one support request merge by sorting their lines.
 pub fn format_line(time: SystemTime, source: &str, text: &str) -> String {
@@ -363,12 +363,12 @@ mod tests {
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(names, ["backend.log", "backend.log.1", "backend.log.2"]);
+        assert_eq!(names, ["engine.log", "engine.log.1", "engine.log.2"]);
         for name in &names {
             let size = fs_err::metadata(dir.path().join(name)).unwrap().len();
             assert!(size <= rotation.max_bytes, "{name} has {size} bytes");
         }
-        let current = fs_err::read_to_string(dir.path().join("backend.log")).unwrap();
+        let current = fs_err::read_to_string(dir.path().join("engine.log")).unwrap();
         assert!(
             current.trim_end().ends_with("stderr | line 0999"),
             "{current}"
@@ -389,7 +389,7 @@ mod tests {
         };
         let sink = LogSink::open(dir.path(), rotation).unwrap();
         sink.line(Stream::Supervisor, &"y".repeat(200));
-        let rotated = fs_err::read(dir.path().join("backend.log.1")).unwrap();
+        let rotated = fs_err::read(dir.path().join("engine.log.1")).unwrap();
         assert_eq!(rotated, vec![b'x'; 900]);
     }
 }

@@ -1,9 +1,9 @@
-//! The HTTP client for requests to the backend on `127.0.0.1`: the health check here, the
+//! The HTTP client for requests to the engine on `127.0.0.1`: the health check here, the
 //! shell's launch-code hand-off.
 //!
 //! reqwest's blocking client, the one every crate of the workspace already links for downloads,
 //! set up for loopback: no proxy (reqwest honours `HTTP_PROXY`/`ALL_PROXY`, and a proxy cannot
-//! reach this machine's loopback), no redirects (the backend never redirects these requests,
+//! reach this machine's loopback), no redirects (the engine never redirects these requests,
 //! so a redirect means another server), and one timeout for connecting and for each read.
 
 use std::time::Duration;
@@ -19,7 +19,7 @@ pub fn client(timeout: Duration) -> Result<reqwest::blocking::Client, reqwest::E
         .build()
 }
 
-/// `http://127.0.0.1:<port><path>`. The backend accepts only the Host `127.0.0.1:<port>` or
+/// `http://127.0.0.1:<port><path>`. The engine accepts only the Host `127.0.0.1:<port>` or
 /// `localhost:<port>`, and reqwest sends exactly the URL's host and port.
 pub fn url(port: u16, path: &str) -> String {
     format!("http://127.0.0.1:{port}{path}")

@@ -1,8 +1,8 @@
-//! OS-specific containment: what makes the backend and everything it starts die with us.
+//! OS-specific containment: what makes the engine and everything it starts die with us.
 //!
 //! Linux: the child gets `PR_SET_PDEATHSIG(SIGKILL)` and its own process group, so a crash or
-//! SIGKILL of the shell kills the backend and `stop` can signal the whole group.
-//! Other Unix: the process group only (macOS has no parent-death signal; the backend's
+//! SIGKILL of the shell kills the engine and `stop` can signal the whole group.
+//! Other Unix: the process group only (macOS has no parent-death signal; the engine's
 //! stdin-EOF rule covers it). Windows: a Job Object with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`,
 //! whose handle the OS closes when the shell dies.
 
@@ -22,7 +22,7 @@ pub(crate) fn configure(command: &mut Command) {
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
-        // pgid = the child's pid: `killpg` then reaches the backend and whatever it started.
+        // pgid = the child's pid: `killpg` then reaches the engine and whatever it started.
         command.process_group(0);
         #[cfg(target_os = "linux")]
         {
@@ -199,7 +199,7 @@ mod windows_job {
 
     /// A job that kills its processes when its last handle closes, with `process` in it; `None`
     /// when Windows refuses (then only the process itself can be terminated). Processes the
-    /// child starts before it is assigned escape the job; the backend starts none that early.
+    /// child starts before it is assigned escape the job; the engine starts none that early.
     unsafe fn kill_on_close_job(process: HANDLE) -> Option<OwnedHandle> {
         let job = CreateJobObjectW(std::ptr::null(), std::ptr::null());
         if job.is_null() {

@@ -3,7 +3,7 @@
 //! Uploads, training history and trained tokenizers are nobody else's business, and on a
 //! shared Linux or macOS machine the default umask (022) would leave them readable by every
 //! local user. Whoever touches the data root first (the shell's log, the runtime store, the
-//! supervisor's `backend.log`, the backend itself) makes it 0700, and re-applies that on every
+//! supervisor's `engine.log`, the engine itself) makes it 0700, and re-applies that on every
 //! start, so a folder created by an older build or by hand is repaired too. Files the shell
 //! side writes there are created 0600. Windows folders under `%APPDATA%` are already private
 //! to the user through their inherited ACL, so nothing is changed there.

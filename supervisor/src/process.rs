@@ -1,6 +1,6 @@
-//! One spawned backend process: the thread that owns it (spawn, containment in its group,
+//! One spawned engine process: the thread that owns it (spawn, containment in its group,
 //! reaping), its recorded exit, and the stop sequence. The launch attempts around it live in
-//! `backend.rs`.
+//! `engine.rs`.
 
 use std::path::Path;
 use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus};
@@ -76,7 +76,7 @@ impl ProcessState {
     }
 }
 
-/// One spawned backend process and its group.
+/// One spawned engine process and its group.
 pub(crate) struct Process {
     pub(crate) pid: u32,
     stdin: Option<ChildStdin>,
@@ -88,8 +88,8 @@ pub(crate) struct Process {
 ///
 /// `PR_SET_PDEATHSIG` fires when the *thread* that forked the child exits, not the process:
 /// spawning from the caller's thread (a Tauri setup thread, a short-lived worker) would kill
-/// the backend as soon as that thread ends. The owner thread also waits for the exit, kills
-/// what the backend left behind in its group, and reports unexpected exits.
+/// the engine as soon as that thread ends. The owner thread also waits for the exit, kills
+/// what the engine left behind in its group, and reports unexpected exits.
 pub(crate) fn spawn_owned(
     mut command: Command,
     program: &Path,
@@ -104,7 +104,7 @@ pub(crate) fn spawn_owned(
     let owner_state = Arc::clone(&state);
     let (sender, receiver) = mpsc::channel();
     std::thread::Builder::new()
-        .name("backend-owner".into())
+        .name("engine-owner".into())
         .spawn(move || {
             let mut child = match command.spawn() {
                 Ok(child) => child,
@@ -143,7 +143,7 @@ pub(crate) fn spawn_owned(
                 // by the time `stop` returns.
                 logs.line(
                     Stream::Supervisor,
-                    &format!("backend pid {pid} ended: {}", exit.description),
+                    &format!("engine pid {pid} ended: {}", exit.description),
                 );
                 inner.exit = Some(exit.clone());
                 (exit, inner.ready && !inner.stopping)

@@ -5,13 +5,13 @@
 use std::path::PathBuf;
 
 use runtime_spec::Version;
-use supervisor::{Backend, EventHandler, LaunchRequest, SupervisorError};
+use supervisor::{Engine, EventHandler, LaunchRequest, SupervisorError};
 
 use crate::store::{RolledBack, Store, CURRENT, DEFAULT};
 
-/// A healthy backend and how it was reached.
+/// A healthy engine and how it was reached.
 pub struct Launched {
-    pub backend: Backend,
+    pub engine: Engine,
     pub runtime_dir: PathBuf,
     pub version: Version,
     /// Set when the runtime on trial failed and the previous one was started instead.
@@ -41,7 +41,7 @@ pub fn launch_with_rollback(
     on_event: EventHandler,
 ) -> Result<Launched, LaunchError> {
     let trial = store.settle()?;
-    let start = |store: &Store| -> Result<(Backend, PathBuf, Version), LaunchError> {
+    let start = |store: &Store| -> Result<(Engine, PathBuf, Version), LaunchError> {
         let (slot, manifest) = [CURRENT, DEFAULT]
             .iter()
             .find_map(|slot| Some((*slot, store.manifest_in(slot)?)))
@@ -53,15 +53,15 @@ pub fn launch_with_rollback(
         configure(&mut request);
         let version = manifest.runtime_version.clone();
         match supervisor::launch(&request, on_event.clone()) {
-            Ok(backend) => Ok((backend, dir, version)),
+            Ok(engine) => Ok((engine, dir, version)),
             Err(source) => Err(LaunchError::Failed { version, source }),
         }
     };
     match start(store) {
-        Ok((backend, runtime_dir, version)) => {
+        Ok((engine, runtime_dir, version)) => {
             store.confirm_healthy()?;
             Ok(Launched {
-                backend,
+                engine,
                 runtime_dir,
                 version,
                 rolled_back: None,
@@ -69,10 +69,10 @@ pub fn launch_with_rollback(
         }
         Err(error) if trial.is_some() => match store.roll_back()? {
             Some(rolled_back) => {
-                let (backend, runtime_dir, version) = start(store)?;
+                let (engine, runtime_dir, version) = start(store)?;
                 store.confirm_healthy()?;
                 Ok(Launched {
-                    backend,
+                    engine,
                     runtime_dir,
                     version,
                     rolled_back: Some(rolled_back),

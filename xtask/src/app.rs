@@ -1,4 +1,4 @@
-//! Stage 5, app: the backend packages copied into `runtime/app/` and precompiled.
+//! Stage 5, app: the engine packages copied into `runtime/app/` and precompiled.
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +19,7 @@ pub fn prepare(api_dir: &Path, build_dir: &Path, host_python: &Path) -> Result<P
     for source in &sources {
         if !source.join("__init__.py").is_file() {
             bail!(
-                "{} is not a Python package (no __init__.py): the backend layout changed",
+                "{} is not a Python package (no __init__.py): the engine layout changed",
                 source.display()
             );
         }
@@ -29,7 +29,7 @@ pub fn prepare(api_dir: &Path, build_dir: &Path, host_python: &Path) -> Result<P
     if fsutil::stamp_matches(&stamp_file, &stamp) && dir.is_dir() {
         ui::step(
             "app",
-            "reusing the compiled backend packages (sources unchanged)",
+            "reusing the compiled engine packages (sources unchanged)",
         );
         return Ok(dir);
     }

@@ -50,7 +50,7 @@ pub fn runtime(plan: &Plan) -> Result<()> {
     fs_err::write(&touched, &original)?;
     let (one_file, _) = one_file?;
     rows.push((
-        "rebuild after editing one backend .py".into(),
+        "rebuild after editing one engine .py".into(),
         secs(one_file),
     ));
     assemble::runtime(plan)?;
@@ -93,7 +93,7 @@ pub fn runtime(plan: &Plan) -> Result<()> {
 }
 
 /// Median-of-N cold starts (spawn → `/health` 200) of the runtime, the import floor and a
-/// PyInstaller onedir build of the same backend with the same CPython.
+/// PyInstaller onedir build of the same engine with the same CPython.
 pub fn startup(plan: &Plan, runs: usize) -> Result<()> {
     let runtime = &plan.runtime_dir;
     let manifest = assemble::read_manifest(runtime).with_context(|| {
@@ -273,7 +273,7 @@ fn time_to_line(command: &mut Command) -> Result<Duration> {
     Ok(elapsed)
 }
 
-/// Spawns a backend, reads its READY line, polls `/health` until 200, then closes its stdin.
+/// Spawns an engine, reads its READY line, polls `/health` until 200, then closes its stdin.
 fn time_to_health(mut command: Command, data: &Path) -> Result<Duration> {
     let started = Instant::now();
     let mut child = command
@@ -326,7 +326,7 @@ const PYINSTALLER_ENTRY: &str =
     "import runpy\n\nrunpy.run_module('app', run_name='__main__', alter_sys=True)\n";
 
 /// Modules PyInstaller's analysis cannot see from the entry script: `app` is named only as a
-/// string (runpy), and the backend imports the others lazily (training, parquet).
+/// string (runpy), and the engine imports the others lazily (training, parquet).
 const PYINSTALLER_MODULES: &[&str] = &[
     "--hidden-import",
     "app.__main__",
@@ -344,8 +344,8 @@ const PYINSTALLER_MODULES: &[&str] = &[
     "templates",
 ];
 
-/// A PyInstaller onedir build of the backend with the host CPython 3.12 and the same lock,
-/// cached in `target/bench/pyinstaller` and rebuilt when the backend or the lock changes.
+/// A PyInstaller onedir build of the engine with the host CPython 3.12 and the same lock,
+/// cached in `target/bench/pyinstaller` and rebuilt when the engine or the lock changes.
 fn pyinstaller_bundle(plan: &Plan) -> Result<PathBuf> {
     let work = plan.root.join("target").join("bench").join("pyinstaller");
     let bundle = work.join("dist").join("tokenizer-studio");

@@ -1,9 +1,9 @@
 //! `cargo xtask bench shell`: the shell's release binary size (goal ≤ 12 MB), launch → UI-ready
 //! time over N launches sharing one data folder, and idle RSS of the shell, its WebKit
-//! processes and the backend once the UI is up.
+//! processes and the engine once the UI is up.
 //!
-//! "UI ready" is the shell log's `ui loaded` line (`<data>/logs/shell.log`): the backend's page
-//! finished loading in the window, after discovery, backend start, `/health` and the launch-code
+//! "UI ready" is the shell log's `ui loaded` line (`<data>/logs/shell.log`): the engine's page
+//! finished loading in the window, after discovery, engine start, `/health` and the launch-code
 //! hand-off. Without a `DISPLAY` the bench starts a private Xvfb; it always starts a private
 //! D-Bus session bus, so the single-instance plugin never hands over to a shell already running
 //! on the desktop. Every process it starts is owned by a guard that stops it on every exit path.
@@ -25,7 +25,7 @@ const GOAL_BINARY_BYTES: u64 = 12_000_000;
 const IDLE_BEFORE_RSS: Duration = Duration::from_secs(5);
 /// A launch that shows no UI within this long fails the bench.
 const UI_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long a stopped shell gets to shut its backend down before it is killed.
+/// How long a stopped shell gets to shut its engine down before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 /// X display numbers the bench tries (the shell E2E tests use :90–:139).
 const DISPLAY_NUMBERS: std::ops::Range<u32> = 140..190;
@@ -186,7 +186,7 @@ pub fn shell(plan: &Plan, options: &ShellBenchOptions) -> Result<()> {
             format!("  WebKit processes ({})", idle_rss.n_webkit),
             mb(idle_rss.webkit_kib),
         ),
-        ("  backend (python)".to_owned(), mb(idle_rss.backend_kib)),
+        ("  engine (python)".to_owned(), mb(idle_rss.engine_kib)),
         (
             format!(
                 "  shell + all {} descendants (shared pages counted per process)",
@@ -294,7 +294,7 @@ struct IdleRss {
     shell_kib: u64,
     webkit_kib: u64,
     n_webkit: usize,
-    backend_kib: u64,
+    engine_kib: u64,
     descendants_kib: u64,
     n_descendants: usize,
 }
@@ -307,7 +307,7 @@ impl IdleRss {
             shell_kib,
             webkit_kib: 0,
             n_webkit: 0,
-            backend_kib: 0,
+            engine_kib: 0,
             descendants_kib: 0,
             n_descendants: 0,
         };
@@ -322,7 +322,7 @@ impl IdleRss {
                 rss.webkit_kib += kib;
                 rss.n_webkit += 1;
             } else if comm.starts_with("python") {
-                rss.backend_kib += kib;
+                rss.engine_kib += kib;
             }
         }
         Ok(rss)
@@ -398,9 +398,9 @@ impl Drop for Guarded {
     }
 }
 
-/// A launched shell. `stop` asks it to quit (SIGTERM: it stops the backend gracefully and
+/// A launched shell. `stop` asks it to quit (SIGTERM: it stops the engine gracefully and
 /// exits 0); dropping it unstopped, on an error path, does the same and kills it after
-/// [`STOP_TIMEOUT`]. The backend dies with the shell either way (`PR_SET_PDEATHSIG`).
+/// [`STOP_TIMEOUT`]. The engine dies with the shell either way (`PR_SET_PDEATHSIG`).
 struct ShellProcess(Child);
 
 impl ShellProcess {

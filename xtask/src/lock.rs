@@ -1,4 +1,4 @@
-//! `cargo xtask lock [--check]`: hashed per-target locks of the backend's dependencies
+//! `cargo xtask lock [--check]`: hashed per-target locks of the engine's dependencies
 //! (`docs/decisions/0004-uv-target-install.md`).
 
 use std::path::{Path, PathBuf};

@@ -175,7 +175,7 @@ pub(crate) fn test_venv(root: &Path, cache_dir: &Path) -> Result<PathBuf> {
     let target = Target::host().context("tests run on a release target host")?;
     let lock = root.join("lockfiles").join(format!("{target}.txt"));
     let stamp_file = root.join("target").join("test-venv.stamp");
-    // pip + setuptools: the packaging test builds the backend's wheel offline, as
+    // pip + setuptools: the packaging test builds the engine's wheel offline, as
     // `pip install ./apps/tokenizer-studio/api` would. ruff is pinned: `cargo xtask tidy` fails
     // on what it reports, so a new release must not change the verdict on unchanged code.
     let test_tools = ["pytest", "httpx", "pip", "setuptools", "ruff==0.17.6"];

@@ -65,6 +65,10 @@ pub fn tidy(options: &TidyOptions) -> Result<()> {
             "outside references",
             Box::new(|| Ok(per_file(&sources, outside_reference_findings))),
         ),
+        (
+            "one word for the engine",
+            Box::new(|| Ok(per_file(&sources, retired_word_findings))),
+        ),
         ("python lock headers", Box::new(|| lock_headers(&root))),
         ("rustfmt", Box::new(|| rustfmt(&root))),
         ("ruff check", Box::new(|| ruff(&root, &python_files, false))),
@@ -222,6 +226,32 @@ fn marker_findings(path: &str, text: &str) -> Vec<String> {
             });
         if let Some(marker) = found {
             findings.push(format!("{path}:{}: contains `{marker}`", number + 1));
+        }
+    }
+    findings
+}
+
+/// The Python process is the *engine* in code, UI and docs alike (`docs/decisions/0017`): the
+/// words it had before are refused anywhere in the tree, in any case and inside identifiers.
+/// Other projects' names that contain one stay: PEP 517's build-backend key and torch's
+/// `torch.backends` module. Spelled in pieces so this file passes.
+fn retired_word_findings(path: &str, text: &str) -> Vec<String> {
+    let retired = [concat!("back", "end"), concat!("side", "car")];
+    let foreign = [
+        concat!("build-", "back", "end"),
+        concat!("torch.", "back", "ends"),
+    ];
+    let mut findings = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let mut lower = line.to_ascii_lowercase();
+        for name in foreign {
+            lower = lower.replace(name, "");
+        }
+        if let Some(word) = retired.iter().find(|word| lower.contains(**word)) {
+            findings.push(format!(
+                "{path}:{}: says `{word}`; the Python process is the engine",
+                number + 1
+            ));
         }
     }
     findings
@@ -443,7 +473,7 @@ fn clippy_findings(stderr: &str) -> Vec<String> {
         .collect()
 }
 
-/// `ruff check`, or `ruff format --check`, over every Python file with the backend's settings
+/// `ruff check`, or `ruff format --check`, over every Python file with the engine's settings
 /// (`[tool.ruff]` in its pyproject.toml), from the test venv where the pinned ruff lives.
 fn ruff(root: &Path, files: &[&String], format: bool) -> Findings {
     let python = test::test_venv(root, &plan::cache_dir()?)?;
@@ -572,7 +602,7 @@ fn tsc(web_dir: &Path) -> Findings {
     })
 }
 
-/// `src/api/schema.d.ts` is what `npm run gen:api` makes from the backend as it is now.
+/// `src/api/schema.d.ts` is what `npm run gen:api` makes from the engine as it is now.
 fn api_types(root: &Path, web_dir: &Path) -> Findings {
     let node = node_with_modules(web_dir)?;
     let python = test::test_venv(root, &plan::cache_dir()?)?;
@@ -689,6 +719,21 @@ mod tests {
         assert_eq!(marker_findings("a.rs", macro_line).len(), 1);
         assert!(marker_findings("notes.txt", &format!("{MARKER}\n")).is_empty());
         assert!(marker_findings("a.py", macro_line).is_empty());
+    }
+
+    #[test]
+    fn the_engine_has_one_name() {
+        let old = concat!("Back", "end");
+        let text = format!(
+            "fn start() {{}}\nlet x: {old}Handle;\nbuild-{}\n",
+            old.to_lowercase()
+        );
+        assert_eq!(
+            retired_word_findings("src/a.rs", &text),
+            ["src/a.rs:2: says `back\u{65}nd`; the Python process is the engine"]
+        );
+        let torch = format!("torch.{}s.mps.is_available()", old.to_lowercase());
+        assert!(retired_word_findings("probe.py", &torch).is_empty());
     }
 
     #[test]

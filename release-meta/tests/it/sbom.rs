@@ -135,7 +135,7 @@ fn sbom_from_the_lock_alone() {
     let python = component(&bom, "cpython");
     assert_eq!(python["version"], "3.12.14");
 
-    // The `# via` comments become edges: fastapi is required by the backend (the runtime),
+    // The `# via` comments become edges: fastapi is required by the engine (the runtime),
     // starlette by fastapi.
     let dependencies = bom["dependencies"].as_array().unwrap();
     let depends_on = |reference: &str| -> Vec<String> {

@@ -10,7 +10,7 @@ use runtime_spec::env;
 use test_support::workspace_root as repo_root;
 
 #[test]
-fn data_root_cases_shared_with_the_backend() {
+fn data_root_cases_shared_with_the_engine() {
     let text = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data-root-cases.json"),
     )
@@ -73,7 +73,7 @@ fn readme_lists_every_variable_of_the_table() {
 #[test]
 fn every_variable_the_code_names_is_in_the_table() {
     let prefix = concat!("TOKENIZER_STUDIO", "_");
-    // Not variables: the READY line the backend prints.
+    // Not variables: the READY line the engine prints.
     let not_variables = [concat!("TOKENIZER_STUDIO", "_READY")];
     let mut missing = BTreeSet::new();
     let mut files = Vec::new();

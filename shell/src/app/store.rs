@@ -53,7 +53,7 @@ impl Shell {
         runtime_dir == self.data_root.join("runtime").join(updater::CURRENT)
     }
 
-    /// The backend in `runtime_dir` answered its health check.
+    /// The engine in `runtime_dir` answered its health check.
     pub(super) fn runtime_healthy(&self, runtime_dir: &Path) {
         if !self.is_store_current(runtime_dir) {
             return;
@@ -69,7 +69,7 @@ impl Shell {
         }
     }
 
-    /// The backend in `runtime_dir` failed to start: if it was an update on trial, put the
+    /// The engine in `runtime_dir` failed to start: if it was an update on trial, put the
     /// previous runtime back and return the notice.
     pub(super) fn roll_back_if_on_trial(&self, runtime_dir: &Path) -> Option<String> {
         if !self.is_store_current(runtime_dir) {

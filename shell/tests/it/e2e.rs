@@ -53,7 +53,7 @@ fn corpus(bytes: usize) -> String {
 }
 
 #[test]
-fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
+fn trains_a_tokenizer_through_the_ui_and_stops_the_engine_when_closed() {
     let Some(_serial) = support::slow_test() else {
         return;
     };
@@ -76,7 +76,7 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
     let started = Instant::now();
     let session = Session::start(&driver.url, Path::new(SHELL_EXE)).expect("WebDriver session");
 
-    // The window starts on the splash and is sent to the backend's page with a launch code.
+    // The window starts on the splash and is sent to the engine's page with a launch code.
     let result = (|| -> Result<(), String> {
         session.wait_for("[data-testid=datasets-screen]", None, UI_TIMEOUT)?;
         eprintln!(
@@ -176,7 +176,7 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
             "one tokenizer.json under {}",
             artifacts.display()
         );
-        // Created in the shipped order (shell log, runtime store, supervisor, backend): every
+        // Created in the shipped order (shell log, runtime store, supervisor, engine): every
         // folder of the user's data is 0700 and every file 0600.
         assert_private(&data);
 
@@ -202,7 +202,7 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
                 || opened
                     .as_str()
                     .is_some_and(|text| text.contains("could not start")),
-            "the backend page may open the artifacts folder: {opened}"
+            "the engine page may open the artifacts folder: {opened}"
         );
         let shell_log = std::fs::read_to_string(data.join("logs").join("shell.log"))
             .map_err(|error| format!("reading the shell log: {error}"))?;
@@ -216,7 +216,7 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
             refused
                 .as_str()
                 .is_some_and(|text| text.starts_with("refused")),
-            "the backend's page must not reach splash commands: {refused}"
+            "the engine's page must not reach splash commands: {refused}"
         );
         session.screenshot(&shots.join("ui-trained-tokenizer.png"))?;
         Ok(())
@@ -227,19 +227,19 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_backend_when_closed() {
         panic!("{error}");
     }
 
-    let backends = support::live_backends(&data);
-    assert_eq!(backends.len(), 1, "exactly one backend runs: {backends:?}");
+    let engines = support::live_engines(&data);
+    assert_eq!(engines.len(), 1, "exactly one engine runs: {engines:?}");
     session.end().expect("end the session");
     support::wait_until(
         Duration::from_secs(20),
-        "the backend to stop with the window",
-        || support::live_backends(&data).is_empty(),
+        "the engine to stop with the window",
+        || support::live_engines(&data).is_empty(),
     );
     dump_logs(&data);
 }
 
 #[test]
-fn a_backend_that_exits_at_once_shows_its_log_tail() {
+fn an_engine_that_exits_at_once_shows_its_log_tail() {
     let Some(_serial) = support::slow_test() else {
         return;
     };
@@ -272,7 +272,7 @@ fn a_backend_that_exits_at_once_shows_its_log_tail() {
         )?)?;
         assert!(
             tail.contains(message),
-            "log tail shows the backend's words: {tail}"
+            "log tail shows the engine's words: {tail}"
         );
         let title =
             session.text(&session.wait_for("[data-testid=splash-title]", None, UI_TIMEOUT)?)?;
@@ -290,7 +290,7 @@ fn a_backend_that_exits_at_once_shows_its_log_tail() {
                 .is_empty(),
             "no previous runtime, no button"
         );
-        session.screenshot(&shots.join("error-backend-exited.png"))?;
+        session.screenshot(&shots.join("error-engine-exited.png"))?;
 
         // Retry runs the whole launch again and lands on the same screen.
         session.click(&session.wait_for("[data-testid=action-retry]", None, UI_TIMEOUT)?)?;
@@ -304,7 +304,7 @@ fn a_backend_that_exits_at_once_shows_its_log_tail() {
         Ok(())
     })();
     if let Err(error) = &result {
-        let _ = session.screenshot(&shots.join("error-backend-exited-failure.png"));
+        let _ = session.screenshot(&shots.join("error-engine-exited-failure.png"));
         dump_logs(&data);
         panic!("{error}");
     }
@@ -412,7 +412,7 @@ fn web_bundle_mentions(runtime: &Path, needle: &str) -> bool {
 }
 
 fn dump_logs(data: &Path) {
-    for name in ["shell.log", "backend.log"] {
+    for name in ["shell.log", "engine.log"] {
         let path = data.join("logs").join(name);
         if let Ok(text) = std::fs::read_to_string(&path) {
             let tail: Vec<_> = text.lines().rev().take(40).collect();

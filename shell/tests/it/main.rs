@@ -1,6 +1,6 @@
 //! Integration tests of the shell binary (one test binary, per the workspace's convention).
 //!
-//! Everything here drives a real window and backend, so it runs only with
+//! Everything here drives a real window and engine, so it runs only with
 //! `TOKENIZER_STUDIO_SLOW_TESTS=1` (otherwise each test records a skip, which
 //! `cargo xtask test` counts and names):
 //! `TOKENIZER_STUDIO_SLOW_TESTS=1 cargo test -p shell --release --test it`.

@@ -1,4 +1,4 @@
-//! The window stays on the splash and the backend: a link, a server redirect and a
+//! The window stays on the splash and the engine: a link, a server redirect and a
 //! new-window link towards another loopback port all go to the OS opener instead, and that
 //! server never sees a request (so never the session cookie, which is not port-scoped).
 
@@ -13,8 +13,8 @@ use crate::webdriver::Session;
 
 const UI_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A hard-linked copy of `runtime` whose backend has one extra route, `GET /test-redirect?to=
-/// <url>`, answering 302 to `<url>`: the real backend redirects nowhere, and the guard must
+/// A hard-linked copy of `runtime` whose engine has one extra route, `GET /test-redirect?to=
+/// <url>`, answering 302 to `<url>`: the real engine redirects nowhere, and the guard must
 /// hold for a redirect from the trusted origin too. The route is added in a replaced
 /// `__main__.py` (a new file, not an edit of the hard link), before the app is served.
 fn redirecting_runtime(runtime: &Path, into: &Path) -> PathBuf {
@@ -134,7 +134,7 @@ fn other_local_servers_open_in_the_browser_not_in_the_window_recording_opener() 
         session.click(&session.wait_for("[data-testid=elsewhere]", None, UI_TIMEOUT)?)?;
         wait_for_opened(&opened_urls, &format!("{other}/from-link"))?;
 
-        // 2. A server redirect from the backend's own origin to the other port.
+        // 2. A server redirect from the engine's own origin to the other port.
         session.execute(
             "window.location.href = '/test-redirect?to=' + encodeURIComponent(arguments[0]);",
             vec![json!(format!("{other}/from-redirect"))],
@@ -158,7 +158,7 @@ fn other_local_servers_open_in_the_browser_not_in_the_window_recording_opener() 
         session.execute("window.location.href = 'file:///etc/hostname';", vec![])?;
         std::thread::sleep(Duration::from_millis(500));
 
-        // The window is still on the backend, and the UI still works there.
+        // The window is still on the engine, and the UI still works there.
         let now = session.url()?;
         assert_eq!(origin_of(&now), origin, "the window left the app: {now}");
         session.click(&session.wait_for("[data-testid=nav-new-training]", None, UI_TIMEOUT)?)?;

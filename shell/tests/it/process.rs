@@ -1,4 +1,4 @@
-//! The shell's process lifecycle: signals stop the backend, SIGKILL leaves no orphan,
+//! The shell's process lifecycle: signals stop the engine, SIGKILL leaves no orphan,
 //! a second launch hands over to the first.
 
 use std::time::Duration;
@@ -14,7 +14,7 @@ fn send_signal(pid: u32, signal: i32) {
 }
 
 #[test]
-fn sigkill_of_the_shell_leaves_no_backend() {
+fn sigkill_of_the_shell_leaves_no_engine() {
     let Some(_serial) = support::slow_test() else {
         return;
     };
@@ -24,20 +24,20 @@ fn sigkill_of_the_shell_leaves_no_backend() {
     let bus = support::session_bus();
     let mut shell = support::spawn_shell(&display, &bus, &support::runtime_dir(), &data);
     support::wait_for_ui(&data, UI_TIMEOUT);
-    let backends = support::live_backends(&data);
-    assert_eq!(backends.len(), 1, "{backends:?}");
+    let engines = support::live_engines(&data);
+    assert_eq!(engines.len(), 1, "{engines:?}");
     send_signal(shell.id(), libc::SIGKILL);
     let _ = shell.wait();
-    // PR_SET_PDEATHSIG: the kernel kills the backend when the shell's owner thread dies.
+    // PR_SET_PDEATHSIG: the kernel kills the engine when the shell's owner thread dies.
     support::wait_until(
         Duration::from_secs(10),
-        "the backend to die with the shell",
-        || !support::is_alive(backends[0]),
+        "the engine to die with the shell",
+        || !support::is_alive(engines[0]),
     );
 }
 
 #[test]
-fn sigterm_and_sigint_stop_the_backend_gracefully() {
+fn sigterm_and_sigint_stop_the_engine_gracefully() {
     let Some(_serial) = support::slow_test() else {
         return;
     };
@@ -48,8 +48,8 @@ fn sigterm_and_sigint_stop_the_backend_gracefully() {
         let bus = support::session_bus();
         let mut shell = support::spawn_shell(&display, &bus, &support::runtime_dir(), &data);
         support::wait_for_ui(&data, UI_TIMEOUT);
-        let backends = support::live_backends(&data);
-        assert_eq!(backends.len(), 1, "{name}: {backends:?}");
+        let engines = support::live_engines(&data);
+        assert_eq!(engines.len(), 1, "{name}: {engines:?}");
         send_signal(shell.id(), signal);
         let status = shell.wait().unwrap();
         assert!(
@@ -57,13 +57,13 @@ fn sigterm_and_sigint_stop_the_backend_gracefully() {
             "{name}: the shell exits 0 through app.exit(0), got {status}"
         );
         assert!(
-            support::live_backends(&data).is_empty(),
-            "{name}: backend still running"
+            support::live_engines(&data).is_empty(),
+            "{name}: engine still running"
         );
-        let backend_log = std::fs::read_to_string(data.join("logs").join("backend.log")).unwrap();
+        let engine_log = std::fs::read_to_string(data.join("logs").join("engine.log")).unwrap();
         assert!(
-            backend_log.contains("stopped: StdinClosed"),
-            "{name}: a graceful stop (stdin closed), not a kill:\n{backend_log}"
+            engine_log.contains("stopped: StdinClosed"),
+            "{name}: a graceful stop (stdin closed), not a kill:\n{engine_log}"
         );
     }
 }
@@ -97,25 +97,25 @@ fn a_second_launch_hands_over_to_the_first() {
         first.try_wait().unwrap().is_none(),
         "the first instance keeps running"
     );
-    assert_eq!(support::live_backends(&data).len(), 1, "still one backend");
+    assert_eq!(support::live_engines(&data).len(), 1, "still one engine");
     send_signal(first.id(), libc::SIGTERM);
     assert!(first.wait().unwrap().success());
 }
 
 #[test]
-fn a_backend_dying_under_the_ui_brings_back_the_error_screen() {
+fn an_engine_dying_under_the_ui_brings_back_the_error_screen() {
     let Some(_serial) = support::slow_test() else {
         return;
     };
-    let work = support::scratch("backend-dies");
+    let work = support::scratch("engine-dies");
     let data = work.path().join("data");
     let display = support::display();
     let bus = support::session_bus();
     let mut shell = support::spawn_shell(&display, &bus, &support::runtime_dir(), &data);
     support::wait_for_ui(&data, UI_TIMEOUT);
-    let backends = support::live_backends(&data);
-    assert_eq!(backends.len(), 1, "{backends:?}");
-    send_signal(backends[0], libc::SIGKILL);
+    let engines = support::live_engines(&data);
+    assert_eq!(engines.len(), 1, "{engines:?}");
+    send_signal(engines[0], libc::SIGKILL);
     let log = data.join("logs").join("shell.log");
     support::wait_until(
         Duration::from_secs(20),

@@ -57,7 +57,7 @@ pub fn scratch(name: &str) -> tempfile::TempDir {
         .unwrap()
 }
 
-/// A hard-linked copy of `runtime` whose backend prints `message` to stderr and exits 1.
+/// A hard-linked copy of `runtime` whose engine prints `message` to stderr and exits 1.
 ///
 /// Files are replaced, never edited (they are hard links into the real runtime). The shell
 /// checks only the manifest's schema and target at launch, so the changed file needs no new
@@ -238,9 +238,9 @@ pub fn wait_until(timeout: Duration, what: &str, done: impl FnMut() -> bool) {
     );
 }
 
-/// Live (not zombie) backends started for `data_dir`: processes whose environment carries
+/// Live (not zombie) engines started for `data_dir`: processes whose environment carries
 /// `TOKENIZER_STUDIO_DATA_DIR=<data_dir>` and whose command line runs `-m app`.
-pub fn live_backends(data_dir: &Path) -> Vec<u32> {
+pub fn live_engines(data_dir: &Path) -> Vec<u32> {
     let needle = format!("TOKENIZER_STUDIO_DATA_DIR={}", data_dir.display());
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -275,7 +275,7 @@ pub fn spawn_shell(display: &Display, bus: &SessionBus, runtime: &Path, data_dir
         .unwrap()
 }
 
-/// Waits for the shell log line that says the backend's page finished loading.
+/// Waits for the shell log line that says the engine's page finished loading.
 pub fn wait_for_ui(data_dir: &Path, timeout: Duration) {
     let log = data_dir.join("logs").join("shell.log");
     wait_until(timeout, "the shell to open the UI", || {

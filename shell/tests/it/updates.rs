@@ -1,6 +1,6 @@
 //! Thin first run and rollback, end to end: the real shell (built with the dev update key, as a
 //! dev release's shell is) with no runtime, a signed index and the real runtime archive served
-//! on loopback → "Download and install" → UI up; then a newer runtime whose backend exits at
+//! on loopback → "Download and install" → UI up; then a newer runtime whose engine exits at
 //! once is published → downloaded in the background → applied at the next start → fails its
 //! health check → rolled back to the previous runtime, UI up, the bad version recorded.
 
@@ -47,7 +47,7 @@ fn good_archive(runtime: &Path, manifest: &Manifest) -> PathBuf {
     archive
 }
 
-/// A newer runtime whose backend exits at once: the real one with `__main__` replaced, the
+/// A newer runtime whose engine exits at once: the real one with `__main__` replaced, the
 /// version bumped and the manifest rewritten (the updater verifies every file), then packed.
 fn broken_newer_archive(runtime: &Path, manifest: &Manifest, work: &Path) -> (PathBuf, Version) {
     let copy = support::broken_runtime(runtime, work, "this update is broken on purpose");
@@ -225,7 +225,7 @@ fn thin_first_run_installs_then_a_bad_update_rolls_back() {
 fn finish(session: &Session, data: &Path, shots: &Path, name: &str, result: Result<(), String>) {
     if let Err(error) = result {
         let _ = session.screenshot(&shots.join(format!("{name}-failure.png")));
-        for file in ["shell.log", "backend.log"] {
+        for file in ["shell.log", "engine.log"] {
             if let Ok(text) = std::fs::read_to_string(data.join("logs").join(file)) {
                 eprintln!("--- {file} ---");
                 for line in text

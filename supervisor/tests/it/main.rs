@@ -1,4 +1,4 @@
-//! Integration tests: the supervisor against a fake backend speaking the launch contract, with
+//! Integration tests: the supervisor against a fake engine speaking the launch contract, with
 //! the process table and ports checked for real.
 //!
 //! Linux only: liveness is read from `/proc/<pid>/stat` (a zombie is dead), signals go through
@@ -24,7 +24,7 @@ fn death_timeout() -> Duration {
 fn assert_gone(pid: u32, port: u16) {
     assert!(
         wait_until(death_timeout(), || !is_alive(pid)),
-        "backend pid {pid} is still alive"
+        "engine pid {pid} is still alive"
     );
     assert!(
         wait_until(death_timeout(), || port_is_free(port)),
@@ -36,65 +36,65 @@ fn assert_gone(pid: u32, port: u16) {
 fn normal_launch_is_trusted_then_stops_on_stdin_close() {
     let fixture = Fixture::new();
     let events = Events::default();
-    let mut backend = launch(&fixture.request("normal"), events.handler()).unwrap();
+    let mut engine = launch(&fixture.request("normal"), events.handler()).unwrap();
 
-    let (port, pid) = (backend.port(), backend.pid());
-    assert_eq!(backend.url(), format!("http://127.0.0.1:{port}"));
+    let (port, pid) = (engine.port(), engine.pid());
+    assert_eq!(engine.url(), format!("http://127.0.0.1:{port}"));
     assert_eq!(
         events.all(),
         [
             SupervisorEvent::Starting { attempt: 1 },
             SupervisorEvent::WaitingForHealth { port },
             SupervisorEvent::Ready {
-                url: backend.url().to_owned(),
+                url: engine.url().to_owned(),
                 port,
                 pid
             },
         ]
     );
-    assert!(backend.is_running());
+    assert!(engine.is_running());
     assert!(is_alive(pid));
-    // What the backend really got in its environment and what it serves.
-    assert_eq!(fixture.recorded("tokens"), [backend.token()]);
-    assert_eq!(fixture.recorded("launch_ids"), [backend.launch_id()]);
+    // What the engine really got in its environment and what it serves.
+    assert_eq!(fixture.recorded("tokens"), [engine.token()]);
+    assert_eq!(fixture.recorded("launch_ids"), [engine.launch_id()]);
     assert_eq!(fixture.recorded("pids"), [pid.to_string()]);
     let health = http_get(port, "/health").unwrap();
     assert!(
-        health.contains(&format!("\"launch_id\": \"{}\"", backend.launch_id())),
+        health.contains(&format!("\"launch_id\": \"{}\"", engine.launch_id())),
         "{health}"
     );
 
-    let outcome = backend.stop(timeout(Duration::from_secs(3)));
+    let outcome = engine.stop(timeout(Duration::from_secs(3)));
     assert_eq!(outcome, StopOutcome::StdinClosed { code: Some(0) });
-    assert!(!backend.is_running());
+    assert!(!engine.is_running());
     assert_gone(pid, port);
 
     let log = fixture.log_text();
     assert!(
-        log.contains(" stdout | fake backend starting in mode normal"),
+        log.contains(" stdout | fake engine starting in mode normal"),
         "{log}"
     );
     assert!(log.contains(" stdout | TOKENIZER_STUDIO_READY {"), "{log}");
     assert!(log.contains(" stdout | stdin closed"), "{log}");
     assert!(
-        !log.contains(backend.token()),
+        !log.contains(engine.token()),
         "the token leaked into the log:\n{log}"
     );
-    assert!(!format!("{backend:?}").contains(backend.token()));
-    assert!(backend
+    assert!(!format!("{engine:?}").contains(engine.token()));
+    assert!(engine
         .log_tail()
         .iter()
         .any(|line| line.contains("stdin closed")));
     // The exit came from `stop`: no `Exited` event.
     assert_eq!(events.all().len(), 3, "{:?}", events.all());
     assert_eq!(
-        backend.stop(Duration::from_secs(1)),
+        engine.stop(Duration::from_secs(1)),
         StopOutcome::AlreadyExited { code: Some(0) }
     );
 }
 
 #[test]
-fn a_backend_that_never_announces_times_out_and_is_killed() {
+fn an_engine_that_never_announces_times_out_and_is_killed() {
     let fixture = Fixture::new();
     let events = Events::default();
     let mut request = fixture.request("never-ready");
@@ -108,7 +108,7 @@ fn a_backend_that_never_announces_times_out_and_is_killed() {
         matches!(error, SupervisorError::ReadyTimeout { .. }),
         "{error:?}"
     );
-    assert!(error.to_string().contains("backend.log"), "{error}");
+    assert!(error.to_string().contains("engine.log"), "{error}");
     // A hung start is not retried: it would only double the wait.
     assert_eq!(events.attempts(), [1]);
     let Some(SupervisorEvent::GaveUp { reason, log_tail }) = events.all().pop() else {
@@ -129,7 +129,7 @@ fn a_backend_that_never_announces_times_out_and_is_killed() {
 }
 
 #[test]
-fn a_backend_dying_after_ready_is_retried_then_given_up_with_the_reason() {
+fn an_engine_dying_after_ready_is_retried_then_given_up_with_the_reason() {
     let fixture = Fixture::new();
     let events = Events::default();
     let mut request = fixture.request("die-after-ready");
@@ -169,7 +169,7 @@ fn a_backend_dying_after_ready_is_retried_then_given_up_with_the_reason() {
 fn a_failed_bind_is_retried_with_fresh_secrets() {
     let fixture = Fixture::new();
     let events = Events::default();
-    let backend = launch(&fixture.request("fail-bind-once"), events.handler()).unwrap();
+    let engine = launch(&fixture.request("fail-bind-once"), events.handler()).unwrap();
 
     assert_eq!(events.attempts(), [1, 2]);
     assert!(matches!(
@@ -179,8 +179,8 @@ fn a_failed_bind_is_retried_with_fresh_secrets() {
     let launch_ids = fixture.recorded("launch_ids");
     assert_eq!(launch_ids.len(), 2);
     assert_ne!(launch_ids[0], launch_ids[1]);
-    assert_eq!(launch_ids[1], backend.launch_id());
-    assert_eq!(fixture.recorded("tokens")[1], backend.token());
+    assert_eq!(launch_ids[1], engine.launch_id());
+    assert_eq!(fixture.recorded("tokens")[1], engine.token());
     let log = fixture.log_text();
     assert!(
         log.contains("stderr | OSError: [Errno 98] address already in use"),
@@ -199,7 +199,7 @@ fn slow_health_is_polled_until_it_answers() {
     let mut request = fixture.request("slow-health");
     support::Fixture::with_env(&mut request, "FAKE_SLOW_SECONDS", "1.2");
     let started = Instant::now();
-    let backend = launch(&request, events.handler()).unwrap();
+    let engine = launch(&request, events.handler()).unwrap();
 
     assert!(
         started.elapsed() >= Duration::from_millis(1200),
@@ -214,7 +214,7 @@ fn slow_health_is_polled_until_it_answers() {
     };
     assert!(logged("503"), "{}", fixture.log_text());
     assert!(logged("200"), "{}", fixture.log_text());
-    drop(backend);
+    drop(engine);
 }
 
 #[test]
@@ -262,9 +262,9 @@ fn a_stderr_flood_rotates_the_log_without_blocking() {
     request.log_rotation.max_bytes = 256 * 1024;
     request.log_rotation.n_files_kept = 3;
     // The flood comes before the readiness line: if stderr were not drained meanwhile the
-    // backend would block on a full pipe and this would time out.
+    // engine would block on a full pipe and this would time out.
     request.ready_timeout = timeout(Duration::from_secs(20));
-    let mut backend = launch(&request, Events::default().handler()).unwrap();
+    let mut engine = launch(&request, Events::default().handler()).unwrap();
 
     let mut names: Vec<String> = fs_err::read_dir(fixture.log_dir())
         .unwrap()
@@ -273,12 +273,7 @@ fn a_stderr_flood_rotates_the_log_without_blocking() {
     names.sort();
     assert_eq!(
         names,
-        [
-            "backend.log",
-            "backend.log.1",
-            "backend.log.2",
-            "backend.log.3"
-        ]
+        ["engine.log", "engine.log.1", "engine.log.2", "engine.log.3"]
     );
     for name in &names {
         let size = fs_err::metadata(fixture.log_dir().join(name))
@@ -290,15 +285,10 @@ fn a_stderr_flood_rotates_the_log_without_blocking() {
         );
     }
     // Full but bounded: thousands of lines went through it.
-    assert_eq!(backend.log_tail().len(), TAIL_LINES);
+    assert_eq!(engine.log_tail().len(), TAIL_LINES);
     let read_all_logs = || -> String {
         let mut text = String::new();
-        for name in [
-            "backend.log.3",
-            "backend.log.2",
-            "backend.log.1",
-            "backend.log",
-        ] {
+        for name in ["engine.log.3", "engine.log.2", "engine.log.1", "engine.log"] {
             text += &fs_err::read_to_string(fixture.log_dir().join(name)).unwrap_or_default();
         }
         text
@@ -312,17 +302,17 @@ fn a_stderr_flood_rotates_the_log_without_blocking() {
         "the last stderr line never reached the log"
     );
     assert_eq!(
-        backend.stop(timeout(Duration::from_secs(3))),
+        engine.stop(timeout(Duration::from_secs(3))),
         StopOutcome::StdinClosed { code: Some(0) }
     );
 }
 
-/// The launch contract's environment reaches the backend: its data folder, the Hugging Face
+/// The launch contract's environment reaches the engine: its data folder, the Hugging Face
 /// caches under `<data>/cache/huggingface/`, and the runtime root as working directory.
 #[test]
-fn the_backend_gets_the_launch_contracts_environment() {
+fn the_engine_gets_the_launch_contracts_environment() {
     let fixture = Fixture::new();
-    let mut backend = launch(&fixture.request("normal"), Events::default().handler()).unwrap();
+    let mut engine = launch(&fixture.request("normal"), Events::default().handler()).unwrap();
     let recorded = fixture.recorded("environment");
     assert_eq!(recorded.len(), 1, "{recorded:?}");
     let environment: serde_json::Value = serde_json::from_str(&recorded[0]).unwrap();
@@ -342,23 +332,23 @@ fn the_backend_gets_the_launch_contracts_environment() {
         );
     }
     assert_eq!(
-        backend.stop(timeout(Duration::from_secs(3))),
+        engine.stop(timeout(Duration::from_secs(3))),
         StopOutcome::StdinClosed { code: Some(0) }
     );
 }
 
-/// A backend that no longer notices stdin (its reader thread is stuck, say) but still handles
+/// An engine that no longer notices stdin (its reader thread is stuck, say) but still handles
 /// SIGTERM: the second step of `stop` ends it gracefully, before any kill.
 #[test]
-fn a_backend_deaf_to_stdin_stops_on_sigterm() {
+fn an_engine_deaf_to_stdin_stops_on_sigterm() {
     let fixture = Fixture::new();
     let mut request = fixture.request("normal");
     Fixture::with_env(&mut request, "FAKE_IGNORE_STDIN_EOF", "1");
-    let mut backend = launch(&request, Events::default().handler()).unwrap();
-    let (pid, port) = (backend.pid(), backend.port());
+    let mut engine = launch(&request, Events::default().handler()).unwrap();
+    let (pid, port) = (engine.pid(), engine.port());
     let grace = timeout(Duration::from_millis(400));
     let started = Instant::now();
-    let outcome = backend.stop(grace);
+    let outcome = engine.stop(grace);
     assert_eq!(outcome, StopOutcome::Terminated { code: Some(0) });
     assert!(started.elapsed() >= grace, "{:?}", started.elapsed());
     assert_gone(pid, port);
@@ -368,56 +358,56 @@ fn a_backend_deaf_to_stdin_stops_on_sigterm() {
 }
 
 #[test]
-fn a_backend_ignoring_sigterm_is_killed_after_the_grace_period() {
+fn an_engine_ignoring_sigterm_is_killed_after_the_grace_period() {
     let fixture = Fixture::new();
-    let mut backend = launch(
+    let mut engine = launch(
         &fixture.request("ignore-sigterm"),
         Events::default().handler(),
     )
     .unwrap();
-    let (pid, port) = (backend.pid(), backend.port());
+    let (pid, port) = (engine.pid(), engine.port());
 
     let grace = timeout(Duration::from_millis(400));
     let started = Instant::now();
-    let outcome = backend.stop(grace);
+    let outcome = engine.stop(grace);
     assert_eq!(outcome, StopOutcome::Killed);
     assert!(started.elapsed() >= grace * 2, "{:?}", started.elapsed());
     assert_gone(pid, port);
     let log = fixture.log_text();
     assert!(log.contains("sending SIGTERM"), "{log}");
     assert!(
-        log.contains(&format!("backend pid {pid} ended: killed by signal 9")),
+        log.contains(&format!("engine pid {pid} ended: killed by signal 9")),
         "{log}"
     );
 }
 
 #[test]
-fn a_child_of_the_backend_dies_with_it_on_stop() {
+fn a_child_of_the_engine_dies_with_it_on_stop() {
     let fixture = Fixture::new();
     // No parent-death signal on the child: only the supervisor's group kill can end it.
-    let mut backend = launch(&fixture.request("spawn-child"), Events::default().handler()).unwrap();
+    let mut engine = launch(&fixture.request("spawn-child"), Events::default().handler()).unwrap();
     let child: u32 = fixture.recorded("child_pid")[0].parse().unwrap();
     let _cleanup = KillOnDrop(vec![child]);
     assert!(is_alive(child));
 
     assert_eq!(
-        backend.stop(timeout(Duration::from_secs(3))),
+        engine.stop(timeout(Duration::from_secs(3))),
         StopOutcome::StdinClosed { code: Some(0) }
     );
     assert!(
         wait_until(death_timeout(), || !is_alive(child)),
-        "the backend's child {child} survived"
+        "the engine's child {child} survived"
     );
-    assert_gone(backend.pid(), backend.port());
+    assert_gone(engine.pid(), engine.port());
 }
 
 #[test]
 fn an_unexpected_exit_after_ready_is_reported() {
     let fixture = Fixture::new();
     let events = Events::default();
-    let mut backend = launch(&fixture.request("normal"), events.handler()).unwrap();
+    let mut engine = launch(&fixture.request("normal"), events.handler()).unwrap();
 
-    let _ = http_get(backend.port(), "/crash");
+    let _ = http_get(engine.port(), "/crash");
     let exited = events.wait_for(timeout(Duration::from_secs(5)), |event| {
         matches!(event, SupervisorEvent::Exited { .. })
     });
@@ -431,19 +421,19 @@ fn an_unexpected_exit_after_ready_is_reported() {
             .any(|line| line.contains("ended: exit code 7")),
         "{log_tail:?}"
     );
-    assert!(!backend.is_running());
+    assert!(!engine.is_running());
     assert_eq!(
-        backend.stop(Duration::from_secs(1)),
+        engine.stop(Duration::from_secs(1)),
         StopOutcome::AlreadyExited { code: Some(7) }
     );
 }
 
 #[test]
-fn dropping_the_handle_stops_the_backend() {
+fn dropping_the_handle_stops_the_engine() {
     let fixture = Fixture::new();
-    let backend = launch(&fixture.request("normal"), Events::default().handler()).unwrap();
-    let (pid, port) = (backend.pid(), backend.port());
-    drop(backend);
+    let engine = launch(&fixture.request("normal"), Events::default().handler()).unwrap();
+    let (pid, port) = (engine.pid(), engine.port());
+    drop(engine);
     // Drop blocks until the exit, so no waiting is needed for the pid.
     assert!(!is_alive(pid));
     assert!(wait_until(death_timeout(), || port_is_free(port)));
@@ -492,18 +482,18 @@ fn helper_supervising_process() {
     };
     let fixture = Fixture::reuse(std::path::Path::new(&root));
     let mut request = fixture.request("spawn-child");
-    // A well-behaved backend gives its own children a parent-death signal (the supervisor's
+    // A well-behaved engine gives its own children a parent-death signal (the supervisor's
     // reaches only its direct child once the supervisor itself is SIGKILLed).
     Fixture::with_env(&mut request, "FAKE_CHILD_PDEATHSIG", "1");
-    // Without this the backend would also exit on stdin EOF when we die, hiding whether the
+    // Without this the engine would also exit on stdin EOF when we die, hiding whether the
     // parent-death signal works.
     Fixture::with_env(&mut request, "FAKE_IGNORE_STDIN_EOF", "1");
-    let backend = launch(&request, Events::default().handler()).unwrap();
+    let engine = launch(&request, Events::default().handler()).unwrap();
     let child = fixture.recorded("child_pid")[0].clone();
     println!(
         "HELPER pid={} port={} child={child}",
-        backend.pid(),
-        backend.port()
+        engine.pid(),
+        engine.port()
     );
     loop {
         std::thread::sleep(Duration::from_secs(1));
@@ -542,7 +532,7 @@ fn sigkilling_the_supervisor_leaves_no_live_orphans() {
         let _ = helper.kill();
         let _ = helper.wait();
         panic!(
-            "the helper never reported its backend; log:\n{}",
+            "the helper never reported its engine; log:\n{}",
             fixture.log_text()
         );
     };
@@ -554,10 +544,10 @@ fn sigkilling_the_supervisor_leaves_no_live_orphans() {
             .parse()
             .unwrap()
     };
-    let (backend, port, child) = (field("pid"), field("port") as u16, field("child"));
+    let (engine, port, child) = (field("pid"), field("port") as u16, field("child"));
     // A failing run must not leave its live orphans behind for the next tests.
-    let _cleanup = KillOnDrop(vec![backend, child]);
-    assert!(is_alive(backend) && is_alive(child), "{announced}");
+    let _cleanup = KillOnDrop(vec![engine, child]);
+    assert!(is_alive(engine) && is_alive(child), "{announced}");
     assert!(
         !port_is_free(port),
         "{announced}: nothing listens on the port"
@@ -571,12 +561,12 @@ fn sigkilling_the_supervisor_leaves_no_live_orphans() {
     helper.wait().unwrap();
 
     assert!(
-        wait_until(death_timeout(), || !is_alive(backend)),
-        "backend {backend} outlived its supervisor"
+        wait_until(death_timeout(), || !is_alive(engine)),
+        "engine {engine} outlived its supervisor"
     );
     assert!(
         wait_until(death_timeout(), || !is_alive(child)),
-        "the backend's child {child} outlived the supervisor"
+        "the engine's child {child} outlived the supervisor"
     );
     assert!(
         wait_until(death_timeout(), || port_is_free(port)),

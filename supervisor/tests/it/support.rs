@@ -1,4 +1,4 @@
-//! Fixtures: a fake runtime root running `tests/fake_backend.py`, event capture, and checks of
+//! Fixtures: a fake runtime root running `tests/fake_engine.py`, event capture, and checks of
 //! the real process table and ports.
 
 use std::ffi::OsString;
@@ -10,7 +10,7 @@ use runtime_spec::{LaunchContract, Target};
 use supervisor::{EventHandler, LaunchRequest, Rotation, SupervisorEvent};
 pub use test_support::{is_alive, port_is_free, timeout, wait_until};
 
-const FAKE_BACKEND: &str = include_str!("../fake_backend.py");
+const FAKE_ENGINE: &str = include_str!("../fake_engine.py");
 
 /// A runtime root whose interpreter is the system Python (symlinked where the real runtime
 /// keeps its own), plus a data root and a folder where the fake records what it was given.
@@ -43,7 +43,7 @@ impl Fixture {
         let python_dir = runtime.join("python").join("bin");
         fs_err::create_dir_all(&python_dir).unwrap();
         std::os::unix::fs::symlink(system_python(), python_dir.join("python3")).unwrap();
-        fs_err::write(runtime.join("fake_backend.py"), FAKE_BACKEND).unwrap();
+        fs_err::write(runtime.join("fake_engine.py"), FAKE_ENGINE).unwrap();
         fs_err::create_dir_all(root.join("state")).unwrap();
     }
 
@@ -69,7 +69,7 @@ impl Fixture {
         let mut contract = LaunchContract::for_target(Target::LinuxX64);
         contract.argv.truncate(2);
         assert_eq!(contract.argv[1], "-I");
-        contract.argv.push("fake_backend.py".into());
+        contract.argv.push("fake_engine.py".into());
         contract
     }
 
@@ -107,7 +107,7 @@ impl Fixture {
     }
 
     pub fn log_text(&self) -> String {
-        fs_err::read_to_string(self.log_dir().join("backend.log")).unwrap()
+        fs_err::read_to_string(self.log_dir().join("engine.log")).unwrap()
     }
 }
 

@@ -9,7 +9,7 @@
 //! ```
 //! `install` leaves a verified runtime in `pending`; `launch` applies it, starts it, confirms
 //! or rolls back, prints `LAUNCHED <version> <url>` (and `ROLLED_BACK <bad> <restored>`), then
-//! stops the backend. `--pause-at` prints `PAUSED <step>` and hangs at that step.
+//! stops the engine. `--pause-at` prints `PAUSED <step>` and hangs at that step.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -144,8 +144,8 @@ fn launch(data_dir: &std::path::Path, store: &mut Store) -> Result<(), String> {
         println!("ROLLED_BACK {} {}", rolled_back.bad, rolled_back.restored);
         println!("NOTICE {}", rolled_back.notice);
     }
-    println!("LAUNCHED {} {}", launched.version, launched.backend.url());
+    println!("LAUNCHED {} {}", launched.version, launched.engine.url());
     let _ = std::io::stdout().flush();
-    launched.backend.stop(Duration::from_secs(5));
+    launched.engine.stop(Duration::from_secs(5));
     Ok(())
 }

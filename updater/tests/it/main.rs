@@ -1,5 +1,5 @@
 //! Updater tests against a loopback HTTP server, real minisign signatures, real archives and a
-//! (fake-backend) runtime started through the supervisor.
+//! (fake-engine) runtime started through the supervisor.
 #![cfg(unix)]
 
 mod faults;

@@ -1,5 +1,5 @@
-//! Fixtures: small runtimes with a fake backend (the real runtime is 100 MB; these tests are
-//! about the updater, so the backend is `supervisor/tests/fake_backend.py` run by the system
+//! Fixtures: small runtimes with a fake engine (the real runtime is 100 MB; these tests are
+//! about the updater, so the engine is `supervisor/tests/fake_engine.py` run by the system
 //! Python), a minisign-signed index, and test-support's loopback HTTP server over the release
 //! folder, whose misbehaviour each test scripts.
 
@@ -16,11 +16,11 @@ pub use test_support::sha256_hex;
 
 pub const TARGET: Target = Target::LinuxX64;
 pub const CHANNEL: &str = "beta";
-const FAKE_BACKEND: &str = include_str!("../../../supervisor/tests/fake_backend.py");
-const BROKEN_BACKEND: &str =
+const FAKE_ENGINE: &str = include_str!("../../../supervisor/tests/fake_engine.py");
+const BROKEN_ENGINE: &str =
     "import sys\nprint('fatal: this runtime is broken on purpose', file=sys.stderr)\nsys.exit(3)\n";
 
-/// Builds a runtime folder and its archive; `healthy: false` gives a backend that exits at once.
+/// Builds a runtime folder and its archive; `healthy: false` gives an engine that exits at once.
 /// `padding` bytes of incompressible data make the archive big enough to cut mid-download.
 pub fn build_runtime(work: &Path, version: &str, healthy: bool, padding: usize) -> PathBuf {
     let root = work.join(format!("rt-{version}"));
@@ -33,18 +33,14 @@ pub fn build_runtime(work: &Path, version: &str, healthy: bool, padding: usize) 
     )
     .unwrap();
     fs_err::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let backend = if healthy {
-        FAKE_BACKEND
-    } else {
-        BROKEN_BACKEND
-    };
-    fs_err::write(root.join("fake_backend.py"), backend).unwrap();
+    let engine = if healthy { FAKE_ENGINE } else { BROKEN_ENGINE };
+    fs_err::write(root.join("fake_engine.py"), engine).unwrap();
     fs_err::write(root.join("padding.bin"), noise(padding, version)).unwrap();
     fs_err::write(root.join(layout::VERSION_FILE), format!("{version}\n")).unwrap();
     let files: Vec<FileEntry> = runtime_archive::build_manifest_files(&root).unwrap();
     let mut launch = LaunchContract::for_target(TARGET);
     launch.argv.truncate(2);
-    launch.argv.push("fake_backend.py".into());
+    launch.argv.push("fake_engine.py".into());
     let manifest = Manifest {
         schema_version: MANIFEST_SCHEMA_VERSION,
         app_id: runtime_spec::APP_ID.into(),
@@ -92,7 +88,7 @@ pub fn system_python() -> PathBuf {
             return candidate.into();
         }
     }
-    panic!("the fake backend needs a system python3");
+    panic!("the fake engine needs a system python3");
 }
 
 /// A key pair and a folder served over HTTP with the archives and the signed index.

@@ -62,7 +62,7 @@ fn a_lock_with_a_wrong_wheel_hash_stops_the_build() {
     if !test_support::slow_tests_enabled() {
         return;
     }
-    // A checkout of this commit (the plan reads the web and backend sources too).
+    // A checkout of this commit (the plan reads the web and engine sources too).
     let scratch = tempfile::tempdir().unwrap();
     let status = Command::new("git")
         .args(["clone", "--quiet", "--no-hardlinks"])

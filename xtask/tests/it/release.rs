@@ -114,7 +114,7 @@ fn release_produces_an_installable_deb_checksums_and_a_signed_index() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let log = data.path().join("logs").join("backend.log");
+    let log = data.path().join("logs").join("engine.log");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let port = loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -127,12 +127,12 @@ fn release_produces_an_installable_deb_checksums_and_a_signed_index() {
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the installed app's backend never became ready; log:\n{text}"
+            "the installed app's engine never became ready; log:\n{text}"
         );
         std::thread::sleep(std::time::Duration::from_millis(250));
     };
     let page = http_get(port, "/");
-    // The window itself navigated to the backend's UI (the shell logs each page it loads).
+    // The window itself navigated to the engine's UI (the shell logs each page it loads).
     let shell_log = data.path().join("logs").join("shell.log");
     let ui_line = format!("ui loaded: http://127.0.0.1:{port}");
     let window_shows_ui = wait_until(std::time::Duration::from_secs(60), || {
@@ -140,12 +140,12 @@ fn release_produces_an_installable_deb_checksums_and_a_signed_index() {
     });
     unsafe { libc::kill(-(app.id() as i32), libc::SIGTERM) };
     let _ = app.wait();
-    let backend_gone = wait_until(std::time::Duration::from_secs(10), || {
+    let engine_gone = wait_until(std::time::Duration::from_secs(10), || {
         test_support::port_is_free(port)
     });
     assert!(
-        backend_gone,
-        "SIGTERM to the app must stop its backend (port {port} still in use)"
+        engine_gone,
+        "SIGTERM to the app must stop its engine (port {port} still in use)"
     );
     assert!(
         page.contains("<div id=\"root\">") || page.contains("id=\"root\""),

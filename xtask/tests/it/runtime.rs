@@ -118,6 +118,6 @@ fn runtime_starts_from_a_path_with_spaces_with_the_original_interpreter_hidden()
     );
     assert!(
         status.success(),
-        "the backend must exit cleanly on stdin EOF: {status}"
+        "the engine must exit cleanly on stdin EOF: {status}"
     );
 }

@@ -97,7 +97,7 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// A minimal project root: the backend's pyproject and the committed locks.
+/// A minimal project root: the engine's pyproject and the committed locks.
 pub fn scratch_root() -> tempfile::TempDir {
     let scratch = tempfile::tempdir().unwrap();
     let api = scratch.path().join("apps/tokenizer-studio/api");

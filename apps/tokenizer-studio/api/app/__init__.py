@@ -1,3 +1,3 @@
-"""Tokenizer Studio backend: the FastAPI app launched by the desktop shell as `python -I -m app`."""
+"""Tokenizer Studio engine: the FastAPI app launched by the desktop shell as `python -I -m app`."""
 
 __version__ = "0.1.0"

@@ -67,5 +67,5 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             500,
             "internal_error",
-            "Something went wrong inside the backend; the details are in its log. Try again.",
+            "Something went wrong inside the engine; the details are in its log. Try again.",
         )

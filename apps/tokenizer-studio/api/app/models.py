@@ -189,5 +189,5 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "A client error (401 without credentials, 403 wrong Host or Origin, 404, 409, 413, "
         "415, 422 invalid input)."
     ),
-    "5XX": _error_response("An unexpected error; the details are in the backend's log."),
+    "5XX": _error_response("An unexpected error; the details are in the engine's log."),
 }

@@ -58,7 +58,7 @@ def make_private_dir(folder: Path) -> None:
 
 
 def make_private_file(path: Path) -> None:
-    """0600 for a file the backend wrote. `python -m app` sets a 0077 umask, but an embedding
+    """0600 for a file the engine wrote. `python -m app` sets a 0077 umask, but an embedding
     process (create_app) keeps its own, and some writers (the Rust tokenizer save) take no mode."""
     if os.name == "posix" and (path.stat().st_mode & 0o777) != PRIVATE_FILE_MODE:
         path.chmod(PRIVATE_FILE_MODE)

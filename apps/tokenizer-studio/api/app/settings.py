@@ -67,7 +67,7 @@ def _parse_origins(raw: str) -> tuple[str, ...]:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m app", description="Tokenizer Studio backend")
+    parser = argparse.ArgumentParser(prog="python -m app", description="Tokenizer Studio engine")
     parser.add_argument("--host", default="127.0.0.1", help="only 127.0.0.1 or localhost")
     parser.add_argument("--port", type=int, default=0, help="0 (default) lets the OS choose")
     parser.add_argument("--data-dir", type=Path, default=None)
@@ -86,7 +86,7 @@ def parse_settings(argv: Sequence[str] | None, env: Mapping[str, str] | None = N
     args = _build_parser().parse_args(argv)
     if args.host not in ALLOWED_HOSTS:
         raise SettingsError(
-            f"--host {args.host!r} is refused: the backend only listens on 127.0.0.1 "
+            f"--host {args.host!r} is refused: the engine only listens on 127.0.0.1 "
             "(use --host 127.0.0.1 or leave it out)"
         )
     if not 0 <= args.port <= 65535:

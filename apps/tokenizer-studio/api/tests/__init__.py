@@ -1,1 +1,1 @@
-"""Tests of the Tokenizer Studio backend (run: python -m pytest from the api folder)."""
+"""Tests of the Tokenizer Studio engine (run: python -m pytest from the api folder)."""

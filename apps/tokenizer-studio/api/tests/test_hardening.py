@@ -1,5 +1,5 @@
 """Hardening: the CSP header, request bodies capped before they are read, a private data folder,
-and the backend installable as a package."""
+and the engine installable as a package."""
 
 from __future__ import annotations
 
@@ -151,7 +151,7 @@ def test_a_huge_body_to_the_open_route_does_not_grow_the_server(tmp_path):
 
         peak = _vm_kib(pid, "VmHWM")
         after = _vm_kib(pid, "VmRSS")
-        print(f"backend RSS {before} KiB before, {after} KiB after, peak {peak} KiB")
+        print(f"engine RSS {before} KiB before, {after} KiB after, peak {peak} KiB")
         assert peak - before < 50 * 1024, f"peak RSS grew by {(peak - before) // 1024} MB"
         assert server.http.get("/health").status_code == 200
     finally:

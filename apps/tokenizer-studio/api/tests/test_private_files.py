@@ -38,7 +38,7 @@ def _assert_private(root: Path, expect_files: set[str]) -> None:
 
 
 def _shell_first(root: Path) -> None:
-    """What the desktop shell does before it starts the backend: `<data>/logs`, default modes."""
+    """What the desktop shell does before it starts the engine: `<data>/logs`, default modes."""
     (root / "logs").mkdir(parents=True)
     os.chmod(root, 0o755)
     os.chmod(root / "logs", 0o755)

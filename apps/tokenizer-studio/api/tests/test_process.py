@@ -241,7 +241,7 @@ def test_startup_imports_stay_light(servers):
 
 def test_health_is_answered_on_the_event_loop():
     # A sync endpoint or dependency runs in anyio's thread pool: the supervisor's first probe
-    # would wait for the pool (and its backend import) to start.
+    # would wait for the pool (and its engine import) to start.
     import inspect
 
     from app.context import get_ctx

@@ -1,4 +1,4 @@
-// End-to-end test: the built UI served by the real backend, driven in Chromium through the launch hand-off.
+// End-to-end test: the built UI served by the real engine, driven in Chromium through the launch hand-off.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -6,16 +6,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { launchBrowser, watchCspViolations, watchForeignRequests } from './support/browser.mjs';
-import { mintLaunchCode, startBackend, WEB_DIR } from './support/backend.mjs';
+import { mintLaunchCode, startEngine, WEB_DIR } from './support/engine.mjs';
 import { writeCorpus } from './support/corpus.mjs';
 
 const DIST_DIR = path.join(WEB_DIR, 'dist');
 const RESULTS_DIR = path.join(WEB_DIR, 'test-results');
 const TRAINING_TIMEOUT_MS = 180_000;
 
-describe('Tokenizer Studio web UI against the real backend', { timeout: 600_000 }, () => {
+describe('Tokenizer Studio web UI against the real engine', { timeout: 600_000 }, () => {
   let workDir;
-  let backend;
+  let engine;
   let browser;
   let page;
   let foreignRequests = [];
@@ -26,7 +26,7 @@ describe('Tokenizer Studio web UI against the real backend', { timeout: 600_000 
     assert.ok(existsSync(path.join(DIST_DIR, 'index.html')), 'Build the UI first: npm run build');
     workDir = await mkdtemp(path.join(os.tmpdir(), 'ts-e2e-'));
     await mkdir(RESULTS_DIR, { recursive: true });
-    backend = await startBackend({ dataDir: path.join(workDir, 'data'), webDir: DIST_DIR });
+    engine = await startEngine({ dataDir: path.join(workDir, 'data'), webDir: DIST_DIR });
     browser = await launchBrowser();
     foreignRequests = watchForeignRequests(browser.context);
     cspViolations = await watchCspViolations(browser.context);
@@ -40,37 +40,37 @@ describe('Tokenizer Studio web UI against the real backend', { timeout: 600_000 
     }
     await browser?.context.close().catch(() => {});
     if (browser) await rm(browser.profileDir, { recursive: true, force: true }).catch(() => {});
-    if (backend) {
-      const exit = await backend.stop();
-      assert.equal(exit.code, 0, `backend should exit 0 when its stdin closes\n${backend.output.stderr}`);
+    if (engine) {
+      const exit = await engine.stop();
+      assert.equal(exit.code, 0, `engine should exit 0 when its stdin closes\n${engine.output.stderr}`);
     }
     if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => {});
   });
 
   test('health answers with this launch id', async () => {
-    const response = await fetch(`${backend.baseUrl}/api/v1/health`);
+    const response = await fetch(`${engine.baseUrl}/api/v1/health`);
     assert.equal(response.status, 200);
     const body = await response.json();
     assert.equal(body.status, 'ok');
-    assert.equal(body.launch_id, backend.launchId);
+    assert.equal(body.launch_id, engine.launchId);
   });
 
   test('the page without a launch code asks to be opened from the app', async () => {
-    await page.goto(`${backend.baseUrl}/`);
+    await page.goto(`${engine.baseUrl}/`);
     await page.getByTestId('unauthorized').waitFor();
     assert.match(await page.getByTestId('unauthorized').innerText(), /must be opened from the Tokenizer Studio app/);
   });
 
   test('the launch code opens a session and leaves the address bar', async () => {
-    const code = await mintLaunchCode(backend);
+    const code = await mintLaunchCode(engine);
     await page.goto('about:blank');
-    await page.goto(`${backend.baseUrl}/#launch=${code}`);
+    await page.goto(`${engine.baseUrl}/#launch=${code}`);
     await page.getByTestId('datasets-screen').waitFor();
     assert.equal(await page.evaluate(() => window.location.hash), '');
     assert.ok(!page.url().includes(code), 'the launch code must not stay in the URL');
-    const cookies = await browser.context.cookies(backend.baseUrl);
-    const session = cookies.find((cookie) => cookie.name === `tsession_${backend.port}`);
-    assert.ok(session, `expected a tsession_${backend.port} cookie, got ${cookies.map((c) => c.name).join(', ')}`);
+    const cookies = await browser.context.cookies(engine.baseUrl);
+    const session = cookies.find((cookie) => cookie.name === `tsession_${engine.port}`);
+    assert.ok(session, `expected a tsession_${engine.port} cookie, got ${cookies.map((c) => c.name).join(', ')}`);
     assert.equal(session.httpOnly, true);
   });
 
@@ -84,7 +84,7 @@ describe('Tokenizer Studio web UI against the real backend', { timeout: 600_000 
 
     const row = page.getByTestId('dataset-row').filter({ hasText: corpusName });
     await row.waitFor();
-    // The row count appears once the backend has inspected the file; wait for it.
+    // The row count appears once the engine has inspected the file; wait for it.
     const rowsCell = row.getByTestId('dataset-rows');
     const deadline = Date.now() + 30_000;
     let rowsText;
@@ -203,7 +203,7 @@ describe('Tokenizer Studio web UI against the real backend', { timeout: 600_000 
   });
 
   test('the whole run reported no Content-Security-Policy violation', async () => {
-    const response = await fetch(`${backend.baseUrl}/`);
+    const response = await fetch(`${engine.baseUrl}/`);
     const policy = response.headers.get('content-security-policy') ?? '';
     for (const directive of ["default-src 'self'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'", "base-uri 'none'"]) {
       assert.ok(policy.includes(directive), `the UI is served with ${directive}: ${policy}`);

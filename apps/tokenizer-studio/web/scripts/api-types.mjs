@@ -1,23 +1,23 @@
-// Generates src/api/schema.d.ts, the TypeScript types of the API, from the backend's OpenAPI
-// schema. The schema comes from importing the backend (`python -m app.openapi`): no server.
+// Generates src/api/schema.d.ts, the TypeScript types of the API, from the engine's OpenAPI
+// schema. The schema comes from importing the engine (`python -m app.openapi`): no server.
 //
 //   npm run gen:api            rewrite src/api/schema.d.ts
 //   npm run gen:api -- --check exit 1 when the committed file differs from a fresh one
 //
-// The Python is TOKENIZER_STUDIO_PYTHON, else the repo's dev venv (see e2e/support/backend.mjs).
+// The Python is TOKENIZER_STUDIO_PYTHON, else the repo's dev venv (see e2e/support/engine.mjs).
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import openapiTS from 'openapi-typescript';
-import { API_DIR, WEB_DIR, pythonPath } from '../e2e/support/backend.mjs';
+import { API_DIR, WEB_DIR, pythonPath } from '../e2e/support/engine.mjs';
 
 export const SCHEMA_TYPES_FILE = path.join(WEB_DIR, 'src', 'api', 'schema.d.ts');
 
 let cachedSchema = null;
 
-/** The OpenAPI document the backend serves at /api/v1/openapi.json (read once per process). */
-export function backendSchema() {
+/** The OpenAPI document the engine serves at /api/v1/openapi.json (read once per process). */
+export function engineSchema() {
   if (cachedSchema) return cachedSchema;
   const python = pythonPath();
   const run = spawnSync(python, ['-m', 'app.openapi'], {
@@ -33,9 +33,9 @@ export function backendSchema() {
   return cachedSchema;
 }
 
-/** The text schema.d.ts must hold for the backend as it is now. */
+/** The text schema.d.ts must hold for the engine as it is now. */
 export async function generateTypes() {
-  const types = await openapiTS(backendSchema());
+  const types = await openapiTS(engineSchema());
   return types.endsWith('\n') ? types : `${types}\n`;
 }
 
@@ -45,7 +45,7 @@ export function firstDifference(expected, actual) {
   const b = actual.split('\n');
   for (let i = 0; i < Math.max(a.length, b.length); i += 1) {
     if (a[i] !== b[i]) {
-      return `line ${i + 1}: committed ${JSON.stringify(b[i] ?? '<end of file>')}, backend ${JSON.stringify(a[i] ?? '<end of file>')}`;
+      return `line ${i + 1}: committed ${JSON.stringify(b[i] ?? '<end of file>')}, engine ${JSON.stringify(a[i] ?? '<end of file>')}`;
     }
   }
   return null;
@@ -61,7 +61,7 @@ async function main(args) {
       console.error(`${relative} is stale (${difference}); run \`npm run gen:api\` and commit it.`);
       process.exit(1);
     }
-    console.log(`${relative} matches the backend's schema.`);
+    console.log(`${relative} matches the engine's schema.`);
     return;
   }
   writeFileSync(SCHEMA_TYPES_FILE, fresh);

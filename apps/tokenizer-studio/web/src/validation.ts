@@ -1,4 +1,4 @@
-// Training-config rules mirrored from the backend (API.md "Templates"), for inline validation.
+// Training-config rules mirrored from the engine (API.md "Templates"), for inline validation.
 import type { ConfigValue } from './api/types';
 
 export const VOCAB_MIN = 32;
@@ -79,7 +79,7 @@ export function toFormValue(value: ConfigValue | undefined): string | boolean {
   return String(value);
 }
 
-/** Converts form text back into the JSON value the backend expects, using the default's type. */
+/** Converts form text back into the JSON value the engine expects, using the default's type. */
 export function fromFormValue(
   knob: string,
   raw: string | boolean,
@@ -100,7 +100,7 @@ export function sameValue(a: ConfigValue | undefined, b: ConfigValue | undefined
 }
 
 /**
- * Validates every knob of a template's form, then the combinations the backend refuses
+ * Validates every knob of a template's form, then the combinations the engine refuses
  * (byte-level pre-tokenizer only with byte-level BPE; WordPiece needs an unknown token).
  * Returns one plain-words problem per field name.
  */

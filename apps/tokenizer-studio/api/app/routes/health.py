@@ -13,5 +13,5 @@ router = APIRouter(responses=ERROR_RESPONSES)
 @router.get("/api/v1/health", name="api_health")
 async def health(ctx: AppContext = Depends(get_ctx)) -> Health:
     # async on purpose: answered on the event loop, so the supervisor's first probe does not
-    # wait for anyio's worker thread (and its backend import) to start.
+    # wait for anyio's worker thread (and its engine import) to start.
     return Health(status="ok", version=__version__, launch_id=ctx.settings.launch_id)

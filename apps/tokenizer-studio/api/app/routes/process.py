@@ -1,4 +1,4 @@
-"""`POST /api/v1/shutdown`: the authenticated way for the shell to stop the backend."""
+"""`POST /api/v1/shutdown`: the authenticated way for the shell to stop the engine."""
 
 from fastapi import APIRouter, BackgroundTasks, Depends
 

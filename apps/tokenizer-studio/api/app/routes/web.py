@@ -15,7 +15,7 @@ NOT_BUILT_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Tokenizer Studio</title></head>
 <body><h1>Tokenizer Studio</h1>
 <p>The API is running, but the web UI is not built. Build it (see apps/tokenizer-studio/web)
-or start the backend with --web-dir pointing at a built UI.</p></body></html>
+or start the engine with --web-dir pointing at a built UI.</p></body></html>
 """
 
 

@@ -1,4 +1,4 @@
-// The error type every API call throws, with plain-words messages taken from the backend.
+// The error type every API call throws, with plain-words messages taken from the engine.
 import type { ErrorResponse, FieldProblem } from './types';
 
 type ErrorBody = ErrorResponse['error'];
@@ -39,7 +39,7 @@ function asText(value: unknown): string | null {
 
 /**
  * The `details` of the error envelope (`ErrorBody` in schema.d.ts): one problem per field. The
- * body is still checked, not trusted: it may come from something that is not the backend.
+ * body is still checked, not trusted: it may come from something that is not the engine.
  */
 function parseDetails(details: ErrorBody['details']): FieldProblem[] {
   if (!Array.isArray(details)) return [];

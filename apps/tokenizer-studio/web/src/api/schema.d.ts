@@ -373,7 +373,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the backend's log. */
+      /** @description An unexpected error; the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -396,7 +396,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the backend's log. */
+      /** @description An unexpected error; the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -419,7 +419,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the backend's log. */
+      /** @description An unexpected error; the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -445,7 +445,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the backend's log. */
+      /** @description An unexpected error; the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -468,7 +468,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the backend's log. */
+      /** @description An unexpected error; the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -491,7 +491,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the backend's log. */
+      /** @description An unexpected error; the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -514,7 +514,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the backend's log. */
+      /** @description An unexpected error; the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -545,7 +545,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the backend's log. */
+      /** @description An unexpected error; the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -573,7 +573,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the backend's log. */
+      /** @description An unexpected error; the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -599,7 +599,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the backend's log. */
+      /** @description An unexpected error; the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -632,7 +632,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the backend's log. */
+      /** @description An unexpected error; the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -663,7 +663,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the backend's log. */
+      /** @description An unexpected error; the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -686,7 +686,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the backend's log. */
+      /** @description An unexpected error; the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -714,7 +714,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the backend's log. */
+      /** @description An unexpected error; the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -742,7 +742,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the backend's log. */
+      /** @description An unexpected error; the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -773,7 +773,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the backend's log. */
+      /** @description An unexpected error; the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -801,7 +801,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the backend's log. */
+      /** @description An unexpected error; the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -829,7 +829,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the backend's log. */
+      /** @description An unexpected error; the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -862,7 +862,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the backend's log. */
+      /** @description An unexpected error; the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -885,7 +885,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the backend's log. */
+      /** @description An unexpected error; the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];

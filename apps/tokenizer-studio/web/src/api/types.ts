@@ -1,5 +1,5 @@
 // Names for the JSON objects of the Tokenizer Studio HTTP API (see ../../API.md). Their shapes
-// are generated from the backend's OpenAPI schema into schema.d.ts (`npm run gen:api`), so a
+// are generated from the engine's OpenAPI schema into schema.d.ts (`npm run gen:api`), so a
 // change of a response model shows up here as a type error, not as a surprise at run time.
 import type { components } from './schema';
 

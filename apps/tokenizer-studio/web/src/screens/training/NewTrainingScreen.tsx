@@ -108,7 +108,7 @@ export function NewTrainingScreen({ onStarted }: Props) {
       onStarted(job);
     } catch (error) {
       if (error instanceof ApiError && error.fields.length > 0) {
-        // The backend words field problems as "<field> <message>", e.g. "vocab_size must be ...".
+        // The engine words field problems as "<field> <message>", e.g. "vocab_size must be ...".
         const sentence = (field: string, message: string) =>
           field ? `${knobLabel(field)} ${message}`.replace(/([^.!?])$/, '$1.') : message;
         const knobs: readonly string[] = template.knobs;

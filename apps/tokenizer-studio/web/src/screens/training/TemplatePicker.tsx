@@ -1,4 +1,4 @@
-// Radio list of the training templates offered by the backend.
+// Radio list of the training templates offered by the engine.
 import type { Template } from '../../api/types';
 
 interface Props {

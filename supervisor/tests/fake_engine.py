@@ -1,11 +1,11 @@
-"""Fake Tokenizer Studio backend for the supervisor tests: the launch contract of
+"""Fake Tokenizer Studio engine for the supervisor tests: the launch contract of
 docs/runtime-contract.md (READY line, /health echoing the launch id, exit on stdin EOF or
 SIGTERM), with misbehaviour chosen by FAKE_MODE:
 
 normal, never-ready, die-after-ready, slow-health (503 for FAKE_SLOW_SECONDS), wrong-launch-id,
 flood-stderr (FAKE_FLOOD_BYTES of stderr before READY), ignore-sigterm (also ignores stdin EOF),
 fail-bind-once (first start exits like a failed bind, later starts work), spawn-child (starts
-a sleeping child; FAKE_CHILD_PDEATHSIG=1 gives it PR_SET_PDEATHSIG like a well-behaved backend).
+a sleeping child; FAKE_CHILD_PDEATHSIG=1 gives it PR_SET_PDEATHSIG like a well-behaved engine).
 FAKE_IGNORE_STDIN_EOF=1 keeps any mode running after stdin closes.
 
 FAKE_STATE_DIR, when set, receives one line per start in `launch_ids` and `tokens`, the
@@ -61,7 +61,7 @@ def start_child():
 
     def before_exec():
         if pdeathsig:
-            # PR_SET_PDEATHSIG = 1, SIGKILL = 9: what a backend must do for its own children,
+            # PR_SET_PDEATHSIG = 1, SIGKILL = 9: what an engine must do for its own children,
             # since the supervisor's parent-death signal reaches only its direct child.
             ctypes.CDLL(None, use_errno=True).prctl(1, 9, 0, 0, 0)
 
@@ -79,7 +79,7 @@ def main():
     environment = {name: os.environ.get(name) for name in contract_names}
     environment["cwd"] = os.getcwd()
     record("environment", json.dumps(environment))
-    print(f"fake backend starting in mode {MODE}", flush=True)
+    print(f"fake engine starting in mode {MODE}", flush=True)
 
     if MODE == "fail-bind-once":
         marker = os.path.join(STATE_DIR, "bind_failed_once")

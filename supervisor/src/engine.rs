@@ -1,4 +1,4 @@
-//! Launch attempts, readiness, health and the handle to a running backend.
+//! Launch attempts, readiness, health and the handle to a running engine.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -22,10 +22,10 @@ const MAX_POLL_DELAY: Duration = Duration::from_millis(500);
 const MIN_REQUEST_TIMEOUT: Duration = Duration::from_millis(500);
 const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Starts the backend and blocks until it is ready and trusted, retrying when it exits before
+/// Starts the engine and blocks until it is ready and trusted, retrying when it exits before
 /// readiness. Call it off the UI thread. Every failure is also reported as
 /// [`SupervisorEvent::GaveUp`].
-pub fn launch(request: &LaunchRequest, on_event: EventHandler) -> Result<Backend, SupervisorError> {
+pub fn launch(request: &LaunchRequest, on_event: EventHandler) -> Result<Engine, SupervisorError> {
     // The log folder may be the first thing created in the data root: make the root private
     // before anything lands in it.
     let opened = crate::private::create_private_dir(&request.data_root)
@@ -53,7 +53,7 @@ pub fn launch(request: &LaunchRequest, on_event: EventHandler) -> Result<Backend
     })
 }
 
-/// How one attempt ended when it did not produce a ready backend.
+/// How one attempt ended when it did not produce a ready engine.
 enum AttemptFailure {
     /// It exited before it was ready: a fresh spawn may work (port or lock contention).
     ExitedEarly(Exit),
@@ -65,7 +65,7 @@ fn launch_with_logs(
     request: &LaunchRequest,
     logs: &Arc<LogSink>,
     on_event: &EventHandler,
-) -> Result<Backend, SupervisorError> {
+) -> Result<Engine, SupervisorError> {
     if request.contract.argv.is_empty() {
         return Err(SupervisorError::EmptyArgv {
             runtime_root: request.runtime_root.clone(),
@@ -76,7 +76,7 @@ fn launch_with_logs(
     for attempt in 1..=max_attempts {
         on_event(SupervisorEvent::Starting { attempt });
         match try_once(request, attempt, logs, on_event) {
-            Ok(backend) => return Ok(backend),
+            Ok(engine) => return Ok(engine),
             Err(AttemptFailure::Fatal(error)) => return Err(error),
             Err(AttemptFailure::ExitedEarly(exit)) => {
                 logs.line(
@@ -85,7 +85,7 @@ fn launch_with_logs(
                 );
                 last_exit = exit.description;
                 if attempt < max_attempts {
-                    // A short pause lets whatever the backend collided with (a port, a lock
+                    // A short pause lets whatever the engine collided with (a port, a lock
                     // file of a previous instance still shutting down) go away.
                     std::thread::sleep(Duration::from_millis(100) * attempt);
                 }
@@ -104,7 +104,7 @@ fn try_once(
     attempt: u32,
     logs: &Arc<LogSink>,
     on_event: &EventHandler,
-) -> Result<Backend, AttemptFailure> {
+) -> Result<Engine, AttemptFailure> {
     let secrets = Secrets::fresh().map_err(AttemptFailure::Fatal)?;
     let contract = &request.contract;
     // The interpreter's path is resolved after the change of working directory, so a relative
@@ -121,7 +121,7 @@ fn try_once(
         .args(&contract.argv[1..])
         .args(&request.extra_args)
         .current_dir(contract.working_dir(&runtime_root))
-        // stdin stays open and unused: its end of file is the backend's "parent gone" signal.
+        // stdin stays open and unused: its end of file is the engine's "parent gone" signal.
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -203,7 +203,7 @@ fn try_once(
         port,
         pid: process.pid,
     });
-    Ok(Backend {
+    Ok(Engine {
         process,
         port,
         url,
@@ -328,8 +328,8 @@ fn random_hex(n_bytes: usize) -> Result<String, SupervisorError> {
     Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
-/// A running, trusted backend. Dropping it stops the backend.
-pub struct Backend {
+/// A running, trusted engine. Dropping it stops the engine.
+pub struct Engine {
     process: Process,
     port: u16,
     url: String,
@@ -339,18 +339,18 @@ pub struct Backend {
     stopped: bool,
 }
 
-impl Backend {
+impl Engine {
     /// `http://127.0.0.1:<port>`, without a trailing slash.
     pub fn url(&self) -> &str {
         &self.url
     }
 
-    /// The port the backend announced and answered `/health` on.
+    /// The port the engine announced and answered `/health` on.
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// The backend's process id (also its process group id on Unix).
+    /// The engine's process id (also its process group id on Unix).
     pub fn pid(&self) -> u32 {
         self.process.pid
     }
@@ -365,29 +365,29 @@ impl Backend {
         &self.secrets.launch_id
     }
 
-    /// The last [`crate::TAIL_LINES`] log lines (backend output and supervisor notes), oldest
+    /// The last [`crate::TAIL_LINES`] log lines (engine output and supervisor notes), oldest
     /// first, for error screens.
     pub fn log_tail(&self) -> Vec<String> {
         self.logs.tail()
     }
 
-    /// The live log file, `<log_dir>/backend.log`.
+    /// The live log file, `<log_dir>/engine.log`.
     pub fn log_path(&self) -> PathBuf {
         self.logs.path().to_owned()
     }
 
-    /// Whether the backend process is still alive.
+    /// Whether the engine process is still alive.
     pub fn is_running(&self) -> bool {
         self.process.exit().is_none()
     }
 
-    /// Stops the backend: closes stdin and waits `grace`, then SIGTERMs its process group and
-    /// waits `grace`, then SIGKILLs the group. Whatever the backend started is killed once it
+    /// Stops the engine: closes stdin and waits `grace`, then SIGTERMs its process group and
+    /// waits `grace`, then SIGKILLs the group. Whatever the engine started is killed once it
     /// has exited. Blocks until done; calling it again reports `AlreadyExited`.
     pub fn stop(&mut self, grace: Duration) -> StopOutcome {
         self.stopped = true;
         let outcome = self.process.stop(grace, &self.logs);
-        // The backend's last words ("shutting down", a traceback) belong in the log and the
+        // The engine's last words ("shutting down", a traceback) belong in the log and the
         // tail by the time the caller looks.
         self.logs.wait_streams_closed(DRAIN_TIMEOUT);
         self.logs
@@ -396,7 +396,7 @@ impl Backend {
     }
 }
 
-impl Drop for Backend {
+impl Drop for Engine {
     fn drop(&mut self) {
         if !self.stopped {
             self.stop(self.stop_grace);
@@ -404,11 +404,11 @@ impl Drop for Backend {
     }
 }
 
-impl fmt::Debug for Backend {
+impl fmt::Debug for Engine {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Hand-written so the token never ends up in a `{:?}` in some log.
         formatter
-            .debug_struct("Backend")
+            .debug_struct("Engine")
             .field("url", &self.url)
             .field("pid", &self.process.pid)
             .field("launch_id", &self.secrets.launch_id)
@@ -447,7 +447,7 @@ mod tests {
     fn the_handle_can_live_in_shared_app_state() {
         // Tauri's `manage()` needs Send + Sync + 'static.
         fn shareable<T: Send + Sync + 'static>() {}
-        shareable::<Backend>();
+        shareable::<Engine>();
         shareable::<crate::LaunchRequest>();
         shareable::<SupervisorError>();
     }

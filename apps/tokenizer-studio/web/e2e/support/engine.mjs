@@ -1,4 +1,4 @@
-// Starts the real Tokenizer Studio backend for the E2E tests and stops it by closing its stdin.
+// Starts the real Tokenizer Studio engine for the E2E tests and stops it by closing its stdin.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -12,7 +12,7 @@ export const REPO_DIR = path.resolve(WEB_DIR, '..', '..', '..');
 const READY_PREFIX = 'TOKENIZER_STUDIO_READY ';
 
 /**
- * The Python that runs the backend: env TOKENIZER_STUDIO_PYTHON, else the repo's dev venv
+ * The Python that runs the engine: env TOKENIZER_STUDIO_PYTHON, else the repo's dev venv
  * (`target/test-venv`, made by `cargo xtask tools venv`).
  */
 export function pythonPath() {
@@ -26,7 +26,7 @@ export function pythonPath() {
   );
   if (existsSync(venv)) return venv;
   throw new Error(
-    `No Python for the backend: set TOKENIZER_STUDIO_PYTHON, or run \`cargo xtask tools venv\` to create ${venv}.`,
+    `No Python for the engine: set TOKENIZER_STUDIO_PYTHON, or run \`cargo xtask tools venv\` to create ${venv}.`,
   );
 }
 
@@ -34,7 +34,7 @@ export function pythonPath() {
  * Spawns `python -m app --port 0 --web-dir <dist>` with a fresh data dir and a random token,
  * waits for the READY line and returns { port, token, launchId, baseUrl, stop, output }.
  */
-export async function startBackend({ dataDir, webDir, timeoutMs = 90_000 }) {
+export async function startEngine({ dataDir, webDir, timeoutMs = 90_000 }) {
   const token = randomBytes(24).toString('hex');
   const launchId = randomBytes(8).toString('hex');
   const child = spawn(pythonPath(), ['-m', 'app', '--port', '0', '--web-dir', webDir], {
@@ -65,7 +65,7 @@ export async function startBackend({ dataDir, webDir, timeoutMs = 90_000 }) {
   const ready = await new Promise((resolve, reject) => {
     let buffer = '';
     const timer = setTimeout(() => {
-      reject(new Error(`The backend did not announce READY within ${timeoutMs} ms.\n${output.stderr}`));
+      reject(new Error(`The engine did not announce READY within ${timeoutMs} ms.\n${output.stderr}`));
     }, timeoutMs);
     child.stdout.on('data', (chunk) => {
       output.stdout = (output.stdout + chunk).slice(-20_000);
@@ -90,7 +90,7 @@ export async function startBackend({ dataDir, webDir, timeoutMs = 90_000 }) {
     });
     exited.then(({ code, signal }) => {
       clearTimeout(timer);
-      reject(new Error(`The backend exited before READY (code ${code}, signal ${signal}).\n${output.stderr}`));
+      reject(new Error(`The engine exited before READY (code ${code}, signal ${signal}).\n${output.stderr}`));
     });
   });
 
@@ -110,11 +110,11 @@ export async function startBackend({ dataDir, webDir, timeoutMs = 90_000 }) {
   return { port, token, launchId, baseUrl, ready, stop, output, child };
 }
 
-/** Asks the backend for a single-use launch code, as the desktop shell does. */
-export async function mintLaunchCode(backend) {
-  const response = await fetch(`${backend.baseUrl}/api/v1/session/launch-code`, {
+/** Asks the engine for a single-use launch code, as the desktop shell does. */
+export async function mintLaunchCode(engine) {
+  const response = await fetch(`${engine.baseUrl}/api/v1/session/launch-code`, {
     method: 'POST',
-    headers: { 'X-Tokenizer-Studio-Token': backend.token },
+    headers: { 'X-Tokenizer-Studio-Token': engine.token },
   });
   if (!response.ok) throw new Error(`launch-code answered ${response.status}: ${await response.text()}`);
   const body = await response.json();
