@@ -159,6 +159,68 @@ class TryResult(ApiModel):
     decoded: str
 
 
+class RuntimeFacts(ApiModel):
+    version: str = Field(description="The runtime's version (the engine's own in development).")
+    target: str | None = Field(description="linux-x64, macos-arm64 or windows-x64; null if unknown.")
+    profile: Literal["base", "torch"] = Field(description="base: today's libraries; torch: base + torch.")
+    accelerator: Literal["cpu", "cuda", "mps"] = Field(description="What the runtime was built for.")
+    source: Literal["runtime", "development"] = Field(
+        description="runtime: read from the runtime's manifest.json; development: no runtime."
+    )
+
+
+class PythonFacts(ApiModel):
+    version: str
+    implementation: str
+
+
+class TorchFacts(ApiModel):
+    version: str
+    cuda: str | None = Field(description="The CUDA version torch was built for; null for CPU/MPS builds.")
+    mps_built: bool
+
+
+class DeviceCheck(ApiModel):
+    ok: bool
+    message: str | None = Field(description="Why the check failed, in one sentence; null when it passed.")
+    seconds: float
+
+
+class DeviceFacts(ApiModel):
+    kind: Literal["cpu", "cuda", "mps"]
+    name: str = Field(description="The GPU's name, 'Apple GPU (MPS)', or the CPU model.")
+    check: DeviceCheck = Field(description="A small matrix multiplication on this device, just now.")
+
+
+MACHINE_DESCRIPTION = (
+    "The shell's machine probe (<data>/machine.json) as written, or null when the file is missing, "
+    "over 64 KiB or not a JSON object. Every key is optional. Expected: "
+    '{"probe": {"os": {"kind", "version"}, "arch", "emulated", "cpu": {"name", "level", "cores"}, '
+    '"ram_bytes", "free_disk_bytes", "gpus": [{"vendor", "name", "driver_version", '
+    '"compute_capability", "memory_bytes"}], "apple_silicon"}, '
+    '"choice": {"variant", "device", "reason"}}.'
+)
+
+
+class SystemInfo(ApiModel):
+    runtime: RuntimeFacts
+    python: PythonFacts
+    torch: TorchFacts | None = Field(description="null when this engine has no torch (the base profile).")
+    device: DeviceFacts
+    machine: dict[str, Any] | None = Field(description=MACHINE_DESCRIPTION)
+
+
+class ComputeCheck(ApiModel):
+    device: Literal["cpu", "cuda", "mps"]
+    size: int = Field(description="The matrices' side (size × size, float32).")
+    seconds: float = Field(description="Time of the measured multiplications.")
+    gflops: float | None = Field(
+        description="Billions of floating-point operations per second; null on failure."
+    )
+    ok: bool
+    message: str | None = Field(description="Why the check failed, in one sentence; null when it passed.")
+
+
 # --- errors ---------------------------------------------------------------------------------
 
 

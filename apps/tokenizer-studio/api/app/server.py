@@ -25,10 +25,11 @@ from app.db import Database
 from app.errors import install_error_handlers
 from app.jobs import JobManager
 from app.paths import DataPaths, configure_process, data_paths
-from app.routes import datasets, health, process, session, templates, web
+from app.routes import datasets, health, process, session, system, templates, web
 from app.routes import jobs as job_routes
 from app.security import SecurityMiddleware, SessionStore
 from app.settings import Settings, SettingsError, parse_settings
+from app.system import startup_problem
 
 log = logging.getLogger("tokenizer_studio")
 READY_PREFIX = "TOKENIZER_STUDIO_READY"
@@ -56,7 +57,7 @@ def build_api(lifespan: Callable | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     # The web catch-all goes last so it never shadows an API route.
-    for module in (health, session, templates, datasets, job_routes, process, web):
+    for module in (health, session, templates, datasets, job_routes, process, system, web):
         app.include_router(module.router)
     return app
 
@@ -212,6 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    # A GPU engine proves its device before anything else, so a broken driver is one sentence
+    # and a non-zero exit before READY (the shell then offers the CPU engine), never a READY
+    # engine that fails every training. The CPU needs no proof and loads nothing here.
+    problem = startup_problem(settings.device)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 3
     paths = data_paths(settings.data_dir)
     try:
         paths.prepare()

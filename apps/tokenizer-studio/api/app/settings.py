@@ -8,12 +8,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from app import system
+
 ENV_DATA_DIR = "TOKENIZER_STUDIO_DATA_DIR"
 ENV_TOKEN = "TOKENIZER_STUDIO_RUNTIME_TOKEN"
 ENV_LAUNCH_ID = "TOKENIZER_STUDIO_LAUNCH_ID"
 ENV_WEB_DIR = "TOKENIZER_STUDIO_WEB_DIR"
 ENV_CORS = "TOKENIZER_STUDIO_CORS_ORIGINS"
 ENV_MAX_UPLOAD = "TOKENIZER_STUDIO_MAX_UPLOAD_BYTES"
+ENV_DEVICE = "TOKENIZER_STUDIO_DEVICE"
 
 DEFAULT_MAX_UPLOAD_BYTES = 1 << 30
 ALLOWED_HOSTS = ("127.0.0.1", "localhost")
@@ -36,6 +39,10 @@ class Settings:
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     port: int = 0
     stdin_watch: bool = True
+    # The runtime this interpreter belongs to (None in development) and the device the engine
+    # computes on: TOKENIZER_STUDIO_DEVICE, else the runtime's accelerator, else the CPU.
+    runtime_root: Path | None = None
+    device: str = "cpu"
 
 
 def default_web_dir(root: Path = PACKAGE_ROOT) -> Path | None:
@@ -80,8 +87,26 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_settings(argv: Sequence[str] | None, env: Mapping[str, str] | None = None) -> Settings:
-    """Raises SettingsError for bad values; argparse itself exits 2 for malformed options."""
+def _device(env: Mapping[str, str], root: Path | None) -> str:
+    requested = env.get(ENV_DEVICE, "").strip().lower() or None
+    if requested is not None and requested not in system.DEVICES:
+        raise SettingsError(
+            f"{ENV_DEVICE} is {env[ENV_DEVICE]!r}, which is not a device the engine knows; "
+            "set it to cpu, cuda or mps, or leave it unset to use the runtime's own"
+        )
+    try:
+        accelerator = system.manifest_accelerator(root)
+    except system.ManifestError as exc:
+        raise SettingsError(str(exc).rstrip(".")) from None
+    return system.choose_device(requested, accelerator)
+
+
+def parse_settings(
+    argv: Sequence[str] | None, env: Mapping[str, str] | None = None, prefix: Path | None = None
+) -> Settings:
+    """Raises SettingsError for bad values; argparse itself exits 2 for malformed options.
+
+    `prefix` stands for `sys.prefix`, the interpreter whose runtime (if any) is read."""
     env = os.environ if env is None else env
     args = _build_parser().parse_args(argv)
     if args.host not in ALLOWED_HOSTS:
@@ -104,6 +129,7 @@ def parse_settings(argv: Sequence[str] | None, env: Mapping[str, str] | None = N
         web_dir = default_web_dir()
     elif not (web_dir / "index.html").is_file():
         raise SettingsError(f"web dir {str(web_dir)!r} has no index.html; build the web UI first")
+    root = system.runtime_root(prefix)
     return Settings(
         data_dir=args.data_dir,
         web_dir=web_dir,
@@ -113,4 +139,6 @@ def parse_settings(argv: Sequence[str] | None, env: Mapping[str, str] | None = N
         max_upload_bytes=max_upload,
         port=args.port,
         stdin_watch=not args.no_stdin_watch,
+        runtime_root=root,
+        device=_device(env, root),
     )

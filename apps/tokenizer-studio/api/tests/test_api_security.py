@@ -26,6 +26,8 @@ def test_health_launch_id_null_when_unset(make_client):
         ("POST", "/api/v1/jobs"),
         ("POST", "/api/v1/shutdown"),
         ("POST", "/api/v1/session/launch-code"),
+        ("GET", "/api/v1/system"),
+        ("POST", "/api/v1/system/compute-check"),
         ("GET", "/api/v1/does-not-exist"),
     ],
 )

@@ -84,6 +84,8 @@ def test_every_route_is_in_the_schema_with_a_model():
         ("get", "/api/v1/jobs/{job_id}/artifact"),
         ("post", "/api/v1/jobs/{job_id}/try"),
         ("post", "/api/v1/shutdown"),
+        ("get", "/api/v1/system"),
+        ("post", "/api/v1/system/compute-check"),
     }
     assert set(operations) == expected
     for key, operation in operations.items():

@@ -1,5 +1,5 @@
 """HTTP routes, one module per resource of API.md."""
 
-from app.routes import datasets, health, jobs, process, session, templates, web
+from app.routes import datasets, health, jobs, process, session, system, templates, web
 
-__all__ = ["datasets", "health", "jobs", "process", "session", "templates", "web"]
+__all__ = ["datasets", "health", "jobs", "process", "session", "system", "templates", "web"]

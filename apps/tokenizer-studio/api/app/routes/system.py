@@ -1,0 +1,67 @@
+"""`GET /api/v1/system` (what the engine runs on) and `POST /api/v1/system/compute-check`.
+
+Both are plain `def` routes: they may import torch (seconds, once) or numpy and run matrix
+multiplications, so FastAPI runs them in its thread pool, off the event loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import platform
+
+from fastapi import APIRouter, Depends
+
+from app import system
+from app.context import AppContext, get_ctx
+from app.models import (
+    ERROR_RESPONSES,
+    ComputeCheck,
+    DeviceCheck,
+    DeviceFacts,
+    PythonFacts,
+    RuntimeFacts,
+    SystemInfo,
+    TorchFacts,
+)
+
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+log = logging.getLogger("tokenizer_studio")
+
+
+@router.get("/system", name="get_system")
+def get_system(ctx: AppContext = Depends(get_ctx)) -> SystemInfo:
+    runtime = system.runtime_facts(ctx.settings.runtime_root)
+    torch = system.torch_facts()
+    device = ctx.settings.device
+    check = system.check_device(device)
+    if not check.ok:
+        log.warning("device check on %s failed: %s", device, check.message)
+    machine = system.read_machine(ctx.paths.root / system.MACHINE_FILE)
+    return SystemInfo(
+        runtime=RuntimeFacts(**dataclasses.asdict(runtime)),
+        python=PythonFacts(
+            version=platform.python_version(), implementation=platform.python_implementation()
+        ),
+        torch=TorchFacts(**dataclasses.asdict(torch)) if torch is not None else None,
+        device=DeviceFacts(
+            kind=device, name=system.device_name(device), check=DeviceCheck(**dataclasses.asdict(check))
+        ),
+        machine=machine,
+    )
+
+
+@router.post("/system/compute-check", name="compute_check")
+def compute_check(ctx: AppContext = Depends(get_ctx)) -> ComputeCheck:
+    result = system.compute_check(ctx.settings.device)
+    if result.ok:
+        log.info(
+            "compute check: %.1f GFLOP/s on %s (%d×%d)",
+            result.gflops,
+            result.device,
+            result.size,
+            result.size,
+        )
+    else:
+        log.warning("compute check failed: %s", result.message)
+    return ComputeCheck(**dataclasses.asdict(result))
