@@ -25,7 +25,16 @@ posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
 class Server:
-    def __init__(self, data_dir: Path, log: Path, *, read_delay: float = 0.0, python_args=(), args=()):
+    def __init__(
+        self,
+        data_dir: Path,
+        log: Path,
+        *,
+        read_delay: float = 0.0,
+        python_args=(),
+        args=(),
+        extra_env: dict[str, str] | None = None,
+    ):
         env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENIZER_STUDIO_")}
         self.launch_id = f"launch-{time.monotonic_ns()}"
         env.update(
@@ -36,6 +45,7 @@ class Server:
         if read_delay:
             env["PYTHONPATH"] = os.pathsep.join([str(SLOW_SITE), str(API_DIR)])
             env["TS_TEST_READ_DELAY_S"] = str(read_delay)
+        env.update(extra_env or {})
         self.log_path = log
         self.log = log.open("wb")
         self.proc = subprocess.Popen(
@@ -235,7 +245,7 @@ def test_startup_imports_stay_light(servers):
         if line.startswith("import time:") and "|" in line:
             modules.add(line.rsplit("|", 1)[1].strip().split(".")[0])
     assert "fastapi" in modules and "uvicorn" in modules  # the parse worked
-    heavy = {"datasets", "pyarrow", "tokenizers", "numpy", "pandas", "tokenizer", "huggingface_hub"}
+    heavy = {"datasets", "pyarrow", "tokenizers", "numpy", "pandas", "tokenizer", "huggingface_hub", "torch"}
     assert modules & heavy == set()
 
 
