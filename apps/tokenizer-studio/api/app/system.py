@@ -325,6 +325,12 @@ def _verify(device: str, size: int) -> None:
         raise DeviceUnusable(f"a test multiplication gave {value:g} instead of {expected:g}")
 
 
+def _reason(exc: BaseException) -> str:
+    # torch's messages name the library already ("CUDA error: ..."); a bare type says little.
+    text = one_line(exc)
+    return text if text else type(exc).__name__
+
+
 def check_device(device: str) -> DeviceCheck:
     """Whether a small matrix multiplication on `device` succeeds and gives the right answer."""
     started = time.perf_counter()
@@ -333,7 +339,7 @@ def check_device(device: str) -> DeviceCheck:
     except DeviceUnusable as exc:
         return DeviceCheck(False, str(exc), time.perf_counter() - started)
     except Exception as exc:  # CUDA and MPS errors have no common base class
-        return DeviceCheck(False, one_line(f"{type(exc).__name__}: {exc}"), time.perf_counter() - started)
+        return DeviceCheck(False, _reason(exc), time.perf_counter() - started)
     return DeviceCheck(True, None, time.perf_counter() - started)
 
 
@@ -358,9 +364,12 @@ def startup_problem(device: str) -> str | None:
     check = check_device(device)
     if check.ok:
         return None
-    label = "CUDA error" if device == "cuda" else "MPS error"
+    label = "CUDA" if device == "cuda" else "MPS"
+    reason = check.message or "unknown error"
+    if not reason.startswith(label):
+        reason = f"{label} error: {reason}"
     return (
-        f"The GPU engine could not use the {_GPU_NAMES[device]} ({label}: {check.message}): "
+        f"The GPU engine could not use the {_GPU_NAMES[device]} ({reason}): "
         f"{_GPU_ADVICE[device]}, or switch to the CPU engine in Settings."
     )
 
@@ -491,7 +500,7 @@ def compute_check(device: str, budget_s: float = BENCH_BUDGET_S) -> ComputeResul
         except MemoryError:
             return _failed(device, size, started, f"not enough memory for {size}×{size} matrices")
         except Exception as exc:  # CUDA, MPS and BLAS errors have no common base class
-            return _failed(device, size, started, one_line(f"{type(exc).__name__}: {exc}"))
+            return _failed(device, size, started, _reason(exc))
         gflops = 2 * size**3 * done / seconds / 1e9
         return ComputeResult(device, size, round(seconds, 4), round(gflops, 2), True, None)
 

@@ -73,7 +73,7 @@ def test_stand_in_torch_missing_mps_exits_before_ready(tmp_path):
     done = run_engine(tmp_path, {"TOKENIZER_STUDIO_DEVICE": "mps", **stand_in_env("mps_missing")})
     assert done.returncode != 0 and done.stdout == ""
     line = assert_one_sentence(done.stderr)
-    assert line.startswith("The GPU engine could not use the Apple GPU (MPS error: ")
+    assert line.startswith("The GPU engine could not use the Apple GPU (MPS ")
     assert line.endswith("update macOS, or switch to the CPU engine in Settings.")
 
 
