@@ -4,6 +4,7 @@ import { onUnauthorized } from './api/client';
 import { Nav } from './components/Nav';
 import { Notice } from './components/Notice';
 import type { Route } from './route';
+import { AboutScreen } from './screens/about/AboutScreen';
 import { DatasetsScreen } from './screens/datasets/DatasetsScreen';
 import { JobDetail } from './screens/jobs/JobDetail';
 import { JobsScreen } from './screens/jobs/JobsScreen';
@@ -83,6 +84,15 @@ function Studio() {
       <header className="header">
         <span className="brand">Tokenizer Studio</span>
         <Nav route={route} onNavigate={setRoute} />
+        <button
+          type="button"
+          className={route.name === 'about' ? 'nav-item header-end active' : 'nav-item header-end'}
+          aria-current={route.name === 'about' ? 'page' : undefined}
+          data-testid="nav-about"
+          onClick={() => setRoute({ name: 'about' })}
+        >
+          About this computer
+        </button>
       </header>
       <main className="content">
         {route.name === 'datasets' && <DatasetsScreen />}
@@ -96,6 +106,7 @@ function Studio() {
           />
         )}
         {route.name === 'job' && <JobDetail jobId={route.id} onBack={() => setRoute({ name: 'jobs' })} />}
+        {route.name === 'about' && <AboutScreen />}
       </main>
     </div>
   );

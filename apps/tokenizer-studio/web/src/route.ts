@@ -4,4 +4,5 @@ export type Route =
   | { name: 'datasets' }
   | { name: 'new-training' }
   | { name: 'jobs' }
-  | { name: 'job'; id: string };
+  | { name: 'job'; id: string }
+  | { name: 'about' };

@@ -2,12 +2,14 @@
 import { apiUrl, CREDENTIALS } from './config';
 import { ApiError, errorFromBody, networkError } from './errors';
 import type {
+  ComputeCheck,
   Dataset,
   DatasetPreview,
   Job,
   LogPage,
   NewJob,
   SessionState,
+  SystemInfo,
   Template,
   TryResult,
 } from './types';
@@ -85,6 +87,9 @@ export const api = {
   jobLogs: (id: string, after: number) => request<LogPage>(`/jobs/${enc(id)}/logs?after=${after}`),
   tryTokenizer: (id: string, text: string) =>
     request<TryResult>(`/jobs/${enc(id)}/try`, { method: 'POST', body: { text } }),
+
+  getSystem: () => request<SystemInfo>('/system'),
+  computeCheck: () => request<ComputeCheck>('/system/compute-check', { method: 'POST' }),
 };
 
 export function artifactUrl(jobId: string): string {

@@ -75,6 +75,14 @@ export interface paths {
     /** Shutdown */
     post: operations["shutdown"];
   };
+  "/api/v1/system": {
+    /** Get System */
+    get: operations["get_system"];
+  };
+  "/api/v1/system/compute-check": {
+    /** Compute Check */
+    post: operations["compute_check"];
+  };
 }
 
 export type webhooks = Record<string, never>;
@@ -89,6 +97,36 @@ export interface components {
       size_bytes: number;
       /** Sha256 */
       sha256: string;
+    };
+    /** ComputeCheck */
+    ComputeCheck: {
+      /**
+       * Device
+       * @enum {string}
+       */
+      device: "cpu" | "cuda" | "mps";
+      /**
+       * Size
+       * @description The matrices' side (size × size, float32).
+       */
+      size: number;
+      /**
+       * Seconds
+       * @description Time of the measured multiplications.
+       */
+      seconds: number;
+      /**
+       * Gflops
+       * @description Billions of floating-point operations per second; null on failure.
+       */
+      gflops: number | null;
+      /** Ok */
+      ok: boolean;
+      /**
+       * Message
+       * @description Why the check failed, in one sentence; null when it passed.
+       */
+      message: string | null;
     };
     /** Dataset */
     Dataset: {
@@ -123,6 +161,33 @@ export interface components {
     DatasetPreview: {
       /** Rows */
       rows: string[];
+    };
+    /** DeviceCheck */
+    DeviceCheck: {
+      /** Ok */
+      ok: boolean;
+      /**
+       * Message
+       * @description Why the check failed, in one sentence; null when it passed.
+       */
+      message: string | null;
+      /** Seconds */
+      seconds: number;
+    };
+    /** DeviceFacts */
+    DeviceFacts: {
+      /**
+       * Kind
+       * @enum {string}
+       */
+      kind: "cpu" | "cuda" | "mps";
+      /**
+       * Name
+       * @description The GPU's name, 'Apple GPU (MPS)', or the CPU model.
+       */
+      name: string;
+      /** @description A small matrix multiplication on this device, just now. */
+      check: components["schemas"]["DeviceCheck"];
     };
     /** ErrorBody */
     ErrorBody: {
@@ -256,6 +321,44 @@ export interface components {
        */
       next: number;
     };
+    /** PythonFacts */
+    PythonFacts: {
+      /** Version */
+      version: string;
+      /** Implementation */
+      implementation: string;
+    };
+    /** RuntimeFacts */
+    RuntimeFacts: {
+      /**
+       * Version
+       * @description The runtime's version (the engine's own in development).
+       */
+      version: string;
+      /**
+       * Target
+       * @description linux-x64, macos-arm64 or windows-x64; null if unknown.
+       */
+      target: string | null;
+      /**
+       * Profile
+       * @description base: today's libraries; torch: base + torch.
+       * @enum {string}
+       */
+      profile: "base" | "torch";
+      /**
+       * Accelerator
+       * @description What the runtime was built for.
+       * @enum {string}
+       */
+      accelerator: "cpu" | "cuda" | "mps";
+      /**
+       * Source
+       * @description runtime: read from the runtime's manifest.json; development: no runtime.
+       * @enum {string}
+       */
+      source: "runtime" | "development";
+    };
     /** SessionCreate */
     SessionCreate: {
       /** Code */
@@ -276,6 +379,21 @@ export interface components {
        */
       status: "shutting_down";
     };
+    /** SystemInfo */
+    SystemInfo: {
+      runtime: components["schemas"]["RuntimeFacts"];
+      python: components["schemas"]["PythonFacts"];
+      /** @description null when this engine has no torch (the base profile). */
+      torch: components["schemas"]["TorchFacts"] | null;
+      device: components["schemas"]["DeviceFacts"];
+      /**
+       * Machine
+       * @description The shell's machine probe (<data>/machine.json) as written, or null when the file is missing, over 64 KiB or not a JSON object. Every key is optional. Expected: {"probe": {"os": {"kind", "version"}, "arch", "emulated", "cpu": {"name", "level", "cores"}, "ram_bytes", "free_disk_bytes", "gpus": [{"vendor", "name", "driver_version", "compute_capability", "memory_bytes"}], "apple_silicon"}, "choice": {"variant", "device", "reason"}}.
+       */
+      machine: {
+        [key: string]: unknown;
+      } | null;
+    };
     /** Template */
     Template: {
       /** Id */
@@ -295,6 +413,18 @@ export interface components {
        * @description The config keys a user may override for this template.
        */
       knobs: ("model" | "vocab_size" | "min_frequency" | "special_tokens" | "normalization" | "lowercase" | "pre_tokenizer" | "text_column")[];
+    };
+    /** TorchFacts */
+    TorchFacts: {
+      /** Version */
+      version: string;
+      /**
+       * Cuda
+       * @description The CUDA version torch was built for; null for CPU/MPS builds.
+       */
+      cuda: string | null;
+      /** Mps Built */
+      mps_built: boolean;
     };
     /**
      * TrainingConfig
@@ -877,6 +1007,52 @@ export interface operations {
       202: {
         content: {
           "application/json": components["schemas"]["ShuttingDown"];
+        };
+      };
+      /** @description A client error (401 without credentials, 403 wrong Host or Origin, 404, 409, 413, 415, 422 invalid input). */
+      "4XX": {
+        content: {
+          "application/json": components["schemas"]["ErrorResponse"];
+        };
+      };
+      /** @description An unexpected error; the details are in the engine's log. */
+      "5XX": {
+        content: {
+          "application/json": components["schemas"]["ErrorResponse"];
+        };
+      };
+    };
+  };
+  /** Get System */
+  get_system: {
+    responses: {
+      /** @description Successful Response */
+      200: {
+        content: {
+          "application/json": components["schemas"]["SystemInfo"];
+        };
+      };
+      /** @description A client error (401 without credentials, 403 wrong Host or Origin, 404, 409, 413, 415, 422 invalid input). */
+      "4XX": {
+        content: {
+          "application/json": components["schemas"]["ErrorResponse"];
+        };
+      };
+      /** @description An unexpected error; the details are in the engine's log. */
+      "5XX": {
+        content: {
+          "application/json": components["schemas"]["ErrorResponse"];
+        };
+      };
+    };
+  };
+  /** Compute Check */
+  compute_check: {
+    responses: {
+      /** @description Successful Response */
+      200: {
+        content: {
+          "application/json": components["schemas"]["ComputeCheck"];
         };
       };
       /** @description A client error (401 without credentials, 403 wrong Host or Origin, 404, 409, 413, 415, 422 invalid input). */

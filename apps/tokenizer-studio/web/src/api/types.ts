@@ -24,6 +24,9 @@ export type LogLine = Schemas['LogLine'];
 export type LogPage = Schemas['LogPage'];
 export type TryResult = Schemas['TryResult'];
 export type SessionState = Schemas['SessionState'];
+export type SystemInfo = Schemas['SystemInfo'];
+export type DeviceFacts = Schemas['DeviceFacts'];
+export type ComputeCheck = Schemas['ComputeCheck'];
 /** The body of POST /jobs: `overrides` holds only the knobs that differ from the defaults. */
 export type NewJob = Omit<Schemas['JobCreate'], 'overrides'> & { overrides: ConfigValues };
 

@@ -1,0 +1,110 @@
+// End-to-end test of "About this computer": the built UI and the real engine (CPU, no torch),
+// with a machine probe written where the shell writes it.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { launchBrowser, watchCspViolations, watchForeignRequests } from './support/browser.mjs';
+import { mintLaunchCode, startEngine, WEB_DIR } from './support/engine.mjs';
+
+const DIST_DIR = path.join(WEB_DIR, 'dist');
+const RESULTS_DIR = path.join(WEB_DIR, 'test-results');
+
+const MACHINE = {
+  probe: {
+    os: { kind: 'linux', version: 'Debian 13' },
+    arch: 'x86_64',
+    emulated: false,
+    cpu: { name: 'E2E Test CPU', level: 'x86-64-v3', cores: 8 },
+    ram_bytes: 16 * 1024 ** 3,
+    free_disk_bytes: 120 * 1024 ** 3,
+    gpus: [{ vendor: 'NVIDIA', name: 'E2E Test GPU', driver_version: '550.54', compute_capability: '8.6', memory_bytes: 8 * 1024 ** 3 }],
+    apple_silicon: false,
+  },
+  choice: { variant: 'base-cpu', device: 'cpu', reason: 'the CPU engine is the one installed' },
+};
+
+describe('About this computer against the real engine', { timeout: 300_000 }, () => {
+  let workDir;
+  let engine;
+  let browser;
+  let page;
+  let foreignRequests = [];
+  let cspViolations = [];
+
+  before(async () => {
+    assert.ok(existsSync(path.join(DIST_DIR, 'index.html')), 'Build the UI first: npm run build');
+    workDir = await mkdtemp(path.join(os.tmpdir(), 'ts-e2e-about-'));
+    await mkdir(RESULTS_DIR, { recursive: true });
+    const dataDir = path.join(workDir, 'data');
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(path.join(dataDir, 'machine.json'), JSON.stringify(MACHINE));
+    engine = await startEngine({ dataDir, webDir: DIST_DIR });
+    browser = await launchBrowser();
+    foreignRequests = watchForeignRequests(browser.context);
+    cspViolations = await watchCspViolations(browser.context);
+    page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    page.setDefaultTimeout(30_000);
+  });
+
+  after(async () => {
+    if (page && !page.isClosed()) {
+      await page.screenshot({ path: path.join(RESULTS_DIR, 'about-last-state.png'), fullPage: true }).catch(() => {});
+    }
+    await browser?.context.close().catch(() => {});
+    if (browser) await rm(browser.profileDir, { recursive: true, force: true }).catch(() => {});
+    if (engine) {
+      const exit = await engine.stop();
+      assert.equal(exit.code, 0, `engine should exit 0 when its stdin closes\n${engine.output.stderr}`);
+    }
+    if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => {});
+  });
+
+  test('the header opens the About panel with the engine facts and the CPU device', async () => {
+    const code = await mintLaunchCode(engine);
+    await page.goto(`${engine.baseUrl}/#launch=${code}`);
+    await page.getByTestId('datasets-screen').waitFor();
+    await page.getByTestId('nav-about').click();
+    await page.getByTestId('about-screen').waitFor();
+    await page.getByTestId('engine-facts').waitFor();
+
+    assert.equal(await page.getByTestId('engine-version').innerText(), engine.ready.version);
+    assert.match(await page.getByTestId('engine-variant').innerText(), /Standard, for CPU/);
+    assert.match(await page.getByTestId('python-version').innerText(), /^CPython 3\.\d+/);
+    assert.equal(await page.getByTestId('torch').innerText(), 'not included in this engine');
+    assert.equal(await page.getByTestId('device-kind').innerText(), 'CPU');
+    assert.ok((await page.getByTestId('device-name').innerText()).trim().length > 0, 'the CPU has a name');
+    assert.match(await page.getByTestId('device-check').innerText(), /^passed/);
+    assert.equal(await page.getByTestId('device-check-error').count(), 0);
+  });
+
+  test('the machine probe and the app\'s choice are shown', async () => {
+    assert.equal(await page.getByTestId('machine-os').innerText(), 'linux Debian 13');
+    assert.match(await page.getByTestId('machine-cpu').innerText(), /E2E Test CPU \(8 cores, x86-64-v3\)/);
+    assert.equal(await page.getByTestId('machine-ram').innerText(), '16 GB');
+    assert.match(await page.getByTestId('machine-gpus').innerText(), /NVIDIA E2E Test GPU \(driver 550\.54, compute capability 8\.6, 8\.0 GB memory\)/);
+    const choice = await page.getByTestId('machine-choice').innerText();
+    assert.match(choice, /base-cpu/);
+    assert.match(choice, /the CPU engine is the one installed/);
+  });
+
+  test('Check compute shows a GFLOP/s figure for the CPU', async () => {
+    await page.getByTestId('check-compute').click();
+    const result = page.getByTestId('compute-result');
+    await result.waitFor({ timeout: 30_000 });
+    const text = await result.innerText();
+    const match = text.match(/^([\d,.]+) GFLOP\/s on (.+?) \(/);
+    assert.ok(match, `a GFLOP/s figure: ${JSON.stringify(text)}`);
+    assert.ok(Number(match[1].replace(/,/g, '')) > 0, text);
+    assert.equal(match[2], await page.getByTestId('device-name').innerText());
+    assert.equal(await page.getByTestId('compute-error').count(), 0);
+    await page.screenshot({ path: path.join(RESULTS_DIR, 'about-this-computer.png'), fullPage: true });
+  });
+
+  test('no foreign request and no Content-Security-Policy violation', () => {
+    assert.deepEqual(foreignRequests, []);
+    assert.deepEqual(cspViolations, []);
+  });
+});
