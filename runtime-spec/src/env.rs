@@ -148,6 +148,8 @@ pub const APPLE_API_KEY_ID: &str = "APPLE_API_KEY_ID";
 pub const APPLE_API_ISSUER: &str = "APPLE_API_ISSUER";
 pub const APPLE_API_KEY_P8_PATH: &str = "APPLE_API_KEY_P8_PATH";
 pub const APPLE_API_KEY_P8: &str = "APPLE_API_KEY_P8";
+/// A JSON machine probe used instead of probing this machine (tests of the GPU paths).
+pub const PROBE_FIXTURE: &str = "TOKENIZER_STUDIO_PROBE_FIXTURE";
 /// Runs the slow end-to-end tests when `1`.
 pub const SLOW_TESTS: &str = "TOKENIZER_STUDIO_SLOW_TESTS";
 /// Hugging Face caches, all under `<data>/cache/huggingface/`.
@@ -212,6 +214,7 @@ pub const ALL: &[EnvVar] = &[
     var(INDEX_URL, Kind::Url, "`<release URL>/runtime-<channel>.json`", SHELL, "Another release index (tests, mirrors); only indexes signed with the built-in key are accepted."),
     var(UPDATE_CHECK, Kind::Switch, "on", SHELL, "`0` turns the background update checks off."),
     var(SHELL_UPDATE_URL, Kind::Url, "`<release URL>/latest-<channel>.json`", SHELL, "Another shell update manifest; https, or http from loopback only."),
+    var(PROBE_FIXTURE, Kind::Path, "", &[Reader::Shell, Reader::Xtask], "A JSON machine probe used instead of probing this machine (tests of the GPU paths)."),
     var(UPDATE_PUBKEY, Kind::MinisignKey, "the dev key (dev channel)", &[Reader::Xtask, Reader::ShellBuild], "The public key built into the shell for runtime and shell updates."),
     var(RELEASE_BASE_URL, Kind::Url, "", &[Reader::Xtask, Reader::ShellBuild], "Where the release is published; built into the shell. A thin release-channel installer needs it."),
     var(CHANNEL, Kind::Text, "dev", &[Reader::ShellBuild], "The channel built into the shell (set by `cargo xtask release --channel`)."),
