@@ -147,6 +147,7 @@ fn cores() -> u32 {
         .unwrap_or(0)
 }
 
+#[cfg(target_os = "linux")]
 fn read(path: impl AsRef<Path>) -> Option<String> {
     std::fs::read_to_string(path).ok()
 }
