@@ -1,11 +1,13 @@
 //! `cargo xtask doctor` and the release prerequisites step: what the build needs, what is
-//! missing, and the one command that installs it.
+//! missing, and the one command that installs it; and what this machine is and which runtime
+//! variant the shell would choose for it (the `compute` crate).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Result};
-use runtime_spec::Target;
+use compute::{Candidate, DevicePreference, Preference, Probe};
+use runtime_spec::{Profile, Target};
 
 use crate::{tools, ui};
 
@@ -100,8 +102,10 @@ pub fn checks(target: Target, cache_dir: &Path) -> Vec<Check> {
     checks
 }
 
-/// Prints the checks; fails when something is missing (nothing is changed).
+/// Prints the machine and the checks; fails when something is missing (nothing is changed).
 pub fn doctor(target: Target, cache_dir: &Path) -> Result<()> {
+    print_machine(cache_dir);
+    println!();
     let checks = checks(target, cache_dir);
     for check in &checks {
         match &check.found {
@@ -156,6 +160,114 @@ pub fn ensure(target: Target, cache_dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The probe (or `TOKENIZER_STUDIO_PROBE_FIXTURE`'s) and what the shell would choose for each
+/// profile among every variant this project builds. Free disk is measured where the xtask
+/// caches its downloads (or the nearest folder above it that exists).
+fn print_machine(cache_dir: &Path) {
+    let fixture = crate::plan::var_os(runtime_spec::env::PROBE_FIXTURE).map(PathBuf::from);
+    match compute::probe_with_fixture(fixture.as_deref(), cache_dir) {
+        Ok(probe) => {
+            for line in machine_lines(&probe, cache_dir, fixture.as_deref()) {
+                println!("{line}");
+            }
+        }
+        Err(error) => println!("  MISSING  {:<28} {error}", "machine probe"),
+    }
+}
+
+/// One line per fact of the probe, then one per profile with the choice and its notes.
+fn machine_lines(probe: &Probe, disk_at: &Path, fixture: Option<&Path>) -> Vec<String> {
+    let line = |label: &str, text: String| format!("  {label:<8} {text}");
+    let mut lines = Vec::new();
+    if let Some(fixture) = fixture {
+        lines.push(line(
+            "machine",
+            format!("from {} (not probed)", fixture.display()),
+        ));
+    }
+    let version = match (probe.os.kind, probe.os.version.as_str()) {
+        (_, "") => "version unknown".to_owned(),
+        (compute::OsKind::Linux, version) => format!("glibc {version}"),
+        (_, version) => version.to_owned(),
+    };
+    lines.push(line(
+        "os",
+        format!("{} ({}, {version})", probe.os.name, probe.os.kind.name()),
+    ));
+    lines.push(line(
+        "cpu",
+        format!(
+            "{}, {}, {} cores, {}",
+            if probe.cpu.name.is_empty() {
+                "unknown CPU"
+            } else {
+                &probe.cpu.name
+            },
+            probe.cpu.level,
+            probe.cpu.cores,
+            probe.arch.name()
+        ),
+    ));
+    lines.push(line("ram", compute::human_bytes(probe.ram_bytes)));
+    lines.push(line(
+        "disk",
+        match probe.free_disk_bytes {
+            // A fixture's free space is not measured at any folder here.
+            Some(free) if fixture.is_some() => format!("{} free", compute::human_bytes(free)),
+            Some(free) => format!(
+                "{} free at {}",
+                compute::human_bytes(free),
+                disk_at.display()
+            ),
+            None => format!("free space unknown at {}", disk_at.display()),
+        },
+    ));
+    if probe.gpus.is_empty() {
+        lines.push(line("gpu", "none".to_owned()));
+    }
+    for gpu in &probe.gpus {
+        let mut text = format!("{} ({})", gpu.name, gpu.vendor);
+        if let Some(driver) = &gpu.driver_version {
+            text.push_str(&format!(", driver {driver}"));
+        }
+        if let Some(capability) = &gpu.compute_capability {
+            text.push_str(&format!(", compute capability {capability}"));
+        }
+        if let Some(memory) = gpu.memory_bytes {
+            text.push_str(&format!(", {}", compute::human_bytes(memory)));
+        }
+        lines.push(line("gpu", text));
+    }
+    lines.push(line(
+        "emulated",
+        match (probe.emulated, probe.os.kind) {
+            (false, _) => "no".to_owned(),
+            (true, compute::OsKind::Macos) => "yes (Rosetta)".to_owned(),
+            (true, _) => "yes (x64 emulation)".to_owned(),
+        },
+    ));
+    let candidates = Candidate::known();
+    for profile in Profile::ALL {
+        let preference = Preference {
+            profile,
+            device: DevicePreference::Auto,
+        };
+        match compute::choose(probe, &candidates, &preference) {
+            Ok(choice) => {
+                lines.push(line(
+                    profile.name(),
+                    format!("{} on {}: {}", choice.variant, choice.device, choice.reason),
+                ));
+                for note in &choice.notes {
+                    lines.push(line("", note.clone()));
+                }
+            }
+            Err(refusal) => lines.push(line(profile.name(), format!("refused: {refusal}"))),
+        }
+    }
+    lines
 }
 
 fn run_apt(args: &[&str]) -> Result<()> {
@@ -255,6 +367,36 @@ mod tests {
             ("", false),
         ] {
             assert_eq!(version_at_least(version, MIN_NODE), ok, "{version}");
+        }
+    }
+
+    #[test]
+    fn machine_lines_show_the_probe_and_each_profiles_choice() {
+        let probe: Probe = serde_json::from_value(serde_json::json!({
+            "os": {"kind": "linux", "version": "2.36", "name": "Debian GNU/Linux 12 (bookworm)"},
+            "arch": "x86_64",
+            "emulated": false,
+            "cpu": {"name": "Test CPU", "level": "x86-64-v3", "cores": 8},
+            "ram_bytes": 17_179_869_184_u64,
+            "free_disk_bytes": 107_374_182_400_u64,
+            "gpus": [{"vendor": "nvidia", "name": "NVIDIA GeForce RTX 4090",
+                      "driver_version": "580.76.05", "compute_capability": "8.9",
+                      "memory_bytes": 25_769_803_776_u64}],
+            "apple_silicon": false
+        }))
+        .unwrap();
+        let lines = machine_lines(&probe, Path::new("/cache"), None).join("\n");
+        for expected in [
+            "  os       Debian GNU/Linux 12 (bookworm) (linux, glibc 2.36)",
+            "  cpu      Test CPU, x86-64-v3, 8 cores, x86_64",
+            "  ram      16 GB",
+            "  disk     100 GB free at /cache",
+            "  gpu      NVIDIA GeForce RTX 4090 (nvidia), driver 580.76.05, compute capability 8.9, 24 GB",
+            "  emulated no",
+            "  base     linux-x64 on cpu: The base engine runs on the CPU",
+            "  torch    linux-x64-torch-cuda on cuda: NVIDIA GeForce RTX 4090 with driver 580.76.05",
+        ] {
+            assert!(lines.contains(expected), "{expected:?} is missing from:\n{lines}");
         }
     }
 
