@@ -40,8 +40,8 @@ pub enum Error {
     ChannelMismatch { expected: String, found: String },
     #[error("release index fragments disagree on schema_version: {expected} and {found}; rebuild every fragment with the same xtask")]
     SchemaVersionMismatch { expected: u32, found: u32 },
-    #[error("target {target} appears in more than one index entry or fragment; each CI matrix job must publish one distinct target")]
-    DuplicateTarget { target: String },
+    #[error("runtime variant {variant} appears in more than one index entry or fragment; each variant must be built by one job")]
+    DuplicateVariant { variant: String },
     #[error("a fragment holds exactly one target, this one {n_targets}; write one fragment per matrix job")]
     FragmentTargets { n_targets: usize },
     #[error("no release index fragments to merge: download the matrix jobs' fragments first")]

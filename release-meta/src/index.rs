@@ -12,33 +12,44 @@ use runtime_spec::{Channel, IndexEntry, Manifest, ReleaseIndex, Sha256, Target, 
 
 use crate::{minisign, Error, Result};
 
-/// Builds an index for one channel from `(target, entry)` pairs.
+/// Builds an index for one channel from `(target, entry)` pairs, one per variant.
 ///
-/// A target given twice is an error rather than "last one wins", because it means two jobs
-/// built the same target and only one of them would be published.
+/// A variant given twice is an error rather than "last one wins", because it means two jobs
+/// built the same variant and only one of them would be published.
 pub fn build_index(
     channel: Channel,
     published_at: u64,
     entries: Vec<(Target, IndexEntry)>,
 ) -> Result<ReleaseIndex> {
-    let mut runtimes = BTreeMap::new();
-    for (target, entry) in entries {
-        if runtimes.insert(target, entry).is_some() {
-            return Err(Error::DuplicateTarget {
-                target: target.name().to_owned(),
-            });
-        }
-    }
-    Ok(ReleaseIndex {
+    let mut index = ReleaseIndex {
         schema_version: INDEX_SCHEMA_VERSION,
         channel,
         published_at,
-        runtimes,
-    })
+        runtimes: BTreeMap::new(),
+    };
+    for (target, entry) in entries {
+        add_entry(&mut index, target, entry)?;
+    }
+    Ok(index)
 }
 
-/// The index entry for a built archive: size and sha256 read from the file, version and
-/// unpacked size from its manifest, URL = the archive's file name (the archives sit beside the
+fn add_entry(index: &mut ReleaseIndex, target: Target, entry: IndexEntry) -> Result<()> {
+    let variant = entry.variant(target);
+    if index.entry(variant).is_some() {
+        return Err(Error::DuplicateVariant {
+            variant: variant.name(),
+        });
+    }
+    let entries = index.runtimes.entry(target).or_default();
+    entries.push(entry);
+    // A fixed order (base first, then by accelerator) keeps the index byte-identical
+    // whatever order the jobs finished in.
+    entries.sort_by_key(|entry| (entry.profile, entry.accelerator));
+    Ok(())
+}
+
+/// The index entry for a built archive: size and sha256 read from the file, version, variant,
+/// requirements and unpacked size from its manifest, URL = the archive's file name (the archives sit beside the
 /// index, and the shell resolves the URL relative to the index's own URL).
 pub fn entry_for_archive(
     archive: &Path,
@@ -59,12 +70,15 @@ pub fn entry_for_archive(
         sha256: Sha256::parse(&sha256).expect("sums writes 64 hex digits"),
         unpacked_size: manifest.unpacked_size(),
         min_shell_version: min_shell_version.clone(),
+        profile: manifest.profile,
+        accelerator: manifest.accelerator,
+        requirements: manifest.requirements(),
     })
 }
 
 /// Merges the one-target fragments of the CI matrix into one index.
 ///
-/// All fragments must share channel and schema version and no target may appear twice;
+/// All fragments must share channel and schema version and no variant may appear twice;
 /// `published_at` is the newest of the fragments' (they normally agree: all jobs read
 /// `SOURCE_DATE_EPOCH` from the same commit).
 pub fn merge_fragments(fragments: &[ReleaseIndex]) -> Result<ReleaseIndex> {
@@ -84,11 +98,9 @@ pub fn merge_fragments(fragments: &[ReleaseIndex]) -> Result<ReleaseIndex> {
             });
         }
         merged.published_at = merged.published_at.max(fragment.published_at);
-        for (target, entry) in &fragment.runtimes {
-            if merged.runtimes.insert(*target, entry.clone()).is_some() {
-                return Err(Error::DuplicateTarget {
-                    target: target.name().to_owned(),
-                });
+        for (target, entries) in &fragment.runtimes {
+            for entry in entries {
+                add_entry(&mut merged, *target, entry.clone())?;
             }
         }
     }
@@ -198,6 +210,10 @@ mod tests {
             sha256: Sha256::parse(&"0".repeat(64)).unwrap(),
             unpacked_size: 20,
             min_shell_version: "0.1.0".parse().unwrap(),
+            profile: runtime_spec::Profile::Base,
+            accelerator: runtime_spec::Accelerator::Cpu,
+            requirements: runtime_spec::Variant::base(runtime_spec::Target::LinuxX64)
+                .base_requirements(),
         }
     }
 
@@ -217,7 +233,7 @@ mod tests {
                     (Target::LinuxX64, entry("2.0.0"))
                 ]
             ),
-            Err(Error::DuplicateTarget { .. })
+            Err(Error::DuplicateVariant { .. })
         ));
         assert!(matches!(merge_fragments(&[]), Err(Error::NoFragments)));
     }

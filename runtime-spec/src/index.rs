@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Channel, Sha256, SpecError, Target, Version};
+use crate::{
+    Accelerator, Channel, Profile, Requirements, Sha256, SpecError, Target, Variant, Version,
+};
 
 /// Version of the release index format.
-pub const INDEX_SCHEMA_VERSION: u32 = 1;
+pub const INDEX_SCHEMA_VERSION: u32 = 2;
 
 /// `runtime-<channel>.json`, signed with minisign (`.minisig` beside it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -21,8 +23,8 @@ pub struct ReleaseIndex {
     /// Seconds since the Unix epoch (`SOURCE_DATE_EPOCH` of the release commit). The shell
     /// refuses an index older than the newest one it has seen (replay defence).
     pub published_at: u64,
-    /// One entry per target.
-    pub runtimes: BTreeMap<Target, IndexEntry>,
+    /// Per target, one entry per variant built for it (at most one per profile × accelerator).
+    pub runtimes: BTreeMap<Target, Vec<IndexEntry>>,
 }
 
 /// One downloadable runtime.
@@ -43,6 +45,19 @@ pub struct IndexEntry {
     /// Oldest shell version that can run this runtime.
     #[schemars(with = "String")]
     pub min_shell_version: Version,
+    /// What the engine can import.
+    pub profile: Profile,
+    /// The device family the wheels are built for.
+    pub accelerator: Accelerator,
+    /// What a machine needs to run it: the shell decides before downloading.
+    pub requirements: Requirements,
+}
+
+impl IndexEntry {
+    /// This entry's variant of `target`.
+    pub fn variant(&self, target: Target) -> Variant {
+        Variant::new(target, self.profile, self.accelerator)
+    }
 }
 
 pub use crate::layout::index_file_name;
@@ -61,8 +76,50 @@ impl ReleaseIndex {
         )
     }
 
+    /// Every variant offered for `target`.
+    pub fn entries(&self, target: Target) -> &[IndexEntry] {
+        self.runtimes.get(&target).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The entry of `variant`, if the index offers it.
+    pub fn entry(&self, variant: Variant) -> Option<&IndexEntry> {
+        self.entries(variant.target)
+            .iter()
+            .find(|entry| entry.variant(variant.target) == variant)
+    }
+
     /// Parses an index (after its signature was verified).
     pub fn from_json(bytes: &[u8]) -> Result<ReleaseIndex, SpecError> {
-        serde_json::from_slice(bytes).map_err(SpecError::IndexJson)
+        #[derive(Deserialize)]
+        struct Probe {
+            schema_version: u32,
+        }
+        let probe: Probe = serde_json::from_slice(bytes).map_err(SpecError::IndexJson)?;
+        if probe.schema_version != INDEX_SCHEMA_VERSION {
+            return Err(SpecError::IndexVersion {
+                found: probe.schema_version,
+                expected: INDEX_SCHEMA_VERSION,
+            });
+        }
+        let index: ReleaseIndex = serde_json::from_slice(bytes).map_err(SpecError::IndexJson)?;
+        index.validate()?;
+        Ok(index)
+    }
+
+    /// Each variant at most once per target: the shell must never have to pick between two
+    /// archives of one variant.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        for (target, entries) in &self.runtimes {
+            let mut seen = std::collections::BTreeSet::new();
+            for entry in entries {
+                let variant = entry.variant(*target);
+                if !seen.insert(variant) {
+                    return Err(SpecError::DuplicateVariant {
+                        variant: variant.name(),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! Fixed names inside a runtime folder and archive (`docs/runtime-contract.md`, "Runtime layout").
 
-use crate::{Channel, Target, Version};
+use crate::{Channel, Target, Variant, Version};
 
 /// The embedded CPython tree.
 pub const PYTHON_DIR: &str = "python";
@@ -28,9 +28,10 @@ pub fn app_pth_line(target: Target) -> String {
     line
 }
 
-/// File name of the runtime archive for a version and target.
-pub fn archive_name(version: &Version, target: Target) -> String {
-    format!("tokenizer-studio-runtime-{version}-{target}.tar.zst")
+/// File name of the runtime archive of a version and variant (the base variant keeps the
+/// name runtimes had before profiles: `tokenizer-studio-runtime-<version>-<target>.tar.zst`).
+pub fn archive_name(version: &Version, variant: Variant) -> String {
+    format!("tokenizer-studio-runtime-{version}-{variant}.tar.zst")
 }
 
 /// `runtime-<channel>.json`: the channel's signed release index (`.minisig` beside it).

@@ -18,6 +18,7 @@ pub mod pins;
 pub mod schema;
 pub mod sha256;
 pub mod target;
+pub mod variant;
 pub mod version;
 
 pub use channel::Channel;
@@ -27,6 +28,7 @@ pub use launch::LaunchContract;
 pub use manifest::{FileEntry, Manifest, PythonInfo, PythonSource};
 pub use sha256::Sha256;
 pub use target::Target;
+pub use variant::{Accelerator, CpuLevel, Profile, Requirements, Variant};
 pub use version::Version;
 
 /// Reverse-DNS application id, shared by the manifest, the installers and the shell.
@@ -57,4 +59,8 @@ pub enum SpecError {
     MissingPin { target: String },
     #[error("release index is not valid JSON: {0}")]
     IndexJson(#[source] serde_json::Error),
+    #[error("release index schema_version {found} is not supported (this build reads {expected}); update the app")]
+    IndexVersion { found: u32, expected: u32 },
+    #[error("release index lists runtime variant {variant} twice; publish each variant once")]
+    DuplicateVariant { variant: String },
 }

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{LaunchContract, Sha256, SpecError, Target, Version};
+use crate::{
+    Accelerator, LaunchContract, Profile, Requirements, Sha256, SpecError, Target, Variant, Version,
+};
 
 /// Version of the manifest format this build writes and reads.
 pub const MANIFEST_SCHEMA_VERSION: u32 = 1;
@@ -21,6 +23,16 @@ pub struct Manifest {
     pub runtime_version: Version,
     /// The platform the runtime runs on.
     pub target: Target,
+    /// What the engine can import; manifests written before profiles existed are `base`.
+    #[serde(default)]
+    pub profile: Profile,
+    /// The device family the wheels are built for; `cpu` when absent.
+    #[serde(default)]
+    pub accelerator: Accelerator,
+    /// What a machine needs to run this runtime; absent in manifests written before variants
+    /// (then [`Variant::base_requirements`] applies, see [`Manifest::requirements`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requirements: Option<Requirements>,
     /// Where the embedded interpreter came from.
     pub python: PythonInfo,
     /// sha256 of `wheelhouse/<target>.txt`, the lock the wheels were installed from.
@@ -122,6 +134,19 @@ impl Manifest {
             previous = Some(&file.path);
         }
         Ok(())
+    }
+
+    /// Target × profile × accelerator.
+    pub fn variant(&self) -> Variant {
+        Variant::new(self.target, self.profile, self.accelerator)
+    }
+
+    /// The recorded requirements, or the variant's known ones for manifests written before
+    /// variants existed.
+    pub fn requirements(&self) -> Requirements {
+        self.requirements
+            .clone()
+            .unwrap_or_else(|| self.variant().base_requirements())
     }
 
     /// Sum of all file sizes (the unpacked size, without the manifest itself).

@@ -262,11 +262,13 @@ fn install_runtime(app: &AppHandle, generation: u64) {
         match guard.as_mut() {
             None => Err(updater::Error::NotConfigured),
             Some(store) => {
+                let wanted = store.installed_variant();
                 let result = updater::check_and_install(
                     store,
                     &source,
                     &shell_version,
                     &runtime_archive::RetryPolicy::default(),
+                    &mut |_| Ok(wanted),
                     &mut |stage| {
                         let progress = match stage {
                             updater::Stage::CheckingIndex => InstallProgress::CheckingIndex,
@@ -345,11 +347,14 @@ fn check_for_updates_in_background(app: &AppHandle) {
         let shell_version = shell_version();
         let mut guard = shell.store.lock().unwrap_or_else(|p| p.into_inner());
         let Some(store) = guard.as_mut() else { return };
+        // Updates keep the installed variant; switching is the user's choice in Settings.
+        let wanted = store.installed_variant();
         let result = updater::check_and_install(
             store,
             &source,
             &shell_version,
             &runtime_archive::RetryPolicy::default(),
+            &mut |_| Ok(wanted),
             &mut |_| {},
         );
         shell.log_store_notes(store);

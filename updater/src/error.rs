@@ -37,8 +37,11 @@ pub enum Error {
     #[error("the release index is for channel `{found}`, but this app follows `{expected}`; refusing it")]
     WrongChannel { expected: String, found: String },
 
-    #[error("the release index offers no runtime for {target} (it has: {available}); refusing it")]
-    NoRuntimeForTarget { target: String, available: String },
+    #[error("the release index offers no runtime {variant} (it has: {available}); refusing it")]
+    NoRuntimeForVariant { variant: String, available: String },
+
+    #[error("{reason}")]
+    NoSuitableVariant { reason: String },
 
     #[error("the release index was published at {published_at}, before one already seen ({newest_seen}); refusing an old (replayed) index")]
     Replay { published_at: u64, newest_seen: u64 },

@@ -2,18 +2,19 @@
 //! `docs/decisions/0008-minisign-release-index.md`).
 //!
 //! Order of checks: signature with the built-in key (and its trusted comment) → JSON → channel
-//! → replay (not older than the newest index already seen) → an entry for this target → the
-//! shell is new enough. Choosing what to install ([`Offer`]) then refuses downgrades and skips
-//! versions remembered as bad.
+//! → replay (not older than the newest index already seen) ([`fetch_verified`]); then, for the
+//! variant chosen from the verified index, an entry for it → the shell is new enough → its URL
+//! ([`select`]). Choosing what to install ([`offer`]) then refuses downgrades and skips runtimes
+//! remembered as bad on this machine.
 
 use std::io::Read;
 use std::time::Duration;
 
 use runtime_archive::RetryPolicy;
-use runtime_spec::{IndexEntry, ReleaseIndex, Target};
-use semver::Version;
+use runtime_spec::{IndexEntry, ReleaseIndex, Variant, Version};
 
 use crate::error::{Error, Result};
+use crate::state::RuntimeId;
 
 /// No honest index is anywhere near this; a bigger answer is refused before parsing.
 const MAX_INDEX_BYTES: u64 = 1024 * 1024;
@@ -38,35 +39,39 @@ pub struct UpdateSource {
     pub channel: runtime_spec::Channel,
 }
 
-/// An index whose signature, channel, freshness and target entry were checked.
+/// An index whose signature, channel and freshness were checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedIndex {
     pub index: ReleaseIndex,
-    /// This target's entry.
+    /// The URL it came from (archive URLs are relative to it).
+    pub url: String,
+}
+
+/// The entry of one variant in a verified index, checked against this shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selected {
+    pub variant: Variant,
     pub entry: IndexEntry,
     /// The archive's absolute URL (the entry's URL resolved against the index URL).
     pub archive_url: String,
+    /// `published_at` of the index it came from.
+    pub published_at: u64,
 }
 
 /// What the verified index means for this installation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Offer {
-    /// A runtime newer than anything installed: download it.
-    Install(VerifiedIndex),
+    /// A runtime this installation does not have yet: download it.
+    Install(Selected),
     /// The index offers what is already installed (or waiting to be applied).
     UpToDate { version: Version },
-    /// The offered version failed on this machine before; wait for a newer one.
+    /// The offered runtime failed on this machine before; wait for a newer one.
     KnownBad { version: Version },
 }
 
 /// Downloads `<index_url>` and `<index_url>.minisig` and checks them (see the module docs).
 /// `newest_seen` is the newest `published_at` already accepted for this channel.
-pub fn fetch_verified(
-    source: &UpdateSource,
-    target: Target,
-    shell_version: &Version,
-    newest_seen: Option<u64>,
-) -> Result<VerifiedIndex> {
+pub fn fetch_verified(source: &UpdateSource, newest_seen: Option<u64>) -> Result<VerifiedIndex> {
     require_secure_transport(&source.index_url)?;
     let client = client(&source.index_url)?;
     let json = fetch_small(&client, &source.index_url, MAX_INDEX_BYTES)?;
@@ -76,8 +81,6 @@ pub fn fetch_verified(
         &json,
         &String::from_utf8_lossy(&signature),
         source,
-        target,
-        shell_version,
         newest_seen,
     )
 }
@@ -87,8 +90,6 @@ pub fn verify(
     json: &[u8],
     signature_text: &str,
     source: &UpdateSource,
-    target: Target,
-    shell_version: &Version,
     newest_seen: Option<u64>,
 ) -> Result<VerifiedIndex> {
     let url = &source.index_url;
@@ -139,18 +140,25 @@ pub fn verify(
             });
         }
     }
-    let Some(entry) = index.runtimes.get(&target).cloned() else {
-        return Err(Error::NoRuntimeForTarget {
-            target: target.name().to_owned(),
-            available: index
-                .runtimes
-                .keys()
-                .map(|target| target.name())
-                .collect::<Vec<_>>()
-                .join(", "),
+    Ok(VerifiedIndex {
+        index,
+        url: url.clone(),
+    })
+}
+
+/// The entry of `variant` in a verified index, if this shell can run it.
+pub fn select(
+    verified: &VerifiedIndex,
+    variant: Variant,
+    shell_version: &Version,
+) -> Result<Selected> {
+    let Some(entry) = verified.index.entry(variant).cloned() else {
+        return Err(Error::NoRuntimeForVariant {
+            variant: variant.name(),
+            available: available_variants(&verified.index),
         });
     };
-    // Version and sha256 are typed: the JSON parse above already refused malformed ones.
+    // Version and sha256 are typed: the JSON parse already refused malformed ones.
     if *shell_version < entry.min_shell_version {
         return Err(Error::ShellTooOld {
             version: entry.version.clone(),
@@ -163,7 +171,7 @@ pub fn verify(
             reason: format!("size {} / sha256 `{}`", entry.size, entry.sha256),
         });
     }
-    let archive_url = url::Url::parse(url)
+    let archive_url = url::Url::parse(&verified.url)
         .and_then(|base| base.join(&entry.url))
         .map_err(|error| Error::BadEntry {
             reason: format!(
@@ -173,36 +181,55 @@ pub fn verify(
         })?;
     // A signed index may still name an archive on another host: the same rule applies there.
     require_secure_transport(archive_url.as_str())?;
-    Ok(VerifiedIndex {
-        index,
+    Ok(Selected {
+        variant,
         entry,
         archive_url: archive_url.to_string(),
+        published_at: verified.index.published_at,
     })
 }
 
-/// What to do with a verified index, given the newest runtime version installed (in `current`
-/// or waiting in `pending`) and the versions remembered as bad.
+/// `linux-x64, linux-x64-torch-cuda`, or `none`: for messages.
+fn available_variants(index: &ReleaseIndex) -> String {
+    let names: Vec<String> = index
+        .runtimes
+        .iter()
+        .flat_map(|(target, entries)| entries.iter().map(|entry| entry.variant(*target).name()))
+        .collect();
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// What to do with a selected entry, given the runtimes installed or waiting and whether a
+/// runtime is remembered as bad. A newer version, or the same version in another variant (a
+/// switch between the GPU and CPU engines), is installed; an older one is a downgrade.
 pub fn offer(
-    verified: VerifiedIndex,
-    installed: Option<&Version>,
-    is_bad: impl Fn(&Version) -> bool,
+    selected: Selected,
+    held: &[RuntimeId],
+    is_bad: impl Fn(&Version, Variant) -> bool,
 ) -> Result<Offer> {
-    let offered = verified.entry.version.clone();
-    if let Some(installed) = installed {
-        if offered < *installed {
+    let offered = selected.entry.version.clone();
+    if let Some(newest) = held.iter().map(|held| &held.version).max() {
+        if offered < *newest {
             return Err(Error::Downgrade {
                 offered,
-                installed: installed.clone(),
+                installed: newest.clone(),
             });
         }
-        if offered == *installed {
-            return Ok(Offer::UpToDate { version: offered });
-        }
     }
-    if is_bad(&offered) {
+    if held
+        .iter()
+        .any(|held| held.version == offered && held.variant == selected.variant)
+    {
+        return Ok(Offer::UpToDate { version: offered });
+    }
+    if is_bad(&offered, selected.variant) {
         return Ok(Offer::KnownBad { version: offered });
     }
-    Ok(Offer::Install(verified))
+    Ok(Offer::Install(selected))
 }
 
 /// Index and archive URLs: https, or plain http from this computer (tests, a local mirror).
@@ -278,7 +305,7 @@ fn fetch_once(client: &reqwest::blocking::Client, url: &str, limit: u64) -> Resu
 
 #[cfg(test)]
 mod tests {
-    use runtime_spec::{Channel, IndexEntry, Sha256};
+    use runtime_spec::{Channel, IndexEntry, Sha256, Target};
 
     use super::*;
 
@@ -302,6 +329,10 @@ mod tests {
                     sha256: Sha256::from_bytes([7; 32]),
                     unpacked_size: 1,
                     min_shell_version: "0.1.0".parse().unwrap(),
+                    profile: runtime_spec::Profile::Base,
+                    accelerator: runtime_spec::Accelerator::Cpu,
+                    requirements: runtime_spec::Variant::base(runtime_spec::Target::LinuxX64)
+                        .base_requirements(),
                 },
             )],
         )
@@ -326,15 +357,13 @@ mod tests {
                     .unwrap_or_else(|error| panic!("{form:?}: {error}")),
                 channel: Channel::Beta,
             };
-            verify(
-                json.as_bytes(),
-                &signature,
-                &source,
-                Target::LinuxX64,
-                &shell,
-                None,
-            )
-            .unwrap_or_else(|error| panic!("{form:?}: {error}"));
+            let verified = verify(json.as_bytes(), &signature, &source, None)
+                .unwrap_or_else(|error| panic!("{form:?}: {error}"));
+            let selected = select(&verified, Variant::base(Target::LinuxX64), &shell).unwrap();
+            assert_eq!(
+                selected.archive_url,
+                "https://releases.invalid/runtime.tar.zst"
+            );
         }
         let (other, _) = release_meta::generate_keypair(None).unwrap();
         let source = UpdateSource {
@@ -343,14 +372,7 @@ mod tests {
             channel: Channel::Beta,
         };
         assert!(matches!(
-            verify(
-                json.as_bytes(),
-                &signature,
-                &source,
-                Target::LinuxX64,
-                &shell,
-                None
-            ),
+            verify(json.as_bytes(), &signature, &source, None),
             Err(Error::WrongKey { .. })
         ));
     }

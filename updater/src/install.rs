@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use runtime_archive::{ExpectedFile, Progress, RetryPolicy};
-use semver::Version;
+use runtime_spec::{ReleaseIndex, Variant, Version};
 
 use crate::error::{Error, Result};
 use crate::index::{self, Offer, UpdateSource};
@@ -65,36 +65,47 @@ impl std::fmt::Display for Outcome {
     }
 }
 
-/// Checks the index and, when it offers a newer runtime, downloads and installs it as
-/// `pending`. Every refusal (signature, key, channel, target, replay, downgrade, space) is an
-/// error that changes nothing installed.
+/// Picks the variant to install from a verified index (the compute decision at first run,
+/// the installed variant for update checks); `Err` is a sentence for the user.
+pub type Chooser<'a> = &'a mut dyn FnMut(&ReleaseIndex) -> std::result::Result<Variant, String>;
+
+/// Checks the index and, when it offers a runtime this installation lacks (a newer version, or
+/// the chosen variant of the same version), downloads and installs it as `pending`. Every
+/// refusal (signature, key, channel, variant, replay, downgrade, space) is an error that
+/// changes nothing installed.
 pub fn check_and_install(
     store: &mut Store,
     source: &UpdateSource,
     shell_version: &Version,
     policy: &RetryPolicy,
+    choose: Chooser,
     on_stage: &mut dyn FnMut(Stage),
 ) -> Result<Outcome> {
     if source.index_url.is_empty() {
         return Err(Error::NotConfigured);
     }
     on_stage(Stage::CheckingIndex);
-    let verified = index::fetch_verified(
-        source,
-        store.target(),
-        shell_version,
-        store.newest_index_seen(source.channel.name()),
-    )?;
+    let verified = index::fetch_verified(source, store.newest_index_seen(source.channel.name()))?;
     store.remember_index(source.channel.name(), verified.index.published_at)?;
-    let installed = store.newest_installed();
-    let verified = match index::offer(verified, installed.as_ref(), |version| {
-        store.is_bad(version)
+    let variant = choose(&verified.index).map_err(|reason| Error::NoSuitableVariant { reason })?;
+    if variant.target != store.target() {
+        return Err(Error::NoSuitableVariant {
+            reason: format!(
+                "runtime {variant} is for another kind of computer than this one ({})",
+                store.target()
+            ),
+        });
+    }
+    let selected = index::select(&verified, variant, shell_version)?;
+    let held = store.held();
+    let selected = match index::offer(selected, &held, |version, variant| {
+        store.is_bad(version, variant)
     })? {
-        Offer::Install(verified) => verified,
+        Offer::Install(selected) => selected,
         Offer::UpToDate { version } => return Ok(Outcome::UpToDate { version }),
         Offer::KnownBad { version } => return Ok(Outcome::KnownBad { version }),
     };
-    let entry = &verified.entry;
+    let entry = &selected.entry;
     let version = entry.version.clone();
 
     let downloads = store.slot(DOWNLOADS);
@@ -107,7 +118,7 @@ pub fn check_and_install(
     let mut first: Option<u64> = None;
     let total = entry.size;
     runtime_archive::download_resumable(
-        &verified.archive_url,
+        &selected.archive_url,
         &ExpectedFile {
             size: entry.size,
             sha256: entry.sha256.to_string(),
@@ -134,17 +145,18 @@ pub fn check_and_install(
     on_stage(Stage::Installing {
         version: version.clone(),
     });
-    install_pending(store, &archive, &version)?;
+    install_pending(store, &archive, &version, variant)?;
     Ok(Outcome::Installed { version })
 }
 
 /// Extracts `archive` into `staging-<version>`, verifies every file against its manifest (and
-/// that it is `version` for this target), then renames it to `pending`. On failure the staging
+/// that it is `version` of `variant`), then renames it to `pending`. On failure the staging
 /// folder is removed and `pending` is whatever it was.
 pub fn install_pending(
     store: &mut Store,
     archive: &std::path::Path,
     version: &Version,
+    variant: Variant,
 ) -> Result<()> {
     let staging_name = format!("staging-{version}");
     let staging = store.slot(&staging_name);
@@ -152,11 +164,12 @@ pub fn install_pending(
     let result = (|| {
         store.step("extract");
         let manifest = runtime_archive::extract_and_verify(archive, &staging, store.target())?;
-        if manifest.runtime_version != *version {
+        if manifest.runtime_version != *version || manifest.variant() != variant {
             return Err(Error::BadEntry {
                 reason: format!(
-                    "the index promised runtime {version}, the archive holds {}",
-                    manifest.runtime_version
+                    "the index promised runtime {version} {variant}, the archive holds {} {}",
+                    manifest.runtime_version,
+                    manifest.variant()
                 ),
             });
         }

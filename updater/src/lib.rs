@@ -20,8 +20,9 @@ pub mod state;
 mod store;
 
 pub use error::{Error, Result};
-pub use index::{Offer, UpdateSource, VerifiedIndex};
+pub use index::{Offer, Selected, UpdateSource, VerifiedIndex};
 pub use install::{check_and_install, install_pending, Outcome, Stage, SPACE_MARGIN_BYTES};
+pub use state::RuntimeId;
 pub use store::{RolledBack, StepHook, Store, CURRENT, DEFAULT, DOWNLOADS, PENDING, PREVIOUS};
 
 /// Overrides the built-in release index URL (tests, mirrors); named in the contract's table.

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use runtime_spec::Version;
+use runtime_spec::{Variant, Version};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -13,6 +13,19 @@ use crate::error::{Error, Result};
 pub const STATE_FILE: &str = "state.json";
 const STATE_SCHEMA_VERSION: u32 = 1;
 
+/// One runtime: a version of a variant.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RuntimeId {
+    pub version: Version,
+    pub variant: Variant,
+}
+
+impl std::fmt::Display for RuntimeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.version, self.variant)
+    }
+}
+
 /// Remembered across launches; written atomically (temp file + fsync + rename).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -20,10 +33,12 @@ pub struct UpdateState {
     pub schema_version: u32,
     /// Per channel, `published_at` of the newest verified index (replay defence).
     pub newest_index: BTreeMap<String, u64>,
-    /// Runtime versions that failed their first health check; never installed again.
-    pub bad_versions: BTreeSet<Version>,
-    /// Version in `current` that has not passed a health check yet.
-    pub trial: Option<Version>,
+    /// Runtimes that failed their first health check on this machine; never installed again
+    /// (another variant of the same version still may be: a GPU engine that cannot use this
+    /// machine's GPU leaves the CPU engine of that version installable).
+    pub bad_runtimes: BTreeSet<RuntimeId>,
+    /// The runtime in `current` that has not passed a health check yet.
+    pub trial: Option<RuntimeId>,
     /// One sentence for the user about what the updater did (a rollback), shown once.
     pub notice: Option<String>,
 }
@@ -105,12 +120,21 @@ mod tests {
 
         let mut state = UpdateState::default();
         state.newest_index.insert("beta".into(), 7);
-        state.bad_versions.insert("0.2.0".parse().unwrap());
-        state.trial = Some("0.2.0".parse().unwrap());
+        let cuda = RuntimeId {
+            version: "0.2.0".parse().unwrap(),
+            variant: Variant::new(
+                runtime_spec::Target::LinuxX64,
+                runtime_spec::Profile::Torch,
+                runtime_spec::Accelerator::Cuda,
+            ),
+        };
+        state.bad_runtimes.insert(cuda.clone());
+        state.trial = Some(cuda.clone());
         state.save(dir.path()).unwrap();
         let (loaded, _) = UpdateState::load(dir.path());
         assert_eq!(loaded.newest_index["beta"], 7);
-        assert!(loaded.bad_versions.contains(&"0.2.0".parse().unwrap()));
+        assert!(loaded.bad_runtimes.contains(&cuda));
+        assert_eq!(loaded.trial, Some(cuda));
         assert_eq!(loaded.schema_version, STATE_SCHEMA_VERSION);
 
         std::fs::write(dir.path().join(STATE_FILE), b"{ not json").unwrap();

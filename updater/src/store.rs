@@ -22,7 +22,7 @@ use runtime_spec::Version;
 use runtime_spec::{layout, Manifest, Target};
 
 use crate::error::{Error, Result};
-use crate::state::UpdateState;
+use crate::state::{RuntimeId, UpdateState};
 
 pub const CURRENT: &str = "current";
 pub const PREVIOUS: &str = "previous";
@@ -48,10 +48,10 @@ pub struct Store {
 /// A rollback that happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RolledBack {
-    /// The version that failed its health check (now remembered as bad).
-    pub bad: Version,
-    /// The version back in `current`.
-    pub restored: Version,
+    /// The runtime that failed its health check (now remembered as bad on this machine).
+    pub bad: RuntimeId,
+    /// The runtime back in `current`.
+    pub restored: RuntimeId,
     /// The sentence to show the user.
     pub notice: String,
 }
@@ -115,6 +115,34 @@ impl Store {
         Some(self.manifest_in(name)?.runtime_version)
     }
 
+    /// The runtime (version and variant) in slot `name`, as [`Store::version_in`].
+    pub fn runtime_in(&self, name: &str) -> Option<RuntimeId> {
+        let manifest = self.manifest_in(name)?;
+        Some(RuntimeId {
+            variant: manifest.variant(),
+            version: manifest.runtime_version,
+        })
+    }
+
+    /// The runtimes installed or waiting (`current`, `pending`, `default`): an index offering
+    /// an older version is a downgrade, and one offering one of these is up to date.
+    pub fn held(&self) -> Vec<RuntimeId> {
+        [CURRENT, PENDING, DEFAULT]
+            .iter()
+            .filter_map(|name| self.runtime_in(name))
+            .collect()
+    }
+
+    /// The variant updates keep to: the one in `current`, else `default`, else the target's
+    /// base variant.
+    pub fn installed_variant(&self) -> runtime_spec::Variant {
+        [CURRENT, DEFAULT]
+            .iter()
+            .find_map(|name| self.runtime_in(name))
+            .map(|runtime| runtime.variant)
+            .unwrap_or(runtime_spec::Variant::base(self.target))
+    }
+
     pub fn manifest_in(&self, name: &str) -> Option<Manifest> {
         let bytes = std::fs::read(self.slot(name).join(layout::MANIFEST_FILE)).ok()?;
         let manifest = Manifest::from_json(&bytes).ok()?;
@@ -129,8 +157,16 @@ impl Store {
             .max()
     }
 
-    pub fn is_bad(&self, version: &Version) -> bool {
-        self.state.bad_versions.contains(version)
+    /// Whether `version` of `variant` failed its first health check on this machine.
+    pub fn is_bad(&self, version: &Version, variant: runtime_spec::Variant) -> bool {
+        self.state.bad_runtimes.contains(&RuntimeId {
+            version: version.clone(),
+            variant,
+        })
+    }
+
+    fn is_bad_runtime(&self, runtime: &RuntimeId) -> bool {
+        self.state.bad_runtimes.contains(runtime)
     }
 
     /// The newest index `published_at` accepted for `channel`.
@@ -178,7 +214,7 @@ impl Store {
     /// interrupted renames, and applies a pending update (which becomes `current` on trial).
     /// Returns the version on trial, if any: the caller must report its health check with
     /// [`Store::confirm_healthy`] or [`Store::roll_back`].
-    pub fn settle(&mut self) -> Result<Option<Version>> {
+    pub fn settle(&mut self) -> Result<Option<RuntimeId>> {
         self.remove_leftovers();
         // runtime-archive's own promotion moves an old folder to `.<name>.replaced-<pid>`.
         for entry in self.children() {
@@ -196,12 +232,12 @@ impl Store {
             }
         }
         if self.exists(PENDING) {
-            match self.version_in(PENDING) {
-                Some(version) if self.pending_applies(&version) => self.apply_pending(version)?,
+            match self.runtime_in(PENDING) {
+                Some(runtime) if self.pending_applies(&runtime) => self.apply_pending(runtime)?,
                 other => {
                     self.notes.push(match other {
-                        Some(version) => {
-                            format!("discarded pending runtime {version}: not newer, or known bad")
+                        Some(runtime) => {
+                            format!("discarded pending runtime {runtime}: not newer, or known bad")
                         }
                         None => "discarded an unreadable pending runtime".to_owned(),
                     });
@@ -210,8 +246,8 @@ impl Store {
             }
         }
         let current_is_bad = self
-            .version_in(CURRENT)
-            .is_some_and(|version| self.is_bad(&version));
+            .runtime_in(CURRENT)
+            .is_some_and(|runtime| self.is_bad_runtime(&runtime));
         let fallback = self.version_in(PREVIOUS).is_some() || self.version_in(DEFAULT).is_some();
         if current_is_bad && fallback {
             // Killed inside a rollback after the verdict was saved: finish it.
@@ -227,7 +263,7 @@ impl Store {
             self.notes
                 .push("restored the previous runtime as current".to_owned());
         }
-        let current = self.version_in(CURRENT);
+        let current = self.runtime_in(CURRENT);
         if self.state.trial.is_some() && self.state.trial != current {
             self.state.trial = None;
             self.save()?;
@@ -235,12 +271,16 @@ impl Store {
         Ok(self.state.trial.clone())
     }
 
-    fn pending_applies(&self, version: &Version) -> bool {
-        if self.is_bad(version) {
+    /// A newer version, or the same version in another variant (a GPU/CPU switch).
+    fn pending_applies(&self, pending: &RuntimeId) -> bool {
+        if self.is_bad_runtime(pending) {
             return false;
         }
-        match self.version_in(CURRENT) {
-            Some(current) => *version > current,
+        match self.runtime_in(CURRENT) {
+            Some(current) => {
+                pending.version > current.version
+                    || (pending.version == current.version && pending.variant != current.variant)
+            }
             // No current: after an interrupted apply (current moved to previous) or first run.
             None => true,
         }
@@ -248,8 +288,8 @@ impl Store {
 
     /// pending → current, keeping the old current as previous. The trial is recorded first, so
     /// a kill anywhere in between is finished by the next [`Store::settle`].
-    fn apply_pending(&mut self, version: Version) -> Result<()> {
-        self.state.trial = Some(version.clone());
+    fn apply_pending(&mut self, runtime: RuntimeId) -> Result<()> {
+        self.state.trial = Some(runtime.clone());
         self.save()?;
         if self.exists(CURRENT) {
             if self.exists(PREVIOUS) {
@@ -260,7 +300,7 @@ impl Store {
         }
         self.rename("pending-to-current", PENDING, CURRENT)?;
         self.notes.push(format!(
-            "applied runtime {version} (on trial until it is healthy)"
+            "applied runtime {runtime} (on trial until it is healthy)"
         ));
         Ok(())
     }
@@ -268,9 +308,9 @@ impl Store {
     /// The runtime in `current` answered its health check: it is no longer on trial, and
     /// runtimes older than `previous` (and finished downloads) are deleted.
     pub fn confirm_healthy(&mut self) -> Result<()> {
-        if let Some(version) = self.state.trial.take() {
+        if let Some(runtime) = self.state.trial.take() {
             self.save()?;
-            self.notes.push(format!("runtime {version} is healthy"));
+            self.notes.push(format!("runtime {runtime} is healthy"));
         }
         for entry in self.children() {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -307,15 +347,24 @@ impl Store {
             return Ok(None);
         };
         let Some(restored) = self
-            .version_in(PREVIOUS)
-            .or_else(|| self.version_in(DEFAULT))
+            .runtime_in(PREVIOUS)
+            .or_else(|| self.runtime_in(DEFAULT))
         else {
             return Ok(None);
         };
-        let notice = format!(
-            "The update to runtime {bad} did not start, so Tokenizer Studio went back to runtime {restored}."
-        );
-        self.state.bad_versions.insert(bad.clone());
+        let notice = if bad.variant == restored.variant {
+            format!(
+                "The update to runtime {} did not start, so Tokenizer Studio went back to runtime {}.",
+                bad.version, restored.version
+            )
+        } else {
+            format!(
+                "The {} did not start on this computer, so Tokenizer Studio went back to the {}.",
+                engine_words(bad.variant),
+                engine_words(restored.variant)
+            )
+        };
+        self.state.bad_runtimes.insert(bad.clone());
         self.state.trial = None;
         self.state.notice = Some(notice.clone());
         self.save()?;
@@ -363,11 +412,28 @@ impl Store {
 }
 
 /// The version in an archive name (`tokenizer-studio-runtime-<version>-<target>.tar.zst`).
+/// What the user calls a variant: "GPU engine (NVIDIA CUDA)", "CPU engine".
+pub fn engine_words(variant: runtime_spec::Variant) -> &'static str {
+    match variant.accelerator {
+        runtime_spec::Accelerator::Cuda => "GPU engine (NVIDIA CUDA)",
+        runtime_spec::Accelerator::Mps => "GPU engine (Apple Metal)",
+        runtime_spec::Accelerator::Cpu => "CPU engine",
+    }
+}
+
+/// The version in a runtime archive's name of any variant of `target`
+/// (`tokenizer-studio-runtime-<version>-<target>[-<profile>-<accelerator>].tar.zst`).
 fn archive_version(file_name: &str, target: Target) -> Option<Version> {
-    let version = file_name
+    let rest = file_name
         .strip_prefix("tokenizer-studio-runtime-")?
-        .strip_suffix(&format!("-{}.tar.zst", target.name()))?;
-    Version::parse(version).ok()
+        .strip_suffix(".tar.zst")?;
+    let marker = format!("-{}", target.name());
+    let at = rest.rfind(&marker)?;
+    let variant = &rest[at + marker.len()..];
+    if !(variant.is_empty() || variant.starts_with('-')) {
+        return None;
+    }
+    Version::parse(&rest[..at]).ok()
 }
 
 #[cfg(test)]
@@ -376,10 +442,20 @@ mod tests {
 
     #[test]
     fn archive_versions() {
-        let name = runtime_spec::layout::archive_name(&"0.2.0".parse().unwrap(), Target::LinuxX64);
-        assert_eq!(
-            archive_version(&name, Target::LinuxX64),
-            Some(Version::new(0, 2, 0))
+        let version: Version = "0.2.0".parse().unwrap();
+        for variant in runtime_spec::Variant::ALL
+            .into_iter()
+            .filter(|variant| variant.target == Target::LinuxX64)
+        {
+            let name = runtime_spec::layout::archive_name(&version, variant);
+            assert_eq!(
+                archive_version(&name, Target::LinuxX64),
+                Some(version.clone())
+            );
+        }
+        let name = runtime_spec::layout::archive_name(
+            &version,
+            runtime_spec::Variant::base(Target::LinuxX64),
         );
         assert_eq!(archive_version(&name, Target::MacosArm64), None);
         assert_eq!(archive_version("other.tar.zst", Target::LinuxX64), None);

@@ -21,6 +21,10 @@ fn entry(target: Target) -> IndexEntry {
         sha256: "ab".repeat(32).parse().unwrap(),
         unpacked_size: 250_000_000,
         min_shell_version: "0.1.0".parse().unwrap(),
+        profile: runtime_spec::Profile::Base,
+        accelerator: runtime_spec::Accelerator::Cpu,
+        requirements: runtime_spec::Variant::base(runtime_spec::Target::LinuxX64)
+            .base_requirements(),
     }
 }
 
@@ -46,7 +50,10 @@ fn fragments_merge_and_conflicts_are_refused() {
         merged.runtimes.keys().copied().collect::<Vec<_>>(),
         vec![Target::WindowsX64, Target::LinuxX64]
     );
-    assert_eq!(merged.runtimes[&Target::LinuxX64], entry(Target::LinuxX64));
+    assert_eq!(
+        merged.runtimes[&Target::LinuxX64],
+        [entry(Target::LinuxX64)]
+    );
     // Same result whatever order the matrix jobs finished in.
     let reversed = merge_fragments(&[
         fragment("beta", 1_795_000_100, Target::LinuxX64),
@@ -67,7 +74,7 @@ fn fragments_merge_and_conflicts_are_refused() {
             fragment("beta", 1, Target::LinuxX64),
             fragment("beta", 2, Target::LinuxX64),
         ]),
-        Err(Error::DuplicateTarget { .. })
+        Err(Error::DuplicateVariant { .. })
     ));
     let mut old_schema = fragment("beta", 1, Target::MacosArm64);
     old_schema.schema_version += 1;
@@ -87,18 +94,30 @@ fn index_json_snapshot() {
     .unwrap();
     let expected = format!(
         r#"{{
-  "schema_version": 1,
+  "schema_version": 2,
   "channel": "stable",
   "published_at": 1795311941,
   "runtimes": {{
-    "linux-x64": {{
-      "version": "0.2.0",
-      "url": "tokenizer-studio-runtime-0.2.0-linux-x64.tar.zst",
-      "size": 70000000,
-      "sha256": "{sha256}",
-      "unpacked_size": 250000000,
-      "min_shell_version": "0.1.0"
-    }}
+    "linux-x64": [
+      {{
+        "version": "0.2.0",
+        "url": "tokenizer-studio-runtime-0.2.0-linux-x64.tar.zst",
+        "size": 70000000,
+        "sha256": "{sha256}",
+        "unpacked_size": 250000000,
+        "min_shell_version": "0.1.0",
+        "profile": "base",
+        "accelerator": "cpu",
+        "requirements": {{
+          "min_os_version": "2.28",
+          "cpu_level": "x86-64-v2",
+          "min_nvidia_driver": null,
+          "min_compute_capability": null,
+          "cuda_version": null,
+          "min_ram_bytes": 2147483648
+        }}
+      }}
+    ]
   }}
 }}
 "#,
@@ -232,6 +251,9 @@ fn packed_runtime(work: &Path, version: &str) -> (PathBuf, Manifest, runtime_arc
             source: PythonSource::Pbs,
             sha256: None,
         },
+        profile: Default::default(),
+        accelerator: Default::default(),
+        requirements: None,
         lock_sha256: "0".repeat(64).parse().unwrap(),
         launch: LaunchContract::for_target(Target::LinuxX64),
         files: runtime_archive::build_manifest_files(&runtime).unwrap(),
@@ -239,7 +261,7 @@ fn packed_runtime(work: &Path, version: &str) -> (PathBuf, Manifest, runtime_arc
     std::fs::write(runtime.join(layout::MANIFEST_FILE), manifest.to_json()).unwrap();
     let archive = work.join(layout::archive_name(
         &version.parse().unwrap(),
-        Target::LinuxX64,
+        runtime_spec::Variant::base(Target::LinuxX64),
     ));
     let report = runtime_archive::pack_tar_zst(
         &runtime,

@@ -37,7 +37,7 @@ fn dev_secret_key() -> String {
 fn good_archive(runtime: &Path, manifest: &Manifest) -> PathBuf {
     let archive = runtime.parent().unwrap().join(layout::archive_name(
         &manifest.runtime_version,
-        Target::LinuxX64,
+        manifest.variant(),
     ));
     assert!(
         archive.is_file(),
@@ -62,9 +62,10 @@ fn broken_newer_archive(runtime: &Path, manifest: &Manifest, work: &Path) -> (Pa
     newer.runtime_version = version.clone();
     newer.files = runtime_archive::build_manifest_files(&copy).unwrap();
     std::fs::write(copy.join(layout::MANIFEST_FILE), newer.to_json()).unwrap();
-    let archive = work
-        .join("serve")
-        .join(layout::archive_name(&version, Target::LinuxX64));
+    let archive = work.join("serve").join(layout::archive_name(
+        &version,
+        runtime_spec::Variant::base(Target::LinuxX64),
+    ));
     let mut options = runtime_archive::PackOptions::new(1_700_000_000);
     options.zstd_level = 3;
     runtime_archive::pack_tar_zst(&copy, &archive, &options).unwrap();
@@ -215,8 +216,8 @@ fn thin_first_run_installs_then_a_bad_update_rolls_back() {
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(runtimes.join("state.json")).unwrap()).unwrap();
     assert_eq!(
-        state["bad_versions"],
-        serde_json::json!([bad_version]),
+        state["bad_runtimes"],
+        serde_json::json!([{"version": bad_version, "variant": manifest.variant()}]),
         "{state}"
     );
     assert_eq!(state["trial"], serde_json::Value::Null);

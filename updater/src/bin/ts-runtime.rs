@@ -8,7 +8,7 @@
 //! ts-runtime status  --data-dir D
 //! ```
 //! `install` leaves a verified runtime in `pending`; `launch` applies it, starts it, confirms
-//! or rolls back, prints `LAUNCHED <version> <url>` (and `ROLLED_BACK <bad> <restored>`), then
+//! or rolls back, prints `LAUNCHED <version> <url>` (and `ROLLED_BACK <bad version> <variant> <restored version> <variant>`), then
 //! stops the engine. `--pause-at` prints `PAUSED <step>` and hangs at that step.
 
 use std::io::Write;
@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use runtime_spec::Target;
+use runtime_spec::{Target, Variant};
 use updater::launch::launch_with_rollback;
 use updater::{check_and_install, Outcome, Stage, Store, UpdateSource};
 
@@ -103,22 +103,36 @@ fn install(args: &[String], store: &mut Store) -> Result<(), String> {
     }
     let shell_version = semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("semver");
     let mut last_reported = 0;
-    let outcome = check_and_install(store, &source, &shell_version, &policy, &mut |stage| {
-        match stage {
-            Stage::Downloading {
-                downloaded, total, ..
-            } => {
-                // Enough lines to follow, not one per chunk.
-                if downloaded == total || downloaded >= last_reported + total / 20 {
-                    last_reported = downloaded;
-                    println!("DOWNLOADING {downloaded}/{total}");
+    let wanted: Variant = match option(args, "--variant") {
+        Some(name) => name
+            .parse()
+            .map_err(|error: runtime_spec::variant::UnknownVariantName| error.to_string())?,
+        None => store.installed_variant(),
+    };
+    let mut choose = |_: &runtime_spec::ReleaseIndex| Ok(wanted);
+    let outcome = check_and_install(
+        store,
+        &source,
+        &shell_version,
+        &policy,
+        &mut choose,
+        &mut |stage| {
+            match stage {
+                Stage::Downloading {
+                    downloaded, total, ..
+                } => {
+                    // Enough lines to follow, not one per chunk.
+                    if downloaded == total || downloaded >= last_reported + total / 20 {
+                        last_reported = downloaded;
+                        println!("DOWNLOADING {downloaded}/{total}");
+                    }
                 }
+                Stage::CheckingIndex => println!("STAGE CheckingIndex"),
+                Stage::Installing { version } => println!("STAGE Installing {version}"),
             }
-            Stage::CheckingIndex => println!("STAGE CheckingIndex"),
-            Stage::Installing { version } => println!("STAGE Installing {version}"),
-        }
-        let _ = std::io::stdout().flush();
-    })
+            let _ = std::io::stdout().flush();
+        },
+    )
     .map_err(|e| e.to_string())?;
     match outcome {
         Outcome::Installed { version } => println!("OUTCOME Installed {version}"),
@@ -141,7 +155,13 @@ fn launch(data_dir: &std::path::Path, store: &mut Store) -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     if let Some(rolled_back) = &launched.rolled_back {
-        println!("ROLLED_BACK {} {}", rolled_back.bad, rolled_back.restored);
+        println!(
+            "ROLLED_BACK {} {} {} {}",
+            rolled_back.bad.version,
+            rolled_back.bad.variant,
+            rolled_back.restored.version,
+            rolled_back.restored.variant
+        );
         println!("NOTICE {}", rolled_back.notice);
     }
     println!("LAUNCHED {} {}", launched.version, launched.engine.url());

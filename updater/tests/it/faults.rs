@@ -260,15 +260,18 @@ fn failed_health_rolls_back_and_remembers_the_bad_version() {
     world.publish_v2(false, 1000);
     assert!(world.install().ok);
     let run = world.expect_launch("0.1.0");
-    assert_eq!(run.line("ROLLED_BACK ").as_deref(), Some("0.2.0 0.1.0"));
+    assert_eq!(
+        run.line("ROLLED_BACK ").as_deref(),
+        Some("0.2.0 linux-x64 0.1.0 linux-x64")
+    );
     let notice = run.line("NOTICE ").unwrap();
     assert!(
         notice.contains("0.2.0") && notice.contains("went back to runtime 0.1.0"),
         "{notice}"
     );
     assert_eq!(
-        world.status()["state"]["bad_versions"],
-        serde_json::json!(["0.2.0"])
+        world.status()["state"]["bad_runtimes"],
+        serde_json::json!([{"version": "0.2.0", "variant": {"target": "linux-x64", "profile": "base", "accelerator": "cpu"}}])
     );
 
     // The same index again: skipped, not downloaded again.
@@ -456,8 +459,8 @@ fn sigkill_during_rollback_ends_on_the_old_runtime() {
         sigkill(&mut child);
         world.expect_launch("0.1.0");
         assert_eq!(
-            world.status()["state"]["bad_versions"],
-            serde_json::json!(["0.2.0"]),
+            world.status()["state"]["bad_runtimes"],
+            serde_json::json!([{"version": "0.2.0", "variant": {"target": "linux-x64", "profile": "base", "accelerator": "cpu"}}]),
             "{step}"
         );
     }
@@ -564,11 +567,14 @@ fn full_install_rolls_back_to_its_bundled_default() {
     world.publish_v2(false, 1000);
     assert!(world.install().ok);
     let run = world.expect_launch("0.1.0");
-    assert_eq!(run.line("ROLLED_BACK ").as_deref(), Some("0.2.0 0.1.0"));
+    assert_eq!(
+        run.line("ROLLED_BACK ").as_deref(),
+        Some("0.2.0 linux-x64 0.1.0 linux-x64")
+    );
     assert_eq!(world.status()["current"], serde_json::Value::Null);
     assert_eq!(
-        world.status()["state"]["bad_versions"],
-        serde_json::json!(["0.2.0"])
+        world.status()["state"]["bad_runtimes"],
+        serde_json::json!([{"version": "0.2.0", "variant": {"target": "linux-x64", "profile": "base", "accelerator": "cpu"}}])
     );
 }
 

@@ -5,3 +5,4 @@
 mod faults;
 mod refusals;
 mod support;
+mod variants;

@@ -54,6 +54,7 @@ impl Setup {
             &self.source(),
             &Version::parse(shell_version).unwrap(),
             &policy(),
+            &mut |_| Ok(runtime_spec::Variant::base(TARGET)),
             &mut |_| {},
         );
         if result.is_ok() {
@@ -79,7 +80,15 @@ fn first_install_then_up_to_date() {
         }
     );
     assert_eq!(setup.current().as_deref(), Some("0.2.0"));
-    assert_eq!(setup.store().state().trial, Some("0.2.0".parse().unwrap()));
+    assert_eq!(
+        setup
+            .store()
+            .state()
+            .trial
+            .as_ref()
+            .map(|trial| trial.version.to_string()),
+        Some("0.2.0".to_owned())
+    );
     assert_eq!(
         setup.install("0.1.0").unwrap(),
         Outcome::UpToDate {
@@ -156,7 +165,10 @@ fn refuses_tampered_unsigned_and_foreign_indexes() {
         vec![(runtime_spec::Target::MacosArm64, entry.clone())],
     );
     let error = setup.install("0.1.0").unwrap_err();
-    assert!(matches!(error, Error::NoRuntimeForTarget { .. }), "{error}");
+    assert!(
+        matches!(error, Error::NoRuntimeForVariant { .. }),
+        "{error}"
+    );
     assert!(error.to_string().contains("macos-arm64"), "{error}");
 
     // A runtime for a newer shell.
@@ -268,6 +280,7 @@ fn plain_http_from_another_host_is_refused_and_secrets_never_reach_the_message()
             &source,
             &Version::parse("0.1.0").unwrap(),
             &policy(),
+            &mut |_| Ok(runtime_spec::Variant::base(TARGET)),
             &mut |_| {},
         )
         .unwrap_err();
@@ -309,6 +322,7 @@ fn a_network_failure_names_the_url_without_its_credentials() {
         &source,
         &Version::parse("0.1.0").unwrap(),
         &policy(),
+        &mut |_| Ok(runtime_spec::Variant::base(TARGET)),
         &mut |_| {},
     )
     .unwrap_err();

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use runtime_spec::manifest::{FileEntry, PythonInfo, PythonSource, MANIFEST_SCHEMA_VERSION};
-use runtime_spec::{layout, IndexEntry, LaunchContract, Manifest, Target};
+use runtime_spec::{layout, IndexEntry, LaunchContract, Manifest, Target, Variant};
 pub use test_support::http::{Server, Step};
 pub use test_support::sha256_hex;
 
@@ -20,10 +20,18 @@ const FAKE_ENGINE: &str = include_str!("../../../supervisor/tests/fake_engine.py
 const BROKEN_ENGINE: &str =
     "import sys\nprint('fatal: this runtime is broken on purpose', file=sys.stderr)\nsys.exit(3)\n";
 
-/// Builds a runtime folder and its archive; `healthy: false` gives an engine that exits at once.
-/// `padding` bytes of incompressible data make the archive big enough to cut mid-download.
-pub fn build_runtime(work: &Path, version: &str, healthy: bool, padding: usize) -> PathBuf {
-    let root = work.join(format!("rt-{version}"));
+/// Builds a runtime folder of `variant` and its archive; `healthy: false` gives an engine that
+/// exits at once. `padding` bytes of incompressible data make the archive big enough to cut
+/// mid-download. Every variant holds the same stand-in engine, with the manifest's profile,
+/// accelerator and requirements of `variant` (the updater reads only those).
+pub fn build_variant(
+    work: &Path,
+    version: &str,
+    variant: Variant,
+    healthy: bool,
+    padding: usize,
+) -> PathBuf {
+    let root = work.join(format!("rt-{version}-{variant}"));
     let bin = root.join("python").join("bin");
     fs_err::create_dir_all(&bin).unwrap();
     let python = bin.join("python3");
@@ -52,6 +60,9 @@ pub fn build_runtime(work: &Path, version: &str, healthy: bool, padding: usize) 
             source: PythonSource::Local,
             sha256: None,
         },
+        profile: variant.profile,
+        accelerator: variant.accelerator,
+        requirements: Some(variant.base_requirements()),
         lock_sha256: "0".repeat(64).parse().unwrap(),
         launch,
         files,
@@ -59,7 +70,7 @@ pub fn build_runtime(work: &Path, version: &str, healthy: bool, padding: usize) 
     fs_err::write(root.join(layout::MANIFEST_FILE), manifest.to_json()).unwrap();
     let archive = work
         .join("serve")
-        .join(layout::archive_name(&version.parse().unwrap(), TARGET));
+        .join(layout::archive_name(&version.parse().unwrap(), variant));
     // Level 1: the tests are about moving archives around, not about their size.
     let mut options = runtime_archive::PackOptions::new(1_700_000_000);
     options.zstd_level = 1;
@@ -122,7 +133,18 @@ impl Release {
 
     /// Builds runtime `version` and returns its index entry.
     pub fn runtime(&self, version: &str, healthy: bool, padding: usize) -> IndexEntry {
-        let archive = build_runtime(self.work.path(), version, healthy, padding);
+        self.variant(version, Variant::base(TARGET), healthy, padding)
+    }
+
+    /// Builds `version` of `variant` and returns its index entry.
+    pub fn variant(
+        &self,
+        version: &str,
+        variant: Variant,
+        healthy: bool,
+        padding: usize,
+    ) -> IndexEntry {
+        let archive = build_variant(self.work.path(), version, variant, healthy, padding);
         let bytes = fs_err::read(&archive).unwrap();
         IndexEntry {
             version: version.parse().unwrap(),
@@ -131,12 +153,18 @@ impl Release {
             sha256: sha256_hex(&bytes).parse().unwrap(),
             unpacked_size: (padding + 4096) as u64,
             min_shell_version: "0.1.0".parse().unwrap(),
+            profile: variant.profile,
+            accelerator: variant.accelerator,
+            requirements: variant.base_requirements(),
         }
     }
 
     /// The archive file name of `version`.
     pub fn runtime_name(&self, version: &str) -> String {
-        layout::archive_name(&version.parse().unwrap(), TARGET)
+        layout::archive_name(
+            &version.parse().unwrap(),
+            runtime_spec::Variant::base(TARGET),
+        )
     }
 
     /// Writes and signs `runtime-<channel>.json` with this release's key.
