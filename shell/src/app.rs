@@ -11,6 +11,7 @@ use supervisor::{Engine, LaunchRequest, SupervisorError, SupervisorEvent};
 use tauri::{AppHandle, Emitter, Manager, Url};
 
 use crate::bundled;
+use crate::compute_choice;
 use crate::discovery::{self, DiscoveryInputs};
 use crate::handoff;
 use crate::runtime_update;
@@ -262,13 +263,40 @@ fn install_runtime(app: &AppHandle, generation: u64) {
         match guard.as_mut() {
             None => Err(updater::Error::NotConfigured),
             Some(store) => {
-                let wanted = store.installed_variant();
+                // The machine is probed and the variant chosen once the signed index says what
+                // is on offer; the reason is shown under the download's progress.
+                let preference = compute_choice::preference(&shell.data_root);
+                let chosen: std::cell::RefCell<Option<String>> = Default::default();
                 let result = updater::check_and_install(
                     store,
                     &source,
                     &shell_version,
                     &runtime_archive::RetryPolicy::default(),
-                    &mut |_| Ok(wanted),
+                    &mut |index| {
+                        let choice = compute_choice::choose_from_index(
+                            &shell.data_root,
+                            index,
+                            &preference,
+                        )?;
+                        shell.log.line(&format!(
+                            "first-run choice: {} on {} ({}{})",
+                            choice.variant,
+                            choice.device,
+                            choice.reason,
+                            choice
+                                .notes
+                                .iter()
+                                .map(|note| format!(" {note}"))
+                                .collect::<String>()
+                        ));
+                        *chosen.borrow_mut() = Some(
+                            std::iter::once(choice.reason.clone())
+                                .chain(choice.notes.iter().cloned())
+                                .collect::<Vec<_>>()
+                                .join(" "),
+                        );
+                        Ok(choice.variant)
+                    },
                     &mut |stage| {
                         let progress = match stage {
                             updater::Stage::CheckingIndex => InstallProgress::CheckingIndex,
@@ -291,6 +319,7 @@ fn install_runtime(app: &AppHandle, generation: u64) {
                                     total,
                                     bytes_per_second: bytes_per_second.map(|b| b as u64),
                                     seconds_left: seconds_left.map(|s| s.ceil() as u64),
+                                    choice: chosen.borrow().clone(),
                                 }
                             }
                             updater::Stage::Installing { version } => {
@@ -485,8 +514,14 @@ fn discover_and_launch(app: &AppHandle, generation: u64) {
 /// Runs one supervised launch on the calling (background) thread, then the hand-off.
 fn launch(app: &AppHandle, generation: u64, runtime_dir: &Path, manifest: &Manifest) {
     let shell = app.state::<Arc<Shell>>();
-    let request =
+    let mut request =
         LaunchRequest::from_manifest(runtime_dir.to_path_buf(), manifest, shell.data_root.clone());
+    // The engine proves a GPU at start; where none is usable, a GPU build runs on the CPU.
+    let (device, line) = compute_choice::launch_device(&shell.data_root, manifest);
+    shell.log.line(&line);
+    request
+        .extra_env
+        .push((runtime_spec::env::DEVICE.into(), device.name().into()));
     // The supervisor reports a final failure twice (GaveUp, then the Err); the state machine
     // takes the classified error, with the tail from the event.
     let gave_up_tail: Arc<Mutex<Vec<String>>> = Arc::default();

@@ -12,6 +12,7 @@ pub mod app;
 pub mod built_in;
 pub mod bundled;
 mod commands;
+pub mod compute_choice;
 pub mod discovery;
 pub mod handoff;
 pub mod navigation;

@@ -48,7 +48,7 @@ pub fn background_check_enabled(data_root: &Path) -> bool {
     )
 }
 
-fn check_enabled(env_value: Option<String>, data_root: &Path) -> bool {
+pub(crate) fn check_enabled(env_value: Option<String>, data_root: &Path) -> bool {
     if let Some(value) = env_value {
         return !matches!(
             value.trim().to_ascii_lowercase().as_str(),

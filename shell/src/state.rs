@@ -58,6 +58,9 @@ pub enum InstallProgress {
         total: u64,
         bytes_per_second: Option<u64>,
         seconds_left: Option<u64>,
+        /// What was chosen for this machine and why ("NVIDIA GeForce RTX 4090, driver 580.76
+        /// → GPU engine, 3.1 GB download").
+        choice: Option<String>,
     },
     /// Extracting and checking every file.
     Installing { version: Version },
@@ -381,6 +384,7 @@ mod tests {
             total: 10,
             bytes_per_second: Some(5),
             seconds_left: Some(1),
+            choice: None,
         };
         let installing = installing
             .next(Input::InstallProgress(downloading.clone()))

@@ -125,6 +125,7 @@ pub fn view(phase: &Phase, context: &Context) -> View {
                     total,
                     bytes_per_second,
                     seconds_left,
+                    choice,
                 } => {
                     view.message = format!("Downloading the engine (version {version})…");
                     let mut line =
@@ -136,6 +137,7 @@ pub fn view(phase: &Phase, context: &Context) -> View {
                         line.push_str(&format!(" · about {} left", duration_words(*left)));
                     }
                     view.details = vec![line];
+                    view.details.extend(choice.clone());
                     view.progress = Some(if *total == 0 {
                         0.0
                     } else {
@@ -356,13 +358,19 @@ mod tests {
             total: 100_000_000,
             bytes_per_second: Some(5_000_000),
             seconds_left: Some(75),
+            choice: Some(
+                "NVIDIA GeForce RTX 4090, driver 580.76.05 → GPU engine, 3.1 GB download".into(),
+            ),
         });
         let shown = view(&phase, &context(false));
         assert_eq!(shown.phase, "installing");
         assert_eq!(shown.progress, Some(0.25));
         assert_eq!(
             shown.details,
-            ["25.0 MB of 100.0 MB · 5.0 MB/s · about 2 min left"]
+            [
+                "25.0 MB of 100.0 MB · 5.0 MB/s · about 2 min left",
+                "NVIDIA GeForce RTX 4090, driver 580.76.05 → GPU engine, 3.1 GB download"
+            ]
         );
         let failed = view(
             &Phase::Failed(Failure::InstallFailed {
