@@ -18,6 +18,7 @@ use crate::runtime_update;
 use crate::shell_log::ShellLog;
 use crate::state::{Input, InstallProgress, Phase};
 use crate::view::{self, Context, View, MIN_FREE_BYTES};
+use compute::DevicePreference;
 
 mod store;
 
@@ -59,6 +60,8 @@ struct Inner {
     splash_url: Option<Url>,
     /// Views built so far ([`View::seq`]).
     views_handed_out: u64,
+    /// The last engine started drives a GPU: its error screen offers the CPU engine.
+    gpu_engine: bool,
 }
 
 impl Shell {
@@ -100,6 +103,7 @@ impl Shell {
                 engine_origin: None,
                 splash_url: None,
                 views_handed_out: 0,
+                gpu_engine: false,
             }),
         }
     }
@@ -161,6 +165,7 @@ impl Shell {
             )
             .is_ok(),
             can_install: self.update_source.is_some(),
+            gpu_engine: self.lock().gpu_engine,
             notice: self
                 .notice
                 .lock()
@@ -409,6 +414,105 @@ pub fn request_install(app: &AppHandle) -> Result<(), String> {
     start_over(app, Input::InstallRequested)
 }
 
+/// "Use the CPU engine" on a GPU engine's error screen: saves the setting, then runs the
+/// install flow with it (the index's CPU variant; or, when it offers none, the GPU build
+/// already installed, which then runs on the CPU).
+pub fn use_cpu_engine(app: &AppHandle) -> Result<(), String> {
+    let shell = app.state::<Arc<Shell>>();
+    compute_choice::set_device_preference(&shell.data_root, DevicePreference::Cpu).map_err(
+        |error| {
+            format!(
+                "The setting could not be saved in {}: {error}",
+                shell.data_root.display()
+            )
+        },
+    )?;
+    shell
+        .log
+        .line("compute setting: cpu (from the error screen)");
+    start_over(app, Input::UseCpuEngine)
+}
+
+/// The GPU/CPU setting from "About this computer": saved, then the variant it selects is
+/// downloaded, verified and left in `pending` in the background (used from the next start).
+/// Returns the sentence to show; the outcome is logged and, when something was installed,
+/// announced over the page.
+pub fn set_compute_engine(app: &AppHandle, device: DevicePreference) -> Result<String, String> {
+    let shell = Arc::clone(&app.state::<Arc<Shell>>());
+    let Some(source) = shell.update_source.clone() else {
+        return Err("This copy of Tokenizer Studio cannot download engines; reinstall it with the full installer.".into());
+    };
+    compute_choice::set_device_preference(&shell.data_root, device).map_err(|error| {
+        format!(
+            "The setting could not be saved in {}: {error}",
+            shell.data_root.display()
+        )
+    })?;
+    shell.log.line(&format!("compute setting: {device:?}"));
+    let app = app.clone();
+    spawn_named("compute-switch", move || {
+        let preference = compute_choice::preference(&shell.data_root);
+        let mut guard = shell.store.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(store) = guard.as_mut() else { return };
+        let result = updater::check_and_install(
+            store,
+            &source,
+            &shell_version(),
+            &runtime_archive::RetryPolicy::default(),
+            &mut |index| {
+                compute_choice::choose_from_index(&shell.data_root, index, &preference)
+                    .map(|choice| choice.variant)
+            },
+            &mut |_| {},
+        );
+        shell.log_store_notes(store);
+        drop(guard);
+        let notice = match &result {
+            Ok(updater::Outcome::Installed { .. }) => Some(
+                "The new engine is downloaded and checked; it is used from the next start of Tokenizer Studio.".to_owned(),
+            ),
+            Ok(_) => None,
+            Err(error) => Some(format!("The engine could not be switched: {error}")),
+        };
+        shell.log.line(&match &result {
+            Ok(outcome) => format!("compute switch: {outcome}"),
+            Err(error) => format!("compute switch: {error}"),
+        });
+        if let Some(notice) = notice {
+            show_notice(&app, &notice);
+        }
+    });
+    Ok(match device {
+        DevicePreference::Cpu => "Switching to the CPU engine: it downloads in the background if needed and is used from the next start.",
+        DevicePreference::Gpu => "Switching to the GPU engine: it downloads in the background if needed and is used from the next start.",
+        DevicePreference::Auto => "The engine will use the GPU when one is usable: a different engine downloads in the background if needed and is used from the next start.",
+    }
+    .to_owned())
+}
+
+/// Id of the banner [`set_compute_engine`] shows when the switch finished.
+pub const COMPUTE_NOTICE_ID: &str = "tokenizer-studio-compute-notice";
+
+/// Shows `notice` over the engine's page if the window shows it now (the page is the
+/// engine's; the shell adds one dismissible element).
+fn show_notice(app: &AppHandle, notice: &str) {
+    let shell = app.state::<Arc<Shell>>();
+    let Some(window) = app.get_webview_window(MAIN_WINDOW) else {
+        return;
+    };
+    let on_ui = window
+        .url()
+        .ok()
+        .and_then(|url| origin_of(&url))
+        .is_some_and(|origin| shell.is_engine_origin(&origin));
+    if on_ui {
+        let _ = window.eval(runtime_update::notice_banner_script(
+            COMPUTE_NOTICE_ID,
+            notice,
+        ));
+    }
+}
+
 /// "Use previous runtime": checks `<data>/runtime/previous` and launches it.
 pub fn use_previous(app: &AppHandle) -> Result<(), String> {
     let shell = app.state::<Arc<Shell>>();
@@ -519,6 +623,7 @@ fn launch(app: &AppHandle, generation: u64, runtime_dir: &Path, manifest: &Manif
     // The engine proves a GPU at start; where none is usable, a GPU build runs on the CPU.
     let (device, line) = compute_choice::launch_device(&shell.data_root, manifest);
     shell.log.line(&line);
+    shell.lock().gpu_engine = manifest.accelerator.is_gpu();
     request
         .extra_env
         .push((runtime_spec::env::DEVICE.into(), device.name().into()));

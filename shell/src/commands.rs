@@ -1,7 +1,9 @@
 //! The native commands. Thin: each checks who may call it and hands over to `app`.
 //!
-//! The splash page (bundled, local origin) may call all but the last; the engine's page
-//! (`http://127.0.0.1:*`) may call only `open_artifacts_folder`: see `capabilities/`.
+//! The splash page (bundled, local origin) may call the error screens' actions; the engine's
+//! page (`http://127.0.0.1:*`) may call only `open_artifacts_folder` and `set_compute_engine`,
+//! and each of those also checks the caller is the current engine's exact origin: see
+//! `capabilities/`.
 
 use std::sync::Arc;
 
@@ -34,6 +36,39 @@ pub fn use_previous_runtime(app: AppHandle) -> Result<(), String> {
 #[tauri::command]
 pub fn install_runtime(app: AppHandle) -> Result<(), String> {
     app::request_install(&app)
+}
+
+/// "Use the CPU engine" on a GPU engine's crash screen.
+#[tauri::command]
+pub fn use_cpu_engine(app: AppHandle) -> Result<(), String> {
+    app::use_cpu_engine(&app)
+}
+
+/// "About this computer"'s GPU/CPU setting (`auto`, `gpu` or `cpu`). Like
+/// `open_artifacts_folder`, only the current engine's exact origin may ask.
+#[tauri::command]
+pub fn set_compute_engine(
+    app: AppHandle,
+    webview: Webview,
+    shell: State<'_, Arc<Shell>>,
+    device: String,
+) -> Result<String, String> {
+    let caller = webview
+        .url()
+        .ok()
+        .as_ref()
+        .and_then(app::origin_of)
+        .unwrap_or_default();
+    if !shell.is_engine_origin(&caller) {
+        shell
+            .log
+            .line(&format!("refused set_compute_engine from {caller:?}"));
+        return Err("This page may not change the engine.".into());
+    }
+    let device: compute::DevicePreference =
+        serde_json::from_value(serde_json::Value::from(device.as_str()))
+            .map_err(|_| format!("`{device}` is not a compute setting: use auto, gpu or cpu."))?;
+    app::set_compute_engine(&app, device)
 }
 
 /// "Open logs folder" on a crash screen.

@@ -71,6 +71,8 @@ pub fn run() {
             commands::install_runtime,
             commands::open_logs_folder,
             commands::open_artifacts_folder,
+            commands::use_cpu_engine,
+            commands::set_compute_engine,
         ])
         .on_page_load(|webview, payload| {
             if payload.event() != tauri::webview::PageLoadEvent::Finished {

@@ -153,6 +153,9 @@ pub enum Input {
     Retry,
     /// "Download and install" on the no-runtime screen (or Retry after an install failed).
     InstallRequested,
+    /// "Use the CPU engine" on the error screen of a GPU engine that could not start: the
+    /// setting is saved, then the install flow runs again with it.
+    UseCpuEngine,
     /// Progress of the first-run install.
     InstallProgress(InstallProgress),
     /// The first-run install stopped.
@@ -258,6 +261,10 @@ impl Phase {
             (Phase::Failed(Failure::NoRuntime { .. }), Input::InstallRequested) => {
                 Some(Phase::Installing(InstallProgress::CheckingIndex))
             }
+            (
+                Phase::Failed(Failure::Crashed { .. } | Failure::TimedOut { .. }),
+                Input::UseCpuEngine,
+            ) => Some(Phase::Installing(InstallProgress::CheckingIndex)),
             (Phase::Installing(_), Input::InstallProgress(progress)) => {
                 Some(Phase::Installing(progress))
             }
@@ -413,6 +420,15 @@ mod tests {
         );
         // Install is only offered where no runtime was found.
         assert_eq!(crashed().next(Input::InstallRequested), None);
+        assert_eq!(
+            crashed().next(Input::UseCpuEngine),
+            Some(Phase::Installing(InstallProgress::CheckingIndex))
+        );
+        assert_eq!(
+            Phase::Discovering.next(Input::UseCpuEngine),
+            None,
+            "only an error screen offers it"
+        );
         // A rollback during a start goes back to discovery.
         assert_eq!(
             starting(StartStep::WaitingForHealth { port: 1 }).next(Input::Reinstalled),

@@ -24,6 +24,8 @@ pub struct Context {
     pub can_install: bool,
     /// The updater's one-sentence notice (a rollback), shown until the UI is up.
     pub notice: Option<String>,
+    /// The engine that last failed to start drives a GPU (its runtime is a CUDA or MPS build).
+    pub gpu_engine: bool,
 }
 
 /// The serialised form the splash renders.
@@ -254,6 +256,18 @@ fn failed_view(failure: &Failure, context: &Context, view: &mut View) {
             view.details = vec![format!("Logs: {}", context.logs_dir.display())];
             view.log_tail = log_tail.clone();
             view.actions = vec![retry, open_logs];
+            if context.gpu_engine && context.can_install {
+                // A GPU that does not work is not fixed by retrying: the way out comes first.
+                view.actions.insert(
+                    0,
+                    Action {
+                        id: "use_cpu_engine",
+                        label: "Use the CPU engine",
+                        enabled: true,
+                        note: Some("The GPU engine could not start on this computer. The CPU engine runs on the processor; it is slower but needs no GPU driver."),
+                    },
+                );
+            }
             if context.previous_runtime_available {
                 view.actions.push(Action::enabled(
                     "use_previous_runtime",
@@ -332,6 +346,7 @@ mod tests {
             previous_runtime_available: previous,
             can_install: false,
             notice: None,
+            gpu_engine: false,
         }
     }
 
@@ -410,6 +425,27 @@ mod tests {
         ));
         let with = view(&failure, &context(true));
         assert_eq!(with.actions.last().unwrap().id, "use_previous_runtime");
+
+        // A GPU engine that cannot start: the CPU engine is the first way out, when this build
+        // can download it.
+        let gpu = Context {
+            gpu_engine: true,
+            can_install: true,
+            ..context(false)
+        };
+        assert_eq!(
+            action_ids(&view(&failure, &gpu)),
+            [
+                ("use_cpu_engine", true),
+                ("retry", true),
+                ("open_logs_folder", true)
+            ]
+        );
+        let cannot_download = Context {
+            gpu_engine: true,
+            ..context(false)
+        };
+        assert_eq!(view(&failure, &cannot_download).actions[0].id, "retry");
     }
 
     #[test]
