@@ -148,10 +148,19 @@ pub const APPLE_API_KEY_ID: &str = "APPLE_API_KEY_ID";
 pub const APPLE_API_ISSUER: &str = "APPLE_API_ISSUER";
 pub const APPLE_API_KEY_P8_PATH: &str = "APPLE_API_KEY_P8_PATH";
 pub const APPLE_API_KEY_P8: &str = "APPLE_API_KEY_P8";
+/// The extra package index of the torch variants the default index does not build (their
+/// wheels are on another index): `cargo xtask lock` and `cargo xtask runtime` use it for that
+/// variant only; no lock or file records it.
+pub const EXTRA_INDEX_LINUX_X64_TORCH_CPU: &str =
+    "TOKENIZER_STUDIO_EXTRA_INDEX_LINUX_X64_TORCH_CPU";
+pub const EXTRA_INDEX_WINDOWS_X64_TORCH_CUDA: &str =
+    "TOKENIZER_STUDIO_EXTRA_INDEX_WINDOWS_X64_TORCH_CUDA";
 /// A JSON machine probe used instead of probing this machine (tests of the GPU paths).
 pub const PROBE_FIXTURE: &str = "TOKENIZER_STUDIO_PROBE_FIXTURE";
 /// Runs the slow end-to-end tests when `1`.
 pub const SLOW_TESTS: &str = "TOKENIZER_STUDIO_SLOW_TESTS";
+/// Also runs the torch-runtime end-to-end tests (the host CUDA build is ≈ 5 GB) when `1`.
+pub const TORCH_TESTS: &str = "TOKENIZER_STUDIO_TORCH_TESTS";
 /// Hugging Face caches, all under `<data>/cache/huggingface/`.
 pub const HF_HOME: &str = "HF_HOME";
 pub const HF_DATASETS_CACHE: &str = "HF_DATASETS_CACHE";
@@ -231,6 +240,8 @@ pub const ALL: &[EnvVar] = &[
     var(APPLE_API_KEY_P8_PATH, Kind::Path, "", XTASK, "App Store Connect private key (`.p8` file)."),
     secret(APPLE_API_KEY_P8, Kind::Text, XTASK, "App Store Connect private key (`.p8` text), when not given by path."),
     var(PYTHON_MIRROR, Kind::Url, "python-build-standalone releases", XTASK, "Replaces the CPython download prefix (`file://` works); the sha256 pin still applies."),
+    var(EXTRA_INDEX_LINUX_X64_TORCH_CPU, Kind::Url, "", XTASK, "Package index with CPU-only Linux torch wheels: locks and builds `linux-x64-torch-cpu` (searched before the default index)."),
+    var(EXTRA_INDEX_WINDOWS_X64_TORCH_CUDA, Kind::Url, "", XTASK, "Package index with CUDA Windows torch wheels: locks and builds `windows-x64-torch-cuda` (searched before the default index)."),
     var(CACHE_DIR, Kind::Path, "`~/.cache/tokenizer-studio-xtask`", XTASK, "Downloads, uv's cache and the bootstrapped uv."),
     var("XDG_CACHE_HOME", Kind::Path, "`~/.cache`", XTASK, "Parent of the xtask cache."),
     var(HOST_PYTHON, Kind::Path, "python3.12 on PATH, pyenv", XTASK, "The host CPython 3.12."),
@@ -243,6 +254,7 @@ pub const ALL: &[EnvVar] = &[
     var("CI", Kind::Switch, "", XTASK, "Set: plain progress output instead of bars."),
     var("DISPLAY", Kind::Text, "a private Xvfb", &[Reader::Xtask, Reader::Tests], "The X display `bench shell` and the window tests use."),
     var(SLOW_TESTS, Kind::Switch, "", TESTS, "`1` runs the slow end-to-end tests (full runtime builds, windows)."),
+    var(TORCH_TESTS, Kind::Switch, "", TESTS, "`1` (with the slow tests) also runs the host CUDA torch runtime test (≈ 5 GB) and the macOS torch cross-build; the Linux workflow's torch step sets it."),
     var("TOKENIZER_STUDIO_E2E_RUNTIME", Kind::Path, "`dist/runtime-<target>`", TESTS, "The assembled runtime the shell E2E tests start."),
     var("TOKENIZER_STUDIO_PYTHON", Kind::Path, "the dev venv", TESTS, "The Python the web E2E tests run the engine with."),
     var("TEST_SKIP_LOG", Kind::Path, "set by `cargo xtask test`", TESTS, "File a test that cannot run appends `TEST-SKIPPED <package> <test>: <reason>` to, so the run counts it."),

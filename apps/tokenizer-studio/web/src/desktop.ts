@@ -13,6 +13,20 @@ export function inDesktopShell(): boolean {
   return internals() !== undefined;
 }
 
+/** The GPU/CPU engine setting the shell keeps. */
+export type ComputeSetting = 'auto' | 'gpu' | 'cpu';
+
+/**
+ * Asks the shell to switch between the GPU and CPU engines (the shell checks the caller, saves
+ * the setting, and downloads the other engine in the background). Resolves to the sentence to
+ * show.
+ */
+export async function setComputeEngine(device: ComputeSetting): Promise<string> {
+  const bridge = internals();
+  if (!bridge) throw new Error('Switching engines works only in the desktop app.');
+  return String(await bridge.invoke('set_compute_engine', { device }));
+}
+
 /** Asks the shell to open the artifacts folder in the file manager (the shell checks the caller). */
 export async function openArtifactsFolder(): Promise<void> {
   const bridge = internals();

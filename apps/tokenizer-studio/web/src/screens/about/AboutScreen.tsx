@@ -2,6 +2,7 @@
 // machine probe and choice of engine, and a button that measures the device's speed.
 import { useCallback, useEffect, useState } from 'react';
 import { api } from '../../api/client';
+import { inDesktopShell, setComputeEngine, type ComputeSetting } from '../../desktop';
 import { messageOf } from '../../api/errors';
 import type { ComputeCheck, SystemInfo } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
@@ -173,6 +174,63 @@ function ComputeCard({ info }: { info: SystemInfo }) {
   );
 }
 
+const SETTINGS: [ComputeSetting, string][] = [
+  ['auto', 'GPU when usable'],
+  ['gpu', 'GPU engine'],
+  ['cpu', 'CPU engine'],
+];
+
+/** The shell's GPU/CPU setting: only in the desktop app, and only for an engine with torch. */
+function EngineChoiceCard({ info }: { info: SystemInfo }) {
+  const [busy, setBusy] = useState(false);
+  const [said, setSaid] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  if (!inDesktopShell() || info.runtime.profile !== 'torch') return null;
+
+  const choose = async (device: ComputeSetting) => {
+    setBusy(true);
+    setError(null);
+    try {
+      setSaid(await setComputeEngine(device));
+    } catch (err) {
+      setSaid(null);
+      setError(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section className="card" aria-labelledby="engine-choice-title" data-testid="engine-choice">
+      <h2 id="engine-choice-title">GPU or CPU</h2>
+      <p className="muted">
+        The GPU engine is faster where a supported GPU works; the CPU engine runs on any computer. A switch downloads
+        the other engine in the background and takes effect at the next start.
+      </p>
+      <div className="actions">
+        {SETTINGS.map(([device, label]) => (
+          <button
+            key={device}
+            type="button"
+            className="button"
+            disabled={busy}
+            onClick={() => void choose(device)}
+            data-testid={`engine-choice-${device}`}
+          >
+            {label}
+          </button>
+        ))}
+      </div>
+      {said && (
+        <p role="status" data-testid="engine-choice-said">
+          {said}
+        </p>
+      )}
+      <ErrorMessage message={error} testId="engine-choice-error" />
+    </section>
+  );
+}
+
 export function AboutScreen() {
   const [info, setInfo] = useState<SystemInfo | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -226,6 +284,7 @@ export function AboutScreen() {
             <ErrorMessage message={info.device.check.ok ? null : info.device.check.message} testId="device-check-error" />
           </section>
           <ComputeCard info={info} />
+          <EngineChoiceCard info={info} />
           <MachineCard machine={info.machine} />
         </>
       )}
