@@ -18,6 +18,13 @@ pub const HEALTH_PATHS: [&str; 2] = ["/health", "/api/v1/health"];
 pub const LAUNCH_CODE_PATH: &str = "/api/v1/session/launch-code";
 /// Authenticated graceful shutdown.
 pub const SHUTDOWN_PATH: &str = "/api/v1/shutdown";
+/// Exit code of an engine whose settings (arguments, environment) are invalid.
+pub const EXIT_BAD_SETTINGS: i32 = 2;
+/// Exit code of an engine whose GPU failed its start-up check (sysexits' `EX_CONFIG`): the
+/// machine's device or driver, not chance, stopped it.
+pub const EXIT_DEVICE_UNUSABLE: i32 = 78;
+/// Exits before readiness that another attempt cannot fix: the supervisor stops trying at once.
+pub const PERMANENT_EXIT_CODES: [i32; 2] = [EXIT_BAD_SETTINGS, EXIT_DEVICE_UNUSABLE];
 
 /// How to start the engine: recorded in the manifest so the shell never hard-codes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

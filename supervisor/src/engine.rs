@@ -84,6 +84,17 @@ fn launch_with_logs(
                     &format!("attempt {attempt} ended before ready: {}", exit.description),
                 );
                 last_exit = exit.description;
+                let permanent = exit
+                    .code
+                    .is_some_and(|code| runtime_spec::launch::PERMANENT_EXIT_CODES.contains(&code));
+                if permanent {
+                    // Bad settings or an unusable GPU: the same spawn fails the same way.
+                    return Err(SupervisorError::ExitedBeforeReady {
+                        attempts: attempt,
+                        last_exit,
+                        log: logs.path().to_owned(),
+                    });
+                }
                 if attempt < max_attempts {
                     // A short pause lets whatever the engine collided with (a port, a lock
                     // file of a previous instance still shutting down) go away.

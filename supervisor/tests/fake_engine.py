@@ -4,7 +4,8 @@ SIGTERM), with misbehaviour chosen by FAKE_MODE:
 
 normal, never-ready, die-after-ready, slow-health (503 for FAKE_SLOW_SECONDS), wrong-launch-id,
 flood-stderr (FAKE_FLOOD_BYTES of stderr before READY), ignore-sigterm (also ignores stdin EOF),
-fail-bind-once (first start exits like a failed bind, later starts work), spawn-child (starts
+fail-bind-once (first start exits like a failed bind, later starts work), device-unusable
+(exits 78 before READY, like a GPU engine whose device check failed), spawn-child (starts
 a sleeping child; FAKE_CHILD_PDEATHSIG=1 gives it PR_SET_PDEATHSIG like a well-behaved engine).
 FAKE_IGNORE_STDIN_EOF=1 keeps any mode running after stdin closes.
 
@@ -111,6 +112,10 @@ def main():
         "launch_id": LAUNCH_ID,
     }
     ready_line = "TOKENIZER_STUDIO_READY " + json.dumps(ready)
+    if MODE == "device-unusable":
+        # A GPU engine whose device check failed: one sentence, the contract's exit code 78.
+        print("The GPU engine could not use the NVIDIA GPU: update the driver.", file=sys.stderr, flush=True)
+        sys.exit(78)
     if MODE == "never-ready":
         print("still importing things...", flush=True)
     elif MODE == "die-after-ready":

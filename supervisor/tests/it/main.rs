@@ -166,6 +166,38 @@ fn an_engine_dying_after_ready_is_retried_then_given_up_with_the_reason() {
 }
 
 #[test]
+fn an_unusable_device_is_not_retried() {
+    let fixture = Fixture::new();
+    let events = Events::default();
+    let mut request = fixture.request("device-unusable");
+    request.max_attempts = 3;
+    let error = launch(&request, events.handler()).unwrap_err();
+    let SupervisorError::ExitedBeforeReady {
+        attempts,
+        last_exit,
+        ..
+    } = &error
+    else {
+        panic!("{error:?}");
+    };
+    assert_eq!((*attempts, last_exit.as_str()), (1, "exit code 78"));
+    assert_eq!(
+        events.attempts(),
+        [1],
+        "a second spawn would fail the same way"
+    );
+    let Some(SupervisorEvent::GaveUp { log_tail, .. }) = events.all().pop() else {
+        panic!("no GaveUp event: {:?}", events.all());
+    };
+    assert!(
+        log_tail
+            .iter()
+            .any(|line| line.contains("update the driver")),
+        "{log_tail:?}"
+    );
+}
+
+#[test]
 fn a_failed_bind_is_retried_with_fresh_secrets() {
     let fixture = Fixture::new();
     let events = Events::default();

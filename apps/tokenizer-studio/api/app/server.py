@@ -200,6 +200,12 @@ def _bind(port: int) -> socket.socket:
     return sock
 
 
+# The launch contract's exit codes (docs/runtime-contract.md, "Launch contract"): the supervisor
+# does not retry these, since the same start fails the same way.
+EXIT_BAD_SETTINGS = 2
+EXIT_DEVICE_UNUSABLE = 78
+
+
 def main(argv: list[str] | None = None) -> int:
     # From here on stdout is reserved for the READY line: stray prints go to stderr.
     ready_out = sys.stdout
@@ -212,14 +218,14 @@ def main(argv: list[str] | None = None) -> int:
         settings = parse_settings(argv)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_SETTINGS
     # A GPU engine proves its device before anything else, so a broken driver is one sentence
     # and a non-zero exit before READY (the shell then offers the CPU engine), never a READY
     # engine that fails every training. The CPU needs no proof and loads nothing here.
     problem = startup_problem(settings.device)
     if problem is not None:
         print(problem, file=sys.stderr)
-        return 3
+        return EXIT_DEVICE_UNUSABLE
     paths = data_paths(settings.data_dir)
     try:
         paths.prepare()

@@ -53,7 +53,8 @@ def assert_one_sentence(stderr: str, full_stop: bool = True) -> str:
 
 def test_stand_in_torch_failing_cuda_exits_before_ready(tmp_path):
     done = run_engine(tmp_path, {"TOKENIZER_STUDIO_DEVICE": "cuda", **stand_in_env("cuda_init_fails")})
-    assert done.returncode != 0
+    # The launch contract's "device unusable" code: the supervisor does not retry it.
+    assert done.returncode == 78
     assert READY.strip() not in done.stdout and done.stdout == ""
     line = assert_one_sentence(done.stderr)
     assert line.startswith("The GPU engine could not use the NVIDIA GPU (CUDA error: ")
