@@ -211,6 +211,18 @@ impl Client {
     }
 }
 
+impl Client {
+    /// `GET /api/v1/system`: the runtime variant, torch and the device the engine computes on.
+    pub fn system(&self) -> Result<Value, SmokeError> {
+        self.get("compute", "/api/v1/system")
+    }
+
+    /// `POST /api/v1/system/compute-check`: a timed matrix multiplication on the engine's device.
+    pub fn compute_check(&self) -> Result<Value, SmokeError> {
+        self.post("compute", "/api/v1/system/compute-check", &json!({}))
+    }
+}
+
 fn json_of(
     step: &'static str,
     path: &str,

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use runtime_spec::Manifest;
+use runtime_spec::{Accelerator, Manifest, Profile};
 use supervisor::{Engine, LaunchRequest, StopOutcome};
 
 pub use client::Client;
@@ -47,12 +47,121 @@ pub struct SmokeOptions {
     pub on_step: Box<dyn Fn(&str)>,
 }
 
+/// The `TOKENIZER_STUDIO_DEVICE` the steps start the engine with: `None` leaves the engine its
+/// default (the manifest's accelerator), which is what the shell gives a machine with that GPU;
+/// a CUDA runtime on a machine without an NVIDIA GPU is exercised on the CPU (its wheels run
+/// there too), as the shell would choose.
+pub fn device_for(manifest: &Manifest) -> Option<&'static str> {
+    (manifest.accelerator == Accelerator::Cuda && !nvidia_gpu_present()).then_some("cpu")
+}
+
+/// Whether this machine has an NVIDIA GPU a driver exposes (Linux: `/proc/driver/nvidia/gpus`;
+/// elsewhere `nvidia-smi -L` lists one).
+pub fn nvidia_gpu_present() -> bool {
+    let listed = std::fs::read_dir("/proc/driver/nvidia/gpus")
+        .map(|entries| entries.count() > 0)
+        .unwrap_or(false);
+    listed
+        || Command::new("nvidia-smi")
+            .arg("-L")
+            .output()
+            .is_ok_and(|output| {
+                output.status.success() && String::from_utf8_lossy(&output.stdout).contains("GPU")
+            })
+}
+
+/// What the engine reported for one device in [`check_compute`].
+#[derive(Debug, Clone)]
+pub struct ComputeFacts {
+    pub torch_version: Option<String>,
+    pub torch_cuda: Option<String>,
+    pub device: String,
+    pub gflops: f64,
+}
+
+/// Starts the engine (with `device` as `TOKENIZER_STUDIO_DEVICE` when given), asks
+/// `GET /api/v1/system` and `POST /api/v1/system/compute-check`, and checks that a torch
+/// runtime's engine imported torch and ran its tensor operation on the device it reports (a
+/// base runtime's engine reports no torch and computes with numpy).
+pub fn check_compute(
+    runtime: &Path,
+    manifest: &Manifest,
+    data: &Path,
+    device: Option<&str>,
+) -> Result<ComputeFacts, SmokeError> {
+    let engine = start_on(runtime, manifest, data, device)?;
+    let client = Client::new(&engine);
+    let system = client.system()?;
+    let expected_device = device.unwrap_or(manifest.accelerator.name());
+    let torch = &system["torch"];
+    let facts = ComputeFacts {
+        torch_version: torch["version"].as_str().map(str::to_owned),
+        torch_cuda: torch["cuda"].as_str().map(str::to_owned),
+        device: system["device"]["kind"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        gflops: 0.0,
+    };
+    let problem = if system["runtime"]["profile"] != manifest.profile.name() {
+        Some(format!(
+            "it reports the profile {}",
+            system["runtime"]["profile"]
+        ))
+    } else if manifest.profile == Profile::Torch && facts.torch_version.is_none() {
+        Some("torch is missing or failed to import".to_owned())
+    } else if manifest.profile == Profile::Base && !torch.is_null() {
+        Some("a base runtime has torch".to_owned())
+    } else if facts.device != expected_device {
+        Some(format!("it computes on {:?}", facts.device))
+    } else if system["device"]["check"]["ok"] != true {
+        Some(format!(
+            "its device check failed: {}",
+            system["device"]["check"]
+        ))
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        return Err(fail(
+            "compute",
+            format!("GET /api/v1/system on the {expected_device} engine: {problem}; it answered {system}"),
+        ));
+    }
+    let check = client.compute_check()?;
+    let gflops = check["gflops"].as_f64().unwrap_or(0.0);
+    if check["ok"] != true || check["device"] != expected_device || gflops <= 0.0 {
+        return Err(fail(
+            "compute",
+            format!("the compute check on {expected_device} answered {check}"),
+        ));
+    }
+    drop(engine);
+    Ok(ComputeFacts { gflops, ..facts })
+}
+
+fn describe(facts: &ComputeFacts) -> String {
+    format!(
+        "torch {}{} ran the compute check on {}: {:.1} GFLOP/s",
+        facts.torch_version.as_deref().unwrap_or("none"),
+        facts
+            .torch_cuda
+            .as_deref()
+            .map(|cuda| format!(" (CUDA {cuda})"))
+            .unwrap_or_default(),
+        facts.device,
+        facts.gflops
+    )
+}
+
 /// Timings and facts from a passing run.
 #[derive(Debug, Default)]
 pub struct SmokeReport {
     pub steps_passed: Vec<String>,
     pub first_ready: Duration,
     pub training: Duration,
+    /// A torch runtime's GPU ran the compute check (it is on this machine).
+    pub gpu_checked: bool,
 }
 
 /// Runs every smoke step against the runtime; stops at the first failure.
@@ -93,9 +202,10 @@ pub fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
         format!("{} files match the manifest", manifest.files.len()),
     );
     let data = scratch.path().join("dätä root");
+    let device = device_for(&manifest);
 
     let started = Instant::now();
-    let mut engine = start(&runtime, &manifest, &data)?;
+    let mut engine = start_on(&runtime, &manifest, &data, device)?;
     report.first_ready = started.elapsed();
     let client = Client::new(&engine);
     client.check_health()?;
@@ -128,7 +238,7 @@ pub fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
             format!("the engine should exit 0 when its stdin closes; it ended with {outcome:?}"),
         ));
     }
-    let engine = start(&runtime, &manifest, &data)?;
+    let engine = start_on(&runtime, &manifest, &data, device)?;
     let client = Client::new(&engine);
     client.check_job_listed(&job_id)?;
     drop(engine);
@@ -137,9 +247,25 @@ pub fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
         "stopped on stdin EOF; restarted on the same data: the job is in the history".into(),
     );
 
+    if manifest.profile == Profile::Torch {
+        let facts = check_compute(&runtime, &manifest, &scratch.path().join("dätä 3"), device)?;
+        passed(&mut report, describe(&facts));
+        if manifest.accelerator.is_gpu() && device.is_none() {
+            report.gpu_checked = true;
+        }
+    }
+
     if let Some(command) = &options.supervisor_command {
+        // The supervising process passes its environment on to the engine.
+        let command = move |runtime: &Path, data: &Path| {
+            let mut command = command(runtime, data);
+            if let Some(device) = device {
+                command.env(runtime_spec::env::DEVICE, device);
+            }
+            command
+        };
         let message = orphan::check_no_orphan_after_sigkill(
-            command,
+            &command,
             &runtime,
             &scratch.path().join("dätä 2"),
         )?;
@@ -157,7 +283,28 @@ fn read_manifest(runtime: &Path) -> Result<Manifest, SmokeError> {
 
 /// Starts the runtime through the supervisor, as the shell does.
 pub fn start(runtime: &Path, manifest: &Manifest, data: &Path) -> Result<Engine, SmokeError> {
-    let request = LaunchRequest::from_manifest(runtime.to_path_buf(), manifest, data.to_path_buf());
+    start_on(runtime, manifest, data, None)
+}
+
+/// [`start`] with `TOKENIZER_STUDIO_DEVICE` set to `device` (as the shell sets it from its
+/// compute choice).
+pub fn start_on(
+    runtime: &Path,
+    manifest: &Manifest,
+    data: &Path,
+    device: Option<&str>,
+) -> Result<Engine, SmokeError> {
+    let mut request =
+        LaunchRequest::from_manifest(runtime.to_path_buf(), manifest, data.to_path_buf());
+    if let Some(device) = device {
+        request
+            .extra_env
+            .push((runtime_spec::env::DEVICE.into(), device.into()));
+    }
+    // Importing torch and proving a GPU before READY takes longer than the base engine's start.
+    if manifest.profile == Profile::Torch {
+        request.ready_timeout = request.ready_timeout.max(Duration::from_secs(180));
+    }
     supervisor::launch(&request, Arc::new(|_| {})).map_err(|error| fail("start", error.to_string()))
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::{fail, start, SmokeError, SupervisorCommand};
+use crate::{fail, start, SmokeError};
 
 /// Prefix of the line the supervising process prints once its engine is ready.
 pub const SUPERVISOR_LINE_PREFIX: &str = "SMOKE_SUPERVISOR ";
@@ -36,7 +36,7 @@ pub fn supervise_until_killed(runtime: &Path, data: &Path) -> Result<(), SmokeEr
 /// its port can be bound again.
 #[cfg(target_os = "linux")]
 pub(crate) fn check_no_orphan_after_sigkill(
-    command: &SupervisorCommand,
+    command: &dyn Fn(&Path, &Path) -> std::process::Command,
     runtime: &Path,
     data: &Path,
 ) -> Result<String, SmokeError> {
@@ -108,7 +108,7 @@ pub(crate) fn check_no_orphan_after_sigkill(
 
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn check_no_orphan_after_sigkill(
-    _: &SupervisorCommand,
+    _: &dyn Fn(&Path, &Path) -> std::process::Command,
     _: &Path,
     _: &Path,
 ) -> Result<String, SmokeError> {

@@ -139,6 +139,9 @@ pub fn runtime_signed(plan: &Plan, signer: &dyn RuntimeSigner) -> Result<Runtime
         app_id: runtime_spec::APP_ID.into(),
         runtime_version: plan.version.clone(),
         target,
+        profile: plan.variant.profile,
+        accelerator: plan.variant.accelerator,
+        requirements: Some(requirements(plan)?),
         python: python.info.clone(),
         lock_sha256: fsutil::sha256_file(&plan.lock_file)?.parse()?,
         launch: LaunchContract::for_target(target),
@@ -179,6 +182,31 @@ pub fn runtime_signed(plan: &Plan, signer: &dyn RuntimeSigner) -> Result<Runtime
         archive_size: packed.size,
         rebuilt: true,
     })
+}
+
+/// What a machine needs to run the variant: the variant's fixed part, and for CUDA the driver
+/// and GPU of the CUDA version its lock pins (`cuda-toolkit==13.2.2` → 13.2).
+fn requirements(plan: &Plan) -> Result<runtime_spec::Requirements> {
+    let requirements = plan.variant.base_requirements();
+    if plan.variant.accelerator != runtime_spec::Accelerator::Cuda {
+        return Ok(requirements);
+    }
+    let lock_text = fs_err::read_to_string(&plan.lock_file)?;
+    let cuda = crate::lock::cuda_version(&lock_text).with_context(|| {
+        format!(
+            "{} pins no cuda-toolkit or nvidia-cuda-runtime package: the CUDA version of the {} runtime (and so the driver it needs) is unknown",
+            plan.lock_file.display(),
+            plan.variant
+        )
+    })?;
+    requirements
+        .for_cuda(plan.target, &cuda)
+        .with_context(|| {
+            format!(
+                "the {} lock pins CUDA {cuda}, which runtime_spec::Requirements::for_cuda does not know: add its driver and compute capability there",
+                plan.variant
+            )
+        })
 }
 
 /// Forgets that the last build is up to date (its smoke tests failed).

@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use runtime_spec::Target;
+use runtime_spec::{Accelerator, Profile, Target, Variant};
 
 use crate::plan::{Channel, Plan, PlanInput};
 
@@ -67,11 +67,19 @@ enum Command {
         #[command(subcommand)]
         command: IndexCommand,
     },
-    /// Regenerate `lockfiles/<target>.txt` for every target, or check them offline.
+    /// Regenerate `lockfiles/<variant>.txt` for every runtime variant, or check them offline.
     Lock {
         /// Fail when a lock is missing or stale instead of regenerating it (offline).
         #[arg(long)]
         check: bool,
+        /// Lock only this variant (`linux-x64`, `linux-x64-torch-cuda`, …); repeatable.
+        #[arg(long = "variant", value_parser = parse_variant)]
+        variants: Vec<Variant>,
+        /// `<variant>=<url>`: the package index of a variant the default index does not build
+        /// (`linux-x64-torch-cpu`, `windows-x64-torch-cuda`); repeatable. Searched before the
+        /// default index; never written into a lock.
+        #[arg(long = "extra-index", value_parser = parse_extra_index, value_name = "VARIANT=URL")]
+        extra_indexes: Vec<(Variant, String)>,
     },
     /// Smoke-test a runtime: extract, start through the supervisor, train, restart, SIGKILL.
     Smoke {
@@ -225,6 +233,13 @@ struct RuntimeArgs {
     /// macos-arm64, windows-x64 or linux-x64 (default: this host).
     #[arg(long, value_parser = parse_target)]
     target: Option<Target>,
+    /// base (the app's dependencies) or torch (plus torch).
+    #[arg(long, value_parser = parse_profile, default_value = "base")]
+    profile: Profile,
+    /// cpu, cuda or mps (default: what the default package index builds for the target and
+    /// profile: linux-x64 torch → cuda, macos-arm64 torch → mps, else cpu).
+    #[arg(long, value_parser = parse_accelerator)]
+    accelerator: Option<Accelerator>,
     /// Release channel; alpha, beta and stable refuse a local Python.
     #[arg(long, value_parser = plan::channel_arg(), default_value = "dev")]
     channel: Channel,
@@ -255,6 +270,37 @@ struct RuntimeArgs {
 fn parse_target(name: &str) -> Result<Target, String> {
     name.parse()
         .map_err(|error: runtime_spec::SpecError| error.to_string())
+}
+
+fn parse_profile(name: &str) -> Result<Profile, String> {
+    name.parse()
+        .map_err(|error: runtime_spec::variant::UnknownProfile| error.to_string())
+}
+
+fn parse_accelerator(name: &str) -> Result<Accelerator, String> {
+    name.parse()
+        .map_err(|error: runtime_spec::variant::UnknownAccelerator| error.to_string())
+}
+
+fn parse_variant(name: &str) -> Result<Variant, String> {
+    name.parse()
+        .map_err(|error: runtime_spec::variant::UnknownVariantName| error.to_string())
+}
+
+fn parse_extra_index(text: &str) -> Result<(Variant, String), String> {
+    let (name, url) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected <variant>=<url>, got `{text}`"))?;
+    let variant = parse_variant(name)?;
+    if !variant.needs_extra_index() {
+        return Err(format!(
+            "{variant} is built from the default package index: it takes no extra index"
+        ));
+    }
+    if url.trim().is_empty() {
+        return Err(format!("--extra-index {variant}= needs a URL"));
+    }
+    Ok((variant, url.trim().to_owned()))
 }
 
 fn main() {
@@ -297,13 +343,25 @@ fn run(command: Command) -> Result<()> {
                     fragments,
                 },
         } => release::merge_index(channel, &out, &fragments, &plan::index_signing_key()?),
-        Command::Lock { check } => {
+        Command::Lock {
+            check,
+            variants,
+            extra_indexes,
+        } => {
             let root = plan::project_root();
             let api_dir = root.join("apps/tokenizer-studio/api");
             if check {
                 lock::check(&root, &api_dir)
             } else {
-                lock::lock(&root, &api_dir, &plan::cache_dir()?)
+                let mut configured = plan::configured_extra_indexes(&plan::var);
+                configured.extend(extra_indexes);
+                lock::lock(&lock::LockOptions {
+                    root: &root,
+                    api_dir: &api_dir,
+                    cache_dir: &plan::cache_dir()?,
+                    only: variants,
+                    extra_indexes: configured,
+                })
             }
         }
         Command::Verify { path } => verify::verify(&path),
@@ -346,6 +404,8 @@ fn run(command: Command) -> Result<()> {
         } => {
             let plan = Plan::new(PlanInput {
                 target: None,
+                profile: Profile::Base,
+                accelerator: None,
                 channel: Channel::Dev,
                 python_archive: None,
                 python_sha256: None,
@@ -397,6 +457,8 @@ fn run(command: Command) -> Result<()> {
 fn plan_input(args: &RuntimeArgs) -> PlanInput<'_> {
     PlanInput {
         target: args.target,
+        profile: args.profile,
+        accelerator: args.accelerator,
         channel: args.channel,
         python_archive: args.python_archive.as_deref(),
         python_sha256: args.python_sha256.as_deref(),
@@ -414,6 +476,12 @@ fn runtime(args: RuntimeArgs) -> Result<()> {
     let plan = plan_of(&args)?;
     if args.dry_run {
         print!("{plan}");
+        let buildable: Vec<String> =
+            plan::variants_to_build(plan.target, &Profile::ALL, &plan::var)
+                .into_iter()
+                .map(|variant| variant.name())
+                .collect();
+        println!("buildable here:    {}", buildable.join(", "));
         return Ok(());
     }
     if args.preflight {
@@ -434,7 +502,7 @@ fn runtime(args: RuntimeArgs) -> Result<()> {
             "up-to-date"
         },
         plan.version,
-        plan.target,
+        plan.variant,
         output.runtime_dir.display(),
         ui::human_bytes(output.unpacked_size),
         output.archive.display(),

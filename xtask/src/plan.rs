@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use runtime_spec::pins::PythonPins;
-use runtime_spec::{layout, Target, Version};
+use runtime_spec::{layout, Accelerator, Profile, Target, Variant, Version};
 
 /// Release channel (the contract's); release channels refuse a local (non-portable) Python.
 pub use runtime_spec::Channel;
@@ -46,6 +46,9 @@ pub enum PythonChoice {
 pub struct Plan {
     pub root: PathBuf,
     pub target: Target,
+    /// `target` × profile × accelerator: names the lock, the build tree, the folder and the
+    /// archive.
+    pub variant: Variant,
     pub channel: Channel,
     pub version: Version,
     pub source_date_epoch: u64,
@@ -53,6 +56,8 @@ pub struct Plan {
     pub python_version: String,
     pub python_build: String,
     pub lock_file: PathBuf,
+    /// The variant's extra package index (only variants that need one; from its variable).
+    pub extra_index: Option<String>,
     pub api_dir: PathBuf,
     pub web_dir: PathBuf,
     /// Persistent per-target work tree under `target/` (incremental stages and stamps).
@@ -68,6 +73,9 @@ pub struct Plan {
 /// Inputs of a plan, from the command line.
 pub struct PlanInput<'a> {
     pub target: Option<Target>,
+    pub profile: Profile,
+    /// `None`: the profile's accelerator on the default package index.
+    pub accelerator: Option<Accelerator>,
     pub channel: Channel,
     pub python_archive: Option<&'a str>,
     pub python_sha256: Option<&'a str>,
@@ -94,6 +102,13 @@ impl Plan {
             None => Target::host().context(
                 "this host is not a release target (macos-arm64, windows-x64, linux-x64): pass --target",
             )?,
+        };
+        let variant = Variant::parse(target, input.profile, input.accelerator)?;
+        let extra_index = match extra_index_var(variant) {
+            Some(name) => Some(lookup(name).with_context(|| {
+                format!("the {variant} runtime's wheels are on another package index than the default one: set {name} to it")
+            })?),
+            None => None,
         };
         let pins = PythonPins::builtin();
         let python = match (input.python_archive, input.python_sha256) {
@@ -131,16 +146,18 @@ impl Plan {
             python,
             python_version: pins.python_version.clone(),
             python_build: pins.release.clone(),
-            lock_file: root.join("lockfiles").join(format!("{target}.txt")),
+            lock_file: root.join("lockfiles").join(format!("{variant}.txt")),
+            extra_index,
             api_dir: root.join("apps/tokenizer-studio/api"),
             web_dir: root.join("apps/tokenizer-studio/web"),
             build_dir: root
                 .join("target")
                 .join("runtime-build")
-                .join(target.name()),
+                .join(variant.name()),
             cache_dir: cache_dir_from(lookup)?,
-            runtime_dir: out_dir.join(format!("runtime-{target}")),
-            archive: out_dir.join(layout::archive_name(&version, target)),
+            runtime_dir: out_dir.join(format!("runtime-{variant}")),
+            archive: out_dir.join(layout::archive_name(&version, variant)),
+            variant,
             out_dir,
             zstd_level: input.zstd_level.unwrap_or(DEFAULT_ZSTD_LEVEL),
             version,
@@ -188,7 +205,12 @@ impl fmt::Display for Plan {
                 writeln!(f, "  sha256:          {sha256}")?;
             }
         }
+        writeln!(f, "variant:           {}", self.variant)?;
         writeln!(f, "lock:              {}", self.lock_file.display())?;
+        if self.extra_index.is_some() {
+            // Only whether: an index URL may carry credentials.
+            writeln!(f, "extra index:       set")?;
+        }
         writeln!(f, "site-packages:     {}", self.target.site_packages())?;
         writeln!(f, "build dir:         {}", self.build_dir.display())?;
         writeln!(f, "cache dir:         {}", self.cache_dir.display())?;
@@ -201,6 +223,41 @@ impl fmt::Display for Plan {
             self.zstd_level
         )
     }
+}
+
+/// The variable that configures a variant's extra package index (`None` for the variants the
+/// default index builds).
+pub fn extra_index_var(variant: Variant) -> Option<&'static str> {
+    use runtime_spec::env::{EXTRA_INDEX_LINUX_X64_TORCH_CPU, EXTRA_INDEX_WINDOWS_X64_TORCH_CUDA};
+    if !variant.needs_extra_index() {
+        return None;
+    }
+    Some(match (variant.target, variant.accelerator) {
+        (Target::LinuxX64, Accelerator::Cpu) => EXTRA_INDEX_LINUX_X64_TORCH_CPU,
+        (Target::WindowsX64, Accelerator::Cuda) => EXTRA_INDEX_WINDOWS_X64_TORCH_CUDA,
+        _ => unreachable!(
+            "{variant} needs an extra index but has no variable: add a row to runtime_spec::env"
+        ),
+    })
+}
+
+/// The extra indexes configured through the variables (`--extra-index` flags are added on top).
+pub fn configured_extra_indexes(lookup: &Lookup) -> std::collections::BTreeMap<Variant, String> {
+    Variant::ALL
+        .into_iter()
+        .filter_map(|variant| Some((variant, lookup(extra_index_var(variant)?)?)))
+        .collect()
+}
+
+/// The variants to build for `target` and `profiles`: every one the default index builds, and
+/// each extra-index one whose index is configured (`cargo xtask release --profile base,torch`
+/// builds a plan per variant, `PlanInput { profile, accelerator: Some(..) }`).
+pub fn variants_to_build(target: Target, profiles: &[Profile], lookup: &Lookup) -> Vec<Variant> {
+    Variant::ALL
+        .into_iter()
+        .filter(|variant| variant.target == target && profiles.contains(&variant.profile))
+        .filter(|variant| extra_index_var(*variant).is_none_or(|name| lookup(name).is_some()))
+        .collect()
 }
 
 /// The workspace version: every runtime and installer this xtask builds carries it.
@@ -715,6 +772,8 @@ mod tests {
             ReleaseInput {
                 build: PlanInput {
                     target: Some(target),
+                    profile: Profile::Base,
+                    accelerator: None,
                     channel,
                     python_archive: None,
                     python_sha256: None,
@@ -727,6 +786,65 @@ mod tests {
             },
             &move |name: &str| vars.get(name).filter(|value| !value.is_empty()).cloned(),
         )
+    }
+
+    #[test]
+    fn variants_to_build_add_extra_index_ones_only_when_configured() {
+        let none = |_: &str| None;
+        assert_eq!(
+            variants_to_build(Target::LinuxX64, &[Profile::Base, Profile::Torch], &none),
+            [
+                Variant::base(Target::LinuxX64),
+                Variant::new(Target::LinuxX64, Profile::Torch, Accelerator::Cuda)
+            ]
+        );
+        let configured = |name: &str| {
+            (name == runtime_spec::env::EXTRA_INDEX_LINUX_X64_TORCH_CPU)
+                .then(|| "https://index.invalid/simple".to_owned())
+        };
+        let names: Vec<String> =
+            variants_to_build(Target::LinuxX64, &[Profile::Torch], &configured)
+                .into_iter()
+                .map(Variant::name)
+                .collect();
+        assert_eq!(names, ["linux-x64-torch-cuda", "linux-x64-torch-cpu"]);
+        assert_eq!(
+            variants_to_build(Target::WindowsX64, &[Profile::Torch], &configured),
+            [Variant::new(
+                Target::WindowsX64,
+                Profile::Torch,
+                Accelerator::Cpu
+            )]
+        );
+        for variant in Variant::ALL {
+            assert_eq!(
+                extra_index_var(variant).is_some(),
+                variant.needs_extra_index()
+            );
+            if let Some(name) = extra_index_var(variant) {
+                assert!(runtime_spec::env::lookup(name).is_some(), "{name}");
+            }
+        }
+        // A plan for an extra-index variant without its index names the variable.
+        let cache = std::env::temp_dir().display().to_string();
+        let error = Plan::from_lookup(
+            PlanInput {
+                target: Some(Target::LinuxX64),
+                profile: Profile::Torch,
+                accelerator: Some(Accelerator::Cpu),
+                channel: Channel::Dev,
+                python_archive: None,
+                python_sha256: None,
+                out_dir: None,
+                zstd_level: None,
+            },
+            &move |name: &str| (name == runtime_spec::env::CACHE_DIR).then(|| cache.clone()),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains(runtime_spec::env::EXTRA_INDEX_LINUX_X64_TORCH_CPU),
+            "{error:#}"
+        );
     }
 
     #[test]

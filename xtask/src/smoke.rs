@@ -49,5 +49,8 @@ pub fn supervise(runtime: &Path, data: &Path) -> Result<()> {
 pub fn default_runtime(out_dir: &Path, version: &runtime_spec::Version) -> Result<PathBuf> {
     let target = runtime_spec::Target::host()
         .context("this host is not a release target: pass --runtime")?;
-    Ok(out_dir.join(runtime_spec::layout::archive_name(version, target)))
+    Ok(out_dir.join(runtime_spec::layout::archive_name(
+        version,
+        runtime_spec::Variant::base(target),
+    )))
 }

@@ -17,3 +17,4 @@ mod release;
 mod runtime;
 mod smoke;
 mod support;
+mod torch;
