@@ -233,11 +233,18 @@ struct RuntimeArgs {
     /// macos-arm64, windows-x64 or linux-x64 (default: this host).
     #[arg(long, value_parser = parse_target)]
     target: Option<Target>,
-    /// base (the app's dependencies) or torch (plus torch).
-    #[arg(long, value_parser = parse_profile, default_value = "base")]
-    profile: Profile,
+    /// base (the app's dependencies) or torch (plus torch). `release` takes a list
+    /// (`--profile base,torch`) and puts every variant of them into one signed index.
+    #[arg(
+        long = "profile",
+        value_parser = parse_profile,
+        value_delimiter = ',',
+        default_value = "base"
+    )]
+    profiles: Vec<Profile>,
     /// cpu, cuda or mps (default: what the default package index builds for the target and
-    /// profile: linux-x64 torch → cuda, macos-arm64 torch → mps, else cpu).
+    /// profile: linux-x64 torch → cuda, macos-arm64 torch → mps, else cpu; `release` builds
+    /// every variant of the profiles this host can lock, extra-index ones when configured).
     #[arg(long, value_parser = parse_accelerator)]
     accelerator: Option<Accelerator>,
     /// Release channel; alpha, beta and stable refuse a local Python.
@@ -324,6 +331,7 @@ fn run(command: Command) -> Result<()> {
         Command::Release(args) => {
             let release = plan::ReleasePlan::resolve(plan::ReleaseInput {
                 build: plan_input(&args.runtime),
+                profiles: &args.runtime.profiles,
                 bundle: args.bundle,
                 formats: &args.formats,
                 skip_smoke: args.runtime.no_smoke,
@@ -457,7 +465,7 @@ fn run(command: Command) -> Result<()> {
 fn plan_input(args: &RuntimeArgs) -> PlanInput<'_> {
     PlanInput {
         target: args.target,
-        profile: args.profile,
+        profile: args.profiles.first().copied().unwrap_or_default(),
         accelerator: args.accelerator,
         channel: args.channel,
         python_archive: args.python_archive.as_deref(),
@@ -473,6 +481,9 @@ fn plan_of(args: &RuntimeArgs) -> Result<Plan> {
 
 fn runtime(args: RuntimeArgs) -> Result<()> {
     let started = Instant::now();
+    if args.profiles.len() != 1 {
+        anyhow::bail!("`cargo xtask runtime` builds one profile at a time; `cargo xtask release --profile base,torch` builds several into one release");
+    }
     let plan = plan_of(&args)?;
     if args.dry_run {
         print!("{plan}");

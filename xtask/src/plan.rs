@@ -71,6 +71,7 @@ pub struct Plan {
 }
 
 /// Inputs of a plan, from the command line.
+#[derive(Clone, Copy)]
 pub struct PlanInput<'a> {
     pub target: Option<Target>,
     pub profile: Profile,
@@ -501,6 +502,9 @@ pub fn index_signing_key() -> Result<(Secret<String>, Option<Secret<String>>)> {
 /// What a release is asked for on the command line.
 pub struct ReleaseInput<'a> {
     pub build: PlanInput<'a>,
+    /// The profiles whose variants go into the release; base is always among them (the full
+    /// installer carries it, and every machine that runs anything runs it).
+    pub profiles: &'a [Profile],
     pub bundle: crate::package::Bundle,
     pub formats: &'a [String],
     pub skip_smoke: bool,
@@ -509,7 +513,11 @@ pub struct ReleaseInput<'a> {
 /// Everything `cargo xtask release` does, resolved and checked before anything is built.
 #[derive(Debug)]
 pub struct ReleasePlan {
+    /// The base variant: the one installers carry and the smoke tests run first.
     pub build: Plan,
+    /// The release's other variants (`--profile torch`), each with its own archive and index
+    /// entry, built with the same settings.
+    pub variants: Vec<Plan>,
     pub bundle: crate::package::Bundle,
     /// The installer formats (empty when this host does not build the target's installers).
     pub formats: Vec<cargo_packager::PackageFormat>,
@@ -536,9 +544,56 @@ impl ReleasePlan {
             APPLE_P12_BASE64, APPLE_P12_PASSWORD, APPLE_P12_PATH, MINISIGN_KEY, MINISIGN_PASSWORD,
             RELEASE_BASE_URL, UPDATE_PUBKEY, WINDOWS_P12_BASE64, WINDOWS_P12_PASSWORD,
         };
-        let build = Plan::from_lookup(input.build, lookup)?;
+        let base_input = PlanInput {
+            profile: Profile::Base,
+            accelerator: None,
+            ..input.build
+        };
+        let build = Plan::from_lookup(base_input, lookup)?;
         let channel = build.channel;
         let mut problems: Vec<String> = Vec::new();
+        if !input.profiles.contains(&Profile::Base) {
+            problems.push(
+                "--profile must include base: every release carries the base engine (the full installer bundles it)"
+                    .to_owned(),
+            );
+        }
+        let mut variants = Vec::new();
+        for variant in variants_to_build(build.target, input.profiles, lookup) {
+            if variant.profile == Profile::Base {
+                continue;
+            }
+            if input
+                .build
+                .accelerator
+                .is_some_and(|wanted| wanted != variant.accelerator)
+            {
+                continue;
+            }
+            variants.push(Plan::from_lookup(
+                PlanInput {
+                    profile: variant.profile,
+                    accelerator: Some(variant.accelerator),
+                    ..input.build
+                },
+                lookup,
+            )?);
+        }
+        for profile in input.profiles {
+            let built = *profile == Profile::Base
+                || variants.iter().any(|plan| plan.variant.profile == *profile);
+            if !built {
+                problems.push(format!(
+                    "no {profile} variant of {} can be built here{}",
+                    build.target,
+                    input
+                        .build
+                        .accelerator
+                        .map(|accelerator| format!(" with accelerator {accelerator}"))
+                        .unwrap_or_default()
+                ));
+            }
+        }
 
         let password = lookup(MINISIGN_PASSWORD).map(Secret::new);
         let public = lookup(UPDATE_PUBKEY).map(|text| runtime_spec::PublicKey::parse(&text));
@@ -633,6 +688,7 @@ impl ReleasePlan {
         }
         Ok(ReleasePlan {
             build,
+            variants,
             bundle: input.bundle,
             formats,
             skip_smoke: input.skip_smoke,
@@ -667,6 +723,9 @@ fn check_key_pair(
 impl fmt::Display for ReleasePlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.build)?;
+        let mut variants = vec![self.build.variant.name()];
+        variants.extend(self.variants.iter().map(|plan| plan.variant.name()));
+        writeln!(f, "variants:          {}", variants.join(", "))?;
         writeln!(f, "bundle:            {}", self.bundle.name())?;
         let formats: Vec<&str> = self
             .formats
@@ -759,6 +818,16 @@ mod tests {
         channel: Channel,
         bundle: Bundle,
     ) -> Result<ReleasePlan> {
+        plan_with_profiles(args, target, channel, bundle, &[Profile::Base])
+    }
+
+    fn plan_with_profiles(
+        args: &[(&str, &str)],
+        target: Target,
+        channel: Channel,
+        bundle: Bundle,
+        profiles: &[Profile],
+    ) -> Result<ReleasePlan> {
         let cache = std::env::temp_dir();
         let mut vars: HashMap<String, String> = args
             .iter()
@@ -780,6 +849,7 @@ mod tests {
                     out_dir: None,
                     zstd_level: None,
                 },
+                profiles,
                 bundle,
                 formats: &[],
                 skip_smoke: false,
@@ -946,5 +1016,59 @@ mod tests {
         assert!(matches!(plan.index_key, IndexKey::DevLocal { .. }));
         assert!(plan.signing.windows.is_none());
         assert!(format!("{plan}").contains("index key:         unset"));
+    }
+
+    #[test]
+    fn a_release_of_several_profiles_plans_every_variant_it_can_build() {
+        let both = [Profile::Base, Profile::Torch];
+        let release =
+            plan_with_profiles(&[], Target::LinuxX64, Channel::Dev, Bundle::Thin, &both).unwrap();
+        assert_eq!(release.build.variant, Variant::base(Target::LinuxX64));
+        let names: Vec<String> = release
+            .variants
+            .iter()
+            .map(|plan| plan.variant.name())
+            .collect();
+        // The CPU-only Linux torch needs an extra index, which is not configured here.
+        assert_eq!(names, ["linux-x64-torch-cuda"]);
+        assert!(release
+            .to_string()
+            .contains("variants:          linux-x64, linux-x64-torch-cuda"));
+        let torch = &release.variants[0];
+        assert_eq!(
+            torch.lock_file.file_name().unwrap(),
+            "linux-x64-torch-cuda.txt"
+        );
+        assert_ne!(torch.runtime_dir, release.build.runtime_dir);
+        assert_ne!(torch.archive, release.build.archive);
+
+        let configured = plan_with_profiles(
+            &[(
+                runtime_spec::env::EXTRA_INDEX_LINUX_X64_TORCH_CPU,
+                "http://127.0.0.1:9/simple",
+            )],
+            Target::LinuxX64,
+            Channel::Dev,
+            Bundle::Thin,
+            &both,
+        )
+        .unwrap();
+        let names: Vec<String> = configured
+            .variants
+            .iter()
+            .map(|plan| plan.variant.name())
+            .collect();
+        assert_eq!(names, ["linux-x64-torch-cuda", "linux-x64-torch-cpu"]);
+
+        let error = plan_with_profiles(
+            &[],
+            Target::LinuxX64,
+            Channel::Dev,
+            Bundle::Thin,
+            &[Profile::Torch],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("--profile must include base"), "{error}");
     }
 }

@@ -15,6 +15,33 @@ use crate::{assemble, doctor, fsutil, sign, smoke, ui};
 /// The shell version the runtime needs at least (shell and runtime ship together today).
 const MIN_SHELL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// Builds (or reuses) one variant's runtime, refuses a local CPython on a release channel, and
+/// smoke-tests the host's variants; returns the plan, the build and its manifest.
+fn build_runtime<'a>(
+    release: &ReleasePlan,
+    plan: &'a crate::plan::Plan,
+    signer: &dyn assemble::RuntimeSigner,
+) -> Result<(
+    &'a crate::plan::Plan,
+    assemble::RuntimeOutput,
+    runtime_spec::Manifest,
+)> {
+    let runtime = assemble::runtime_signed(plan, signer)?;
+    let manifest = assemble::read_manifest(&runtime.runtime_dir)?;
+    if plan.channel != Channel::Dev && manifest.python.source == PythonSource::Local {
+        bail!(
+            "a {} release cannot ship a local CPython (python.source = local); provide the pinned \
+             python-build-standalone archive through {} or --python-archive",
+            plan.channel.name(),
+            runtime_spec::env::PYTHON_MIRROR
+        );
+    }
+    if Some(plan.target) == Target::host() && !release.skip_smoke && runtime.rebuilt {
+        smoke::smoke(&runtime.archive).inspect_err(|_| assemble::invalidate(plan))?;
+    }
+    Ok((plan, runtime, manifest))
+}
+
 /// Runs the whole release pipeline of `release`, whose configuration
 /// [`ReleasePlan::resolve`] already checked: a mistake there is reported in a second, before
 /// anything is built.
@@ -29,27 +56,30 @@ pub fn release(release: &ReleasePlan) -> Result<()> {
     );
     doctor::ensure(plan.target, &plan.cache_dir)?;
 
-    let runtime = assemble::runtime_signed(plan, signer.as_ref())?;
-    let manifest = assemble::read_manifest(&runtime.runtime_dir)?;
-    if plan.channel != Channel::Dev && manifest.python.source == PythonSource::Local {
-        bail!(
-            "a {} release cannot ship a local CPython (python.source = local); provide the pinned \
-             python-build-standalone archive through {} or --python-archive",
-            plan.channel.name(),
-            runtime_spec::env::PYTHON_MIRROR
-        );
-    }
-    if Some(plan.target) == Target::host() && !release.skip_smoke && runtime.rebuilt {
-        smoke::smoke(&runtime.archive).inspect_err(|_| assemble::invalidate(plan))?;
+    // Every variant is built and smoke-tested before anything is published into the release
+    // folder: base first (the installers carry it), then the other profiles' variants.
+    let mut built = Vec::new();
+    for variant_plan in std::iter::once(plan).chain(&release.variants) {
+        built.push(build_runtime(release, variant_plan, signer.as_ref())?);
     }
 
     let dir = plan.out_dir.join(plan.version.to_string());
     fsutil::remove_path(&dir)?;
     fs_err::create_dir_all(&dir)?;
     let mut files = Vec::new();
-    let archive = dir.join(plan.archive.file_name().expect("archive has a name"));
-    fs_err::copy(&runtime.archive, &archive)?;
-    files.push(archive.clone());
+    let mut published = Vec::new();
+    for (variant_plan, runtime, manifest) in &built {
+        let archive = dir.join(
+            variant_plan
+                .archive
+                .file_name()
+                .expect("archive has a name"),
+        );
+        fs_err::copy(&runtime.archive, &archive)?;
+        files.push(archive.clone());
+        published.push((*variant_plan, runtime, manifest, archive));
+    }
+    let archive = published[0].3.clone();
 
     if Some(plan.target) == Target::host() {
         let binaries_dir = build_shell(release, &keys.public)?;
@@ -78,31 +108,34 @@ pub fn release(release: &ReleasePlan) -> Result<()> {
         "metadata",
         "SBOM, release index, updater manifest, checksums",
     );
-    let lock_text = fs_err::read_to_string(&plan.lock_file)?;
-    let site_packages =
-        runtime_spec::launch::join_relative(&runtime.runtime_dir, plan.target.site_packages());
-    let sbom = release_meta::cyclonedx_from_lock(
-        &lock_text,
-        Some(&site_packages),
-        &release_meta::SbomMetadata::from_manifest(&manifest, plan.source_date_epoch),
-    )?;
-    let sbom_path = dir.join(format!(
-        "tokenizer-studio-runtime-{}-{}.cdx.json",
-        plan.version, plan.target
-    ));
-    fs_err::write(
-        &sbom_path,
-        format!("{}\n", serde_json::to_string_pretty(&sbom)?),
-    )?;
-    files.push(sbom_path);
-
     let min_shell_version = runtime_spec::version::parse(MIN_SHELL_VERSION, "the xtask's version")?;
-    let entry = release_meta::entry_for_archive(&archive, &manifest, &min_shell_version)?;
-    let index = release_meta::build_index(
-        plan.channel,
-        plan.source_date_epoch,
-        vec![(plan.target, entry)],
-    )?;
+    let mut entries = Vec::new();
+    for (variant_plan, runtime, manifest, archive) in &published {
+        let lock_text = fs_err::read_to_string(&variant_plan.lock_file)?;
+        let site_packages = runtime_spec::launch::join_relative(
+            &runtime.runtime_dir,
+            variant_plan.target.site_packages(),
+        );
+        let sbom = release_meta::cyclonedx_from_lock(
+            &lock_text,
+            Some(&site_packages),
+            &release_meta::SbomMetadata::from_manifest(manifest, plan.source_date_epoch),
+        )?;
+        let sbom_path = dir.join(format!(
+            "tokenizer-studio-runtime-{}-{}.cdx.json",
+            plan.version, variant_plan.variant
+        ));
+        fs_err::write(
+            &sbom_path,
+            format!("{}\n", serde_json::to_string_pretty(&sbom)?),
+        )?;
+        files.push(sbom_path);
+        entries.push((
+            plan.target,
+            release_meta::entry_for_archive(archive, manifest, &min_shell_version)?,
+        ));
+    }
+    let index = release_meta::build_index(plan.channel, plan.source_date_epoch, entries)?;
     // The unsigned one-target fragment is what the CI merge job combines across targets.
     files.push(release_meta::write_fragment(&index, &dir)?);
     let (index_path, minisig_path) = release_meta::write_signed_index(
@@ -124,11 +157,13 @@ pub fn release(release: &ReleasePlan) -> Result<()> {
 
     release_meta::write_sha256sums(&dir, &files)?;
     ui::summary(&format!(
-        "release {} {} ({}, {} bundle) -> {} ({} files) in {:.1}s",
+        "release {} {} ({}, {} bundle, {} variant{}) -> {} ({} files) in {:.1}s",
         plan.version,
         plan.target,
         plan.channel.name(),
         release.bundle.name(),
+        published.len(),
+        if published.len() == 1 { "" } else { "s" },
         dir.display(),
         files.len() + 1,
         started.elapsed().as_secs_f64()
