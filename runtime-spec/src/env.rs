@@ -254,7 +254,7 @@ pub const ALL: &[EnvVar] = &[
     var("CI", Kind::Switch, "", XTASK, "Set: plain progress output instead of bars."),
     var("DISPLAY", Kind::Text, "a private Xvfb", &[Reader::Xtask, Reader::Tests], "The X display `bench shell` and the window tests use."),
     var(SLOW_TESTS, Kind::Switch, "", TESTS, "`1` runs the slow end-to-end tests (full runtime builds, windows)."),
-    var(TORCH_TESTS, Kind::Switch, "", TESTS, "`1` (with the slow tests) also runs the host CUDA torch runtime test (≈ 5 GB) and the macOS torch cross-build; the Linux workflow's torch step sets it."),
+    var(TORCH_TESTS, Kind::Switch, "", TESTS, "`1` (with the slow tests) also runs the host CUDA torch runtime test (≈ 5.7 GB runtime); the Linux workflow's torch step sets it."),
     var("TOKENIZER_STUDIO_E2E_RUNTIME", Kind::Path, "`dist/runtime-<target>`", TESTS, "The assembled runtime the shell E2E tests start."),
     var("TOKENIZER_STUDIO_PYTHON", Kind::Path, "the dev venv", TESTS, "The Python the web E2E tests run the engine with."),
     var("TEST_SKIP_LOG", Kind::Path, "set by `cargo xtask test`", TESTS, "File a test that cannot run appends `TEST-SKIPPED <package> <test>: <reason>` to, so the run counts it."),
