@@ -328,16 +328,6 @@ pub fn check_variant(root: &Path, api_dir: &Path, variant: Variant) -> Result<()
     )
 }
 
-/// Checks one target's base lock against the declared dependencies.
-pub fn check_one(root: &Path, dependencies: &[String], target: Target) -> Result<()> {
-    let variant = Variant::base(target);
-    check_lock(
-        &lock_path(root, variant),
-        &inputs_sha256(dependencies, variant, false),
-        &variant.name(),
-    )
-}
-
 fn check_lock(path: &Path, expected: &str, name: &str) -> Result<()> {
     let text = fs_err::read_to_string(path)
         .with_context(|| format!("the {name} lock is missing: run `cargo xtask lock`"))?;
