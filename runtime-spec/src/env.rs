@@ -100,6 +100,8 @@ pub const WEB_DIR: &str = "TOKENIZER_STUDIO_WEB_DIR";
 pub const CORS_ORIGINS: &str = "TOKENIZER_STUDIO_CORS_ORIGINS";
 /// The engine's upload size cap.
 pub const MAX_UPLOAD_BYTES: &str = "TOKENIZER_STUDIO_MAX_UPLOAD_BYTES";
+/// The device the engine computes on and, for a GPU, proves at start.
+pub const DEVICE: &str = "TOKENIZER_STUDIO_DEVICE";
 /// Runtime discovery override: first place the shell looks.
 pub const RUNTIME_DIR: &str = "TOKENIZER_STUDIO_RUNTIME_DIR";
 /// Where the shell looks for the runtime archive a full installer carried.
@@ -218,6 +220,7 @@ pub const ALL: &[EnvVar] = &[
     var(WEB_DIR, Kind::Path, "`<runtime>/web`", ENGINE, "The built web UI the engine serves."),
     var(CORS_ORIGINS, Kind::List, "", ENGINE, "Extra origins allowed to call the API (the Vite dev server)."),
     var(MAX_UPLOAD_BYTES, Kind::Integer, "1073741824", ENGINE, "Largest upload the engine accepts."),
+    var(DEVICE, Kind::Text, "the manifest's accelerator", &[Reader::Engine, Reader::Supervisor], "`cpu`, `cuda` or `mps`: the device the engine computes on; set by the shell from its compute choice. A GPU is proven with a tensor operation before the engine reports ready."),
     var(RUNTIME_DIR, Kind::Path, "", SHELL, "A runtime folder the shell tries before `<data>/runtime/current`."),
     var(BUNDLED_RUNTIME, Kind::Path, "beside the shell", SHELL, "The runtime archive a full installer carried."),
     var(INDEX_URL, Kind::Url, "`<release URL>/runtime-<channel>.json`", SHELL, "Another release index (tests, mirrors); only indexes signed with the built-in key are accepted."),
