@@ -256,20 +256,32 @@ fn report(variant: &str, runtime: &Path, archive: &Path, seconds: f64) -> Manife
 
 /// A foreign torch runtime from a synthetic PBS archive on loopback with the real torch wheels
 /// of the target (zstd level 9, the release level, so the archive size is the real one).
-fn foreign_torch_runtime(target: Target) -> (tempfile::TempDir, PathBuf, Manifest) {
+/// `runtime --profile torch`, or `release --profile base,torch` (both variants, one signed
+/// index) when `release` is set.
+fn foreign_torch_runtime(target: Target, release: bool) -> (tempfile::TempDir, PathBuf, Manifest) {
     let (archive, sha256) = pbs::synthetic_pbs(target);
     let server = Server::with_routes([("/pbs.tar.gz", archive)]);
     let out = tempfile::tempdir().unwrap();
     let started = Instant::now();
+    let (command, profiles) = if release {
+        ("release", "base,torch")
+    } else {
+        ("runtime", "torch")
+    };
     let (ok, stdout, stderr) = run(xtask(&shared_cache())
-        .args(["runtime", "--target", target.name(), "--profile", "torch"])
+        .args([command, "--target", target.name(), "--profile", profiles])
         .args(["--python-archive", &server.url("/pbs.tar.gz")])
         .args(["--python-sha256", &sha256, "--out-dir"])
         .arg(out.path()));
     assert!(ok, "{target} torch build failed:\n{stderr}");
     let seconds = started.elapsed().as_secs_f64();
     let variant = runtime_spec::Variant::parse(target, Profile::Torch, None).unwrap();
-    assert!(stdout.contains(&format!("0.1.0 {variant}")), "{stdout}");
+    let summary = if release {
+        format!("release 0.1.0 {target} (dev, thin bundle, 2 variants)")
+    } else {
+        format!("0.1.0 {variant}")
+    };
+    assert!(stdout.contains(&summary), "{stdout}");
     eprintln!("{stderr}");
     let runtime = out.path().join(format!("runtime-{variant}"));
     let archive = out
@@ -302,7 +314,48 @@ fn windows_x64_torch_runtime_assembles_here_with_torch_cpu_wheels() {
     if !test_support::slow_tests_enabled() {
         return;
     }
-    let (_out, runtime, manifest) = foreign_torch_runtime(Target::WindowsX64);
+    // Through the release: both variants in one signed index.
+    let (out, runtime, manifest) = foreign_torch_runtime(Target::WindowsX64, true);
+    let release = out.path().join("0.1.0");
+    let index: runtime_spec::ReleaseIndex = runtime_spec::ReleaseIndex::from_json(
+        &std::fs::read(release.join("runtime-dev.json")).unwrap(),
+    )
+    .unwrap();
+    let variants: Vec<String> = index
+        .entries(Target::WindowsX64)
+        .iter()
+        .map(|entry| entry.variant(Target::WindowsX64).name())
+        .collect();
+    assert_eq!(variants, ["windows-x64", "windows-x64-torch-cpu"]);
+    let torch_entry = &index.entries(Target::WindowsX64)[1];
+    assert_eq!(
+        torch_entry.requirements,
+        manifest.requirements.clone().unwrap()
+    );
+    assert_eq!(torch_entry.unpacked_size, manifest.unpacked_size());
+    for variant in &variants {
+        let archive = release.join(format!("tokenizer-studio-runtime-0.1.0-{variant}.tar.zst"));
+        assert_eq!(
+            std::fs::metadata(&archive).unwrap().len(),
+            index
+                .entries(Target::WindowsX64)
+                .iter()
+                .find(|entry| entry.url == archive.file_name().unwrap().to_string_lossy())
+                .unwrap()
+                .size
+        );
+        assert!(release
+            .join(format!("tokenizer-studio-runtime-0.1.0-{variant}.cdx.json"))
+            .is_file());
+    }
+    let signature = std::fs::read_to_string(release.join("runtime-dev.json.minisig")).unwrap();
+    let public_key = std::fs::read_to_string(release.join("minisign.pub")).unwrap();
+    release_meta::verify(
+        &std::fs::read(release.join("runtime-dev.json")).unwrap(),
+        &signature,
+        &public_key,
+    )
+    .expect("the index of both variants is signed");
     let site = runtime_spec::launch::join_relative(&runtime, Target::WindowsX64.site_packages());
     let dll = site.join("torch/lib/torch_cpu.dll");
     let head = std::fs::read(&dll).unwrap();
@@ -317,7 +370,7 @@ fn macos_arm64_torch_runtime_assembles_here_with_macos_14_wheels() {
     if !test_support::slow_tests_enabled() {
         return;
     }
-    let (_out, runtime, manifest) = foreign_torch_runtime(Target::MacosArm64);
+    let (_out, runtime, manifest) = foreign_torch_runtime(Target::MacosArm64, false);
     let site = runtime_spec::launch::join_relative(&runtime, Target::MacosArm64.site_packages());
     assert!(site.join("torch/lib/libtorch_cpu.dylib").is_file());
     let requirements = manifest.requirements.unwrap();
