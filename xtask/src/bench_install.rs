@@ -411,11 +411,13 @@ pub fn child(
         channel: channel.parse()?,
     };
     let shell_version = crate::plan::workspace_version();
+    let wanted = store.installed_variant();
     let outcome = updater::check_and_install(
         &mut store,
         &source,
         &shell_version,
         &runtime_archive::RetryPolicy::default(),
+        &mut |_| Ok(wanted),
         &mut |_| {},
     )?;
     let updater::Outcome::Installed { version } = outcome else {
@@ -423,7 +425,7 @@ pub fn child(
     };
     let trial = store.settle()?;
     ensure!(
-        trial.as_ref() == Some(&version),
+        trial.as_ref().map(|trial| &trial.version) == Some(&version),
         "settle left {trial:?} on trial, not {version}"
     );
     Ok(())
