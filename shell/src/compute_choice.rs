@@ -65,8 +65,28 @@ pub fn choose_from_index(
 
 /// The device the engine of an installed runtime uses on this machine: the same decision, over
 /// that runtime alone (a CUDA build without a usable NVIDIA GPU runs on the CPU). Also records
-/// the probe and this choice for the engine. Returns the device and a line for the log.
+/// the probe and this choice for the engine (in the background for a CPU build). Returns the
+/// device and a line for the log.
 pub fn launch_device(data_root: &Path, manifest: &Manifest) -> (Accelerator, String) {
+    if !manifest.accelerator.is_gpu() {
+        // A CPU build needs no probe to start: the machine file is written beside the launch,
+        // so probing (a few tool runs on macOS and Windows) never delays the engine.
+        let line = format!(
+            "engine device: cpu (the {} runtime is a CPU build)",
+            manifest.variant()
+        );
+        let data_root = data_root.to_path_buf();
+        let manifest = manifest.clone();
+        let _ = std::thread::Builder::new()
+            .name("shell-probe".into())
+            .spawn(move || {
+                if let Ok(probe) = compute::probe_or_fixture(&data_root) {
+                    let (_, _, choice) = device_for(&probe, &manifest, &preference(&data_root));
+                    let _ = compute::write_machine_file(&data_root, &probe, choice.as_ref());
+                }
+            });
+        return (Accelerator::Cpu, line);
+    }
     let probe = match compute::probe_or_fixture(data_root) {
         Ok(probe) => probe,
         Err(error) => return (Accelerator::Cpu, format!("machine probe failed: {error}")),
