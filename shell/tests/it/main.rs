@@ -10,4 +10,5 @@ mod navigation;
 mod process;
 mod support;
 mod updates;
+mod variants;
 mod webdriver;

@@ -282,3 +282,46 @@ pub fn wait_for_ui(data_dir: &Path, timeout: Duration) {
         std::fs::read_to_string(&log).is_ok_and(|text| text.contains("ui loaded"))
     });
 }
+
+/// The secret half of the dev key pair `cargo xtask` made (`target/dev-minisign`), after
+/// checking that the shell under test embeds its public half (`cargo xtask test` builds it so).
+pub fn dev_secret_key() -> String {
+    let built_in = shell::built_in::update_key().expect(
+        "this shell was built without an update key: run the shell tests through `cargo xtask test`, which builds it with the dev key",
+    );
+    let dir = workspace_root().join("target").join("dev-minisign");
+    let secret = std::fs::read_to_string(dir.join("minisign.key")).expect(
+        "target/dev-minisign/minisign.key (made by `cargo xtask release` or `cargo xtask test`)",
+    );
+    let probe = release_meta::sign(b"probe", &secret, None, "probe").unwrap();
+    release_meta::verify(b"probe", &probe, &built_in.key_line())
+        .expect("the shell under test embeds a different key than target/dev-minisign");
+    secret
+}
+
+/// The manifest of the runtime in `dir`.
+pub fn read_manifest(dir: &Path) -> runtime_spec::Manifest {
+    let path = dir.join(runtime_spec::layout::MANIFEST_FILE);
+    let bytes = std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    runtime_spec::Manifest::from_json(&bytes)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// The JSON file at `path`.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    serde_json::from_slice(&bytes).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// The last `lines` lines of each of the shell's and the engine's logs, for a failure message.
+pub fn print_log_tails(data_dir: &Path, lines: usize) {
+    for file in ["shell.log", "engine.log"] {
+        if let Ok(text) = std::fs::read_to_string(data_dir.join("logs").join(file)) {
+            eprintln!("--- {file} ---");
+            let all: Vec<&str> = text.lines().collect();
+            for line in &all[all.len().saturating_sub(lines)..] {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
