@@ -19,13 +19,7 @@ const ZSTD_LEVELS: [i32; 6] = [1, 3, 6, 9, 15, 19];
 /// several zstd levels.
 pub fn runtime(plan: &Plan) -> Result<()> {
     let mut rows: Vec<(String, String)> = Vec::new();
-    // Cold: every stage output and the web build gone; downloads (PBS archive, uv's wheel
-    // cache, the bootstrapped uv) kept, so the number measures the build, not the network.
-    fsutil::remove_path(&plan.build_dir)?;
-    for stamp in ["web.stamp", "web.deps"] {
-        fsutil::remove_path(&plan.build_dir.parent().expect("has parent").join(stamp))?;
-    }
-    fsutil::remove_path(&plan.web_dir.join("dist"))?;
+    clear_stage_caches(plan)?;
     let (cold, output) = timed(|| assemble::runtime(plan))?;
     rows.push(("cold build (download cache kept)".into(), secs(cold)));
 
@@ -90,6 +84,17 @@ pub fn runtime(plan: &Plan) -> Result<()> {
         &rows,
     );
     Ok(())
+}
+
+/// Makes the next build of `plan` cold: every stage output and the web build gone; downloads
+/// (PBS archive, uv's wheel cache, the bootstrapped uv) kept, so a timed build measures the
+/// build, not the network.
+pub(crate) fn clear_stage_caches(plan: &Plan) -> Result<()> {
+    fsutil::remove_path(&plan.build_dir)?;
+    for stamp in ["web.stamp", "web.deps"] {
+        fsutil::remove_path(&plan.build_dir.parent().expect("has parent").join(stamp))?;
+    }
+    fsutil::remove_path(&plan.web_dir.join("dist"))
 }
 
 /// Median-of-N cold starts (spawn → `/health` 200) of the runtime, the import floor and a
@@ -241,22 +246,45 @@ impl Samples {
 /// load over all cases alike; timing one case after the other would not.
 fn sample_interleaved<const N: usize>(
     runs: usize,
-    mut cases: [&mut dyn FnMut() -> Result<Duration>; N],
+    cases: [&mut dyn FnMut() -> Result<Duration>; N],
 ) -> Result<[Samples; N]> {
+    let samples = sample_interleaved_all(runs, cases.into_iter().collect())?;
+    Ok(samples
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("one sample set per case")))
+}
+
+/// [`sample_interleaved`] over any number of cases; the raw values too (seconds, per case).
+pub(crate) fn sample_interleaved_all(
+    runs: usize,
+    mut cases: Vec<&mut dyn FnMut() -> Result<Duration>>,
+) -> Result<Vec<Samples>> {
+    Ok(sample_interleaved_raw(runs, &mut cases)?
+        .into_iter()
+        .map(Samples::of)
+        .collect())
+}
+
+/// The measurements behind [`sample_interleaved_all`]: per case, one value per run.
+pub(crate) fn sample_interleaved_raw(
+    runs: usize,
+    cases: &mut [&mut dyn FnMut() -> Result<Duration>],
+) -> Result<Vec<Vec<f64>>> {
+    anyhow::ensure!(runs > 0, "--runs must be at least 1");
     for case in cases.iter_mut() {
         case()?;
     }
-    let mut values: [Vec<f64>; N] = std::array::from_fn(|_| Vec::with_capacity(runs));
+    let mut values: Vec<Vec<f64>> = cases.iter().map(|_| Vec::with_capacity(runs)).collect();
     for _ in 0..runs {
         for (case, values) in cases.iter_mut().zip(values.iter_mut()) {
             values.push(case()?.as_secs_f64());
         }
     }
-    Ok(values.map(Samples::of))
+    Ok(values)
 }
 
 /// Spawns a process and times it up to its first line on stdout; its exit is not timed.
-fn time_to_line(command: &mut Command) -> Result<Duration> {
+pub(crate) fn time_to_line(command: &mut Command) -> Result<Duration> {
     let started = Instant::now();
     let mut child = command
         .stdin(Stdio::null())
@@ -274,7 +302,7 @@ fn time_to_line(command: &mut Command) -> Result<Duration> {
 }
 
 /// Spawns an engine, reads its READY line, polls `/health` until 200, then closes its stdin.
-fn time_to_health(mut command: Command, data: &Path) -> Result<Duration> {
+pub(crate) fn time_to_health(mut command: Command, data: &Path) -> Result<Duration> {
     let started = Instant::now();
     let mut child = command
         .env(runtime_spec::env::DATA_DIR, data)
@@ -429,13 +457,13 @@ fn pyinstaller_bundle(plan: &Plan) -> Result<PathBuf> {
     Ok(bundle)
 }
 
-fn timed<T>(work: impl FnOnce() -> Result<T>) -> Result<(Duration, T)> {
+pub(crate) fn timed<T>(work: impl FnOnce() -> Result<T>) -> Result<(Duration, T)> {
     let started = Instant::now();
     let value = work()?;
     Ok((started.elapsed(), value))
 }
 
-fn secs(duration: Duration) -> String {
+pub(crate) fn secs(duration: Duration) -> String {
     format!("{:.2} s", duration.as_secs_f64())
 }
 

@@ -5,6 +5,7 @@ mod assemble;
 mod bench;
 mod bench_install;
 mod bench_shell;
+mod bench_variants;
 mod bytecode;
 mod doctor;
 mod fsutil;
@@ -111,16 +112,28 @@ enum Command {
         #[arg(long, value_parser = parse_target)]
         target: Option<Target>,
     },
-    /// Benchmarks: `runtime` (build speed, sizes, zstd levels), `startup` (cold start),
-    /// `install` (first-run install from a loopback server vs `tar --zstd -xf`), `shell`
-    /// (release binary size, launch → UI ready, idle RSS).
+    /// Benchmarks: `runtime` (build speed, sizes, zstd levels; with `--profile`, the variants
+    /// side by side), `startup` (cold start), `install` (first-run install from a loopback
+    /// server vs `tar --zstd -xf`), `shell` (release binary size, launch → UI ready, idle RSS).
     Bench {
         #[arg(value_enum)]
         what: BenchKind,
-        /// Measurements per case for `startup` (default 7), `install` (default 5) and `shell`
-        /// (launches, default 5); the median is reported.
+        /// Measurements per case for `startup` (default 7), `install` (default 5), `shell`
+        /// (launches, default 5) and `runtime --profile` (cold starts, default 5); the median is
+        /// reported.
         #[arg(long)]
         runs: Option<usize>,
+        /// `runtime`: measure every variant of these profiles this host builds (`base`,
+        /// `torch`, `base,torch`), side by side: wheel bytes, site-packages, runtime and archive
+        /// sizes, cold assembly, first-run install, cold start; writes
+        /// `bench-runtime-variants.json`. Without it: the base runtime's build speed and zstd
+        /// levels.
+        #[arg(long = "profile", value_parser = parse_profile, value_delimiter = ',')]
+        profiles: Vec<Profile>,
+        /// `runtime --profile`: the variants of another target (sizes and assembly only; its
+        /// install and start need its own host).
+        #[arg(long, value_parser = parse_target, requires = "profiles")]
+        target: Option<Target>,
         /// Output folder of the benchmarked builds (default: `dist/`); `install` reads the
         /// runtime archive from it and writes `bench-install.json` into it.
         #[arg(long)]
@@ -206,7 +219,8 @@ struct ReleaseArgs {
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum BenchKind {
-    /// Cold, warm, no-op and one-file rebuilds; sizes; zstd levels.
+    /// Cold, warm, no-op and one-file rebuilds; sizes; zstd levels. With `--profile`: every
+    /// variant of the profiles side by side (wheels, sizes, assembly, install, cold start).
     Runtime,
     /// Spawn → /health 200 of the runtime vs the import floor vs PyInstaller.
     Startup,
@@ -406,10 +420,24 @@ fn run(command: Command) -> Result<()> {
         Command::Bench {
             what,
             runs,
+            profiles,
+            target,
             out_dir,
             runtime,
             no_build,
         } => {
+            if !profiles.is_empty() {
+                anyhow::ensure!(
+                    matches!(what, BenchKind::Runtime),
+                    "--profile and --target are options of `cargo xtask bench runtime`"
+                );
+                return bench_variants::variants(&bench_variants::VariantsOptions {
+                    target,
+                    profiles,
+                    runs: runs.unwrap_or(5),
+                    out_dir,
+                });
+            }
             let plan = Plan::new(PlanInput {
                 target: None,
                 profile: Profile::Base,
