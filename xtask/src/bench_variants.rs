@@ -46,6 +46,8 @@ pub struct VariantReport {
     pub variant: String,
     pub profile: String,
     pub accelerator: String,
+    /// The embedded CPython as the manifest records it (`3.12.14 pbs`, `3.12.1 local`).
+    pub python: Option<String>,
     pub wheels: Option<WheelBytes>,
     /// `uv pip install` of the lock with an empty cache (download + unzip + link), seconds.
     pub fresh_cache_uv_install_seconds: Option<f64>,
@@ -219,10 +221,17 @@ fn build_and_measure(plan: &Plan, bench_dir: &Path) -> Result<VariantReport> {
     let (assembly, output) = bench::timed(|| assemble::runtime(plan))?;
     let site =
         runtime_spec::launch::join_relative(&output.runtime_dir, plan.target.site_packages());
+    let python = assemble::read_manifest(&output.runtime_dir)?.python;
+    let python = format!(
+        "{} {}",
+        python.version,
+        serde_json::to_value(python.source)?.as_str().unwrap_or("?")
+    );
     Ok(VariantReport {
         variant: plan.variant.name(),
         profile: plan.variant.profile.name().into(),
         accelerator: plan.variant.accelerator.name().into(),
+        python: Some(python),
         wheels: Some(wheels),
         fresh_cache_uv_install_seconds: Some(fresh_install.as_secs_f64()),
         site_packages_installed_bytes: Some(installed),
@@ -620,6 +629,13 @@ fn report(
 ) -> Result<()> {
     let anchor = reports.first().and_then(|report| report.start.as_ref());
     let mut rows: Vec<(String, Vec<String>)> = vec![
+        (
+            "embedded CPython (manifest)".into(),
+            reports
+                .iter()
+                .map(|r| or_not_measured(r.python.clone(), |python| python))
+                .collect(),
+        ),
         (
             "wheels (files, bytes uv downloads)".into(),
             reports

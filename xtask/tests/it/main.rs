@@ -7,6 +7,7 @@
 //! other crates' tests (`cargo xtask test --fast`).
 #![cfg(unix)]
 
+mod bench;
 mod foreign;
 mod lock;
 mod pbs;
