@@ -359,6 +359,17 @@ fn stand_in_torch_first_run_on_an_rtx_4090_installs_cuda_then_falls_back_to_the_
     let result = (|| -> Result<(), String> {
         run.install(&session, "variants-rtx-4090-installing")?;
         // The CUDA stand-in has no torch: the engine's device check fails before READY.
+        let landed = session.wait_for(
+            "body[data-phase=failed], [data-testid=datasets-screen]",
+            None,
+            UI_TIMEOUT,
+        )?;
+        if session.attribute(&landed, "data-testid")?.as_deref() == Some("datasets-screen") {
+            return Err(format!(
+                "the CUDA stand-in started without torch: is {} older than the engine's start-up device check? Rebuild it with `cargo xtask runtime` (or point TOKENIZER_STUDIO_E2E_RUNTIME at a fresh one)",
+                support::runtime_dir().display()
+            ));
+        }
         session.wait_for(
             "body[data-phase=failed][data-kind=crashed]",
             None,
@@ -388,7 +399,12 @@ fn stand_in_torch_first_run_on_an_rtx_4090_installs_cuda_then_falls_back_to_the_
             Ok(())
         })();
 
-        let use_cpu = session.wait_for("[data-testid=action-use_cpu_engine]", None, UI_TIMEOUT)?;
+        // The way out comes first: retrying cannot fix a GPU.
+        let use_cpu = session.wait_for(
+            "[data-testid=splash-actions] > button:first-of-type[data-testid=action-use_cpu_engine]",
+            None,
+            UI_TIMEOUT,
+        )?;
         session.click(&use_cpu)?;
         session.wait_for("[data-testid=datasets-screen]", None, UI_TIMEOUT)?;
         session.screenshot(&run.shots.join("variants-rtx-4090-cpu-ui.png"))?;
@@ -405,6 +421,13 @@ fn stand_in_torch_first_run_on_an_rtx_4090_installs_cuda_then_falls_back_to_the_
     assert!(
         log.contains("engine device: cuda"),
         "the CUDA runtime was launched on the GPU:\n{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "(exit code {}) after 1 attempt(s)",
+            runtime_spec::launch::EXIT_DEVICE_UNUSABLE
+        )),
+        "an unusable GPU is a permanent failure, not retried:\n{log}"
     );
     assert!(
         tail.contains("The GPU engine could not load torch")
