@@ -249,10 +249,18 @@ fn failed_view(failure: &Failure, context: &Context, view: &mut View) {
             } else {
                 "The engine stopped".into()
             };
-            view.message = format!(
-                "{} Retry usually helps; if it keeps happening, the log below says what went wrong.",
-                first_sentence(message)
-            );
+            view.message = if context.gpu_engine {
+                // A GPU that failed its check fails the same way again: say what helps.
+                format!(
+                    "{} The GPU engine could not start on this computer: use the CPU engine, or update the GPU driver and press Retry. The log below says what went wrong.",
+                    first_sentence(message)
+                )
+            } else {
+                format!(
+                    "{} Retry usually helps; if it keeps happening, the log below says what went wrong.",
+                    first_sentence(message)
+                )
+            };
             view.details = vec![format!("Logs: {}", context.logs_dir.display())];
             view.log_tail = log_tail.clone();
             view.actions = vec![retry, open_logs];
@@ -433,8 +441,15 @@ mod tests {
             can_install: true,
             ..context(false)
         };
+        let gpu_view = view(&failure, &gpu);
+        assert!(
+            gpu_view.message.contains("use the CPU engine")
+                && !gpu_view.message.contains("Retry usually helps"),
+            "{}",
+            gpu_view.message
+        );
         assert_eq!(
-            action_ids(&view(&failure, &gpu)),
+            action_ids(&gpu_view),
             [
                 ("use_cpu_engine", true),
                 ("retry", true),

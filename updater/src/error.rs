@@ -48,15 +48,16 @@ pub enum Error {
 
     #[error("the release index offers runtime {offered}, older than the installed {installed}; refusing to downgrade")]
     Downgrade {
-        offered: Version,
-        installed: Version,
+        offered: Box<Version>,
+        installed: Box<Version>,
     },
 
     #[error("runtime {version} needs app version {min_shell_version} or newer (this is {shell_version}); update the app first")]
+    /// The versions are boxed (as in `Downgrade`): they keep every `Result` of this crate small.
     ShellTooOld {
-        version: Version,
-        min_shell_version: Version,
-        shell_version: Version,
+        version: Box<Version>,
+        min_shell_version: Box<Version>,
+        shell_version: Box<Version>,
     },
 
     #[error("{url} is refused: runtimes and their index come over https (plain http only from this computer); fix the release URL or TOKENIZER_STUDIO_INDEX_URL", url = runtime_archive::url_policy::redact(.url))]

@@ -62,7 +62,7 @@ pub struct Selected {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Offer {
     /// A runtime this installation does not have yet: download it.
-    Install(Selected),
+    Install(Box<Selected>),
     /// The index offers what is already installed (or waiting to be applied).
     UpToDate { version: Version },
     /// The offered runtime failed on this machine before; wait for a newer one.
@@ -161,9 +161,9 @@ pub fn select(
     // Version and sha256 are typed: the JSON parse already refused malformed ones.
     if *shell_version < entry.min_shell_version {
         return Err(Error::ShellTooOld {
-            version: entry.version.clone(),
-            min_shell_version: entry.min_shell_version.clone(),
-            shell_version: shell_version.clone(),
+            version: Box::new(entry.version.clone()),
+            min_shell_version: Box::new(entry.min_shell_version.clone()),
+            shell_version: Box::new(shell_version.clone()),
         });
     }
     if entry.size == 0 {
@@ -215,8 +215,8 @@ pub fn offer(
     if let Some(newest) = held.iter().map(|held| &held.version).max() {
         if offered < *newest {
             return Err(Error::Downgrade {
-                offered,
-                installed: newest.clone(),
+                offered: Box::new(offered),
+                installed: Box::new(newest.clone()),
             });
         }
     }
@@ -229,7 +229,7 @@ pub fn offer(
     if is_bad(&offered, selected.variant) {
         return Ok(Offer::KnownBad { version: offered });
     }
-    Ok(Offer::Install(selected))
+    Ok(Offer::Install(Box::new(selected)))
 }
 
 /// Index and archive URLs: https, or plain http from this computer (tests, a local mirror).

@@ -101,7 +101,7 @@ pub fn check_and_install(
     let selected = match index::offer(selected, &held, |version, variant| {
         store.is_bad(version, variant)
     })? {
-        Offer::Install(selected) => selected,
+        Offer::Install(selected) => *selected,
         Offer::UpToDate { version } => return Ok(Outcome::UpToDate { version }),
         Offer::KnownBad { version } => return Ok(Outcome::KnownBad { version }),
     };

@@ -22,14 +22,21 @@ pub struct Launched {
 pub enum LaunchError {
     #[error("no runtime is installed in {dir}")]
     NoRuntime { dir: PathBuf },
+    /// Boxed: the store's errors carry versions, and a launch error is returned often.
     #[error(transparent)]
-    Store(#[from] crate::Error),
+    Store(Box<crate::Error>),
     #[error("runtime {version} did not start: {source}")]
     Failed {
         version: Version,
         #[source]
-        source: SupervisorError,
+        source: Box<SupervisorError>,
     },
+}
+
+impl From<crate::Error> for LaunchError {
+    fn from(error: crate::Error) -> LaunchError {
+        LaunchError::Store(Box::new(error))
+    }
 }
 
 /// Settles the store, starts its runtime and applies the health verdict. `configure` adjusts
@@ -54,7 +61,10 @@ pub fn launch_with_rollback(
         let version = manifest.runtime_version.clone();
         match supervisor::launch(&request, on_event.clone()) {
             Ok(engine) => Ok((engine, dir, version)),
-            Err(source) => Err(LaunchError::Failed { version, source }),
+            Err(source) => Err(LaunchError::Failed {
+                version,
+                source: Box::new(source),
+            }),
         }
     };
     match start(store) {
