@@ -26,7 +26,7 @@ fn release_produces_an_installable_deb_checksums_and_a_signed_index() {
     let (ok, stdout, stderr) = run(&mut command);
     assert!(ok, "release failed:\n{stderr}");
     assert!(
-        stdout.contains("release 0.1.0 linux-x64 (dev, full bundle)"),
+        stdout.contains("release 0.1.0 linux-x64 (dev, full bundle, 1 variant)"),
         "{stdout}"
     );
     assert!(
