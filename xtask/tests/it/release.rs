@@ -74,9 +74,10 @@ fn release_produces_an_installable_deb_checksums_and_a_signed_index() {
     let index_json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&index).unwrap()).unwrap();
     assert_eq!(index_json["channel"], "dev");
-    assert!(index_json["runtimes"]["linux-x64"]["sha256"]
-        .as_str()
-        .is_some_and(|sha| sha.len() == 64));
+    let entry = &index_json["runtimes"]["linux-x64"][0];
+    assert!(entry["sha256"].as_str().is_some_and(|sha| sha.len() == 64));
+    assert_eq!(entry["profile"], "base", "{index_json}");
+    assert_eq!(entry["accelerator"], "cpu", "{index_json}");
 
     // lintian: no errors.
     let lintian = Command::new("lintian")
