@@ -159,7 +159,11 @@ fn thin_first_run_installs_then_a_bad_update_rolls_back() {
         "progress was shown: {log}"
     );
     assert!(
-        log.contains(&format!("runtime {} is healthy", manifest.runtime_version)),
+        log.contains(&format!(
+            "runtime {} ({}) is healthy",
+            manifest.runtime_version,
+            manifest.variant()
+        )),
         "{log}"
     );
 
