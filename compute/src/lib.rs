@@ -24,7 +24,7 @@
 //! - **Everywhere**: cores from `available_parallelism`, the CPU level from the instructions
 //!   the CPU reports (x86-64-v2: SSE4.2, SSSE3, POPCNT, CX16; v3: + AVX, AVX2, BMI1/2, FMA,
 //!   LZCNT, MOVBE; v4: + AVX-512 F/BW/CD/DQ/VL; `arm64` on ARM machines), free disk at the
-//!   data root (statvfs, `GetDiskFreeSpaceExW`).
+//!   data root (the free-space check the updater's installs use, `runtime_archive::free_space`).
 //!
 //! [`probe_or_fixture`] reads the probe from the JSON file `TOKENIZER_STUDIO_PROBE_FIXTURE`
 //! names instead, so tests drive the GPU paths on machines without a GPU.

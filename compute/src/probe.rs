@@ -101,7 +101,7 @@ impl Arch {
 /// (each runs at most [`crate::run::COMMAND_TIMEOUT`]).
 pub fn probe(data_root: &Path) -> Probe {
     let mut probe = os::probe();
-    probe.free_disk_bytes = free_disk::free_bytes(data_root);
+    probe.free_disk_bytes = runtime_archive::free_space(data_root).ok();
     probe
 }
 
@@ -412,63 +412,5 @@ mod os {
             gpus: Vec::new(),
             apple_silicon: false,
         }
-    }
-}
-
-mod free_disk {
-    use std::path::Path;
-
-    /// Free bytes for this user at `path`, or at its nearest existing ancestor.
-    pub fn free_bytes(path: &Path) -> Option<u64> {
-        let mut at = path;
-        while !at.exists() {
-            at = at
-                .parent()
-                .filter(|parent| !parent.as_os_str().is_empty())?;
-        }
-        of_existing(at)
-    }
-
-    #[cfg(unix)]
-    fn of_existing(path: &Path) -> Option<u64> {
-        use std::os::unix::ffi::OsStrExt;
-        let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-        // SAFETY: statvfs only writes into the zeroed struct we own and reads the
-        // NUL-terminated path, which lives until the call returns.
-        let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-        if unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) } != 0 {
-            return None;
-        }
-        // f_bavail (not f_bfree): blocks available to non-root users, in f_frsize units.
-        #[allow(clippy::unnecessary_cast)] // the field types differ between Linux and macOS
-        Some(stat.f_bavail as u64 * stat.f_frsize as u64)
-    }
-
-    #[cfg(windows)]
-    fn of_existing(path: &Path) -> Option<u64> {
-        use std::os::windows::ffi::OsStrExt;
-        use windows_sys::Win32::Storage::FileSystem::GetDiskFreeSpaceExW;
-        let wide: Vec<u16> = path
-            .as_os_str()
-            .encode_wide()
-            .chain(std::iter::once(0))
-            .collect();
-        let mut available: u64 = 0;
-        // SAFETY: `wide` is NUL-terminated and outlives the call; the null out-pointers are
-        // documented as optional.
-        let ok = unsafe {
-            GetDiskFreeSpaceExW(
-                wide.as_ptr(),
-                &mut available,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-            )
-        };
-        (ok != 0).then_some(available)
-    }
-
-    #[cfg(not(any(unix, windows)))]
-    fn of_existing(_path: &Path) -> Option<u64> {
-        None
     }
 }
