@@ -201,15 +201,16 @@ fn build_and_measure(plan: &Plan, bench_dir: &Path) -> Result<VariantReport> {
 
     // Wheels: an empty cache, so every wheel of the lock is downloaded and recorded once.
     let fresh_cache = work.join("uv-cache");
-    let (fresh_install, ()) =
-        bench::timed(|| uv_install(plan, &uv, &host_python, &fresh_cache, &work.join("fresh")))?;
+    let (fresh_install, ()) = bench::timed(|| {
+        crate::wheels::install_lock(plan, &uv, &host_python, &fresh_cache, &work.join("fresh"))
+    })?;
     let wheels = wheel_bytes(&fresh_cache, &fs_err::read_to_string(&plan.lock_file)?)?;
     let installed = fsutil::tree_size(&work.join("fresh"));
     fsutil::remove_path(&work)?;
     fs_err::create_dir_all(&work)?;
 
     // The build's own download cache must hold the wheels before the assembly is timed.
-    uv_install(
+    crate::wheels::install_lock(
         plan,
         &uv,
         &host_python,
@@ -242,60 +243,6 @@ fn build_and_measure(plan: &Plan, bench_dir: &Path) -> Result<VariantReport> {
         assembly_seconds: Some(assembly.as_secs_f64()),
         ..VariantReport::default()
     })
-}
-
-/// `uv pip install` of the variant's lock into `dest`, with the flags of the wheels stage.
-fn uv_install(
-    plan: &Plan,
-    uv: &Path,
-    host_python: &Path,
-    uv_cache: &Path,
-    dest: &Path,
-) -> Result<()> {
-    let mut command = Command::new(uv);
-    command
-        .args(["pip", "install", "-r"])
-        .arg(&plan.lock_file)
-        .arg("--target")
-        .arg(dest)
-        .args([
-            "--python-platform",
-            plan.target.triple(),
-            "--python-version",
-            "3.12",
-            "--python",
-        ])
-        .arg(host_python)
-        .args([
-            "--require-hashes",
-            "--no-deps",
-            "--only-binary",
-            ":all:",
-            "--no-compile",
-            "--quiet",
-        ])
-        .env("UV_CACHE_DIR", uv_cache)
-        .env_remove("MACOSX_DEPLOYMENT_TARGET");
-    if let Some(url) = &plan.extra_index {
-        command.arg("--extra-index-url").arg(url);
-    }
-    if let Some(deployment_target) = lock::deployment_target(plan.variant) {
-        command.env("MACOSX_DEPLOYMENT_TARGET", deployment_target);
-    }
-    let spinner = ui::spinner("uv pip install");
-    let output = command
-        .output()
-        .with_context(|| format!("running {}", uv.display()))?;
-    spinner.finish_and_clear();
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let stderr = match &plan.extra_index {
-            Some(url) => stderr.replace(url.as_str(), "<extra index>"),
-            None => stderr.into_owned(),
-        };
-        bail!("installing {} failed:\n{stderr}", plan.lock_file.display());
-    }
-    Ok(())
 }
 
 /// The wheels an empty uv cache received, from uv's archive pointers: each must carry one of

@@ -45,55 +45,7 @@ pub fn prepare(plan: &Plan, python_stamp: &str, host_python: &Path) -> Result<Pa
         ),
     );
     let staging = fsutil::fresh_sibling(&dir)?;
-    let mut command = Command::new(&uv);
-    command
-        .args(["pip", "install", "-r"])
-        .arg(&plan.lock_file)
-        .arg("--target")
-        .arg(&staging)
-        .args([
-            "--python-platform",
-            plan.target.triple(),
-            "--python-version",
-            "3.12",
-            "--python",
-        ])
-        .arg(host_python)
-        .args([
-            "--require-hashes",
-            "--no-deps",
-            "--only-binary",
-            ":all:",
-            "--no-compile",
-            "--quiet",
-        ])
-        .env("UV_CACHE_DIR", plan.cache_dir.join("uv"))
-        .env_remove("MACOSX_DEPLOYMENT_TARGET");
-    if let Some(url) = &plan.extra_index {
-        // The lock names no index: the variant's wheels are found where it was locked.
-        command.arg("--extra-index-url").arg(url);
-    }
-    if let Some(deployment_target) = lock::deployment_target(plan.variant) {
-        command.env("MACOSX_DEPLOYMENT_TARGET", deployment_target);
-    }
-    let spinner = ui::spinner("uv pip install");
-    let output = command
-        .output()
-        .with_context(|| format!("running {}", uv.display()))?;
-    spinner.finish_and_clear();
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let stderr = match &plan.extra_index {
-            Some(url) => stderr.replace(url.as_str(), "<extra index>"),
-            None => stderr.into_owned(),
-        };
-        bail!(
-            "installing {} failed:\n{}\nif a hash does not match, the lock or the package index is wrong: \
-             regenerate the lock with `cargo xtask lock` and check the index configuration",
-            plan.lock_file.display(),
-            stderr
-        );
-    }
+    install_lock(plan, &uv, host_python, &plan.cache_dir.join("uv"), &staging)?;
     // `bin/` holds console scripts with this host's shebangs; we launch with `python -m`.
     for leftover in ["bin", "uv_cache.json", ".lock"] {
         fsutil::remove_path(&staging.join(leftover))?;
@@ -254,6 +206,69 @@ pub fn trim_torch(site_packages: &Path) -> Result<Vec<(&'static str, u64)>> {
         .zip(saved)
         .map(|(rule, saved)| (rule.name, saved))
         .collect())
+}
+
+/// `uv pip install` of the variant's hashed lock into `dest` for the plan's target: no deps
+/// beyond the lock, wheels only, no bytecode (the bytecode stage compiles), the variant's
+/// deployment target and extra index. `cargo xtask bench runtime --profile` installs with the
+/// same flags.
+pub fn install_lock(
+    plan: &Plan,
+    uv: &Path,
+    host_python: &Path,
+    uv_cache: &Path,
+    dest: &Path,
+) -> Result<()> {
+    let mut command = Command::new(uv);
+    command
+        .args(["pip", "install", "-r"])
+        .arg(&plan.lock_file)
+        .arg("--target")
+        .arg(dest)
+        .args([
+            "--python-platform",
+            plan.target.triple(),
+            "--python-version",
+            "3.12",
+            "--python",
+        ])
+        .arg(host_python)
+        .args([
+            "--require-hashes",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "--no-compile",
+            "--quiet",
+        ])
+        .env("UV_CACHE_DIR", uv_cache)
+        .env_remove("MACOSX_DEPLOYMENT_TARGET");
+    if let Some(url) = &plan.extra_index {
+        // The lock names no index: the variant's wheels are found where it was locked.
+        command.arg("--extra-index-url").arg(url);
+    }
+    if let Some(deployment_target) = lock::deployment_target(plan.variant) {
+        command.env("MACOSX_DEPLOYMENT_TARGET", deployment_target);
+    }
+    let spinner = ui::spinner("uv pip install");
+    let output = command
+        .output()
+        .with_context(|| format!("running {}", uv.display()))?;
+    spinner.finish_and_clear();
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = match &plan.extra_index {
+            Some(url) => stderr.replace(url.as_str(), "<extra index>"),
+            None => stderr.into_owned(),
+        };
+        bail!(
+            "installing {} failed:\n{}\nif a hash does not match, the lock or the package index is wrong: \
+             regenerate the lock with `cargo xtask lock` and check the index configuration",
+            plan.lock_file.display(),
+            stderr
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]
