@@ -53,18 +53,8 @@ pub fn set_compute_engine(
     shell: State<'_, Arc<Shell>>,
     device: String,
 ) -> Result<String, String> {
-    let caller = webview
-        .url()
-        .ok()
-        .as_ref()
-        .and_then(app::origin_of)
-        .unwrap_or_default();
-    if !shell.is_engine_origin(&caller) {
-        shell
-            .log
-            .line(&format!("refused set_compute_engine from {caller:?}"));
-        return Err("This page may not change the engine.".into());
-    }
+    require_engine_origin(&webview, &shell, "set_compute_engine")
+        .map_err(|()| "This page may not change the engine.".to_owned())?;
     let device: compute::DevicePreference =
         serde_json::from_value(serde_json::Value::from(device.as_str()))
             .map_err(|_| format!("`{device}` is not a compute setting: use auto, gpu or cpu."))?;
@@ -83,18 +73,26 @@ pub fn open_logs_folder(shell: State<'_, Arc<Shell>>) -> Result<(), String> {
 /// local server the window was somehow sent to must not get it).
 #[tauri::command]
 pub fn open_artifacts_folder(webview: Webview, shell: State<'_, Arc<Shell>>) -> Result<(), String> {
+    require_engine_origin(&webview, &shell, "open_artifacts_folder")
+        .map_err(|()| "This page may not open folders.".to_owned())?;
+    shell.log.line("opening the artifacts folder");
+    opener::open_folder(&shell.artifacts_dir())
+}
+
+/// The engine page's commands answer only the current engine's exact origin: the capability
+/// lets any `http://127.0.0.1:*` page ask. A refusal is logged with the caller.
+fn require_engine_origin(webview: &Webview, shell: &Shell, command: &str) -> Result<(), ()> {
     let caller = webview
         .url()
         .ok()
         .as_ref()
         .and_then(app::origin_of)
         .unwrap_or_default();
-    if !shell.is_engine_origin(&caller) {
-        shell
-            .log
-            .line(&format!("refused open_artifacts_folder from {caller:?}"));
-        return Err("This page may not open folders.".into());
+    if shell.is_engine_origin(&caller) {
+        return Ok(());
     }
-    shell.log.line("opening the artifacts folder");
-    opener::open_folder(&shell.artifacts_dir())
+    shell
+        .log
+        .line(&format!("refused {command} from {caller:?}"));
+    Err(())
 }
