@@ -39,7 +39,15 @@ impl Setup {
         Store::open(&self.data.path().join("runtime"), TARGET).unwrap()
     }
 
+    /// Installs `wanted`, checking the chooser is shown the verified index that offers it.
     fn install(&self, store: &mut Store, wanted: Variant) -> Result<Outcome, Error> {
+        self.install_with(store, &mut |index| {
+            assert!(index.entry(wanted).is_some(), "{index:?}");
+            Ok(wanted)
+        })
+    }
+
+    fn install_with(&self, store: &mut Store, choose: updater::Chooser) -> Result<Outcome, Error> {
         let source = UpdateSource {
             index_url: self.server.index_url(),
             public_key: self.release.public_key.parse().unwrap(),
@@ -50,11 +58,7 @@ impl Setup {
             &source,
             &Version::new(0, 1, 0),
             &RetryPolicy::default(),
-            &mut |index| {
-                // The chooser sees the verified index: every variant of this target.
-                assert!(index.entry(wanted).is_some(), "{index:?}");
-                Ok(wanted)
-            },
+            choose,
             &mut |_| {},
         )
     }
@@ -167,23 +171,10 @@ fn a_missing_variant_a_refused_choice_and_a_mislabelled_archive_change_nothing()
         .publish(CHANNEL, 100, vec![(TARGET, base.clone())]);
     let mut store = setup.store();
 
-    let error = setup.install(&mut store, BASE).map(|_| ()).and_then(|_| {
-        let source = UpdateSource {
-            index_url: setup.server.index_url(),
-            public_key: setup.release.public_key.parse().unwrap(),
-            channel: CHANNEL.parse().unwrap(),
-        };
-        check_and_install(
-            &mut setup.store(),
-            &source,
-            &Version::new(0, 1, 0),
-            &RetryPolicy::default(),
-            &mut |_| Ok(TORCH_CPU),
-            &mut |_| {},
-        )
-        .map(|_| ())
-    });
-    let error = error.unwrap_err();
+    setup.install(&mut store, BASE).unwrap();
+    let error = setup
+        .install_with(&mut store, &mut |_| Ok(TORCH_CPU))
+        .unwrap_err();
     assert!(
         matches!(error, Error::NoRuntimeForVariant { .. }),
         "{error}"
@@ -197,21 +188,10 @@ fn a_missing_variant_a_refused_choice_and_a_mislabelled_archive_change_nothing()
     // The chooser's refusal is the user's sentence, and nothing is fetched after it.
     let data = tempfile::tempdir().unwrap();
     let mut fresh = Store::open(&data.path().join("runtime"), TARGET).unwrap();
-    let source = UpdateSource {
-        index_url: setup.server.index_url(),
-        public_key: setup.release.public_key.parse().unwrap(),
-        channel: CHANNEL.parse().unwrap(),
-    };
     let refusal = "This Mac has an Intel processor; the engine needs Apple Silicon.";
-    let error = check_and_install(
-        &mut fresh,
-        &source,
-        &Version::new(0, 1, 0),
-        &RetryPolicy::default(),
-        &mut |_| Err(refusal.to_owned()),
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let error = setup
+        .install_with(&mut fresh, &mut |_| Err(refusal.to_owned()))
+        .unwrap_err();
     assert!(matches!(error, Error::NoSuitableVariant { .. }), "{error}");
     assert_eq!(error.to_string(), refusal);
     assert!(!data.path().join("runtime").join("downloads").exists());
@@ -224,15 +204,9 @@ fn a_missing_variant_a_refused_choice_and_a_mislabelled_archive_change_nothing()
     setup
         .release
         .publish(CHANNEL, 200, vec![(TARGET, mislabelled)]);
-    let error = check_and_install(
-        &mut fresh,
-        &source,
-        &Version::new(0, 1, 0),
-        &RetryPolicy::default(),
-        &mut |_| Ok(CUDA),
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let error = setup
+        .install_with(&mut fresh, &mut |_| Ok(CUDA))
+        .unwrap_err();
     assert!(matches!(error, Error::BadEntry { .. }), "{error}");
     assert!(
         error.to_string().contains("linux-x64-torch-cuda"),
