@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use runtime_spec::index::INDEX_SCHEMA_VERSION;
-use runtime_spec::{Channel, IndexEntry, Manifest, ReleaseIndex, Sha256, Target, Version};
+use runtime_spec::{
+    Channel, IndexEntry, Manifest, ObjectRef, ReleaseIndex, Sha256, Target, Version,
+};
+use sha2::Digest;
 
 use crate::{minisign, Error, Result};
 
@@ -73,7 +76,19 @@ pub fn entry_for_archive(
         profile: manifest.profile,
         accelerator: manifest.accelerator,
         requirements: manifest.requirements(),
+        manifest: manifest_ref(manifest),
     })
+}
+
+/// The index's reference to `manifest.json` as the runtime holds it ([`Manifest::to_json`]),
+/// and to its object in the store.
+pub fn manifest_ref(manifest: &Manifest) -> ObjectRef {
+    let json = manifest.to_json();
+    ObjectRef {
+        sha256: Sha256::from_bytes(sha2::Sha256::digest(json.as_bytes()).into()),
+        size: json.len() as u64,
+        packed_size: runtime_archive::objects::pack_bytes(json.as_bytes()).len() as u64,
+    }
 }
 
 /// Merges the one-target fragments of the CI matrix into one index.
@@ -214,6 +229,11 @@ mod tests {
             accelerator: runtime_spec::Accelerator::Cpu,
             requirements: runtime_spec::Variant::base(runtime_spec::Target::LinuxX64)
                 .base_requirements(),
+            manifest: runtime_spec::ObjectRef {
+                sha256: Sha256::parse(&"1".repeat(64)).unwrap(),
+                size: 2,
+                packed_size: 3,
+            },
         }
     }
 

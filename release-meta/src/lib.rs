@@ -19,7 +19,7 @@ pub use self::time::rfc3339_utc;
 pub use authenticode::{sign_pe_with_osslsigncode, signtool_command, verify_pe_with_osslsigncode};
 pub use error::Error;
 pub use index::{
-    build_index, entry_for_archive, fragment_file_name, index_file_name, index_json,
+    build_index, entry_for_archive, fragment_file_name, index_file_name, index_json, manifest_ref,
     merge_fragments, read_index_file, verify_index, write_fragment, write_signed_index,
 };
 pub use minisign::{generate_keypair, sign, tauri_pubkey, verify};

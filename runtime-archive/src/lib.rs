@@ -25,6 +25,7 @@ mod error;
 mod extract;
 pub mod http;
 mod install;
+pub mod objects;
 mod pack;
 mod resume;
 mod space;

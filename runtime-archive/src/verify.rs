@@ -264,6 +264,7 @@ pub fn build_manifest_files(root: &Path) -> Result<Vec<FileEntry>> {
             size,
             sha256,
             executable: is_executable(&metadata).unwrap_or(false),
+            packed_size: None,
         });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));

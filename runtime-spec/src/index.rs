@@ -10,7 +10,7 @@ use crate::{
 };
 
 /// Version of the release index format.
-pub const INDEX_SCHEMA_VERSION: u32 = 2;
+pub const INDEX_SCHEMA_VERSION: u32 = 3;
 
 /// `runtime-<channel>.json`, signed with minisign (`.minisig` beside it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -51,6 +51,23 @@ pub struct IndexEntry {
     pub accelerator: Accelerator,
     /// What a machine needs to run it: the shell decides before downloading.
     pub requirements: Requirements,
+    /// The runtime's `manifest.json`, also published as an object of the store: a client
+    /// fetches and verifies it first, then fetches only the objects of files it lacks.
+    pub manifest: ObjectRef,
+}
+
+/// One object of the release's object store (`objects/`, beside the index), named by the
+/// sha256 of the bytes it unpacks to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectRef {
+    /// sha256 of the unpacked bytes, lowercase hex; the object is at
+    /// [`crate::layout::object_path`] of it.
+    pub sha256: Sha256,
+    /// Unpacked size in bytes.
+    pub size: u64,
+    /// Size of the object as served (its zstd frame).
+    pub packed_size: u64,
 }
 
 impl IndexEntry {

@@ -1,6 +1,6 @@
 //! Fixed names inside a runtime folder and archive (`docs/runtime-contract.md`, "Runtime layout").
 
-use crate::{Channel, Target, Variant, Version};
+use crate::{Channel, Sha256, Target, Variant, Version};
 
 /// The embedded CPython tree.
 pub const PYTHON_DIR: &str = "python";
@@ -18,6 +18,18 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 pub const APP_PACKAGES: [&str; 3] = ["app", "tokenizer", "templates"];
 /// The `.pth` file in site-packages that puts `runtime/app/` on `sys.path` under `python -I`.
 pub const APP_PTH_FILE: &str = "tokenizer_studio_app.pth";
+
+/// The release's content-addressed object store, beside the release index: every runtime file
+/// (and every `manifest.json`) once, as the zstd frame of its bytes, named by their sha256.
+pub const OBJECTS_DIR: &str = "objects";
+
+/// Where the object of the file with `sha256` lives, relative to the release index's URL:
+/// `objects/<first two hex digits>/<sha256>.zst`. The two-digit fan-out keeps any folder of a
+/// plain file server or bucket listing to a few hundred names.
+pub fn object_path(sha256: &Sha256) -> String {
+    let hex = sha256.to_hex();
+    format!("{OBJECTS_DIR}/{}/{hex}.zst", &hex[..2])
+}
 
 /// The `.pth` line that points from site-packages to `runtime/app/`, relative so the runtime
 /// stays relocatable. `site` joins relative `.pth` lines with the site-packages folder.

@@ -22,7 +22,7 @@ pub mod variant;
 pub mod version;
 
 pub use channel::Channel;
-pub use index::{IndexEntry, ReleaseIndex};
+pub use index::{IndexEntry, ObjectRef, ReleaseIndex};
 pub use keys::PublicKey;
 pub use launch::LaunchContract;
 pub use manifest::{FileEntry, Manifest, PythonInfo, PythonSource};

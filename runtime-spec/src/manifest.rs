@@ -81,6 +81,12 @@ pub struct FileEntry {
     pub sha256: Sha256,
     /// Whether the file carries the executable bit (mode 0755 rather than 0644).
     pub executable: bool,
+    /// Size of the file's object in the release's object store: the zstd frame of its bytes
+    /// at [`crate::layout::object_path`] of its sha256. Delta updates fetch only the objects of
+    /// files not already on disk and know the download size from these before the first byte.
+    /// Absent in manifests written before the object store (such runtimes update by archive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packed_size: Option<u64>,
 }
 
 impl Manifest {
@@ -152,6 +158,12 @@ impl Manifest {
     /// Sum of all file sizes (the unpacked size, without the manifest itself).
     pub fn unpacked_size(&self) -> u64 {
         self.files.iter().map(|file| file.size).sum()
+    }
+
+    /// Whether every file names its object's size, so the runtime can be assembled from the
+    /// object store (a delta update) rather than only from its archive.
+    pub fn has_objects(&self) -> bool {
+        self.files.iter().all(|file| file.packed_size.is_some())
     }
 }
 

@@ -333,6 +333,11 @@ mod tests {
                     accelerator: runtime_spec::Accelerator::Cpu,
                     requirements: runtime_spec::Variant::base(runtime_spec::Target::LinuxX64)
                         .base_requirements(),
+                    manifest: runtime_spec::ObjectRef {
+                        sha256: Sha256::from_bytes([8; 32]),
+                        size: 1,
+                        packed_size: 1,
+                    },
                 },
             )],
         )

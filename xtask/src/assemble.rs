@@ -132,8 +132,18 @@ pub fn runtime_signed(plan: &Plan, signer: &dyn RuntimeSigner) -> Result<Runtime
     signer.sign(&staging)?;
 
     let hashing = Instant::now();
-    let files = runtime_archive::build_manifest_files(&staging)
+    let mut files = runtime_archive::build_manifest_files(&staging)
         .with_context(|| format!("hashing the files of {}", staging.display()))?;
+    // Every file's object for the release's store, packed once per content across builds,
+    // versions and variants; the manifest records each object's size.
+    let store = object_store(plan);
+    runtime_archive::objects::pack_objects(&staging, &mut files, &store, 2).with_context(|| {
+        format!(
+            "packing the objects of {} into {}",
+            staging.display(),
+            store.display()
+        )
+    })?;
     let manifest = Manifest {
         schema_version: MANIFEST_SCHEMA_VERSION,
         app_id: runtime_spec::APP_ID.into(),
@@ -149,8 +159,14 @@ pub fn runtime_signed(plan: &Plan, signer: &dyn RuntimeSigner) -> Result<Runtime
     };
     manifest.validate()?;
     fs_err::write(staging.join(layout::MANIFEST_FILE), manifest.to_json())?;
+    let manifest_ref = release_meta::manifest_ref(&manifest);
+    runtime_archive::objects::pack_object(
+        &staging.join(layout::MANIFEST_FILE),
+        &manifest_ref.sha256,
+        &store,
+    )?;
     ui::verbose(&format!(
-        "manifest: {} files hashed in {:.1?}",
+        "manifest: {} files hashed and packed as objects in {:.1?}",
         manifest.files.len(),
         hashing.elapsed()
     ));
@@ -223,6 +239,12 @@ pub fn preflight(plan: &Plan) -> Result<PathBuf> {
     ui::verbose(&format!("uv {}: {}", tools::UV_VERSION, uv.display()));
     web::check_tools(&plan.web_dir, &web_build_root(plan))?;
     Ok(host_python)
+}
+
+/// The build's object store, shared by every variant: `target/runtime-build/objects/`, laid
+/// out like a release's `objects/` ([`runtime_spec::layout::object_path`]).
+pub fn object_store(plan: &Plan) -> PathBuf {
+    web_build_root(plan).join(layout::OBJECTS_DIR)
 }
 
 fn web_build_root(plan: &Plan) -> PathBuf {

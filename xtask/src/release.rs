@@ -79,6 +79,28 @@ pub fn release(release: &ReleasePlan) -> Result<()> {
         files.push(archive.clone());
         published.push((*variant_plan, runtime, manifest, archive));
     }
+    ui::step(
+        "objects",
+        "publishing every runtime file once into the release's object store",
+    );
+    let mut store = ObjectsPublished::default();
+    for (variant_plan, runtime, manifest, _) in &published {
+        publish_objects(
+            manifest,
+            &runtime.runtime_dir,
+            &assemble::object_store(variant_plan),
+            &dir.join(runtime_spec::layout::OBJECTS_DIR),
+            &mut store,
+        )?;
+    }
+    ui::info(&format!(
+        "objects: {} ({:.1} MB) for {} files of {} variant{}",
+        store.objects,
+        store.bytes as f64 / 1e6,
+        store.files,
+        published.len(),
+        if published.len() == 1 { "" } else { "s" },
+    ));
     let archive = published[0].3.clone();
 
     if Some(plan.target) == Target::host() {
@@ -168,6 +190,72 @@ pub fn release(release: &ReleasePlan) -> Result<()> {
         files.len() + 1,
         started.elapsed().as_secs_f64()
     ));
+    Ok(())
+}
+
+/// What [`publish_objects`] put into a release's `objects/`.
+#[derive(Debug, Default)]
+struct ObjectsPublished {
+    /// Distinct objects (a file shared by variants is one object).
+    objects: u64,
+    /// Their size as served.
+    bytes: u64,
+    /// Files of all manifests (and the manifests themselves) they stand for.
+    files: u64,
+}
+
+/// Copies the object of every file of `manifest`, and of the manifest itself, from the build's
+/// object store into the release's `objects/` (hard links where possible). Objects already
+/// there (another variant's) are kept: the same name is the same bytes. An object missing
+/// from the build store is packed again from the runtime folder, and every object must have
+/// the size the manifest recorded, so a stale store cannot publish what the manifest does not
+/// describe.
+fn publish_objects(
+    manifest: &runtime_spec::Manifest,
+    runtime_dir: &Path,
+    build_store: &Path,
+    release_store: &Path,
+    published: &mut ObjectsPublished,
+) -> Result<()> {
+    use runtime_archive::objects;
+    let manifest_ref = release_meta::manifest_ref(manifest);
+    let listed = manifest
+        .files
+        .iter()
+        .map(|file| (file.path.as_str(), &file.sha256, file.packed_size))
+        .chain(std::iter::once((
+            runtime_spec::layout::MANIFEST_FILE,
+            &manifest_ref.sha256,
+            Some(manifest_ref.packed_size),
+        )));
+    for (path, sha256, packed_size) in listed {
+        let Some(packed_size) = packed_size else {
+            bail!(
+                "{} lists `{path}` without the size of its object: rebuild the runtime with this xtask",
+                runtime_dir.join(runtime_spec::layout::MANIFEST_FILE).display()
+            );
+        };
+        published.files += 1;
+        let dest = objects::object_file(release_store, sha256);
+        if dest.is_file() {
+            continue;
+        }
+        let source = runtime_spec::launch::join_relative(runtime_dir, path);
+        let size = objects::pack_object(&source, sha256, build_store)?;
+        if size != packed_size {
+            bail!(
+                "the object of `{path}` ({sha256}) in {} is {size} bytes, the manifest says {packed_size}: remove that folder and build again",
+                build_store.display()
+            );
+        }
+        let object = objects::object_file(build_store, sha256);
+        fs_err::create_dir_all(dest.parent().expect("objects sit in a fan-out folder"))?;
+        if std::fs::hard_link(&object, &dest).is_err() {
+            fs_err::copy(&object, &dest)?;
+        }
+        published.objects += 1;
+        published.bytes += size;
+    }
     Ok(())
 }
 

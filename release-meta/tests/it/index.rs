@@ -25,6 +25,11 @@ fn entry(target: Target) -> IndexEntry {
         accelerator: runtime_spec::Accelerator::Cpu,
         requirements: runtime_spec::Variant::base(runtime_spec::Target::LinuxX64)
             .base_requirements(),
+        manifest: runtime_spec::ObjectRef {
+            sha256: "cd".repeat(32).parse().unwrap(),
+            size: 1_300_000,
+            packed_size: 260_000,
+        },
     }
 }
 
@@ -94,7 +99,7 @@ fn index_json_snapshot() {
     .unwrap();
     let expected = format!(
         r#"{{
-  "schema_version": 2,
+  "schema_version": 3,
   "channel": "stable",
   "published_at": 1795311941,
   "runtimes": {{
@@ -115,13 +120,19 @@ fn index_json_snapshot() {
           "min_compute_capability": null,
           "cuda_version": null,
           "min_ram_bytes": 2147483648
+        }},
+        "manifest": {{
+          "sha256": "{manifest_sha256}",
+          "size": 1300000,
+          "packed_size": 260000
         }}
       }}
     ]
   }}
 }}
 "#,
-        sha256 = "ab".repeat(32)
+        sha256 = "ab".repeat(32),
+        manifest_sha256 = "cd".repeat(32)
     );
     assert_eq!(index_json(&index), expected);
 }

@@ -74,6 +74,7 @@ fn manifest_round_trips_and_rejects_bad_input() {
             size: 0,
             sha256: "0".repeat(64).parse().unwrap(),
             executable: false,
+            packed_size: None,
         });
         let error = Manifest::from_json(manifest.to_json().as_bytes())
             .unwrap_err()
@@ -88,6 +89,7 @@ fn manifest_round_trips_and_rejects_bad_input() {
             size: 0,
             sha256: "0".repeat(64).parse().unwrap(),
             executable: false,
+            packed_size: None,
         });
     }
     assert!(Manifest::from_json(unsorted.to_json().as_bytes()).is_err());

@@ -45,7 +45,10 @@ pub fn build_variant(
     fs_err::write(root.join("fake_engine.py"), engine).unwrap();
     fs_err::write(root.join("padding.bin"), noise(padding, version)).unwrap();
     fs_err::write(root.join(layout::VERSION_FILE), format!("{version}\n")).unwrap();
-    let files: Vec<FileEntry> = runtime_archive::build_manifest_files(&root).unwrap();
+    let mut files: Vec<FileEntry> = runtime_archive::build_manifest_files(&root).unwrap();
+    // The release's object store, as `cargo xtask release` publishes it beside the index.
+    let store = work.join("serve").join(layout::OBJECTS_DIR);
+    runtime_archive::objects::pack_objects(&root, &mut files, &store, 2).unwrap();
     let mut launch = LaunchContract::for_target(TARGET);
     launch.argv.truncate(2);
     launch.argv.push("fake_engine.py".into());
@@ -68,6 +71,13 @@ pub fn build_variant(
         files,
     };
     fs_err::write(root.join(layout::MANIFEST_FILE), manifest.to_json()).unwrap();
+    let manifest_ref = release_meta::manifest_ref(&manifest);
+    runtime_archive::objects::pack_object(
+        &root.join(layout::MANIFEST_FILE),
+        &manifest_ref.sha256,
+        &store,
+    )
+    .unwrap();
     let archive = work
         .join("serve")
         .join(layout::archive_name(&version.parse().unwrap(), variant));
@@ -76,6 +86,13 @@ pub fn build_variant(
     options.zstd_level = 1;
     runtime_archive::pack_tar_zst(&root, &archive, &options).unwrap();
     archive
+}
+
+/// The manifest packed in `archive`.
+pub fn manifest_of(archive: &Path) -> Manifest {
+    let dir = tempfile::tempdir().unwrap();
+    runtime_archive::extract_archive(archive, dir.path()).unwrap();
+    Manifest::from_json(&fs_err::read(dir.path().join(layout::MANIFEST_FILE)).unwrap()).unwrap()
 }
 
 fn noise(len: usize, seed: &str) -> Vec<u8> {
@@ -156,6 +173,7 @@ impl Release {
             profile: variant.profile,
             accelerator: variant.accelerator,
             requirements: variant.base_requirements(),
+            manifest: release_meta::manifest_ref(&manifest_of(&archive)),
         }
     }
 
