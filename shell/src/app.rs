@@ -276,7 +276,7 @@ fn install_runtime(app: &AppHandle, generation: u64) {
                     store,
                     &source,
                     &shell_version,
-                    &runtime_archive::RetryPolicy::default(),
+                    &updater::Options::default(),
                     &mut |index| {
                         let choice = compute_choice::choose_from_index(
                             &shell.data_root,
@@ -311,6 +311,7 @@ fn install_runtime(app: &AppHandle, generation: u64) {
                                 total,
                                 bytes_per_second,
                                 seconds_left,
+                                ..
                             } => {
                                 // Ten updates a second are plenty for a progress bar.
                                 if downloaded < total
@@ -387,13 +388,13 @@ fn check_for_updates_in_background(app: &AppHandle) {
             store,
             &source,
             &shell_version,
-            &runtime_archive::RetryPolicy::default(),
+            &updater::Options::default(),
             &mut |_| Ok(wanted),
             &mut |_| {},
         );
         shell.log_store_notes(store);
         shell.log.line(&match result {
-            Ok(updater::Outcome::Installed { version }) => {
+            Ok(updater::Outcome::Installed { version, .. }) => {
                 format!(
                     "update check: runtime {version} downloaded; it is used from the next start"
                 )
@@ -458,7 +459,7 @@ pub fn set_compute_engine(app: &AppHandle, device: DevicePreference) -> Result<S
             store,
             &source,
             &shell_version(),
-            &runtime_archive::RetryPolicy::default(),
+            &updater::Options::default(),
             &mut |index| {
                 compute_choice::choose_from_index(&shell.data_root, index, &preference)
                     .map(|choice| choice.variant)

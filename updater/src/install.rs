@@ -20,9 +20,10 @@ pub const SPACE_MARGIN_BYTES: u64 = 200 * 1024 * 1024;
 pub enum Stage {
     /// Fetching and checking the signed index.
     CheckingIndex,
-    /// Downloading runtime `version`.
+    /// Downloading runtime `version`: its archive, or only the objects it lacks.
     Downloading {
         version: Version,
+        method: Method,
         downloaded: u64,
         total: u64,
         /// Average since this launch's download began (resumed bytes excluded).
@@ -33,12 +34,69 @@ pub enum Stage {
     Installing { version: Version },
 }
 
+/// How a runtime was fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Only the objects of files not already on disk, assembled beside the installed ones.
+    Delta,
+    /// The whole archive (first installs, and whenever a delta cannot be used).
+    Archive,
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Method::Delta => "delta",
+            Method::Archive => "archive",
+        })
+    }
+}
+
+/// How an install may fetch, and with which network settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Timeouts, retries and backoff of every download.
+    pub policy: RetryPolicy,
+    /// Whether an update may fetch only what changed (`false`: always the archive).
+    pub delta: bool,
+    /// Objects fetched at once.
+    pub parallel: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            policy: RetryPolicy::default(),
+            delta: true,
+            parallel: 6,
+        }
+    }
+}
+
+/// What an install transferred, for the log, the UI ("12 KB update") and the benches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    pub method: Method,
+    /// Bytes this install downloads (packed objects and the manifest, or the archive), known
+    /// before the first byte; what was already downloaded by an interrupted try is included.
+    pub download_bytes: u64,
+    /// Files fetched as objects (delta) or extracted from the archive.
+    pub fetched_files: u64,
+    /// Files taken from what is already on disk (delta only).
+    pub reused_files: u64,
+    /// Their bytes.
+    pub reused_bytes: u64,
+    /// Why a delta was not used, when one was considered.
+    pub fallback: Option<String>,
+}
+
 /// What [`check_and_install`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// `version` is in `pending`, verified; it becomes current at the next settle.
     Installed {
         version: Version,
+        transfer: Transfer,
     },
     UpToDate {
         version: Version,
@@ -53,7 +111,25 @@ pub enum Outcome {
 impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Outcome::Installed { version } => write!(f, "runtime {version} installed"),
+            Outcome::Installed { version, transfer } => {
+                write!(
+                    f,
+                    "runtime {version} installed by {} ({} downloaded",
+                    transfer.method,
+                    human_bytes(transfer.download_bytes)
+                )?;
+                if transfer.method == Method::Delta {
+                    write!(
+                        f,
+                        ", {} files fetched, {} reused",
+                        transfer.fetched_files, transfer.reused_files
+                    )?;
+                }
+                if let Some(reason) = &transfer.fallback {
+                    write!(f, "; no delta: {reason}")?;
+                }
+                f.write_str(")")
+            }
             Outcome::UpToDate { version } => write!(f, "runtime {version} is up to date"),
             Outcome::KnownBad { version } => {
                 write!(
@@ -77,7 +153,7 @@ pub fn check_and_install(
     store: &mut Store,
     source: &UpdateSource,
     shell_version: &Version,
-    policy: &RetryPolicy,
+    options: &Options,
     choose: Chooser,
     on_stage: &mut dyn FnMut(Stage),
 ) -> Result<Outcome> {
@@ -108,6 +184,7 @@ pub fn check_and_install(
     let entry = &selected.entry;
     let version = entry.version.clone();
 
+    let policy = &options.policy;
     let downloads = store.slot(DOWNLOADS);
     fs_err::create_dir_all(&downloads).map_err(Error::io("creating", &downloads))?;
     let file_name = archive_file_name(&entry.url)?;
@@ -134,6 +211,7 @@ pub fn check_and_install(
             );
             on_stage(Stage::Downloading {
                 version: version.clone(),
+                method: Method::Archive,
                 downloaded: progress.downloaded,
                 total,
                 bytes_per_second: speed,
@@ -146,7 +224,17 @@ pub fn check_and_install(
         version: version.clone(),
     });
     install_pending(store, &archive, &version, variant)?;
-    Ok(Outcome::Installed { version })
+    Ok(Outcome::Installed {
+        version,
+        transfer: Transfer {
+            method: Method::Archive,
+            download_bytes: entry.size,
+            fetched_files: 0,
+            reused_files: 0,
+            reused_bytes: 0,
+            fallback: None,
+        },
+    })
 }
 
 /// Extracts `archive` into `staging-<version>`, verifies every file against its manifest (and
@@ -232,6 +320,25 @@ fn check_space(
     Ok(())
 }
 
+/// A size as people read it: `12 KB`, `3.4 MB`, `1.2 GB` (powers of 1000, like file managers).
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 999.5 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if value < 9.95 {
+        format!("{value:.1} {}", UNITS[unit])
+    } else {
+        format!("{value:.0} {}", UNITS[unit])
+    }
+}
+
 /// Speed and time left, once there is enough to say.
 fn rate(elapsed: Duration, fetched: u64, remaining: u64) -> (Option<f64>, Option<f64>) {
     let seconds = elapsed.as_secs_f64();
@@ -258,6 +365,21 @@ mod tests {
         );
         for bad in ["", "..", "dir/", "a\\..\\b", "%2e%2e"] {
             assert!(archive_file_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sizes_read_like_a_file_manager() {
+        for (bytes, text) in [
+            (0, "0 bytes"),
+            (999, "999 bytes"),
+            (12_345, "12 KB"),
+            (1_500, "1.5 KB"),
+            (999_600, "1.0 MB"),
+            (105_369_509, "105 MB"),
+            (1_234_567_890, "1.2 GB"),
+        ] {
+            assert_eq!(human_bytes(bytes), text);
         }
     }
 

@@ -22,7 +22,8 @@ mod store;
 pub use error::{Error, Result};
 pub use index::{Offer, Selected, UpdateSource, VerifiedIndex};
 pub use install::{
-    check_and_install, install_pending, Chooser, Outcome, Stage, SPACE_MARGIN_BYTES,
+    check_and_install, human_bytes, install_pending, Chooser, Method, Options, Outcome, Stage,
+    Transfer, SPACE_MARGIN_BYTES,
 };
 pub use state::RuntimeId;
 pub use store::{RolledBack, StepHook, Store, CURRENT, DEFAULT, DOWNLOADS, PENDING, PREVIOUS};

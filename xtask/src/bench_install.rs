@@ -416,11 +416,11 @@ pub fn child(
         &mut store,
         &source,
         &shell_version,
-        &runtime_archive::RetryPolicy::default(),
+        &updater::Options::default(),
         &mut |_| Ok(wanted),
         &mut |_| {},
     )?;
-    let updater::Outcome::Installed { version } = outcome else {
+    let updater::Outcome::Installed { version, .. } = outcome else {
         bail!("expected a first install, got {outcome:?}");
     };
     let trial = store.settle()?;

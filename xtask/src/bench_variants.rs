@@ -462,7 +462,7 @@ fn install_once(plan: &Plan, bench_dir: &Path) -> Result<InstallReport> {
             &mut store,
             &source,
             &shell_version,
-            &runtime_archive::RetryPolicy::default(),
+            &updater::Options::default(),
             &mut |_| Ok::<Variant, String>(variant),
             &mut |_| {},
         )?;

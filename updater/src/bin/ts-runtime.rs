@@ -3,7 +3,7 @@
 //! steps with `--pause-at`).
 //!
 //! ```text
-//! ts-runtime install --data-dir D --index-url URL --public-key-file F --channel C [--pause-at STEP] [--backoff-ms N] [--read-timeout-ms N]
+//! ts-runtime install --data-dir D --index-url URL --public-key-file F --channel C [--pause-at STEP] [--backoff-ms N] [--read-timeout-ms N] [--variant V] [--no-delta]
 //! ts-runtime launch  --data-dir D [--pause-at STEP]
 //! ts-runtime status  --data-dir D
 //! ```
@@ -93,14 +93,15 @@ fn install(args: &[String], store: &mut Store) -> Result<(), String> {
             .parse()
             .map_err(|error: runtime_spec::channel::UnknownChannel| error.to_string())?,
     };
-    let mut policy = runtime_archive::RetryPolicy::default();
+    let mut options = updater::Options::default();
     if let Some(ms) = option(args, "--backoff-ms").and_then(|v| v.parse().ok()) {
-        policy.initial_backoff = Duration::from_millis(ms);
-        policy.max_backoff = Duration::from_millis(ms * 4);
+        options.policy.initial_backoff = Duration::from_millis(ms);
+        options.policy.max_backoff = Duration::from_millis(ms * 4);
     }
     if let Some(ms) = option(args, "--read-timeout-ms").and_then(|v| v.parse().ok()) {
-        policy.read_timeout = Duration::from_millis(ms);
+        options.policy.read_timeout = Duration::from_millis(ms);
     }
+    options.delta = !args.iter().any(|arg| arg == "--no-delta");
     let shell_version = semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("semver");
     let mut last_reported = 0;
     let wanted: Variant = match option(args, "--variant") {
@@ -114,7 +115,7 @@ fn install(args: &[String], store: &mut Store) -> Result<(), String> {
         store,
         &source,
         &shell_version,
-        &policy,
+        &options,
         &mut choose,
         &mut |stage| {
             match stage {
@@ -135,7 +136,20 @@ fn install(args: &[String], store: &mut Store) -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     match outcome {
-        Outcome::Installed { version } => println!("OUTCOME Installed {version}"),
+        Outcome::Installed { version, transfer } => {
+            println!(
+                "TRANSFER {} {} fetched={} reused={} reused_bytes={}",
+                transfer.method,
+                transfer.download_bytes,
+                transfer.fetched_files,
+                transfer.reused_files,
+                transfer.reused_bytes
+            );
+            if let Some(reason) = &transfer.fallback {
+                println!("FALLBACK {reason}");
+            }
+            println!("OUTCOME Installed {version}");
+        }
         Outcome::UpToDate { version } => println!("OUTCOME UpToDate {version}"),
         Outcome::KnownBad { version } => println!("OUTCOME KnownBad {version}"),
     }
