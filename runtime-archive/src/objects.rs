@@ -195,7 +195,7 @@ pub fn unpack_object(
     let actual = Sha256::from_bytes(hasher.finalize().into());
     if actual != *sha256 {
         return Err(UnpackError::Object(ObjectFault::WrongSha256 {
-            expected: sha256.clone(),
+            expected: *sha256,
             actual,
         }));
     }
