@@ -38,7 +38,7 @@ pub use extract::{extract_archive, extract_archive_with, ExtractOptions, Extract
 pub use http::RetryPolicy;
 pub use install::{extract_and_verify, install_archive, InstallReport};
 pub use pack::{pack_tar_zst, PackOptions, PackReport, DEFAULT_ZSTD_LEVEL};
-pub use resume::{download_resumable, part_file_for, ExpectedFile};
+pub use resume::{download_resumable, download_resumable_sized, part_file_for, ExpectedFile};
 pub use space::free_space;
 pub use verify::{
     build_manifest_files, verify_archive, verify_dir, Difference, Modified, Unreadable,

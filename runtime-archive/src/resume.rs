@@ -78,6 +78,44 @@ pub fn download_resumable(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Downloaded> {
     let sha256 = parse_sha256(url, &expected.sha256)?;
+    resumable(
+        url,
+        expected.size,
+        Some(&sha256),
+        dest_file,
+        policy,
+        progress,
+    )?;
+    Ok(Downloaded {
+        path: dest_file.to_path_buf(),
+        size: expected.size,
+        sha256,
+    })
+}
+
+/// [`download_resumable`] for a file whose content the caller checks itself: the same `.part`,
+/// ranges, retries and size limit, and the `.part` becomes `dest_file` once it holds exactly
+/// `size` bytes, with no sha256 compared. Objects of the release's object store use it: they
+/// are named by the sha256 of the bytes they *unpack* to, which the caller verifies while
+/// unpacking (and deletes `dest_file` when they are wrong).
+pub fn download_resumable_sized(
+    url: &str,
+    size: u64,
+    dest_file: &Path,
+    policy: &RetryPolicy,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<()> {
+    resumable(url, size, None, dest_file, policy, progress)
+}
+
+fn resumable(
+    url: &str,
+    size: u64,
+    sha256: Option<&str>,
+    dest_file: &Path,
+    policy: &RetryPolicy,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<()> {
     let source = Source::parse(url)?;
     let dest_dir = match dest_file.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
@@ -85,36 +123,31 @@ pub fn download_resumable(
     };
     fs_err::create_dir_all(&dest_dir).map_err(io_at(&dest_dir))?;
 
-    let downloaded = Downloaded {
-        path: dest_file.to_path_buf(),
-        size: expected.size,
-        sha256: sha256.clone(),
-    };
-    if is_complete(dest_file, expected.size, &sha256)? {
+    if is_complete(dest_file, size, sha256)? {
         progress(Progress {
-            downloaded: expected.size,
-            total: Some(expected.size),
+            downloaded: size,
+            total: Some(size),
         });
-        return Ok(downloaded);
+        return Ok(());
     }
 
-    let mut part = Part::new(part_file_for(dest_file), url, expected.size);
+    let mut part = Part::new(part_file_for(dest_file), url, size);
     loop {
         match &source {
             Source::Http => fetch_with_retries(&mut part, policy, progress)?,
             Source::Local(path) => copy_local(&mut part, path, progress)?,
         }
         let actual = part.sha256()?;
-        if actual == sha256 {
+        if sha256.is_none_or(|sha256| actual == sha256) {
             part.promote(dest_file, &dest_dir)?;
-            return Ok(downloaded);
+            return Ok(());
         }
         let inherited = part.inherited;
         part.discard()?;
         if inherited == 0 {
             return Err(Error::ChecksumMismatch {
                 url: url.to_owned(),
-                expected: sha256,
+                expected: sha256.unwrap_or_default().to_owned(),
                 actual,
             });
         }
@@ -123,10 +156,13 @@ pub fn download_resumable(
     }
 }
 
-/// Whether `dest_file` is already the expected file.
-fn is_complete(dest_file: &Path, size: u64, sha256: &str) -> Result<bool> {
+/// Whether `dest_file` is already the expected file (by size alone when no sha256 is given).
+fn is_complete(dest_file: &Path, size: u64, sha256: Option<&str>) -> Result<bool> {
     match std::fs::metadata(dest_file) {
         Ok(metadata) if metadata.is_file() && metadata.len() == size => {
+            let Some(sha256) = sha256 else {
+                return Ok(true);
+            };
             let (_, actual) = crate::verify::hash_file(dest_file)?;
             Ok(actual.to_hex() == sha256)
         }
