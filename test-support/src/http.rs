@@ -231,13 +231,17 @@ fn normalise(path: &str) -> String {
 
 /// The file a request path names in a served folder: one plain name (no folders, no dot files,
 /// no query), so a request cannot read anything else of the disk.
+/// The served folder's file a request names: plain names (no leading dot, no `%`, nothing
+/// but letters, digits and `.-_+`) joined by `/`, like a release's `objects/ab/<sha>.zst`.
 fn plain_file_name(path: &str) -> Option<&str> {
     let name = path.split(['?', '#']).next()?.strip_prefix('/')?;
-    let plain = !name.is_empty()
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'));
+    let plain = name.split('/').all(|part| {
+        !part.is_empty()
+            && !part.starts_with('.')
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'))
+    });
     plain.then_some(name)
 }
 
@@ -451,12 +455,21 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("index.json"), b"{}").unwrap();
         std::fs::write(dir.join(".hidden"), b"no").unwrap();
+        std::fs::create_dir_all(dir.join("objects/ab")).unwrap();
+        std::fs::write(dir.join("objects/ab/abc.zst"), b"object").unwrap();
         std::fs::write(root.join("secret.txt"), b"outside").unwrap();
         let server = Server::serving_dir(&dir);
         let (head, body) = split(&get(&server, "/index.json?x=1", None));
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
         assert_eq!(body, b"{}");
+        let (head, body) = split(&get(&server, "/objects/ab/abc.zst", None));
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert_eq!(body, b"object");
         for path in [
+            "/objects/../index.json",
+            "/objects//ab/abc.zst",
+            "/objects/./ab/abc.zst",
+            "/objects/ab/",
             "/../secret.txt",
             "/%2e%2e/secret.txt",
             "/.hidden",

@@ -54,6 +54,8 @@ pub struct Selected {
     pub entry: IndexEntry,
     /// The archive's absolute URL (the entry's URL resolved against the index URL).
     pub archive_url: String,
+    /// The index's URL: the object store (`objects/`) is beside it.
+    pub index_url: String,
     /// `published_at` of the index it came from.
     pub published_at: u64,
 }
@@ -185,6 +187,7 @@ pub fn select(
         variant,
         entry,
         archive_url: archive_url.to_string(),
+        index_url: verified.url.clone(),
         published_at: verified.index.published_at,
     })
 }
@@ -260,7 +263,11 @@ fn client(url: &str) -> Result<reqwest::blocking::Client> {
 }
 
 /// GETs a small file with a few retries on network errors and 5xx; refuses big answers.
-fn fetch_small(client: &reqwest::blocking::Client, url: &str, limit: u64) -> Result<Vec<u8>> {
+pub(crate) fn fetch_small(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    limit: u64,
+) -> Result<Vec<u8>> {
     FETCH_POLICY
         .run(|| fetch_once(client, url, limit), Error::is_transient)
         .map_err(|failed| failed.error)

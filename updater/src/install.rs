@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use runtime_archive::{ExpectedFile, Progress, RetryPolicy};
 use runtime_spec::{ReleaseIndex, Variant, Version};
 
+use crate::delta;
 use crate::error::{Error, Result};
 use crate::index::{self, Offer, UpdateSource};
 use crate::store::{Store, DOWNLOADS, PENDING};
@@ -184,6 +185,22 @@ pub fn check_and_install(
     let entry = &selected.entry;
     let version = entry.version.clone();
 
+    let fallback = if options.delta {
+        match delta::try_delta(store, &selected, options, on_stage)? {
+            delta::Attempt::Installed(transfer) => {
+                return Ok(Outcome::Installed { version, transfer })
+            }
+            delta::Attempt::UseArchive(reason) => reason,
+        }
+    } else {
+        None
+    };
+    if let Some(reason) = &fallback {
+        store.note(format!(
+            "runtime {version}: fetching the full archive: {reason}"
+        ));
+    }
+
     let policy = &options.policy;
     let downloads = store.slot(DOWNLOADS);
     fs_err::create_dir_all(&downloads).map_err(Error::io("creating", &downloads))?;
@@ -232,7 +249,7 @@ pub fn check_and_install(
             fetched_files: 0,
             reused_files: 0,
             reused_bytes: 0,
-            fallback: None,
+            fallback,
         },
     })
 }
@@ -261,15 +278,19 @@ pub fn install_pending(
                 ),
             });
         }
-        store.step("promote");
-        store.remove_slot(PENDING);
-        fs_err::rename(&staging, store.slot(PENDING)).map_err(Error::io("renaming", &staging))?;
-        Ok(())
+        promote_staging(store, &staging)
     })();
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&staging);
     }
     result
+}
+
+/// A verified staging folder becomes `pending` (replacing a pending runtime not applied yet).
+pub(crate) fn promote_staging(store: &mut Store, staging: &std::path::Path) -> Result<()> {
+    store.step("promote");
+    store.remove_slot(PENDING);
+    fs_err::rename(staging, store.slot(PENDING)).map_err(Error::io("renaming", staging))
 }
 
 /// The archive's file name from the index entry's (relative) URL; refuses anything that could
@@ -340,7 +361,7 @@ pub fn human_bytes(bytes: u64) -> String {
 }
 
 /// Speed and time left, once there is enough to say.
-fn rate(elapsed: Duration, fetched: u64, remaining: u64) -> (Option<f64>, Option<f64>) {
+pub(crate) fn rate(elapsed: Duration, fetched: u64, remaining: u64) -> (Option<f64>, Option<f64>) {
     let seconds = elapsed.as_secs_f64();
     if seconds < 0.25 || fetched == 0 {
         return (None, None);

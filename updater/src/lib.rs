@@ -12,6 +12,7 @@
 //!   [`Store::roll_back`] (previous back, version remembered as bad, a one-sentence notice).
 //! - [`launch`]: that protocol with the supervisor, for headless use (`ts-runtime`, tests).
 
+mod delta;
 mod error;
 pub mod index;
 mod install;
@@ -19,6 +20,7 @@ pub mod launch;
 pub mod state;
 mod store;
 
+pub use delta::DELTA_MAX_FRACTION;
 pub use error::{Error, Result};
 pub use index::{Offer, Selected, UpdateSource, VerifiedIndex};
 pub use install::{

@@ -100,6 +100,11 @@ impl Store {
         &self.state
     }
 
+    /// Adds a line for the log (taken with [`Store::take_notes`]).
+    pub(crate) fn note(&mut self, line: String) {
+        self.notes.push(line);
+    }
+
     /// Repairs and applies since the last call, one line each, for the log.
     pub fn take_notes(&mut self) -> Vec<String> {
         std::mem::take(&mut self.notes)
@@ -318,6 +323,7 @@ impl Store {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }
+        crate::delta::prune_cache(self, self.manifest_in(CURRENT).as_ref());
         // Archives of versions up to the running one are installed; newer ones (an install
         // interrupted after its download) and `.part` files are kept for the next try.
         let running = self.version_in(CURRENT);

@@ -2,6 +2,7 @@
 //! (fake-engine) runtime started through the supervisor.
 #![cfg(unix)]
 
+mod delta;
 mod faults;
 mod refusals;
 mod support;

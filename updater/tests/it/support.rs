@@ -31,7 +31,26 @@ pub fn build_variant(
     healthy: bool,
     padding: usize,
 ) -> PathBuf {
+    let noise = noise(padding, version);
+    build_with(
+        work,
+        version,
+        variant,
+        healthy,
+        &[("padding.bin", noise.as_slice())],
+    )
+}
+
+/// [`build_variant`] with these files (path, bytes) instead of the padding.
+pub fn build_with(
+    work: &Path,
+    version: &str,
+    variant: Variant,
+    healthy: bool,
+    extra: &[(&str, &[u8])],
+) -> PathBuf {
     let root = work.join(format!("rt-{version}-{variant}"));
+    let _ = std::fs::remove_dir_all(&root);
     let bin = root.join("python").join("bin");
     fs_err::create_dir_all(&bin).unwrap();
     let python = bin.join("python3");
@@ -43,7 +62,11 @@ pub fn build_variant(
     fs_err::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
     let engine = if healthy { FAKE_ENGINE } else { BROKEN_ENGINE };
     fs_err::write(root.join("fake_engine.py"), engine).unwrap();
-    fs_err::write(root.join("padding.bin"), noise(padding, version)).unwrap();
+    for (path, bytes) in extra {
+        let path = root.join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, bytes).unwrap();
+    }
     fs_err::write(root.join(layout::VERSION_FILE), format!("{version}\n")).unwrap();
     let mut files: Vec<FileEntry> = runtime_archive::build_manifest_files(&root).unwrap();
     // The release's object store, as `cargo xtask release` publishes it beside the index.
@@ -95,7 +118,7 @@ pub fn manifest_of(archive: &Path) -> Manifest {
     Manifest::from_json(&fs_err::read(dir.path().join(layout::MANIFEST_FILE)).unwrap()).unwrap()
 }
 
-fn noise(len: usize, seed: &str) -> Vec<u8> {
+pub fn noise(len: usize, seed: &str) -> Vec<u8> {
     let mut x: u64 = seed
         .bytes()
         .fold(0x9E37_79B9_7F4A_7C15, |a, b| a.rotate_left(5) ^ b as u64);
@@ -162,18 +185,36 @@ impl Release {
         padding: usize,
     ) -> IndexEntry {
         let archive = build_variant(self.work.path(), version, variant, healthy, padding);
-        let bytes = fs_err::read(&archive).unwrap();
+        self.entry_for(&archive)
+    }
+
+    /// Builds runtime `version` (base, healthy) holding `files` and returns its index entry.
+    pub fn runtime_with(&self, version: &str, files: &[(&str, &[u8])]) -> IndexEntry {
+        let archive = build_with(
+            self.work.path(),
+            version,
+            Variant::base(TARGET),
+            true,
+            files,
+        );
+        self.entry_for(&archive)
+    }
+
+    /// The index entry of an archive built here.
+    pub fn entry_for(&self, archive: &Path) -> IndexEntry {
+        let manifest = manifest_of(archive);
+        let bytes = fs_err::read(archive).unwrap();
         IndexEntry {
-            version: version.parse().unwrap(),
+            version: manifest.runtime_version.clone(),
             url: archive.file_name().unwrap().to_string_lossy().into_owned(),
             size: bytes.len() as u64,
             sha256: sha256_hex(&bytes).parse().unwrap(),
-            unpacked_size: (padding + 4096) as u64,
+            unpacked_size: manifest.unpacked_size(),
             min_shell_version: "0.1.0".parse().unwrap(),
-            profile: variant.profile,
-            accelerator: variant.accelerator,
-            requirements: variant.base_requirements(),
-            manifest: release_meta::manifest_ref(&manifest_of(&archive)),
+            profile: manifest.profile,
+            accelerator: manifest.accelerator,
+            requirements: manifest.requirements(),
+            manifest: release_meta::manifest_ref(&manifest),
         }
     }
 
@@ -326,7 +367,16 @@ pub fn install_args<'a>(data: &'a str, index_url: &'a str, key_file: &'a str) ->
         "20",
         "--read-timeout-ms",
         read_timeout_ms(),
+        // These tests are about the archive path; `delta_args` takes the delta path.
+        "--no-delta",
     ]
+}
+
+/// [`install_args`] that let the installer fetch only what changed.
+pub fn delta_args<'a>(data: &'a str, index_url: &'a str, key_file: &'a str) -> Vec<&'a str> {
+    let mut args = install_args(data, index_url, key_file);
+    args.retain(|arg| *arg != "--no-delta");
+    args
 }
 
 /// Starts `ts-runtime` and returns once it printed `wanted` (e.g. `PAUSED verify`).
