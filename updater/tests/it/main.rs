@@ -4,6 +4,7 @@
 
 mod delta;
 mod faults;
+mod load;
 mod refusals;
 mod support;
 mod variants;
