@@ -635,6 +635,73 @@ fn copy_file(from: &Path, to: &Path, executable: bool) -> std::result::Result<()
     Ok(())
 }
 
+/// What [`share_unchanged`] did.
+pub(crate) struct Shared {
+    pub files: u64,
+    pub bytes: u64,
+    /// Why hard links could not be made, when they could not.
+    pub failed: Option<String>,
+}
+
+/// After an archive install into `staging` (verified against `manifest`): every file whose
+/// bytes and mode `current` already holds becomes a hard link to that file, so the runtime
+/// kept as `previous` after the update costs only what changed. The file in `current` is
+/// hashed first: only bytes that are still what its manifest says are shared.
+pub(crate) fn share_unchanged(store: &Store, staging: &Path, manifest: &Manifest) -> Shared {
+    let mut shared = Shared {
+        files: 0,
+        bytes: 0,
+        failed: None,
+    };
+    let Some(current) = store.manifest_in(CURRENT) else {
+        return shared;
+    };
+    let current_dir = store.slot(CURRENT);
+    let by_content: HashMap<(&Sha256, u64, bool), &str> = current
+        .files
+        .iter()
+        .map(|file| {
+            (
+                (&file.sha256, file.size, file.executable),
+                file.path.as_str(),
+            )
+        })
+        .collect();
+    for file in &manifest.files {
+        let Some(path) = by_content.get(&(&file.sha256, file.size, file.executable)) else {
+            continue;
+        };
+        let source = runtime_spec::launch::join_relative(&current_dir, path);
+        if !hashes_to(&source, &file.sha256) {
+            continue;
+        }
+        let dest = runtime_spec::launch::join_relative(staging, &file.path);
+        let temp = dest.with_file_name(".share-link");
+        let _ = std::fs::remove_file(&temp);
+        let linked =
+            std::fs::hard_link(&source, &temp).and_then(|()| std::fs::rename(&temp, &dest));
+        if let Err(error) = linked {
+            let _ = std::fs::remove_file(&temp);
+            shared.failed = Some(error.to_string());
+            break;
+        }
+        shared.files += 1;
+        shared.bytes += file.size;
+    }
+    shared
+}
+
+fn hashes_to(path: &Path, sha256: &Sha256) -> bool {
+    let Ok(mut file) = File::open(path) else {
+        return false;
+    };
+    let mut hasher = sha2::Sha256::new();
+    if std::io::copy(&mut file, &mut hasher).is_err() {
+        return false;
+    }
+    Sha256::from_bytes(hasher.finalize().into()) == *sha256
+}
+
 /// Objects of the cache that `current` now holds are no longer needed; objects of a newer
 /// runtime not installed yet, and unfinished downloads, stay for the next try.
 pub(crate) fn prune_cache(store: &Store, running: Option<&Manifest>) {

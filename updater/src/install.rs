@@ -278,6 +278,19 @@ pub fn install_pending(
                 ),
             });
         }
+        store.step("share-unchanged");
+        let shared = delta::share_unchanged(store, &staging, &manifest);
+        match shared.failed {
+            None if shared.files > 0 => store.note(format!(
+                "runtime {version} shares {} unchanged files ({}) with the runtime in use",
+                shared.files,
+                human_bytes(shared.bytes)
+            )),
+            None => {}
+            Some(reason) => store.note(format!(
+                "runtime {version} keeps its own copy of unchanged files: hard links failed ({reason})"
+            )),
+        }
         promote_staging(store, &staging)
     })();
     if result.is_err() {

@@ -385,7 +385,19 @@ fn the_archive_path_stays_available_with_delta_off() {
     assert!(run.ok, "{}{}", run.stdout, run.stderr);
     assert!(transfer(&run).starts_with("archive "), "{}", run.stdout);
     assert!(run.line("FALLBACK ").is_none());
+    assert!(
+        run.stdout.contains("shares 46 unchanged files"),
+        "{}",
+        run.stdout
+    );
     world.expect_launch("0.2.0");
+    // An archive install shares the unchanged files with the runtime it replaced too.
+    let (current, previous) = (world.runtime("current"), world.runtime("previous"));
+    let inode = |dir: &Path, path: &str| std::fs::metadata(dir.join(path)).unwrap().ino();
+    for path in ["lib/big.so", "app/module_07.py"] {
+        assert_eq!(inode(&current, path), inode(&previous, path), "{path}");
+    }
+    assert_ne!(inode(&current, "app/main.py"), inode(&previous, "app/main.py"));
 }
 
 /// Every file below `dir` (none when it does not exist).
