@@ -5,8 +5,11 @@
 //!   `staging-*`, `downloads/`, `state.json`) and every rename in it, crash-safe at each step.
 //! - [`index`]: fetch `runtime-<channel>.json` + `.minisig`, verify with the built-in key, and
 //!   refuse another channel or target, a replayed (older) index and a downgrade.
-//! - [`check_and_install`]: index → free-space check → resumable download → extract to
-//!   `staging-<version>` → verify → `pending`.
+//! - [`check_and_install`]: index → a delta from the object store when a runtime is installed
+//!   (`delta`: manifest object → plan against the files on disk → fetch only the missing
+//!   objects → assemble in `staging-<version>` → verify → `pending`), else, or when the delta
+//!   cannot be used, free-space check → resumable archive download → extract to
+//!   `staging-<version>` → verify → share unchanged files with `current` → `pending`.
 //! - Launch protocol for the shell: [`Store::settle`] before discovery (applies `pending`, which
 //!   is then `current` on trial) → start it → [`Store::confirm_healthy`], or
 //!   [`Store::roll_back`] (previous back, version remembered as bad, a one-sentence notice).

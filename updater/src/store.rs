@@ -6,8 +6,10 @@
 //!   previous/     the one `current` replaced: the rollback target; exactly one is kept
 //!   default/      the full installer's bundled runtime
 //!   pending/      a downloaded, extracted and verified update, applied at the next launch
-//!   staging-<v>/  an extraction in progress (removed when found at start)
-//!   downloads/    archives being downloaded (`.part`, resumed across launches)
+//!   staging-<v>/  an extraction or delta assembly in progress (removed when found at start)
+//!   downloads/    archives being downloaded (`.part`, resumed across launches), and
+//!     objects/    objects of a delta update: `<aa>/<sha256>.zst` verified (reused by the next
+//!                 try), `.zst.download[.part]` not verified yet (resumed, never used unverified)
 //!   state.json    trial version, bad versions, newest index seen, a notice for the user
 //! ```
 //!
