@@ -382,7 +382,7 @@ fn assemble(
             let dest = create_parent(staging, file)?;
             if !(links && *executable == file.executable && std::fs::hard_link(path, &dest).is_ok())
             {
-                copy_file(path, &dest, file.executable)?;
+                copy_file(path, &dest, file)?;
                 copied += 1;
             }
         }
@@ -434,7 +434,7 @@ fn assemble(
             let dest = create_parent(staging, file)?;
             let same_mode = manifest.files[*first].executable == file.executable;
             if !(links && same_mode && std::fs::hard_link(&from, &dest).is_ok()) {
-                copy_file(&from, &dest, file.executable)?;
+                copy_file(&from, &dest, file)?;
             }
         }
     }
@@ -621,7 +621,10 @@ fn create_file(path: &Path, executable: bool) -> std::io::Result<File> {
     options.open(path)
 }
 
-fn copy_file(from: &Path, to: &Path, executable: bool) -> std::result::Result<(), Failure> {
+/// Copies at most the `file.size` bytes the manifest declares: a local file that grew since it
+/// was verified cannot make staging bigger than declared (the final verification refuses it).
+fn copy_file(from: &Path, to: &Path, file: &FileEntry) -> std::result::Result<(), Failure> {
+    let executable = file.executable;
     let fatal = |error: std::io::Error| {
         Failure::Fatal(Error::Io {
             what: "copying into",
@@ -631,7 +634,7 @@ fn copy_file(from: &Path, to: &Path, executable: bool) -> std::result::Result<()
     };
     let mut source = File::open(from).map_err(fatal)?;
     let mut dest = create_file(to, executable).map_err(fatal)?;
-    std::io::copy(&mut source, &mut dest).map_err(fatal)?;
+    std::io::copy(&mut std::io::Read::take(&mut source, file.size), &mut dest).map_err(fatal)?;
     Ok(())
 }
 

@@ -397,7 +397,10 @@ fn the_archive_path_stays_available_with_delta_off() {
     for path in ["lib/big.so", "app/module_07.py"] {
         assert_eq!(inode(&current, path), inode(&previous, path), "{path}");
     }
-    assert_ne!(inode(&current, "app/main.py"), inode(&previous, "app/main.py"));
+    assert_ne!(
+        inode(&current, "app/main.py"),
+        inode(&previous, "app/main.py")
+    );
 }
 
 /// Every file below `dir` (none when it does not exist).
@@ -417,4 +420,68 @@ fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     found
+}
+
+/// A full install's bundled runtime on another volume than the data folder (here a tmpfs
+/// mounted over `runtime/default` in a private mount namespace): hard links cannot cross it,
+/// so the unchanged files are copied, and the log says so.
+#[test]
+fn unchanged_files_on_another_volume_are_copied_and_the_log_says_so() {
+    let release = Release::new();
+    let server = Server::serving_dir(release.serve_dir());
+    let key_file = release.key_file().to_string_lossy().into_owned();
+    let world = World {
+        release,
+        server,
+        data: DataDir::new(),
+        key_file,
+    };
+    let v1 = world.publish("0.1.0", 100, &files("print('v1')\n", "mid-1"));
+    let seed = tempfile::tempdir().unwrap();
+    runtime_archive::install_archive(
+        &world.release.serve_dir().join(&v1.url),
+        seed.path(),
+        "default",
+        TARGET,
+    )
+    .unwrap();
+    world.publish("0.2.0", 200, &files("print('v2')\n", "mid-1"));
+    let unshare_works = std::process::Command::new("unshare")
+        .args(["-rm", "true"])
+        .status()
+        .is_ok_and(|status| status.success());
+    assert!(
+        unshare_works,
+        "this test needs `unshare -rm` (util-linux, user namespaces) to mount a tmpfs"
+    );
+    let (data, url) = (world.data_str(), world.server.index_url());
+    let install = delta_args(&data, &url, &world.key_file)
+        .iter()
+        .map(|arg| format!("'{arg}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let script = format!(
+        "set -e; D='{data}/runtime/default'; mkdir -p \"$D\"; mount -t tmpfs -o size=64m tmpfs \"$D\"; \
+         cp -a '{seed}/default/.' \"$D/\"; '{bin}' {install}; '{bin}' launch --data-dir '{data}'",
+        seed = seed.path().display(),
+        bin = env!("CARGO_BIN_EXE_ts-runtime"),
+    );
+    let output = std::process::Command::new("unshare")
+        .args(["-rm", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("TRANSFER delta "), "{stdout}");
+    let note = stdout
+        .lines()
+        .find(|line| line.contains("instead of hard-linking them"))
+        .unwrap_or_else(|| panic!("no line says the files were copied:\n{stdout}"));
+    assert!(note.contains("cross-device"), "{note}");
+    assert!(stdout.contains("LAUNCHED 0.2.0 "), "{stdout}");
+    world.data.assert_user_data_intact();
 }
