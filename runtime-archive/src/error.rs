@@ -178,6 +178,74 @@ pub enum Error {
         source: runtime_spec::SpecError,
     },
 
+    /// A runtime archive's first member is not its `manifest.json`, so it cannot be held to
+    /// its manifest while it is extracted.
+    #[error("archive {archive} does not start with its manifest (its first member is `{member}`), so it cannot be checked before it is extracted; runtime archives are packed with manifest.json first: repack it with the current toolchain")]
+    ManifestNotFirst {
+        /// The archive file.
+        archive: PathBuf,
+        /// The first member's path as stored (lossily decoded).
+        member: String,
+    },
+
+    /// A runtime archive's `manifest.json` is larger than any runtime's manifest can be.
+    #[error("the manifest.json of archive {archive} is {size} bytes, more than the {limit} bytes a runtime manifest may be; the archive is damaged or was tampered with: do not retry, report it")]
+    ManifestTooLarge {
+        /// The archive file.
+        archive: PathBuf,
+        /// The size its tar header gives.
+        size: u64,
+        /// The most read into memory.
+        limit: u64,
+    },
+
+    /// A runtime archive's `manifest.json` is not the one the release index names.
+    #[error("the manifest.json of archive {archive} is not the one the release index declares: {detail}; the archive or the release index is wrong: do not retry, report it")]
+    ManifestNotDeclared {
+        /// The archive file.
+        archive: PathBuf,
+        /// Which of size and sha256 differs, with both values.
+        detail: String,
+    },
+
+    /// A runtime archive holds a member its manifest does not list; nothing of it was written.
+    #[error("`{member}` in archive {archive} is not listed in the archive's manifest{folder_note}; the archive is damaged or was tampered with: do not retry, report it", folder_note = if *folder { " (it is a folder and no listed file lies in it)" } else { "" })]
+    UndeclaredMember {
+        /// The archive file.
+        archive: PathBuf,
+        /// The member's path as stored (lossily decoded).
+        member: String,
+        /// Whether the member is a folder.
+        folder: bool,
+    },
+
+    /// A file of a runtime archive is not the size its manifest lists; refused before the file
+    /// was created, or before a byte beyond the listed size was written.
+    #[error("`{member}` is {shown} bytes in archive {archive}, the manifest declares {declared}; the archive is damaged or was tampered with: do not retry, report it", shown = match size { Some(size) => size.to_string(), None => format!("more than {declared}") })]
+    MemberSize {
+        /// The archive file.
+        archive: PathBuf,
+        /// The member's path as stored (lossily decoded).
+        member: String,
+        /// The size its tar header gives; `None` when its data ran past the listed size.
+        size: Option<u64>,
+        /// The size the manifest lists.
+        declared: u64,
+    },
+
+    /// A runtime archive's files add up to more bytes than declared for it.
+    #[error("the files of archive {archive} add up to more than the {limit} bytes the {limit_by} declares (at least {found}); the archive or the release index is wrong: do not retry, report it")]
+    UnpackedTooLarge {
+        /// The archive file.
+        archive: PathBuf,
+        /// The most bytes of files the extraction may write.
+        limit: u64,
+        /// Who declared `limit`: `release index` or `manifest`.
+        limit_by: &'static str,
+        /// The bytes found so far (the manifest's total when refused before extracting).
+        found: u64,
+    },
+
     /// The disk holding the runtimes folder is too full to unpack the archive safely.
     #[error("not enough free space in {dir}: {needed} bytes needed, {available} available; free some disk space and try again")]
     NotEnoughSpace {

@@ -4,13 +4,22 @@
 //! is ever written through a symlink (symlinks are only created after every other member is
 //! on disk, and only when they resolve inside the destination), special files are refused,
 //! and any failure removes everything written so far.
+//!
+//! A runtime archive ([`extract_runtime`]) is held to its manifest as well: the manifest is
+//! its first member, is read (bounded) and checked before anything else is written, and from
+//! then on only the files it lists, at their listed sizes, and their folders reach the disk.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use runtime_spec::layout::MANIFEST_FILE;
+use runtime_spec::{Manifest, ObjectRef, Target};
+use sha2::Digest;
+
 use crate::error::{io_at, Error, Result};
+use crate::verify_dir;
 
 /// Mode for every extracted or packed file that has any execute bit.
 pub(crate) const MODE_EXECUTABLE: u32 = 0o755;
@@ -21,6 +30,9 @@ pub(crate) const MODE_DIR: u32 = 0o755;
 /// How many symlinks one resolution may pass through before it counts as a loop (Linux's
 /// own limit).
 const MAX_SYMLINK_HOPS: usize = 40;
+/// The largest `manifest.json` read into memory when the release index does not give its
+/// size: a real one is a few MiB (one entry per file).
+const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Options for [`extract_archive_with`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,8 +79,74 @@ pub fn extract_archive_with(
     dest_dir: &Path,
     options: &ExtractOptions,
 ) -> Result<ExtractReport> {
+    with_cleanup(dest_dir, || extract_into(archive, dest_dir, options, None))
+}
+
+/// What the signed release index declares about a runtime archive.
+#[derive(Debug, Clone, Default)]
+pub struct Declared {
+    /// sha256 and size of the archive's manifest.json (the index's `manifest` ObjectRef), when
+    /// known.
+    pub manifest: Option<ObjectRef>,
+    /// The index's unpacked_size: the most bytes of files the extraction may write.
+    pub unpacked_size: Option<u64>,
+}
+
+/// Extracts a runtime archive into `staging` (absent or an empty folder), writing nothing its
+/// manifest does not declare, and returns the manifest once every file verified against it.
+///
+/// The archive's first member must be `manifest.json` (see [`crate::pack_tar_zst`]). It is
+/// read into memory, at most `declared.manifest`'s size (else 64 MiB), checked against
+/// `declared.manifest`, parsed, checked for `target`, and its files' total against
+/// `declared.unpacked_size`, all before anything is written. Every later member gets the
+/// checks of [`extract_archive_with`] and: a folder only when a listed file lies in it; a
+/// file, hardlink or symlink only when its path is listed, once; a file only when its size
+/// is the listed one, refused before it is created, and never written past that size; the
+/// bytes written never more than the declared total (the manifest's own when
+/// `declared.unpacked_size` is `None`). So the disk holds at most the manifest, the listed
+/// files and their folders. At the end every listed file is verified ([`verify_dir`]), so a
+/// missing or different file is refused too. On any error everything written is removed.
+pub fn extract_runtime(
+    archive: &Path,
+    staging: &Path,
+    target: Target,
+    declared: &Declared,
+) -> Result<Manifest> {
+    with_cleanup(staging, || {
+        let mut rules = RuntimeRules {
+            archive,
+            target,
+            declared,
+            allowed: None,
+        };
+        extract_into(
+            archive,
+            staging,
+            &ExtractOptions::default(),
+            Some(&mut rules),
+        )?;
+        let manifest = rules
+            .allowed
+            .ok_or_else(|| Error::ManifestMissing {
+                archive: archive.to_path_buf(),
+            })?
+            .manifest;
+        let report = verify_dir(staging, &manifest);
+        if !report.is_ok() {
+            return Err(Error::VerifyFailed {
+                dir: staging.to_path_buf(),
+                report: report.to_string(),
+            });
+        }
+        Ok(manifest)
+    })
+}
+
+/// Prepares `dest_dir`, runs `extract` into it, and removes everything written when that
+/// fails.
+fn with_cleanup<T>(dest_dir: &Path, extract: impl FnOnce() -> Result<T>) -> Result<T> {
     let created_dest = prepare_destination(dest_dir)?;
-    let result = extract_into(archive, dest_dir, options);
+    let result = extract();
     if result.is_err() {
         // Best effort: the caller's error is the interesting one, not a failed cleanup.
         // `remove_dir_all` does not follow symlinks, so it cannot delete outside `dest_dir`.
@@ -125,10 +203,226 @@ enum Written {
     Symlink(String),
 }
 
+/// What a runtime archive may write: once its manifest is read, only the listed files at
+/// their listed sizes, the folders they lie in, and no more bytes than declared.
+struct RuntimeRules<'a> {
+    archive: &'a Path,
+    target: Target,
+    declared: &'a Declared,
+    /// `None` until the manifest, the first member, has been read.
+    allowed: Option<Allowed>,
+}
+
+struct Allowed {
+    manifest: Manifest,
+    /// Listed paths not extracted yet, with their listed sizes.
+    files: HashMap<Vec<String>, u64>,
+    /// Every folder a listed path lies in.
+    folders: HashSet<Vec<String>>,
+    /// The most bytes of files the extraction may write, and who declared it.
+    limit: u64,
+    limit_by: &'static str,
+    /// Bytes of files admitted so far (each file is admitted at its listed size and never
+    /// written past it).
+    admitted_bytes: u64,
+}
+
+impl RuntimeRules<'_> {
+    /// Reads the first member, which must be `manifest.json`, into memory and checks it; the
+    /// bytes to write come back. Nothing of the archive is on disk yet when this refuses.
+    fn read_manifest(
+        &mut self,
+        member: &str,
+        components: &[String],
+        entry_type: tar::EntryType,
+        entry: &mut impl Read,
+        size: u64,
+    ) -> Result<Vec<u8>> {
+        let archive = self.archive.to_path_buf();
+        if components != [MANIFEST_FILE] {
+            return Err(Error::ManifestNotFirst {
+                archive,
+                member: member.to_owned(),
+            });
+        }
+        if !is_regular_file(entry_type) {
+            return Err(Error::UnsafeMember {
+                archive,
+                member: member.to_owned(),
+                reason: "is not a regular file; a runtime archive's manifest is one".to_owned(),
+            });
+        }
+        let declared = self.declared.manifest.as_ref();
+        match declared {
+            Some(declared) if size != declared.size => {
+                return Err(Error::ManifestNotDeclared {
+                    archive,
+                    detail: format!(
+                        "it is {size} bytes, the release index declares {}",
+                        declared.size
+                    ),
+                })
+            }
+            None if size > MAX_MANIFEST_BYTES => {
+                return Err(Error::ManifestTooLarge {
+                    archive,
+                    size,
+                    limit: MAX_MANIFEST_BYTES,
+                })
+            }
+            _ => {}
+        }
+        let mut bytes = Vec::new();
+        entry
+            .take(size)
+            .read_to_end(&mut bytes)
+            .map_err(|source| Error::ArchiveRead {
+                archive: archive.clone(),
+                source,
+            })?;
+        if bytes.len() as u64 != size {
+            return Err(Error::ArchiveRead {
+                archive,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "member `{member}` is cut off: {} of {size} bytes",
+                        bytes.len()
+                    ),
+                ),
+            });
+        }
+        if let Some(declared) = declared {
+            let actual = runtime_spec::Sha256::from_bytes(sha2::Sha256::digest(&bytes).into());
+            if actual != declared.sha256 {
+                return Err(Error::ManifestNotDeclared {
+                    archive,
+                    detail: format!(
+                        "its sha256 is {actual}, the release index declares {}",
+                        declared.sha256
+                    ),
+                });
+            }
+        }
+        let manifest = Manifest::from_json(&bytes).map_err(|source| Error::ManifestInvalid {
+            path: archive.clone(),
+            source,
+        })?;
+        if manifest.target != self.target {
+            return Err(Error::WrongTarget {
+                archive,
+                expected: self.target,
+                found: manifest.target,
+            });
+        }
+        // Summed without overflow: a hostile manifest may list sizes near u64::MAX.
+        let listed = manifest
+            .files
+            .iter()
+            .fold(0u64, |sum, file| sum.saturating_add(file.size));
+        let (limit, limit_by) = match self.declared.unpacked_size {
+            Some(declared) if listed > declared => {
+                return Err(Error::UnpackedTooLarge {
+                    archive,
+                    limit: declared,
+                    limit_by: "release index",
+                    found: listed,
+                })
+            }
+            Some(declared) => (declared, "release index"),
+            None => (listed, "manifest"),
+        };
+        let mut files = HashMap::with_capacity(manifest.files.len());
+        let mut folders = HashSet::new();
+        for file in &manifest.files {
+            let components: Vec<String> = file.path.split('/').map(str::to_owned).collect();
+            for depth in 1..components.len() {
+                if !folders.contains(&components[..depth]) {
+                    folders.insert(components[..depth].to_vec());
+                }
+            }
+            files.insert(components, file.size);
+        }
+        self.allowed = Some(Allowed {
+            manifest,
+            files,
+            folders,
+            limit,
+            limit_by,
+            admitted_bytes: 0,
+        });
+        Ok(bytes)
+    }
+
+    /// Admits a member after the manifest, or refuses it before anything of it is written.
+    /// For a regular file, the most bytes its copy may write comes back.
+    fn admit(
+        &mut self,
+        member: &str,
+        components: &[String],
+        entry_type: tar::EntryType,
+        size: u64,
+    ) -> Result<Option<u64>> {
+        let allowed = self
+            .allowed
+            .as_mut()
+            .expect("the manifest is read before any other member is admitted");
+        let undeclared = |folder| Error::UndeclaredMember {
+            archive: self.archive.to_path_buf(),
+            member: member.to_owned(),
+            folder,
+        };
+        if entry_type.is_dir() {
+            return if allowed.folders.contains(components) {
+                Ok(None)
+            } else {
+                Err(undeclared(true))
+            };
+        }
+        let regular = is_regular_file(entry_type);
+        if !(regular || entry_type.is_symlink() || entry_type.is_hard_link()) {
+            // Devices, fifos and the like: the generic checks refuse them by kind.
+            return Ok(None);
+        }
+        // Removed on admission: each listed path is extracted at most once.
+        let Some(listed) = allowed.files.remove(components) else {
+            return Err(undeclared(false));
+        };
+        if !regular {
+            // Links write no bytes; verification checks what they lead to.
+            return Ok(None);
+        }
+        if size != listed {
+            return Err(Error::MemberSize {
+                archive: self.archive.to_path_buf(),
+                member: member.to_owned(),
+                size: Some(size),
+                declared: listed,
+            });
+        }
+        let total = allowed.admitted_bytes.saturating_add(size);
+        if total > allowed.limit {
+            return Err(Error::UnpackedTooLarge {
+                archive: self.archive.to_path_buf(),
+                limit: allowed.limit,
+                limit_by: allowed.limit_by,
+                found: total,
+            });
+        }
+        allowed.admitted_bytes = total;
+        Ok(Some(listed))
+    }
+}
+
+fn is_regular_file(entry_type: tar::EntryType) -> bool {
+    entry_type.is_file() || entry_type.is_contiguous() || entry_type.is_gnu_sparse()
+}
+
 fn extract_into(
     archive: &Path,
     dest_dir: &Path,
     options: &ExtractOptions,
+    mut rules: Option<&mut RuntimeRules<'_>>,
 ) -> Result<ExtractReport> {
     let mut tar = open_archive(archive)?;
     let read_error = |source| Error::ArchiveRead {
@@ -175,28 +469,65 @@ fn extract_into(
             continue;
         }
         let target = join(dest_dir, &components);
+        let expected_size = entry.size();
+        let mut size_limit = expected_size;
+        if let Some(rules) = rules.as_deref_mut() {
+            if rules.allowed.is_none() {
+                let bytes = rules.read_manifest(
+                    &member,
+                    &components,
+                    entry_type,
+                    &mut entry,
+                    expected_size,
+                )?;
+                let mode = normalized_mode(entry.header().mode().map_err(read_error)?);
+                let mtime = entry.header().mtime().ok();
+                let size = bytes.len() as u64;
+                write_file(&target, mode, mtime, &mut &bytes[..], size, read_error)?;
+                written.insert(components, Written::File);
+                report.n_files += 1;
+                report.unpacked_bytes += size;
+                continue;
+            }
+            if let Some(listed) = rules.admit(&member, &components, entry_type, expected_size)? {
+                size_limit = listed;
+            }
+        }
 
         if entry_type.is_dir() {
             ensure_dir(dest_dir, &components, &mut written, &mut report)?;
-        } else if entry_type.is_file() || entry_type.is_contiguous() || entry_type.is_gnu_sparse() {
+        } else if is_regular_file(entry_type) {
             ensure_dir(dest_dir, parent(&components), &mut written, &mut report)?;
             let mode = normalized_mode(entry.header().mode().map_err(read_error)?);
-            let expected_size = entry.size();
             let mtime = entry.header().mtime().ok();
-            let mut file = create_new_file(&target, mode)?;
-            let copied = copy_member(&mut entry, &mut file, read_error, io_at(&target))?;
+            let written_file =
+                write_file(&target, mode, mtime, &mut entry, size_limit, read_error)?;
+            let Some(copied) = written_file else {
+                // More data than the header gives (and, in a runtime archive, than the
+                // manifest lists); nothing beyond the limit was written.
+                return Err(if rules.is_some() {
+                    Error::MemberSize {
+                        archive: archive.to_path_buf(),
+                        member,
+                        size: None,
+                        declared: size_limit,
+                    }
+                } else {
+                    let message = format!(
+                        "member `{member}` holds more than the {size_limit} bytes its header gives"
+                    );
+                    read_error(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        message,
+                    ))
+                });
+            };
             if copied != expected_size {
                 return Err(read_error(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
                     format!("member `{member}` is cut off: {copied} of {expected_size} bytes"),
                 )));
             }
-            if let Some(mtime) = mtime {
-                let mtime = filetime::FileTime::from_unix_time(mtime as i64, 0);
-                filetime::set_file_handle_times(&file, None, Some(mtime))
-                    .map_err(io_at(&target))?;
-            }
-            set_mode(&file, &target, mode)?;
             written.insert(components, Written::File);
             report.n_files += 1;
             report.unpacked_bytes += copied;
@@ -300,13 +631,39 @@ pub(crate) fn open_archive(archive: &Path) -> Result<tar::Archive<Box<dyn Read>>
     Ok(tar::Archive::new(reader))
 }
 
-/// Copies a member's data, keeping apart the archive's read errors and the disk's write errors.
+/// Creates `target` (never an existing file, never through a symlink) with `mode` and
+/// `mtime` and copies at most `limit` bytes of `data` into it: `Ok(None)` when `data` holds
+/// more, before any byte beyond the limit is written (the caller's cleanup removes the file).
+fn write_file(
+    target: &Path,
+    mode: u32,
+    mtime: Option<u64>,
+    data: &mut impl Read,
+    limit: u64,
+    on_read: impl Fn(std::io::Error) -> Error,
+) -> Result<Option<u64>> {
+    let mut file = create_new_file(target, mode)?;
+    let Some(copied) = copy_member(data, &mut file, limit, on_read, io_at(target))? else {
+        return Ok(None);
+    };
+    if let Some(mtime) = mtime {
+        let mtime = filetime::FileTime::from_unix_time(mtime as i64, 0);
+        filetime::set_file_handle_times(&file, None, Some(mtime)).map_err(io_at(target))?;
+    }
+    set_mode(&file, target, mode)?;
+    Ok(Some(copied))
+}
+
+/// Copies a member's data, at most `limit` bytes, keeping apart the archive's read errors and
+/// the disk's write errors. `Ok(None)` when the member holds more than `limit` bytes: the
+/// read that would pass the limit is not written.
 pub(crate) fn copy_member(
     reader: &mut impl Read,
     writer: &mut impl Write,
+    limit: u64,
     on_read: impl Fn(std::io::Error) -> Error,
     on_write: impl FnOnce(std::io::Error) -> Error,
-) -> Result<u64> {
+) -> Result<Option<u64>> {
     let mut buffer = vec![0u8; 64 * 1024];
     let mut copied = 0u64;
     loop {
@@ -316,12 +673,15 @@ pub(crate) fn copy_member(
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(error) => return Err(on_read(error)),
         };
+        if copied + n as u64 > limit {
+            return Ok(None);
+        }
         if let Err(error) = writer.write_all(&buffer[..n]) {
             return Err(on_write(error));
         }
         copied += n as u64;
     }
-    Ok(copied)
+    Ok(Some(copied))
 }
 
 fn read_up_to(reader: &mut impl Read, buffer: &mut [u8]) -> std::io::Result<usize> {
@@ -598,6 +958,23 @@ mod tests {
             let got = member_components(raw.as_bytes()).ok().map(|c| c.join("/"));
             assert_eq!(got.as_deref(), expected, "{raw:?}");
         }
+    }
+
+    #[test]
+    fn a_copy_stops_before_the_first_byte_beyond_its_limit() {
+        let read_error = |source| Error::ArchiveRead {
+            archive: PathBuf::from("a.tar"),
+            source,
+        };
+        let write_error = |source| Error::io(Path::new("out"), source);
+        let data = [7u8; 100];
+        let mut out = Vec::new();
+        let copied = copy_member(&mut &data[..], &mut out, 99, read_error, write_error).unwrap();
+        assert_eq!(copied, None);
+        assert!(out.len() <= 99, "{} bytes written", out.len());
+        let mut out = Vec::new();
+        let copied = copy_member(&mut &data[..], &mut out, 100, read_error, write_error).unwrap();
+        assert_eq!((copied, out.len()), (Some(100), 100));
     }
 
     #[test]

@@ -1,13 +1,14 @@
-//! Atomic runtime installation: check space → extract into a staging folder → verify every
-//! file against the manifest → promote by rename. Never a half runtime. The folder this works
-//! in is described in `docs/runtime-contract.md` ("The runtimes folder").
+//! Atomic runtime installation: check space → extract into a staging folder, writing only what
+//! the archive's manifest lists, and verify every file against it → promote by rename. Never a
+//! half runtime. The folder this works in is described in `docs/runtime-contract.md` ("The
+//! runtimes folder").
 
 use std::path::{Path, PathBuf};
 
-use runtime_spec::{layout, Manifest, Target};
+use runtime_spec::{Manifest, Target};
 
 use crate::error::{Error, Result};
-use crate::{extract_archive, free_space, verify_dir};
+use crate::{extract_runtime, free_space, Declared};
 
 /// Unpacked runtimes are a few times their `.tar.zst`; refuse early rather than fill the disk.
 const UNPACK_FACTOR: u64 = 6;
@@ -62,34 +63,14 @@ pub fn install_archive(
     result
 }
 
-/// Extracts `archive` into `staging` (absent or empty), then checks its `manifest.json` is for
-/// `target` and every file matches it. The caller removes `staging` on error and promotes it
-/// on success ([`install_archive`] does both; the updater names its own staging folder).
+/// Extracts the runtime `archive` into `staging` (absent or empty), checking its manifest is
+/// for `target` before anything else is written and every file against it:
+/// [`extract_runtime`] with nothing declared beyond the archive, whose own manifest then
+/// bounds what is written. On error `staging` is emptied (removed when this created it); the
+/// caller promotes it on success ([`install_archive`] does; the updater names its own staging
+/// folder).
 pub fn extract_and_verify(archive: &Path, staging: &Path, target: Target) -> Result<Manifest> {
-    extract_archive(archive, staging)?;
-    let manifest_path = staging.join(layout::MANIFEST_FILE);
-    let bytes = fs_err::read(&manifest_path).map_err(|_| Error::ManifestMissing {
-        archive: archive.to_path_buf(),
-    })?;
-    let manifest = Manifest::from_json(&bytes).map_err(|source| Error::ManifestInvalid {
-        path: manifest_path.clone(),
-        source,
-    })?;
-    if manifest.target != target {
-        return Err(Error::WrongTarget {
-            archive: archive.to_path_buf(),
-            expected: target,
-            found: manifest.target,
-        });
-    }
-    let report = verify_dir(staging, &manifest);
-    if !report.is_ok() {
-        return Err(Error::VerifyFailed {
-            dir: staging.to_path_buf(),
-            report: report.to_string(),
-        });
-    }
-    Ok(manifest)
+    extract_runtime(archive, staging, target, &Declared::default())
 }
 
 /// Two renames: the old runtime (if any) moves aside, the new one moves in, the old is removed.

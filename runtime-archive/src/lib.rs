@@ -8,17 +8,20 @@
 //! Choices worth knowing:
 //! - A symlink to a file appears in the manifest under its own path with the content, size
 //!   and executable bit of its target ([`build_manifest_files`]); symlinks to folders are not
-//!   listed. [`verify_dir`] follows symlinks and [`verify_archive`] resolves them inside the
+//!   listed, so a runtime archive cannot hold one ([`pack_tar_zst`] refuses it in a runtime
+//!   tree). [`verify_dir`] follows symlinks and [`verify_archive`] resolves them inside the
 //!   archive, so both agree.
 //! - [`pack_tar_zst`] puts the folder's children at the archive root (no top-level folder),
-//!   so `manifest.json` sits at the root where [`verify_archive`] looks for it.
+//!   so `manifest.json` sits at the root where [`verify_archive`] looks for it, and packs it
+//!   first, so [`extract_runtime`] knows what the archive may write before it writes anything.
 //! - zstd multithreading gives the same bytes for any worker count >= 1 but different bytes
 //!   from single-threaded mode; [`PackOptions::zstd_workers`] must be fixed per pipeline.
 //! - Install flow for the shell: [`free_space`] → [`download_resumable`] (keeps a
 //!   `.part` across failures and restarts, resumes with HTTP ranges, retries transient
 //!   errors; [`download_verified`] is the one-shot variant the xtask uses) →
-//!   [`verify_archive`] → [`extract_archive`] into a staging folder → [`verify_dir`] →
-//!   promote by rename; [`install_archive`] does the last four steps for a local archive.
+//!   [`verify_archive`] → [`extract_runtime`] into a staging folder (only what the manifest
+//!   lists, then [`verify_dir`]) → promote by rename; [`install_archive`] does the last steps
+//!   for a local archive.
 
 mod download;
 mod error;
@@ -34,7 +37,9 @@ mod verify;
 
 pub use download::{download_verified, Downloaded, Progress};
 pub use error::{Error, Result};
-pub use extract::{extract_archive, extract_archive_with, ExtractOptions, ExtractReport};
+pub use extract::{
+    extract_archive, extract_archive_with, extract_runtime, Declared, ExtractOptions, ExtractReport,
+};
 pub use http::RetryPolicy;
 pub use install::{extract_and_verify, install_archive, InstallReport};
 pub use pack::{pack_tar_zst, PackOptions, PackReport, DEFAULT_ZSTD_LEVEL};

@@ -5,10 +5,18 @@
 //! symlink targets, plus the options: entries sorted by path bytes, folders included,
 //! uid/gid 0, no user/group names, one mtime for all, modes 0644/0755, no xattrs or PAX
 //! records (long names use GNU `L`/`K` records, always), a fixed zstd level and worker count.
+//!
+//! A runtime tree (one with a root `manifest.json`) is packed the way
+//! [`crate::extract_runtime`] reads it: `manifest.json` is the first member, before the sorted
+//! rest, so the extractor knows what the archive may write before it writes anything; folders
+//! that hold no file or symlink are left out and symlinks to folders refused, since the
+//! manifest lists neither and the extractor refuses what the manifest does not list.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+
+use runtime_spec::layout::MANIFEST_FILE;
 
 use crate::error::{io_at, Error, Result};
 use crate::extract::{resolve_symlink, MODE_DIR, MODE_EXECUTABLE, MODE_REGULAR};
@@ -87,7 +95,9 @@ enum Item {
 /// give byte-identical archives, wherever they are and whatever their mtimes, owners or
 /// other mode bits. Symlinks are stored as symlinks and must be relative and resolve inside
 /// the tree; hardlinked files are stored as separate files; special files are refused.
-/// Both outputs are written to temp files and renamed into place.
+/// Both outputs are written to temp files and renamed into place. A runtime tree (with a root
+/// `manifest.json`) packs its manifest first, leaves out folders that hold no file or
+/// symlink, and refuses symlinks to folders (see the module documentation).
 pub fn pack_tar_zst(src_dir: &Path, out_file: &Path, options: &PackOptions) -> Result<PackReport> {
     let items = collect_items(src_dir)?;
 
@@ -324,6 +334,66 @@ fn collect_items(src_dir: &Path) -> Result<Vec<(String, Item)>> {
         }
     }
     items.sort_by(|(a, _), (b, _)| a.as_bytes().cmp(b.as_bytes()));
+    let is_runtime = items
+        .iter()
+        .any(|(relative, item)| relative == MANIFEST_FILE && matches!(item, Item::File { .. }));
+    if is_runtime {
+        items = runtime_items(src_dir, items, &links)?;
+    }
+    Ok(items)
+}
+
+/// The sorted items of a runtime tree as [`crate::extract_runtime`] accepts them: the
+/// manifest first, no folder without a file or symlink below it, no symlink to a folder.
+fn runtime_items(
+    src_dir: &Path,
+    mut items: Vec<(String, Item)>,
+    links: &HashMap<Vec<String>, String>,
+) -> Result<Vec<(String, Item)>> {
+    let folders: HashSet<&str> = items
+        .iter()
+        .filter(|(_, item)| matches!(item, Item::Dir))
+        .map(|(relative, _)| relative.as_str())
+        .collect();
+    for (relative, item) in &items {
+        let Item::Symlink { target } = item else {
+            continue;
+        };
+        let components: Vec<String> = relative.split('/').map(str::to_owned).collect();
+        let resolved = resolve_symlink(&components, target, links)
+            .expect("escaping symlinks were refused above")
+            .join("/");
+        if resolved.is_empty() || folders.contains(resolved.as_str()) {
+            return Err(Error::Unpackable {
+                path: src_dir.join(relative),
+                reason: format!(
+                    "symlink to the folder `{target}`; a runtime's manifest lists only files, so its archive cannot hold it: replace the link with the folder's files or remove it"
+                ),
+            });
+        }
+    }
+    // The folders above each file or symlink; walking up stops at a folder already found,
+    // since everything above it was found with it.
+    let mut holding: HashSet<String> = HashSet::new();
+    for (relative, item) in &items {
+        if matches!(item, Item::Dir) {
+            continue;
+        }
+        let mut end = relative.len();
+        while let Some(slash) = relative[..end].rfind('/') {
+            if !holding.insert(relative[..slash].to_owned()) {
+                break;
+            }
+            end = slash;
+        }
+    }
+    items.retain(|(relative, item)| !matches!(item, Item::Dir) || holding.contains(relative));
+    let manifest = items
+        .iter()
+        .position(|(relative, _)| relative == MANIFEST_FILE)
+        .expect("a runtime tree has a manifest");
+    let manifest = items.remove(manifest);
+    items.insert(0, manifest);
     Ok(items)
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests for runtime-archive: real loopback HTTP, hostile archives, packing.
 
+mod declared;
 mod download;
 mod extract;
 mod install;

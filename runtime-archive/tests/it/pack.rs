@@ -224,3 +224,60 @@ fn unpackable_trees_are_refused_and_nothing_is_written() {
         assert_eq!(list_dir(&out), Vec::<String>::new(), "{name}: leftovers");
     }
 }
+
+/// A runtime tree (one with a root manifest.json) packs as `extract_runtime` reads it: the
+/// manifest first, no folder that holds no file, no symlink to a folder. Other trees keep
+/// their empty folders.
+#[cfg(unix)]
+#[test]
+fn a_runtime_tree_packs_its_manifest_first_and_only_what_it_can_list() {
+    let (first, _second) = two_trees();
+    let src = first.path().join("runtime");
+    std::fs::create_dir_all(src.join("empty/nested")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let paths_of = |archive: &Path| -> Vec<String> {
+        let decoded = zstd::decode_all(std::fs::File::open(archive).unwrap()).unwrap();
+        let mut tar = tar::Archive::new(&decoded[..]);
+        tar.entries()
+            .unwrap()
+            .map(|entry| String::from_utf8(entry.unwrap().path_bytes().into_owned()).unwrap())
+            .collect()
+    };
+
+    let plain = out.path().join("plain.tar.zst");
+    pack_tar_zst(&src, &plain, &options(0)).unwrap();
+    let paths = paths_of(&plain);
+    assert!(paths.contains(&"web/assets".to_owned()), "{paths:?}");
+    assert!(paths.contains(&"empty/nested".to_owned()), "{paths:?}");
+
+    let manifest = manifest_with(build_manifest_files(&src).unwrap());
+    std::fs::write(src.join("manifest.json"), manifest.to_json()).unwrap();
+    let runtime = out.path().join("runtime.tar.zst");
+    let report = pack_tar_zst(&src, &runtime, &options(0)).unwrap();
+    let paths = paths_of(&runtime);
+    assert_eq!(paths[0], "manifest.json");
+    let mut sorted = paths[1..].to_vec();
+    sorted.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    assert_eq!(paths[1..], sorted[..]);
+    for empty in ["web", "web/assets", "empty", "empty/nested"] {
+        assert!(!paths.contains(&empty.to_owned()), "{empty}: {paths:?}");
+    }
+    assert!(paths.contains(&"python/bin".to_owned()), "{paths:?}");
+    assert_eq!(
+        report.n_dirs as usize,
+        paths.iter().filter(|p| src.join(p).is_dir()).count()
+    );
+    // Same tree, same bytes.
+    let again = out.path().join("again.tar.zst");
+    assert_eq!(
+        pack_tar_zst(&src, &again, &options(0)).unwrap().sha256,
+        report.sha256
+    );
+
+    std::os::unix::fs::symlink("../python", src.join("app/python")).unwrap();
+    let error = pack_tar_zst(&src, &out.path().join("linked.tar.zst"), &options(0)).unwrap_err();
+    assert!(
+        matches!(&error, Error::Unpackable { path, reason } if path.ends_with("app/python") && reason.contains("symlink to the folder")),
+        "{error:?}"
+    );
+}
