@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use runtime_archive::{ExpectedFile, Progress, RetryPolicy};
-use runtime_spec::{ReleaseIndex, Variant, Version};
+use runtime_spec::{IndexEntry, ReleaseIndex, Variant, Version};
 
 use crate::delta;
 use crate::error::{Error, Result};
@@ -240,7 +240,7 @@ pub fn check_and_install(
     on_stage(Stage::Installing {
         version: version.clone(),
     });
-    install_pending(store, &archive, &version, variant)?;
+    install_pending(store, &archive, entry, variant)?;
     Ok(Outcome::Installed {
         version,
         transfer: Transfer {
@@ -254,21 +254,29 @@ pub fn check_and_install(
     })
 }
 
-/// Extracts `archive` into `staging-<version>`, verifies every file against its manifest (and
-/// that it is `version` of `variant`), then renames it to `pending`. On failure the staging
+/// Extracts `archive` into `staging-<version>`, writing only what the manifest the index names
+/// declares (its first member, checked against `entry.manifest`, bounded by
+/// `entry.unpacked_size`), verifies every file (and that it is `entry.version` of `variant`),
+/// shares unchanged files with `current`, then renames it to `pending`. On failure the staging
 /// folder is removed and `pending` is whatever it was.
 pub fn install_pending(
     store: &mut Store,
     archive: &std::path::Path,
-    version: &Version,
+    entry: &IndexEntry,
     variant: Variant,
 ) -> Result<()> {
+    let version = &entry.version;
     let staging_name = format!("staging-{version}");
     let staging = store.slot(&staging_name);
     let _ = std::fs::remove_dir_all(&staging);
     let result = (|| {
         store.step("extract");
-        let manifest = runtime_archive::extract_and_verify(archive, &staging, store.target())?;
+        let declared = runtime_archive::Declared {
+            manifest: Some(entry.manifest.clone()),
+            unpacked_size: Some(entry.unpacked_size),
+        };
+        let manifest =
+            runtime_archive::extract_runtime(archive, &staging, store.target(), &declared)?;
         if manifest.runtime_version != *version || manifest.variant() != variant {
             return Err(Error::BadEntry {
                 reason: format!(

@@ -485,3 +485,32 @@ fn unchanged_files_on_another_volume_are_copied_and_the_log_says_so() {
     assert!(stdout.contains("LAUNCHED 0.2.0 "), "{stdout}");
     world.data.assert_user_data_intact();
 }
+
+/// The signed index names a manifest the archive does not start with: the archive path refuses
+/// it at its first member, before any file is written, and the installed runtime keeps running.
+#[test]
+fn an_archive_whose_manifest_is_not_the_declared_one_is_refused_before_extraction() {
+    let world = World::with_v1();
+    let borrowed_files = files("print('v2')\n", "mid-1");
+    let borrowed: Vec<(&str, &[u8])> = borrowed_files
+        .iter()
+        .map(|(path, bytes)| (path.as_str(), bytes.as_slice()))
+        .collect();
+    let mut v2 = world.release.runtime_with("0.2.0", &borrowed);
+    v2.manifest.sha256 = sha256_hex(b"another manifest").parse().unwrap();
+    world.release.publish(CHANNEL, 200, vec![(TARGET, v2)]);
+    let run = world.install_delta();
+    assert!(!run.ok, "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("not the one the release index declares"),
+        "{}",
+        run.stderr
+    );
+    assert!(!world
+        .data
+        .runtime_children()
+        .iter()
+        .any(|name| name.starts_with("staging-")));
+    world.expect_launch("0.1.0");
+}
