@@ -44,6 +44,9 @@ pub struct Shell {
     update_source: Option<updater::UpdateSource>,
     /// The updater's sentence for the user (a rollback), shown on the next UI.
     notice: Mutex<Option<String>>,
+    /// Banners of this session (banner id, sentence): an update or an engine switch is ready.
+    /// Shown when they happen if the UI is up, and again whenever the engine's page loads.
+    banners: Mutex<Vec<(&'static str, String)>>,
     /// The background update check runs once per process.
     update_check_started: AtomicBool,
 }
@@ -95,6 +98,7 @@ impl Shell {
             store: Mutex::new(store),
             update_source,
             notice: Mutex::new(None),
+            banners: Mutex::new(Vec::new()),
             update_check_started: AtomicBool::new(false),
             inner: Mutex::new(Inner {
                 phase: Phase::Discovering,
@@ -141,6 +145,14 @@ impl Shell {
     /// The updater's notice for this session (a rollback happened), if any.
     pub fn notice(&self) -> Option<String> {
         self.notice
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// This session's banners (id, sentence), for the engine's page when it loads.
+    pub fn banners(&self) -> Vec<(&'static str, String)> {
+        self.banners
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
@@ -307,6 +319,7 @@ fn install_runtime(app: &AppHandle, generation: u64) {
                             updater::Stage::CheckingIndex => InstallProgress::CheckingIndex,
                             updater::Stage::Downloading {
                                 version,
+                                method,
                                 downloaded,
                                 total,
                                 bytes_per_second,
@@ -321,6 +334,7 @@ fn install_runtime(app: &AppHandle, generation: u64) {
                                 }
                                 InstallProgress::Downloading {
                                     version,
+                                    method,
                                     downloaded,
                                     total,
                                     bytes_per_second: bytes_per_second.map(|b| b as u64),
@@ -377,6 +391,7 @@ fn check_for_updates_in_background(app: &AppHandle) {
     if shell.update_check_started.swap(true, Ordering::SeqCst) {
         return;
     }
+    let app = app.clone();
     let shell = Arc::clone(&shell);
     spawn_named("update-check", move || {
         let shell_version = shell_version();
@@ -393,15 +408,23 @@ fn check_for_updates_in_background(app: &AppHandle) {
             &mut |_| {},
         );
         shell.log_store_notes(store);
-        shell.log.line(&match result {
-            Ok(updater::Outcome::Installed { version, .. }) => {
-                format!(
-                    "update check: runtime {version} downloaded; it is used from the next start"
-                )
+        drop(guard);
+        // The Installed line names the method, the bytes, the files fetched and reused, and
+        // why a delta was not used.
+        shell.log.line(&match &result {
+            Ok(outcome @ updater::Outcome::Installed { .. }) => {
+                format!("update check: {outcome}; it is used from the next start")
             }
             Ok(outcome) => format!("update check: {outcome}"),
             Err(error) => format!("update check: {error}"),
         });
+        if let Ok(updater::Outcome::Installed { version, transfer }) = &result {
+            show_notice(
+                &app,
+                runtime_update::UPDATE_NOTICE_ID,
+                &runtime_update::update_ready_notice(version, transfer),
+            );
+        }
     });
 }
 
@@ -469,9 +492,9 @@ pub fn set_compute_engine(app: &AppHandle, device: DevicePreference) -> Result<S
         shell.log_store_notes(store);
         drop(guard);
         let notice = match &result {
-            Ok(updater::Outcome::Installed { .. }) => Some(
-                "The new engine is downloaded and checked; it is used from the next start of Tokenizer Studio.".to_owned(),
-            ),
+            Ok(updater::Outcome::Installed { transfer, .. }) => {
+                Some(runtime_update::switch_ready_notice(transfer))
+            }
             Ok(_) => None,
             Err(error) => Some(format!("The engine could not be switched: {error}")),
         };
@@ -480,7 +503,7 @@ pub fn set_compute_engine(app: &AppHandle, device: DevicePreference) -> Result<S
             Err(error) => format!("compute switch: {error}"),
         });
         if let Some(notice) = notice {
-            show_notice(&app, &notice);
+            show_notice(&app, COMPUTE_NOTICE_ID, &notice);
         }
     });
     Ok(match device {
@@ -494,10 +517,16 @@ pub fn set_compute_engine(app: &AppHandle, device: DevicePreference) -> Result<S
 /// Id of the banner [`set_compute_engine`] shows when the switch finished.
 pub const COMPUTE_NOTICE_ID: &str = "tokenizer-studio-compute-notice";
 
-/// Shows `notice` over the engine's page if the window shows it now (the page is the
-/// engine's; the shell adds one dismissible element).
-fn show_notice(app: &AppHandle, notice: &str) {
+/// Shows `notice` as banner `id` over the engine's page: now if the window shows it, and
+/// whenever the page loads again this session (the page is the engine's; the shell adds one
+/// dismissible element per banner).
+fn show_notice(app: &AppHandle, id: &'static str, notice: &str) {
     let shell = app.state::<Arc<Shell>>();
+    {
+        let mut banners = shell.banners.lock().unwrap_or_else(|p| p.into_inner());
+        banners.retain(|(kept, _)| *kept != id);
+        banners.push((id, notice.to_owned()));
+    }
     let Some(window) = app.get_webview_window(MAIN_WINDOW) else {
         return;
     };
@@ -507,10 +536,11 @@ fn show_notice(app: &AppHandle, notice: &str) {
         .and_then(|url| origin_of(&url))
         .is_some_and(|origin| shell.is_engine_origin(&origin));
     if on_ui {
-        let _ = window.eval(runtime_update::notice_banner_script(
-            COMPUTE_NOTICE_ID,
-            notice,
-        ));
+        if let Err(error) = window.eval(runtime_update::notice_banner_script(id, notice)) {
+            shell
+                .log
+                .line(&format!("could not show the notice: {error}"));
+        }
     }
 }
 

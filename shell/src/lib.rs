@@ -82,17 +82,19 @@ pub fn run() {
             let origin = app::origin_of(payload.url()).unwrap_or_default();
             let shell = webview.state::<Arc<Shell>>();
             let what = if shell.is_engine_origin(&origin) {
-                // A rollback happened this session, or a new shell is ready: say so, in one
-                // sentence each, over the UI.
+                // A rollback happened this session, a new shell or engine is ready, an engine
+                // switch finished: say so, in one sentence each, over the UI.
                 let notices = [
                     (runtime_update::ROLLBACK_NOTICE_ID, shell.notice()),
                     (
                         shell_update::NOTICE_ID,
                         webview.state::<shell_update::ShellUpdates>().notice(),
                     ),
-                ];
+                ]
+                .into_iter()
+                .filter_map(|(id, notice)| Some((id, notice?)))
+                .chain(shell.banners());
                 for (id, notice) in notices {
-                    let Some(notice) = notice else { continue };
                     if let Err(error) =
                         webview.eval(runtime_update::notice_banner_script(id, &notice))
                     {

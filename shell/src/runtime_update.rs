@@ -1,10 +1,14 @@
 //! The shell's side of runtime installs and updates: the update source built into
-//! this binary, the background check setting, and the rollback notice banner. The moves
-//! themselves live in the `updater` crate ([`updater::Store`]).
+//! this binary, the background check setting, the notices (an update or an engine switch is
+//! ready, with its real download size; a rollback) and their banner. The moves themselves live
+//! in the `updater` crate ([`updater::Store`]).
 
 use std::path::Path;
 
-use updater::UpdateSource;
+use runtime_spec::Version;
+use updater::{Transfer, UpdateSource};
+
+use crate::view::transfer_phrase;
 
 /// Shell settings file in the data root; `{"check_for_updates": false}` turns the background
 /// update check off (so does `TOKENIZER_STUDIO_UPDATE_CHECK=0`).
@@ -68,10 +72,31 @@ pub(crate) fn check_enabled(env_value: Option<String>, data_root: &Path) -> bool
 
 /// Id of the rollback notice's banner.
 pub const ROLLBACK_NOTICE_ID: &str = "tokenizer-studio-shell-notice";
+/// Id of the banner saying the background check installed a runtime: its own, so it neither
+/// replaces nor is replaced by a rollback or engine-switch notice.
+pub const UPDATE_NOTICE_ID: &str = "tokenizer-studio-runtime-update";
+
+/// What the background check says when it installed `version`: "Engine 0.2.0 is ready (a 12 KB
+/// update). It is used from the next start."
+pub fn update_ready_notice(version: &Version, transfer: &Transfer) -> String {
+    format!(
+        "Engine {version} is ready ({}). It is used from the next start.",
+        transfer_phrase(transfer.method, transfer.download_bytes)
+    )
+}
+
+/// What the GPU/CPU switch says when the other engine was installed.
+pub fn switch_ready_notice(transfer: &Transfer) -> String {
+    format!(
+        "The new engine is downloaded and checked ({}); it is used from the next start of Tokenizer Studio.",
+        transfer_phrase(transfer.method, transfer.download_bytes)
+    )
+}
 
 /// JavaScript that shows `notice` as a dismissible bar with element id `id` over the engine's
-/// page (the page is the engine's; the shell adds this one element and nothing else). The
-/// rollback banner's test id is `shell-notice`; others are `<id>` itself.
+/// page (the page is the engine's; the shell adds this one element and nothing else). A bar
+/// with that id already there is replaced, so the newest sentence of each kind is shown once.
+/// The rollback banner's test id is `shell-notice`; others are `<id>` itself.
 pub fn notice_banner_script(id: &str, notice: &str) -> String {
     let text = serde_json::to_string(notice).expect("a string serialises");
     let id_json = serde_json::to_string(id).expect("a string serialises");
@@ -82,7 +107,7 @@ pub fn notice_banner_script(id: &str, notice: &str) -> String {
     };
     format!(
         r#"(() => {{
-  if (document.getElementById({id_json})) return;
+  document.getElementById({id_json})?.remove();
   const bar = document.createElement('div');
   bar.id = {id_json};
   bar.dataset.testid = {test_id};
@@ -147,6 +172,34 @@ mod tests {
         assert!(check_enabled(Some("1".into()), dir.path()));
         std::fs::write(dir.path().join(SETTINGS_FILE), b"not json").unwrap();
         assert!(check_enabled(None, dir.path()));
+    }
+
+    fn transfer(method: updater::Method, download_bytes: u64) -> Transfer {
+        Transfer {
+            method,
+            download_bytes,
+            fetched_files: 1,
+            reused_files: 5878,
+            reused_bytes: 420_000_000,
+            fallback: None,
+        }
+    }
+
+    #[test]
+    fn notices_name_the_real_download_size() {
+        let version: Version = "0.2.0".parse().unwrap();
+        assert_eq!(
+            update_ready_notice(&version, &transfer(updater::Method::Delta, 12_345)),
+            "Engine 0.2.0 is ready (a 12 KB update). It is used from the next start."
+        );
+        assert_eq!(
+            update_ready_notice(&version, &transfer(updater::Method::Archive, 1_234_567_890)),
+            "Engine 0.2.0 is ready (a 1.2 GB download). It is used from the next start."
+        );
+        assert_eq!(
+            switch_ready_notice(&transfer(updater::Method::Delta, 84_000_000)),
+            "The new engine is downloaded and checked (an 84 MB update); it is used from the next start of Tokenizer Studio."
+        );
     }
 
     #[test]

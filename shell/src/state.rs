@@ -54,7 +54,11 @@ pub enum InstallProgress {
     CheckingIndex,
     Downloading {
         version: Version,
+        /// The whole archive, or only the objects of the files that changed.
+        #[serde(serialize_with = "as_text")]
+        method: updater::Method,
         downloaded: u64,
+        /// What this install really transfers (the archive, or the objects and the manifest).
         total: u64,
         bytes_per_second: Option<u64>,
         seconds_left: Option<u64>,
@@ -73,13 +77,25 @@ impl std::fmt::Display for InstallProgress {
             InstallProgress::CheckingIndex => write!(f, "CheckingIndex"),
             InstallProgress::Downloading {
                 version,
+                method,
                 downloaded,
                 total,
                 ..
-            } => write!(f, "Downloading {version}: {downloaded}/{total} bytes"),
+            } => write!(
+                f,
+                "Downloading {version} by {method}: {downloaded}/{total} bytes"
+            ),
             InstallProgress::Installing { version } => write!(f, "Installing {version}"),
         }
     }
+}
+
+/// Serialises a value by its `Display` text (`delta`, `archive`).
+fn as_text<T: std::fmt::Display, S: serde::Serializer>(
+    value: &T,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
 }
 
 /// Why the launch stopped, one variant per error screen.
@@ -387,6 +403,7 @@ mod tests {
         );
         let downloading = InstallProgress::Downloading {
             version: "0.2.0".parse().unwrap(),
+            method: updater::Method::Archive,
             downloaded: 5,
             total: 10,
             bytes_per_second: Some(5),

@@ -5,7 +5,9 @@
 
 use std::path::PathBuf;
 
+use runtime_spec::Version;
 use serde::Serialize;
+use updater::{human_bytes, Method};
 
 use crate::discovery::{RejectReason, Rejection};
 use crate::state::{Failure, InstallProgress, Phase, StartStep};
@@ -123,17 +125,18 @@ pub fn view(phase: &Phase, context: &Context) -> View {
                 }
                 InstallProgress::Downloading {
                     version,
+                    method,
                     downloaded,
                     total,
                     bytes_per_second,
                     seconds_left,
                     choice,
                 } => {
-                    view.message = format!("Downloading the engine (version {version})…");
+                    view.message = downloading_message(version, *method, *total);
                     let mut line =
-                        format!("{} of {}", megabytes_1(*downloaded), megabytes_1(*total));
+                        format!("{} of {}", human_bytes(*downloaded), human_bytes(*total));
                     if let Some(speed) = bytes_per_second {
-                        line.push_str(&format!(" · {}/s", megabytes_1(*speed)));
+                        line.push_str(&format!(" · {}/s", human_bytes(*speed)));
                     }
                     if let Some(left) = seconds_left {
                         line.push_str(&format!(" · about {} left", duration_words(*left)));
@@ -161,9 +164,46 @@ pub fn view(phase: &Phase, context: &Context) -> View {
     view
 }
 
-/// `12.3 MB`: one decimal, decimal megabytes as download tools show them.
-fn megabytes_1(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1_000_000.0)
+/// The splash's sentence while a runtime downloads. `total` is what this install really
+/// transfers: the archive, or for an update only the changed files' objects and the manifest.
+pub fn downloading_message(version: &Version, method: Method, total: u64) -> String {
+    match method {
+        Method::Archive => format!(
+            "Downloading the engine (version {version}, {})…",
+            transfer_phrase(method, total)
+        ),
+        Method::Delta => format!(
+            "Updating the engine to version {version} ({}: only the files that changed)…",
+            transfer_phrase(method, total)
+        ),
+    }
+}
+
+/// "a 12 KB update" (only the changed files) or "a 105 MB download" (the whole engine):
+/// what an install transfers, in the words the splash and the notices use.
+pub fn transfer_phrase(method: Method, bytes: u64) -> String {
+    let noun = match method {
+        Method::Delta => "update",
+        Method::Archive => "download",
+    };
+    let size = human_bytes(bytes);
+    // "512 bytes" before a noun is a compound adjective: "a 512-byte update".
+    let size = match size.strip_suffix(" bytes") {
+        Some(number) => format!("{number}-byte"),
+        None => size,
+    };
+    format!("{} {size} {noun}", article_for_number(&size))
+}
+
+/// "an" before a number read aloud with a vowel first: 8, 8.5, 80–89, 800–899 (eight…),
+/// 11 (eleven) and 18 (eighteen); "a" before every other size `human_bytes` writes.
+fn article_for_number(text: &str) -> &'static str {
+    let whole: String = text.chars().take_while(char::is_ascii_digit).collect();
+    if whole.starts_with('8') || whole == "11" || whole == "18" {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 fn duration_words(seconds: u64) -> String {
@@ -377,6 +417,7 @@ mod tests {
     fn download_progress_in_words_and_a_fraction() {
         let phase = Phase::Installing(InstallProgress::Downloading {
             version: "0.2.0".parse().unwrap(),
+            method: Method::Archive,
             downloaded: 25_000_000,
             total: 100_000_000,
             bytes_per_second: Some(5_000_000),
@@ -387,11 +428,15 @@ mod tests {
         });
         let shown = view(&phase, &context(false));
         assert_eq!(shown.phase, "installing");
+        assert_eq!(
+            shown.message,
+            "Downloading the engine (version 0.2.0, a 100 MB download)…"
+        );
         assert_eq!(shown.progress, Some(0.25));
         assert_eq!(
             shown.details,
             [
-                "25.0 MB of 100.0 MB · 5.0 MB/s · about 2 min left",
+                "25 MB of 100 MB · 5.0 MB/s · about 2 min left",
                 "NVIDIA GeForce RTX 4090, driver 580.76.05 → GPU engine, 3.1 GB download"
             ]
         );
@@ -406,6 +451,48 @@ mod tests {
             .message
             .starts_with("Could not reach http://x/runtime-beta.json: refused."));
         assert_eq!(failed.actions[0].id, "retry");
+    }
+
+    #[test]
+    fn an_update_is_worded_by_what_it_really_downloads() {
+        // A delta's total is the changed files' objects and the manifest, not the archive.
+        let phase = Phase::Installing(InstallProgress::Downloading {
+            version: "0.2.0".parse().unwrap(),
+            method: Method::Delta,
+            downloaded: 4_000,
+            total: 12_345,
+            bytes_per_second: None,
+            seconds_left: None,
+            choice: None,
+        });
+        let shown = view(&phase, &context(false));
+        assert_eq!(
+            shown.message,
+            "Updating the engine to version 0.2.0 (a 12 KB update: only the files that changed)…"
+        );
+        assert_eq!(shown.details, ["4.0 KB of 12 KB"]);
+        assert_eq!(shown.progress, Some(4_000.0 / 12_345.0));
+    }
+
+    #[test]
+    fn transfer_sizes_read_as_a_phrase_with_the_right_article() {
+        for (method, bytes, phrase) in [
+            (Method::Delta, 12_345, "a 12 KB update"),
+            (Method::Delta, 1_234_567_890, "a 1.2 GB update"),
+            (Method::Archive, 105_369_509, "a 105 MB download"),
+            (Method::Delta, 8_400_000, "an 8.4 MB update"),
+            (Method::Delta, 11_200, "an 11 KB update"),
+            (Method::Delta, 18_000_000, "an 18 MB update"),
+            (Method::Archive, 83_000_000, "an 83 MB download"),
+            (Method::Archive, 812_000_000, "an 812 MB download"),
+            (Method::Delta, 110_000, "a 110 KB update"),
+            (Method::Delta, 180_000, "a 180 KB update"),
+            (Method::Delta, 1_100_000, "a 1.1 MB update"),
+            (Method::Delta, 512, "a 512-byte update"),
+            (Method::Delta, 8, "an 8-byte update"),
+        ] {
+            assert_eq!(transfer_phrase(method, bytes), phrase, "{bytes}");
+        }
     }
 
     fn action_ids(view: &View) -> Vec<(&str, bool)> {

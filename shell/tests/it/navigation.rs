@@ -19,13 +19,7 @@ const UI_TIMEOUT: Duration = Duration::from_secs(120);
 /// `__main__.py` (a new file, not an edit of the hard link), before the app is served.
 fn redirecting_runtime(runtime: &Path, into: &Path) -> PathBuf {
     let copy = into.join("runtime-redirecting");
-    let status = std::process::Command::new("cp")
-        .arg("-al")
-        .arg(runtime)
-        .arg(&copy)
-        .status()
-        .unwrap();
-    assert!(status.success(), "cp -al failed");
+    support::linked_copy(runtime, &copy);
     let main = copy.join("app").join("app").join("__main__.py");
     std::fs::remove_file(&main).unwrap();
     std::fs::write(

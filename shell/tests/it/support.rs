@@ -57,28 +57,37 @@ pub fn scratch(name: &str) -> tempfile::TempDir {
         .unwrap()
 }
 
-/// A hard-linked copy of `runtime` whose engine prints `message` to stderr and exits 1.
-///
-/// Files are replaced, never edited (they are hard links into the real runtime). The shell
-/// checks only the manifest's schema and target at launch, so the changed file needs no new
-/// hash. The unchecked-hash `.pyc` of `__main__` is removed, or Python would keep running the
-/// compiled original without looking at the source.
-pub fn broken_runtime(runtime: &Path, into: &Path, message: &str) -> PathBuf {
-    let copy = into.join("runtime-broken");
+/// `runtime` copied to `copy` as hard links (instant, and no disk for a 400 MB runtime): a
+/// file of the copy is changed by replacing it ([`replace_file`]), never by editing it.
+pub fn linked_copy(runtime: &Path, copy: &Path) {
     let status = Command::new("cp")
         .arg("-al")
         .arg(runtime)
-        .arg(&copy)
+        .arg(copy)
         .status()
         .unwrap();
-    assert!(status.success(), "cp -al failed");
-    let main = copy.join("app").join("app").join("__main__.py");
-    std::fs::remove_file(&main).unwrap();
-    std::fs::write(
-        &main,
+    assert!(status.success(), "cp -al {} failed", runtime.display());
+}
+
+/// Writes `bytes` as a new file at `path`, first unlinking what is there (which may be a hard
+/// link into the real runtime, whose bytes must not change).
+pub fn replace_file(path: &Path, bytes: impl AsRef<[u8]>) {
+    let _ = std::fs::remove_file(path);
+    std::fs::write(path, bytes).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+}
+
+/// A hard-linked copy of `runtime` whose engine prints `message` to stderr and exits 1.
+///
+/// The shell checks only the manifest's schema and target at launch, so the changed file
+/// needs no new hash. The unchecked-hash `.pyc` of `__main__` is removed, or Python would keep
+/// running the compiled original without looking at the source.
+pub fn broken_runtime(runtime: &Path, into: &Path, message: &str) -> PathBuf {
+    let copy = into.join("runtime-broken");
+    linked_copy(runtime, &copy);
+    replace_file(
+        &copy.join("app").join("app").join("__main__.py"),
         format!("import sys\nprint({message:?}, file=sys.stderr)\nsys.exit(1)\n"),
-    )
-    .unwrap();
+    );
     let cache = copy.join("app").join("app").join("__pycache__");
     if let Ok(entries) = std::fs::read_dir(&cache) {
         for entry in entries.flatten() {

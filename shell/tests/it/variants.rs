@@ -104,13 +104,7 @@ fn stand_in(
     serve: &Path,
 ) -> (PathBuf, Manifest) {
     let copy = work.join(format!("stand-in-{variant}"));
-    let status = std::process::Command::new("cp")
-        .arg("-al")
-        .arg(runtime)
-        .arg(&copy)
-        .status()
-        .unwrap();
-    assert!(status.success(), "cp -al failed");
+    support::linked_copy(runtime, &copy);
     // Hard links into the real runtime: replace, never edit.
     std::fs::remove_file(copy.join(layout::MANIFEST_FILE)).unwrap();
     let requirements = match variant.accelerator {
