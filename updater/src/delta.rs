@@ -191,7 +191,15 @@ fn fetch_manifest(
         .client(&url)
         .map_err(|error| format!("the HTTP client could not be set up ({error})"))?;
     let packed = index::fetch_small(&client, &url, reference.packed_size)
-        .map_err(|error| format!("the manifest could not be fetched: {error}"))?;
+        .map_err(|error| match error {
+            // A release folder published without its object store: nothing is wrong with the
+            // server, the archive is the way to this runtime.
+            Error::HttpStatus { status: 404, .. } => {
+                "the release publishes no object for its manifest (no object store beside the index)"
+                    .to_owned()
+            }
+            error => format!("the manifest could not be fetched: {error}"),
+        })?;
     let mut bytes = Vec::with_capacity(reference.size as usize);
     objects::unpack_object(&packed[..], &mut bytes, reference.size, &reference.sha256).map_err(
         |error| match error {

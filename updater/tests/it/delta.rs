@@ -514,3 +514,16 @@ fn an_archive_whose_manifest_is_not_the_declared_one_is_refused_before_extractio
         .any(|name| name.starts_with("staging-")));
     world.expect_launch("0.1.0");
 }
+
+#[test]
+fn a_release_without_an_object_store_is_fetched_as_an_archive_and_the_log_says_why() {
+    let world = World::with_v1();
+    world.publish("0.2.0", 200, &files("print('v2')\n", "mid-1"));
+    std::fs::remove_dir_all(world.release.serve_dir().join(layout::OBJECTS_DIR)).unwrap();
+    let run = world.install_delta();
+    assert!(run.ok, "{}{}", run.stdout, run.stderr);
+    assert!(transfer(&run).starts_with("archive "), "{}", run.stdout);
+    let reason = run.line("FALLBACK ").unwrap();
+    assert!(reason.contains("no object store"), "{reason}");
+    world.expect_launch("0.2.0");
+}
