@@ -69,6 +69,12 @@ pub fn runtime_signed(plan: &Plan, signer: &dyn RuntimeSigner) -> Result<Runtime
             plan.version, plan.source_date_epoch, plan.zstd_level
         ),
         format!("archive:{}", plan.archive.display()),
+        // The archive's member order and the manifest's object sizes come from the toolchain
+        // itself: a runtime packed by an older one is rebuilt, not reused.
+        format!(
+            "format:manifest-first:objects-zstd-{}",
+            runtime_archive::objects::OBJECT_ZSTD_LEVEL
+        ),
         format!("signing:{}", signer.stamp()),
     ]
     .join("\n");
@@ -135,15 +141,20 @@ pub fn runtime_signed(plan: &Plan, signer: &dyn RuntimeSigner) -> Result<Runtime
     let mut files = runtime_archive::build_manifest_files(&staging)
         .with_context(|| format!("hashing the files of {}", staging.display()))?;
     // Every file's object for the release's store, packed once per content across builds,
-    // versions and variants; the manifest records each object's size.
+    // versions and variants; the manifest records each object's size. Packing is CPU-bound and
+    // each object is its own single-threaded zstd frame, so every core helps and the worker
+    // count never changes the bytes (docs/decisions/0020-object-store-delta-updates.md).
     let store = object_store(plan);
-    runtime_archive::objects::pack_objects(&staging, &mut files, &store, 2).with_context(|| {
-        format!(
-            "packing the objects of {} into {}",
-            staging.display(),
-            store.display()
-        )
-    })?;
+    let workers = std::thread::available_parallelism().map_or(2, usize::from);
+    runtime_archive::objects::pack_objects(&staging, &mut files, &store, workers).with_context(
+        || {
+            format!(
+                "packing the objects of {} into {}",
+                staging.display(),
+                store.display()
+            )
+        },
+    )?;
     let manifest = Manifest {
         schema_version: MANIFEST_SCHEMA_VERSION,
         app_id: runtime_spec::APP_ID.into(),

@@ -132,7 +132,7 @@ fn macos_arm64_runtime_gets_darwin_wheels_with_synthetic_pbs_on_loopback() {
 
 /// A Windows release cross-assembled here with a self-signed Authenticode certificate: every
 /// PE file of the runtime (interpreter, DLLs, `.pyd`) is signed by osslsigncode before the
-/// manifest is written, so the manifest and archive describe the signed bytes.
+/// manifest is written, so the manifest, archive and objects describe the signed bytes.
 #[test]
 fn windows_x64_release_gets_win_amd64_wheels_signed_with_synthetic_pbs_on_loopback() {
     if !test_support::slow_tests_enabled() {
@@ -183,7 +183,7 @@ fn windows_x64_release_gets_win_amd64_wheels_signed_with_synthetic_pbs_on_loopba
         &format!("pass:{password}"),
     ]);
     let p12 = std::fs::read(keys.path().join("signing.p12")).unwrap();
-    let (_out, runtime) = build_foreign_runtime_with_synthetic_pbs(
+    let (out, runtime) = build_foreign_runtime_with_synthetic_pbs(
         Target::WindowsX64,
         "release",
         &[
@@ -218,6 +218,8 @@ fn windows_x64_release_gets_win_amd64_wheels_signed_with_synthetic_pbs_on_loopba
             String::from_utf8_lossy(&output.stdout)
         );
     }
+    // The objects are of the signed files: the manifest hashed them after signing.
+    crate::objects::check_release_objects(out.path(), Target::WindowsX64);
 }
 
 /// The machine field of a PE file's COFF header.

@@ -10,6 +10,7 @@
 mod bench;
 mod foreign;
 mod lock;
+mod objects;
 mod pbs;
 mod plan;
 mod preflight;

@@ -1,5 +1,5 @@
-//! `cargo xtask release` for the host: the installable .deb, checksums, the signed index, and
-//! the installed shell updating itself.
+//! `cargo xtask release` for the host: the installable .deb, checksums, the signed index, the
+//! object store, and the installed shell updating itself.
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -12,7 +12,8 @@ use test_support::http::Server;
 use test_support::wait_until;
 
 /// The release's output folder after `cargo xtask release` for the host (dev channel, full
-/// bundle): a `.deb` that installs and runs, checksums, a signed index.
+/// bundle): a `.deb` that installs and runs, checksums, a signed index, every runtime file's
+/// object.
 #[test]
 fn release_produces_an_installable_deb_checksums_and_a_signed_index() {
     let Some(_lock) = host_build_lock() else {
@@ -46,6 +47,12 @@ fn release_produces_an_installable_deb_checksums_and_a_signed_index() {
         .status()
         .unwrap();
     assert!(status.success(), "sha256sum -c SHA256SUMS failed");
+
+    // The object store: the runtime's every file, and its manifest, once each as the index and
+    // manifest name them (SHA256SUMS lists none of them).
+    let published =
+        crate::objects::check_release_objects(out.path(), runtime_spec::Target::LinuxX64);
+    assert!(published.files > 1000, "{published:?}");
 
     // The index verifies with the reference minisign, and fails after a one-byte change.
     let index = dir.join("runtime-dev.json");

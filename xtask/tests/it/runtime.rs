@@ -1,19 +1,34 @@
 //! The host runtime: reproducible, verifiable, relocatable.
 
+use std::collections::BTreeSet;
 use std::process::Command;
 
+use crate::objects;
 use crate::support::{
     build_host_runtime, built_host_runtime, host_python, host_slow_test, http_get, root, run,
     shared_cache, xtask,
 };
 
+/// Two clean builds of one commit in two places give the same archive and pack the same
+/// object store, name for name and byte for byte; each store holds exactly the objects its
+/// manifest promises, which is what a release of that runtime publishes.
 #[test]
-fn two_checkouts_of_one_commit_build_identical_archives() {
+fn two_checkouts_of_one_commit_build_identical_archives_and_objects() {
     if !host_slow_test() {
         return;
     }
+    // Both checkouts of the commit the test started at, even if the repository moves on
+    // while the first one builds.
+    let head = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(head.status.success());
+    let commit = String::from_utf8(head.stdout).unwrap().trim().to_owned();
     let scratch = tempfile::tempdir().unwrap();
     let mut hashes = Vec::new();
+    let mut stores = Vec::new();
     for name in ["first checkout", "second/much-longer-checkout-path"] {
         let checkout = scratch.path().join(name);
         std::fs::create_dir_all(checkout.parent().unwrap()).unwrap();
@@ -24,11 +39,45 @@ fn two_checkouts_of_one_commit_build_identical_archives() {
             .status()
             .unwrap();
         assert!(status.success());
+        let status = Command::new("git")
+            .args(["checkout", "--quiet", "--detach", &commit])
+            .current_dir(&checkout)
+            .status()
+            .unwrap();
+        assert!(status.success());
         hashes.push(build_host_runtime(&checkout, &checkout.join("dist")));
+        let manifest_bytes =
+            std::fs::read(checkout.join("dist/runtime-linux-x64/manifest.json")).unwrap();
+        let manifest = runtime_spec::Manifest::from_json(&manifest_bytes).unwrap();
+        let manifest_sha256 = test_support::sha256_hex(&manifest_bytes).parse().unwrap();
+        let started = std::time::Instant::now();
+        let store = objects::store_listing(&checkout.join("target/runtime-build/objects"));
+        let listed: BTreeSet<String> = store.keys().cloned().collect();
+        assert_eq!(
+            listed,
+            objects::promised_paths(&manifest, &manifest_sha256),
+            "{name}: a clean build's object store must hold exactly its manifest's objects"
+        );
+        eprintln!(
+            "OBJECTS {name}: {} objects listed and hashed in {:.1} s",
+            store.len(),
+            started.elapsed().as_secs_f64()
+        );
+        stores.push(store);
     }
     assert_eq!(
         hashes[0], hashes[1],
         "the same commit built in two places must give the same archive"
+    );
+    let differing: Vec<&String> = stores[0]
+        .iter()
+        .filter(|(name, object)| stores[1].get(*name) != Some(object))
+        .map(|(name, _)| name)
+        .take(10)
+        .collect();
+    assert!(
+        differing.is_empty() && stores[0].len() == stores[1].len(),
+        "the same commit built in two places must pack the same objects; differing: {differing:?}"
     );
 }
 

@@ -356,6 +356,10 @@ fn windows_x64_torch_runtime_assembles_here_with_torch_cpu_wheels() {
         &public_key,
     )
     .expect("the index of both variants is signed");
+    // One object store for both variants: what they share (the interpreter, the engine, the
+    // base packages) is published once.
+    let published = crate::objects::check_release_objects(out.path(), Target::WindowsX64);
+    assert!(published.shared > 1000, "{published:?}");
     let site = runtime_spec::launch::join_relative(&runtime, Target::WindowsX64.site_packages());
     let dll = site.join("torch/lib/torch_cpu.dll");
     let head = std::fs::read(&dll).unwrap();
