@@ -726,6 +726,14 @@ impl fmt::Display for ReleasePlan {
         let mut variants = vec![self.build.variant.name()];
         variants.extend(self.variants.iter().map(|plan| plan.variant.name()));
         writeln!(f, "variants:          {}", variants.join(", "))?;
+        writeln!(
+            f,
+            "object store:      {}/{}/{}/ (one zstd-{} object per runtime file, for delta updates; not in SHA256SUMS)",
+            self.build.out_dir.display(),
+            self.build.version,
+            runtime_spec::layout::OBJECTS_DIR,
+            runtime_archive::objects::OBJECT_ZSTD_LEVEL
+        )?;
         writeln!(f, "bundle:            {}", self.bundle.name())?;
         let formats: Vec<&str> = self
             .formats
@@ -1034,6 +1042,7 @@ mod tests {
         assert!(release
             .to_string()
             .contains("variants:          linux-x64, linux-x64-torch-cuda"));
+        assert!(release.to_string().contains("object store:      "));
         let torch = &release.variants[0];
         assert_eq!(
             torch.lock_file.file_name().unwrap(),
