@@ -5,6 +5,7 @@ mod assemble;
 mod bench;
 mod bench_install;
 mod bench_shell;
+mod bench_update;
 mod bench_variants;
 mod bytecode;
 mod doctor;
@@ -114,13 +115,14 @@ enum Command {
     },
     /// Benchmarks: `runtime` (build speed, sizes, zstd levels; with `--profile`, the variants
     /// side by side), `startup` (cold start), `install` (first-run install from a loopback
-    /// server vs `tar --zstd -xf`), `shell` (release binary size, launch → UI ready, idle RSS).
+    /// server vs `tar --zstd -xf`), `update` (a runtime update as a delta vs the archive),
+    /// `shell` (release binary size, launch → UI ready, idle RSS).
     Bench {
         #[arg(value_enum)]
         what: BenchKind,
-        /// Measurements per case for `startup` (default 7), `install` (default 5), `shell`
-        /// (launches, default 5) and `runtime --profile` (cold starts, default 5); the median is
-        /// reported.
+        /// Measurements per case for `startup` (default 7), `install` (default 5), `update`
+        /// (updates per side and scenario, default 5), `shell` (launches, default 5) and
+        /// `runtime --profile` (cold starts, default 5); the median is reported.
         #[arg(long)]
         runs: Option<usize>,
         /// `runtime`: measure every variant of these profiles this host builds (`base`,
@@ -145,6 +147,14 @@ enum Command {
         /// `shell`: measure the existing release binary instead of building it first.
         #[arg(long)]
         no_build: bool,
+        /// `update`: a python-build-standalone archive (path or URL) of an earlier CPython
+        /// patch release of the runtime's minor version; scenario (c) updates from a runtime
+        /// built with it to the runtime's own interpreter.
+        #[arg(long, requires = "python_sha256_previous")]
+        python_archive_previous: Option<String>,
+        /// sha256 of `--python-archive-previous`.
+        #[arg(long, requires = "python_archive_previous")]
+        python_sha256_previous: Option<String>,
     },
     /// The installer process `bench install` measures (internal).
     #[command(hide = true, name = bench_install::CHILD_COMMAND)]
@@ -227,6 +237,10 @@ enum BenchKind {
     /// First-run install (signed index → download → extract → verify → settle) from a
     /// loopback server vs `tar --zstd -xf` of the same archive; peak RSS of both.
     Install,
+    /// A runtime update N → N+1 as a delta from the object store vs the full archive, from the
+    /// same installed N: one app file, one wheel, a Python patch release, and a synthetic
+    /// crossover; writes `bench-update.json`.
+    Update,
     /// The shell's release binary size (goal ≤ 12 MB), launch → UI ready, idle RSS (Linux).
     Shell,
 }
@@ -425,7 +439,25 @@ fn run(command: Command) -> Result<()> {
             out_dir,
             runtime,
             no_build,
+            python_archive_previous,
+            python_sha256_previous,
         } => {
+            let previous_python = python_archive_previous
+                .zip(python_sha256_previous)
+                .map(|(location, sha256)| bench_update::PreviousPython { location, sha256 });
+            if previous_python.is_some() {
+                anyhow::ensure!(
+                    matches!(what, BenchKind::Update),
+                    "--python-archive-previous and --python-sha256-previous are options of `cargo xtask bench update`"
+                );
+            }
+            let update_options = bench_update::UpdateBenchOptions {
+                runs: runs.unwrap_or(5),
+                previous_python,
+            };
+            if matches!(what, BenchKind::Update) {
+                bench_update::check_options(&update_options)?;
+            }
             if !profiles.is_empty() {
                 anyhow::ensure!(
                     matches!(what, BenchKind::Runtime),
@@ -452,6 +484,7 @@ fn run(command: Command) -> Result<()> {
                 BenchKind::Runtime => bench::runtime(&plan),
                 BenchKind::Startup => bench::startup(&plan, runs.unwrap_or(7)),
                 BenchKind::Install => bench_install::install(&plan, runs.unwrap_or(5)),
+                BenchKind::Update => bench_update::update(&plan, &update_options),
                 BenchKind::Shell => bench_shell::shell(
                     &plan,
                     &bench_shell::ShellBenchOptions {
