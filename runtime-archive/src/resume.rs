@@ -82,6 +82,7 @@ pub fn download_resumable(
         url,
         expected.size,
         Some(&sha256),
+        true,
         dest_file,
         policy,
         progress,
@@ -97,7 +98,9 @@ pub fn download_resumable(
 /// ranges, retries and size limit, and the `.part` becomes `dest_file` once it holds exactly
 /// `size` bytes, with no sha256 compared. Objects of the release's object store use it: they
 /// are named by the sha256 of the bytes they *unpack* to, which the caller verifies while
-/// unpacking (and deletes `dest_file` when they are wrong).
+/// unpacking (and deletes `dest_file` when they are wrong). Nor is `dest_file` flushed to disk:
+/// bytes a power loss cut short are refused by that check like any damaged ones, and an update
+/// fetching thousands of small objects does not wait for the disk thousands of times.
 pub fn download_resumable_sized(
     url: &str,
     size: u64,
@@ -105,13 +108,14 @@ pub fn download_resumable_sized(
     policy: &RetryPolicy,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<()> {
-    resumable(url, size, None, dest_file, policy, progress)
+    resumable(url, size, None, false, dest_file, policy, progress)
 }
 
 fn resumable(
     url: &str,
     size: u64,
     sha256: Option<&str>,
+    durable: bool,
     dest_file: &Path,
     policy: &RetryPolicy,
     progress: &mut dyn FnMut(Progress),
@@ -139,7 +143,7 @@ fn resumable(
         }
         let actual = part.sha256()?;
         if sha256.is_none_or(|sha256| actual == sha256) {
-            part.promote(dest_file, &dest_dir)?;
+            part.promote(dest_file, &dest_dir, durable)?;
             return Ok(());
         }
         let inherited = part.inherited;
@@ -317,16 +321,21 @@ impl Part {
         }
     }
 
-    /// Flushes the verified `.part` to disk and renames it onto `dest_file`.
-    fn promote(&mut self, dest_file: &Path, dest_dir: &Path) -> Result<()> {
-        let file = OpenOptions::new()
-            .write(true)
-            .open(&self.path)
-            .map_err(io_at(&self.path))?;
-        file.sync_all().map_err(io_at(&self.path))?;
-        drop(file);
+    /// Renames the complete `.part` onto `dest_file`; `durable` flushes it to disk first and
+    /// the rename after.
+    fn promote(&mut self, dest_file: &Path, dest_dir: &Path, durable: bool) -> Result<()> {
+        if durable {
+            let file = OpenOptions::new()
+                .write(true)
+                .open(&self.path)
+                .map_err(io_at(&self.path))?;
+            file.sync_all().map_err(io_at(&self.path))?;
+        }
         fs_err::rename(&self.path, dest_file).map_err(io_at(dest_file))?;
         self.state = None;
+        if !durable {
+            return Ok(());
+        }
         // Make the rename itself durable; not possible (nor needed) on every platform.
         #[cfg(unix)]
         if let Ok(dir) = File::open(dest_dir) {
