@@ -33,6 +33,12 @@ const MAX_SYMLINK_HOPS: usize = 40;
 /// The largest `manifest.json` read into memory when the release index does not give its
 /// size: a real one is a few MiB (one entry per file).
 const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
+/// The largest zstd window (log2 of its bytes) a `.tar.zst` may need: 128 MiB. The window is
+/// the memory the decoder holds; the packer's long-distance window is this size
+/// (`pack::ZSTD_WINDOW_LOG`), which is also the default limit of the zstd library and
+/// command-line tool, so `tar --zstd -xf` unpacks every archive we pack without extra flags.
+/// An archive that needs more is refused before anything is written.
+pub(crate) const MAX_ZSTD_WINDOW_LOG: u32 = 27;
 
 /// Options for [`extract_archive_with`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -609,15 +615,32 @@ pub(crate) fn open_archive(archive: &Path) -> Result<tar::Archive<Box<dyn Read>>
     let magic = &magic[..n];
     file.seek(SeekFrom::Start(0)).map_err(io_at(archive))?;
     let buffered = BufReader::with_capacity(256 * 1024, file);
-    let reader: Box<dyn Read> = if magic.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) {
-        Box::new(
-            zstd::stream::read::Decoder::with_buffer(buffered).map_err(|source| {
-                Error::ArchiveRead {
-                    archive: archive.to_path_buf(),
-                    source,
-                }
-            })?,
-        )
+    let read_error = |source| Error::ArchiveRead {
+        archive: archive.to_path_buf(),
+        source,
+    };
+    let reader: Box<dyn Read> = if magic.starts_with(&ZSTD_MAGIC) {
+        // The first frame's header says how much memory decoding takes: refuse a too-large
+        // window with a sentence that says so. Later frames (our packer writes one) meet the
+        // decoder's own limit.
+        if let Some(window) = zstd_window_size(magic) {
+            if window > 1 << MAX_ZSTD_WINDOW_LOG {
+                return Err(read_error(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "it needs a {} MiB zstd window to unpack, more than the {} MiB this \
+                         extractor allows, so it was not packed by this toolchain",
+                        window.div_ceil(1 << 20),
+                        1u64 << (MAX_ZSTD_WINDOW_LOG - 20)
+                    ),
+                )));
+            }
+        }
+        let mut decoder = zstd::stream::read::Decoder::with_buffer(buffered).map_err(read_error)?;
+        decoder
+            .window_log_max(MAX_ZSTD_WINDOW_LOG)
+            .map_err(read_error)?;
+        Box::new(decoder)
     } else if magic.starts_with(&[0x1F, 0x8B]) {
         // Multi-member so a gzip made of concatenated streams is read to its end.
         Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
@@ -629,6 +652,36 @@ pub(crate) fn open_archive(archive: &Path) -> Result<tar::Archive<Box<dyn Read>>
         });
     };
     Ok(tar::Archive::new(reader))
+}
+
+/// The first bytes of every zstd frame.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+
+/// The window size, in bytes, that the zstd frame at the start of `bytes` declares (RFC 8878,
+/// 3.1.1.1): from its window descriptor, or for a single-segment frame its content size.
+/// `None` when the header is cut off or is not a zstd frame's.
+pub(crate) fn zstd_window_size(bytes: &[u8]) -> Option<u64> {
+    let descriptor = *bytes.strip_prefix(&ZSTD_MAGIC)?.first()?;
+    let single_segment = descriptor & 0x20 != 0;
+    if !single_segment {
+        let window_descriptor = *bytes.get(ZSTD_MAGIC.len() + 1)?;
+        let window_log = 10 + u64::from(window_descriptor >> 3);
+        let base = 1u64 << window_log;
+        return Some(base + (base / 8) * u64::from(window_descriptor & 7));
+    }
+    let dictionary_id_bytes = [0, 1, 2, 4][usize::from(descriptor & 3)];
+    let content_size_bytes = [1, 2, 4, 8][usize::from(descriptor >> 6)];
+    let start = ZSTD_MAGIC.len() + 1 + dictionary_id_bytes;
+    let field = bytes.get(start..start + content_size_bytes)?;
+    let mut value = [0u8; 8];
+    value[..content_size_bytes].copy_from_slice(field);
+    let size = u64::from_le_bytes(value);
+    // A 2-byte field stores the size minus 256.
+    Some(if content_size_bytes == 2 {
+        size + 256
+    } else {
+        size
+    })
 }
 
 /// Creates `target` (never an existing file, never through a symlink) with `mode` and
@@ -975,6 +1028,43 @@ mod tests {
         let mut out = Vec::new();
         let copied = copy_member(&mut &data[..], &mut out, 100, read_error, write_error).unwrap();
         assert_eq!((copied, out.len()), (Some(100), 100));
+    }
+
+    #[test]
+    fn zstd_window_sizes_from_frame_headers() {
+        let frame = |rest: &[u8]| [&ZSTD_MAGIC[..], rest].concat();
+        // Window descriptor: exponent 17 → 2^27; mantissa 4 adds half of it.
+        assert_eq!(zstd_window_size(&frame(&[0x00, 17 << 3])), Some(1 << 27));
+        assert_eq!(
+            zstd_window_size(&frame(&[0x00, (18 << 3) | 4])),
+            Some((1 << 28) + (1 << 27))
+        );
+        // Single segment: the window is the content size (a 2-byte field adds 256).
+        assert_eq!(zstd_window_size(&frame(&[0x20, 200])), Some(200));
+        assert_eq!(zstd_window_size(&frame(&[0x60, 0x00, 0x01])), Some(512));
+        assert_eq!(
+            zstd_window_size(&frame(&[0xA0, 0, 0, 0, 0x20])),
+            Some(1 << 29)
+        );
+        // With a 1-byte dictionary id before an 8-byte content size.
+        assert_eq!(
+            zstd_window_size(&frame(&[0xE1, 9, 0, 0, 0, 0, 1, 0, 0, 0])),
+            Some(1 << 32)
+        );
+        assert_eq!(zstd_window_size(&frame(&[0x00])), None);
+        assert_eq!(zstd_window_size(&frame(&[0xA0, 0, 0])), None);
+        assert_eq!(zstd_window_size(b"PK\x03\x04\x00\x00"), None);
+    }
+
+    #[test]
+    fn packed_archives_declare_the_window_the_extractor_allows() {
+        let tree = tempfile::tempdir().unwrap();
+        fs_err::write(tree.path().join("a"), b"a").unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let archive = out.path().join("a.tar.zst");
+        crate::pack_tar_zst(tree.path(), &archive, &crate::PackOptions::new(0)).unwrap();
+        let bytes = fs_err::read(&archive).unwrap();
+        assert_eq!(zstd_window_size(&bytes), Some(1 << MAX_ZSTD_WINDOW_LOG));
     }
 
     #[test]

@@ -267,6 +267,48 @@ fn truncated_archive_is_an_error_and_leaves_nothing() {
     assert!(!sb.dest.exists());
 }
 
+/// `data` as zstd frames of unknown size with a long-distance window of 2^`window_log` bytes:
+/// the header declares that window whatever the data's size, as a streaming packer writes it.
+fn zstd_with_window(data: &[u8], window_log: u32) -> Vec<u8> {
+    let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    encoder.long_distance_matching(true).unwrap();
+    encoder.window_log(window_log).unwrap();
+    std::io::Write::write_all(&mut encoder, data).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[test]
+fn an_archive_needing_a_larger_zstd_window_than_allowed_is_refused() {
+    let sb = sandbox();
+    let tar = raw_tar(&[file("a", b"hello")]);
+    // 2^28 bytes: one step past the 128 MiB window the extractor allows.
+    let wide = write(
+        &sb.archives.join("wide.tar.zst"),
+        &zstd_with_window(&tar, 28),
+    );
+    let error = extract_archive(&wide, &sb.dest).unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, Error::ArchiveRead { .. }), "{error:?}");
+    assert!(
+        message.contains("256 MiB zstd window") && message.contains("the 128 MiB"),
+        "{message}"
+    );
+    assert!(!sb.dest.exists());
+
+    // A later frame is held to the same limit by the decoder.
+    let mut two_frames = zstd_with_window(&tar[..512], 20);
+    two_frames.extend(zstd_with_window(&tar[512..], 28));
+    let late = write(&sb.archives.join("late.tar.zst"), &two_frames);
+    let error = extract_archive(&late, &sb.dest).unwrap_err();
+    assert!(matches!(error, Error::ArchiveRead { .. }), "{error:?}");
+    assert!(!sb.dest.exists());
+
+    // At the limit it unpacks.
+    let at_limit = write(&sb.archives.join("ok.tar.zst"), &zstd_with_window(&tar, 27));
+    extract_archive(&at_limit, &sb.dest).unwrap();
+    assert_eq!(std::fs::read(sb.dest.join("a")).unwrap(), b"hello");
+}
+
 fn benign_members(long_path: &str) -> Vec<Raw<'_>> {
     vec![
         dir("./"),

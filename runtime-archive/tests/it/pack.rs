@@ -166,6 +166,42 @@ fn multithreaded_zstd_is_deterministic_and_independent_of_worker_count() {
     );
 }
 
+#[test]
+fn repeats_beyond_the_level_window_are_found_and_unpack() {
+    // 4 MiB of noise twice: level 3's own window (2 MiB) cannot see the first copy from the
+    // second, the long-distance window can.
+    let tree = tempfile::tempdir().unwrap();
+    let mut state = 0x9e37_79b9_u32;
+    let noise: Vec<u8> = (0..4 * 1024 * 1024)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state & 0xff) as u8
+        })
+        .collect();
+    std::fs::write(tree.path().join("a.bin"), &noise).unwrap();
+    std::fs::write(tree.path().join("b.bin"), &noise).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    for workers in [0, 2] {
+        let archive = out.path().join(format!("twice-{workers}.tar.zst"));
+        let report = pack_tar_zst(tree.path(), &archive, &options(workers)).unwrap();
+        assert!(
+            report.size < noise.len() as u64 * 11 / 10,
+            "{} workers: {} bytes for two copies of {} bytes of noise",
+            workers,
+            report.size,
+            noise.len()
+        );
+        // The frame's window descriptor (the byte after the frame header descriptor): 2^27.
+        let bytes = std::fs::read(&archive).unwrap();
+        assert_eq!(10 + u32::from(bytes[5] >> 3), 27, "window log");
+        let dest = out.path().join(format!("unpacked-{workers}"));
+        extract_archive(&archive, &dest).unwrap();
+        assert!(std::fs::read(dest.join("b.bin")).unwrap() == noise);
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn pack_extract_verify_round_trip() {
