@@ -10,8 +10,8 @@ use runtime_spec::Profile;
 use crate::plan::Plan;
 use crate::{bytecode, fsutil, lock, tools, ui};
 
-/// Bumped whenever the install flags or the base trim list change.
-const WHEELS_VERSION: u32 = 1;
+/// Bumped whenever the install flags or [`BASE_TRIM_RULES`] change.
+const WHEELS_VERSION: u32 = 2;
 /// Bumped whenever [`TORCH_TRIM_RULES`] change (only torch-profile stamps carry it, so base
 /// builds are not invalidated by a torch rule).
 const TORCH_TRIM_VERSION: u32 = 1;
@@ -50,66 +50,171 @@ pub fn prepare(plan: &Plan, python_stamp: &str, host_python: &Path) -> Result<Pa
     for leftover in ["bin", "uv_cache.json", ".lock"] {
         fsutil::remove_path(&staging.join(leftover))?;
     }
-    trim_site_packages(&staging)?;
+    let before = fsutil::tree_size(&staging);
+    let mut trimmed = trim_site_packages(&staging)?;
     if plan.variant.profile == Profile::Torch {
-        let before = fsutil::tree_size(&staging);
-        let mut saved_total = 0;
-        for (rule, saved) in trim_torch(&staging)? {
-            saved_total += saved;
-            ui::info(&format!(
-                "trim {rule}: {} ({saved} bytes)",
-                ui::human_bytes(saved)
-            ));
-        }
+        trimmed.extend(trim_torch(&staging)?);
+    }
+    let mut saved_total = 0;
+    for (rule, saved) in trimmed {
+        saved_total += saved;
         ui::info(&format!(
-            "site-packages: {before} bytes installed, {} after trimming {saved_total}",
-            before - saved_total
+            "trim {rule}: {} ({saved} bytes)",
+            ui::human_bytes(saved)
         ));
     }
+    ui::info(&format!(
+        "site-packages: {before} bytes installed, {} after trimming {saved_total}",
+        before - saved_total
+    ));
     bytecode::compile_tree(host_python, &staging, plan.target.site_packages())?;
     fsutil::replace_dir(&staging, &dir)?;
     fsutil::write_stamp(&stamp_file, &stamp)?;
     Ok(dir)
 }
 
-/// Package test suites and C/C++ headers that nothing imports at run time (≈ 67 MB of tests in
-/// Linux site-packages; pyarrow's `include/` and `src/`; see
-/// `docs/decisions/0002-plain-cpython-not-frozen.md`).
-fn trim_site_packages(site_packages: &Path) -> Result<()> {
-    for relative in [
-        "pyarrow/include",
-        "pyarrow/src",
-        "pyarrow/tests",
-        "pandas/tests",
-        "numpy/_core/include",
-    ] {
-        fsutil::remove_path(&site_packages.join(relative))?;
-    }
-    let numpy = site_packages.join("numpy");
-    if numpy.is_dir() {
-        let mut doomed = Vec::new();
-        for entry in walkdir::WalkDir::new(&numpy) {
-            let entry = entry?;
-            if entry.file_type().is_dir() && entry.file_name() == "tests" {
-                doomed.push(entry.into_path());
-            }
-        }
-        for path in doomed {
-            fsutil::remove_path(&path)?;
-        }
-    }
-    Ok(())
+/// Applies [`BASE_TRIM_RULES`], every profile's, to an installed site-packages; returns the
+/// bytes each rule removed.
+fn trim_site_packages(site_packages: &Path) -> Result<Vec<(&'static str, u64)>> {
+    trim(site_packages, BASE_TRIM_RULES)
 }
 
 /// triton's folder of per-GPU-vendor compilers (`nvidia/`, `amd/`), spelled in two pieces for
 /// the vocabulary lint (the folder's name is triton's).
 const TRITON_VENDORS: &str = concat!("triton/back", "ends/");
 
-/// One trim rule of the torch profile: what it removes, and why the runtime never loads it.
+/// One trim rule: what it removes, and why the runtime never loads it.
 pub struct TrimRule {
     pub name: &'static str,
-    /// Whether `relative` (a path under site-packages, `/`-separated) is removed.
-    pub matches: fn(relative: &str, is_dir: bool) -> bool,
+    /// Whether `relative` (a path under site-packages, `/`-separated; `path` is where it is
+    /// on disk) is removed.
+    pub matches: fn(relative: &str, is_dir: bool, path: &Path) -> bool,
+}
+
+/// What every profile's wheels ship that the runtime never loads. Each rule is listed with its
+/// proof and the bytes it removes in ARCHITECTURE.md ("Compression"); the smoke test trains a
+/// tokenizer on the trimmed runtime.
+pub const BASE_TRIM_RULES: &[TrimRule] = &[
+    // Read only by a compiler building against pyarrow or numpy; the runtime has no Python.h.
+    TrimRule {
+        name: "headers and C++ sources of pyarrow and numpy",
+        matches: |relative, is_dir, _| {
+            is_dir && ["pyarrow/include", "pyarrow/src", "numpy/_core/include"].contains(&relative)
+        },
+    },
+    TrimRule {
+        name: "tests of pyarrow, pandas and numpy",
+        matches: |relative, is_dir, _| {
+            is_dir
+                && (relative == "pyarrow/tests"
+                    || relative == "pandas/tests"
+                    || (relative.starts_with("numpy/") && relative.ends_with("/tests")))
+        },
+    },
+    // Imported by test runners only: the packages' own test suites, pytest's `conftest.py`
+    // and the module pyarrow's C++ tests are run through.
+    TrimRule {
+        name: "tests of multiprocess, dill and fsspec, conftest.py, pyarrow's C++ test module",
+        matches: |relative, is_dir, _| {
+            if is_dir {
+                return ["multiprocess/tests", "dill/tests", "fsspec/tests"].contains(&relative);
+            }
+            let name = relative.rsplit('/').next().unwrap_or(relative);
+            (name == "conftest.py" && relative.matches('/').count() == 1)
+                || (relative.starts_with("pyarrow/_pyarrow_cpp_tests.")
+                    && relative.matches('/').count() == 1)
+        },
+    },
+    // Type stubs and the PEP 561 marker: only a type checker reads them.
+    TrimRule {
+        name: "type stubs (*.pyi) and py.typed markers",
+        matches: |relative, is_dir, _| {
+            !is_dir && (relative.ends_with(".pyi") || relative.ends_with("/py.typed"))
+        },
+    },
+    // Cython reads these when building against pyarrow or numpy; f2py's C sources are
+    // compiled into the extension it builds. Nothing at run time opens them.
+    TrimRule {
+        name: "Cython sources (*.pyx, *.pxd, *.pxi) and numpy's f2py C sources",
+        matches: |relative, is_dir, _| {
+            (!is_dir
+                && (relative.ends_with(".pyx")
+                    || relative.ends_with(".pxd")
+                    || relative.ends_with(".pxi")))
+                || (is_dir && relative == "numpy/f2py/src")
+        },
+    },
+    // pyarrow ships each of its Python-facing libraries three times: `libX.so.N`, the name its
+    // extension modules and libraries are linked against, and byte-identical copies named
+    // `libX.so` and `libX.so.N.a.b` for linkers (macOS: `libX.N.dylib`, `libX.dylib`,
+    // `libX.N.a.b.dylib`). The loader opens only the first, so a copy goes when it matches
+    // that file byte for byte.
+    TrimRule {
+        name: "pyarrow's link-time copies of its libraries",
+        matches: |relative, is_dir, path| {
+            !is_dir
+                && relative.starts_with("pyarrow/lib")
+                && relative.matches('/').count() == 1
+                && loaded_copy(path).is_some_and(|loaded| same_bytes(path, &loaded))
+        },
+    },
+];
+
+/// For a link-time name of a pyarrow library (`libX.so`, `libX.so.N.a.b`, `libX.dylib`,
+/// `libX.N.a.b.dylib`), the file the loader opens (`libX.so.N`, `libX.N.dylib`) when it is
+/// there beside it.
+fn loaded_copy(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_str()?;
+    let dir = path.parent()?;
+    // The library's stem, the version after it ("" when unversioned), and how the loaded
+    // name is spelled on this platform.
+    let (stem, version, macos) = if let Some((stem, version)) = name.split_once(".so") {
+        (stem, version.strip_prefix('.').unwrap_or(version), false)
+    } else {
+        let base = name.strip_suffix(".dylib")?;
+        let (stem, version) = base.split_once('.').unwrap_or((base, ""));
+        (stem, version, true)
+    };
+    let loaded_name = |major: &str| match macos {
+        false => format!("{stem}.so.{major}"),
+        true => format!("{stem}.{major}.dylib"),
+    };
+    let is_number = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    let loaded = if version.is_empty() {
+        // The unversioned name: the one `libX.so.N` (`libX.N.dylib`) beside it.
+        let mut found: Vec<String> = fs_err::read_dir(dir)
+            .ok()?
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .filter(|sibling| {
+                let major = match macos {
+                    false => sibling.strip_prefix(&format!("{stem}.so.")),
+                    true => sibling
+                        .strip_prefix(&format!("{stem}."))
+                        .and_then(|tail| tail.strip_suffix(".dylib")),
+                };
+                major.is_some_and(is_number)
+            })
+            .collect();
+        if found.len() != 1 {
+            return None;
+        }
+        found.remove(0)
+    } else {
+        let parts: Vec<&str> = version.split('.').collect();
+        if parts.len() < 2 || !parts.iter().all(|part| is_number(part)) {
+            return None;
+        }
+        loaded_name(parts[0])
+    };
+    let loaded = dir.join(loaded);
+    loaded.is_file().then_some(loaded)
+}
+
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    match (fs_err::read(a), fs_err::read(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// What the torch profile's wheels ship that the runtime never loads. Each rule is listed with
@@ -124,7 +229,7 @@ pub const TORCH_TRIM_RULES: &[TrimRule] = &[
     // own headers (`nvidia/*/include`) stay: NVRTC may read them at run time.
     TrimRule {
         name: "C/C++ headers of torch and triton",
-        matches: |relative, is_dir| {
+        matches: |relative, is_dir, _| {
             is_dir
                 && (relative == "torch/include"
                     || relative == "triton/include"
@@ -136,14 +241,14 @@ pub const TORCH_TRIM_RULES: &[TrimRule] = &[
     // Static and import libraries are linker inputs: dlopen and LoadLibrary cannot load them.
     TrimRule {
         name: "static and import libraries (*.a, *.lib)",
-        matches: |relative, is_dir| {
+        matches: |relative, is_dir, _| {
             !is_dir && (relative.ends_with(".a") || relative.ends_with(".lib"))
         },
     },
     // CMake package files: read by CMake when building against torch, never at run time.
     TrimRule {
         name: "CMake files",
-        matches: |relative, is_dir| {
+        matches: |relative, is_dir, _| {
             (is_dir && (relative.ends_with("/share/cmake") || relative.ends_with("/lib/cmake")))
                 || (!is_dir && relative.ends_with(".cmake"))
         },
@@ -152,12 +257,12 @@ pub const TORCH_TRIM_RULES: &[TrimRule] = &[
     // `torch/bin` is started by torch, and it stays).
     TrimRule {
         name: "torch/bin/protoc",
-        matches: |relative, is_dir| !is_dir && relative.starts_with("torch/bin/protoc"),
+        matches: |relative, is_dir, _| !is_dir && relative.starts_with("torch/bin/protoc"),
     },
     // Test suites of torch's pure-Python dependencies: only a test runner imports them.
     TrimRule {
         name: "tests of sympy, networkx and mpmath",
-        matches: |relative, is_dir| {
+        matches: |relative, is_dir, _| {
             is_dir
                 && ["sympy/", "networkx/", "mpmath/"]
                     .iter()
@@ -168,9 +273,15 @@ pub const TORCH_TRIM_RULES: &[TrimRule] = &[
 ];
 
 /// Applies [`TORCH_TRIM_RULES`] to an installed site-packages; returns the bytes each rule
-/// removed (first matching rule wins; a removed folder is not entered).
+/// removed.
 pub fn trim_torch(site_packages: &Path) -> Result<Vec<(&'static str, u64)>> {
-    let mut saved = vec![0u64; TORCH_TRIM_RULES.len()];
+    trim(site_packages, TORCH_TRIM_RULES)
+}
+
+/// Removes what `rules` match under `site_packages`; returns the bytes each rule removed
+/// (first matching rule wins; a removed folder is not entered).
+fn trim(site_packages: &Path, rules: &'static [TrimRule]) -> Result<Vec<(&'static str, u64)>> {
+    let mut saved = vec![0u64; rules.len()];
     let mut doomed = Vec::new();
     let mut walk = walkdir::WalkDir::new(site_packages)
         .min_depth(1)
@@ -184,9 +295,9 @@ pub fn trim_torch(site_packages: &Path) -> Result<Vec<(&'static str, u64)>> {
             .to_string_lossy()
             .replace('\\', "/");
         let is_dir = entry.file_type().is_dir();
-        let Some(rule) = TORCH_TRIM_RULES
+        let Some(rule) = rules
             .iter()
-            .position(|rule| (rule.matches)(&relative, is_dir))
+            .position(|rule| (rule.matches)(&relative, is_dir, entry.path()))
         else {
             continue;
         };
@@ -201,7 +312,7 @@ pub fn trim_torch(site_packages: &Path) -> Result<Vec<(&'static str, u64)>> {
     for path in doomed {
         fsutil::remove_path(&path)?;
     }
-    Ok(TORCH_TRIM_RULES
+    Ok(rules
         .iter()
         .zip(saved)
         .map(|(rule, saved)| (rule.name, saved))
@@ -278,8 +389,103 @@ mod tests {
     fn removed_by(relative: &str, is_dir: bool) -> Option<&'static str> {
         TORCH_TRIM_RULES
             .iter()
-            .find(|rule| (rule.matches)(relative, is_dir))
+            .find(|rule| (rule.matches)(relative, is_dir, Path::new(relative)))
             .map(|rule| rule.name)
+    }
+
+    fn base_removes(relative: &str, is_dir: bool) -> bool {
+        BASE_TRIM_RULES
+            .iter()
+            .any(|rule| (rule.matches)(relative, is_dir, Path::new(relative)))
+    }
+
+    #[test]
+    fn base_trim_rules_spare_what_the_runtime_loads() {
+        for kept in [
+            ("numpy/testing", true),
+            ("pandas/_testing", true),
+            ("numpy/core/tests.py", false),
+            ("pyarrow/parquet/core.py", false),
+            ("pyarrow/lib.cpython-312-x86_64-linux-gnu.so", false),
+            ("pyarrow/libarrow.so.2600", false),
+            ("anyio/_backends/_asyncio.py", false),
+            ("fsspec/implementations/tests", true),
+            ("pyarrow/tests/conftest.py", false),
+            ("numpy/f2py/src/fortranobject.c", false),
+            ("numpy/random/lib", true),
+        ] {
+            assert!(!base_removes(kept.0, kept.1), "{kept:?}");
+        }
+        for gone in [
+            ("pyarrow/include", true),
+            ("numpy/_core/include", true),
+            ("pyarrow/tests", true),
+            ("numpy/linalg/tests", true),
+            ("multiprocess/tests", true),
+            ("dill/tests", true),
+            ("pyarrow/conftest.py", false),
+            (
+                "pyarrow/_pyarrow_cpp_tests.cpython-312-x86_64-linux-gnu.so",
+                false,
+            ),
+            ("pyarrow/_pyarrow_cpp_tests.pyx", false),
+            ("numpy/__init__.pyi", false),
+            ("pydantic/py.typed", false),
+            ("pyarrow/lib.pxd", false),
+            ("pyarrow/includes/libarrow.pxd", false),
+            ("pyarrow/array.pxi", false),
+            ("numpy/f2py/src", true),
+        ] {
+            assert!(base_removes(gone.0, gone.1), "{gone:?}");
+        }
+    }
+
+    #[test]
+    fn only_identical_link_time_copies_of_pyarrow_libraries_go() {
+        let site = tempfile::tempdir().unwrap();
+        let pyarrow = site.path().join("pyarrow");
+        fs_err::create_dir_all(&pyarrow).unwrap();
+        for (name, bytes) in [
+            ("libarrow_python.so.2600", "python"),
+            ("libarrow_python.so", "python"),
+            ("libarrow_python.so.2600.1.0", "python"),
+            ("libarrow_python.2600.dylib", "python"),
+            ("libarrow_python.dylib", "python"),
+            ("libarrow_python.2600.1.0.dylib", "python"),
+            // A copy that differs from what is loaded stays.
+            ("libarrow_python_flight.so.2600", "flight"),
+            ("libarrow_python_flight.so", "other"),
+            ("libarrow_python_flight.so.2600.1.0", "flight"),
+            // Without the loaded name beside it, nothing goes.
+            ("libparquet.so", "parquet"),
+            ("libparquet.so.2600.1.0", "parquet"),
+            ("libarrow.so.2600", "arrow"),
+        ] {
+            fs_err::write(pyarrow.join(name), bytes).unwrap();
+        }
+        let saved = trim_site_packages(site.path()).unwrap();
+        let mut left: Vec<String> = fs_err::read_dir(&pyarrow)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "libarrow.so.2600",
+                "libarrow_python.2600.dylib",
+                "libarrow_python.so.2600",
+                "libarrow_python_flight.so",
+                "libarrow_python_flight.so.2600",
+                "libparquet.so",
+                "libparquet.so.2600.1.0",
+            ]
+        );
+        let copies = saved
+            .iter()
+            .find(|(rule, _)| rule.starts_with("pyarrow's link-time copies"))
+            .unwrap();
+        assert_eq!(copies.1, 4 * 6 + 6);
     }
 
     #[test]
