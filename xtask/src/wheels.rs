@@ -11,7 +11,7 @@ use crate::plan::Plan;
 use crate::{bytecode, fsutil, lock, tools, ui};
 
 /// Bumped whenever the install flags or [`BASE_TRIM_RULES`] change.
-const WHEELS_VERSION: u32 = 2;
+const WHEELS_VERSION: u32 = 3;
 /// Bumped whenever [`TORCH_TRIM_RULES`] change (only torch-profile stamps carry it, so base
 /// builds are not invalidated by a torch rule).
 const TORCH_TRIM_VERSION: u32 = 1;
@@ -144,6 +144,26 @@ pub const BASE_TRIM_RULES: &[TrimRule] = &[
                 || (is_dir && relative == "numpy/f2py/src")
         },
     },
+    // Arrow Flight, pyarrow's optional RPC framework (`pyarrow.show_info()` lists it as an
+    // optional module): its libraries are loaded only by `pyarrow._flight`, which only
+    // `pyarrow.flight` imports, and no module in the runtime imports that.
+    TrimRule {
+        name: "pyarrow's Flight RPC (pyarrow.flight and its libraries)",
+        matches: |relative, is_dir, _| {
+            !is_dir
+                && pyarrow_module_stem(relative).is_some_and(|stem| {
+                    [
+                        "flight",
+                        "_flight",
+                        "libarrow_flight",
+                        "libarrow_python_flight",
+                        "arrow_flight",
+                        "arrow_python_flight",
+                    ]
+                    .contains(&stem)
+                })
+        },
+    },
     // pyarrow ships each of its Python-facing libraries three times: `libX.so.N`, the name its
     // extension modules and libraries are linked against, and byte-identical copies named
     // `libX.so` and `libX.so.N.a.b` for linkers (macOS: `libX.N.dylib`, `libX.dylib`,
@@ -159,6 +179,17 @@ pub const BASE_TRIM_RULES: &[TrimRule] = &[
         },
     },
 ];
+
+/// For a file directly in `pyarrow/`, its name up to the first dot (`_flight` for
+/// `pyarrow/_flight.cpython-312-x86_64-linux-gnu.so`, `libarrow_s3` for
+/// `pyarrow/libarrow_s3.so.2600`).
+fn pyarrow_module_stem(relative: &str) -> Option<&str> {
+    let name = relative.strip_prefix("pyarrow/")?;
+    if name.contains('/') {
+        return None;
+    }
+    name.split('.').next()
+}
 
 /// For a link-time name of a pyarrow library (`libX.so`, `libX.so.N.a.b`, `libX.dylib`,
 /// `libX.N.a.b.dylib`), the file the loader opens (`libX.so.N`, `libX.N.dylib`) when it is
@@ -413,6 +444,11 @@ mod tests {
             ("pyarrow/tests/conftest.py", false),
             ("numpy/f2py/src/fortranobject.c", false),
             ("numpy/random/lib", true),
+            ("pyarrow/fs.py", false),
+            ("pyarrow/_fs.cpython-312-x86_64-linux-gnu.so", false),
+            ("pyarrow/_gcsfs.cpython-312-x86_64-linux-gnu.so", false),
+            ("pyarrow/libarrow_substrait.so.2600", false),
+            ("pyarrow/interchange/flight.py", false),
         ] {
             assert!(!base_removes(kept.0, kept.1), "{kept:?}");
         }
@@ -435,6 +471,13 @@ mod tests {
             ("pyarrow/includes/libarrow.pxd", false),
             ("pyarrow/array.pxi", false),
             ("numpy/f2py/src", true),
+            ("pyarrow/flight.py", false),
+            ("pyarrow/_flight.cpython-312-x86_64-linux-gnu.so", false),
+            ("pyarrow/_flight.cp312-win_amd64.pyd", false),
+            ("pyarrow/libarrow_flight.so.2600", false),
+            ("pyarrow/libarrow_flight.2600.dylib", false),
+            ("pyarrow/arrow_flight.dll", false),
+            ("pyarrow/libarrow_python_flight.so.2600", false),
         ] {
             assert!(base_removes(gone.0, gone.1), "{gone:?}");
         }
@@ -453,9 +496,12 @@ mod tests {
             ("libarrow_python.dylib", "python"),
             ("libarrow_python.2600.1.0.dylib", "python"),
             // A copy that differs from what is loaded stays.
-            ("libarrow_python_flight.so.2600", "flight"),
-            ("libarrow_python_flight.so", "other"),
-            ("libarrow_python_flight.so.2600.1.0", "flight"),
+            ("libarrow_python_parquet_encryption.so.2600", "encryption"),
+            ("libarrow_python_parquet_encryption.so", "other"),
+            (
+                "libarrow_python_parquet_encryption.so.2600.1.0",
+                "encryption",
+            ),
             // Without the loaded name beside it, nothing goes.
             ("libparquet.so", "parquet"),
             ("libparquet.so.2600.1.0", "parquet"),
@@ -475,8 +521,8 @@ mod tests {
                 "libarrow.so.2600",
                 "libarrow_python.2600.dylib",
                 "libarrow_python.so.2600",
-                "libarrow_python_flight.so",
-                "libarrow_python_flight.so.2600",
+                "libarrow_python_parquet_encryption.so",
+                "libarrow_python_parquet_encryption.so.2600",
                 "libparquet.so",
                 "libparquet.so.2600.1.0",
             ]
@@ -485,7 +531,7 @@ mod tests {
             .iter()
             .find(|(rule, _)| rule.starts_with("pyarrow's link-time copies"))
             .unwrap();
-        assert_eq!(copies.1, 4 * 6 + 6);
+        assert_eq!(copies.1, 4 * 6 + 10);
     }
 
     #[test]
