@@ -11,7 +11,7 @@ use crate::plan::Plan;
 use crate::{bytecode, fsutil, lock, tools, ui};
 
 /// Bumped whenever the install flags or [`BASE_TRIM_RULES`] change.
-const WHEELS_VERSION: u32 = 3;
+const WHEELS_VERSION: u32 = 4;
 /// Bumped whenever [`TORCH_TRIM_RULES`] change (only torch-profile stamps carry it, so base
 /// builds are not invalidated by a torch rule).
 const TORCH_TRIM_VERSION: u32 = 1;
@@ -162,6 +162,18 @@ pub const BASE_TRIM_RULES: &[TrimRule] = &[
                     ]
                     .contains(&stem)
                 })
+        },
+    },
+    // pyarrow's S3 filesystem: `pyarrow.fs` imports `pyarrow._s3fs` inside `try/except
+    // ImportError` and goes on without `S3FileSystem`, as in pyarrow builds without S3. The
+    // engine reads uploaded files from the local disk only, and nothing else in the runtime
+    // uses S3 through pyarrow.
+    TrimRule {
+        name: "pyarrow's S3 filesystem (pyarrow._s3fs and its library)",
+        matches: |relative, is_dir, _| {
+            !is_dir
+                && pyarrow_module_stem(relative)
+                    .is_some_and(|stem| ["_s3fs", "libarrow_s3", "arrow_s3"].contains(&stem))
         },
     },
     // pyarrow ships each of its Python-facing libraries three times: `libX.so.N`, the name its
@@ -478,6 +490,9 @@ mod tests {
             ("pyarrow/libarrow_flight.2600.dylib", false),
             ("pyarrow/arrow_flight.dll", false),
             ("pyarrow/libarrow_python_flight.so.2600", false),
+            ("pyarrow/_s3fs.cpython-312-darwin.so", false),
+            ("pyarrow/libarrow_s3.so.2600", false),
+            ("pyarrow/arrow_s3.dll", false),
         ] {
             assert!(base_removes(gone.0, gone.1), "{gone:?}");
         }
