@@ -140,8 +140,8 @@ fn warn_local_fallback(url: &str, error: &anyhow::Error) {
 /// Stamp of the stdlib bytecode compiled into the tree; a rebuilt tree invalidates it.
 pub const STDLIB_STAMP: &str = "stdlib-bytecode.stamp";
 
-/// Bumped whenever the trim list changes, so cached trees are rebuilt.
-const TRIM_VERSION: u32 = 1;
+/// Bumped whenever the trim list or [`STDLIB_TRIM_RULES`] change, so cached trees are rebuilt.
+const TRIM_VERSION: u32 = 2;
 
 /// Parts of a CPython tree a desktop runtime never uses (relative to `python/`).
 fn trim_list(target: Target) -> &'static [&'static str] {
@@ -181,8 +181,73 @@ fn trim_list(target: Target) -> &'static [&'static str] {
     }
 }
 
-/// Removes [`trim_list`], every `__pycache__` and every static library, and leaves an empty
-/// site-packages for the wheels stage.
+/// One trim rule of the standard library: what it removes, and why nothing imports it.
+pub struct StdlibTrimRule {
+    pub name: &'static str,
+    /// Whether `relative` (a path under the stdlib folder, `lib/python3.12` or `Lib`,
+    /// `/`-separated) is removed; on Windows extension modules are under `../DLLs`.
+    pub matches: fn(relative: &str, is_dir: bool) -> bool,
+}
+
+/// Extension modules that only CPython's own test suite (trimmed with `test/`) imports.
+const TEST_EXTENSIONS: &[&str] = &[
+    "_testcapi",
+    "_testinternalcapi",
+    "_testbuffer",
+    "_testclinic",
+    "_testmultiphase",
+    "_testsinglephase",
+    "_testimportmultiple",
+    "_ctypes_test",
+    "_xxtestfuzz",
+    "xxlimited",
+    "xxlimited_35",
+    "xxsubtype",
+];
+
+/// The module an extension file in `lib-dynload/` (`DLLs/` on Windows) is: its name up to
+/// the first dot.
+fn extension_module(relative: &str) -> Option<&str> {
+    let name = relative
+        .strip_prefix("lib-dynload/")
+        .or_else(|| relative.strip_prefix("../DLLs/"))?;
+    name.split('.').next()
+}
+
+/// What the standard library ships that the runtime never imports, beyond [`trim_list`]; each
+/// rule with its bytes is listed in ARCHITECTURE.md ("Compression"). `_xxsubinterpreters` and
+/// `_xxinterpchannels` stay: filelock and anyio import them.
+pub const STDLIB_TRIM_RULES: &[StdlibTrimRule] = &[
+    // lib2to3: the deprecated 2-to-3 converter (gone in 3.13); nothing imports it.
+    StdlibTrimRule {
+        name: "lib2to3",
+        matches: |relative, is_dir| is_dir && relative == "lib2to3",
+    },
+    // pydoc_data: the text `help("topic")` prints in an interactive session; `pydoc` itself
+    // (pyarrow imports it for docstrings) stays.
+    StdlibTrimRule {
+        name: "pydoc_data (interactive help topics)",
+        matches: |relative, is_dir| is_dir && relative == "pydoc_data",
+    },
+    StdlibTrimRule {
+        name: "test extension modules (_testcapi and the like)",
+        matches: |relative, is_dir| {
+            !is_dir
+                && extension_module(relative).is_some_and(|name| TEST_EXTENSIONS.contains(&name))
+        },
+    },
+    // tkinter is trimmed (no Tk ships), so its extension module and turtle, which imports
+    // tkinter, cannot load.
+    StdlibTrimRule {
+        name: "_tkinter and turtle (Tk is not shipped)",
+        matches: |relative, is_dir| {
+            !is_dir && (relative == "turtle.py" || extension_module(relative) == Some("_tkinter"))
+        },
+    },
+];
+
+/// Removes [`trim_list`], [`STDLIB_TRIM_RULES`], every `__pycache__` and every static library,
+/// and leaves an empty site-packages for the wheels stage.
 fn trim_tree(python_dir: &Path, target: Target) -> Result<()> {
     for relative in trim_list(target) {
         fsutil::remove_path(&runtime_spec::launch::join_relative(python_dir, relative))?;
@@ -200,12 +265,66 @@ fn trim_tree(python_dir: &Path, target: Target) -> Result<()> {
     for path in doomed {
         fsutil::remove_path(&path)?;
     }
+    // Without the caches, so each rule's bytes are what it removes from the runtime.
+    let stdlib = python_dir.join(stdlib_dir(target));
+    let mut saved = vec![0u64; STDLIB_TRIM_RULES.len()];
+    let mut doomed = Vec::new();
+    let mut walk = walkdir::WalkDir::new(python_dir).into_iter();
+    while let Some(entry) = walk.next() {
+        let entry = entry.with_context(|| format!("walking {}", python_dir.display()))?;
+        let is_dir = entry.file_type().is_dir();
+        let Some(relative) = stdlib_relative(&stdlib, entry.path()) else {
+            continue;
+        };
+        if let Some(rule) = STDLIB_TRIM_RULES
+            .iter()
+            .position(|rule| (rule.matches)(&relative, is_dir))
+        {
+            saved[rule] += if is_dir {
+                walk.skip_current_dir();
+                fsutil::tree_size(entry.path())
+            } else {
+                entry.metadata()?.len()
+            };
+            doomed.push(entry.into_path());
+        }
+    }
+    for path in doomed {
+        fsutil::remove_path(&path)?;
+    }
+    for (rule, saved) in STDLIB_TRIM_RULES.iter().zip(saved) {
+        ui::info(&format!(
+            "trim {}: {} ({saved} bytes)",
+            rule.name,
+            ui::human_bytes(saved)
+        ));
+    }
     let site_packages = python_dir
         .parent()
         .expect("python dir has a parent")
         .join(target.site_packages());
     fs_err::create_dir_all(site_packages)?;
     Ok(())
+}
+
+/// The stdlib folder under `python/`.
+fn stdlib_dir(target: Target) -> &'static str {
+    match target {
+        Target::WindowsX64 => "Lib",
+        Target::MacosArm64 | Target::LinuxX64 => "lib/python3.12",
+    }
+}
+
+/// `path` relative to the stdlib folder, `/`-separated; Windows' `DLLs/` (beside `Lib/`) as
+/// `../DLLs/…`. `None` for anything else.
+fn stdlib_relative(stdlib: &Path, path: &Path) -> Option<String> {
+    let to_string = |relative: &Path| relative.to_string_lossy().replace('\\', "/");
+    if let Ok(relative) = path.strip_prefix(stdlib) {
+        return Some(to_string(relative)).filter(|relative| !relative.is_empty());
+    }
+    let dlls = stdlib.parent()?.join("DLLs");
+    let relative = path.strip_prefix(&dlls).ok()?;
+    Some(format!("../DLLs/{}", to_string(relative))).filter(|_| !relative.as_os_str().is_empty())
 }
 
 /// Dev fallback (`docs/decisions/0001-python-build-standalone.md`): copies the host CPython
@@ -336,4 +455,83 @@ fn pack_local(plan: &Plan, tree_root: &Path, stamp_file: &Path) -> Result<Python
         info,
         stamp,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(root: &Path, files: &[&str]) {
+        for file in files {
+            let path = root.join(file);
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(path, b"x").unwrap();
+        }
+    }
+
+    fn left(root: &Path) -> Vec<String> {
+        let mut files: Vec<String> = walkdir::WalkDir::new(root)
+            .into_iter()
+            .map(|entry| entry.unwrap())
+            .filter(|entry| entry.file_type().is_file())
+            .map(|entry| {
+                let relative = entry.path().strip_prefix(root).unwrap();
+                relative.to_string_lossy().replace('\\', "/")
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn stdlib_trim_keeps_what_packages_import() {
+        let dir = tempfile::tempdir().unwrap();
+        let unix = dir.path().join("unix");
+        tree(
+            &unix,
+            &[
+                "lib/python3.12/os.py",
+                "lib/python3.12/pydoc.py",
+                "lib/python3.12/turtle.py",
+                "lib/python3.12/lib2to3/pytree.py",
+                "lib/python3.12/pydoc_data/topics.py",
+                "lib/python3.12/lib-dynload/_testcapi.cpython-312-x86_64-linux-gnu.so",
+                "lib/python3.12/lib-dynload/xxlimited_35.cpython-312-darwin.so",
+                "lib/python3.12/lib-dynload/_tkinter.cpython-312-x86_64-linux-gnu.so",
+                "lib/python3.12/lib-dynload/_xxsubinterpreters.cpython-312-x86_64-linux-gnu.so",
+                "lib/python3.12/lib-dynload/_ssl.cpython-312-x86_64-linux-gnu.so",
+                "lib/python3.12/unittest/__init__.py",
+            ],
+        );
+        trim_tree(&unix, Target::LinuxX64).unwrap();
+        assert_eq!(
+            left(&unix),
+            [
+                "lib/python3.12/lib-dynload/_ssl.cpython-312-x86_64-linux-gnu.so",
+                "lib/python3.12/lib-dynload/_xxsubinterpreters.cpython-312-x86_64-linux-gnu.so",
+                "lib/python3.12/os.py",
+                "lib/python3.12/pydoc.py",
+                "lib/python3.12/unittest/__init__.py",
+            ]
+        );
+
+        let windows = dir.path().join("windows");
+        tree(
+            &windows,
+            &[
+                "Lib/os.py",
+                "Lib/turtle.py",
+                "Lib/lib2to3/pytree.py",
+                "DLLs/_testcapi.pyd",
+                "DLLs/_ctypes_test.pyd",
+                "DLLs/_socket.pyd",
+                "python.exe",
+            ],
+        );
+        trim_tree(&windows, Target::WindowsX64).unwrap();
+        assert_eq!(
+            left(&windows),
+            ["DLLs/_socket.pyd", "Lib/os.py", "python.exe"]
+        );
+    }
 }
