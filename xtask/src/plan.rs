@@ -86,12 +86,12 @@ pub struct PlanInput<'a> {
 
 /// Default zstd level of the runtime archive (see ARCHITECTURE.md "Compression").
 pub const DEFAULT_ZSTD_LEVEL: i32 = 9;
-/// zstd worker threads: none, the calling thread compresses. Fixed, because multithreaded
-/// output differs from single-threaded output (but not between machines), and the archive must
-/// be reproducible. Single-threaded because workers compress separate jobs that the
-/// long-distance window cannot see across: with 2 workers the Linux runtime packs 2.4 % larger
-/// at level 9, and on 2 cores it packs no faster (ARCHITECTURE.md "Compression").
-pub const ZSTD_WORKERS: u32 = 0;
+/// zstd worker threads: fixed, because multithreaded output differs from single-threaded
+/// output (but not between machines), and the archive must be reproducible. One thread packs
+/// the Linux runtime 1 % smaller (the long-distance window reaches across the workers' jobs
+/// only through their overlap) but takes a third longer on 2 cores, and the CUDA runtime is 16
+/// times its size (ARCHITECTURE.md "Compression").
+pub const ZSTD_WORKERS: u32 = 2;
 
 impl Plan {
     pub fn new(input: PlanInput<'_>) -> Result<Plan> {
