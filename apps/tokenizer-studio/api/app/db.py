@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.models import ACTIVE_STATUSES, JobPhase, JobStatus
+from app.job_states import ACTIVE_STATUSES, JobPhase, JobStatus
 from app.paths import PRIVATE_FILE_MODE, make_private_file
 
 # Each entry moves the schema from version i to i + 1; never edit a shipped entry, append one.

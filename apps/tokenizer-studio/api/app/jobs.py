@@ -1,7 +1,8 @@
 """Background training: one worker thread takes queued jobs, reports progress and logs to SQLite.
 
 A job failing only marks that job failed; the worker catches everything and moves on.
-`tokenizer` (and with it the `tokenizers` extension) is imported on the first job, not at startup.
+`tokenizer` (and with it the `tokenizers` extension) and the dataset readers are imported on the
+first job, not at startup.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.corpus import CorpusStream, Source
 from app.db import Database, utc_now
-from app.models import ACTIVE_STATUSES, JobPhase, JobStatus
+from app.job_states import ACTIVE_STATUSES, JobPhase, JobStatus
 from app.paths import PRIVATE_DIR_MODE, DataPaths, make_private_dir, make_private_file
+
+if TYPE_CHECKING:
+    from app.corpus import Source
 
 log = logging.getLogger("tokenizer_studio.jobs")
 
@@ -194,6 +197,8 @@ class JobManager:
                 self.db.log(job_id, message)
 
     def _sources(self, job: dict[str, Any]) -> list[Source]:
+        from app.corpus import Source
+
         sources = []
         for dataset_id in job["dataset_ids"]:
             ds = self.db.get_dataset(dataset_id)
@@ -208,6 +213,7 @@ class JobManager:
         return sources
 
     def _train(self, job_id: str, config: dict, sources: list[Source], cancel_event: threading.Event):
+        from app.corpus import CorpusStream
         from tokenizer import PHASE_TRAINING, train
 
         stream = CorpusStream(sources)

@@ -1,5 +1,8 @@
 """The API's nouns: job states and the Pydantic model of every JSON response (and the error).
 
+The job states are defined in `app.job_states` (start-up needs them, not pydantic) and
+re-exported here.
+
 These models are the OpenAPI schema served at `/api/v1/openapi.json`; the web UI's TypeScript
 types are generated from that schema (web/src/api/schema.d.ts), so a change here is a change of
 the contract: regenerate the types (`npm run gen:api` in web/) in the same commit.
@@ -7,35 +10,13 @@ the contract: regenerate the types (`npm run gen:api` in web/) in the same commi
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.corpus import FORMATS
+from app.job_states import ACTIVE_STATUSES, JobPhase, JobStatus  # noqa: F401 (re-exported)
 from templates.validation import CONFIG_KEYS, MODELS, NORMALIZATIONS, PRE_TOKENIZERS
-
-
-class JobStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"
-
-
-# A job in one of these may still change; it holds its datasets and can be cancelled.
-ACTIVE_STATUSES: tuple[JobStatus, ...] = (JobStatus.QUEUED, JobStatus.RUNNING)
-
-
-class JobPhase(StrEnum):
-    QUEUED = "queued"
-    READING = "reading"
-    TRAINING = "training"
-    SAVING = "saving"
-    DONE = "done"
-
 
 # --- responses ------------------------------------------------------------------------------
 
@@ -47,7 +28,7 @@ class ApiModel(BaseModel):
 
 
 class Health(BaseModel):
-    # Built at import: the supervisor's first /health probe must not wait for it.
+    # Built at import, with the health route: no probe waits for it once that is mounted.
     status: Literal["ok"]
     version: str
     launch_id: str | None

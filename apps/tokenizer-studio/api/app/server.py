@@ -13,20 +13,20 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
 
-from app import __version__
+from app import __version__, routes
 from app.context import AppContext
 from app.db import Database
 from app.errors import install_error_handlers
 from app.jobs import JobManager
 from app.paths import DataPaths, configure_process, data_paths
-from app.routes import datasets, health, process, session, system, templates, web
-from app.routes import jobs as job_routes
 from app.security import SecurityMiddleware, SessionStore
 from app.settings import Settings, SettingsError, parse_settings
 from app.system import startup_problem
@@ -36,14 +36,16 @@ READY_PREFIX = "TOKENIZER_STUDIO_READY"
 WORKER_STOP_TIMEOUT_S = 2.0
 # Under /api/, so the security middleware asks for the token or session like any API call.
 OPENAPI_URL = "/api/v1/openapi.json"
+# The liveness probes (security.OPEN_ROUTES), answered before the health router is mounted.
+HEALTH_REQUESTS = {("GET", "/health"), ("GET", "/api/v1/health")}
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
-def build_api(lifespan: Callable | None = None) -> FastAPI:
-    """The routes, their models and the error handlers, without any per-process state.
-
-    `create_app` adds the state and the security middleware; `python -m app.openapi` writes the
-    schema from this alone, without a data folder.
-    """
+def _bare_api(lifespan: Callable | None = None) -> FastAPI:
+    """The app with its error handlers and no routes yet."""
     app = FastAPI(
         title="Tokenizer Studio",
         version=__version__,
@@ -56,10 +58,89 @@ def build_api(lifespan: Callable | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    # The web catch-all goes last so it never shadows an API route.
-    for module in (health, session, templates, datasets, job_routes, process, system, web):
-        app.include_router(module.router)
     return app
+
+
+def build_api(lifespan: Callable | None = None) -> FastAPI:
+    """The routes, their models and the error handlers, without any per-process state.
+
+    `create_app` adds the state and the security middleware, and mounts the same routers on
+    first use, into the same order (`_MountOnFirstUse`); `python -m app.openapi` writes the
+    schema from this alone, without a data folder.
+    """
+    app = _bare_api(lifespan)
+    for name in routes.ROUTERS:
+        app.include_router(routes.load(name))
+    return app
+
+
+class _MountOnFirstUse:
+    """Mounts each router before the first request that could reach it.
+
+    Importing the routes (their models, and FastAPI's analysis of every route) is ≈ 45 ms of
+    CPU, and the supervisor's first probe needs none of it: the app starts without routes and
+    this answers the health probes itself until the health router is mounted, with the health
+    route's bytes (a test compares them). Any other request first waits for the routers
+    its path could reach (`routes.routers_for`; all of them for the OpenAPI document), imported
+    in a worker thread so that probes are still answered meanwhile, then goes on as if every
+    route had been there from the start. It sits inside the security middleware: every request
+    is gated the same way whether its route is mounted yet or not.
+    """
+
+    def __init__(self, app: Callable, *, api: FastAPI) -> None:
+        self.app = app
+        self.api = api
+        # FastAPI's own routes (the OpenAPI document) come first, the routers' after them.
+        self.own_routes = len(api.router.routes)
+        self.mounted: dict[str, int] = {}  # router name -> how many routes it added
+        self.loading: dict[str, asyncio.Future[APIRouter]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and len(self.mounted) < len(routes.ROUTERS):
+            path = scope["path"]
+            if "health" not in self.mounted and (scope["method"], path) in HEALTH_REQUESTS:
+                settings: Settings = self.api.state.ctx.settings
+                answer = {"status": "ok", "version": __version__, "launch_id": settings.launch_id}
+                await JSONResponse(answer)(scope, receive, send)
+                return
+            await self._mount(routes.ROUTERS if path == OPENAPI_URL else routes.routers_for(path))
+        await self.app(scope, receive, send)
+
+    async def _mount(self, names: tuple[str, ...]) -> None:
+        missing = [name for name in names if name not in self.mounted]
+        if not missing:
+            return
+        loop = asyncio.get_running_loop()
+        for name in missing:
+            if name not in self.loading:
+                # In a worker thread: health probes are still answered on the event loop.
+                self.loading[name] = loop.run_in_executor(None, routes.load, name)
+        for name in missing:
+            future = self.loading[name]
+            try:
+                # Shielded: a waiting request that is cancelled must not cancel the others' load.
+                router = await asyncio.shield(future)
+            except Exception:
+                if self.loading.get(name) is future:
+                    del self.loading[name]  # the next request tries again (and logs why)
+                raise
+            if name not in self.mounted:
+                self._insert(name, router)
+
+    def _insert(self, name: str, router: APIRouter) -> None:
+        """Adds the router's routes where `build_api` has them: after those of the routers
+        before it in `routes.ROUTERS`. On the event loop with no await: no request sees a
+        half-mounted list."""
+        table = self.api.router.routes
+        end = len(table)
+        self.api.include_router(router)
+        block = table[end:]
+        del table[end:]
+        at = self.own_routes + sum(
+            self.mounted.get(other, 0) for other in routes.ROUTERS[: routes.ROUTERS.index(name)]
+        )
+        table[at:at] = block
+        self.mounted[name] = len(block)
 
 
 def create_app(
@@ -84,7 +165,7 @@ def create_app(
             else:
                 db.close()
 
-    app = build_api(lifespan)
+    app = _bare_api(lifespan)
     app.state.ctx = ctx
 
     options = {
@@ -96,6 +177,8 @@ def create_app(
     }
     # A detached instance answers "is this request authenticated?" for GET /api/v1/session.
     app.state.auth = SecurityMiddleware(None, **options)
+    # Added first, so it runs inside the security middleware (the last added is outermost).
+    app.add_middleware(_MountOnFirstUse, api=app)
     app.add_middleware(SecurityMiddleware, **options)
     return app
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from app.corpus import FORMATS, TEXT_FORMATS
 from app.errors import ApiError
 from app.paths import PRIVATE_FILE_MODE
 
@@ -46,6 +45,9 @@ def sanitize_filename(name: str) -> str:
 
 
 def extension_of(name: str) -> str | None:
+    # Imported here: the security gate imports this module before READY, the readers load later.
+    from app.corpus import FORMATS
+
     stem, dot, ext = name.rpartition(".")
     ext = ext.lower()
     return ext if dot and stem and ext in FORMATS else None
@@ -72,6 +74,8 @@ class _FilePart:
     """Receives the bytes of the one `file` part, checking them as they arrive."""
 
     def __init__(self, display_name: str, fmt: str, folder: Path, max_bytes: int) -> None:
+        from app.corpus import TEXT_FORMATS
+
         self.display_name = display_name
         self.fmt = fmt
         self.max_bytes = max_bytes

@@ -12,6 +12,7 @@ router = APIRouter(responses=ERROR_RESPONSES)
 @router.get("/health", name="health")
 @router.get("/api/v1/health", name="api_health")
 async def health(ctx: AppContext = Depends(get_ctx)) -> Health:
-    # async on purpose: answered on the event loop, so the supervisor's first probe does not
-    # wait for anyio's worker thread (and its engine import) to start.
+    # async on purpose: answered on the event loop, never waiting for anyio's worker threads.
+    # Until this router is mounted, server._MountOnFirstUse answers the probes with the same
+    # bytes (a test compares them): change both together.
     return Health(status="ok", version=__version__, launch_id=ctx.settings.launch_id)
