@@ -89,7 +89,7 @@ pub const DEFAULT_ZSTD_LEVEL: i32 = 9;
 /// zstd worker threads: fixed, because multithreaded output differs from single-threaded
 /// output (but not between machines), and the archive must be reproducible. One thread packs
 /// the Linux runtime 1 % smaller (the long-distance window reaches across the workers' jobs
-/// only through their overlap) but takes a third longer on 2 cores, and the CUDA runtime is 16
+/// only through their overlap) but takes twice as long on 2 cores, and the CUDA runtime is 16
 /// times its size (ARCHITECTURE.md "Compression").
 pub const ZSTD_WORKERS: u32 = 2;
 
