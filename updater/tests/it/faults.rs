@@ -579,32 +579,40 @@ fn full_install_rolls_back_to_its_bundled_default() {
 }
 
 /// A kill in the middle of writing the files: a 100 MB incompressible file takes long enough
-/// to extract that the kill lands while it is half written (asserted, not assumed).
+/// to extract that the kill usually lands while it is half written. That is asserted, not
+/// assumed: on a busy machine the kill can come late, and the scenario is then run again.
 #[test]
 fn sigkill_in_the_middle_of_extraction_leaves_the_old_runtime() {
     const PADDING: usize = 100_000_000;
-    let world = World::with_v1();
-    world.publish_v2(true, PADDING);
-    let (data, url) = (world.data_str(), world.server.index_url());
-    let mut child = spawn_until(
-        &install_args(&data, &url, &world.key_file),
-        "STAGE Installing 0.2.0",
-        TIMEOUT,
-    );
-    let padding = world
-        .data
-        .path()
-        .join("runtime")
-        .join("staging-0.2.0")
-        .join("padding.bin");
-    wait_for_size(&padding, 0, TIMEOUT);
-    sigkill(&mut child);
-    let written = std::fs::metadata(&padding).unwrap().len();
-    assert!(
-        written < PADDING as u64,
-        "the kill came after the file was complete ({written} bytes)"
-    );
-    world.expect_launch("0.1.0");
-    assert!(world.install().ok);
-    world.expect_launch("0.2.0");
+    const TRIES: usize = 5;
+    for attempt in 1..=TRIES {
+        let world = World::with_v1();
+        world.publish_v2(true, PADDING);
+        let (data, url) = (world.data_str(), world.server.index_url());
+        let mut child = spawn_until(
+            &install_args(&data, &url, &world.key_file),
+            "STAGE Installing 0.2.0",
+            TIMEOUT,
+        );
+        let padding = world
+            .data
+            .path()
+            .join("runtime")
+            .join("staging-0.2.0")
+            .join("padding.bin");
+        wait_for_size(&padding, 0, TIMEOUT);
+        sigkill(&mut child);
+        let written = std::fs::metadata(&padding).map_or(0, |meta| meta.len());
+        if written == PADDING as u64 {
+            assert!(
+                attempt < TRIES,
+                "in {TRIES} tries the kill always came after the file was complete"
+            );
+            continue;
+        }
+        world.expect_launch("0.1.0");
+        assert!(world.install().ok);
+        world.expect_launch("0.2.0");
+        return;
+    }
 }
