@@ -42,7 +42,7 @@ pub use extract::{
 };
 pub use http::RetryPolicy;
 pub use install::{extract_and_verify, install_archive, InstallReport};
-pub use pack::{pack_tar_zst, PackOptions, PackReport, DEFAULT_ZSTD_LEVEL};
+pub use pack::{pack_tar_zst, PackOptions, PackReport, DEFAULT_ZSTD_LEVEL, ZSTD_WINDOW_LOG};
 pub use resume::{download_resumable, download_resumable_sized, part_file_for, ExpectedFile};
 pub use space::free_space;
 pub use verify::{

@@ -32,7 +32,7 @@ pub const DEFAULT_ZSTD_LEVEL: i32 = 19;
 /// (`docs/decisions/0006-zstd-level-9.md`). It is the most the extractor allows
 /// (`extract::MAX_ZSTD_WINDOW_LOG`) and the zstd tool's default limit, so `tar --zstd -xf`
 /// still unpacks the archives.
-pub(crate) const ZSTD_WINDOW_LOG: u32 = crate::extract::MAX_ZSTD_WINDOW_LOG;
+pub const ZSTD_WINDOW_LOG: u32 = crate::extract::MAX_ZSTD_WINDOW_LOG;
 /// What GNU tar and every other writer store for a symlink; extractors ignore it.
 const MODE_SYMLINK: u32 = 0o777;
 

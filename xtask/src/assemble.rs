@@ -72,7 +72,9 @@ pub fn runtime_signed(plan: &Plan, signer: &dyn RuntimeSigner) -> Result<Runtime
         // The archive's member order and the manifest's object sizes come from the toolchain
         // itself: a runtime packed by an older one is rebuilt, not reused.
         format!(
-            "format:manifest-first:objects-zstd-{}",
+            "format:manifest-first:window-log-{}:workers-{}:objects-zstd-{}",
+            runtime_archive::ZSTD_WINDOW_LOG,
+            plan::ZSTD_WORKERS,
             runtime_archive::objects::OBJECT_ZSTD_LEVEL
         ),
         format!("signing:{}", signer.stamp()),
