@@ -333,17 +333,10 @@ fn check_space(store: &Store, plan: &Plan, manifest: &Manifest, links: bool) -> 
             .filter(|(_, source)| matches!(source, Source::Sibling(_)))
             .map(|(file, _)| if links { 0 } else { file.size })
             .sum::<u64>();
-    let needed = plan.download_bytes + plan.unpacked_bytes + copies + install::SPACE_MARGIN_BYTES;
-    let available = runtime_archive::free_space(store.dir())
-        .map_err(Error::io("checking free space in", store.dir()))?;
-    if available < needed {
-        return Err(Error::NotEnoughSpace {
-            dir: store.dir().to_path_buf(),
-            needed,
-            available,
-        });
-    }
-    Ok(())
+    install::require_space(
+        store,
+        plan.download_bytes + plan.unpacked_bytes + copies + install::SPACE_MARGIN_BYTES,
+    )
 }
 
 /// Why assembling stopped.

@@ -349,7 +349,14 @@ fn check_space(
     let have = std::fs::metadata(runtime_archive::part_file_for(archive))
         .map(|meta| meta.len())
         .unwrap_or(0);
-    let needed = size.saturating_sub(have) + unpacked_size + SPACE_MARGIN_BYTES;
+    require_space(
+        store,
+        size.saturating_sub(have) + unpacked_size + SPACE_MARGIN_BYTES,
+    )
+}
+
+/// Refuses, before anything is written, an install that needs more than the free space.
+pub(crate) fn require_space(store: &Store, needed: u64) -> Result<()> {
     let available = runtime_archive::free_space(store.dir())
         .map_err(Error::io("checking free space in", store.dir()))?;
     if available < needed {

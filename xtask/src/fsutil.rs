@@ -188,3 +188,34 @@ pub fn tree_size(dir: &Path) -> u64 {
         .map(|meta| meta.len())
         .sum()
 }
+
+/// Removes every entry under `root` that `rule_for` assigns to a rule (the rule's index, from
+/// the entry and whether it is a folder; a removed folder is not entered) and returns the bytes
+/// each of `rules` rules removed. The trim stages' one walker.
+pub fn remove_by_rule(
+    root: &Path,
+    rules: usize,
+    rule_for: &dyn Fn(&walkdir::DirEntry, bool) -> Option<usize>,
+) -> Result<Vec<u64>> {
+    let mut saved = vec![0u64; rules];
+    let mut doomed = Vec::new();
+    let mut walk = walkdir::WalkDir::new(root).min_depth(1).into_iter();
+    while let Some(entry) = walk.next() {
+        let entry = entry.with_context(|| format!("walking {}", root.display()))?;
+        let is_dir = entry.file_type().is_dir();
+        let Some(rule) = rule_for(&entry, is_dir) else {
+            continue;
+        };
+        saved[rule] += if is_dir {
+            walk.skip_current_dir();
+            tree_size(entry.path())
+        } else {
+            entry.metadata()?.len()
+        };
+        doomed.push(entry.into_path());
+    }
+    for path in doomed {
+        remove_path(&path)?;
+    }
+    Ok(saved)
+}

@@ -267,31 +267,12 @@ fn trim_tree(python_dir: &Path, target: Target) -> Result<()> {
     }
     // Without the caches, so each rule's bytes are what it removes from the runtime.
     let stdlib = python_dir.join(stdlib_dir(target));
-    let mut saved = vec![0u64; STDLIB_TRIM_RULES.len()];
-    let mut doomed = Vec::new();
-    let mut walk = walkdir::WalkDir::new(python_dir).into_iter();
-    while let Some(entry) = walk.next() {
-        let entry = entry.with_context(|| format!("walking {}", python_dir.display()))?;
-        let is_dir = entry.file_type().is_dir();
-        let Some(relative) = stdlib_relative(&stdlib, entry.path()) else {
-            continue;
-        };
-        if let Some(rule) = STDLIB_TRIM_RULES
+    let saved = fsutil::remove_by_rule(python_dir, STDLIB_TRIM_RULES.len(), &|entry, is_dir| {
+        let relative = stdlib_relative(&stdlib, entry.path())?;
+        STDLIB_TRIM_RULES
             .iter()
             .position(|rule| (rule.matches)(&relative, is_dir))
-        {
-            saved[rule] += if is_dir {
-                walk.skip_current_dir();
-                fsutil::tree_size(entry.path())
-            } else {
-                entry.metadata()?.len()
-            };
-            doomed.push(entry.into_path());
-        }
-    }
-    for path in doomed {
-        fsutil::remove_path(&path)?;
-    }
+    })?;
     for (rule, saved) in STDLIB_TRIM_RULES.iter().zip(saved) {
         ui::info(&format!(
             "trim {}: {} ({saved} bytes)",

@@ -324,37 +324,17 @@ pub fn trim_torch(site_packages: &Path) -> Result<Vec<(&'static str, u64)>> {
 /// Removes what `rules` match under `site_packages`; returns the bytes each rule removed
 /// (first matching rule wins; a removed folder is not entered).
 fn trim(site_packages: &Path, rules: &'static [TrimRule]) -> Result<Vec<(&'static str, u64)>> {
-    let mut saved = vec![0u64; rules.len()];
-    let mut doomed = Vec::new();
-    let mut walk = walkdir::WalkDir::new(site_packages)
-        .min_depth(1)
-        .into_iter();
-    while let Some(entry) = walk.next() {
-        let entry = entry?;
+    let saved = fsutil::remove_by_rule(site_packages, rules.len(), &|entry, is_dir| {
         let relative = entry
             .path()
             .strip_prefix(site_packages)
             .expect("walked under site-packages")
             .to_string_lossy()
             .replace('\\', "/");
-        let is_dir = entry.file_type().is_dir();
-        let Some(rule) = rules
+        rules
             .iter()
             .position(|rule| (rule.matches)(&relative, is_dir, entry.path()))
-        else {
-            continue;
-        };
-        saved[rule] += if is_dir {
-            walk.skip_current_dir();
-            fsutil::tree_size(entry.path())
-        } else {
-            entry.metadata()?.len()
-        };
-        doomed.push(entry.into_path());
-    }
-    for path in doomed {
-        fsutil::remove_path(&path)?;
-    }
+    })?;
     Ok(rules
         .iter()
         .zip(saved)
