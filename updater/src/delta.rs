@@ -114,7 +114,10 @@ pub(crate) fn try_delta(
     let _ = std::fs::remove_dir_all(&staging);
     fs_err::create_dir_all(&staging).map_err(Error::io("creating", &staging))?;
     let links = probe_links(&plan, &staging);
-    check_space(store, &plan, &manifest, links.is_ok())?;
+    if let Err(error) = check_space(store, &plan, &manifest, links.is_ok()) {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(error);
+    }
 
     store.step("delta-download");
     let result = assemble(

@@ -527,3 +527,37 @@ fn a_release_without_an_object_store_is_fetched_as_an_archive_and_the_log_says_w
     assert!(reason.contains("no object store"), "{reason}");
     world.expect_launch("0.2.0");
 }
+
+/// Not enough space for what the delta writes (the data folder on a 16 MB tmpfs, in a private
+/// mount namespace): refused before anything is written, nothing left behind, the installed
+/// runtime still starts.
+#[test]
+fn a_delta_that_does_not_fit_is_refused_before_writing() {
+    let world = World::with_v1();
+    world.publish("0.2.0", 200, &files("print('v2')\n", "mid-1"));
+    let (url, key) = (world.server.index_url(), world.key_file.clone());
+    let mount = tempfile::tempdir().unwrap();
+    let m = mount.path().to_string_lossy().into_owned();
+    let install = delta_args(&m, &url, &key)
+        .iter()
+        .map(|arg| format!("'{arg}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let script = format!(
+        "M='{m}'; mount -t tmpfs -o size=16m tmpfs \"$M\" || exit 90; cp -a '{data}/.' \"$M/\"; \
+         '{bin}' {install}; echo \"INSTALL_RC $?\"; ls \"$M/runtime\"; '{bin}' launch --data-dir \"$M\"",
+        data = world.data_str(),
+        bin = env!("CARGO_BIN_EXE_ts-runtime"),
+    );
+    let output = std::process::Command::new("unshare")
+        .args(["-rm", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("INSTALL_RC 1"), "{stdout}{stderr}");
+    assert!(stderr.contains("not enough free space"), "{stderr}");
+    assert!(!stdout.contains("staging-"), "{stdout}");
+    assert!(stdout.contains("LAUNCHED 0.1.0 "), "{stdout}");
+}
