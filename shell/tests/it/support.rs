@@ -138,7 +138,7 @@ pub fn display() -> Display {
             continue;
         }
         let name = format!(":{number}");
-        let child = Command::new("Xvfb")
+        let mut child = Command::new("Xvfb")
             .args([
                 name.as_str(),
                 "-screen",
@@ -151,10 +151,19 @@ pub fn display() -> Display {
             .stderr(Stdio::null())
             .spawn()
             .expect("Xvfb not found: apt-get install xvfb");
+        // Tests start displays in parallel: another one may take this number between the check
+        // above and this Xvfb's start, which then exits. The next number is tried instead.
+        let mut exited = false;
+        let ready =
+            test_support::wait_until(test_support::timeout(Duration::from_secs(10)), || {
+                exited = child.try_wait().ok().flatten().is_some();
+                exited || Path::new(&socket).exists()
+            });
+        if exited {
+            continue;
+        }
         let xvfb = Guarded(child);
-        wait_until(Duration::from_secs(10), "Xvfb to start", || {
-            Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
-        });
+        assert!(ready, "timed out waiting for Xvfb to start on {name}");
         return Display {
             name,
             _xvfb: Some(xvfb),
