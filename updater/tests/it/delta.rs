@@ -90,6 +90,15 @@ impl World {
         ts_runtime(&delta_args(&data, &url, &self.key_file))
     }
 
+    /// Runs a delta install that must end in the archive; returns the one line saying why.
+    fn install_falls_back(&self) -> String {
+        let run = self.install_delta();
+        assert!(run.ok, "{}{}", run.stdout, run.stderr);
+        assert!(transfer(&run).starts_with("archive "), "{}", run.stdout);
+        run.line("FALLBACK ")
+            .unwrap_or_else(|| panic!("no line says why:\n{}", run.stdout))
+    }
+
     fn expect_launch(&self, version: &str) {
         let run = ts_runtime(&["launch", "--data-dir", &self.data_str()]);
         assert!(run.ok, "launch failed:\n{}{}", run.stdout, run.stderr);
@@ -202,10 +211,7 @@ fn a_damaged_object_is_refused_and_the_archive_installs_instead() {
     world
         .server
         .script(&object, vec![Step::WrongBytes(b"print('evil')\n".to_vec())]);
-    let run = world.install_delta();
-    assert!(run.ok, "{}{}", run.stdout, run.stderr);
-    assert!(transfer(&run).starts_with("archive "), "{}", run.stdout);
-    let reason = run.line("FALLBACK ").expect("one line says why");
+    let reason = world.install_falls_back();
     assert!(reason.contains("app/main.py"), "{reason}");
     assert_eq!(world.server.requests_to(&v2.url).len(), 1);
     // The refused bytes were not kept anywhere.
@@ -224,14 +230,8 @@ fn a_missing_object_falls_back_to_the_archive() {
     world
         .server
         .script(&object_of(b"print('v2')\n"), vec![Step::Status(404)]);
-    let run = world.install_delta();
-    assert!(run.ok, "{}{}", run.stdout, run.stderr);
-    assert!(transfer(&run).starts_with("archive "), "{}", run.stdout);
-    assert!(
-        run.line("FALLBACK ").unwrap().contains("404"),
-        "{}",
-        run.stdout
-    );
+    let reason = world.install_falls_back();
+    assert!(reason.contains("404"), "{reason}");
     world.expect_launch("0.2.0");
 }
 
@@ -252,14 +252,8 @@ fn a_manifest_that_is_not_the_one_the_index_names_is_never_used() {
         .server
         .script(&manifest_object(&v2), vec![Step::WrongBytes(v1_manifest)]);
     let before = world.server.requests().len();
-    let run = world.install_delta();
-    assert!(run.ok, "{}{}", run.stdout, run.stderr);
-    assert!(transfer(&run).starts_with("archive "), "{}", run.stdout);
-    assert!(
-        run.line("FALLBACK ").unwrap().contains("manifest"),
-        "{}",
-        run.stdout
-    );
+    let reason = world.install_falls_back();
+    assert!(reason.contains("manifest"), "{reason}");
     // No object was fetched on the strength of the wrong manifest.
     assert!(world
         .paths_since(before)
@@ -296,10 +290,7 @@ fn a_change_bigger_than_the_threshold_takes_the_archive() {
     let mut v2_files = files("print('v2')\n", "mid-1");
     v2_files[1].1 = noise(BIG, "big-2");
     world.publish("0.2.0", 200, &v2_files);
-    let run = world.install_delta();
-    assert!(run.ok, "{}{}", run.stdout, run.stderr);
-    assert!(transfer(&run).starts_with("archive "), "{}", run.stdout);
-    let reason = run.line("FALLBACK ").unwrap();
+    let reason = world.install_falls_back();
     assert!(reason.contains("% of the"), "{reason}");
     world.expect_launch("0.2.0");
 }
@@ -403,6 +394,35 @@ fn the_archive_path_stays_available_with_delta_off() {
     );
 }
 
+/// Runs `script` (sh) in a private user and mount namespace, where it may mount a tmpfs; it
+/// must succeed. Returns its stdout and stderr.
+fn in_mount_namespace(script: &str) -> (String, String) {
+    let unshare_works = std::process::Command::new("unshare")
+        .args(["-rm", "true"])
+        .status()
+        .is_ok_and(|status| status.success());
+    assert!(
+        unshare_works,
+        "this test needs `unshare -rm` (util-linux, user namespaces) to mount a tmpfs"
+    );
+    let output = std::process::Command::new("unshare")
+        .args(["-rm", "sh", "-c", script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stdout}{stderr}");
+    (stdout, stderr)
+}
+
+/// `args` quoted for `sh`.
+fn quoted(args: &[&str]) -> String {
+    args.iter()
+        .map(|arg| format!("'{arg}'"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Every file below `dir` (none when it does not exist).
 fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
@@ -446,36 +466,15 @@ fn unchanged_files_on_another_volume_are_copied_and_the_log_says_so() {
     )
     .unwrap();
     world.publish("0.2.0", 200, &files("print('v2')\n", "mid-1"));
-    let unshare_works = std::process::Command::new("unshare")
-        .args(["-rm", "true"])
-        .status()
-        .is_ok_and(|status| status.success());
-    assert!(
-        unshare_works,
-        "this test needs `unshare -rm` (util-linux, user namespaces) to mount a tmpfs"
-    );
     let (data, url) = (world.data_str(), world.server.index_url());
-    let install = delta_args(&data, &url, &world.key_file)
-        .iter()
-        .map(|arg| format!("'{arg}'"))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let install = quoted(&delta_args(&data, &url, &world.key_file));
     let script = format!(
         "set -e; D='{data}/runtime/default'; mkdir -p \"$D\"; mount -t tmpfs -o size=64m tmpfs \"$D\"; \
          cp -a '{seed}/default/.' \"$D/\"; '{bin}' {install}; '{bin}' launch --data-dir '{data}'",
         seed = seed.path().display(),
         bin = env!("CARGO_BIN_EXE_ts-runtime"),
     );
-    let output = std::process::Command::new("unshare")
-        .args(["-rm", "sh", "-c", &script])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (stdout, _) = in_mount_namespace(&script);
     assert!(stdout.contains("TRANSFER delta "), "{stdout}");
     let note = stdout
         .lines()
@@ -520,10 +519,7 @@ fn a_release_without_an_object_store_is_fetched_as_an_archive_and_the_log_says_w
     let world = World::with_v1();
     world.publish("0.2.0", 200, &files("print('v2')\n", "mid-1"));
     std::fs::remove_dir_all(world.release.serve_dir().join(layout::OBJECTS_DIR)).unwrap();
-    let run = world.install_delta();
-    assert!(run.ok, "{}{}", run.stdout, run.stderr);
-    assert!(transfer(&run).starts_with("archive "), "{}", run.stdout);
-    let reason = run.line("FALLBACK ").unwrap();
+    let reason = world.install_falls_back();
     assert!(reason.contains("no object store"), "{reason}");
     world.expect_launch("0.2.0");
 }
@@ -538,24 +534,14 @@ fn a_delta_that_does_not_fit_is_refused_before_writing() {
     let (url, key) = (world.server.index_url(), world.key_file.clone());
     let mount = tempfile::tempdir().unwrap();
     let m = mount.path().to_string_lossy().into_owned();
-    let install = delta_args(&m, &url, &key)
-        .iter()
-        .map(|arg| format!("'{arg}'"))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let install = quoted(&delta_args(&m, &url, &key));
     let script = format!(
         "M='{m}'; mount -t tmpfs -o size=16m tmpfs \"$M\" || exit 90; cp -a '{data}/.' \"$M/\"; \
          '{bin}' {install}; echo \"INSTALL_RC $?\"; ls \"$M/runtime\"; '{bin}' launch --data-dir \"$M\"",
         data = world.data_str(),
         bin = env!("CARGO_BIN_EXE_ts-runtime"),
     );
-    let output = std::process::Command::new("unshare")
-        .args(["-rm", "sh", "-c", &script])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}{stderr}");
+    let (stdout, stderr) = in_mount_namespace(&script);
     assert!(stdout.contains("INSTALL_RC 1"), "{stdout}{stderr}");
     assert!(stderr.contains("not enough free space"), "{stderr}");
     assert!(!stdout.contains("staging-"), "{stdout}");
