@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 
 use crate::bench::{cores, print_table, Samples};
+use crate::bench_report::Figure;
 use crate::plan::Plan;
 use crate::{assemble, package, tools, ui};
 
@@ -40,9 +41,11 @@ pub struct ShellBenchOptions {
     pub runtime: PathBuf,
     /// `cargo build --release -p shell` first (else the existing release binary is measured).
     pub build: bool,
+    /// A smoke run (`--quick`): shorter idle before memory is read.
+    pub quick: bool,
 }
 
-pub fn shell(plan: &Plan, options: &ShellBenchOptions) -> Result<()> {
+pub fn shell(plan: &Plan, options: &ShellBenchOptions) -> Result<Vec<Figure>> {
     ensure!(options.runs > 0, "--runs must be at least 1");
     ensure!(
         cfg!(target_os = "linux"),
@@ -205,7 +208,7 @@ pub fn shell(plan: &Plan, options: &ShellBenchOptions) -> Result<()> {
         ),
         &rows,
     );
-    Ok(())
+    Ok(Vec::new())
 }
 
 /// `15629872 bytes (15.63 MB, 14.91 MiB)`.

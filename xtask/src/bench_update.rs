@@ -25,6 +25,7 @@ use anyhow::{bail, ensure, Context, Result};
 use runtime_spec::{layout, IndexEntry, Manifest, PythonInfo, PythonSource, Version};
 
 use crate::bench::{cores, print_table, Samples};
+use crate::bench_report::{load_average, Figure, Goal as GoalOf, Unit};
 use crate::plan::{self, Plan, PythonChoice};
 use crate::{assemble, bytecode, fsutil, python, release, tools, ui};
 
@@ -61,6 +62,8 @@ pub struct PreviousPython {
 pub struct UpdateBenchOptions {
     pub runs: usize,
     pub previous_python: Option<PreviousPython>,
+    /// A smoke run (`--quick`): one synthetic crossover share instead of all.
+    pub quick: bool,
 }
 
 /// Refuses what cannot be measured before anything is built or served.
@@ -76,7 +79,7 @@ pub fn check_options(options: &UpdateBenchOptions) -> Result<()> {
     Ok(())
 }
 
-pub fn update(plan: &Plan, options: &UpdateBenchOptions) -> Result<()> {
+pub fn update(plan: &Plan, options: &UpdateBenchOptions) -> Result<Vec<Figure>> {
     check_options(options)?;
     let base = Runtime::built(plan)?;
     let bench_dir = plan.root.join("target").join("bench");
@@ -116,7 +119,12 @@ pub fn update(plan: &Plan, options: &UpdateBenchOptions) -> Result<()> {
         bench.python_scenario(&base, &next_version, options.previous_python.as_ref())?,
     ];
     let mut crossover = Vec::new();
-    for share in SYNTHETIC_SHARES {
+    let shares: &[u32] = if options.quick {
+        &SYNTHETIC_SHARES[2..3]
+    } else {
+        &SYNTHETIC_SHARES
+    };
+    for &share in shares {
         crossover.push(bench.synthetic_row(&base, &template, &next_version, share)?);
     }
     let load_at_end = load_average();
@@ -128,7 +136,72 @@ pub fn update(plan: &Plan, options: &UpdateBenchOptions) -> Result<()> {
         &scenarios,
         &crossover,
         (load_at_start, load_at_end),
-    )
+    )?;
+    Ok(figures(&scenarios))
+}
+
+/// The report's figures of each scenario: bytes and time, delta beside the full archive, and
+/// for (a) the disk `current` + `previous` use beside one runtime.
+fn figures(scenarios: &[Scenario]) -> Vec<Figure> {
+    let mut figures = Vec::new();
+    for scenario in scenarios {
+        let name = |what: &str| format!("update ({}) {}: {what}", scenario.id, scenario.title);
+        let bytes_name = name("bytes downloaded");
+        let (sides, _) = match &scenario.outcome {
+            Ok(outcome) => outcome,
+            Err(reason) => {
+                figures.push(Figure::not_measured(
+                    "update",
+                    bytes_name,
+                    Unit::Bytes,
+                    reason.clone(),
+                ));
+                continue;
+            }
+        };
+        let served = |runs: &[Run]| Samples::of(runs.iter().map(|run| run.served as f64).collect());
+        let mut bytes = Figure::new("update", bytes_name, Unit::Bytes, served(&sides.delta))
+            .anchor("the full archive", served(&sides.archive))
+            .note(format!(
+                "({}) The delta's download includes the index, its signature and the packed \
+                 manifest ({}).",
+                scenario.id,
+                ui::human_bytes(sides.manifest_packed)
+            ));
+        if scenario.id == "a" {
+            bytes = bytes.goal(GoalOf::AtMost {
+                value: GOAL_APP_DOWNLOAD_BYTES as f64,
+            });
+        }
+        figures.push(bytes);
+        figures.push(
+            Figure::new(
+                "update",
+                name("time, check → applied (loopback)"),
+                Unit::Seconds,
+                Sides::seconds(&sides.delta),
+            )
+            .anchor("the full archive", Sides::seconds(&sides.archive)),
+        );
+        if scenario.id == "a" {
+            let disk = |runs: &[Run], of: fn(&Run) -> u64| {
+                Samples::of(runs.iter().map(|run| of(run) as f64).collect())
+            };
+            figures.push(
+                Figure::new(
+                    "update",
+                    name("current + previous on disk"),
+                    Unit::Bytes,
+                    disk(&sides.delta, |run| run.disk_both),
+                )
+                .anchor("one runtime", disk(&sides.delta, |run| run.disk_current))
+                .goal(GoalOf::RatioAtMost {
+                    ratio: GOAL_DISK_RATIO,
+                }),
+            );
+        }
+    }
+    figures
 }
 
 /// A runtime folder with its manifest and archive.
@@ -1243,16 +1316,6 @@ fn disk_used(dirs: &[&Path]) -> Result<u64> {
 #[cfg(not(unix))]
 fn disk_used(_dirs: &[&Path]) -> Result<u64> {
     bail!("bench update counts hard-linked files by inode: run it on Linux or macOS")
-}
-
-/// `/proc/loadavg`'s 1-minute load (other work on the machine skews every time measured).
-fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 /// Least squares of the delta's median time over the objects it fetched: (seconds per object,

@@ -109,6 +109,7 @@ impl StartReport {
             median: self.median,
             min: self.min,
             max: self.max,
+            n: self.seconds.len(),
         }
         .describe()
     }

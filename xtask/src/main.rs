@@ -4,6 +4,7 @@ mod app;
 mod assemble;
 mod bench;
 mod bench_install;
+mod bench_report;
 mod bench_shell;
 mod bench_update;
 mod bench_variants;
@@ -116,7 +117,8 @@ enum Command {
     /// Benchmarks: `runtime` (build speed, sizes, zstd levels; with `--profile`, the variants
     /// side by side), `startup` (cold start), `install` (first-run install from a loopback
     /// server vs `tar --zstd -xf`), `update` (a runtime update as a delta vs the archive),
-    /// `shell` (release binary size, launch → UI ready, idle RSS).
+    /// `shell` (release binary size, launch → UI ready, idle memory, beside a minimal Tauri
+    /// app), `all` (every bench, one report: `bench/report.md` and `bench/report.json`).
     Bench {
         #[arg(value_enum)]
         what: BenchKind,
@@ -155,6 +157,15 @@ enum Command {
         /// sha256 of `--python-archive-previous`.
         #[arg(long, requires = "python_archive_previous")]
         python_sha256_previous: Option<String>,
+        /// A smoke run: one measurement per case and the fewest cases that still run every
+        /// code path of the bench. Its figures are not measurements; `all --quick` writes its
+        /// report under `target/bench/quick/`.
+        #[arg(long)]
+        quick: bool,
+        /// `all`: where `report.md` and `report.json` go (default `bench/`, or
+        /// `target/bench/quick/` with `--quick`).
+        #[arg(long)]
+        report_dir: Option<PathBuf>,
     },
     /// The installer process `bench install` measures (internal).
     #[command(hide = true, name = bench_install::CHILD_COMMAND)]
@@ -167,6 +178,15 @@ enum Command {
         public_key_file: PathBuf,
         #[arg(long)]
         channel: String,
+    },
+    /// Runs one command and measures it: wall clock and peak RSS (internal, `bench install`).
+    #[command(hide = true, name = bench_install::MEASURE_COMMAND)]
+    BenchMeasure {
+        /// Where to write `<elapsed ns> <peak RSS KiB>`.
+        #[arg(long)]
+        report: PathBuf,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<std::ffi::OsString>,
     },
     /// Run every test suite: pytest, the web build and Playwright E2E, cargo test.
     Test {
@@ -241,8 +261,12 @@ enum BenchKind {
     /// same installed N: one app file, one wheel, a Python patch release, and a synthetic
     /// crossover; writes `bench-update.json`.
     Update,
-    /// The shell's release binary size (goal ≤ 12 MB), launch → UI ready, idle RSS (Linux).
+    /// The shell's release binary size (goal ≤ 12 MB), launch → UI ready and idle memory by
+    /// process, beside a minimal Tauri v2 app of the same profile (Linux).
     Shell,
+    /// Every bench above in one run, each figure beside its anchor; writes `bench/report.md`
+    /// and `bench/report.json`.
+    All,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -441,6 +465,8 @@ fn run(command: Command) -> Result<()> {
             no_build,
             python_archive_previous,
             python_sha256_previous,
+            quick,
+            report_dir,
         } => {
             let previous_python = python_archive_previous
                 .zip(python_sha256_previous)
@@ -452,8 +478,9 @@ fn run(command: Command) -> Result<()> {
                 );
             }
             let update_options = bench_update::UpdateBenchOptions {
-                runs: runs.unwrap_or(5),
+                runs: runs.unwrap_or(if quick { 1 } else { 5 }),
                 previous_python,
+                quick,
             };
             if matches!(what, BenchKind::Update) {
                 bench_update::check_options(&update_options)?;
@@ -480,20 +507,52 @@ fn run(command: Command) -> Result<()> {
                 out_dir: out_dir.as_deref(),
                 zstd_level: None,
             })?;
-            match what {
-                BenchKind::Runtime => bench::runtime(&plan),
-                BenchKind::Startup => bench::startup(&plan, runs.unwrap_or(7)),
-                BenchKind::Install => bench_install::install(&plan, runs.unwrap_or(5)),
-                BenchKind::Update => bench_update::update(&plan, &update_options),
-                BenchKind::Shell => bench_shell::shell(
-                    &plan,
-                    &bench_shell::ShellBenchOptions {
-                        runs: runs.unwrap_or(5),
-                        runtime: runtime.unwrap_or_else(|| plan.runtime_dir.clone()),
-                        build: !no_build,
-                    },
-                ),
-            }
+            let shell_options = bench_shell::ShellBenchOptions {
+                runs: runs.unwrap_or(if quick { 1 } else { 5 }),
+                runtime: runtime.unwrap_or_else(|| plan.runtime_dir.clone()),
+                build: !no_build,
+                quick,
+            };
+            let figures = match what {
+                BenchKind::Runtime => bench::runtime(&plan, quick)?,
+                BenchKind::Startup => bench::startup(&plan, runs.unwrap_or(7))?,
+                BenchKind::Install => bench_install::install(&plan, runs.unwrap_or(5))?,
+                BenchKind::Update => bench_update::update(&plan, &update_options)?,
+                BenchKind::Shell => bench_shell::shell(&plan, &shell_options)?,
+                BenchKind::All => {
+                    let runs_or = |full: usize| runs.unwrap_or(if quick { 1 } else { full });
+                    let update_options = bench_update::UpdateBenchOptions {
+                        runs: runs_or(5),
+                        quick,
+                        ..update_options
+                    };
+                    let plan = &plan;
+                    let benches: Vec<(&'static str, bench_report::BenchFn<'_>)> = vec![
+                        ("runtime", Box::new(move || bench::runtime(plan, quick))),
+                        (
+                            "startup",
+                            Box::new(move || bench::startup(plan, runs_or(7))),
+                        ),
+                        (
+                            "install",
+                            Box::new(move || bench_install::install(plan, runs_or(5))),
+                        ),
+                        (
+                            "update",
+                            Box::new(move || bench_update::update(plan, &update_options)),
+                        ),
+                        (
+                            "shell",
+                            Box::new(move || bench_shell::shell(plan, &shell_options)),
+                        ),
+                    ];
+                    let report_dir = report_dir
+                        .unwrap_or_else(|| bench_report::default_report_dir(&plan.root, quick));
+                    return bench_report::all(plan, quick, &report_dir, benches);
+                }
+            };
+            drop(figures);
+            Ok(())
         }
         Command::BenchInstallChild {
             data_dir,
@@ -501,6 +560,7 @@ fn run(command: Command) -> Result<()> {
             public_key_file,
             channel,
         } => bench_install::child(&data_dir, &index_url, &public_key_file, &channel),
+        Command::BenchMeasure { report, command } => bench_install::measure(&report, &command),
         Command::Test {
             fast,
             clippy,
