@@ -121,7 +121,14 @@ pub fn test(options: &TestOptions) -> Result<()> {
     // of compiling Tauri's tree a second time, and its window tests drive the real binary.
     report.run(
         Command::new(&cargo)
-            .args(["test", "--workspace", "--exclude", "shell"])
+            .args([
+                "test",
+                "--workspace",
+                "--exclude",
+                "shell",
+                "--exclude",
+                "tauri-minimal",
+            ])
             .current_dir(&root)
             .env("TOKENIZER_STUDIO_SLOW_TESTS", slow_env),
         "cargo test",
