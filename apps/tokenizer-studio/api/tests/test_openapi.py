@@ -16,6 +16,7 @@ NO_MODEL = {
     ("delete", "/api/v1/datasets/{dataset_id}"),
     ("post", "/api/v1/session"),
     ("get", "/api/v1/jobs/{job_id}/artifact"),
+    ("get", "/api/v1/jobs/{job_id}/export"),
 }
 
 
@@ -82,6 +83,7 @@ def test_every_route_is_in_the_schema_with_a_model():
         ("get", "/api/v1/jobs/{job_id}/logs"),
         ("post", "/api/v1/jobs/{job_id}/cancel"),
         ("get", "/api/v1/jobs/{job_id}/artifact"),
+        ("get", "/api/v1/jobs/{job_id}/export"),
         ("post", "/api/v1/jobs/{job_id}/try"),
         ("post", "/api/v1/shutdown"),
         ("get", "/api/v1/system"),

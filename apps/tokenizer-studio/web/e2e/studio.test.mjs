@@ -6,7 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { launchBrowser, watchCspViolations, watchForeignRequests } from './support/browser.mjs';
-import { mintLaunchCode, startEngine, WEB_DIR } from './support/engine.mjs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mintLaunchCode, pythonPath, startEngine, WEB_DIR } from './support/engine.mjs';
 import { writeCorpus } from './support/corpus.mjs';
 
 const DIST_DIR = path.join(WEB_DIR, 'dist');
@@ -165,6 +167,37 @@ describe('Tokenizer Studio web UI against the real engine', { timeout: 600_000 }
     assert.ok(vocab && typeof vocab === 'object' && !Array.isArray(vocab), 'a BPE model has a token → id map');
     const size = Object.keys(vocab).length;
     assert.ok(size > 256 && size <= 1000, `byte-level vocabulary of 257..1000 entries, got ${size}`);
+  });
+
+  test('export for Transformers: the zip loads with AutoTokenizer and encodes like the app', async () => {
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByTestId('export-transformers').click(),
+    ]);
+    assert.match(download.suggestedFilename(), /tokenizer\.zip$/);
+    const zip = path.join(workDir, 'exported-tokenizer.zip');
+    await download.saveAs(zip);
+    // What a user's script does with the download: unzip it, load the folder, encode.
+    const script = [
+      'import json, sys, tempfile, zipfile',
+      'from tokenizers import Tokenizer',
+      'from transformers import AutoTokenizer, PreTrainedTokenizerFast',
+      'out = tempfile.mkdtemp()',
+      'with zipfile.ZipFile(sys.argv[1]) as z:',
+      '    folder = z.namelist()[0].split("/")[0]',
+      '    z.extractall(out)',
+      'path = f"{out}/{folder}"',
+      'auto = AutoTokenizer.from_pretrained(path)',
+      'raw = Tokenizer.from_file(f"{path}/tokenizer.json")',
+      'text = sys.argv[2]',
+      'print(json.dumps({"fast": isinstance(auto, PreTrainedTokenizerFast), "auto": auto(text)["input_ids"], "raw": raw.encode(text).ids, "eos": auto.eos_token}))',
+    ].join('\n');
+    const { stdout } = await promisify(execFile)(pythonPath(), ['-c', script, zip, 'The tokenizer reads long sentences.']);
+    const loaded = JSON.parse(stdout);
+    assert.equal(loaded.fast, true, 'a fast tokenizer over the tokenizer.json');
+    assert.ok(loaded.auto.length > 0, 'AutoTokenizer encodes the text');
+    assert.deepEqual(loaded.auto, loaded.raw, 'the same ids as the tokenizer.json inside');
+    assert.equal(loaded.eos, '<|endoftext|>', 'the byte-level preset\'s end-of-text token has its role');
   });
 
   test('try it: encoding shows tokens and ids', async () => {

@@ -1,4 +1,4 @@
-"""Training jobs: create, list, get, logs, cancel, artifact download and "try it" encoding."""
+"""Training jobs: create, list, get, logs, cancel, artifact download and export, "try it"."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.context import AppContext, get_ctx
@@ -148,11 +148,41 @@ def _artifact_path(ctx: AppContext, row: dict[str, Any]):
 def download_artifact(job_id: str, ctx: AppContext = Depends(get_ctx)) -> FileResponse:
     row = _get(ctx, job_id)
     path = _artifact_path(ctx, row)
-    filename = f"{row['name']}-tokenizer.json"
-    # The quoted form must stay plain ASCII without quotes; filename* carries the exact name.
-    ascii_name = re.sub(r"[^A-Za-z0-9 ._()+-]+", "_", filename).strip(" _") or "tokenizer.json"
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    disposition = _attachment(f"{row['name']}-tokenizer.json", "tokenizer.json")
     return FileResponse(path, media_type="application/json", headers={"Content-Disposition": disposition})
+
+
+def _attachment(filename: str, fallback: str) -> str:
+    # The quoted form must stay plain ASCII without quotes; filename* carries the exact name.
+    ascii_name = re.sub(r"[^A-Za-z0-9 ._()+-]+", "_", filename).strip(" _") or fallback
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+@router.get(
+    "/jobs/{job_id}/export",
+    response_class=Response,
+    responses={
+        200: {
+            "description": (
+                "The trained tokenizer as a zip of one folder that Hugging Face transformers "
+                "loads with AutoTokenizer.from_pretrained: tokenizer.json, tokenizer_config.json "
+                "and special_tokens_map.json."
+            ),
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+def export_tokenizer(job_id: str, ctx: AppContext = Depends(get_ctx)) -> Response:
+    from app.export import export_zip
+
+    row = _get(ctx, job_id)
+    path = _artifact_path(ctx, row)
+    data = export_zip(path, list(row["config"].get("special_tokens") or []), row["name"])
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": _attachment(f"{row['name']}-tokenizer.zip", "tokenizer.zip")},
+    )
 
 
 _cache_lock = threading.Lock()

@@ -95,3 +95,8 @@ export const api = {
 export function artifactUrl(jobId: string): string {
   return apiUrl(`/jobs/${enc(jobId)}/artifact`);
 }
+
+/** The tokenizer as a zip that Hugging Face transformers loads with AutoTokenizer. */
+export function exportUrl(jobId: string): string {
+  return apiUrl(`/jobs/${enc(jobId)}/export`);
+}

@@ -67,6 +67,10 @@ export interface paths {
     /** Download Artifact */
     get: operations["download_artifact"];
   };
+  "/api/v1/jobs/{job_id}/export": {
+    /** Export Tokenizer */
+    get: operations["export_tokenizer"];
+  };
   "/api/v1/jobs/{job_id}/try": {
     /** Try Tokenizer */
     post: operations["try_tokenizer"];
@@ -951,6 +955,34 @@ export interface operations {
       200: {
         content: {
           "application/json": Record<string, never>;
+        };
+      };
+      /** @description A client error (401 without credentials, 403 wrong Host or Origin, 404, 409, 413, 415, 422 invalid input). */
+      "4XX": {
+        content: {
+          "application/json": components["schemas"]["ErrorResponse"];
+        };
+      };
+      /** @description An unexpected error; the details are in the engine's log. */
+      "5XX": {
+        content: {
+          "application/json": components["schemas"]["ErrorResponse"];
+        };
+      };
+    };
+  };
+  /** Export Tokenizer */
+  export_tokenizer: {
+    parameters: {
+      path: {
+        job_id: string;
+      };
+    };
+    responses: {
+      /** @description The trained tokenizer as a zip of one folder that Hugging Face transformers loads with AutoTokenizer.from_pretrained: tokenizer.json, tokenizer_config.json and special_tokens_map.json. */
+      200: {
+        content: {
+          "application/zip": string;
         };
       };
       /** @description A client error (401 without credentials, 403 wrong Host or Origin, 404, 409, 413, 415, 422 invalid input). */

@@ -1,6 +1,6 @@
-// The trained tokenizer: download link, file facts and the "Try it" box.
+// The trained tokenizer: download and export links, file facts and the "Try it" box.
 import { useState } from 'react';
-import { artifactUrl } from '../../api/client';
+import { artifactUrl, exportUrl } from '../../api/client';
 import type { Job } from '../../api/types';
 import { inDesktopShell, openArtifactsFolder } from '../../desktop';
 import { formatBytes } from '../../format';
@@ -28,6 +28,16 @@ export function ArtifactPanel({ job }: { job: Job }) {
       </dl>
       <a className="button primary" href={artifactUrl(job.id)} download data-testid="download-artifact">
         Download tokenizer.json
+      </a>
+      <a
+        className="button"
+        style={{ marginLeft: 8 }}
+        href={exportUrl(job.id)}
+        download
+        data-testid="export-transformers"
+        title="A zip of one folder: load it with AutoTokenizer.from_pretrained(folder)"
+      >
+        Export for Transformers (.zip)
       </a>
       {inDesktopShell() && (
         <button type="button" className="button" style={{ marginLeft: 8 }} onClick={openFolder} data-testid="open-artifacts-folder">
