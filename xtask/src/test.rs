@@ -149,6 +149,19 @@ pub fn test(options: &TestOptions) -> Result<()> {
         "cargo test -p shell",
         Format::Libtest,
     )?;
+    if options.slow {
+        // Last: it reuses the runtime, the release shell and the web build made above. One
+        // measurement of every bench, so a change that breaks a bench fails here, not in the
+        // next `bench all`; its report goes to target/bench/quick/, never over bench/report.md.
+        ui::step("test", "bench all --quick (every bench, one run each)");
+        report.run(
+            Command::new(std::env::current_exe().context("finding the xtask executable")?)
+                .args(["bench", "all", "--quick"])
+                .current_dir(&root),
+            "bench all --quick",
+            Format::Step,
+        )?;
+    }
     report.print();
     if let Some(allowed) = &options.allowed_skips {
         report.check_skips(allowed)?;
@@ -185,7 +198,16 @@ pub(crate) fn test_venv(root: &Path, cache_dir: &Path) -> Result<PathBuf> {
     // pip + setuptools: the packaging test builds the engine's wheel offline, as
     // `pip install ./apps/tokenizer-studio/api` would. ruff is pinned: `cargo xtask tidy` fails
     // on what it reports, so a new release must not change the verdict on unchanged code.
-    let test_tools = ["pytest", "httpx", "pip", "setuptools", "ruff==0.17.6"];
+    // transformers (pinned; it resolves to the lock's tokenizers and huggingface-hub): the
+    // export test loads an exported tokenizer with `AutoTokenizer` as a user's script would.
+    let test_tools = [
+        "pytest",
+        "httpx",
+        "pip",
+        "setuptools",
+        "ruff==0.17.6",
+        "transformers==5.25.0",
+    ];
     let stamp = format!(
         "{}:{}:{}",
         fsutil::sha256_file(&lock)?,
