@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -14,6 +15,8 @@ from typing import Any
 
 from app.job_states import ACTIVE_STATUSES, JobPhase, JobStatus
 from app.paths import PRIVATE_FILE_MODE, make_private_file
+
+log = logging.getLogger("tokenizer_studio.db")
 
 # Each entry moves the schema from version i to i + 1; never edit a shipped entry, append one.
 MIGRATIONS: tuple[str, ...] = (
@@ -112,10 +115,26 @@ class Database:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
+                # On a full disk the COMMIT is what fails (SQLITE_FULL while writing the WAL).
+                self.conn.execute("COMMIT")
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                self._end_failed_transaction()
                 raise
-            self.conn.execute("COMMIT")
+
+    def _end_failed_transaction(self) -> None:
+        """Rolls back whatever a failed write left open.
+
+        SQLite may or may not have rolled back by itself after SQLITE_FULL or an I/O error,
+        and a failed COMMIT leaves the transaction open: on this one shared connection every
+        later statement would join it and hold the write lock. The original error is the one
+        worth raising, so a failing ROLLBACK is only logged.
+        """
+        if not self.conn.in_transaction:
+            return
+        try:
+            self.conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            log.warning("could not roll back a failed database write: %s", exc)
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         with self.lock:
@@ -123,7 +142,11 @@ class Database:
 
     def execute(self, sql: str, params: tuple | dict = ()) -> int:
         with self.lock:
-            return self.conn.execute(sql, params).rowcount
+            try:
+                return self.conn.execute(sql, params).rowcount
+            except BaseException:
+                self._end_failed_transaction()
+                raise
 
     def close(self) -> None:
         with self.lock:
@@ -199,6 +222,27 @@ class Database:
             sql += f" AND status IN ({_placeholders(only_if_status)})"
             params.extend(only_if_status)
         return self.execute(sql, tuple(params)) > 0
+
+    def finish_job(
+        self,
+        job_id: str,
+        only_if_status: tuple[JobStatus, ...],
+        fields: dict[str, Any],
+        messages: list[str],
+    ) -> bool:
+        """A job's final fields and its last log lines in one transaction: both or neither.
+
+        So a full disk cannot leave a failed job without the reason in its log, or the reason
+        logged under a job that still says `running`.
+        """
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        sql = f"UPDATE jobs SET {sets} WHERE id = ? AND status IN ({_placeholders(only_if_status)})"
+        with self.transaction() as conn:
+            changed = conn.execute(sql, (*fields.values(), job_id, *only_if_status)).rowcount > 0
+            if changed:
+                for message in messages:
+                    self._append_log(conn, job_id, message)
+        return changed
 
     def interrupt_active_jobs(self, reason: str) -> list[str]:
         """Marks every queued/running job interrupted (startup after a crash, or shutdown)."""

@@ -1,6 +1,8 @@
 """Background training: one worker thread takes queued jobs, reports progress and logs to SQLite.
 
-A job failing only marks that job failed; the worker catches everything and moves on.
+A job failing only marks that job failed; the worker catches everything and moves on. A full disk
+fails the job with "The disk is full: …"; when even that status cannot be saved, it is kept in
+memory and written as soon as the database takes writes again (a restart marks it interrupted).
 `tokenizer` (and with it the `tokenizers` extension) and the dataset readers are imported on the
 first job, not at startup.
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.db import Database, utc_now
+from app.errors import ApiError, DiskFull, ensure_free_space, is_disk_full
 from app.job_states import ACTIVE_STATUSES, JobPhase, JobStatus
 from app.paths import PRIVATE_DIR_MODE, DataPaths, make_private_dir, make_private_file
 
@@ -34,6 +37,27 @@ METRIC_SAMPLE_TEXTS = 200
 # Worker writes are guarded by this: a cancel or an interrupt must not be overwritten.
 ONLY_RUNNING = (JobStatus.RUNNING,)
 STOP_REASON = "Interrupted: the server stopped while this job was queued or running."
+CRASH_REASON = "Interrupted: the app stopped before this job finished. Start a new job to retry."
+# How often a final job status that found the disk full is tried again.
+RETRY_UNSAVED_S = 1.0
+UNREADABLE_FILE = (
+    "Training failed: a dataset file could not be read; it may have been moved, deleted or "
+    "damaged. Upload it again, then start a new job."
+)
+UNEXPECTED_FAILURE = (
+    "Training failed because of an unexpected error (the job log has the details); check the "
+    "dataset and the settings, then start a new job."
+)
+
+
+class _DatasetGone(Exception):
+    pass
+
+
+class _NoText(Exception):
+    def __init__(self, column: str | None) -> None:
+        super().__init__(f"no text read from column {column!r}")
+        self.column = column
 
 
 class JobManager:
@@ -45,13 +69,23 @@ class JobManager:
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
+        # Final job writes that found the disk full: job id → (only-if statuses, fields, logs).
+        self._unsaved: dict[str, tuple[tuple[JobStatus, ...], dict[str, Any], list[str]]] = {}
 
     # --- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> None:
-        stale = self.db.interrupt_active_jobs(
-            "Interrupted: the app stopped before this job finished. Start a new job to retry."
+        # Jobs a previous run left active: marked through the retried writes, so a disk that is
+        # full at start-up still gets them marked once it has room.
+        stale = self.db.query(
+            f"SELECT id FROM jobs WHERE status IN ({', '.join('?' for _ in ACTIVE_STATUSES)})",
+            ACTIVE_STATUSES,
         )
+        for row in stale:
+            fields = {"status": JobStatus.INTERRUPTED, "error": CRASH_REASON, "finished_at": utc_now()}
+            self._finish(row["id"], ACTIVE_STATUSES, fields, [CRASH_REASON])
+            # A run that stopped while saving leaves a partial folder; an interrupted job has none.
+            shutil.rmtree(self.paths.job_artifacts(row["id"]), ignore_errors=True)
         if stale:
             log.warning("marked %d job(s) from a previous run as interrupted", len(stale))
         self.thread = threading.Thread(target=self._run, name="job-worker", daemon=True)
@@ -63,7 +97,13 @@ class JobManager:
         with self.lock:
             for event in self.cancel_events.values():
                 event.set()
-        self.db.interrupt_active_jobs(STOP_REASON)
+        self._save_unsaved()
+        try:
+            self.db.interrupt_active_jobs(STOP_REASON)
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            log.warning("the disk is full: active jobs are marked interrupted at the next start")
         self.queue.put(None)
         if self.thread is None:
             return True
@@ -78,19 +118,25 @@ class JobManager:
     def submit(self, job_id: str) -> None:
         with self.lock:
             self.cancel_events[job_id] = threading.Event()
-        self.db.log(job_id, "Queued.")
+        try:
+            self.db.log(job_id, "Queued.")
+        except Exception as exc:
+            # The job row is saved: queue it anyway, so it ends (failed, saying the disk is
+            # full) instead of staying queued forever.
+            if not is_disk_full(exc):
+                raise
+            log.warning("job %s: the disk is full; queued without its first log line", job_id)
         self.queue.put(job_id)
 
     def cancel(self, job_id: str) -> bool:
         """Marks the job cancelled now; a running training stops at its next batch of text."""
-        changed = self.db.update_job(
+        changed = self.db.finish_job(
             job_id,
-            only_if_status=ACTIVE_STATUSES,
-            status=JobStatus.CANCELLED,
-            finished_at=utc_now(),
+            ACTIVE_STATUSES,
+            {"status": JobStatus.CANCELLED, "finished_at": utc_now()},
+            ["Cancelled by the user."],
         )
         if changed:
-            self.db.log(job_id, "Cancelled by the user.")
             with self.lock:
                 event = self.cancel_events.get(job_id)
             if event is not None:
@@ -101,9 +147,14 @@ class JobManager:
 
     def _run(self) -> None:
         while not self.stopping.is_set():
-            job_id = self.queue.get()
+            try:
+                job_id = self.queue.get(timeout=RETRY_UNSAVED_S if self._unsaved else None)
+            except queue.Empty:
+                self._save_unsaved()
+                continue
             if job_id is None or self.stopping.is_set():
                 return
+            self._save_unsaved()
             try:
                 self._run_job(job_id)
             except Exception:  # the worker must survive any single job
@@ -116,28 +167,46 @@ class JobManager:
         with self.lock:
             cancel_event = self.cancel_events.get(job_id) or threading.Event()
         started = time.monotonic()
-        if not self.db.update_job(
-            job_id,
-            only_if_status=(JobStatus.QUEUED,),
-            status=JobStatus.RUNNING,
-            phase=JobPhase.READING,
-            started_at=utc_now(),
-        ):
-            return  # cancelled while queued
-        job = self.db.get_job(job_id)
-        config = job["config"]
-        out_dir = self.paths.job_artifacts(job_id)
         try:
+            running = self.db.update_job(
+                job_id,
+                only_if_status=(JobStatus.QUEUED,),
+                status=JobStatus.RUNNING,
+                phase=JobPhase.READING,
+                started_at=utc_now(),
+            )
+        except Exception as exc:
+            self._fail(job_id, exc, only_if_status=(JobStatus.QUEUED,))
+            return
+        if not running:
+            return  # cancelled while queued
+        out_dir = self.paths.job_artifacts(job_id)
+        # A progress write that found the disk full: training stops at its next batch.
+        disk_full: list[BaseException] = []
+        try:
+            from tokenizer.train import artifact_size_bound
+
+            job = self.db.get_job(job_id)
+            config = job["config"]
             sources = self._sources(job)
             total = sum(s.size_bytes for s in sources)
+            ensure_free_space(
+                self.paths.artifacts,
+                artifact_size_bound(config),
+                "the tokenizer",
+                self.paths.root,
+                next_step="start a new job",
+            )
             self.db.log(
                 job_id,
                 f"Reading {len(sources)} dataset(s), {total:,} bytes; model {config['model']}, "
                 f"vocab size {config['vocab_size']:,}.",
             )
-            tok, stream, sample = self._train(job_id, config, sources, cancel_event)
+            tok, stream, sample = self._train(job_id, config, sources, cancel_event, disk_full)
             if self.stopping.is_set():
                 return
+            if stream.rows == 0:
+                raise _NoText(next((s.column for s in sources if s.column), None))
             self.db.update_job(
                 job_id, only_if_status=ONLY_RUNNING, phase=JobPhase.SAVING, progress=SAVING_PROGRESS
             )
@@ -149,52 +218,110 @@ class JobManager:
                 "duration_s": round(time.monotonic() - started, 3),
                 "avg_tokens_per_word": _avg_tokens_per_word(tok, sample),
             }
-            done = self.db.update_job(
+            done_message = (
+                f"Done in {metrics['duration_s']:.1f} s: {metrics['vocab_size']:,} tokens, "
+                f"tokenizer.json {artifact['size_bytes']:,} bytes."
+            )
+            done = self.db.finish_job(
                 job_id,
-                only_if_status=ONLY_RUNNING,
-                status=JobStatus.SUCCEEDED,
-                phase=JobPhase.DONE,
-                progress=1.0,
-                metrics=metrics,
-                artifact=artifact,
-                finished_at=utc_now(),
+                ONLY_RUNNING,
+                {
+                    "status": JobStatus.SUCCEEDED,
+                    "phase": JobPhase.DONE,
+                    "progress": 1.0,
+                    "metrics": json.dumps(metrics),
+                    "artifact": json.dumps(artifact),
+                    "finished_at": utc_now(),
+                },
+                [done_message],
             )
             if not done:
                 # Cancelled or interrupted while saving: the result must not outlive the job.
                 shutil.rmtree(out_dir, ignore_errors=True)
-                return
-            self.db.log(
-                job_id,
-                f"Done in {metrics['duration_s']:.1f} s: {metrics['vocab_size']:,} tokens, "
-                f"tokenizer.json {artifact['size_bytes']:,} bytes.",
-            )
         except Exception as exc:
             shutil.rmtree(out_dir, ignore_errors=True)
             from tokenizer import TrainingCancelled
 
-            if isinstance(exc, TrainingCancelled):
+            if isinstance(exc, TrainingCancelled) and disk_full:
+                exc = disk_full[0]
+            elif isinstance(exc, TrainingCancelled):
                 if not self.stopping.is_set():
-                    self.db.update_job(
+                    self._finish(
                         job_id,
-                        only_if_status=ONLY_RUNNING,
-                        status=JobStatus.CANCELLED,
-                        finished_at=utc_now(),
+                        ONLY_RUNNING,
+                        {"status": JobStatus.CANCELLED, "finished_at": utc_now()},
+                        [],
                     )
                 return
-            log.exception("job %s failed", job_id)
-            if isinstance(exc, OSError):
-                reason = f"a dataset file could not be read ({exc.strerror or exc})"
-            else:
-                reason = str(exc) or type(exc).__name__
-            message = f"Training failed: {reason}. Check the dataset and the settings, then start a new job."
-            if self.db.update_job(
-                job_id,
-                only_if_status=ONLY_RUNNING,
-                status=JobStatus.FAILED,
-                error=message,
-                finished_at=utc_now(),
-            ):
-                self.db.log(job_id, message)
+            self._fail(job_id, exc)
+
+    def _fail(
+        self, job_id: str, exc: BaseException, only_if_status: tuple[JobStatus, ...] = ONLY_RUNNING
+    ) -> None:
+        """Marks the job failed with a sentence that says what to do; the technical error goes
+        to the job log and the engine log."""
+        headline = self._headline(exc)
+        if is_disk_full(exc):
+            log.warning("job %s: the disk is full: %s", job_id, exc)
+        else:
+            log.error("job %s failed", job_id, exc_info=exc)
+        technical = f"Error: {type(exc).__name__}: {exc}"
+        fields = {"status": JobStatus.FAILED, "error": headline, "finished_at": utc_now()}
+        self._finish(job_id, only_if_status, fields, [technical, headline])
+
+    def _headline(self, exc: BaseException) -> str:
+        if isinstance(exc, DiskFull):
+            return exc.message
+        if is_disk_full(exc):
+            return DiskFull(self.paths.root, "this job's results", next_step="start a new job").message
+        if isinstance(exc, _DatasetGone):
+            return (
+                "Training failed: a dataset of this job was deleted; upload it again, then start a new job."
+            )
+        if isinstance(exc, _NoText) or _is_column_type_error(exc):
+            column = exc.column if isinstance(exc, _NoText) else None
+            named = f" {column!r}" if column else ""
+            return (
+                f"The file has no text column{named}: the column chosen for training holds no "
+                "text. Choose a column with text for the dataset (or upload the file with its "
+                "text in a column named 'text'), then start a new job."
+            )
+        if isinstance(exc, ApiError):
+            # The dataset readers' own sentences, which already say what to do.
+            return f"Training failed: {exc.message[:1].lower()}{exc.message[1:]}"
+        if isinstance(exc, (OSError, UnicodeError)) or _is_unreadable_arrow(exc):
+            return UNREADABLE_FILE
+        return UNEXPECTED_FAILURE
+
+    def _finish(
+        self,
+        job_id: str,
+        only_if_status: tuple[JobStatus, ...],
+        fields: dict[str, Any],
+        messages: list[str],
+    ) -> None:
+        """Writes a job's final state; on a full disk keeps it to write later."""
+        try:
+            self.db.finish_job(job_id, only_if_status, fields, messages)
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            log.warning("job %s: the disk is full; its final status is saved once there is room", job_id)
+            with self.lock:
+                self._unsaved[job_id] = (only_if_status, fields, messages)
+
+    def _save_unsaved(self) -> None:
+        with self.lock:
+            pending = list(self._unsaved.items())
+        for job_id, (only_if_status, fields, messages) in pending:
+            try:
+                self.db.finish_job(job_id, only_if_status, fields, messages)
+            except Exception as exc:
+                if is_disk_full(exc):
+                    return  # still full: the worker tries again
+                log.exception("job %s: could not save its final status", job_id)
+            with self.lock:
+                self._unsaved.pop(job_id, None)
 
     def _sources(self, job: dict[str, Any]) -> list[Source]:
         from app.corpus import Source
@@ -203,7 +330,7 @@ class JobManager:
         for dataset_id in job["dataset_ids"]:
             ds = self.db.get_dataset(dataset_id)
             if ds is None:
-                raise RuntimeError(f"dataset {dataset_id} no longer exists")
+                raise _DatasetGone(f"dataset {dataset_id} no longer exists")
             column = None
             if ds["format"] != "txt":
                 column = job["config"].get("text_column") or ds["text_column"]
@@ -212,7 +339,14 @@ class JobManager:
             )
         return sources
 
-    def _train(self, job_id: str, config: dict, sources: list[Source], cancel_event: threading.Event):
+    def _train(
+        self,
+        job_id: str,
+        config: dict,
+        sources: list[Source],
+        cancel_event: threading.Event,
+        disk_full: list[BaseException],
+    ):
         from app.corpus import CorpusStream
         from tokenizer import PHASE_TRAINING, train
 
@@ -228,6 +362,18 @@ class JobManager:
         next_log = [0.25]
 
         def progress(phase: str, fraction: float) -> None:
+            # Runs inside the Rust trainer's iteration, where an exception is not reliably
+            # passed on: a full disk is recorded and stops the training instead.
+            if disk_full:
+                return
+            try:
+                report(phase, fraction)
+            except Exception as exc:
+                if not is_disk_full(exc):
+                    raise
+                disk_full.append(exc)
+
+        def report(phase: str, fraction: float) -> None:
             if phase == PHASE_TRAINING:
                 self.db.update_job(
                     job_id,
@@ -249,7 +395,7 @@ class JobManager:
             texts,
             config,
             progress=progress,
-            should_cancel=lambda: cancel_event.is_set() or self.stopping.is_set(),
+            should_cancel=lambda: cancel_event.is_set() or self.stopping.is_set() or bool(disk_full),
         )
         return tok, stream, sample
 
@@ -291,6 +437,22 @@ class _Texts:
 
     def __iter__(self):
         return self._iterator
+
+
+def _is_column_type_error(exc: BaseException) -> bool:
+    # pyarrow's string kernels refuse a numeric or binary column chosen as the text column.
+    return type(exc).__module__.startswith("pyarrow") and type(exc).__name__ in (
+        "ArrowNotImplementedError",
+        "ArrowTypeError",
+    )
+
+
+def _is_unreadable_arrow(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith("pyarrow") and type(exc).__name__ in (
+        "ArrowInvalid",
+        "ArrowIOError",
+        "ArrowException",
+    )
 
 
 def _avg_tokens_per_word(tok, sample: list[str]) -> float | None:

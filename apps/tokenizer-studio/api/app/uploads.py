@@ -17,7 +17,7 @@ from pathlib import Path
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from app.errors import ApiError
+from app.errors import ApiError, DiskFull, ensure_free_space, free_bytes, is_disk_full
 from app.paths import PRIVATE_FILE_MODE
 
 FIELD_NAME = "file"
@@ -110,8 +110,14 @@ class _FilePart:
                 raise _not_text() from None
 
     def discard(self) -> None:
-        self.file.close()
-        self.path.unlink(missing_ok=True)
+        try:
+            # Closing flushes the buffer, which fails again on a full disk; the fd is closed
+            # regardless, and the file must go either way.
+            self.file.close()
+        except OSError:
+            pass
+        finally:
+            self.path.unlink(missing_ok=True)
 
 
 def _not_text() -> ApiError:
@@ -152,8 +158,15 @@ def _check_name(raw_name: str) -> tuple[str, str]:
     return name, fmt
 
 
-async def receive_upload(request: Request, folder: Path, max_bytes: int) -> ReceivedFile:
-    """Parses the multipart body into `folder`; leaves no file behind when it raises."""
+async def receive_upload(
+    request: Request, folder: Path, max_bytes: int, data_root: Path | None = None
+) -> ReceivedFile:
+    """Parses the multipart body into `folder`; leaves no file behind when it raises.
+
+    A declared size (Content-Length) is checked against the free space first; a disk that
+    fills while the file streams in (a chunked body, or another program writing) is a
+    DiskFull too.
+    """
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     boundary = options.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
@@ -163,8 +176,12 @@ async def receive_upload(request: Request, folder: Path, max_bytes: int) -> Rece
             "Send the file as multipart/form-data in a field named 'file'.",
         )
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > max_bytes + MULTIPART_OVERHEAD:
+    declared = int(length) if length and length.isdigit() else None
+    if declared is not None and declared > max_bytes + MULTIPART_OVERHEAD:
         raise upload_too_large(max_bytes)
+    if declared is not None:
+        # The body's size includes a little multipart framing: a slight overestimate.
+        ensure_free_space(folder, declared, "the upload", data_root)
 
     state: dict = {"headers": {}, "field": b"", "value": b"", "part": None, "current": None}
     received: list[_FilePart] = []
@@ -235,8 +252,12 @@ async def receive_upload(request: Request, folder: Path, max_bytes: int) -> Rece
         if part.size == 0:
             raise ApiError(422, "empty_file", "The file is empty; choose a file with some text.")
     except BaseException as exc:
+        disk_full = is_disk_full(exc)
+        free = free_bytes(folder) if disk_full else None  # before the partial file is removed
         for part in received:
             part.discard()
+        if disk_full:
+            raise DiskFull(data_root or folder, "the upload", declared, free) from exc
         if isinstance(exc, ApiError):
             raise
         if isinstance(exc, Exception) and not isinstance(exc, OSError):

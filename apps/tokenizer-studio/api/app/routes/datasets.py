@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from app.context import AppContext, get_ctx
 from app.corpus import Source, inspect, preview, string_columns
 from app.db import utc_now
-from app.errors import ApiError
+from app.errors import ApiError, DiskFull, is_disk_full
 from app.models import ERROR_RESPONSES, Dataset, DatasetPreview
 from app.uploads import receive_upload, remove_quietly
 
@@ -52,7 +52,7 @@ UPLOAD_BODY = {
 
 @router.post("/datasets", status_code=201, openapi_extra=UPLOAD_BODY)
 async def upload_dataset(request: Request, ctx: AppContext = Depends(get_ctx)) -> Dataset:
-    received = await receive_upload(request, ctx.paths.uploads, ctx.settings.max_upload_bytes)
+    received = await receive_upload(request, ctx.paths.uploads, ctx.settings.max_upload_bytes, ctx.paths.root)
     dataset_id = f"ds_{secrets.token_hex(8)}"
     stored_name = f"{dataset_id}.{received.fmt}"
     try:
@@ -75,8 +75,11 @@ async def upload_dataset(request: Request, ctx: AppContext = Depends(get_ctx)) -
     }
     try:
         ctx.db.insert_dataset(row)
-    except BaseException:
+    except BaseException as exc:
+        # No file without its row: a database that could not take the row takes the file too.
         remove_quietly(ctx.paths.uploads / stored_name)
+        if is_disk_full(exc):
+            raise DiskFull(ctx.paths.root, "the dataset's entry in the history") from exc
         raise
     return Dataset.model_validate(row)
 
