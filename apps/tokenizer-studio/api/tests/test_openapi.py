@@ -14,6 +14,7 @@ from tests.conftest import AUTH, BASE_URL, TOKEN, upload
 # Answers whose body is not JSON described by a model: no content, or a file download.
 NO_MODEL = {
     ("delete", "/api/v1/datasets/{dataset_id}"),
+    ("delete", "/api/v1/jobs/{job_id}"),
     ("post", "/api/v1/session"),
     ("get", "/api/v1/jobs/{job_id}/artifact"),
     ("get", "/api/v1/jobs/{job_id}/export"),
@@ -80,6 +81,7 @@ def test_every_route_is_in_the_schema_with_a_model():
         ("get", "/api/v1/jobs"),
         ("post", "/api/v1/jobs"),
         ("get", "/api/v1/jobs/{job_id}"),
+        ("delete", "/api/v1/jobs/{job_id}"),
         ("get", "/api/v1/jobs/{job_id}/logs"),
         ("post", "/api/v1/jobs/{job_id}/cancel"),
         ("get", "/api/v1/jobs/{job_id}/artifact"),

@@ -222,6 +222,19 @@ describe('Tokenizer Studio web UI against the real engine', { timeout: 600_000 }
     assert.equal(await row.getByTestId('job-row-status').getAttribute('data-status'), 'succeeded');
   });
 
+  test('delete the job after a confirmation: its tokenizer leaves the disk', async () => {
+    const row = page.getByTestId('job-row').filter({ hasText: 'e2e-run' });
+    await row.getByTestId('open-job').click();
+    const jobId = await page.getByTestId('job-detail').getAttribute('data-job-id');
+    const folder = path.join(workDir, 'data', 'artifacts', 'tokenizers', jobId);
+    assert.ok(existsSync(path.join(folder, 'tokenizer.json')), `the trained tokenizer is at ${folder}`);
+    await page.getByTestId('delete-job').click();
+    assert.match(await page.getByTestId('confirm-delete-job-prompt').innerText(), /and its trained tokenizer/);
+    await page.getByTestId('confirm-delete-job').click();
+    await page.getByTestId('job-row').filter({ hasText: 'e2e-run' }).waitFor({ state: 'detached' });
+    assert.equal(existsSync(folder), false, 'the tokenizer folder is gone');
+  });
+
   test('delete the dataset once no job uses it', async () => {
     await page.getByTestId('nav-datasets').click();
     const row = page.getByTestId('dataset-row').filter({ hasText: corpusName });

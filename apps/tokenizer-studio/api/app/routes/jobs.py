@@ -1,9 +1,10 @@
-"""Training jobs: create, list, get, logs, cancel, artifact download and export, "try it"."""
+"""Training jobs: create, list, get, logs, cancel, delete, artifact download and export, "try it"."""
 
 from __future__ import annotations
 
 import re
 import secrets
+import shutil
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.context import AppContext, get_ctx
 from app.db import utc_now
 from app.errors import ApiError
+from app.job_states import ACTIVE_STATUSES
 from app.models import ERROR_RESPONSES, Job, JobStatus, LogLine, LogPage, TryResult
 from templates import ConfigError, UnknownTemplateError, resolve_config
 
@@ -122,6 +124,25 @@ def cancel_job(job_id: str, ctx: AppContext = Depends(get_ctx)) -> Job:
             409, "job_finished", f"The job is already {_get(ctx, job_id)['status']}; nothing to cancel."
         )
     return Job.model_validate(_get(ctx, job_id))
+
+
+@router.delete("/jobs/{job_id}", status_code=204)
+def delete_job(job_id: str, ctx: AppContext = Depends(get_ctx)) -> Response:
+    with ctx.db.lock:  # the job cannot start between the check and the delete
+        row = _get(ctx, job_id)
+        if row["status"] in ACTIVE_STATUSES:
+            raise ApiError(
+                409,
+                "job_active",
+                f"The job is {row['status']}; cancel it first, then delete it.",
+            )
+        # The row first (its log lines go with it): a crash between the two leaves an
+        # unreferenced folder, never a job whose tokenizer is gone.
+        ctx.db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+    with _cache_lock:
+        _tokenizer_cache.pop(job_id, None)
+    shutil.rmtree(ctx.paths.job_artifacts(row["id"]), ignore_errors=True)
+    return Response(status_code=204)
 
 
 def _artifact_path(ctx: AppContext, row: dict[str, Any]):

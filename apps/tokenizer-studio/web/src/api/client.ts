@@ -84,6 +84,7 @@ export const api = {
   getJob: (id: string) => request<Job>(`/jobs/${enc(id)}`),
   createJob: (job: NewJob) => request<Job>('/jobs', { method: 'POST', body: job }),
   cancelJob: (id: string) => request<Job>(`/jobs/${enc(id)}/cancel`, { method: 'POST' }),
+  deleteJob: (id: string) => request<void>(`/jobs/${enc(id)}`, { method: 'DELETE' }),
   jobLogs: (id: string, after: number) => request<LogPage>(`/jobs/${enc(id)}/logs?after=${after}`),
   tryTokenizer: (id: string, text: string) =>
     request<TryResult>(`/jobs/${enc(id)}/try`, { method: 'POST', body: { text } }),

@@ -54,6 +54,8 @@ export interface paths {
   "/api/v1/jobs/{job_id}": {
     /** Get Job */
     get: operations["get_job"];
+    /** Delete Job */
+    delete: operations["delete_job"];
   };
   "/api/v1/jobs/{job_id}/logs": {
     /** Job Logs */
@@ -869,6 +871,32 @@ export interface operations {
         content: {
           "application/json": components["schemas"]["Job"];
         };
+      };
+      /** @description A client error (401 without credentials, 403 wrong Host or Origin, 404, 409, 413, 415, 422 invalid input). */
+      "4XX": {
+        content: {
+          "application/json": components["schemas"]["ErrorResponse"];
+        };
+      };
+      /** @description An unexpected error; the details are in the engine's log. */
+      "5XX": {
+        content: {
+          "application/json": components["schemas"]["ErrorResponse"];
+        };
+      };
+    };
+  };
+  /** Delete Job */
+  delete_job: {
+    parameters: {
+      path: {
+        job_id: string;
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      204: {
+        content: never;
       };
       /** @description A client error (401 without credentials, 403 wrong Host or Origin, 404, 409, 413, 415, 422 invalid input). */
       "4XX": {

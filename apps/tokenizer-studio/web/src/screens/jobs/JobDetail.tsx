@@ -1,4 +1,4 @@
-// Job detail: live status, phase and progress, cancel, error, metrics, log and the artifact.
+// Job detail: live status, phase and progress, cancel, delete, error, metrics, log and the artifact.
 import { useState } from 'react';
 import { api } from '../../api/client';
 import { messageOf } from '../../api/errors';
@@ -28,7 +28,22 @@ interface Props {
 export function JobDetail({ jobId, onBack }: Props) {
   const { job, lines, error, setJob } = useJobFeed(jobId);
   const [cancelling, setCancelling] = useState(false);
+  const [confirmingDelete, setConfirmingDelete] = useState(false);
+  const [deleting, setDeleting] = useState(false);
   const [actionError, setActionError] = useState<string | null>(null);
+
+  const remove = async () => {
+    setDeleting(true);
+    setActionError(null);
+    try {
+      await api.deleteJob(jobId);
+      onBack();
+    } catch (err) {
+      setActionError(messageOf(err));
+      setDeleting(false);
+      setConfirmingDelete(false);
+    }
+  };
 
   const cancel = async () => {
     setCancelling(true);
@@ -107,6 +122,28 @@ export function JobDetail({ jobId, onBack }: Props) {
             {cancelling ? 'Cancelling…' : 'Cancel job'}
           </button>
         )}
+        {!active &&
+          (confirmingDelete ? (
+            <p className="confirm" data-testid="confirm-delete-job-prompt">
+              Delete this job{job.artifact ? ' and its trained tokenizer' : ''} from this computer?{' '}
+              <button
+                type="button"
+                className="button danger"
+                disabled={deleting}
+                data-testid="confirm-delete-job"
+                onClick={() => void remove()}
+              >
+                {deleting ? 'Deleting…' : 'Really delete'}
+              </button>{' '}
+              <button type="button" className="button" disabled={deleting} onClick={() => setConfirmingDelete(false)}>
+                Keep
+              </button>
+            </p>
+          ) : (
+            <button type="button" className="button" data-testid="delete-job" onClick={() => setConfirmingDelete(true)}>
+              Delete job
+            </button>
+          ))}
       </section>
       {job.status === 'succeeded' && job.artifact && <ArtifactPanel job={job} />}
       <JobMetrics metrics={job.metrics} />
