@@ -191,6 +191,21 @@ class SystemInfo(ApiModel):
     machine: dict[str, Any] | None = Field(description=MACHINE_DESCRIPTION)
 
 
+class StoragePart(ApiModel):
+    id: Literal["uploads", "tokenizers", "database", "logs", "cache", "engines"]
+    label: str
+    path: str = Field(description="The folder, absolute.")
+    bytes: int = Field(description="Disk space it takes; a file hard-linked twice counts once.")
+    files: int
+
+
+class StorageInfo(ApiModel):
+    data_dir: str = Field(description="The data folder, absolute: everything below is inside it.")
+    free_bytes: int = Field(description="Free space on the disk holding the data folder.")
+    total_bytes: int
+    parts: list[StoragePart]
+
+
 class ComputeCheck(ApiModel):
     device: Literal["cpu", "cuda", "mps"]
     size: int = Field(description="The matrices' side (size × size, float32).")

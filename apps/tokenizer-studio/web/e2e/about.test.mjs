@@ -103,6 +103,18 @@ describe('About this computer against the real engine', { timeout: 300_000 }, ()
     await page.screenshot({ path: path.join(RESULTS_DIR, 'about-this-computer.png'), fullPage: true });
   });
 
+  test('the data folder and the size of each part are shown', async () => {
+    const card = page.getByTestId('storage');
+    await card.getByTestId('storage-part').first().waitFor();
+    assert.equal(await card.getByTestId('storage-data-dir').innerText(), path.join(workDir, 'data'));
+    const parts = await card.getByTestId('storage-part').evaluateAll((rows) => rows.map((row) => row.dataset.part));
+    assert.deepEqual(parts, ['uploads', 'tokenizers', 'database', 'logs', 'cache', 'engines']);
+    // The engine's database and log exist from its start; nothing was uploaded yet.
+    const size = (part) => card.locator(`[data-part="${part}"]`).getByTestId('storage-bytes').innerText();
+    assert.notEqual(await size('database'), '0 B');
+    assert.equal(await size('uploads'), '0 B');
+  });
+
   test('no foreign request and no Content-Security-Policy violation', () => {
     assert.deepEqual(foreignRequests, []);
     assert.deepEqual(cspViolations, []);

@@ -1,4 +1,5 @@
-"""`GET /api/v1/system` (what the engine runs on) and `POST /api/v1/system/compute-check`.
+"""`GET /api/v1/system` (what the engine runs on), `GET /api/v1/system/storage` (where the
+user's data lives) and `POST /api/v1/system/compute-check`.
 
 Both are plain `def` routes: they may import torch (seconds, once) or numpy and run matrix
 multiplications, so FastAPI runs them in its thread pool, off the event loop.
@@ -21,6 +22,8 @@ from app.models import (
     DeviceFacts,
     PythonFacts,
     RuntimeFacts,
+    StorageInfo,
+    StoragePart,
     SystemInfo,
     TorchFacts,
 )
@@ -49,6 +52,15 @@ def get_system(ctx: AppContext = Depends(get_ctx)) -> SystemInfo:
         ),
         machine=machine,
     )
+
+
+@router.get("/system/storage", name="get_storage")
+def get_storage(ctx: AppContext = Depends(get_ctx)) -> StorageInfo:
+    from app import storage
+
+    free, total = storage.disk(ctx.paths)
+    parts = [StoragePart(**dataclasses.asdict(storage.usage(part))) for part in storage.parts(ctx.paths)]
+    return StorageInfo(data_dir=str(ctx.paths.root), free_bytes=free, total_bytes=total, parts=parts)
 
 
 @router.post("/system/compute-check", name="compute_check")

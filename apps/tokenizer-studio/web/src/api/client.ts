@@ -9,6 +9,7 @@ import type {
   LogPage,
   NewJob,
   SessionState,
+  StorageInfo,
   SystemInfo,
   Template,
   TryResult,
@@ -90,6 +91,7 @@ export const api = {
     request<TryResult>(`/jobs/${enc(id)}/try`, { method: 'POST', body: { text } }),
 
   getSystem: () => request<SystemInfo>('/system'),
+  getStorage: () => request<StorageInfo>('/system/storage'),
   computeCheck: () => request<ComputeCheck>('/system/compute-check', { method: 'POST' }),
 };
 

@@ -85,6 +85,10 @@ export interface paths {
     /** Get System */
     get: operations["get_system"];
   };
+  "/api/v1/system/storage": {
+    /** Get Storage */
+    get: operations["get_storage"];
+  };
   "/api/v1/system/compute-check": {
     /** Compute Check */
     post: operations["compute_check"];
@@ -384,6 +388,45 @@ export interface components {
        * @constant
        */
       status: "shutting_down";
+    };
+    /** StorageInfo */
+    StorageInfo: {
+      /**
+       * Data Dir
+       * @description The data folder, absolute: everything below is inside it.
+       */
+      data_dir: string;
+      /**
+       * Free Bytes
+       * @description Free space on the disk holding the data folder.
+       */
+      free_bytes: number;
+      /** Total Bytes */
+      total_bytes: number;
+      /** Parts */
+      parts: components["schemas"]["StoragePart"][];
+    };
+    /** StoragePart */
+    StoragePart: {
+      /**
+       * Id
+       * @enum {string}
+       */
+      id: "uploads" | "tokenizers" | "database" | "logs" | "cache" | "engines";
+      /** Label */
+      label: string;
+      /**
+       * Path
+       * @description The folder, absolute.
+       */
+      path: string;
+      /**
+       * Bytes
+       * @description Disk space it takes; a file hard-linked twice counts once.
+       */
+      bytes: number;
+      /** Files */
+      files: number;
     };
     /** SystemInfo */
     SystemInfo: {
@@ -1090,6 +1133,29 @@ export interface operations {
       200: {
         content: {
           "application/json": components["schemas"]["SystemInfo"];
+        };
+      };
+      /** @description A client error (401 without credentials, 403 wrong Host or Origin, 404, 409, 413, 415, 422 invalid input). */
+      "4XX": {
+        content: {
+          "application/json": components["schemas"]["ErrorResponse"];
+        };
+      };
+      /** @description An unexpected error; the details are in the engine's log. */
+      "5XX": {
+        content: {
+          "application/json": components["schemas"]["ErrorResponse"];
+        };
+      };
+    };
+  };
+  /** Get Storage */
+  get_storage: {
+    responses: {
+      /** @description Successful Response */
+      200: {
+        content: {
+          "application/json": components["schemas"]["StorageInfo"];
         };
       };
       /** @description A client error (401 without credentials, 403 wrong Host or Origin, 404, 409, 413, 415, 422 invalid input). */

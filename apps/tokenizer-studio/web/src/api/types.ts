@@ -25,6 +25,7 @@ export type LogPage = Schemas['LogPage'];
 export type TryResult = Schemas['TryResult'];
 export type SessionState = Schemas['SessionState'];
 export type SystemInfo = Schemas['SystemInfo'];
+export type StorageInfo = Schemas['StorageInfo'];
 export type DeviceFacts = Schemas['DeviceFacts'];
 export type ComputeCheck = Schemas['ComputeCheck'];
 /** The body of POST /jobs: `overrides` holds only the knobs that differ from the defaults. */

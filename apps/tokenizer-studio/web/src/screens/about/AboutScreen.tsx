@@ -1,10 +1,11 @@
 // "About this computer": the engine's variant, Python, torch and compute device, the shell's
-// machine probe and choice of engine, and a button that measures the device's speed.
+// machine probe and choice of engine, a button that measures the device's speed, and where the
+// user's data lives and how much space each part takes.
 import { useCallback, useEffect, useState } from 'react';
 import { api } from '../../api/client';
 import { inDesktopShell, setComputeEngine, type ComputeSetting } from '../../desktop';
 import { messageOf } from '../../api/errors';
-import type { ComputeCheck, SystemInfo } from '../../api/types';
+import type { ComputeCheck, StorageInfo, SystemInfo } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
 import { formatBytes, formatDuration } from '../../format';
 import { readChoice, readProbe, type Gpu } from './machine';
@@ -231,6 +232,59 @@ function EngineChoiceCard({ info }: { info: SystemInfo }) {
   );
 }
 
+function StorageCard() {
+  const [storage, setStorage] = useState<StorageInfo | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    api
+      .getStorage()
+      .then(setStorage)
+      .catch((err: unknown) => setError(messageOf(err)));
+  }, []);
+
+  return (
+    <section className="card" aria-labelledby="storage-title" data-testid="storage">
+      <h2 id="storage-title">Your data on this computer</h2>
+      <ErrorMessage message={error} testId="storage-error" />
+      {storage && (
+        <>
+          <p className="muted">
+            Everything the app keeps is in <code data-testid="storage-data-dir">{storage.data_dir}</code>;{' '}
+            {formatBytes(storage.free_bytes)} of {formatBytes(storage.total_bytes)} free on that drive.
+          </p>
+          <table className="table compact">
+            <thead>
+              <tr>
+                <th scope="col">What</th>
+                <th scope="col" className="num">
+                  Size
+                </th>
+                <th scope="col" className="num">
+                  Files
+                </th>
+                <th scope="col">Folder</th>
+              </tr>
+            </thead>
+            <tbody>
+              {storage.parts.map((part) => (
+                <tr key={part.id} data-testid="storage-part" data-part={part.id}>
+                  <th scope="row">{part.label}</th>
+                  <td className="num" data-testid="storage-bytes">
+                    {formatBytes(part.bytes)}
+                  </td>
+                  <td className="num">{part.files.toLocaleString('en-US')}</td>
+                  <td className="muted small">{part.path}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </section>
+  );
+}
+
 export function AboutScreen() {
   const [info, setInfo] = useState<SystemInfo | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -286,6 +340,7 @@ export function AboutScreen() {
           <ComputeCard info={info} />
           <EngineChoiceCard info={info} />
           <MachineCard machine={info.machine} />
+          <StorageCard />
         </>
       )}
     </div>
