@@ -265,7 +265,10 @@ class JobManager:
             log.warning("job %s: the disk is full: %s", job_id, exc)
         else:
             log.error("job %s failed", job_id, exc_info=exc)
-        technical = f"Error: {type(exc).__name__}: {exc}"
+        if isinstance(exc, DiskFull):
+            technical = f"Error: not enough free space for the tokenizer: {exc.details}"
+        else:
+            technical = f"Error: {type(exc).__name__}: {exc}"
         fields = {"status": JobStatus.FAILED, "error": headline, "finished_at": utc_now()}
         self._finish(job_id, only_if_status, fields, [technical, headline])
 
