@@ -363,3 +363,30 @@ def test_a_job_whose_final_status_cannot_be_saved_is_not_left_running(
         job_id: "failed" if recovered_by == "freed_space" else "interrupted"
     }
     assert wait_for_job(client, job(client, corpus["id"])["id"])["status"] == "succeeded"
+
+
+# --- the other common failures say what to do too (no small disk needed) -------------------------
+
+
+def test_a_column_without_text_and_an_unreadable_file_fail_in_words(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from app.paths import DataPaths
+    from app.server import create_app
+    from tests.conftest import BASE_URL, make_settings
+
+    data_dir = tmp_path / "plain"
+    with TestClient(create_app(make_settings(), DataPaths(data_dir)), base_url=BASE_URL) as client:
+        rows = b"".join(b'{"text": "some words here", "n": %d}\n' % i for i in range(50))
+        ds = upload(client, "rows.jsonl", rows).json()
+        failed = wait_for_job(client, job(client, ds["id"], text_column="n")["id"])
+        assert failed["status"] == "failed"
+        assert failed["error"].startswith("The file has no text column 'n': ")
+        assert "then start a new job." in failed["error"]
+
+        broken = upload(client, "gone.txt", b"some text\n").json()
+        (data_dir / "uploads" / f"{broken['id']}.txt").unlink()
+        failed = wait_for_job(client, job(client, broken["id"])["id"])
+        assert failed["error"].startswith("Training failed: a dataset file could not be read;")
+        assert "FileNotFoundError" in log_text(client, failed["id"])
+        assert "Errno" not in failed["error"]
