@@ -228,8 +228,12 @@ class FieldProblem(ApiModel):
 class ErrorBody(ApiModel):
     code: str = Field(description="snake_case, stable: what the caller can branch on.")
     message: str = Field(description="Plain words for a person: what went wrong, what to do next.")
-    details: list[FieldProblem] | None = Field(
-        default=None, description="One entry per bad field, on validation errors only."
+    details: list[FieldProblem] | dict[str, int] | None = Field(
+        default=None,
+        description=(
+            "On validation errors: one entry per bad field. On `disk_full` (507): "
+            "`needed_bytes` (where known) and `free_bytes`."
+        ),
     )
 
 
@@ -247,5 +251,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "A client error (401 without credentials, 403 wrong Host or Origin, 404, 409, 413, "
         "415, 422 invalid input)."
     ),
-    "5XX": _error_response("An unexpected error; the details are in the engine's log."),
+    "5XX": _error_response(
+        "507 `disk_full`: the drive holding the data folder has no room (free up space, then try "
+        "again); otherwise an unexpected error, the details are in the engine's log."
+    ),
 }

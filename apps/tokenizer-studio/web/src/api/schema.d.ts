@@ -213,9 +213,11 @@ export interface components {
       message: string;
       /**
        * Details
-       * @description One entry per bad field, on validation errors only.
+       * @description On validation errors: one entry per bad field. On `disk_full` (507): `needed_bytes` (where known) and `free_bytes`.
        */
-      details?: components["schemas"]["FieldProblem"][] | null;
+      details?: components["schemas"]["FieldProblem"][] | {
+        [key: string]: number;
+      } | null;
     };
     /** ErrorResponse */
     ErrorResponse: {
@@ -552,7 +554,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -575,7 +577,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -598,7 +600,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -624,7 +626,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -647,7 +649,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -670,7 +672,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -693,7 +695,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -724,7 +726,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -752,7 +754,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -778,7 +780,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -811,7 +813,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -842,7 +844,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -865,7 +867,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -893,7 +895,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -921,7 +923,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -947,7 +949,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -978,7 +980,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -1006,7 +1008,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -1034,7 +1036,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -1062,7 +1064,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -1095,7 +1097,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -1118,7 +1120,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -1141,7 +1143,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -1164,7 +1166,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];
@@ -1187,7 +1189,7 @@ export interface operations {
           "application/json": components["schemas"]["ErrorResponse"];
         };
       };
-      /** @description An unexpected error; the details are in the engine's log. */
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
       "5XX": {
         content: {
           "application/json": components["schemas"]["ErrorResponse"];

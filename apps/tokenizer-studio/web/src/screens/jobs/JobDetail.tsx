@@ -7,6 +7,8 @@ import { ErrorMessage } from '../../components/ErrorMessage';
 import { ProgressBar } from '../../components/ProgressBar';
 import { StatusBadge } from '../../components/StatusBadge';
 import { formatDate } from '../../format';
+import { HelpSection } from '../../components/HelpSection';
+import { helpAnchorFor } from '../../troubleshooting';
 import { ArtifactPanel } from '../artifact/ArtifactPanel';
 import { JobLogs } from './JobLogs';
 import { JobMetrics } from './JobMetrics';
@@ -110,6 +112,7 @@ export function JobDetail({ jobId, onBack }: Props) {
             {job.error}
           </p>
         )}
+        {job.status === 'failed' && <HelpSection anchor={helpAnchorFor(job.error ?? '')} />}
         <ErrorMessage message={actionError ?? error} />
         {active && (
           <button
