@@ -379,7 +379,10 @@ fn figures(measured: &Measured<'_>, idle: Duration) -> Vec<Figure> {
             "PSS, shared pages counted once (RSS sums count WebKit's libraries per process). \
              Ours shows the engine's web UI, the anchor a static page. Ours on its bundled \
              static splash page (no runtime), same run: {} (web process {}, shell {}), against \
-             the anchor's {} (web process {}, app {}); on the web UI: web process {}, shell {}.",
+             the anchor's {} (web process {}, app {}); on the web UI: web process {}, shell {}. \
+             So most of the gap is WebKit's web process, about half of it with a static page of \
+             ours, the rest our UI's content. Tried and not kept: WebKit's document-viewer cache \
+             model with the page cache off (324 → 321 MB PSS, within the runs' spread).",
             show(splash_pss),
             show(web(splash)),
             show(app(splash)),
