@@ -15,6 +15,7 @@ mod commands;
 pub mod compute_choice;
 pub mod discovery;
 pub mod handoff;
+pub mod help;
 pub mod navigation;
 mod opener;
 pub mod runtime_update;

@@ -10,6 +10,7 @@ use serde::Serialize;
 use updater::{human_bytes, Method};
 
 use crate::discovery::{RejectReason, Rejection};
+use crate::help::{self, Help};
 use crate::state::{Failure, InstallProgress, Phase, StartStep};
 
 /// Free space below which the shell refuses to start: uploads, the database and training
@@ -41,8 +42,11 @@ pub struct View {
     pub message: String,
     /// Extra lines (where the shell looked, which folder is full, ...).
     pub details: Vec<String>,
-    /// The engine log's last lines, for crash screens.
+    /// The engine log's last lines, for crash screens (the page keeps them behind "Show
+    /// details": a traceback is never the first thing a user reads).
     pub log_tail: Vec<String>,
+    /// The troubleshooting guide's section for this error screen.
+    pub help: Option<Help>,
     pub actions: Vec<Action>,
     /// Download progress, 0.0–1.0, while installing (the page draws a bar).
     pub progress: Option<f64>,
@@ -84,6 +88,7 @@ pub fn view(phase: &Phase, context: &Context) -> View {
         message: String::new(),
         details: Vec::new(),
         log_tail: Vec::new(),
+        help: None,
         actions: Vec::new(),
         progress: None,
         notice: context.notice.clone(),
@@ -159,6 +164,7 @@ pub fn view(phase: &Phase, context: &Context) -> View {
         Phase::Failed(failure) => {
             view.phase = "failed";
             failed_view(failure, context, &mut view);
+            view.help = help::section(help::anchor_for(failure, context.gpu_engine));
         }
     }
     view
@@ -615,7 +621,13 @@ mod tests {
                 shown.actions.iter().any(|action| action.enabled),
                 "{failure:?}"
             );
+            let help = shown
+                .help
+                .expect("every error screen links its troubleshooting");
+            assert!(!help.paragraphs.is_empty(), "{failure:?}");
         }
+        let starting = view(&Phase::Discovering, &context(false));
+        assert_eq!(starting.help, None, "help belongs to error screens");
         let low = view(
             &Phase::Failed(Failure::LowDisk {
                 data_root: "/d".into(),

@@ -31,12 +31,28 @@ function render(view) {
     return item;
   }));
 
+  // Collapsed until asked for: a traceback is never the first thing a user reads.
   const log = byTestId('splash-log');
+  const hadLog = !log.hidden;
   log.hidden = view.log_tail.length === 0;
+  if (log.hidden || !hadLog) log.open = false;
   const tail = byTestId('splash-log-tail');
   tail.textContent = view.log_tail.join('\n');
   // The last lines say why it stopped: show the bottom first.
   tail.scrollTop = tail.scrollHeight;
+
+  // The troubleshooting guide's section for this screen, compiled into the app (offline).
+  const help = byTestId('splash-help');
+  const section = view.help;
+  if (!section || help.dataset.anchor !== section.anchor) help.open = false;
+  help.hidden = !section;
+  help.dataset.anchor = section ? section.anchor : '';
+  byTestId('splash-help-title').textContent = section ? section.title : '';
+  byTestId('splash-help-body').replaceChildren(...(section ? section.paragraphs : []).map((text) => {
+    const paragraph = document.createElement('p');
+    paragraph.textContent = text;
+    return paragraph;
+  }));
 
   const actions = byTestId('splash-actions');
   actions.replaceChildren();

@@ -265,9 +265,35 @@ fn an_engine_that_exits_at_once_shows_its_log_tail() {
             None,
             UI_TIMEOUT,
         )?;
+        // The log is behind "Show details": the screen leads with its sentence.
+        let tail_element = session.wait_for("[data-testid=splash-log-tail]", None, UI_TIMEOUT)?;
+        let collapsed = session.text(&tail_element)?;
+        assert!(
+            !collapsed.contains(message),
+            "the log tail is collapsed at first: {collapsed}"
+        );
+        // The troubleshooting section for this screen, from the guide built into the shell.
+        let help_title = session.text(&session.wait_for(
+            "[data-testid=splash-help-title]",
+            None,
+            UI_TIMEOUT,
+        )?)?;
+        assert_eq!(help_title, "Engine won't start");
+        session.screenshot(&shots.join("error-engine-exited-collapsed.png"))?;
+        session.click(&session.wait_for(
+            "[data-testid=splash-help-toggle]",
+            None,
+            UI_TIMEOUT,
+        )?)?;
+        session.wait_for(
+            "[data-testid=splash-help-body]",
+            Some("What to do:"),
+            UI_TIMEOUT,
+        )?;
+        session.click(&session.wait_for("[data-testid=splash-log-toggle]", None, UI_TIMEOUT)?)?;
         let tail = session.text(&session.wait_for(
             "[data-testid=splash-log-tail]",
-            None,
+            Some(message),
             UI_TIMEOUT,
         )?)?;
         assert!(

@@ -374,6 +374,7 @@ fn stand_in_torch_first_run_on_an_rtx_4090_installs_cuda_then_falls_back_to_the_
         if title != "The engine stopped" {
             return Err(format!("error screen title: {title:?}"));
         }
+        session.click(&session.wait_for("[data-testid=splash-log-toggle]", None, UI_TIMEOUT)?)?;
         tail = session.text(&session.wait_for(
             "[data-testid=splash-log-tail]",
             Some("GPU engine"),
