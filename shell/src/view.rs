@@ -298,12 +298,12 @@ fn failed_view(failure: &Failure, context: &Context, view: &mut View) {
             view.message = if context.gpu_engine {
                 // A GPU that failed its check fails the same way again: say what helps.
                 format!(
-                    "{} The GPU engine could not start on this computer: use the CPU engine, or update the GPU driver and press Retry. The log below says what went wrong.",
+                    "{} The GPU engine could not start on this computer: use the CPU engine, or update the GPU driver and press Retry. Show details has the log of what went wrong.",
                     first_sentence(message)
                 )
             } else {
                 format!(
-                    "{} Retry usually helps; if it keeps happening, the log below says what went wrong.",
+                    "{} Retry usually helps; if it keeps happening, Show details has the log of what went wrong.",
                     first_sentence(message)
                 )
             };

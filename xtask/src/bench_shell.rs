@@ -431,7 +431,7 @@ fn figures(measured: &Measured<'_>, idle: Duration) -> Vec<Figure> {
                 Unit::Bytes,
                 memory(ours, &[Kind::Engine], field),
             )
-            .note("The backend the shell starts; the minimal Tauri app has none."),
+            .note("The engine the shell starts; the minimal Tauri app has none."),
         );
     }
     figures

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::support::{self, SHELL_EXE};
 use crate::webdriver::Session;
@@ -265,12 +265,22 @@ fn an_engine_that_exits_at_once_shows_its_log_tail() {
             None,
             UI_TIMEOUT,
         )?;
-        // The log is behind "Show details": the screen leads with its sentence.
-        let tail_element = session.wait_for("[data-testid=splash-log-tail]", None, UI_TIMEOUT)?;
-        let collapsed = session.text(&tail_element)?;
-        assert!(
-            !collapsed.contains(message),
-            "the log tail is collapsed at first: {collapsed}"
+        // The log is behind "Show details": the screen leads with its sentence, and the tail
+        // is in the page but not drawn until asked for (WebKit lays out a closed <details>'
+        // content and hides it, so its size says nothing: ask whether it is visible).
+        session.wait_for("[data-testid=splash-log-tail]", Some(message), UI_TIMEOUT)?;
+        let drawn = |session: &Session| -> Result<Value, String> {
+            session.execute(
+                "const log = document.querySelector('[data-testid=splash-log]');
+                 const tail = document.querySelector('[data-testid=splash-log-tail]');
+                 return [log.open, tail.checkVisibility({ contentVisibilityAuto: true })];",
+                vec![],
+            )
+        };
+        assert_eq!(
+            drawn(&session)?,
+            json!([false, false]),
+            "collapsed at first"
         );
         // The troubleshooting section for this screen, from the guide built into the shell.
         let help_title = session.text(&session.wait_for(
@@ -291,6 +301,11 @@ fn an_engine_that_exits_at_once_shows_its_log_tail() {
             UI_TIMEOUT,
         )?;
         session.click(&session.wait_for("[data-testid=splash-log-toggle]", None, UI_TIMEOUT)?)?;
+        assert_eq!(
+            drawn(&session)?,
+            json!([true, true]),
+            "shown once asked for"
+        );
         let tail = session.text(&session.wait_for(
             "[data-testid=splash-log-tail]",
             Some(message),
