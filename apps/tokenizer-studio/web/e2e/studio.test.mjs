@@ -225,7 +225,8 @@ describe('Tokenizer Studio web UI against the real engine', { timeout: 600_000 }
   test('delete the job after a confirmation: its tokenizer leaves the disk', async () => {
     const row = page.getByTestId('job-row').filter({ hasText: 'e2e-run' });
     await row.getByTestId('open-job').click();
-    const jobId = await page.getByTestId('job-detail').getAttribute('data-job-id');
+    // The detail shows its id once the job has loaded (a loading screen has none).
+    const jobId = await page.locator('[data-testid="job-detail"][data-job-id]').getAttribute('data-job-id');
     const folder = path.join(workDir, 'data', 'artifacts', 'tokenizers', jobId);
     assert.ok(existsSync(path.join(folder, 'tokenizer.json')), `the trained tokenizer is at ${folder}`);
     await page.getByTestId('delete-job').click();
