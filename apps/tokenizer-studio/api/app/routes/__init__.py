@@ -28,6 +28,7 @@ PREFIXES = {
     "/api/v1/jobs": "jobs",
     "/api/v1/shutdown": "process",
     "/api/v1/system": "system",
+    "/api/v1/diagnostics": "system",
 }
 
 

@@ -1,7 +1,8 @@
 """`GET /api/v1/system` (what the engine runs on), `GET /api/v1/system/storage` (where the
-user's data lives) and `POST /api/v1/system/compute-check`.
+user's data lives), `POST /api/v1/system/compute-check` and `GET /api/v1/diagnostics` (a zip of
+logs and facts to send when asking for help).
 
-Both are plain `def` routes: they may import torch (seconds, once) or numpy and run matrix
+All are plain `def` routes: they may import torch (seconds, once) or numpy and run matrix
 multiplications, so FastAPI runs them in its thread pool, off the event loop.
 """
 
@@ -12,6 +13,7 @@ import logging
 import platform
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import Response
 
 from app import system
 from app.context import AppContext, get_ctx
@@ -77,3 +79,37 @@ def compute_check(ctx: AppContext = Depends(get_ctx)) -> ComputeCheck:
     else:
         log.warning("compute check failed: %s", result.message)
     return ComputeCheck(**dataclasses.asdict(result))
+
+
+@router.get(
+    "/diagnostics",
+    name="export_diagnostics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": (
+                "A zip to send when asking for help: README.txt, logs.txt (the shell's and the "
+                "engine's logs merged in time order, bounded), system.json, runtime.json and "
+                "jobs.json (the last 50 jobs' states). Secrets, names, dataset contents, "
+                "vocabularies and the home folder's path are left out or redacted."
+            ),
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+def export_diagnostics(ctx: AppContext = Depends(get_ctx)) -> Response:
+    from datetime import UTC, datetime
+
+    from app import diagnostics
+
+    now = datetime.now(UTC)
+    data = diagnostics.build_zip(ctx.settings, ctx.paths, ctx.db, now)
+    log.info("diagnostics exported (%d bytes)", len(data))
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{diagnostics.file_name(now)}"',
+            "Cache-Control": "no-store",
+        },
+    )
