@@ -7,7 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { launchBrowser, watchCspViolations, watchForeignRequests } from './support/browser.mjs';
-import { mintLaunchCode, startEngine, WEB_DIR } from './support/engine.mjs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mintLaunchCode, pythonPath, startEngine, WEB_DIR } from './support/engine.mjs';
 
 const DIST_DIR = path.join(WEB_DIR, 'dist');
 const RESULTS_DIR = path.join(WEB_DIR, 'test-results');
@@ -113,6 +115,28 @@ describe('About this computer against the real engine', { timeout: 300_000 }, ()
     const size = (part) => card.locator(`[data-part="${part}"]`).getByTestId('storage-bytes').innerText();
     assert.notEqual(await size('database'), '0 B');
     assert.equal(await size('uploads'), '0 B');
+  });
+
+  test('Export diagnostics downloads a zip of logs and facts without the access token', async () => {
+    const card = page.getByTestId('get-help');
+    const [download] = await Promise.all([page.waitForEvent('download'), card.getByTestId('export-diagnostics').click()]);
+    assert.match(download.suggestedFilename(), /^tokenizer-studio-diagnostics-\d{8}T\d{6}Z\.zip$/);
+    const zip = path.join(workDir, 'diagnostics.zip');
+    await download.saveAs(zip);
+    // Read it as whoever receives it would: unzip and look.
+    const script = [
+      'import json, sys, zipfile',
+      'z = zipfile.ZipFile(sys.argv[1])',
+      'texts = {n: z.read(n).decode() for n in z.namelist()}',
+      'print(json.dumps({"names": sorted(texts), "token": any(sys.argv[2] in t for t in texts.values()),',
+      '  "engine_log": "server.log" in texts["logs.txt"], "cpu": json.loads(texts["system.json"])["cpu"]["logical_cores"]}))',
+    ].join('\n');
+    const { stdout } = await promisify(execFile)(pythonPath(), ['-c', script, zip, engine.token]);
+    const found = JSON.parse(stdout);
+    assert.deepEqual(found.names, ['README.txt', 'jobs.json', 'logs.txt', 'runtime.json', 'system.json']);
+    assert.equal(found.token, false, 'the access token is in no part of the zip');
+    assert.equal(found.engine_log, true, "the engine's log is merged in");
+    assert.ok(found.cpu > 0, 'the system facts name the CPU cores');
   });
 
   test('no foreign request and no Content-Security-Policy violation', () => {

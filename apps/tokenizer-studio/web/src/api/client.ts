@@ -103,3 +103,8 @@ export function artifactUrl(jobId: string): string {
 export function exportUrl(jobId: string): string {
   return apiUrl(`/jobs/${enc(jobId)}/export`);
 }
+
+/** A zip of logs and facts (no names, contents or secrets) to send when asking for help. */
+export function diagnosticsUrl(): string {
+  return apiUrl('/diagnostics');
+}

@@ -93,6 +93,10 @@ export interface paths {
     /** Compute Check */
     post: operations["compute_check"];
   };
+  "/api/v1/diagnostics": {
+    /** Export Diagnostics */
+    get: operations["export_diagnostics"];
+  };
 }
 
 export type webhooks = Record<string, never>;
@@ -1181,6 +1185,29 @@ export interface operations {
       200: {
         content: {
           "application/json": components["schemas"]["ComputeCheck"];
+        };
+      };
+      /** @description A client error (401 without credentials, 403 wrong Host or Origin, 404, 409, 413, 415, 422 invalid input). */
+      "4XX": {
+        content: {
+          "application/json": components["schemas"]["ErrorResponse"];
+        };
+      };
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
+      "5XX": {
+        content: {
+          "application/json": components["schemas"]["ErrorResponse"];
+        };
+      };
+    };
+  };
+  /** Export Diagnostics */
+  export_diagnostics: {
+    responses: {
+      /** @description A zip to send when asking for help: README.txt, logs.txt (the shell's and the engine's logs merged in time order, bounded), system.json, runtime.json and jobs.json (the last 50 jobs' states). Secrets, names, dataset contents, vocabularies and the home folder's path are left out or redacted. */
+      200: {
+        content: {
+          "application/zip": string;
         };
       };
       /** @description A client error (401 without credentials, 403 wrong Host or Origin, 404, 409, 413, 415, 422 invalid input). */

@@ -1,5 +1,6 @@
 // A collapsed "What can I do?" panel with the troubleshooting guide's section for a problem.
 import { helpSection, type HelpAnchor } from '../troubleshooting';
+import { ExportDiagnostics } from './ExportDiagnostics';
 
 export function HelpSection({ anchor }: { anchor: HelpAnchor }) {
   const section = helpSection(anchor);
@@ -10,6 +11,10 @@ export function HelpSection({ anchor }: { anchor: HelpAnchor }) {
       {section.paragraphs.map((text) => (
         <p key={text}>{text}</p>
       ))}
+      <p>
+        Still stuck? <ExportDiagnostics /> and send the zip with your question: it holds the app's logs and
+        facts about this computer, never your files, their names or their contents.
+      </p>
     </details>
   );
 }

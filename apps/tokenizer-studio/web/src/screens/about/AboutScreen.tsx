@@ -7,6 +7,7 @@ import { inDesktopShell, setComputeEngine, type ComputeSetting } from '../../des
 import { messageOf } from '../../api/errors';
 import type { ComputeCheck, StorageInfo, SystemInfo } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
+import { ExportDiagnostics } from '../../components/ExportDiagnostics';
 import { formatBytes, formatDuration } from '../../format';
 import { readChoice, readProbe, type Gpu } from './machine';
 
@@ -285,6 +286,21 @@ function StorageCard() {
   );
 }
 
+function HelpCard() {
+  return (
+    <section className="card" aria-labelledby="help-title" data-testid="get-help">
+      <h2 id="help-title">Getting help</h2>
+      <p className="muted">
+        When something goes wrong, the diagnostics zip tells whoever helps you what happened: the app's and the
+        engine's logs, this computer's facts and the state of your recent training jobs. It leaves out your files,
+        their names and contents, your trained tokenizers and the app's access codes, and it is sent nowhere: you
+        choose where it goes.
+      </p>
+      <ExportDiagnostics primary />
+    </section>
+  );
+}
+
 export function AboutScreen() {
   const [info, setInfo] = useState<SystemInfo | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -343,6 +359,7 @@ export function AboutScreen() {
           <StorageCard />
         </>
       )}
+      <HelpCard />
     </div>
   );
 }
