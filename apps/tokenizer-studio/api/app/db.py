@@ -189,6 +189,32 @@ class Database:
             ),
         )
 
+    def insert_finished_job(self, row: dict[str, Any], message: str) -> None:
+        """A job that is final from the start (an imported tokenizer) and its one log line, in
+        one transaction: a full disk leaves neither."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO jobs (id, name, template, dataset_ids, config, status, phase, progress,"
+                " metrics, artifact, created_at, started_at, finished_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
+                (
+                    row["id"],
+                    row["name"],
+                    row["template"],
+                    json.dumps(row["dataset_ids"]),
+                    # JSON null for a job without a training config: the column stays NOT NULL.
+                    json.dumps(row["config"]),
+                    row["status"],
+                    JobPhase.DONE,
+                    json.dumps(row["metrics"]),
+                    json.dumps(row["artifact"]),
+                    row["created_at"],
+                    row.get("started_at"),
+                    row["finished_at"],
+                ),
+            )
+            self._append_log(conn, row["id"], message)
+
     def get_job(self, job_id: str) -> dict[str, Any] | None:
         rows = self.query("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return _job_row(rows[0]) if rows else None

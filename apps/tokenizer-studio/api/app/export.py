@@ -5,7 +5,8 @@ naming the class (`PreTrainedTokenizerFast`: it wraps `tokenizer.json` as is, so
 the app's byte for byte) and which special token plays which role (unknown, padding, …), and a
 `special_tokens_map.json` with the same roles for older readers. The roles come from the job's
 special tokens by their conventional spellings; a special token with no known role is listed
-under `additional_special_tokens`, so it still never splits.
+under `additional_special_tokens`, so it still never splits. An imported tokenizer has no
+training config: its special tokens are the ones its `tokenizer.json` marks special.
 """
 
 from __future__ import annotations
@@ -47,11 +48,19 @@ def special_token_roles(special_tokens: list[str]) -> dict[str, Any]:
     return roles
 
 
+def added_special_tokens(tokenizer_json: Path) -> list[str]:
+    """The tokens a tokenizer.json adds as special (`added_tokens` with `special: true`), by id."""
+    from tokenizers import Tokenizer
+
+    added = Tokenizer.from_file(str(tokenizer_json)).get_added_tokens_decoder()
+    return [token.content for _, token in sorted(added.items()) if token.special]
+
+
 def tokenizer_config(special_tokens: list[str]) -> dict[str, Any]:
     """The `tokenizer_config.json`: the fast class over `tokenizer.json`, and the roles."""
     return {
         "tokenizer_class": "PreTrainedTokenizerFast",
-        # The app's decoder already restores spaces; transformers must not "clean" them again.
+        # The tokenizer's decoder already restores spaces; transformers must not "clean" them again.
         "clean_up_tokenization_spaces": False,
         **special_token_roles(special_tokens),
     }

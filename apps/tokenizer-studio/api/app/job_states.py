@@ -18,6 +18,11 @@ class JobStatus(StrEnum):
 # A job in one of these may still change; it holds its datasets and can be cancelled.
 ACTIVE_STATUSES: tuple[JobStatus, ...] = (JobStatus.QUEUED, JobStatus.RUNNING)
 
+# The template of a tokenizer imported as a tokenizer.json rather than trained here: its row is
+# `succeeded` from the start (never active, so neither the worker nor the restart recovery ever
+# touches it), with no datasets and no training config.
+IMPORTED_TEMPLATE = "imported"
+
 
 class JobPhase(StrEnum):
     QUEUED = "queued"

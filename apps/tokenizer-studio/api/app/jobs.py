@@ -88,6 +88,11 @@ class JobManager:
             shutil.rmtree(self.paths.job_artifacts(row["id"]), ignore_errors=True)
         if stale:
             log.warning("marked %d job(s) from a previous run as interrupted", len(stale))
+        # Only active rows are stale: an imported tokenizer is `succeeded` from its first write,
+        # so it is never touched here. An import the stop cut short left only its temp file in
+        # the tokenizers folder (its folder and row come after the file is complete).
+        for partial in self.paths.artifacts.glob(".incoming-*.part"):
+            partial.unlink(missing_ok=True)
         self.thread = threading.Thread(target=self._run, name="job-worker", daemon=True)
         self.thread.start()
 

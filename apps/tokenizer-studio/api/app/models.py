@@ -15,7 +15,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.corpus import FORMATS
-from app.job_states import ACTIVE_STATUSES, JobPhase, JobStatus  # noqa: F401 (re-exported)
+from app.job_states import (  # noqa: F401 (re-exported)
+    ACTIVE_STATUSES,
+    IMPORTED_TEMPLATE,
+    JobPhase,
+    JobStatus,
+)
 from templates.validation import CONFIG_KEYS, MODELS, NORMALIZATIONS, PRE_TOKENIZERS
 
 # --- responses ------------------------------------------------------------------------------
@@ -51,8 +56,8 @@ class ShuttingDown(ApiModel):
 class TrainingConfig(ApiModel):
     """A complete, validated training config (template defaults plus the user's overrides).
 
-    Every stored job is answered through this model: a key added later needs a default here
-    (or a migration that fills it in), else the jobs written before it no longer load.
+    Every stored trained job is answered through this model: a key added later needs a default
+    here (or a migration that fills it in), else the jobs written before it no longer load.
     """
 
     model: Literal[MODELS]  # type: ignore[valid-type]
@@ -93,11 +98,19 @@ class DatasetPreview(ApiModel):
 
 
 class JobMetrics(ApiModel):
-    vocab_size: int
-    n_input_bytes: int
-    n_input_rows: int
-    duration_s: float
+    """What a finished job measured. An imported tokenizer was never trained here: it reports
+    only what the tokenizer itself gives (`vocab_size`, `model_type`); the rest are null."""
+
+    vocab_size: int = Field(description="Tokens in the vocabulary, added (special) tokens included.")
+    n_input_bytes: int | None
+    n_input_rows: int | None
+    duration_s: float | None
     avg_tokens_per_word: float | None
+    model_type: str | None = Field(
+        default=None,
+        description="An imported tokenizer's model, as the tokenizers library names it (BPE, "
+        "WordPiece, Unigram, WordLevel); null for a trained one (its config says it).",
+    )
 
 
 class Artifact(ApiModel):
@@ -109,9 +122,12 @@ class Artifact(ApiModel):
 class Job(ApiModel):
     id: str
     name: str
-    template: str
+    template: str = Field(
+        description=f"The training template's id, or `{IMPORTED_TEMPLATE}` for a tokenizer imported "
+        "as a tokenizer.json (succeeded from the start, no datasets, no config)."
+    )
     dataset_ids: list[str]
-    config: TrainingConfig
+    config: TrainingConfig | None = Field(description="The resolved training config; null when imported.")
     status: JobStatus
     phase: JobPhase
     progress: float = Field(ge=0, le=1)
@@ -138,6 +154,10 @@ class TryResult(ApiModel):
     tokens: list[str]
     ids: list[int]
     decoded: str
+    byte_level: bool = Field(
+        description="True when the tokens are spelled with GPT-2's byte characters (a ByteLevel "
+        "pre-tokenizer or decoder): a reader wants them shown as the text they stand for."
+    )
 
 
 class RuntimeFacts(ApiModel):

@@ -16,7 +16,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 from app.errors import ApiError, error_response
-from app.uploads import MULTIPART_OVERHEAD, upload_too_large
+from app.uploads import MAX_TOKENIZER_BYTES, MULTIPART_OVERHEAD, TOKENIZER_UPLOAD, upload_too_large
 
 TOKEN_HEADER = "x-tokenizer-studio-token"
 LAUNCH_CODE_TTL_S = 60
@@ -58,10 +58,11 @@ HARDENING_HEADERS = [
 
 # Request bodies are capped before anything reads them: one huge POST to an open route must
 # not grow the process by its size. The open routes take a launch code at most; JSON bodies
-# are small configs; the upload route gets the upload cap plus the multipart framing.
+# are small configs; the upload routes get their file cap plus the multipart framing.
 OPEN_ROUTE_MAX_BODY = 16 * 1024
 JSON_MAX_BODY = 1024 * 1024
 UPLOAD_ROUTE = ("POST", "/api/v1/datasets")
+IMPORT_ROUTE = ("POST", "/api/v1/jobs/import")
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -279,15 +280,18 @@ class SecurityMiddleware:
             return OPEN_ROUTE_MAX_BODY
         if (method, path) == UPLOAD_ROUTE:
             return self.max_upload_bytes + MULTIPART_OVERHEAD
+        if (method, path) == IMPORT_ROUTE:
+            return MAX_TOKENIZER_BYTES + MULTIPART_OVERHEAD
         return JSON_MAX_BODY
 
     def _too_large(self, method: str, path: str, cors_origin: str | None):
         # An upload says the file limit, in the upload's own words; the rest, the body cap.
-        error = (
-            upload_too_large(self.max_upload_bytes)
-            if (method, path) == UPLOAD_ROUTE
-            else BodyTooLarge(self.body_limit(method, path))
-        )
+        if (method, path) == UPLOAD_ROUTE:
+            error: ApiError = upload_too_large(self.max_upload_bytes)
+        elif (method, path) == IMPORT_ROUTE:
+            error = TOKENIZER_UPLOAD.too_large_error(MAX_TOKENIZER_BYTES)
+        else:
+            error = BodyTooLarge(self.body_limit(method, path))
         headers = {**self._cors_headers(cors_origin), "connection": "close"}
         response = error_response(error.status, error.code, error.message, headers=headers)
         response.headers.update({k.decode(): v.decode() for k, v in HARDENING_HEADERS})

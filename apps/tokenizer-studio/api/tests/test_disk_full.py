@@ -137,7 +137,7 @@ def multipart(name: str, content: bytes) -> tuple[bytes, bytes]:
     return head + content, f"\r\n--{BOUNDARY}--\r\n".encode()
 
 
-def streamed_upload(client, body: list[bytes], declare_length: bool, between=None):
+def streamed_upload(client, body: list[bytes], declare_length: bool, between=None, route="/api/v1/datasets"):
     """Sends `body` in pieces; `between()` runs after the first piece has been received."""
 
     def pieces():
@@ -149,7 +149,7 @@ def streamed_upload(client, body: list[bytes], declare_length: bool, between=Non
     headers = {**AUTH, "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
     if declare_length:
         headers["Content-Length"] = str(sum(len(b) for b in body))
-    return client.post("/api/v1/datasets", content=pieces(), headers=headers)
+    return client.post(route, content=pieces(), headers=headers)
 
 
 def assert_disk_full_answer(r, data_dir: Path) -> dict:
@@ -252,6 +252,38 @@ def test_a_disk_that_fills_while_the_upload_streams_in(client, disk, data_dir):
     assert list(database(data_dir)["datasets"]) == [earlier["id"]]
     ballasts[0].unlink()
     assert_still_serves(client, data_dir)
+
+
+def test_an_imported_tokenizer_that_does_not_fit_leaves_nothing(client, disk, data_dir):
+    from tests.test_import_tokenizer import gpt2_style_bpe
+
+    route = "/api/v1/jobs/import"
+    kept = client.post(route, files={"file": ("kept.json", gpt2_style_bpe().encode())}, headers=AUTH).json()
+    kept_file = data_dir / kept["artifact"]["path"]
+    kept_sha = sha256(kept_file)
+    content = gpt2_style_bpe().encode()
+    # Larger than the free space: refused from its declared size, before a byte is written.
+    ballast = fill(disk, leave=2_000_000)
+    big = list(multipart("big.json", content + b" " * 3_000_000))
+    error = assert_disk_full_answer(streamed_upload(client, big, True, route=route), data_dir)
+    assert "the upload needs" in error["message"]
+    ballast.unlink()
+
+    # Room for it at first, then the disk fills while it streams in.
+    head, tail = multipart("fills.json", content[:1000])
+    body = [head, content[1000:] + b" " * 1_000_000, tail]
+    assert free(disk) > sum(len(b) for b in body) + 1024 * 1024  # the check before the write passes
+    ballasts: list[Path] = []
+    r = streamed_upload(client, body, True, between=lambda: ballasts.append(fill(disk)), route=route)
+    assert_disk_full_answer(r, data_dir)
+
+    assert_no_partial_files(data_dir)
+    assert files_under(data_dir / "artifacts") == [f"tokenizers/{kept['id']}/tokenizer.json"]
+    assert sha256(kept_file) == kept_sha
+    assert database(data_dir)["jobs"] == {kept["id"]: "succeeded"}
+    ballasts[0].unlink()
+    r = client.post(route, files={"file": ("again.json", content)}, headers=AUTH)
+    assert r.status_code == 201, r.text
 
 
 # --- training -----------------------------------------------------------------------------------

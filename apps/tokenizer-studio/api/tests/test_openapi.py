@@ -81,6 +81,7 @@ def test_every_route_is_in_the_schema_with_a_model():
         ("get", "/api/v1/datasets/{dataset_id}/preview"),
         ("get", "/api/v1/jobs"),
         ("post", "/api/v1/jobs"),
+        ("post", "/api/v1/jobs/import"),
         ("get", "/api/v1/jobs/{job_id}"),
         ("delete", "/api/v1/jobs/{job_id}"),
         ("get", "/api/v1/jobs/{job_id}/logs"),
@@ -105,9 +106,11 @@ def test_every_route_is_in_the_schema_with_a_model():
         schema = content["application/json"]["schema"]
         ref = schema.get("$ref") or schema.get("items", {}).get("$ref")
         assert ref and ref.startswith("#/components/schemas/"), (key, schema)
-    assert operations[("post", "/api/v1/datasets")]["requestBody"]["content"]["multipart/form-data"][
-        "schema"
-    ]["required"] == ["file"]
+    for upload_route in ("/api/v1/datasets", "/api/v1/jobs/import"):
+        body = operations[("post", upload_route)]["requestBody"]["content"]["multipart/form-data"]
+        assert body["schema"]["required"] == ["file"], upload_route
+    import_body = operations[("post", "/api/v1/jobs/import")]["requestBody"]["content"]
+    assert set(import_body["multipart/form-data"]["schema"]["properties"]) == {"file", "name"}
 
 
 def test_errors_are_described_by_the_one_envelope():

@@ -1,7 +1,11 @@
-"""Training jobs: create, list, get, logs, cancel, delete, artifact download and export, "try it"."""
+"""Training jobs: create, import a tokenizer.json, list, get, logs, cancel, delete, artifact
+download and export, "try it"."""
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import re
 import secrets
 import shutil
@@ -10,20 +14,26 @@ from collections import OrderedDict
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from app.context import AppContext, get_ctx
 from app.db import utc_now
-from app.errors import ApiError
-from app.job_states import ACTIVE_STATUSES
+from app.errors import ApiError, DiskFull, is_disk_full
+from app.job_states import ACTIVE_STATUSES, IMPORTED_TEMPLATE
 from app.models import ERROR_RESPONSES, Job, JobStatus, LogLine, LogPage, TryResult
+from app.paths import PRIVATE_DIR_MODE, make_private_dir
+from app.uploads import MAX_TOKENIZER_BYTES, TOKENIZER_UPLOAD, receive_upload, remove_quietly
 from templates import ConfigError, UnknownTemplateError, resolve_config
+
+log = logging.getLogger("tokenizer_studio.jobs")
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 MAX_TRY_CHARS = 100_000
+MAX_NAME_CHARS = 200
 
 
 def _get(ctx: AppContext, job_id: str) -> dict[str, Any]:
@@ -35,7 +45,7 @@ def _get(ctx: AppContext, job_id: str) -> dict[str, Any]:
 
 class JobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=MAX_NAME_CHARS)
     template: str = Field(max_length=100)
     dataset_ids: list[str] = Field(min_length=1, max_length=32)
     overrides: dict[str, Any] = Field(default_factory=dict)
@@ -98,6 +108,103 @@ def create_job(body: JobCreate, ctx: AppContext = Depends(get_ctx)) -> Job:
     return Job.model_validate(_get(ctx, job_id))
 
 
+# The route reads the multipart stream itself (a size cap while it arrives), so FastAPI cannot
+# see the body: the schema states it.
+IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A Hugging Face tokenizer.json, at most "
+                            f"{MAX_TOKENIZER_BYTES // 1_000_000} MB.",
+                        },
+                        "name": {
+                            "type": "string",
+                            "maxLength": MAX_NAME_CHARS,
+                            "description": "The job's name; default: the file's name without .json.",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/jobs/import", status_code=201, openapi_extra=IMPORT_BODY)
+async def import_tokenizer(request: Request, ctx: AppContext = Depends(get_ctx)) -> Job:
+    """Imports a Hugging Face tokenizer.json, checked by the tokenizers library, to try, download
+    and export like a trained tokenizer: a job with template `imported`, succeeded from the start.
+    """
+    from app.tokenizer_import import check_tokenizer, default_name
+
+    # Received into the tokenizers folder itself, so the final move is a rename on one drive.
+    received = await receive_upload(
+        request, ctx.paths.artifacts, MAX_TOKENIZER_BYTES, ctx.paths.root, TOKENIZER_UPLOAD
+    )
+    job_id = f"job_{secrets.token_hex(8)}"
+    job_dir = ctx.paths.job_artifacts(job_id)
+    try:
+        name = _clean_name(received.fields.get("name", ""))
+        if len(name) > MAX_NAME_CHARS:
+            raise ApiError(
+                422,
+                "invalid_request",
+                "The request body is not valid; fix the listed fields.",
+                [{"field": "name", "message": f"String should have at most {MAX_NAME_CHARS} characters"}],
+            )
+        found = await run_in_threadpool(check_tokenizer, received.temp_path)
+        job_dir.mkdir(mode=PRIVATE_DIR_MODE)
+        make_private_dir(job_dir)
+        os.replace(received.temp_path, job_dir / "tokenizer.json")
+        now = utc_now()
+        row = {
+            "id": job_id,
+            "name": name or default_name(received.display_name),
+            "template": IMPORTED_TEMPLATE,
+            "dataset_ids": [],
+            "config": None,
+            "status": JobStatus.SUCCEEDED,
+            "metrics": {
+                "vocab_size": found.vocab_size,
+                "model_type": found.model_type,
+                "n_input_bytes": None,
+                "n_input_rows": None,
+                "duration_s": None,
+                "avg_tokens_per_word": None,
+            },
+            "artifact": {
+                "path": f"artifacts/tokenizers/{job_id}/tokenizer.json",
+                "size_bytes": received.size_bytes,
+                "sha256": received.sha256,
+            },
+            "created_at": now,
+            "finished_at": now,
+        }
+        # The file first, then its row: a crash between the two leaves an unreferenced folder,
+        # never a job whose tokenizer is missing.
+        ctx.db.insert_finished_job(
+            row,
+            f"Imported {received.display_name}: {found.model_type} model, "
+            f"{found.vocab_size:,} tokens, {received.size_bytes:,} bytes.",
+        )
+    except BaseException as exc:
+        remove_quietly(received.temp_path)
+        shutil.rmtree(job_dir, ignore_errors=True)
+        if is_disk_full(exc) and not isinstance(exc, DiskFull):
+            raise DiskFull(ctx.paths.root, "the imported tokenizer") from exc
+        raise
+    log.info("imported a tokenizer as %s: %s, %d tokens", job_id, found.model_type, found.vocab_size)
+    return Job.model_validate(_get(ctx, job_id))
+
+
 @router.get("/jobs")
 def list_jobs(ctx: AppContext = Depends(get_ctx)) -> list[Job]:
     return [Job.model_validate(r) for r in ctx.db.list_jobs()]
@@ -152,7 +259,8 @@ def _artifact_path(ctx: AppContext, row: dict[str, Any]):
         )
     path = ctx.paths.job_artifacts(row["id"]) / "tokenizer.json"
     if not path.is_file():
-        raise ApiError(404, "no_artifact", "The tokenizer file is missing from the data folder; train again.")
+        again = "import it again" if row["template"] == IMPORTED_TEMPLATE else "train again"
+        raise ApiError(404, "no_artifact", f"The tokenizer file is missing from the data folder; {again}.")
     return path
 
 
@@ -194,11 +302,16 @@ def _attachment(filename: str, fallback: str) -> str:
     },
 )
 def export_tokenizer(job_id: str, ctx: AppContext = Depends(get_ctx)) -> Response:
-    from app.export import export_zip
+    from app.export import added_special_tokens, export_zip
 
     row = _get(ctx, job_id)
     path = _artifact_path(ctx, row)
-    data = export_zip(path, list(row["config"].get("special_tokens") or []), row["name"])
+    if row["config"] is not None:
+        special_tokens = list(row["config"].get("special_tokens") or [])
+    else:
+        # Imported: no training config says them; the tokenizer.json does.
+        special_tokens = added_special_tokens(path)
+    data = export_zip(path, special_tokens, row["name"])
     return Response(
         data,
         media_type="application/zip",
@@ -207,10 +320,11 @@ def export_tokenizer(job_id: str, ctx: AppContext = Depends(get_ctx)) -> Respons
 
 
 _cache_lock = threading.Lock()
-_tokenizer_cache: OrderedDict[str, Any] = OrderedDict()
+# job id → (tokenizer, whether its tokens are spelled in GPT-2's byte characters)
+_tokenizer_cache: OrderedDict[str, tuple[Any, bool]] = OrderedDict()
 
 
-def _load_tokenizer(job_id: str, path) -> Any:
+def _load_tokenizer(job_id: str, path) -> tuple[Any, bool]:
     from tokenizers import Tokenizer
 
     with _cache_lock:
@@ -218,11 +332,29 @@ def _load_tokenizer(job_id: str, path) -> Any:
             _tokenizer_cache.move_to_end(job_id)
             return _tokenizer_cache[job_id]
     tok = Tokenizer.from_file(str(path))
+    loaded = (tok, _spelled_in_bytes(tok))
     with _cache_lock:
-        _tokenizer_cache[job_id] = tok
+        _tokenizer_cache[job_id] = loaded
         while len(_tokenizer_cache) > 4:
             _tokenizer_cache.popitem(last=False)
-    return tok
+    return loaded
+
+
+def _spelled_in_bytes(tok) -> bool:
+    """True when a ByteLevel step is the pre-tokenizer or decoder, or inside their sequence.
+
+    Read from each step's own small JSON, not from the whole tokenizer.json (megabytes).
+    """
+
+    def has_byte_level(node: Any) -> bool:
+        if isinstance(node, dict):
+            return node.get("type") == "ByteLevel" or any(has_byte_level(v) for v in node.values())
+        if isinstance(node, list):
+            return any(has_byte_level(v) for v in node)
+        return False
+
+    steps = (tok.pre_tokenizer, tok.decoder)
+    return any(step is not None and has_byte_level(json.loads(step.__getstate__())) for step in steps)
 
 
 @router.post("/jobs/{job_id}/try")
@@ -231,4 +363,13 @@ def try_tokenizer(job_id: str, body: TryRequest, ctx: AppContext = Depends(get_c
 
     row = _get(ctx, job_id)
     path = _artifact_path(ctx, row)
-    return TryResult.model_validate(encode(_load_tokenizer(job_id, path), body.text))
+    tok, byte_level = _load_tokenizer(job_id, path)
+    try:
+        result = encode(tok, body.text)
+    except Exception as exc:
+        # An imported tokenizer may refuse some texts (a WordPiece without an unknown token
+        # meeting a word it cannot spell): the library's reason is the useful part.
+        raise ApiError(
+            422, "cannot_encode", f"The tokenizer cannot encode this text ({exc}); try another text."
+        ) from None
+    return TryResult.model_validate({**result, "byte_level": byte_level})

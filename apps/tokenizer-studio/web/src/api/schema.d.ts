@@ -51,6 +51,14 @@ export interface paths {
     /** Create Job */
     post: operations["create_job"];
   };
+  "/api/v1/jobs/import": {
+    /**
+     * Import Tokenizer
+     * @description Imports a Hugging Face tokenizer.json, checked by the tokenizers library, to try, download
+     * and export like a trained tokenizer: a job with template `imported`, succeeded from the start.
+     */
+    post: operations["import_tokenizer"];
+  };
   "/api/v1/jobs/{job_id}": {
     /** Get Job */
     get: operations["get_job"];
@@ -252,11 +260,15 @@ export interface components {
       id: string;
       /** Name */
       name: string;
-      /** Template */
+      /**
+       * Template
+       * @description The training template's id, or `imported` for a tokenizer imported as a tokenizer.json (succeeded from the start, no datasets, no config).
+       */
       template: string;
       /** Dataset Ids */
       dataset_ids: string[];
-      config: components["schemas"]["TrainingConfig"];
+      /** @description The resolved training config; null when imported. */
+      config: components["schemas"]["TrainingConfig"] | null;
       status: components["schemas"]["JobStatus"];
       phase: components["schemas"]["JobPhase"];
       /** Progress */
@@ -285,18 +297,30 @@ export interface components {
         [key: string]: unknown;
       };
     };
-    /** JobMetrics */
+    /**
+     * JobMetrics
+     * @description What a finished job measured. An imported tokenizer was never trained here: it reports
+     * only what the tokenizer itself gives (`vocab_size`, `model_type`); the rest are null.
+     */
     JobMetrics: {
-      /** Vocab Size */
+      /**
+       * Vocab Size
+       * @description Tokens in the vocabulary, added (special) tokens included.
+       */
       vocab_size: number;
       /** N Input Bytes */
-      n_input_bytes: number;
+      n_input_bytes: number | null;
       /** N Input Rows */
-      n_input_rows: number;
+      n_input_rows: number | null;
       /** Duration S */
-      duration_s: number;
+      duration_s: number | null;
       /** Avg Tokens Per Word */
       avg_tokens_per_word: number | null;
+      /**
+       * Model Type
+       * @description An imported tokenizer's model, as the tokenizers library names it (BPE, WordPiece, Unigram, WordLevel); null for a trained one (its config says it).
+       */
+      model_type?: string | null;
     };
     /**
      * JobPhase
@@ -485,8 +509,8 @@ export interface components {
      * TrainingConfig
      * @description A complete, validated training config (template defaults plus the user's overrides).
      *
-     * Every stored job is answered through this model: a key added later needs a default here
-     * (or a migration that fills it in), else the jobs written before it no longer load.
+     * Every stored trained job is answered through this model: a key added later needs a default
+     * here (or a migration that fills it in), else the jobs written before it no longer load.
      */
     TrainingConfig: {
       /**
@@ -528,6 +552,11 @@ export interface components {
       ids: number[];
       /** Decoded */
       decoded: string;
+      /**
+       * Byte Level
+       * @description True when the tokens are spelled with GPT-2's byte characters (a ByteLevel pre-tokenizer or decoder): a reader wants them shown as the text they stand for.
+       */
+      byte_level: boolean;
     };
   };
   responses: never;
@@ -884,6 +913,46 @@ export interface operations {
     requestBody: {
       content: {
         "application/json": components["schemas"]["JobCreate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      201: {
+        content: {
+          "application/json": components["schemas"]["Job"];
+        };
+      };
+      /** @description A client error (401 without credentials, 403 wrong Host or Origin, 404, 409, 413, 415, 422 invalid input). */
+      "4XX": {
+        content: {
+          "application/json": components["schemas"]["ErrorResponse"];
+        };
+      };
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
+      "5XX": {
+        content: {
+          "application/json": components["schemas"]["ErrorResponse"];
+        };
+      };
+    };
+  };
+  /**
+   * Import Tokenizer
+   * @description Imports a Hugging Face tokenizer.json, checked by the tokenizers library, to try, download
+   * and export like a trained tokenizer: a job with template `imported`, succeeded from the start.
+   */
+  import_tokenizer: {
+    requestBody: {
+      content: {
+        "multipart/form-data": {
+          /**
+           * Format: binary
+           * @description A Hugging Face tokenizer.json, at most 50 MB.
+           */
+          file: string;
+          /** @description The job's name; default: the file's name without .json. */
+          name?: string;
+        };
       };
     };
     responses: {

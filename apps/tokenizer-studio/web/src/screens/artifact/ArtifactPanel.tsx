@@ -1,4 +1,4 @@
-// The trained tokenizer: download and export links, file facts and the "Try it" box.
+// The tokenizer (trained or imported): download and export links, file facts and the "Try it" box.
 import { useState } from 'react';
 import { artifactUrl, exportUrl } from '../../api/client';
 import type { Job } from '../../api/types';
@@ -45,7 +45,7 @@ export function ArtifactPanel({ job }: { job: Job }) {
         </button>
       )}
       {folderError && <p className="field-error" data-testid="open-folder-error">{folderError}</p>}
-      <TryIt jobId={job.id} byteLevel={job.config.model === 'byte_bpe' || job.config.pre_tokenizer === 'byte_level'} />
+      <TryIt jobId={job.id} />
     </section>
   );
 }

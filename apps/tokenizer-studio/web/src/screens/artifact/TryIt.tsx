@@ -1,4 +1,4 @@
-// "Try it": encode some text with the trained tokenizer and show its tokens as chips and its ids.
+// "Try it": encode some text with the tokenizer and show its tokens as chips and its ids.
 import { useState, type FormEvent } from 'react';
 import { api } from '../../api/client';
 import { messageOf } from '../../api/errors';
@@ -10,16 +10,17 @@ const MAX_CHARS = 100_000;
 
 interface Props {
   jobId: string;
-  /** True for byte-level BPE, whose tokens are spelled with GPT-2's byte characters. */
-  byteLevel: boolean;
 }
 
-export function TryIt({ jobId, byteLevel }: Props) {
+export function TryIt({ jobId }: Props) {
   const [text, setText] = useState('Hello world! Tokenizers split text into pieces.');
   const [result, setResult] = useState<TryResult | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const tooLong = text.length > MAX_CHARS;
+  // The engine says whether the tokens are spelled with GPT-2's byte characters (a byte-level
+  // tokenizer, trained or imported): those chips show the text they stand for.
+  const byteLevel = result?.byte_level ?? false;
 
   const encode = async (event: FormEvent) => {
     event.preventDefault();

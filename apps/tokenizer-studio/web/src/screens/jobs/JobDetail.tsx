@@ -1,4 +1,5 @@
 // Job detail: live status, phase and progress, cancel, delete, error, metrics, log and the artifact.
+// An imported tokenizer has no training to follow: no phase, progress or log, only the tokenizer.
 import { useState } from 'react';
 import { api } from '../../api/client';
 import { messageOf } from '../../api/errors';
@@ -12,6 +13,7 @@ import { helpAnchorFor } from '../../troubleshooting';
 import { ArtifactPanel } from '../artifact/ArtifactPanel';
 import { JobLogs } from './JobLogs';
 import { JobMetrics } from './JobMetrics';
+import { isImported } from './imported';
 import { useJobFeed } from './useJobFeed';
 
 const PHASES: Record<JobPhase, string> = {
@@ -76,6 +78,7 @@ export function JobDetail({ jobId, onBack }: Props) {
   }
 
   const active = isActive(job);
+  const imported = isImported(job);
   const tone = job.status === 'succeeded' ? 'success' : job.status === 'failed' ? 'danger' : 'normal';
 
   return (
@@ -87,26 +90,43 @@ export function JobDetail({ jobId, onBack }: Props) {
       </div>
       <section className="card" aria-labelledby="progress-title">
         <h2 id="progress-title" className="visually-hidden">
-          Progress
+          {imported ? 'Source' : 'Progress'}
         </h2>
-        <p className="phase" data-testid="job-phase" data-phase={job.phase} aria-live="polite">
-          {PHASES[job.phase] ?? job.phase}
-        </p>
-        <ProgressBar value={job.progress} label="Training progress" testId="job-progress" tone={tone} />
-        <dl className="facts compact">
-          <div>
-            <dt>Template</dt>
-            <dd>{job.template}</dd>
-          </div>
-          <div>
-            <dt>Created</dt>
-            <dd>{formatDate(job.created_at)}</dd>
-          </div>
-          <div>
-            <dt>Finished</dt>
-            <dd>{formatDate(job.finished_at)}</dd>
-          </div>
-        </dl>
+        {!imported && (
+          <>
+            <p className="phase" data-testid="job-phase" data-phase={job.phase} aria-live="polite">
+              {PHASES[job.phase] ?? job.phase}
+            </p>
+            <ProgressBar value={job.progress} label="Training progress" testId="job-progress" tone={tone} />
+          </>
+        )}
+        {imported ? (
+          <dl className="facts compact">
+            <div>
+              <dt>Source</dt>
+              <dd data-testid="job-template">Imported tokenizer.json</dd>
+            </div>
+            <div>
+              <dt>Imported</dt>
+              <dd>{formatDate(job.created_at)}</dd>
+            </div>
+          </dl>
+        ) : (
+          <dl className="facts compact">
+            <div>
+              <dt>Template</dt>
+              <dd data-testid="job-template">{job.template}</dd>
+            </div>
+            <div>
+              <dt>Created</dt>
+              <dd>{formatDate(job.created_at)}</dd>
+            </div>
+            <div>
+              <dt>Finished</dt>
+              <dd>{formatDate(job.finished_at)}</dd>
+            </div>
+          </dl>
+        )}
         {job.error && (
           <p className="error" role="alert" data-testid="job-error">
             {job.error}
@@ -128,7 +148,9 @@ export function JobDetail({ jobId, onBack }: Props) {
         {!active &&
           (confirmingDelete ? (
             <p className="confirm" data-testid="confirm-delete-job-prompt">
-              Delete this job{job.artifact ? ' and its trained tokenizer' : ''} from this computer?{' '}
+              {imported
+                ? 'Delete this imported tokenizer from this computer?'
+                : `Delete this job${job.artifact ? ' and its trained tokenizer' : ''} from this computer?`}{' '}
               <button
                 type="button"
                 className="button danger"
@@ -144,13 +166,13 @@ export function JobDetail({ jobId, onBack }: Props) {
             </p>
           ) : (
             <button type="button" className="button" data-testid="delete-job" onClick={() => setConfirmingDelete(true)}>
-              Delete job
+              {imported ? 'Delete tokenizer' : 'Delete job'}
             </button>
           ))}
       </section>
       {job.status === 'succeeded' && job.artifact && <ArtifactPanel job={job} />}
       <JobMetrics metrics={job.metrics} />
-      <JobLogs lines={lines} />
+      {!imported && <JobLogs lines={lines} />}
     </div>
   );
 }

@@ -1,4 +1,5 @@
-// Jobs screen: every training job with its status; refreshes while any job is still active.
+// Jobs screen: every training job and imported tokenizer with its status; refreshes while any
+// job is still active. A tokenizer.json can be imported from here.
 import { useCallback, useState } from 'react';
 import { api } from '../../api/client';
 import { messageOf } from '../../api/errors';
@@ -8,6 +9,8 @@ import { ProgressBar } from '../../components/ProgressBar';
 import { StatusBadge } from '../../components/StatusBadge';
 import { formatDate } from '../../format';
 import { usePolling } from '../../usePolling';
+import { ImportTokenizer } from './ImportTokenizer';
+import { isImported, templateLabel } from './imported';
 
 interface Props {
   onOpen: (id: string) => void;
@@ -18,6 +21,7 @@ export function JobsScreen({ onOpen, onNew }: Props) {
   const [jobs, setJobs] = useState<Job[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loaded, setLoaded] = useState(false);
+  const [importError, setImportError] = useState<string | null>(null);
 
   const load = useCallback(async () => {
     try {
@@ -37,14 +41,18 @@ export function JobsScreen({ onOpen, onNew }: Props) {
     <div className="screen" data-testid="jobs-screen">
       <div className="screen-head">
         <h1>Jobs</h1>
-        <button type="button" className="button primary" onClick={onNew}>
-          New training
-        </button>
+        <div className="actions">
+          <ImportTokenizer onImported={(job) => onOpen(job.id)} onError={setImportError} />
+          <button type="button" className="button primary" onClick={onNew}>
+            New training
+          </button>
+        </div>
       </div>
+      <ErrorMessage message={importError} testId="import-error" onDismiss={() => setImportError(null)} />
       <ErrorMessage message={error} />
       {jobs === null && !error && <p className="muted" role="status">Loading…</p>}
       {jobs !== null && jobs.length === 0 && (
-        <p className="muted" data-testid="no-jobs">No training jobs yet.</p>
+        <p className="muted" data-testid="no-jobs">No training jobs yet. Start a training, or import a tokenizer.json.</p>
       )}
       {jobs !== null && jobs.length > 0 && (
         <div className="card table-wrap">
@@ -66,12 +74,17 @@ export function JobsScreen({ onOpen, onNew }: Props) {
                       {job.name || job.id}
                     </button>
                   </th>
-                  <td>{job.template}</td>
+                  <td data-testid="job-row-template">{templateLabel(job)}</td>
                   <td>
                     <StatusBadge status={job.status} testId="job-row-status" />
                   </td>
                   <td className="cell-progress">
-                    <ProgressBar value={job.progress} label={`Progress of ${job.name || job.id}`} />
+                    {/* An imported tokenizer was never trained here: no progress to show. */}
+                    {isImported(job) ? (
+                      <span className="muted">—</span>
+                    ) : (
+                      <ProgressBar value={job.progress} label={`Progress of ${job.name || job.id}`} />
+                    )}
                   </td>
                   <td>{formatDate(job.created_at)}</td>
                 </tr>
