@@ -27,6 +27,7 @@ from typing import Any
 
 from app import system
 from app.db import Database
+from app.logfiles import LOG_FILES, read_tail, timestamp
 from app.paths import DataPaths
 from app.settings import Settings
 
@@ -34,10 +35,6 @@ from app.settings import Settings
 LOG_MAX_BYTES = 5_000_000
 LOG_MAX_LINES = 20_000
 RECENT_JOBS = 50
-# The shell's log, the supervisor's copy of the engine's output and the engine's own file, each
-# with its rotated copies (`.1` newest).
-LOG_FILES = ("shell.log", "engine.log", "server.log")
-MAX_ROTATED = 9
 # A name shorter than this is a common word or a letter; redacting it would garble the logs
 # while hiding nothing that identifies a dataset.
 MIN_NAME_LENGTH = 3
@@ -56,8 +53,6 @@ README = (
     "as ~). Nothing was sent anywhere: the zip goes only where you send it.\n"
 )
 
-_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)Z")
-_PY_LOG = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})")
 # The supervisor's token is 32 random bytes in hex; older lines hold older launches' tokens.
 _SUPERVISOR_TOKEN_HEX = 64
 _LAUNCH_FRAGMENT = re.compile(r"(#launch=)[^\s\"'<>&]*")
@@ -137,45 +132,6 @@ def private_names(db: Database) -> set[str]:
 # --- logs.txt ---------------------------------------------------------------------------------
 
 
-def _timestamp(line: str) -> float | None:
-    """Seconds since the epoch of a line's leading time stamp: the supervisor's and the shell's
-    UTC RFC 3339, or Python logging's local `YYYY-MM-DD HH:MM:SS,mmm`."""
-    found = _RFC3339.match(line)
-    try:
-        if found is not None:
-            return datetime.fromisoformat(found.group(1)).replace(tzinfo=UTC).timestamp()
-        found = _PY_LOG.match(line)
-        if found is not None:
-            local = datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S")
-            return local.astimezone(UTC).timestamp() + int(found.group(2)) / 1000
-    except ValueError:
-        return None
-    return None
-
-
-def _tail_lines(path: Path, budget: int) -> tuple[list[str], int, bool]:
-    """The last whole lines of `path` within `budget` bytes, the bytes read, and whether the
-    file had more."""
-    try:
-        with open(path, "rb") as file:
-            size = file.seek(0, os.SEEK_END)
-            start = max(0, size - budget)
-            file.seek(start)
-            data = file.read(budget)
-    except OSError:
-        return [], 0, False
-    lines = data.decode("utf-8", "replace").splitlines()
-    if start > 0 and lines:
-        lines = lines[1:]  # cut in the middle
-    return lines, len(data), start > 0
-
-
-def _log_files(logs: Path, name: str) -> list[Path]:
-    """`name` and its rotated copies, newest first."""
-    files = [logs / name] + [logs / f"{name}.{n}" for n in range(1, MAX_ROTATED + 1)]
-    return [f for f in files if f.is_file()]
-
-
 @dataclass
 class _Entry:
     time: float
@@ -190,21 +146,13 @@ def merged_logs(logs: Path, scrub: Scrubber) -> tuple[str, dict[str, int]]:
     counts: dict[str, int] = {}
     order = 0
     for name in LOG_FILES:
-        budget = LOG_MAX_BYTES
         # Oldest file first, so an entry's order follows the file's own order.
-        chosen: list[tuple[Path, list[str]]] = []
-        for path in _log_files(logs, name):
-            if budget <= 0:
-                break
-            lines, read, cut = _tail_lines(path, budget)
-            chosen.append((path, lines))
-            budget = 0 if cut else budget - read
-        for path, lines in reversed(chosen):
+        for path, lines in read_tail(logs, name, LOG_MAX_BYTES).files:
             counts[path.name] = len(lines)
             last_time = float("-inf")
             current: _Entry | None = None
             for line in lines:
-                stamped = _timestamp(line)
+                stamped = timestamp(line)
                 text = f"{path.name:<12} | {line}"
                 if stamped is None and current is not None:
                     current.lines.append(text)  # a traceback's lines stay with their record

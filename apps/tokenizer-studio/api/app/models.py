@@ -237,6 +237,35 @@ class ComputeCheck(ApiModel):
     message: str | None = Field(description="Why the check failed, in one sentence; null when it passed.")
 
 
+LOG_SOURCES_DESCRIPTION = (
+    "shell: the desktop shell's shell.log; engine: engine.log, the supervisor's own lines and its "
+    "copy of the engine's stdout and stderr; server: server.log, the engine's Python logging."
+)
+
+
+class AppLogLine(ApiModel):
+    time: str | None = Field(
+        description="UTC, RFC 3339 with milliseconds; null on a line its writer did not stamp "
+        "(a traceback's in server.log)."
+    )
+    source: Literal["shell", "engine", "server"] = Field(description=LOG_SOURCES_DESCRIPTION)
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = Field(
+        description="The level of a record, on its first line; null on the lines that belong to "
+        "the record before them (a traceback's) and on the lines of writers without levels (the "
+        "shell, the supervisor, the engine's stdout), which count as INFO when filtering."
+    )
+    text: str = Field(description="The line without its time, source and level; secrets redacted.")
+
+
+class AppLogs(ApiModel):
+    lines: list[AppLogLine] = Field(description="Oldest first, newest last.")
+    truncated: bool = Field(
+        description="Whether older lines may have been left out: beyond `limit` or the size of an "
+        "answer, or in the part of a log that was not read (logs are read from their end)."
+    )
+    files: list[str] = Field(description="The files read, e.g. server.log.1, server.log.")
+
+
 # --- errors ---------------------------------------------------------------------------------
 
 

@@ -94,6 +94,7 @@ def test_every_route_is_in_the_schema_with_a_model():
         ("get", "/api/v1/system/storage"),
         ("post", "/api/v1/system/compute-check"),
         ("get", "/api/v1/diagnostics"),
+        ("get", "/api/v1/logs"),
     }
     assert set(operations) == expected
     for key, operation in operations.items():

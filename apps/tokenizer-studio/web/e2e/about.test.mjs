@@ -1,5 +1,6 @@
-// End-to-end test of "About this computer": the built UI and the real engine (CPU, no torch),
-// with a machine probe written where the shell writes it.
+// End-to-end test of "About this computer" and the app's logs: the built UI and the real engine
+// (CPU, no torch), with a machine probe and an earlier run's log written where the shell and the
+// supervisor write them.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -28,6 +29,24 @@ const MACHINE = {
   choice: { variant: 'base-cpu', device: 'cpu', reason: 'the CPU engine is the one installed' },
 };
 
+/** Python logging's `asctime`: local time, `YYYY-MM-DD HH:MM:SS,mmm`. */
+function pythonTime(date) {
+  const pad = (n, width = 2) => String(n).padStart(width, '0');
+  return (
+    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ` +
+    `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())},${pad(date.getMilliseconds(), 3)}`
+  );
+}
+
+/** A warning and an error of an earlier run, as the supervisor copied the engine's stderr. */
+function plantedEngineLog(now) {
+  const line = (secondsAgo, level, text) => {
+    const when = new Date(now - secondsAgo * 1000);
+    return `${when.toISOString()} stderr | ${pythonTime(when)} ${level} tokenizer_studio: ${text}\n`;
+  };
+  return line(60, 'WARNING', 'E2E planted warning') + line(59, 'ERROR', 'E2E planted error');
+}
+
 describe('About this computer against the real engine', { timeout: 300_000 }, () => {
   let workDir;
   let engine;
@@ -43,6 +62,8 @@ describe('About this computer against the real engine', { timeout: 300_000 }, ()
     const dataDir = path.join(workDir, 'data');
     await mkdir(dataDir, { recursive: true });
     await writeFile(path.join(dataDir, 'machine.json'), JSON.stringify(MACHINE));
+    await mkdir(path.join(dataDir, 'logs'), { recursive: true });
+    await writeFile(path.join(dataDir, 'logs', 'engine.log'), plantedEngineLog(Date.now()));
     engine = await startEngine({ dataDir, webDir: DIST_DIR });
     browser = await launchBrowser();
     foreignRequests = watchForeignRequests(browser.context);
@@ -137,6 +158,50 @@ describe('About this computer against the real engine', { timeout: 300_000 }, ()
     assert.equal(found.token, false, 'the access token is in no part of the zip');
     assert.equal(found.engine_log, true, "the engine's log is merged in");
     assert.ok(found.cpu > 0, 'the system facts name the CPU cores');
+  });
+
+  test("the app's logs show the engine's start-up and filter down to the planted error", async () => {
+    await page.getByTestId('nav-about').click();
+    await page.getByTestId('get-help').getByTestId('open-logs').click();
+    await page.getByTestId('logs-screen').waitFor();
+    const lines = page.getByTestId('app-log-line');
+    await lines.first().waitFor();
+    const all = await lines.evaluateAll((rows) =>
+      rows.map((row) => ({ source: row.dataset.source, level: row.dataset.level, text: row.innerText })),
+    );
+    // The engine's own start-up, from its server.log, after the planted lines of an earlier run.
+    const listening = all.findIndex(
+      (line) => line.source === 'server' && line.text.includes(`listening on http://127.0.0.1:${engine.port}`),
+    );
+    assert.ok(listening >= 0, JSON.stringify(all.slice(-20)));
+    const planted = all.findIndex((line) => line.text.includes('E2E planted error'));
+    assert.ok(planted >= 0 && planted < listening, 'merged by time: the earlier run comes first');
+    assert.equal(all[planted].level, 'ERROR');
+    assert.ok(all.some((line) => line.text.includes('E2E planted warning')));
+    // Newest at the bottom, and that is where the box is scrolled.
+    const scrolled = await page
+      .getByTestId('app-logs')
+      .evaluate((box) => box.scrollHeight - box.scrollTop - box.clientHeight < 4);
+    assert.ok(scrolled, 'the box shows its newest lines');
+    assert.ok(!(await page.getByTestId('app-logs').innerText()).includes(engine.token), 'no access token');
+    await page.screenshot({ path: path.join(RESULTS_DIR, 'app-logs.png'), fullPage: true });
+
+    await page.getByTestId('logs-level').selectOption('error');
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('[data-testid="app-log-line"]')];
+      return rows.length > 0 && rows.every((row) => row.dataset.level === 'ERROR');
+    });
+    const errors = await lines.evaluateAll((rows) => rows.map((row) => row.innerText));
+    assert.equal(errors.length, 1, JSON.stringify(errors));
+    assert.match(errors[0], /ERROR\s+tokenizer_studio: E2E planted error$/);
+
+    await page.getByTestId('logs-level').selectOption('warning');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="app-log-line"]').length >= 2);
+    const warnings = await lines.evaluateAll((rows) => rows.map((row) => row.dataset.level));
+    assert.deepEqual(warnings.slice(0, 2), ['WARNING', 'ERROR']);
+
+    await page.getByTestId('back-to-about').click();
+    await page.getByTestId('about-screen').waitFor();
   });
 
   test('no foreign request and no Content-Security-Policy violation', () => {

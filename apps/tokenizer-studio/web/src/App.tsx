@@ -8,6 +8,7 @@ import { AboutScreen } from './screens/about/AboutScreen';
 import { DatasetsScreen } from './screens/datasets/DatasetsScreen';
 import { JobDetail } from './screens/jobs/JobDetail';
 import { JobsScreen } from './screens/jobs/JobsScreen';
+import { LogsScreen } from './screens/logs/LogsScreen';
 import { NewTrainingScreen } from './screens/training/NewTrainingScreen';
 import { establishSession, resetSession, type SessionOutcome } from './session';
 
@@ -79,6 +80,9 @@ function Studio() {
     window.scrollTo(0, 0);
   }, [route]);
 
+  // The logs are a page of About, reached from its "Getting help".
+  const aboutOpen = route.name === 'about' || route.name === 'logs';
+
   return (
     <div className="app" data-testid="app">
       <header className="header">
@@ -86,8 +90,8 @@ function Studio() {
         <Nav route={route} onNavigate={setRoute} />
         <button
           type="button"
-          className={route.name === 'about' ? 'nav-item header-end active' : 'nav-item header-end'}
-          aria-current={route.name === 'about' ? 'page' : undefined}
+          className={aboutOpen ? 'nav-item header-end active' : 'nav-item header-end'}
+          aria-current={aboutOpen ? 'page' : undefined}
           data-testid="nav-about"
           onClick={() => setRoute({ name: 'about' })}
         >
@@ -106,7 +110,8 @@ function Studio() {
           />
         )}
         {route.name === 'job' && <JobDetail jobId={route.id} onBack={() => setRoute({ name: 'jobs' })} />}
-        {route.name === 'about' && <AboutScreen />}
+        {route.name === 'about' && <AboutScreen onOpenLogs={() => setRoute({ name: 'logs' })} />}
+        {route.name === 'logs' && <LogsScreen onBack={() => setRoute({ name: 'about' })} />}
       </main>
     </div>
   );

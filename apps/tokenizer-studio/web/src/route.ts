@@ -5,4 +5,5 @@ export type Route =
   | { name: 'new-training' }
   | { name: 'jobs' }
   | { name: 'job'; id: string }
-  | { name: 'about' };
+  | { name: 'about' }
+  | { name: 'logs' };

@@ -29,6 +29,7 @@ PREFIXES = {
     "/api/v1/shutdown": "process",
     "/api/v1/system": "system",
     "/api/v1/diagnostics": "system",
+    "/api/v1/logs": "system",
 }
 
 

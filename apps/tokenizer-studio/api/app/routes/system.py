@@ -1,9 +1,10 @@
 """`GET /api/v1/system` (what the engine runs on), `GET /api/v1/system/storage` (where the
-user's data lives), `POST /api/v1/system/compute-check` and `GET /api/v1/diagnostics` (a zip of
-logs and facts to send when asking for help).
+user's data lives), `POST /api/v1/system/compute-check`, `GET /api/v1/diagnostics` (a zip of
+logs and facts to send when asking for help) and `GET /api/v1/logs` (the logs' newest lines).
 
 All are plain `def` routes: they may import torch (seconds, once) or numpy and run matrix
-multiplications, so FastAPI runs them in its thread pool, off the event loop.
+multiplications, or read megabytes of logs, so FastAPI runs them in its thread pool, off the
+event loop.
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import platform
+from typing import Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from app import system
 from app.context import AppContext, get_ctx
 from app.models import (
     ERROR_RESPONSES,
+    AppLogLine,
+    AppLogs,
     ComputeCheck,
     DeviceCheck,
     DeviceFacts,
@@ -112,4 +116,26 @@ def export_diagnostics(ctx: AppContext = Depends(get_ctx)) -> Response:
             "Content-Disposition": f'attachment; filename="{diagnostics.file_name(now)}"',
             "Cache-Control": "no-store",
         },
+    )
+
+
+@router.get("/logs", name="get_logs")
+def get_logs(
+    level: Literal["debug", "info", "warning", "error"] | None = Query(
+        None, description="The lowest level shown; every line when left out."
+    ),
+    limit: int = Query(500, ge=1, le=5000, description="The most lines answered, the newest."),
+    source: Literal["all", "shell", "engine", "server"] = Query("all", description="Which log."),
+    ctx: AppContext = Depends(get_ctx),
+) -> AppLogs:
+    from app import logfiles
+    from app.diagnostics import Scrubber
+
+    # The user reads their own machine's logs: names and the home folder stay, secrets do not.
+    scrub = Scrubber(ctx.settings.token, (), None)
+    found = logfiles.view(ctx.paths.logs, scrub.text, level=level, limit=limit, source=source)
+    return AppLogs(
+        lines=[AppLogLine(**dataclasses.asdict(line)) for line in found.lines],
+        truncated=found.truncated,
+        files=found.files,
     )

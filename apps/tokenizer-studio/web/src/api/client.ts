@@ -2,6 +2,8 @@
 import { apiUrl, CREDENTIALS } from './config';
 import { ApiError, errorFromBody, networkError } from './errors';
 import type {
+  AppLogs,
+  AppLogsQuery,
   ComputeCheck,
   Dataset,
   DatasetPreview,
@@ -93,6 +95,13 @@ export const api = {
   getSystem: () => request<SystemInfo>('/system'),
   getStorage: () => request<StorageInfo>('/system/storage'),
   computeCheck: () => request<ComputeCheck>('/system/compute-check', { method: 'POST' }),
+  appLogs: (query: AppLogsQuery) => {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== undefined && value !== null) params.set(key, String(value));
+    }
+    return request<AppLogs>(`/logs?${params}`);
+  },
 };
 
 export function artifactUrl(jobId: string): string {

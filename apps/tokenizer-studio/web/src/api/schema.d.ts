@@ -105,12 +105,58 @@ export interface paths {
     /** Export Diagnostics */
     get: operations["export_diagnostics"];
   };
+  "/api/v1/logs": {
+    /** Get Logs */
+    get: operations["get_logs"];
+  };
 }
 
 export type webhooks = Record<string, never>;
 
 export interface components {
   schemas: {
+    /** AppLogLine */
+    AppLogLine: {
+      /**
+       * Time
+       * @description UTC, RFC 3339 with milliseconds; null on a line its writer did not stamp (a traceback's in server.log).
+       */
+      time: string | null;
+      /**
+       * Source
+       * @description shell: the desktop shell's shell.log; engine: engine.log, the supervisor's own lines and its copy of the engine's stdout and stderr; server: server.log, the engine's Python logging.
+       * @enum {string}
+       */
+      source: "shell" | "engine" | "server";
+      /**
+       * Level
+       * @description The level of a record, on its first line; null on the lines that belong to the record before them (a traceback's) and on the lines of writers without levels (the shell, the supervisor, the engine's stdout), which count as INFO when filtering.
+       */
+      level: ("DEBUG" | "INFO" | "WARNING" | "ERROR") | null;
+      /**
+       * Text
+       * @description The line without its time, source and level; secrets redacted.
+       */
+      text: string;
+    };
+    /** AppLogs */
+    AppLogs: {
+      /**
+       * Lines
+       * @description Oldest first, newest last.
+       */
+      lines: components["schemas"]["AppLogLine"][];
+      /**
+       * Truncated
+       * @description Whether older lines may have been left out: beyond `limit` or the size of an answer, or in the part of a log that was not read (logs are read from their end).
+       */
+      truncated: boolean;
+      /**
+       * Files
+       * @description The files read, e.g. server.log.1, server.log.
+       */
+      files: string[];
+    };
     /** Artifact */
     Artifact: {
       /** Path */
@@ -1277,6 +1323,39 @@ export interface operations {
       200: {
         content: {
           "application/zip": string;
+        };
+      };
+      /** @description A client error (401 without credentials, 403 wrong Host or Origin, 404, 409, 413, 415, 422 invalid input). */
+      "4XX": {
+        content: {
+          "application/json": components["schemas"]["ErrorResponse"];
+        };
+      };
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
+      "5XX": {
+        content: {
+          "application/json": components["schemas"]["ErrorResponse"];
+        };
+      };
+    };
+  };
+  /** Get Logs */
+  get_logs: {
+    parameters: {
+      query?: {
+        /** @description The lowest level shown; every line when left out. */
+        level?: ("debug" | "info" | "warning" | "error") | null;
+        /** @description The most lines answered, the newest. */
+        limit?: number;
+        /** @description Which log. */
+        source?: "all" | "shell" | "engine" | "server";
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        content: {
+          "application/json": components["schemas"]["AppLogs"];
         };
       };
       /** @description A client error (401 without credentials, 403 wrong Host or Origin, 404, 409, 413, 415, 422 invalid input). */

@@ -1,7 +1,7 @@
 // Names for the JSON objects of the Tokenizer Studio HTTP API (see ../../API.md). Their shapes
 // are generated from the engine's OpenAPI schema into schema.d.ts (`npm run gen:api`), so a
 // change of a response model shows up here as a type error, not as a surprise at run time.
-import type { components } from './schema';
+import type { components, operations } from './schema';
 
 type Schemas = components['schemas'];
 
@@ -28,6 +28,9 @@ export type SystemInfo = Schemas['SystemInfo'];
 export type StorageInfo = Schemas['StorageInfo'];
 export type DeviceFacts = Schemas['DeviceFacts'];
 export type ComputeCheck = Schemas['ComputeCheck'];
+export type AppLogLine = Schemas['AppLogLine'];
+export type AppLogs = Schemas['AppLogs'];
+export type AppLogsQuery = NonNullable<operations['get_logs']['parameters']['query']>;
 /** The body of POST /jobs: `overrides` holds only the knobs that differ from the defaults. */
 export type NewJob = Omit<Schemas['JobCreate'], 'overrides'> & { overrides: ConfigValues };
 

@@ -1,6 +1,7 @@
 // "About this computer": the engine's variant, Python, torch and compute device, the shell's
 // machine probe and choice of engine, a button that measures the device's speed, and where the
-// user's data lives and how much space each part takes.
+// user's data lives and how much space each part takes; and getting help: the diagnostics zip and
+// a link to the app's logs.
 import { useCallback, useEffect, useState } from 'react';
 import { api } from '../../api/client';
 import { inDesktopShell, setComputeEngine, type ComputeSetting } from '../../desktop';
@@ -286,7 +287,7 @@ function StorageCard() {
   );
 }
 
-function HelpCard() {
+function HelpCard({ onOpenLogs }: { onOpenLogs: () => void }) {
   return (
     <section className="card" aria-labelledby="help-title" data-testid="get-help">
       <h2 id="help-title">Getting help</h2>
@@ -297,11 +298,16 @@ function HelpCard() {
         choose where it goes.
       </p>
       <ExportDiagnostics primary />
+      <p>
+        <button type="button" className="link-button" onClick={onOpenLogs} data-testid="open-logs">
+          View the app&apos;s logs
+        </button>
+      </p>
     </section>
   );
 }
 
-export function AboutScreen() {
+export function AboutScreen({ onOpenLogs }: { onOpenLogs: () => void }) {
   const [info, setInfo] = useState<SystemInfo | null>(null);
   const [error, setError] = useState<string | null>(null);
 
@@ -359,7 +365,7 @@ export function AboutScreen() {
           <StorageCard />
         </>
       )}
-      <HelpCard />
+      <HelpCard onOpenLogs={onOpenLogs} />
     </div>
   );
 }
