@@ -226,6 +226,18 @@ class StorageInfo(ApiModel):
     parts: list[StoragePart]
 
 
+class ClearedCaches(ApiModel):
+    freed_bytes: int = Field(
+        description="Disk space given back: the blocks of the files removed (a file still "
+        "hard-linked elsewhere frees nothing), as the storage figures count them."
+    )
+    removed_files: int = Field(description="Files and links removed; a link's target is never touched.")
+    skipped: list[str] = Field(
+        description="What was left and why, one sentence each: temp files younger than an hour "
+        "(perhaps still being written), files that could not be removed. Empty when all went."
+    )
+
+
 class ComputeCheck(ApiModel):
     device: Literal["cpu", "cuda", "mps"]
     size: int = Field(description="The matrices' side (size × size, float32).")

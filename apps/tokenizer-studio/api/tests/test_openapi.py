@@ -92,6 +92,7 @@ def test_every_route_is_in_the_schema_with_a_model():
         ("post", "/api/v1/shutdown"),
         ("get", "/api/v1/system"),
         ("get", "/api/v1/system/storage"),
+        ("post", "/api/v1/system/clear-caches"),
         ("post", "/api/v1/system/compute-check"),
         ("get", "/api/v1/diagnostics"),
         ("get", "/api/v1/logs"),

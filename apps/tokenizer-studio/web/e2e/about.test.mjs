@@ -138,6 +138,39 @@ describe('About this computer against the real engine', { timeout: 300_000 }, ()
     assert.equal(await size('uploads'), '0 B');
   });
 
+  test('Clear caches, once confirmed, removes a cached file and the storage figures follow', async () => {
+    // Planted while the engine runs, as a library writing its cache would.
+    const cacheDir = path.join(workDir, 'data', 'cache', 'huggingface', 'datasets');
+    await mkdir(cacheDir, { recursive: true });
+    const planted = path.join(cacheDir, 'e2e-planted.arrow');
+    await writeFile(planted, Buffer.alloc(3 * 1024 * 1024, 1));
+    // Open About again so the figures count the planted file.
+    await page.getByTestId('nav-datasets').click();
+    await page.getByTestId('datasets-screen').waitFor();
+    await page.getByTestId('nav-about').click();
+    const card = page.getByTestId('storage');
+    const cacheSize = card.locator('[data-part="cache"]').getByTestId('storage-bytes');
+    await cacheSize.waitFor();
+    assert.match(await cacheSize.innerText(), /^3\.\d MB$/);
+
+    await card.getByTestId('clear-caches').click();
+    const prompt = card.getByTestId('confirm-clear-caches-prompt');
+    await prompt.waitFor();
+    // Nothing goes before the user confirms.
+    assert.ok(existsSync(planted), 'the file stays until confirmed');
+    await prompt.getByTestId('confirm-clear-caches').click();
+    const said = card.getByTestId('clear-caches-said');
+    await said.waitFor();
+    assert.match(await said.innerText(), /^Freed 3\.\d MB\./);
+    assert.equal(existsSync(planted), false, 'the cached file is gone');
+    assert.equal(await card.getByTestId('clear-caches-error').count(), 0);
+    await page.waitForFunction(
+      () => document.querySelector('[data-part="cache"] [data-testid="storage-bytes"]')?.textContent === '0 B',
+    );
+    // The user's data is not a cache: the database is still there.
+    assert.notEqual(await card.locator('[data-part="database"]').getByTestId('storage-bytes').innerText(), '0 B');
+  });
+
   test('Export diagnostics downloads a zip of logs and facts without the access token', async () => {
     const card = page.getByTestId('get-help');
     const [download] = await Promise.all([page.waitForEvent('download'), card.getByTestId('export-diagnostics').click()]);

@@ -1,10 +1,11 @@
 """`GET /api/v1/system` (what the engine runs on), `GET /api/v1/system/storage` (where the
-user's data lives), `POST /api/v1/system/compute-check`, `GET /api/v1/diagnostics` (a zip of
-logs and facts to send when asking for help) and `GET /api/v1/logs` (the logs' newest lines).
+user's data lives), `POST /api/v1/system/clear-caches` (frees what the caches take),
+`POST /api/v1/system/compute-check`, `GET /api/v1/diagnostics` (a zip of logs and facts to send
+when asking for help) and `GET /api/v1/logs` (the logs' newest lines).
 
 All are plain `def` routes: they may import torch (seconds, once) or numpy and run matrix
-multiplications, or read megabytes of logs, so FastAPI runs them in its thread pool, off the
-event loop.
+multiplications, read megabytes of logs or remove thousands of cached files, so FastAPI runs
+them in its thread pool, off the event loop.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from app.models import (
     ERROR_RESPONSES,
     AppLogLine,
     AppLogs,
+    ClearedCaches,
     ComputeCheck,
     DeviceCheck,
     DeviceFacts,
@@ -67,6 +69,42 @@ def get_storage(ctx: AppContext = Depends(get_ctx)) -> StorageInfo:
     free, total = storage.disk(ctx.paths)
     parts = [StoragePart(**dataclasses.asdict(storage.usage(part))) for part in storage.parts(ctx.paths)]
     return StorageInfo(data_dir=str(ctx.paths.root), free_bytes=free, total_bytes=total, parts=parts)
+
+
+@router.post("/system/clear-caches", name="clear_caches")
+def clear_caches(ctx: AppContext = Depends(get_ctx)) -> ClearedCaches:
+    """Frees the space the caches take: everything in `<data>/cache` and the temp files older
+    than an hour in `<data>/tmp`. Refused (409 `jobs_active`) while a job is queued or running."""
+    import sys
+    from pathlib import Path
+
+    from app import caches
+    from app.errors import ApiError
+    from app.job_states import ACTIVE_STATUSES
+
+    active = [
+        row["id"]
+        for row in ctx.db.query(
+            f"SELECT id FROM jobs WHERE status IN ({', '.join('?' for _ in ACTIVE_STATUSES)})",
+            ACTIVE_STATUSES,
+        )
+    ]
+    # A job cancelled a moment ago is marked so at once, but its training stops only at its
+    # next batch of text: the worker holds it until then.
+    with ctx.jobs.lock:
+        active += [job_id for job_id in ctx.jobs.cancel_events if job_id not in active]
+    if active:
+        raise ApiError(
+            409,
+            "jobs_active",
+            "Wait for the running training to finish, or cancel it, then clear the caches.",
+            {"job_ids": active},
+        )
+    # The running engine's own Python, should a setup have put it inside the caches.
+    keep = [Path(sys.prefix)] + ([ctx.settings.runtime_root] if ctx.settings.runtime_root else [])
+    # caches.clear logs what it removed and kept, folder by folder.
+    result = caches.clear(ctx.paths, keep)
+    return ClearedCaches(**dataclasses.asdict(result))
 
 
 @router.post("/system/compute-check", name="compute_check")

@@ -4,6 +4,7 @@ import { ApiError, errorFromBody, networkError } from './errors';
 import type {
   AppLogs,
   AppLogsQuery,
+  ClearedCaches,
   ComputeCheck,
   Dataset,
   DatasetPreview,
@@ -94,6 +95,7 @@ export const api = {
 
   getSystem: () => request<SystemInfo>('/system'),
   getStorage: () => request<StorageInfo>('/system/storage'),
+  clearCaches: () => request<ClearedCaches>('/system/clear-caches', { method: 'POST' }),
   computeCheck: () => request<ComputeCheck>('/system/compute-check', { method: 'POST' }),
   appLogs: (query: AppLogsQuery) => {
     const params = new URLSearchParams();

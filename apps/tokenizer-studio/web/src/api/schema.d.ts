@@ -97,6 +97,14 @@ export interface paths {
     /** Get Storage */
     get: operations["get_storage"];
   };
+  "/api/v1/system/clear-caches": {
+    /**
+     * Clear Caches
+     * @description Frees the space the caches take: everything in `<data>/cache` and the temp files older
+     * than an hour in `<data>/tmp`. Refused (409 `jobs_active`) while a job is queued or running.
+     */
+    post: operations["clear_caches"];
+  };
   "/api/v1/system/compute-check": {
     /** Compute Check */
     post: operations["compute_check"];
@@ -165,6 +173,24 @@ export interface components {
       size_bytes: number;
       /** Sha256 */
       sha256: string;
+    };
+    /** ClearedCaches */
+    ClearedCaches: {
+      /**
+       * Freed Bytes
+       * @description Disk space given back: the blocks of the files removed (a file still hard-linked elsewhere frees nothing), as the storage figures count them.
+       */
+      freed_bytes: number;
+      /**
+       * Removed Files
+       * @description Files and links removed; a link's target is never touched.
+       */
+      removed_files: number;
+      /**
+       * Skipped
+       * @description What was left and why, one sentence each: temp files younger than an hour (perhaps still being written), files that could not be removed. Empty when all went.
+       */
+      skipped: string[];
     };
     /** ComputeCheck */
     ComputeCheck: {
@@ -1277,6 +1303,33 @@ export interface operations {
       200: {
         content: {
           "application/json": components["schemas"]["StorageInfo"];
+        };
+      };
+      /** @description A client error (401 without credentials, 403 wrong Host or Origin, 404, 409, 413, 415, 422 invalid input). */
+      "4XX": {
+        content: {
+          "application/json": components["schemas"]["ErrorResponse"];
+        };
+      };
+      /** @description 507 `disk_full`: the drive holding the data folder has no room (free up space, then try again); otherwise an unexpected error, the details are in the engine's log. */
+      "5XX": {
+        content: {
+          "application/json": components["schemas"]["ErrorResponse"];
+        };
+      };
+    };
+  };
+  /**
+   * Clear Caches
+   * @description Frees the space the caches take: everything in `<data>/cache` and the temp files older
+   * than an hour in `<data>/tmp`. Refused (409 `jobs_active`) while a job is queued or running.
+   */
+  clear_caches: {
+    responses: {
+      /** @description Successful Response */
+      200: {
+        content: {
+          "application/json": components["schemas"]["ClearedCaches"];
         };
       };
       /** @description A client error (401 without credentials, 403 wrong Host or Origin, 404, 409, 413, 415, 422 invalid input). */

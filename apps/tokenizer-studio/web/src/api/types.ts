@@ -26,6 +26,7 @@ export type TryResult = Schemas['TryResult'];
 export type SessionState = Schemas['SessionState'];
 export type SystemInfo = Schemas['SystemInfo'];
 export type StorageInfo = Schemas['StorageInfo'];
+export type ClearedCaches = Schemas['ClearedCaches'];
 export type DeviceFacts = Schemas['DeviceFacts'];
 export type ComputeCheck = Schemas['ComputeCheck'];
 export type AppLogLine = Schemas['AppLogLine'];

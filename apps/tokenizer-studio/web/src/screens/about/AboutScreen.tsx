@@ -6,7 +6,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { api } from '../../api/client';
 import { inDesktopShell, setComputeEngine, type ComputeSetting } from '../../desktop';
 import { messageOf } from '../../api/errors';
-import type { ComputeCheck, StorageInfo, SystemInfo } from '../../api/types';
+import type { ClearedCaches, ComputeCheck, StorageInfo, SystemInfo } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
 import { ExportDiagnostics } from '../../components/ExportDiagnostics';
 import { formatBytes, formatDuration } from '../../format';
@@ -234,16 +234,94 @@ function EngineChoiceCard({ info }: { info: SystemInfo }) {
   );
 }
 
+// Clearing the caches, behind a confirm step as deleting a job is: what goes cannot be undone,
+// though all of it is made again when needed. The engine refuses while a training runs.
+function ClearCaches({ onCleared }: { onCleared: () => void }) {
+  const [confirming, setConfirming] = useState(false);
+  const [clearing, setClearing] = useState(false);
+  const [cleared, setCleared] = useState<ClearedCaches | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  const clear = async () => {
+    setClearing(true);
+    setError(null);
+    setCleared(null);
+    try {
+      setCleared(await api.clearCaches());
+      onCleared();
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setClearing(false);
+      setConfirming(false);
+    }
+  };
+
+  return (
+    <>
+      {confirming ? (
+        <p className="confirm" data-testid="confirm-clear-caches-prompt">
+          Remove the caches and old temporary files? Datasets, tokenizers, history and logs stay.{' '}
+          <button
+            type="button"
+            className="button danger"
+            disabled={clearing}
+            data-testid="confirm-clear-caches"
+            onClick={() => void clear()}
+          >
+            {clearing ? 'Clearing…' : 'Really clear'}
+          </button>{' '}
+          <button type="button" className="button" disabled={clearing} onClick={() => setConfirming(false)}>
+            Keep
+          </button>
+        </p>
+      ) : (
+        <p>
+          <button
+            type="button"
+            className="button"
+            data-testid="clear-caches"
+            onClick={() => {
+              setCleared(null);
+              setError(null);
+              setConfirming(true);
+            }}
+          >
+            Clear caches
+          </button>
+        </p>
+      )}
+      {cleared && (
+        <div role="status" data-testid="clear-caches-said">
+          <p>
+            {cleared.removed_files === 0
+              ? 'Nothing to clear: the caches were already empty.'
+              : `Freed ${formatBytes(cleared.freed_bytes)}.`}
+          </p>
+          {cleared.skipped.map((sentence) => (
+            <p key={sentence} className="muted small">
+              {sentence}
+            </p>
+          ))}
+        </div>
+      )}
+      <ErrorMessage message={error} testId="clear-caches-error" />
+    </>
+  );
+}
+
 function StorageCard() {
   const [storage, setStorage] = useState<StorageInfo | null>(null);
   const [error, setError] = useState<string | null>(null);
 
-  useEffect(() => {
+  const load = useCallback(() => {
     api
       .getStorage()
       .then(setStorage)
       .catch((err: unknown) => setError(messageOf(err)));
   }, []);
+
+  useEffect(load, [load]);
 
   return (
     <section className="card" aria-labelledby="storage-title" data-testid="storage">
@@ -281,6 +359,7 @@ function StorageCard() {
               ))}
             </tbody>
           </table>
+          <ClearCaches onCleared={load} />
         </>
       )}
     </section>
