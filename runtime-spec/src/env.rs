@@ -260,6 +260,7 @@ pub const ALL: &[EnvVar] = &[
     var(TORCH_TESTS, Kind::Switch, "", TESTS, "`1` (with the slow tests) also runs the host CUDA torch runtime test (≈ 5.7 GB runtime); the Linux workflow's torch step sets it."),
     var("TOKENIZER_STUDIO_E2E_RUNTIME", Kind::Path, "`dist/runtime-<target>`", TESTS, "The assembled runtime the shell E2E tests start."),
     var("TOKENIZER_STUDIO_PYTHON", Kind::Path, "the dev venv", TESTS, "The Python the web E2E tests run the engine with."),
+    var("TOKENIZER_STUDIO_TEST_DISK_FULL_NAMESPACE", Kind::Switch, "", TESTS, "Set by the engine's disk-full tests in the user and mount namespace they rerun themselves in (to mount a small tmpfs without root)."),
     var("TEST_SKIP_LOG", Kind::Path, "set by `cargo xtask test`", TESTS, "File a test that cannot run appends `TEST-SKIPPED <package> <test>: <reason>` to, so the run counts it."),
     var("TEST_TIMEOUT_SCALE", Kind::Text, "1", TESTS, "Multiplies every timeout and grace period of the timing tests, for a loaded machine."),
     var("TEST_SUPPORT_OWN_PROCESS", Kind::Switch, "", TESTS, "Set by test-support in the child process a test that changes process-wide state reruns itself in."),
