@@ -12,6 +12,8 @@ fn main() {
             "install_runtime",
             "open_logs_folder",
             "open_artifacts_folder",
+            "open_crash_report",
+            "open_data_folder",
             "use_cpu_engine",
             "set_compute_engine",
         ]),

@@ -12,11 +12,12 @@ use tauri::{AppHandle, Emitter, Manager, Url};
 
 use crate::bundled;
 use crate::compute_choice;
+use crate::crash;
 use crate::discovery::{self, DiscoveryInputs};
 use crate::handoff;
 use crate::runtime_update;
 use crate::shell_log::ShellLog;
-use crate::state::{Input, InstallProgress, Phase};
+use crate::state::{Failure, Input, InstallProgress, Phase};
 use crate::view::{self, Context, View, MIN_FREE_BYTES};
 use compute::DevicePreference;
 
@@ -49,6 +50,9 @@ pub struct Shell {
     banners: Mutex<Vec<(&'static str, String)>>,
     /// The background update check runs once per process.
     update_check_started: AtomicBool,
+    /// The crash reports of earlier sessions, offered over the UI this session, and the
+    /// sentence offering them.
+    earlier_crashes: Mutex<Option<(Vec<PathBuf>, String)>>,
 }
 
 struct Inner {
@@ -91,7 +95,19 @@ impl Shell {
             ),
             None => "this build has no runtime download source".to_owned(),
         });
+        let earlier = crash::unoffered(&data_root.join("logs"));
+        if !earlier.is_empty() {
+            log.line(&format!(
+                "{} crash report(s) from earlier sessions to offer",
+                earlier.len()
+            ));
+        }
+        let earlier_crashes = (!earlier.is_empty()).then(|| {
+            let notice = crash::notice(&earlier);
+            (earlier, notice)
+        });
         Shell {
+            earlier_crashes: Mutex::new(earlier_crashes),
             data_root,
             discovery,
             log,
@@ -148,6 +164,25 @@ impl Shell {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// The sentence offering earlier sessions' crash reports, if any. The first call records
+    /// them as offered, so the next start does not offer them again.
+    pub fn crash_notice(&self) -> Option<String> {
+        let mut earlier = self
+            .earlier_crashes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let (reports, notice) = earlier.as_mut()?;
+        if !reports.is_empty() {
+            if let Err(error) = crash::mark_offered(&self.logs_dir(), reports) {
+                self.log.line(&format!(
+                    "could not record the crash reports as offered: {error}"
+                ));
+            }
+            reports.clear();
+        }
+        Some(notice.clone())
     }
 
     /// This session's banners (id, sentence), for the engine's page when it loads.
@@ -789,6 +824,17 @@ fn apply(app: &AppHandle, generation: u64, input: Input) -> bool {
     ));
     if let Some(mut engine) = dead_engine {
         engine.stop(STOP_GRACE);
+    }
+    if let Phase::Failed(Failure::Crashed { message, log_tail }) = &changed_to {
+        let body = crash::engine_body(message, log_tail);
+        match crash::write_report(&shell.logs_dir(), crash::Kind::Engine, &body) {
+            Ok(path) => shell
+                .log
+                .line(&format!("crash report written: {}", path.display())),
+            Err(error) => shell
+                .log
+                .line(&format!("could not write the crash report: {error}")),
+        }
     }
     if leaving_ui {
         if let (Some(window), Some(splash)) = (app.get_webview_window(MAIN_WINDOW), splash_url) {

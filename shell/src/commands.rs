@@ -1,9 +1,9 @@
 //! The native commands. Thin: each checks who may call it and hands over to `app`.
 //!
 //! The splash page (bundled, local origin) may call the error screens' actions; the engine's
-//! page (`http://127.0.0.1:*`) may call only `open_artifacts_folder` and `set_compute_engine`,
-//! and each of those also checks the caller is the current engine's exact origin: see
-//! `capabilities/`.
+//! page (`http://127.0.0.1:*`) may call only `open_artifacts_folder`, `open_data_folder`,
+//! `open_crash_report` and `set_compute_engine`, and each of those also checks the caller is the current engine's exact
+//! origin: see `capabilities/`.
 
 use std::sync::Arc;
 
@@ -77,6 +77,30 @@ pub fn open_artifacts_folder(webview: Webview, shell: State<'_, Arc<Shell>>) -> 
         .map_err(|()| "This page may not open folders.".to_owned())?;
     shell.log.line("opening the artifacts folder");
     opener::open_folder(&shell.artifacts_dir())
+}
+
+/// "Open folder" beside the data folder in "About this computer". Only the current engine's
+/// exact origin may ask.
+#[tauri::command]
+pub fn open_data_folder(webview: Webview, shell: State<'_, Arc<Shell>>) -> Result<(), String> {
+    require_engine_origin(&webview, &shell, "open_data_folder")
+        .map_err(|()| "This page may not open folders.".to_owned())?;
+    shell.log.line("opening the data folder");
+    opener::open_folder(&shell.data_root)
+}
+
+/// "Open the report" on the banner offering an earlier session's crash report: opens the
+/// newest report in the logs folder. Only the current engine's exact origin may ask.
+#[tauri::command]
+pub fn open_crash_report(webview: Webview, shell: State<'_, Arc<Shell>>) -> Result<(), String> {
+    require_engine_origin(&webview, &shell, "open_crash_report")
+        .map_err(|()| "This page may not open files.".to_owned())?;
+    let report = crate::crash::newest(&shell.logs_dir())
+        .ok_or_else(|| "No crash report is left in the logs folder.".to_owned())?;
+    shell
+        .log
+        .line(&format!("opening the crash report {}", report.display()));
+    opener::open_file(&report)
 }
 
 /// The engine page's commands answer only the current engine's exact origin: the capability

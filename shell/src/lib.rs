@@ -13,6 +13,7 @@ pub mod built_in;
 pub mod bundled;
 mod commands;
 pub mod compute_choice;
+pub mod crash;
 pub mod discovery;
 pub mod handoff;
 pub mod help;
@@ -42,9 +43,14 @@ const HOST_TARGET: Target = Target::MacosArm64;
 #[cfg(all(target_os = "windows", target_arch = "x86_64"))]
 const HOST_TARGET: Target = Target::WindowsX64;
 
+/// Id of the banner offering an earlier session's crash report (its test id too).
+pub const CRASH_NOTICE_ID: &str = "tokenizer-studio-crash-notice";
+
 /// Builds and runs the app; returns when it exits.
 pub fn run() {
     let data_root = resolve_data_root();
+    // First: a panic anywhere after this leaves a report in the logs folder.
+    crash::install_panic_hook(data_root.join("logs"));
     let shell = Arc::new(Shell::new(data_root.clone(), discovery_inputs(data_root)));
     shell.log.line(&format!(
         "shell {} starting; data root {}",
@@ -72,6 +78,8 @@ pub fn run() {
             commands::install_runtime,
             commands::open_logs_folder,
             commands::open_artifacts_folder,
+            commands::open_crash_report,
+            commands::open_data_folder,
             commands::use_cpu_engine,
             commands::set_compute_engine,
         ])
@@ -95,10 +103,20 @@ pub fn run() {
                 .into_iter()
                 .filter_map(|(id, notice)| Some((id, notice?)))
                 .chain(shell.banners());
-                for (id, notice) in notices {
-                    if let Err(error) =
-                        webview.eval(runtime_update::notice_banner_script(id, &notice))
-                    {
+                let mut scripts: Vec<String> = notices
+                    .map(|(id, notice)| runtime_update::notice_banner_script(id, &notice))
+                    .collect();
+                // An earlier session's crash: offered with a button that opens the report.
+                if let Some(notice) = shell.crash_notice() {
+                    scripts.push(runtime_update::notice_banner_with_action(
+                        CRASH_NOTICE_ID,
+                        &notice,
+                        "Open the report",
+                        "open_crash_report",
+                    ));
+                }
+                for script in scripts {
+                    if let Err(error) = webview.eval(script) {
                         shell
                             .log
                             .line(&format!("could not show the notice: {error}"));

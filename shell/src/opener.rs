@@ -12,6 +12,14 @@ pub fn open_folder(folder: &Path) -> Result<(), String> {
     spawn_opener(folder.as_os_str(), &folder.display().to_string())
 }
 
+/// Opens an existing file (a crash report) with the program the OS associates with it.
+pub fn open_file(file: &Path) -> Result<(), String> {
+    if !file.is_file() {
+        return Err(format!("{} is gone", file.display()));
+    }
+    spawn_opener(file.as_os_str(), &file.display().to_string())
+}
+
 /// Hands an `http(s)` address to the user's browser (the OS opener decides which). Only
 /// called with URLs the navigation guard already checked are web addresses.
 pub fn open_url(url: &url::Url) -> Result<(), String> {

@@ -98,7 +98,32 @@ pub fn switch_ready_notice(transfer: &Transfer) -> String {
 /// with that id already there is replaced, so the newest sentence of each kind is shown once.
 /// The rollback banner's test id is `shell-notice`; others are `<id>` itself.
 pub fn notice_banner_script(id: &str, notice: &str) -> String {
+    banner_script(id, notice, None)
+}
+
+/// [`notice_banner_script`] with one button (`label`) that calls the shell command `command`
+/// (which must check its caller, as every command the engine's page may call does).
+pub fn notice_banner_with_action(id: &str, notice: &str, label: &str, command: &str) -> String {
+    banner_script(id, notice, Some((label, command)))
+}
+
+fn banner_script(id: &str, notice: &str, action: Option<(&str, &str)>) -> String {
     let text = serde_json::to_string(notice).expect("a string serialises");
+    let action = action
+        .map(|(label, command)| {
+            let label = serde_json::to_string(label).expect("a string serialises");
+            let command = serde_json::to_string(command).expect("a string serialises");
+            format!(
+                r#"
+  const act = document.createElement('button');
+  act.textContent = {label};
+  act.dataset.testid = bar.dataset.testid + '-action';
+  act.style.cssText = 'margin-left:12px;padding:2px 10px;border:1px solid #b89a30;border-radius:4px;background:#fffaf0;cursor:pointer;font:inherit';
+  act.addEventListener('click', () => window.__TAURI_INTERNALS__?.invoke({command}).catch(() => {{}}));
+  bar.append(act);"#
+            )
+        })
+        .unwrap_or_default();
     let id_json = serde_json::to_string(id).expect("a string serialises");
     let test_id = if id == ROLLBACK_NOTICE_ID {
         "\"shell-notice\"".to_owned()
@@ -113,7 +138,7 @@ pub fn notice_banner_script(id: &str, notice: &str) -> String {
   bar.dataset.testid = {test_id};
   bar.setAttribute('role', 'status');
   bar.style.cssText = 'position:relative;z-index:2147483647;padding:10px 44px 10px 16px;background:#fff4d6;color:#3d2f00;border-bottom:1px solid #e0c060;font:14px system-ui,sans-serif';
-  bar.textContent = {text};
+  bar.textContent = {text};{action}
   const close = document.createElement('button');
   close.textContent = '×';
   close.setAttribute('aria-label', 'Dismiss');
@@ -200,6 +225,19 @@ mod tests {
             switch_ready_notice(&transfer(updater::Method::Delta, 84_000_000)),
             "The new engine is downloaded and checked (an 84 MB update); it is used from the next start of Tokenizer Studio."
         );
+    }
+
+    #[test]
+    fn a_banner_action_calls_its_command() {
+        let script = notice_banner_with_action(
+            "crash-notice",
+            "It stopped.",
+            "Open the report",
+            "open_crash_report",
+        );
+        assert!(script.contains(r#"act.textContent = "Open the report""#));
+        assert!(script.contains(r#"invoke("open_crash_report")"#));
+        assert!(!notice_banner_script("x", "y").contains("invoke("));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod app;
 mod assemble;
 mod bench;
+mod bench_corpus;
 mod bench_install;
 mod bench_report;
 mod bench_shell;
@@ -118,7 +119,8 @@ enum Command {
     /// side by side), `startup` (cold start), `install` (first-run install from a loopback
     /// server vs `tar --zstd -xf`), `update` (a runtime update as a delta vs the archive),
     /// `shell` (release binary size, launch → UI ready, idle memory, beside a minimal Tauri
-    /// app), `all` (every bench, one report: `bench/report.md` and `bench/report.json`).
+    /// app), `corpus` (engine memory while a large corpus uploads and trains), `all` (every
+    /// bench, one report: `bench/report.md` and `bench/report.json`).
     Bench {
         #[arg(value_enum)]
         what: BenchKind,
@@ -209,6 +211,9 @@ enum Command {
         #[arg(long)]
         no_clippy: bool,
     },
+    /// Copy the shell E2E's screenshots (`target/shell-e2e/`) of the main screen and every
+    /// failure screen it drives into `docs/screenshots/`, so the docs show the screens as built.
+    Screenshots,
     /// Print the path of a build tool, bootstrapping the pinned uv when needed.
     Tools {
         #[arg(value_enum)]
@@ -264,6 +269,10 @@ enum BenchKind {
     /// The shell's release binary size (goal ≤ 12 MB), launch → UI ready and idle memory by
     /// process, beside a minimal Tauri v2 app of the same profile (Linux).
     Shell,
+    /// The engine's peak memory and time while a large corpus (up to 2 GiB) uploads and a
+    /// tokenizer trains on it: the largest beside the smallest, with a closed vocabulary and
+    /// with a long tail of new words (Linux; `all` uses 32 and 256 MiB).
+    Corpus,
     /// Every bench above in one run, each figure beside its anchor; writes `bench/report.md`
     /// and `bench/report.json`.
     All,
@@ -519,6 +528,14 @@ fn run(command: Command) -> Result<()> {
                 BenchKind::Install => bench_install::install(&plan, runs.unwrap_or(5))?,
                 BenchKind::Update => bench_update::update(&plan, &update_options)?,
                 BenchKind::Shell => bench_shell::shell(&plan, &shell_options)?,
+                BenchKind::Corpus => bench_corpus::corpus(
+                    &plan,
+                    if quick {
+                        bench_corpus::Scale::Quick
+                    } else {
+                        bench_corpus::Scale::Full
+                    },
+                )?,
                 BenchKind::All => {
                     let runs_or = |full: usize| runs.unwrap_or(if quick { 1 } else { full });
                     let update_options = bench_update::UpdateBenchOptions {
@@ -545,6 +562,17 @@ fn run(command: Command) -> Result<()> {
                             "shell",
                             Box::new(move || bench_shell::shell(plan, &shell_options)),
                         ),
+                        (
+                            "corpus",
+                            Box::new(move || {
+                                let scale = if quick {
+                                    bench_corpus::Scale::Quick
+                                } else {
+                                    bench_corpus::Scale::Report
+                                };
+                                bench_corpus::corpus(plan, scale)
+                            }),
+                        ),
                     ];
                     let report_dir = report_dir
                         .unwrap_or_else(|| bench_report::default_report_dir(&plan.root, quick));
@@ -570,6 +598,7 @@ fn run(command: Command) -> Result<()> {
             clippy,
             allowed_skips,
         }),
+        Command::Screenshots => screenshots(&plan::project_root()),
         Command::Tidy { no_clippy } => tidy::tidy(&tidy::TidyOptions { clippy: !no_clippy }),
         Command::Tools { tool } => {
             let path = match tool {
@@ -642,5 +671,50 @@ fn runtime(args: RuntimeArgs) -> Result<()> {
         &output.archive_sha256[..output.archive_sha256.len().min(12)],
         started.elapsed().as_secs_f64()
     ));
+    Ok(())
+}
+
+/// The shell E2E's screenshot → its name in `docs/screenshots/`. Every failure screen an E2E
+/// test drives is here, captured with its details collapsed, as a user first sees it.
+const SCREENSHOTS: [(&str, &str); 7] = [
+    ("ui-trained-tokenizer.png", "shell-trained-tokenizer.png"),
+    (
+        "error-engine-exited-collapsed.png",
+        "shell-error-engine-exited.png",
+    ),
+    ("error-no-runtime.png", "shell-error-no-engine.png"),
+    (
+        "error-download-failed.png",
+        "shell-error-download-failed.png",
+    ),
+    (
+        "error-signature-refused.png",
+        "shell-error-signature-refused.png",
+    ),
+    (
+        "thin-first-run-installing.png",
+        "shell-first-run-installing.png",
+    ),
+    ("thin-rollback-notice.png", "shell-rollback-notice.png"),
+];
+
+fn screenshots(root: &std::path::Path) -> Result<()> {
+    let from = root.join("target").join("shell-e2e");
+    let to = root.join("docs").join("screenshots");
+    let missing: Vec<&str> = SCREENSHOTS
+        .iter()
+        .map(|(shot, _)| *shot)
+        .filter(|shot| !from.join(shot).is_file())
+        .collect();
+    anyhow::ensure!(
+        missing.is_empty(),
+        "no {} in {}: run the shell E2E first (`cargo xtask test`, or `cargo test --release -p shell --test it -- e2e updates` with its variables)",
+        missing.join(", "),
+        from.display()
+    );
+    for (shot, name) in SCREENSHOTS {
+        fs_err::copy(from.join(shot), to.join(name))?;
+        ui::step("screenshots", &format!("{name} <- {shot}"));
+    }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! WebDriver E2E: the real shell + runtime under Xvfb, driven through tauri-driver.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -211,6 +211,15 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_engine_when_closed() {
                 && !shell_log.contains("refused open_artifacts_folder"),
             "the call must pass the origin check:\n{shell_log}"
         );
+        // The same for "About this computer"'s Open folder beside the data folder.
+        let opened = invoke("open_data_folder")?;
+        assert!(
+            opened == json!("ok")
+                || opened
+                    .as_str()
+                    .is_some_and(|text| text.contains("could not start")),
+            "the engine page may open the data folder: {opened}"
+        );
         let refused = invoke("retry")?;
         assert!(
             refused
@@ -350,6 +359,84 @@ fn an_engine_that_exits_at_once_shows_its_log_tail() {
         panic!("{error}");
     }
     session.end().expect("end the session");
+    drop(driver);
+
+    // Each crash left a report with the engine's words in the logs folder.
+    let logs = data.join("logs");
+    let reports = crash_reports(&logs);
+    assert_eq!(reports.len(), 2, "one report per crash: {reports:?}");
+    for report in &reports {
+        let text = std::fs::read_to_string(report).unwrap();
+        assert!(text.contains(message), "{}: {text}", report.display());
+    }
+
+    // The next start with a working engine offers them once, over the UI, with a button that
+    // opens the newest.
+    let good = support::tauri_driver(
+        &[
+            (
+                "TOKENIZER_STUDIO_RUNTIME_DIR",
+                support::runtime_dir().as_path(),
+            ),
+            ("TOKENIZER_STUDIO_DATA_DIR", data.as_path()),
+        ],
+        &display,
+        &bus,
+    );
+    let session = Session::start(&good.url, Path::new(SHELL_EXE)).expect("WebDriver session");
+    let result = (|| -> Result<(), String> {
+        session.wait_for("[data-testid=datasets-screen]", None, UI_TIMEOUT)?;
+        let banner = session.wait_for(
+            "[data-testid=tokenizer-studio-crash-notice]",
+            Some("The engine stopped unexpectedly"),
+            UI_TIMEOUT,
+        )?;
+        let text = session.text(&banner)?;
+        assert!(text.contains("nothing was sent anywhere"), "{text}");
+        session.screenshot(&shots.join("crash-report-offered.png"))?;
+        session.click(&session.wait_for(
+            "[data-testid=tokenizer-studio-crash-notice-action]",
+            None,
+            UI_TIMEOUT,
+        )?)?;
+        support::wait_until(Duration::from_secs(10), "the report opens", || {
+            std::fs::read_to_string(logs.join("shell.log"))
+                .is_ok_and(|log| log.contains("opening the crash report"))
+        });
+        let log = std::fs::read_to_string(logs.join("shell.log")).unwrap();
+        let newest = reports.last().unwrap().display().to_string();
+        assert!(
+            log.contains(&format!("opening the crash report {newest}")),
+            "the newest report: {log}"
+        );
+        Ok(())
+    })();
+    if let Err(error) = &result {
+        let _ = session.screenshot(&shots.join("crash-report-offered-failure.png"));
+        dump_logs(&data);
+        panic!("{error}");
+    }
+    session.end().expect("end the session");
+    drop(good);
+    let offered = std::fs::read_to_string(logs.join("crash-reports-offered.txt")).unwrap();
+    for report in &reports {
+        let name = report.file_name().unwrap().to_str().unwrap();
+        assert!(offered.lines().any(|line| line == name), "{offered}");
+    }
+}
+
+/// The crash reports in a logs folder, oldest first.
+fn crash_reports(logs: &Path) -> Vec<PathBuf> {
+    let mut reports: Vec<PathBuf> = std::fs::read_dir(logs)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            let name = path.file_name().unwrap().to_string_lossy();
+            name.starts_with("crash-") && name.ends_with("-engine.txt")
+        })
+        .collect();
+    reports.sort();
+    reports
 }
 
 #[test]

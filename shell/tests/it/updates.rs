@@ -7,6 +7,8 @@
 //!   rolled back to the previous runtime, UI up, the bad version recorded.
 //! - A delta update: a newer runtime that differs in one file is fetched as that file's object
 //!   (and the manifest's), the UI says how big the update was, the next start runs it.
+//! - Install failures: the archive missing on the server, or one byte different from the
+//!   signed one → the failure screen with its troubleshooting section, details collapsed.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -476,5 +478,92 @@ fn finish(session: &Session, data: &Path, shots: &Path, name: &str, result: Resu
             }
         }
         panic!("{name}: {error}");
+    }
+}
+
+/// The first-run install's two commonest failures: the archive is missing on the server (a
+/// download that does not arrive) and the archive that arrives is not the signed one (one byte
+/// flipped). Each screen leads with its sentence and the guide's section for it, the details
+/// collapsed; nothing is installed. Their screenshots are the guide's.
+#[test]
+fn install_failures_lead_with_a_sentence_and_their_troubleshooting_section() {
+    let Some(_serial) = support::slow_test() else {
+        return;
+    };
+    let secret = support::dev_secret_key();
+    let runtime = support::runtime_dir();
+    let manifest = read_manifest(&runtime);
+    let good = good_archive(&runtime, &manifest);
+    let display = support::display();
+    let bus = support::session_bus();
+    let shots = support::artifacts_dir();
+    let cases: [(&str, &str, &str); 2] = [
+        ("missing", "Download failed", "error-download-failed"),
+        ("flipped", "Signature refused", "error-signature-refused"),
+    ];
+    for (damage, section, shot) in cases {
+        let work = support::scratch(&format!("e2e-install-{damage}"));
+        let serve_dir = work.path().join("serve");
+        std::fs::create_dir_all(&serve_dir).unwrap();
+        let served = serve_dir.join(good.file_name().unwrap());
+        std::fs::copy(&good, &served).unwrap();
+        publish(&serve_dir, &secret, 1_000, &served, &manifest);
+        match damage {
+            "missing" => std::fs::remove_file(&served).unwrap(),
+            _ => {
+                // The same size, one byte different: only the signed sha256 can tell.
+                let mut bytes = std::fs::read(&served).unwrap();
+                let middle = bytes.len() / 2;
+                bytes[middle] ^= 0x55;
+                std::fs::write(&served, bytes).unwrap();
+            }
+        }
+        let server = Server::serving_dir(&serve_dir);
+        let index_url = server.url(&format!("/runtime-{CHANNEL}.json"));
+        let data = work.path().join("data");
+        let (driver, session) = start_shell(&data, &index_url, "0", &display, &bus);
+        let result = (|| -> Result<(), String> {
+            session.click(&session.wait_for(
+                "[data-testid=action-install_runtime]",
+                None,
+                UI_TIMEOUT,
+            )?)?;
+            session.wait_for(
+                "body[data-phase=failed][data-kind=install_failed]",
+                None,
+                UI_TIMEOUT,
+            )?;
+            let title = session.text(&session.wait_for(
+                "[data-testid=splash-title]",
+                None,
+                UI_TIMEOUT,
+            )?)?;
+            assert_eq!(title, "The engine could not be installed");
+            let help = session.text(&session.wait_for(
+                "[data-testid=splash-help-title]",
+                None,
+                UI_TIMEOUT,
+            )?)?;
+            assert_eq!(
+                help, section,
+                "{damage}: the guide's section for this cause"
+            );
+            // The section's text and the technical details wait behind their toggles.
+            let open = session.execute(
+                "return [...document.querySelectorAll('details')].filter((d) => d.open).length;",
+                vec![],
+            )?;
+            assert_eq!(open, serde_json::json!(0), "{damage}: everything collapsed");
+            session.wait_for("[data-testid=action-retry]", None, UI_TIMEOUT)?;
+            session.screenshot(&shots.join(format!("{shot}.png")))?;
+            Ok(())
+        })();
+        finish(&session, &data, &shots, shot, result);
+        session.end().expect("end the session");
+        drop(driver);
+        assert!(
+            !data.join("runtime").join("current").exists(),
+            "{damage}: nothing installed"
+        );
     }
 }

@@ -33,3 +33,10 @@ export async function openArtifactsFolder(): Promise<void> {
   if (!bridge) throw new Error('Opening folders works only in the desktop app.');
   await bridge.invoke('open_artifacts_folder');
 }
+
+/** Asks the shell to open the data folder in the file manager (the shell checks the caller). */
+export async function openDataFolder(): Promise<void> {
+  const bridge = internals();
+  if (!bridge) throw new Error('Opening folders works only in the desktop app.');
+  await bridge.invoke('open_data_folder');
+}

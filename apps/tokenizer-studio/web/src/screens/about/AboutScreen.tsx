@@ -4,7 +4,7 @@
 // a link to the app's logs.
 import { useCallback, useEffect, useState } from 'react';
 import { api } from '../../api/client';
-import { inDesktopShell, setComputeEngine, type ComputeSetting } from '../../desktop';
+import { inDesktopShell, openDataFolder, setComputeEngine, type ComputeSetting } from '../../desktop';
 import { messageOf } from '../../api/errors';
 import type { ClearedCaches, ComputeCheck, StorageInfo, SystemInfo } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
@@ -333,6 +333,18 @@ function StorageCard() {
             Everything the app keeps is in <code data-testid="storage-data-dir">{storage.data_dir}</code>;{' '}
             {formatBytes(storage.free_bytes)} of {formatBytes(storage.total_bytes)} free on that drive.
           </p>
+          {inDesktopShell() && (
+            <p>
+              <button
+                type="button"
+                className="button"
+                data-testid="open-data-folder"
+                onClick={() => openDataFolder().catch((err: unknown) => setError(messageOf(err)))}
+              >
+                Open folder
+              </button>
+            </p>
+          )}
           <table className="table compact">
             <thead>
               <tr>
