@@ -14,6 +14,7 @@ fn main() {
             "open_artifacts_folder",
             "open_crash_report",
             "open_data_folder",
+            "open_downloads_folder",
             "use_cpu_engine",
             "set_compute_engine",
         ]),

@@ -2,7 +2,7 @@
 //!
 //! The splash page (bundled, local origin) may call the error screens' actions; the engine's
 //! page (`http://127.0.0.1:*`) may call only `open_artifacts_folder`, `open_data_folder`,
-//! `open_crash_report` and `set_compute_engine`, and each of those also checks the caller is the current engine's exact
+//! `open_downloads_folder`, `open_crash_report` and `set_compute_engine`, and each of those also checks the caller is the current engine's exact
 //! origin: see `capabilities/`.
 
 use std::sync::Arc;
@@ -87,6 +87,18 @@ pub fn open_data_folder(webview: Webview, shell: State<'_, Arc<Shell>>) -> Resul
         .map_err(|()| "This page may not open folders.".to_owned())?;
     shell.log.line("opening the data folder");
     opener::open_folder(&shell.data_root)
+}
+
+/// "Show in folder" on the banner saying where a download went. Only the current engine's
+/// exact origin may ask.
+#[tauri::command]
+pub fn open_downloads_folder(webview: Webview, shell: State<'_, Arc<Shell>>) -> Result<(), String> {
+    require_engine_origin(&webview, &shell, "open_downloads_folder")
+        .map_err(|()| "This page may not open folders.".to_owned())?;
+    let folder = crate::downloads::downloads_dir(&webview)
+        .ok_or_else(|| "This system has no Downloads folder.".to_owned())?;
+    shell.log.line("opening the downloads folder");
+    opener::open_folder(&folder)
 }
 
 /// "Open the report" on the banner offering an earlier session's crash report: opens the

@@ -15,6 +15,7 @@ mod commands;
 pub mod compute_choice;
 pub mod crash;
 pub mod discovery;
+pub mod downloads;
 pub mod handoff;
 pub mod help;
 pub mod navigation;
@@ -80,6 +81,7 @@ pub fn run() {
             commands::open_artifacts_folder,
             commands::open_crash_report,
             commands::open_data_folder,
+            commands::open_downloads_folder,
             commands::use_cpu_engine,
             commands::set_compute_engine,
         ])
@@ -168,7 +170,18 @@ fn main_window(
         .ok_or("tauri.conf.json has no main window")?
         .clone();
     let for_new_windows = Arc::clone(&shell);
+    let for_downloads = Arc::clone(&shell);
     let window = tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?
+        .on_download(move |webview, event| match event {
+            tauri::webview::DownloadEvent::Requested { url, destination } => {
+                downloads::requested(&for_downloads, &webview, &url, destination)
+            }
+            tauri::webview::DownloadEvent::Finished { path, success, .. } => {
+                downloads::finished(&for_downloads, &webview, path, success);
+                true
+            }
+            _ => true,
+        })
         .on_navigation(move |url| navigation::guard(&shell, url))
         .on_new_window(move |url, _features| {
             navigation::new_window(&for_new_windows, &url);

@@ -60,6 +60,15 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_engine_when_closed() {
     let runtime = support::runtime_dir();
     let work = support::scratch("e2e-train");
     let data = work.path().join("data");
+    // The user's Downloads folder, named the way desktops name it (XDG user dirs).
+    let config_home = work.path().join("config");
+    let downloads = work.path().join("My Downloads");
+    std::fs::create_dir_all(&config_home).unwrap();
+    std::fs::write(
+        config_home.join("user-dirs.dirs"),
+        format!("XDG_DOWNLOAD_DIR=\"{}\"\n", downloads.display()),
+    )
+    .unwrap();
     let display = support::display();
     let bus = support::session_bus();
     let driver = support::tauri_driver(
@@ -68,6 +77,7 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_engine_when_closed() {
             ("TOKENIZER_STUDIO_DATA_DIR", data.as_path()),
             // xdg-open without a desktop falls back to $BROWSER: keep "Open folder" quiet.
             ("BROWSER", Path::new("true")),
+            ("XDG_CONFIG_HOME", config_home.as_path()),
         ],
         &display,
         &bus,
@@ -211,6 +221,61 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_engine_when_closed() {
                 && !shell_log.contains("refused open_artifacts_folder"),
             "the call must pass the origin check:\n{shell_log}"
         );
+        // Downloads land in the Downloads folder, byte for byte, and a banner says where.
+        let shell_log = data.join("logs").join("shell.log");
+        let trained = walk_find(&artifacts, "tokenizer.json").expect("the trained tokenizer");
+        session.click(&session.wait_for("[data-testid=download-artifact]", None, UI_TIMEOUT)?)?;
+        let downloaded = nth_finished_download(&shell_log, 1)?;
+        assert_eq!(downloaded.parent(), Some(downloads.as_path()));
+        assert!(
+            downloaded.to_string_lossy().ends_with("tokenizer.json"),
+            "{}",
+            downloaded.display()
+        );
+        assert_eq!(
+            std::fs::read(&downloaded).unwrap(),
+            std::fs::read(&trained).unwrap(),
+            "{} is the trained tokenizer",
+            downloaded.display()
+        );
+        let banner = session.wait_for(
+            "[data-testid=tokenizer-studio-download-notice]",
+            Some("Saved"),
+            UI_TIMEOUT,
+        )?;
+        let said = session.text(&banner)?;
+        assert!(
+            said.contains(downloaded.file_name().unwrap().to_str().unwrap()),
+            "{said}"
+        );
+        session.screenshot(&shots.join("ui-download-saved.png"))?;
+        session.click(&session.wait_for(
+            "[data-testid=export-transformers]",
+            None,
+            UI_TIMEOUT,
+        )?)?;
+        let exported = nth_finished_download(&shell_log, 2)?;
+        let zip = std::fs::read(&exported).unwrap();
+        assert!(
+            zip.starts_with(b"PK\x03\x04"),
+            "a zip: {}",
+            exported.display()
+        );
+        // The same file again keeps the first copy.
+        session.click(&session.wait_for("[data-testid=download-artifact]", None, UI_TIMEOUT)?)?;
+        let again = nth_finished_download(&shell_log, 3)?;
+        assert_ne!(again, downloaded);
+        assert!(downloaded.is_file() && again.is_file());
+        session.click(&session.wait_for(
+            "[data-testid=tokenizer-studio-download-notice-action]",
+            None,
+            UI_TIMEOUT,
+        )?)?;
+        support::wait_until(Duration::from_secs(10), "Show in folder", || {
+            std::fs::read_to_string(&shell_log)
+                .is_ok_and(|log| log.contains("opening the downloads folder"))
+        });
+
         // The same for "About this computer"'s Open folder beside the data folder.
         let opened = invoke("open_data_folder")?;
         assert!(
@@ -422,6 +487,40 @@ fn an_engine_that_exits_at_once_shows_its_log_tail() {
     for report in &reports {
         let name = report.file_name().unwrap().to_str().unwrap();
         assert!(offered.lines().any(|line| line == name), "{offered}");
+    }
+}
+
+/// The first file under `dir` (recursively) named `file_name`.
+fn walk_find(dir: &Path, file_name: &str) -> Option<PathBuf> {
+    std::fs::read_dir(dir).ok()?.flatten().find_map(|entry| {
+        let path = entry.path();
+        if path.is_dir() {
+            walk_find(&path, file_name)
+        } else {
+            (entry.file_name() == file_name).then_some(path)
+        }
+    })
+}
+
+/// Waits for the shell to log its `n`-th finished download (1-based) and returns its path.
+fn nth_finished_download(shell_log: &Path, n: usize) -> Result<PathBuf, String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let log = std::fs::read_to_string(shell_log).unwrap_or_default();
+        let finished: Vec<&str> = log
+            .lines()
+            .filter_map(|line| line.split_once("download finished: ").map(|(_, path)| path))
+            .collect();
+        if let Some(path) = finished.get(n - 1) {
+            return Ok(PathBuf::from(path));
+        }
+        if log.contains("download failed") {
+            return Err(format!("a download failed:\n{log}"));
+        }
+        if Instant::now() > deadline {
+            return Err(format!("no download #{n} finished within 60 s:\n{log}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
