@@ -19,7 +19,6 @@ use runtime_spec::{Manifest, ObjectRef, Target};
 use sha2::Digest;
 
 use crate::error::{io_at, Error, Result};
-use crate::verify_dir;
 
 /// Mode for every extracted or packed file that has any execute bit.
 pub(crate) const MODE_EXECUTABLE: u32 = 0o755;
@@ -110,7 +109,7 @@ pub struct Declared {
 /// is the listed one, refused before it is created, and never written past that size; the
 /// bytes written never more than the declared total (the manifest's own when
 /// `declared.unpacked_size` is `None`). So the disk holds at most the manifest, the listed
-/// files and their folders. At the end every listed file is verified ([`verify_dir`]), so a
+/// files and their folders. At the end every listed file is verified ([`crate::verify_dir`]), so a
 /// missing or different file is refused too. On any error everything written is removed.
 pub fn extract_runtime(
     archive: &Path,
@@ -118,12 +117,34 @@ pub fn extract_runtime(
     target: Target,
     declared: &Declared,
 ) -> Result<Manifest> {
+    extract_runtime_with_progress(archive, staging, target, declared, &mut |_| {})
+}
+
+/// How far [`extract_runtime_with_progress`] is: bytes of the listed files written, then
+/// bytes of them hashed. Each total is the manifest's sum of file sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unpacking {
+    Extracting { done: u64, total: u64 },
+    Verifying { done: u64, total: u64 },
+}
+
+/// [`extract_runtime`], reporting progress after each file written and each file verified
+/// (an installer shows a fraction and a time left from it).
+pub fn extract_runtime_with_progress(
+    archive: &Path,
+    staging: &Path,
+    target: Target,
+    declared: &Declared,
+    progress: &mut dyn FnMut(Unpacking),
+) -> Result<Manifest> {
     with_cleanup(staging, || {
         let mut rules = RuntimeRules {
             archive,
             target,
             declared,
             allowed: None,
+            written: 0,
+            progress: &mut *progress,
         };
         extract_into(
             archive,
@@ -137,7 +158,10 @@ pub fn extract_runtime(
                 archive: archive.to_path_buf(),
             })?
             .manifest;
-        let report = verify_dir(staging, &manifest);
+        let total = manifest.files.iter().map(|file| file.size).sum();
+        let report = crate::verify::verify_dir_with_progress(staging, &manifest, &mut |done| {
+            progress(Unpacking::Verifying { done, total })
+        });
         if !report.is_ok() {
             return Err(Error::VerifyFailed {
                 dir: staging.to_path_buf(),
@@ -217,6 +241,9 @@ struct RuntimeRules<'a> {
     declared: &'a Declared,
     /// `None` until the manifest, the first member, has been read.
     allowed: Option<Allowed>,
+    /// Bytes of listed files written so far, and who hears of it.
+    written: u64,
+    progress: &'a mut dyn FnMut(Unpacking),
 }
 
 struct Allowed {
@@ -234,6 +261,18 @@ struct Allowed {
 }
 
 impl RuntimeRules<'_> {
+    /// Counts a listed file's bytes and reports the extraction's progress.
+    fn wrote(&mut self, bytes: u64) {
+        self.written += bytes;
+        let total = self.allowed.as_ref().map_or(0, |allowed| {
+            allowed.manifest.files.iter().map(|file| file.size).sum()
+        });
+        (self.progress)(Unpacking::Extracting {
+            done: self.written,
+            total,
+        });
+    }
+
     /// Reads the first member, which must be `manifest.json`, into memory and checks it; the
     /// bytes to write come back. Nothing of the archive is on disk yet when this refuses.
     fn read_manifest(
@@ -537,6 +576,9 @@ fn extract_into(
             written.insert(components, Written::File);
             report.n_files += 1;
             report.unpacked_bytes += copied;
+            if let Some(rules) = rules.as_deref_mut() {
+                rules.wrote(copied);
+            }
         } else if entry_type.is_symlink() {
             let link_target = entry
                 .link_name_bytes()

@@ -38,7 +38,8 @@ mod verify;
 pub use download::{download_verified, Downloaded, Progress};
 pub use error::{Error, Result};
 pub use extract::{
-    extract_archive, extract_archive_with, extract_runtime, Declared, ExtractOptions, ExtractReport,
+    extract_archive, extract_archive_with, extract_runtime, extract_runtime_with_progress,
+    Declared, ExtractOptions, ExtractReport, Unpacking,
 };
 pub use http::RetryPolicy;
 pub use install::{extract_and_verify, install_archive, InstallReport};
@@ -46,6 +47,6 @@ pub use pack::{pack_tar_zst, PackOptions, PackReport, DEFAULT_ZSTD_LEVEL, ZSTD_W
 pub use resume::{download_resumable, download_resumable_sized, part_file_for, ExpectedFile};
 pub use space::free_space;
 pub use verify::{
-    build_manifest_files, verify_archive, verify_dir, Difference, Modified, Unreadable,
-    VerifyReport,
+    build_manifest_files, verify_archive, verify_dir, verify_dir_with_progress, Difference,
+    Modified, Unreadable, VerifyReport,
 };

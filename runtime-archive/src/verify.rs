@@ -342,12 +342,25 @@ fn compare(entry: &FileEntry, found: &Found) -> Option<Difference> {
 /// the root `manifest.json` and folders. Symlinks are followed, matching
 /// [`build_manifest_files`].
 pub fn verify_dir(root: &Path, manifest: &Manifest) -> VerifyReport {
+    verify_dir_with_progress(root, manifest, &mut |_| {})
+}
+
+/// [`verify_dir`], reporting the bytes of listed files checked so far after each file.
+pub fn verify_dir_with_progress(
+    root: &Path,
+    manifest: &Manifest,
+    progress: &mut dyn FnMut(u64),
+) -> VerifyReport {
+    let mut done = 0u64;
     let mut report = VerifyReport {
         n_checked: manifest.files.len(),
         ..VerifyReport::default()
     };
     let mut listed = BTreeSet::new();
     for entry in &manifest.files {
+        // Counted before the checks: a file that fails one is done with too.
+        done += entry.size;
+        progress(done);
         listed.insert(entry.path.as_str());
         let mut path = root.to_path_buf();
         path.extend(entry.path.split('/'));

@@ -377,8 +377,24 @@ fn install_runtime(app: &AppHandle, generation: u64) {
                                     choice: chosen.borrow().clone(),
                                 }
                             }
-                            updater::Stage::Installing { version } => {
-                                InstallProgress::Installing { version }
+                            updater::Stage::Installing {
+                                version,
+                                done,
+                                total,
+                                seconds_left,
+                            } => {
+                                if done > 0
+                                    && done < total
+                                    && last_publish.elapsed() < Duration::from_millis(100)
+                                {
+                                    return;
+                                }
+                                InstallProgress::Installing {
+                                    version,
+                                    done,
+                                    total,
+                                    seconds_left: seconds_left.map(|s| s.ceil() as u64),
+                                }
                             }
                         };
                         last_publish = Instant::now();

@@ -66,8 +66,14 @@ pub enum InstallProgress {
         /// → GPU engine, 3.1 GB download").
         choice: Option<String>,
     },
-    /// Extracting and checking every file.
-    Installing { version: Version },
+    /// Extracting and checking every file: `done` of `total` bytes (each file counts once
+    /// written and once checked; 0 of 0 while unknown).
+    Installing {
+        version: Version,
+        done: u64,
+        total: u64,
+        seconds_left: Option<u64>,
+    },
 }
 
 /// One line for the shell log.
@@ -85,7 +91,12 @@ impl std::fmt::Display for InstallProgress {
                 f,
                 "Downloading {version} by {method}: {downloaded}/{total} bytes"
             ),
-            InstallProgress::Installing { version } => write!(f, "Installing {version}"),
+            InstallProgress::Installing {
+                version,
+                done,
+                total,
+                ..
+            } => write!(f, "Installing {version}: {done}/{total} bytes"),
         }
     }
 }

@@ -154,10 +154,26 @@ pub fn view(phase: &Phase, context: &Context) -> View {
                         (*downloaded as f64 / *total as f64).min(1.0)
                     });
                 }
-                InstallProgress::Installing { version } => {
+                InstallProgress::Installing {
+                    version,
+                    done,
+                    total,
+                    seconds_left,
+                } => {
                     view.message =
                         format!("Unpacking and checking every file of version {version}…");
-                    view.progress = Some(1.0);
+                    // Each file is written, then checked: the bar covers both passes.
+                    let fraction = if *total == 0 {
+                        0.0
+                    } else {
+                        (*done as f64 / *total as f64).min(1.0)
+                    };
+                    let mut line = format!("{:.0}% done", fraction * 100.0);
+                    if let Some(left) = seconds_left {
+                        line.push_str(&format!(" · about {} left", duration_words(*left)));
+                    }
+                    view.details = vec![line];
+                    view.progress = Some(fraction);
                 }
             }
         }
@@ -417,6 +433,30 @@ mod tests {
         assert_eq!(shown.actions[0].id, "install_runtime");
         assert!(shown.actions[0].enabled);
         assert!(shown.actions[0].note.is_none());
+    }
+
+    #[test]
+    fn unpacking_shows_a_fraction_and_the_time_left() {
+        let phase = Phase::Installing(InstallProgress::Installing {
+            version: "0.2.0".parse().unwrap(),
+            done: 300,
+            total: 1_200,
+            seconds_left: Some(75),
+        });
+        let shown = view(&phase, &context(false));
+        assert_eq!(shown.progress, Some(0.25));
+        assert_eq!(
+            shown.details,
+            vec!["25% done · about 2 min left".to_owned()]
+        );
+        assert!(shown.message.contains("0.2.0"), "{}", shown.message);
+        let unknown = Phase::Installing(InstallProgress::Installing {
+            version: "0.2.0".parse().unwrap(),
+            done: 0,
+            total: 0,
+            seconds_left: None,
+        });
+        assert_eq!(view(&unknown, &context(false)).progress, Some(0.0));
     }
 
     #[test]

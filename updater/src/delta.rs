@@ -16,7 +16,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use runtime_archive::objects::{self, UnpackError};
 use runtime_spec::{layout, FileEntry, Manifest, Sha256};
@@ -149,13 +149,32 @@ pub(crate) fn try_delta(
         }
     }
 
+    let total: u64 = manifest.files.iter().map(|file| file.size).sum();
     on_stage(Stage::Installing {
         version: entry.version.clone(),
+        done: 0,
+        total,
+        seconds_left: None,
     });
     let manifest_path = staging.join(layout::MANIFEST_FILE);
     fs_err::write(&manifest_path, &manifest_bytes).map_err(Error::io("writing", &manifest_path))?;
     store.step("delta-verify");
-    let report = runtime_archive::verify_dir(&staging, &manifest);
+    let verify_started = Instant::now();
+    let mut last_reported: Option<Instant> = None;
+    let report = runtime_archive::verify_dir_with_progress(&staging, &manifest, &mut |done| {
+        let now = Instant::now();
+        if done < total && last_reported.is_some_and(|at| now - at < Duration::from_millis(100)) {
+            return;
+        }
+        last_reported = Some(now);
+        let (_, seconds_left) = install::rate(verify_started.elapsed(), done, total - done);
+        on_stage(Stage::Installing {
+            version: entry.version.clone(),
+            done,
+            total,
+            seconds_left,
+        });
+    });
     if !report.is_ok() {
         let _ = std::fs::remove_dir_all(&staging);
         return Ok(Attempt::UseArchive(Some(format!(

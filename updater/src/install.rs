@@ -31,8 +31,14 @@ pub enum Stage {
         bytes_per_second: Option<f64>,
         seconds_left: Option<f64>,
     },
-    /// Extracting and verifying every file.
-    Installing { version: Version },
+    /// Extracting and verifying every file: `done` of `total` bytes (each file counts twice,
+    /// once written and once checked; both 0 while unknown).
+    Installing {
+        version: Version,
+        done: u64,
+        total: u64,
+        seconds_left: Option<f64>,
+    },
 }
 
 /// How a runtime was fetched.
@@ -239,8 +245,11 @@ pub fn check_and_install(
 
     on_stage(Stage::Installing {
         version: version.clone(),
+        done: 0,
+        total: 2 * entry.unpacked_size,
+        seconds_left: None,
     });
-    install_pending(store, &archive, entry, variant)?;
+    install_pending(store, &archive, entry, variant, on_stage)?;
     Ok(Outcome::Installed {
         version,
         transfer: Transfer {
@@ -264,8 +273,31 @@ pub fn install_pending(
     archive: &std::path::Path,
     entry: &IndexEntry,
     variant: Variant,
+    on_stage: &mut dyn FnMut(Stage),
 ) -> Result<()> {
     let version = &entry.version;
+    let started = Instant::now();
+    let mut last_reported: Option<Instant> = None;
+    let mut report = |unpacking: runtime_archive::Unpacking| {
+        // Written bytes, then checked bytes: one fraction over both passes.
+        let (done, total) = match unpacking {
+            runtime_archive::Unpacking::Extracting { done, total } => (done, 2 * total),
+            runtime_archive::Unpacking::Verifying { done, total } => (total + done, 2 * total),
+        };
+        // A few reports a second are enough for a progress bar; the last one always goes.
+        let now = Instant::now();
+        if done < total && last_reported.is_some_and(|at| now - at < Duration::from_millis(100)) {
+            return;
+        }
+        last_reported = Some(now);
+        let (_, seconds_left) = rate(started.elapsed(), done, total - done);
+        on_stage(Stage::Installing {
+            version: version.clone(),
+            done,
+            total,
+            seconds_left,
+        });
+    };
     let staging_name = format!("staging-{version}");
     let staging = store.slot(&staging_name);
     let _ = std::fs::remove_dir_all(&staging);
@@ -275,8 +307,13 @@ pub fn install_pending(
             manifest: Some(entry.manifest.clone()),
             unpacked_size: Some(entry.unpacked_size),
         };
-        let manifest =
-            runtime_archive::extract_runtime(archive, &staging, store.target(), &declared)?;
+        let manifest = runtime_archive::extract_runtime_with_progress(
+            archive,
+            &staging,
+            store.target(),
+            &declared,
+            &mut report,
+        )?;
         if manifest.runtime_version != *version || manifest.variant() != variant {
             return Err(Error::BadEntry {
                 reason: format!(

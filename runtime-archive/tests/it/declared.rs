@@ -12,8 +12,8 @@
 use std::path::{Path, PathBuf};
 
 use runtime_archive::{
-    build_manifest_files, extract_and_verify, extract_archive, extract_runtime, pack_tar_zst,
-    Declared, Error, PackOptions,
+    build_manifest_files, extract_and_verify, extract_archive, extract_runtime,
+    extract_runtime_with_progress, pack_tar_zst, Declared, Error, PackOptions, Unpacking,
 };
 use runtime_spec::{FileEntry, Manifest, ObjectRef, Target};
 
@@ -369,6 +369,49 @@ fn files_adding_up_to_more_than_the_index_declares_are_refused_before_any_is_wri
     };
     let got = extract_runtime(&archive, &staging, Target::LinuxX64, &declared).unwrap();
     assert_eq!(got, manifest);
+
+    // The same with progress: every listed byte written, then every listed byte checked, each
+    // rising to the manifest's total, extraction before verification.
+    let staging = place.staging("progress");
+    let mut steps = Vec::new();
+    let got = extract_runtime_with_progress(
+        &archive,
+        &staging,
+        Target::LinuxX64,
+        &declared,
+        &mut |step| steps.push(step),
+    )
+    .unwrap();
+    assert_eq!(got, manifest);
+    let extracting: Vec<(u64, u64)> = steps
+        .iter()
+        .filter_map(|step| match *step {
+            Unpacking::Extracting { done, total } => Some((done, total)),
+            Unpacking::Verifying { .. } => None,
+        })
+        .collect();
+    let verifying: Vec<(u64, u64)> = steps
+        .iter()
+        .filter_map(|step| match *step {
+            Unpacking::Verifying { done, total } => Some((done, total)),
+            Unpacking::Extracting { .. } => None,
+        })
+        .collect();
+    let first_verify = steps
+        .iter()
+        .position(|step| matches!(step, Unpacking::Verifying { .. }))
+        .unwrap();
+    assert!(steps[..first_verify]
+        .iter()
+        .all(|step| matches!(step, Unpacking::Extracting { .. })));
+    for series in [&extracting, &verifying] {
+        assert!(
+            series.windows(2).all(|pair| pair[0].0 <= pair[1].0),
+            "{series:?}"
+        );
+        assert_eq!(series.last(), Some(&(listed, listed)), "{series:?}");
+    }
+    assert_eq!(verifying.len(), manifest.files.len());
 }
 
 #[test]

@@ -129,7 +129,18 @@ fn install(args: &[String], store: &mut Store) -> Result<(), String> {
                     }
                 }
                 Stage::CheckingIndex => println!("STAGE CheckingIndex"),
-                Stage::Installing { version } => println!("STAGE Installing {version}"),
+                Stage::Installing {
+                    version,
+                    done,
+                    total,
+                    ..
+                } => {
+                    if done == 0 {
+                        println!("STAGE Installing {version}");
+                    } else if done == total {
+                        println!("INSTALLING {done}/{total}");
+                    }
+                }
             }
             let _ = std::io::stdout().flush();
         },

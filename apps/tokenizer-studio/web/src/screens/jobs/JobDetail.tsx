@@ -1,13 +1,13 @@
 // Job detail: live status, phase and progress, cancel, delete, error, metrics, log and the artifact.
 // An imported tokenizer has no training to follow: no phase, progress or log, only the tokenizer.
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { api } from '../../api/client';
 import { messageOf } from '../../api/errors';
 import { isActive, type JobPhase } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
 import { ProgressBar } from '../../components/ProgressBar';
 import { StatusBadge } from '../../components/StatusBadge';
-import { formatDate } from '../../format';
+import { formatDate, formatDuration } from '../../format';
 import { HelpSection } from '../../components/HelpSection';
 import { helpAnchorFor } from '../../troubleshooting';
 import { ArtifactPanel } from '../artifact/ArtifactPanel';
@@ -23,6 +23,19 @@ const PHASES: Record<JobPhase, string> = {
   saving: 'Saving the tokenizer',
   done: 'Done',
 };
+
+/** Seconds from `start` to `end`, or to now (ticking every second) while `end` is unset. */
+function Elapsed({ start, end }: { start: string | null; end: string | null }) {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!start || end) return undefined;
+    const timer = window.setInterval(() => setNow(Date.now()), 1000);
+    return () => window.clearInterval(timer);
+  }, [start, end]);
+  if (!start) return <>—</>;
+  const until = end ? Date.parse(end) : now;
+  return <>{formatDuration(Math.max(0, (until - Date.parse(start)) / 1000))}</>;
+}
 
 interface Props {
   jobId: string;
@@ -124,6 +137,12 @@ export function JobDetail({ jobId, onBack }: Props) {
             <div>
               <dt>Finished</dt>
               <dd>{formatDate(job.finished_at)}</dd>
+            </div>
+            <div>
+              <dt>{job.finished_at ? 'Took' : 'Running for'}</dt>
+              <dd data-testid="job-elapsed">
+                <Elapsed start={job.started_at} end={job.finished_at} />
+              </dd>
             </div>
           </dl>
         )}
