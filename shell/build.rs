@@ -15,6 +15,7 @@ fn main() {
             "open_crash_report",
             "open_data_folder",
             "open_downloads_folder",
+            "export_diagnostics",
             "use_cpu_engine",
             "set_compute_engine",
         ]),

@@ -61,6 +61,33 @@ pub fn set_compute_engine(
     app::set_compute_engine(&app, device)
 }
 
+/// "Export diagnostics" on every error screen: writes the shell's diagnostics zip into the
+/// Downloads folder and says where.
+#[tauri::command]
+pub fn export_diagnostics(app: AppHandle, shell: State<'_, Arc<Shell>>) -> Result<String, String> {
+    let folder = crate::downloads::downloads_dir(&app)
+        .ok_or_else(|| "This system has no Downloads folder.".to_owned())?;
+    let home = tauri::Manager::path(&app).home_dir().ok();
+    let screen = shell.current_view();
+    match crate::diagnostics::export(&shell.data_root, &folder, &screen, home.as_deref()) {
+        Ok(path) => {
+            shell
+                .log
+                .line(&format!("diagnostics exported to {}", path.display()));
+            Ok(format!("Saved {}.", path.display()))
+        }
+        Err(error) => {
+            shell
+                .log
+                .line(&format!("could not export diagnostics: {error}"));
+            Err(format!(
+                "The diagnostics could not be saved in {} ({error}).",
+                folder.display()
+            ))
+        }
+    }
+}
+
 /// "Open logs folder" on a crash screen.
 #[tauri::command]
 pub fn open_logs_folder(shell: State<'_, Arc<Shell>>) -> Result<(), String> {

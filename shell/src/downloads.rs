@@ -18,14 +18,12 @@ pub const DOWNLOAD_NOTICE_ID: &str = "tokenizer-studio-download-notice";
 
 /// The folder downloads go to: the OS's Downloads folder (XDG user dirs on Linux), else
 /// `~/Downloads`.
-pub fn downloads_dir(webview: &Webview) -> Option<PathBuf> {
-    webview.path().download_dir().ok().or_else(|| {
-        webview
-            .path()
-            .home_dir()
-            .ok()
-            .map(|home| home.join("Downloads"))
-    })
+pub fn downloads_dir<R: tauri::Runtime>(manager: &impl Manager<R>) -> Option<PathBuf> {
+    let paths = manager.path();
+    paths
+        .download_dir()
+        .ok()
+        .or_else(|| paths.home_dir().ok().map(|home| home.join("Downloads")))
 }
 
 /// The `Requested` step: whether the download may start, and where it goes.
@@ -133,7 +131,7 @@ fn safe_file_name(name: &str) -> String {
 }
 
 /// `folder/name`, or `name (1).ext`, `name (2).ext`, ... when taken.
-fn free_name(folder: &Path, name: &str) -> PathBuf {
+pub(crate) fn free_name(folder: &Path, name: &str) -> PathBuf {
     let candidate = folder.join(name);
     if !candidate.exists() {
         return candidate;

@@ -14,6 +14,7 @@ pub mod bundled;
 mod commands;
 pub mod compute_choice;
 pub mod crash;
+pub mod diagnostics;
 pub mod discovery;
 pub mod downloads;
 pub mod handoff;
@@ -82,6 +83,7 @@ pub fn run() {
             commands::open_crash_report,
             commands::open_data_folder,
             commands::open_downloads_folder,
+            commands::export_diagnostics,
             commands::use_cpu_engine,
             commands::set_compute_engine,
         ])

@@ -180,6 +180,9 @@ pub fn view(phase: &Phase, context: &Context) -> View {
         Phase::Failed(failure) => {
             view.phase = "failed";
             failed_view(failure, context, &mut view);
+            // Every error screen: the zip to send when asking for help.
+            view.actions
+                .push(Action::enabled("export_diagnostics", "Export diagnostics"));
             view.help = help::section(help::anchor_for(failure, context.gpu_engine));
         }
     }
@@ -558,14 +561,22 @@ mod tests {
         assert_eq!(without.kind, Some("crashed"));
         assert_eq!(
             action_ids(&without),
-            [("retry", true), ("open_logs_folder", true)]
+            [
+                ("retry", true),
+                ("open_logs_folder", true),
+                ("export_diagnostics", true)
+            ]
         );
         assert_eq!(without.log_tail, ["[stderr] cannot start"]);
         assert!(without.message.starts_with(
             "The engine stopped before it was ready (exit status: 1) after 3 attempt(s)."
         ));
         let with = view(&failure, &context(true));
-        assert_eq!(with.actions.last().unwrap().id, "use_previous_runtime");
+        assert!(with
+            .actions
+            .iter()
+            .any(|action| action.id == "use_previous_runtime"));
+        assert_eq!(with.actions.last().unwrap().id, "export_diagnostics");
 
         // A GPU engine that cannot start: the CPU engine is the first way out, when this build
         // can download it.

@@ -77,10 +77,17 @@ function render(view) {
 
 async function runAction(id, button) {
   const error = byTestId('splash-action-error');
+  const said = byTestId('splash-action-said');
   error.hidden = true;
+  said.hidden = true;
   button.disabled = true;
   try {
-    await tauri.core.invoke(id);
+    // An action may answer with a sentence (where the diagnostics zip went).
+    const answer = await tauri.core.invoke(id);
+    if (typeof answer === 'string' && answer) {
+      said.textContent = answer;
+      said.hidden = false;
+    }
   } catch (message) {
     error.textContent = String(message);
     error.hidden = false;

@@ -321,12 +321,21 @@ fn an_engine_that_exits_at_once_shows_its_log_tail() {
     let message = "engine self-test failed: the model store is unreadable (E2E)";
     let runtime = support::broken_runtime(&support::runtime_dir(), work.path(), message);
     let data = work.path().join("data");
+    let config_home = work.path().join("config");
+    let downloads = work.path().join("Downloads here");
+    std::fs::create_dir_all(&config_home).unwrap();
+    std::fs::write(
+        config_home.join("user-dirs.dirs"),
+        format!("XDG_DOWNLOAD_DIR=\"{}\"\n", downloads.display()),
+    )
+    .unwrap();
     let display = support::display();
     let bus = support::session_bus();
     let driver = support::tauri_driver(
         &[
             ("TOKENIZER_STUDIO_RUNTIME_DIR", runtime.as_path()),
             ("TOKENIZER_STUDIO_DATA_DIR", data.as_path()),
+            ("XDG_CONFIG_HOME", config_home.as_path()),
         ],
         &display,
         &bus,
@@ -406,6 +415,27 @@ fn an_engine_that_exits_at_once_shows_its_log_tail() {
             "no previous runtime, no button"
         );
         session.screenshot(&shots.join("error-engine-exited.png"))?;
+
+        // Export diagnostics: a zip in the Downloads folder, the sentence says where.
+        session.click(&session.wait_for(
+            "[data-testid=action-export_diagnostics]",
+            None,
+            UI_TIMEOUT,
+        )?)?;
+        let said = session.text(&session.wait_for(
+            "[data-testid=splash-action-said]",
+            Some("Saved"),
+            UI_TIMEOUT,
+        )?)?;
+        let zips: Vec<PathBuf> = std::fs::read_dir(&downloads)
+            .map_err(|error| format!("{}: {error}", downloads.display()))?
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "zip"))
+            .collect();
+        assert_eq!(zips.len(), 1, "{zips:?}");
+        assert!(said.contains(&zips[0].display().to_string()), "{said}");
+        let zip = std::fs::read(&zips[0]).unwrap();
+        assert!(zip.starts_with(b"PK\x03\x04"));
 
         // Retry runs the whole launch again and lands on the same screen.
         session.click(&session.wait_for("[data-testid=action-retry]", None, UI_TIMEOUT)?)?;
