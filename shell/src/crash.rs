@@ -151,22 +151,27 @@ pub fn mark_offered(logs_dir: &Path, reports: &[PathBuf]) -> std::io::Result<()>
 
 /// The sentence offering the reports of an earlier session.
 pub fn notice(reports: &[PathBuf]) -> String {
-    let engine = reports.iter().any(|path| {
-        path.file_name()
-            .and_then(|name| name.to_str())
-            .is_some_and(|name| name.contains("-engine"))
-    });
-    let who = match (engine, reports.len()) {
-        (true, 1) => "The engine stopped unexpectedly last time.",
-        (false, 1) => "Tokenizer Studio closed unexpectedly last time.",
-        _ => "Tokenizer Studio or its engine stopped unexpectedly earlier.",
+    let engines = reports
+        .iter()
+        .filter(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.contains("-engine"))
+        })
+        .count();
+    let who = match (engines, reports.len()) {
+        (1, 1) => "The engine stopped unexpectedly last time.".to_owned(),
+        (0, 1) => "Tokenizer Studio closed unexpectedly last time.".to_owned(),
+        (e, n) if e == n => format!("The engine stopped unexpectedly {n} times earlier."),
+        (0, n) => format!("Tokenizer Studio closed unexpectedly {n} times earlier."),
+        _ => "Tokenizer Studio and its engine stopped unexpectedly earlier.".to_owned(),
     };
     let saved = if reports.len() == 1 {
         "A crash report was saved in the logs folder"
     } else {
         "Crash reports were saved in the logs folder"
     };
-    format!("{who} {saved}; nothing was sent anywhere. You can open it to see what happened or attach it when asking for help.")
+    format!("{who} {saved}; nothing was sent anywhere. You can open the newest to see what happened or attach it when asking for help.")
 }
 
 /// The newest report in `logs_dir`, offered or not.
@@ -236,7 +241,10 @@ mod tests {
         assert!(notice(&engine).starts_with("The engine stopped unexpectedly last time."));
         assert!(notice(&shell).starts_with("Tokenizer Studio closed unexpectedly last time."));
         let both = [engine[0].clone(), shell[0].clone()];
+        assert!(notice(&both).starts_with("Tokenizer Studio and its engine stopped"));
         assert!(notice(&both).contains("Crash reports were saved"));
+        let engines = [engine[0].clone(), engine[0].clone()];
+        assert!(notice(&engines).starts_with("The engine stopped unexpectedly 2 times earlier."));
     }
 
     #[test]
