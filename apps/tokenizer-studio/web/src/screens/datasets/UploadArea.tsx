@@ -3,7 +3,9 @@ import { useRef, useState, type DragEvent } from 'react';
 import { uploadDataset } from '../../api/upload';
 import { messageOf } from '../../api/errors';
 import type { Dataset } from '../../api/types';
+import { HelpSection } from '../../components/HelpSection';
 import { ProgressBar } from '../../components/ProgressBar';
+import { helpAnchorFor } from '../../troubleshooting';
 import { formatBytes } from '../../format';
 
 const ACCEPT = '.txt,.jsonl,.csv,.parquet';
@@ -128,6 +130,9 @@ export function UploadArea({ onUploaded }: Props) {
                 <p className="error" role="alert" data-testid="upload-error">
                   {item.message}
                 </p>
+              )}
+              {item.state === 'failed' && item.message && helpAnchorFor(item.message) === 'not-enough-space' && (
+                <HelpSection anchor="not-enough-space" />
               )}
             </li>
           ))}
