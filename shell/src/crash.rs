@@ -34,16 +34,21 @@ impl Kind {
     }
 }
 
+/// `2026-11-22T01:02:03.456Z` → `20261122T010203`: a file name's time, sortable, without the
+/// `:` Windows refuses.
+pub fn file_stamp(time: SystemTime) -> String {
+    supervisor::utc_timestamp(time)
+        .chars()
+        .take(19)
+        .filter(|c| c.is_ascii_alphanumeric() || *c == 'T')
+        .collect()
+}
+
 /// Writes a report of `kind` with `body` under `logs_dir`; its path. Never replaces a report:
 /// two in the same second get `-2`, `-3`, ...
 pub fn write_report(logs_dir: &Path, kind: Kind, body: &str) -> std::io::Result<PathBuf> {
     supervisor::private::create_private_dir(logs_dir)?;
-    // `2026-11-22T01:02:03.456Z` → `20261122T010203Z`: sortable, no `:` for Windows.
-    let stamp: String = supervisor::utc_timestamp(SystemTime::now())
-        .chars()
-        .take(19)
-        .filter(|c| c.is_ascii_alphanumeric() || *c == 'T')
-        .collect();
+    let stamp = file_stamp(SystemTime::now());
     let header = format!(
         "Tokenizer Studio crash report ({} stopped)\nTime: {}\nShell: {}\nSystem: {} {}\n\
          This report stays on this computer; nothing was sent anywhere.\n\n",

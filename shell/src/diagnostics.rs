@@ -55,11 +55,7 @@ pub fn export(
         ("screen.json", scrub.text(&pretty(&screen))),
     ];
     std::fs::create_dir_all(folder)?;
-    let stamp: String = supervisor::utc_timestamp(SystemTime::now())
-        .chars()
-        .take(19)
-        .filter(|c| c.is_ascii_alphanumeric() || *c == 'T')
-        .collect();
+    let stamp = crate::crash::file_stamp(SystemTime::now());
     let path = crate::downloads::free_name(
         folder,
         &format!("tokenizer-studio-diagnostics-{stamp}Z.zip"),

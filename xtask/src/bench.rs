@@ -173,12 +173,7 @@ pub(crate) fn clear_stage_caches(plan: &Plan) -> Result<()> {
 /// memory once it answers; the archive of each packed the way the build packs ours.
 pub fn startup(plan: &Plan, runs: usize) -> Result<Vec<Figure>> {
     let runtime = &plan.runtime_dir;
-    let manifest = assemble::read_manifest(runtime).with_context(|| {
-        format!(
-            "no runtime at {}: run `cargo xtask runtime` first",
-            runtime.display()
-        )
-    })?;
+    let manifest = built_runtime(runtime)?;
     let python = manifest.launch.program(runtime);
     let scratch = tempfile::tempdir()?;
     let data = scratch.path().join("data");
@@ -408,6 +403,16 @@ pub fn startup(plan: &Plan, runs: usize) -> Result<Vec<Figure>> {
         ),
     );
     Ok(figures)
+}
+
+/// The manifest of the runtime a bench starts, or how to build it.
+pub(crate) fn built_runtime(runtime: &Path) -> Result<runtime_spec::Manifest> {
+    assemble::read_manifest(runtime).with_context(|| {
+        format!(
+            "no runtime at {}: run `cargo xtask runtime` first",
+            runtime.display()
+        )
+    })
 }
 
 /// Repeated measurements (seconds unless said otherwise).

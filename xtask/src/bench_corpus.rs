@@ -20,9 +20,9 @@ use anyhow::{bail, Context, Result};
 
 use crate::bench::{print_table, Samples};
 use crate::bench_report::{Figure, Goal, Unit};
+use crate::fsutil;
 use crate::plan::Plan;
 use crate::ui;
-use crate::{assemble, fsutil};
 
 const BENCH: &str = "corpus";
 
@@ -73,12 +73,7 @@ pub fn corpus(plan: &Plan, scale: Scale) -> Result<Vec<Figure>> {
         ]);
     }
     let runtime = &plan.runtime_dir;
-    let manifest = assemble::read_manifest(runtime).with_context(|| {
-        format!(
-            "no runtime at {}: run `cargo xtask runtime` first",
-            runtime.display()
-        )
-    })?;
+    let manifest = crate::bench::built_runtime(runtime)?;
     let (smallest, largest) = (sizes[0], *sizes.last().expect("sizes"));
     let scratch_root = plan.root.join("target").join("bench");
     fs_err::create_dir_all(&scratch_root)?;
