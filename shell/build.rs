@@ -16,6 +16,7 @@ fn main() {
             "open_data_folder",
             "open_downloads_folder",
             "export_diagnostics",
+            "remove_old_engines",
             "use_cpu_engine",
             "set_compute_engine",
         ]),

@@ -565,6 +565,54 @@ pub fn set_compute_engine(app: &AppHandle, device: DevicePreference) -> Result<S
     .to_owned())
 }
 
+/// "Remove old engines" in "About this computer": deletes the previous engine and kept
+/// downloads (never the engine in use, a pending update or the bundled engine); the sentence
+/// to show. Refused while an install or update holds the runtimes folder.
+pub fn remove_old_engines(shell: &Shell) -> Result<String, String> {
+    let mut guard = match shell.store.try_lock() {
+        Ok(guard) => guard,
+        Err(std::sync::TryLockError::Poisoned(poison)) => poison.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => {
+            return Err(
+                "An engine download is in progress; try again once it has finished.".to_owned(),
+            )
+        }
+    };
+    let store = guard
+        .as_mut()
+        .ok_or_else(|| "This app keeps no engines of its own to remove.".to_owned())?;
+    match store.remove_previous() {
+        Ok(removed) => {
+            shell.log.line(&format!(
+                "removed old engines: previous {}, {} freed",
+                removed
+                    .previous
+                    .as_ref()
+                    .map_or_else(|| "none".to_owned(), ToString::to_string),
+                updater::human_bytes(removed.freed_bytes)
+            ));
+            Ok(match removed.previous {
+                Some(previous) => format!(
+                    "Removed the previous engine ({}) and kept downloads: {} freed. The engine in use stays.",
+                    previous.version,
+                    updater::human_bytes(removed.freed_bytes)
+                ),
+                None if removed.freed_bytes > 0 => format!(
+                    "Removed kept downloads: {} freed. The engine in use stays.",
+                    updater::human_bytes(removed.freed_bytes)
+                ),
+                None => "There is no old engine to remove.".to_owned(),
+            })
+        }
+        Err(error) => {
+            shell
+                .log
+                .line(&format!("could not remove old engines: {error}"));
+            Err(format!("Old engines were not removed: {error}."))
+        }
+    }
+}
+
 /// Id of the banner [`set_compute_engine`] shows when the switch finished.
 pub const COMPUTE_NOTICE_ID: &str = "tokenizer-studio-compute-notice";
 

@@ -2,8 +2,9 @@
 //!
 //! The splash page (bundled, local origin) may call the error screens' actions; the engine's
 //! page (`http://127.0.0.1:*`) may call only `open_artifacts_folder`, `open_data_folder`,
-//! `open_downloads_folder`, `open_crash_report` and `set_compute_engine`, and each of those also checks the caller is the current engine's exact
-//! origin: see `capabilities/`.
+//! `open_downloads_folder`, `open_crash_report`, `remove_old_engines` and `set_compute_engine`,
+//! and each of those also checks the caller is the current engine's exact origin: see
+//! `capabilities/`.
 
 use std::sync::Arc;
 
@@ -126,6 +127,18 @@ pub fn open_downloads_folder(webview: Webview, shell: State<'_, Arc<Shell>>) -> 
         .ok_or_else(|| "This system has no Downloads folder.".to_owned())?;
     shell.log.line("opening the downloads folder");
     opener::open_folder(&folder)
+}
+
+/// "Remove old engines" in "About this computer". Only the current engine's exact origin may
+/// ask.
+#[tauri::command]
+pub fn remove_old_engines(
+    webview: Webview,
+    shell: State<'_, Arc<Shell>>,
+) -> Result<String, String> {
+    require_engine_origin(&webview, &shell, "remove_old_engines")
+        .map_err(|()| "This page may not remove engines.".to_owned())?;
+    app::remove_old_engines(&shell)
 }
 
 /// "Open the report" on the banner offering an earlier session's crash report: opens the

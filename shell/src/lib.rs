@@ -84,6 +84,7 @@ pub fn run() {
             commands::open_data_folder,
             commands::open_downloads_folder,
             commands::export_diagnostics,
+            commands::remove_old_engines,
             commands::use_cpu_engine,
             commands::set_compute_engine,
         ])

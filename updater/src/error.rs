@@ -63,6 +63,9 @@ pub enum Error {
     #[error("{url} is refused: runtimes and their index come over https (plain http only from this computer); fix the release URL or TOKENIZER_STUDIO_INDEX_URL", url = runtime_archive::url_policy::redact(.url))]
     InsecureTransport { url: String },
 
+    #[error("{reason}")]
+    Refused { reason: String },
+
     #[error("the release index entry is unusable: {reason}")]
     BadEntry { reason: String },
 

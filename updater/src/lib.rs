@@ -31,7 +31,9 @@ pub use install::{
     Transfer, SPACE_MARGIN_BYTES,
 };
 pub use state::RuntimeId;
-pub use store::{RolledBack, StepHook, Store, CURRENT, DEFAULT, DOWNLOADS, PENDING, PREVIOUS};
+pub use store::{
+    RemovedOld, RolledBack, StepHook, Store, CURRENT, DEFAULT, DOWNLOADS, PENDING, PREVIOUS,
+};
 
 /// Overrides the built-in release index URL (tests, mirrors); named in the contract's table.
 pub const INDEX_URL_ENV: &str = runtime_spec::env::INDEX_URL;

@@ -47,6 +47,42 @@ pub struct Store {
     notes: Vec<String>,
 }
 
+/// What [`Store::remove_previous`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemovedOld {
+    /// The runtime that was in `previous`, if one was.
+    pub previous: Option<RuntimeId>,
+    pub freed_bytes: u64,
+}
+
+/// Bytes of the regular files under `dir` that no other link keeps (symlinks not followed).
+fn unshared_bytes(dir: &Path) -> u64 {
+    let Ok(metadata) = std::fs::symlink_metadata(dir) else {
+        return 0;
+    };
+    if metadata.is_dir() {
+        return std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|entry| unshared_bytes(&entry.path()))
+                    .sum()
+            })
+            .unwrap_or(0);
+    }
+    if !metadata.is_file() {
+        return 0;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if metadata.nlink() > 1 {
+            return 0;
+        }
+    }
+    metadata.len()
+}
+
 /// A rollback that happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RolledBack {
@@ -346,6 +382,37 @@ impl Store {
         Ok(())
     }
 
+    /// "Remove old engines": deletes `previous` (the rollback target) once `current` has
+    /// proven healthy, and the downloads kept for a retry. Never touches `current`, `pending` or
+    /// `default`. Returns the bytes freed: files still linked from another runtime (unchanged
+    /// files share their bytes with `current`) free nothing and are not counted.
+    pub fn remove_previous(&mut self) -> Result<RemovedOld> {
+        if let Some(trial) = &self.state.trial {
+            return Err(Error::Refused {
+                reason: format!(
+                    "runtime {trial} has not passed its first start yet; the previous engine is its way back"
+                ),
+            });
+        }
+        let mut removed = RemovedOld::default();
+        if self.exists(PREVIOUS) {
+            removed.previous = self.runtime_in(PREVIOUS);
+            removed.freed_bytes += unshared_bytes(&self.slot(PREVIOUS));
+            // A rename first, like every change here: a kill before the removal leaves a
+            // `retired-*` folder that the next healthy start deletes.
+            let retired = format!("retired-{}", std::process::id());
+            self.rename("retire-previous", PREVIOUS, &retired)?;
+            let path = self.slot(&retired);
+            fs_err::remove_dir_all(&path).map_err(Error::io("removing", &path))?;
+        }
+        let downloads = self.slot(DOWNLOADS);
+        if downloads.exists() {
+            removed.freed_bytes += unshared_bytes(&downloads);
+            fs_err::remove_dir_all(&downloads).map_err(Error::io("removing", &downloads))?;
+        }
+        Ok(removed)
+    }
+
     /// The runtime on trial failed its health check: remember it as bad and put `previous` back
     /// as `current` (with no `previous`, a full install's `default` is what discovery finds
     /// next). `None` when nothing is on trial or there is nothing to go back to (first install:
@@ -467,5 +534,72 @@ mod tests {
         );
         assert_eq!(archive_version(&name, Target::MacosArm64), None);
         assert_eq!(archive_version("other.tar.zst", Target::LinuxX64), None);
+    }
+
+    #[test]
+    fn removing_old_engines_keeps_the_one_in_use_and_counts_only_unshared_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let runtimes = dir.path().join("runtime");
+        let mut store = Store::open(&runtimes, Target::LinuxX64).unwrap();
+        for slot in [CURRENT, PREVIOUS, PENDING, DEFAULT] {
+            std::fs::create_dir_all(runtimes.join(slot).join("lib")).unwrap();
+            std::fs::write(
+                runtimes.join(slot).join("lib").join("own.py"),
+                vec![b'x'; 1000],
+            )
+            .unwrap();
+        }
+        // An unchanged file shared with `current` frees nothing when `previous` goes.
+        std::fs::write(runtimes.join(CURRENT).join("shared.so"), vec![b's'; 5000]).unwrap();
+        std::fs::hard_link(
+            runtimes.join(CURRENT).join("shared.so"),
+            runtimes.join(PREVIOUS).join("shared.so"),
+        )
+        .unwrap();
+        std::fs::create_dir_all(runtimes.join(DOWNLOADS)).unwrap();
+        std::fs::write(
+            runtimes.join(DOWNLOADS).join("next.tar.zst.part"),
+            vec![0; 300],
+        )
+        .unwrap();
+
+        // While `current` is on trial, `previous` is its way back: refused, nothing removed.
+        store.state.trial = Some(RuntimeId {
+            version: "0.2.0".parse().unwrap(),
+            variant: runtime_spec::Variant::base(Target::LinuxX64),
+        });
+        let refused = store.remove_previous().unwrap_err().to_string();
+        assert!(
+            refused.contains("has not passed its first start"),
+            "{refused}"
+        );
+        assert!(runtimes.join(PREVIOUS).exists() && runtimes.join(DOWNLOADS).exists());
+
+        store.state.trial = None;
+        let removed = store.remove_previous().unwrap();
+        assert_eq!(removed.freed_bytes, 1000 + 300);
+        assert!(!runtimes.join(PREVIOUS).exists());
+        assert!(!runtimes.join(DOWNLOADS).exists());
+        for slot in [CURRENT, PENDING, DEFAULT] {
+            assert!(
+                runtimes.join(slot).join("lib").join("own.py").is_file(),
+                "{slot}"
+            );
+        }
+        assert_eq!(
+            std::fs::read(runtimes.join(CURRENT).join("shared.so"))
+                .unwrap()
+                .len(),
+            5000
+        );
+        assert!(
+            !store
+                .children()
+                .iter()
+                .any(|entry| entry.file_name().to_string_lossy().starts_with("retired-")),
+            "the retired folder is gone too"
+        );
+        // Nothing left to remove: nothing freed, no error.
+        assert_eq!(store.remove_previous().unwrap(), RemovedOld::default());
     }
 }

@@ -420,6 +420,31 @@ fn a_one_file_update_fetches_only_that_file_and_says_its_size() {
         engine_version =
             session.text(&session.wait_for("[data-testid=engine-version]", None, UI_TIMEOUT)?)?;
         session.screenshot(&shots.join("delta-update-applied.png"))?;
+        // "Remove old engines": the previous engine goes, the one in use stays and keeps
+        // serving this page.
+        let previous_version = read_manifest(&runtimes.join("previous")).runtime_version;
+        session.click(&session.wait_for(
+            "[data-testid=remove-old-engines]",
+            None,
+            UI_TIMEOUT,
+        )?)?;
+        session.click(&session.wait_for(
+            "[data-testid=confirm-remove-old-engines]",
+            None,
+            UI_TIMEOUT,
+        )?)?;
+        let said = session.text(&session.wait_for(
+            "[data-testid=remove-old-engines-said]",
+            None,
+            UI_TIMEOUT,
+        )?)?;
+        assert!(
+            said.starts_with(&format!("Removed the previous engine ({previous_version})")),
+            "{said}"
+        );
+        assert!(!runtimes.join("previous").exists(), "{said}");
+        session.click(&session.wait_for("[data-testid=nav-datasets]", None, UI_TIMEOUT)?)?;
+        session.wait_for("[data-testid=datasets-screen]", None, UI_TIMEOUT)?;
         Ok(())
     })();
     finish(&session, &data, &shots, "delta-update-applied", result);
@@ -437,11 +462,15 @@ fn a_one_file_update_fetches_only_that_file_and_says_its_size() {
         std::fs::read_to_string(current.join(layout::VERSION_FILE)).unwrap(),
         format!("{version}\n")
     );
-    assert_eq!(
-        read_manifest(&runtimes.join("previous")).runtime_version,
-        manifest.runtime_version
-    );
     let log = std::fs::read_to_string(data.join("logs").join("shell.log")).unwrap();
+    assert!(
+        log.contains(&format!(
+            "removed old engines: previous {} ({})",
+            manifest.runtime_version,
+            manifest.variant()
+        )),
+        "{log}"
+    );
     assert!(
         log.contains(&format!(
             "runtime {version} ({}) is healthy",

@@ -40,3 +40,13 @@ export async function openDataFolder(): Promise<void> {
   if (!bridge) throw new Error('Opening folders works only in the desktop app.');
   await bridge.invoke('open_data_folder');
 }
+
+/**
+ * Asks the shell to remove the previous engine and kept downloads (never the engine in use);
+ * resolves to the sentence to show.
+ */
+export async function removeOldEngines(): Promise<string> {
+  const bridge = internals();
+  if (!bridge) throw new Error('Removing engines works only in the desktop app.');
+  return String(await bridge.invoke('remove_old_engines'));
+}

@@ -4,7 +4,7 @@
 // a link to the app's logs.
 import { useCallback, useEffect, useState } from 'react';
 import { api } from '../../api/client';
-import { inDesktopShell, openDataFolder, setComputeEngine, type ComputeSetting } from '../../desktop';
+import { inDesktopShell, openDataFolder, removeOldEngines, setComputeEngine, type ComputeSetting } from '../../desktop';
 import { messageOf } from '../../api/errors';
 import type { ClearedCaches, ComputeCheck, StorageInfo, SystemInfo } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
@@ -236,6 +236,73 @@ function EngineChoiceCard({ info }: { info: SystemInfo }) {
 
 // Clearing the caches, behind a confirm step as deleting a job is: what goes cannot be undone,
 // though all of it is made again when needed. The engine refuses while a training runs.
+/** The desktop app's "Remove old engines": the engine kept for going back after an update. */
+function RemoveOldEngines({ onRemoved }: { onRemoved: () => void }) {
+  const [confirming, setConfirming] = useState(false);
+  const [removing, setRemoving] = useState(false);
+  const [said, setSaid] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  const remove = async () => {
+    setRemoving(true);
+    setError(null);
+    setSaid(null);
+    try {
+      setSaid(await removeOldEngines());
+      onRemoved();
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setRemoving(false);
+      setConfirming(false);
+    }
+  };
+
+  return (
+    <>
+      {confirming ? (
+        <p className="confirm" data-testid="confirm-remove-old-engines-prompt">
+          Remove the previous engine and kept downloads? The engine in use stays; without the previous one the app
+          cannot go back to it after an update.{' '}
+          <button
+            type="button"
+            className="button danger"
+            disabled={removing}
+            data-testid="confirm-remove-old-engines"
+            onClick={() => void remove()}
+          >
+            {removing ? 'Removing…' : 'Really remove'}
+          </button>{' '}
+          <button type="button" className="button" disabled={removing} onClick={() => setConfirming(false)}>
+            Keep
+          </button>
+        </p>
+      ) : (
+        <p>
+          <button
+            type="button"
+            className="button"
+            data-testid="remove-old-engines"
+            onClick={() => {
+              setSaid(null);
+              setError(null);
+              setConfirming(true);
+            }}
+          >
+            Remove old engines
+          </button>
+        </p>
+      )}
+      {said && (
+        <p role="status" data-testid="remove-old-engines-said">
+          {said}
+        </p>
+      )}
+      <ErrorMessage message={error} testId="remove-old-engines-error" />
+    </>
+  );
+}
+
 function ClearCaches({ onCleared }: { onCleared: () => void }) {
   const [confirming, setConfirming] = useState(false);
   const [clearing, setClearing] = useState(false);
@@ -372,6 +439,7 @@ function StorageCard() {
             </tbody>
           </table>
           <ClearCaches onCleared={load} />
+          {inDesktopShell() && <RemoveOldEngines onRemoved={load} />}
         </>
       )}
     </section>
