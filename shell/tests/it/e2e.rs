@@ -568,6 +568,95 @@ fn crash_reports(logs: &Path) -> Vec<PathBuf> {
     reports
 }
 
+/// A data folder on a drive with less free space than the app needs: "Not enough disk space"
+/// with its troubleshooting section, details collapsed, before any engine starts. The drive is
+/// a real 64 MiB tmpfs, so the shell's own free-space check decides.
+#[test]
+fn a_nearly_full_drive_is_said_before_anything_starts() {
+    let Some(_serial) = support::slow_test() else {
+        return;
+    };
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        test_support::skip("mounting a small tmpfs needs root (CI and .ci/run are root)");
+        return;
+    }
+    let work = support::scratch("e2e-low-disk");
+    let drive = work.path().join("small drive");
+    std::fs::create_dir_all(&drive).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs"])
+        .arg(&drive)
+        .status()
+        .expect("run mount (util-linux)");
+    assert!(
+        mounted.success(),
+        "mount a 64 MiB tmpfs at {}",
+        drive.display()
+    );
+    /// Unmounts when the test ends, passed or not.
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
+        }
+    }
+    let _unmount = Unmount(drive.clone());
+    let data = drive.join("data");
+    let display = support::display();
+    let bus = support::session_bus();
+    let driver = support::tauri_driver(
+        &[
+            (
+                "TOKENIZER_STUDIO_RUNTIME_DIR",
+                support::runtime_dir().as_path(),
+            ),
+            ("TOKENIZER_STUDIO_DATA_DIR", data.as_path()),
+        ],
+        &display,
+        &bus,
+    );
+    let shots = support::artifacts_dir();
+    let session = Session::start(&driver.url, Path::new(SHELL_EXE)).expect("WebDriver session");
+    let result = (|| -> Result<(), String> {
+        session.wait_for(
+            "body[data-phase=failed][data-kind=low_disk]",
+            None,
+            UI_TIMEOUT,
+        )?;
+        let title =
+            session.text(&session.wait_for("[data-testid=splash-title]", None, UI_TIMEOUT)?)?;
+        assert_eq!(title, "Not enough disk space");
+        let help = session.text(&session.wait_for(
+            "[data-testid=splash-help-title]",
+            None,
+            UI_TIMEOUT,
+        )?)?;
+        assert_eq!(help, "Not enough space");
+        let open = session.execute(
+            "return [...document.querySelectorAll('details')].filter((d) => d.open).length;",
+            vec![],
+        )?;
+        assert_eq!(open, json!(0), "everything collapsed");
+        session.wait_for("[data-testid=action-retry]", None, UI_TIMEOUT)?;
+        session.screenshot(&shots.join("error-not-enough-space.png"))?;
+        Ok(())
+    })();
+    if let Err(error) = &result {
+        let _ = session.screenshot(&shots.join("error-not-enough-space-failure.png"));
+        dump_logs(&data);
+        panic!("{error}");
+    }
+    assert!(
+        support::live_engines(&data).is_empty(),
+        "no engine starts on a full drive"
+    );
+    session.end().expect("end the session");
+}
+
 #[test]
 fn no_runtime_explains_where_it_looked() {
     let Some(_serial) = support::slow_test() else {
