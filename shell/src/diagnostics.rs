@@ -424,16 +424,19 @@ mod tests {
         let scrub = Scrubber::new(Some(home.path()));
         let home_text = home.path().display().to_string();
         let token = "ab".repeat(32);
-        let line = format!(
-            "GET http://127.0.0.1:4000/#launch=abc123&x Authorization: Bearer s3cret \
-             token {token} data {home_text}/data cookie=tsession=zzz"
+        // A header's value runs to the end of its line: one header a line, as HTTP writes them.
+        let text = format!(
+            "GET http://127.0.0.1:4000/#launch=abc123&x token {token} data {home_text}/data\n\
+             Authorization: Bearer s3cret\ncookie=tsession=zzz"
         );
-        let clean = scrub.line(&line);
+        let clean = scrub.text(&text);
         for secret in ["abc123", "s3cret", &token, &home_text, "tsession=zzz"] {
             assert!(!clean.contains(secret), "{secret} in {clean}");
         }
         assert!(clean.contains("#launch=<redacted>&x"), "{clean}");
         assert!(clean.contains("data ~/data"), "{clean}");
+        assert!(clean.contains("Authorization: <redacted>"), "{clean}");
+        assert_eq!(clean.lines().count(), 3, "{clean}");
         // A sha256 is 64 hex digits too: redacted, as a token would be. Shorter runs stay.
         assert_eq!(
             scrub.line("version 1.2.3 id 0123abcd"),

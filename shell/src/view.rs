@@ -597,7 +597,8 @@ mod tests {
             [
                 ("use_cpu_engine", true),
                 ("retry", true),
-                ("open_logs_folder", true)
+                ("open_logs_folder", true),
+                ("export_diagnostics", true)
             ]
         );
         let cannot_download = Context {
@@ -627,7 +628,11 @@ mod tests {
         assert_eq!(shown.kind, Some("no_runtime"));
         assert_eq!(
             action_ids(&shown),
-            [("install_runtime", false), ("retry", true)]
+            [
+                ("install_runtime", false),
+                ("retry", true),
+                ("export_diagnostics", true)
+            ]
         );
         assert!(shown.actions[0].note.is_some());
         assert_eq!(
