@@ -154,8 +154,13 @@ pub fn test(options: &TestOptions) -> Result<()> {
         // measurement of every bench, so a change that breaks a bench fails here, not in the
         // next `bench all`; its report goes to target/bench/quick/, never over bench/report.md.
         ui::step("test", "bench all --quick (every bench, one run each)");
+        // Through cargo, not this process's own executable: `cargo test --workspace` above
+        // rebuilt target/debug/xtask (dev-dependencies unify other features), and the file
+        // this process was started from is gone.
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         report.run(
-            Command::new(std::env::current_exe().context("finding the xtask executable")?)
+            Command::new(cargo)
+                .args(["run", "--quiet", "--package", "xtask", "--"])
                 .args(["bench", "all", "--quick"])
                 .current_dir(&root),
             "bench all --quick",
