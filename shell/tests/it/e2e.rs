@@ -60,15 +60,7 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_engine_when_closed() {
     let runtime = support::runtime_dir();
     let work = support::scratch("e2e-train");
     let data = work.path().join("data");
-    // The user's Downloads folder, named the way desktops name it (XDG user dirs).
-    let config_home = work.path().join("config");
-    let downloads = work.path().join("My Downloads");
-    std::fs::create_dir_all(&config_home).unwrap();
-    std::fs::write(
-        config_home.join("user-dirs.dirs"),
-        format!("XDG_DOWNLOAD_DIR=\"{}\"\n", downloads.display()),
-    )
-    .unwrap();
+    let (config_home, downloads) = support::downloads_folder(work.path(), "My Downloads");
     let display = support::display();
     let bus = support::session_bus();
     let driver = support::tauri_driver(
@@ -321,14 +313,7 @@ fn an_engine_that_exits_at_once_shows_its_log_tail() {
     let message = "engine self-test failed: the model store is unreadable (E2E)";
     let runtime = support::broken_runtime(&support::runtime_dir(), work.path(), message);
     let data = work.path().join("data");
-    let config_home = work.path().join("config");
-    let downloads = work.path().join("Downloads here");
-    std::fs::create_dir_all(&config_home).unwrap();
-    std::fs::write(
-        config_home.join("user-dirs.dirs"),
-        format!("XDG_DOWNLOAD_DIR=\"{}\"\n", downloads.display()),
-    )
-    .unwrap();
+    let (config_home, downloads) = support::downloads_folder(work.path(), "Downloads here");
     let display = support::display();
     let bus = support::session_bus();
     let driver = support::tauri_driver(

@@ -343,3 +343,17 @@ pub fn print_log_tails(data_dir: &Path, lines: usize) {
         }
     }
 }
+
+/// A Downloads folder `<work>/<name>` declared the way desktops declare it (XDG user dirs):
+/// the `XDG_CONFIG_HOME` to give the shell, and the folder its downloads must land in.
+pub fn downloads_folder(work: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let config_home = work.join("config");
+    let downloads = work.join(name);
+    std::fs::create_dir_all(&config_home).unwrap();
+    std::fs::write(
+        config_home.join("user-dirs.dirs"),
+        format!("XDG_DOWNLOAD_DIR=\"{}\"\n", downloads.display()),
+    )
+    .unwrap();
+    (config_home, downloads)
+}

@@ -7,6 +7,7 @@ import { api } from '../../api/client';
 import { inDesktopShell, openDataFolder, removeOldEngines, setComputeEngine, type ComputeSetting } from '../../desktop';
 import { messageOf } from '../../api/errors';
 import type { ClearedCaches, ComputeCheck, StorageInfo, SystemInfo } from '../../api/types';
+import { ConfirmedAction } from '../../components/ConfirmedAction';
 import { ErrorMessage } from '../../components/ErrorMessage';
 import { ExportDiagnostics } from '../../components/ExportDiagnostics';
 import { formatBytes, formatDuration } from '../../format';
@@ -238,128 +239,31 @@ function EngineChoiceCard({ info }: { info: SystemInfo }) {
 // though all of it is made again when needed. The engine refuses while a training runs.
 /** The desktop app's "Remove old engines": the engine kept for going back after an update. */
 function RemoveOldEngines({ onRemoved }: { onRemoved: () => void }) {
-  const [confirming, setConfirming] = useState(false);
-  const [removing, setRemoving] = useState(false);
-  const [said, setSaid] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-
-  const remove = async () => {
-    setRemoving(true);
-    setError(null);
-    setSaid(null);
-    try {
-      setSaid(await removeOldEngines());
-      onRemoved();
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setRemoving(false);
-      setConfirming(false);
-    }
-  };
-
   return (
-    <>
-      {confirming ? (
-        <p className="confirm" data-testid="confirm-remove-old-engines-prompt">
-          Remove the previous engine and kept downloads? The engine in use stays; without the previous one the app
-          cannot go back to it after an update.{' '}
-          <button
-            type="button"
-            className="button danger"
-            disabled={removing}
-            data-testid="confirm-remove-old-engines"
-            onClick={() => void remove()}
-          >
-            {removing ? 'Removing…' : 'Really remove'}
-          </button>{' '}
-          <button type="button" className="button" disabled={removing} onClick={() => setConfirming(false)}>
-            Keep
-          </button>
-        </p>
-      ) : (
-        <p>
-          <button
-            type="button"
-            className="button"
-            data-testid="remove-old-engines"
-            onClick={() => {
-              setSaid(null);
-              setError(null);
-              setConfirming(true);
-            }}
-          >
-            Remove old engines
-          </button>
-        </p>
-      )}
-      {said && (
-        <p role="status" data-testid="remove-old-engines-said">
-          {said}
-        </p>
-      )}
-      <ErrorMessage message={error} testId="remove-old-engines-error" />
-    </>
+    <ConfirmedAction
+      label="Remove old engines"
+      prompt="Remove the previous engine and kept downloads? The engine in use stays; without the previous one the app cannot go back to it after an update."
+      confirmLabel="Really remove"
+      busyLabel="Removing…"
+      testId="remove-old-engines"
+      run={removeOldEngines}
+      said={(sentence) => <p>{sentence}</p>}
+      onDone={onRemoved}
+    />
   );
 }
 
 function ClearCaches({ onCleared }: { onCleared: () => void }) {
-  const [confirming, setConfirming] = useState(false);
-  const [clearing, setClearing] = useState(false);
-  const [cleared, setCleared] = useState<ClearedCaches | null>(null);
-  const [error, setError] = useState<string | null>(null);
-
-  const clear = async () => {
-    setClearing(true);
-    setError(null);
-    setCleared(null);
-    try {
-      setCleared(await api.clearCaches());
-      onCleared();
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setClearing(false);
-      setConfirming(false);
-    }
-  };
-
   return (
-    <>
-      {confirming ? (
-        <p className="confirm" data-testid="confirm-clear-caches-prompt">
-          Remove the caches and old temporary files? Datasets, tokenizers, history and logs stay.{' '}
-          <button
-            type="button"
-            className="button danger"
-            disabled={clearing}
-            data-testid="confirm-clear-caches"
-            onClick={() => void clear()}
-          >
-            {clearing ? 'Clearing…' : 'Really clear'}
-          </button>{' '}
-          <button type="button" className="button" disabled={clearing} onClick={() => setConfirming(false)}>
-            Keep
-          </button>
-        </p>
-      ) : (
-        <p>
-          <button
-            type="button"
-            className="button"
-            data-testid="clear-caches"
-            onClick={() => {
-              setCleared(null);
-              setError(null);
-              setConfirming(true);
-            }}
-          >
-            Clear caches
-          </button>
-        </p>
-      )}
-      {cleared && (
-        <div role="status" data-testid="clear-caches-said">
+    <ConfirmedAction
+      label="Clear caches"
+      prompt="Remove the caches and old temporary files? Datasets, tokenizers, history and logs stay."
+      confirmLabel="Really clear"
+      busyLabel="Clearing…"
+      testId="clear-caches"
+      run={api.clearCaches}
+      said={(cleared: ClearedCaches) => (
+        <>
           <p>
             {cleared.removed_files === 0
               ? 'Nothing to clear: the caches were already empty.'
@@ -370,10 +274,10 @@ function ClearCaches({ onCleared }: { onCleared: () => void }) {
               {sentence}
             </p>
           ))}
-        </div>
+        </>
       )}
-      <ErrorMessage message={error} testId="clear-caches-error" />
-    </>
+      onDone={onCleared}
+    />
   );
 }
 
