@@ -349,7 +349,7 @@ impl CorpusWriter {
         let mut count = 0u64;
         while written < self.size {
             count += 1;
-            let line = if self.words == Words::LongTail && count % fresh_every == 0 {
+            let line = if self.words == Words::LongTail && count.is_multiple_of(fresh_every) {
                 // A pool line with a new word in front of it.
                 let base = &self.lines[(self.random.next() % LINES as u64) as usize];
                 format!("{} {base}", self.random.word(8))
