@@ -19,6 +19,7 @@ fn main() {
             "remove_old_engines",
             "use_cpu_engine",
             "set_compute_engine",
+            "self_test_report",
         ]),
     ))
     .expect("tauri-build failed; see the message above");

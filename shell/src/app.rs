@@ -222,7 +222,8 @@ impl Shell {
     }
 
     /// Stops the engine if one runs (window closed, SIGTERM, quit). Blocks until it is gone.
-    pub fn stop_engine(&self, why: &str) {
+    /// Returns how it stopped, in words (`None`: no engine ran).
+    pub fn stop_engine(&self, why: &str) -> Option<String> {
         let engine = {
             let mut inner = self.lock();
             inner.generation += 1;
@@ -236,7 +237,9 @@ impl Shell {
             ));
             let outcome = engine.stop(STOP_GRACE);
             self.log.line(&format!("engine stopped: {outcome:?}"));
+            return Some(format!("{outcome:?}"));
         }
+        None
     }
 }
 
@@ -248,6 +251,15 @@ pub fn origin_of(url: &Url) -> Option<String> {
         Some(port) => format!("{}://{host}:{port}", url.scheme()),
         None => format!("{}://{host}", url.scheme()),
     })
+}
+
+/// [`origin_of`] for a URL in text; the text itself when it does not parse.
+pub fn origin_of_text(url: &str) -> String {
+    Url::parse(url)
+        .ok()
+        .as_ref()
+        .and_then(origin_of)
+        .unwrap_or_else(|| url.to_owned())
 }
 
 /// The first launch: the machine already starts in `Discovering`.
@@ -837,7 +849,7 @@ fn launch(app: &AppHandle, generation: u64, runtime_dir: &Path, manifest: &Manif
                 .as_ref()
                 .map(Engine::log_tail)
                 .unwrap_or_default();
-            shell.stop_engine("the UI could not be opened");
+            let _ = shell.stop_engine("the UI could not be opened");
             // stop_engine bumped the generation; the failure belongs to the new one.
             let generation = shell.lock().generation;
             apply(
@@ -886,6 +898,7 @@ fn apply(app: &AppHandle, generation: u64, input: Input) -> bool {
         input_name(&input),
         phase_summary(&changed_to)
     ));
+    crate::self_test::observe_phase(app, &changed_to);
     if let Some(mut engine) = dead_engine {
         engine.stop(STOP_GRACE);
     }

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use tauri::{AppHandle, State, Webview};
+use tauri::{AppHandle, Manager as _, State, Webview};
 
 use crate::app::{self, Shell};
 use crate::opener;
@@ -105,6 +105,37 @@ pub fn open_artifacts_folder(webview: Webview, shell: State<'_, Arc<Shell>>) -> 
         .map_err(|()| "This page may not open folders.".to_owned())?;
     shell.log.line("opening the artifacts folder");
     opener::open_folder(&shell.artifacts_dir())
+}
+
+/// The self-test script's result (`self_test`). Refused unless this process was started with
+/// `--self-test`, and then from any page but the current engine's exact origin; the first
+/// result ends the run through the normal exit path.
+#[tauri::command]
+pub fn self_test_report(
+    handle: AppHandle,
+    webview: Webview,
+    shell: State<'_, Arc<Shell>>,
+    report: serde_json::Value,
+) -> Result<(), String> {
+    let Some(test) = handle.try_state::<Arc<crate::self_test::SelfTest>>() else {
+        shell
+            .log
+            .line("refused self_test_report: not started with --self-test");
+        return Err("This app was not started as a self-test.".to_owned());
+    };
+    require_engine_origin(&webview, &shell, "self_test_report")
+        .map_err(|()| "This page may not report a self-test.".to_owned())?;
+    shell.log.line(&format!(
+        "self-test page result: {}",
+        if report["ok"] == serde_json::Value::Bool(true) {
+            "passed".to_owned()
+        } else {
+            format!("failed in {}: {}", report["step"], report["message"])
+        }
+    ));
+    test.page_report(report);
+    crate::self_test::exit_when_decided(&handle);
+    Ok(())
 }
 
 /// "Open folder" beside the data folder in "About this computer". Only the current engine's

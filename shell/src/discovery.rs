@@ -56,6 +56,24 @@ pub struct DiscoveryInputs {
     pub target: Target,
 }
 
+/// Every folder discovery looks at, in order, with the step that proposes it.
+pub fn candidate_list(inputs: &DiscoveryInputs) -> Vec<(&'static str, PathBuf)> {
+    let lookup = |name: &str| {
+        (name == runtime_spec::env::RUNTIME_DIR)
+            .then(|| inputs.runtime_dir_override.clone())
+            .flatten()
+    };
+    candidates(
+        &lookup,
+        &inputs.data_root,
+        inputs.working_dir.as_deref(),
+        inputs.target.name(),
+    )
+    .into_iter()
+    .map(|(step, dir)| (step_name(step), dir))
+    .collect()
+}
+
 /// Tries every candidate in discovery order and returns the first acceptable one, or every
 /// rejection (in order) when none is.
 pub fn discover(inputs: &DiscoveryInputs) -> Result<FoundRuntime, Vec<Rejection>> {

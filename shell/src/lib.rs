@@ -22,6 +22,7 @@ pub mod help;
 pub mod navigation;
 mod opener;
 pub mod runtime_update;
+pub mod self_test;
 pub mod shell_log;
 pub mod shell_update;
 pub mod state;
@@ -50,6 +51,13 @@ pub const CRASH_NOTICE_ID: &str = "tokenizer-studio-crash-notice";
 
 /// Builds and runs the app; returns when it exits.
 pub fn run() {
+    let self_test = match self_test::parse_args(std::env::args_os().skip(1)) {
+        Ok(request) => request.map(|request| Arc::new(self_test::SelfTest::new(request))),
+        Err(message) => {
+            eprintln!("error: {message}");
+            std::process::exit(self_test::EXIT_USAGE);
+        }
+    };
     let data_root = resolve_data_root();
     // First: a panic anywhere after this leaves a report in the logs folder.
     crash::install_panic_hook(data_root.join("logs"));
@@ -59,15 +67,22 @@ pub fn run() {
         env!("CARGO_PKG_VERSION"),
         shell.data_root.display()
     ));
-    let app = tauri::Builder::default()
+    if let Some(test) = &self_test {
+        shell.log.line(&format!("self-test mode: {test:?}"));
+        test.step("start", self_test_context(&shell));
+    }
+    let mut builder = tauri::Builder::default();
+    if self_test.is_none() {
         // First, so a second launch hands over before this one builds anything.
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+        builder = builder.plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
                 let _ = window.unminimize();
                 let _ = window.show();
                 let _ = window.set_focus();
             }
-        }))
+        }));
+    }
+    let app = builder
         // The shell's own updates: Rust API only (no updater permission is granted to any
         // page), keyed with the update key built in.
         .plugin(shell_update::plugin())
@@ -87,6 +102,7 @@ pub fn run() {
             commands::remove_old_engines,
             commands::use_cpu_engine,
             commands::set_compute_engine,
+            commands::self_test_report,
         ])
         .on_page_load(|webview, payload| {
             if payload.event() != tauri::webview::PageLoadEvent::Finished {
@@ -120,6 +136,13 @@ pub fn run() {
                         "open_crash_report",
                     ));
                 }
+                // `--self-test`: the first engine page gets the self-test script.
+                if let Some(test) = webview.try_state::<Arc<self_test::SelfTest>>() {
+                    if test.take_injection() {
+                        test.step("ui loaded", serde_json::json!({ "origin": origin }));
+                        scripts.push(self_test::script());
+                    }
+                }
                 for script in scripts {
                     if let Err(error) = webview.eval(script) {
                         shell
@@ -133,12 +156,16 @@ pub fn run() {
             };
             shell.log.line(&format!("{what}: {origin}"));
         })
-        .setup(|app| {
+        .setup(move |app| {
             let handle = app.handle().clone();
             let shell = app.state::<Arc<Shell>>();
             let window = main_window(app, Arc::clone(&shell))?;
             if let Ok(url) = window.url() {
                 shell.remember_splash_url(url);
+            }
+            if let Some(test) = &self_test {
+                app.manage(Arc::clone(test));
+                self_test::start_timer(&handle, Arc::clone(test));
             }
             watch_termination_signals(handle.clone());
             app::begin_first_launch(&handle);
@@ -150,12 +177,51 @@ pub fn run() {
     app.run(move |app, event| {
         if let RunEvent::Exit = event {
             // Window closed, quit, or a signal turned into `exit(0)`: the engine goes too.
-            shell.stop_engine("the app is exiting");
+            let engine_stop = shell.stop_engine("the app is exiting");
             // Then a downloaded shell update replaces this app (Windows: its installer starts).
             shell_update::install_if_ready(app);
             shell.log.line("shell exiting");
+            if let Some(test) = app.try_state::<Arc<self_test::SelfTest>>() {
+                let report = test.report(
+                    &self_test_context(&shell),
+                    &serde_json::json!({ "engine_stop": engine_stop }),
+                );
+                match test.write_report(&report) {
+                    Ok(path) => shell.log.line(&format!(
+                        "self-test {}: report in {}",
+                        if report["passed"] == true {
+                            "passed"
+                        } else {
+                            "failed"
+                        },
+                        path.display()
+                    )),
+                    Err(error) => {
+                        shell
+                            .log
+                            .line(&format!("could not write the self-test report: {error}"));
+                        std::process::exit(self_test::EXIT_FAILED);
+                    }
+                }
+                std::process::exit(test.exit_code());
+            }
         }
     });
+}
+
+/// What the self-test report says about this shell: its version, where it runs from, the data
+/// folder, and every place discovery looks for a runtime, in order.
+fn self_test_context(shell: &Shell) -> serde_json::Value {
+    serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "target": HOST_TARGET.name(),
+        "executable": std::env::current_exe().ok(),
+        "data_root": shell.data_root,
+        "runtime_candidates": discovery::candidate_list(&shell.discovery)
+            .into_iter()
+            .map(|(source, dir)| serde_json::json!({ "source": source, "dir": dir }))
+            .collect::<Vec<_>>(),
+    })
 }
 
 /// The one window, from its configuration (`create: false` there, so that it is built only
