@@ -243,7 +243,8 @@ enum IndexCommand {
 struct ReleaseArgs {
     #[command(flatten)]
     runtime: RuntimeArgs,
-    /// thin: the installer carries the shell only; full: also the runtime archive.
+    /// thin: the installer carries the shell only; full: also the runtime archive (published
+    /// as `…-offline…`); both: the two side by side.
     #[arg(long, value_enum, default_value = "thin")]
     bundle: package::Bundle,
     /// Installer formats to build (deb, appimage, app, dmg, nsis, wix); an explicit format that

@@ -1,5 +1,5 @@
 //! Installers with cargo-packager, driven as a library: `.deb` (+ AppImage when linuxdeploy is
-//! present) on Linux, `.app`/`.dmg` on macOS, NSIS on Windows.
+//! present) on Linux, `.app`/`.dmg` on macOS, NSIS and MSI (WiX) on Windows.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use cargo_packager::{Config, PackageFormat};
 use runtime_spec::{Target, Version};
 
 use crate::plan::{Channel, Signing};
-use crate::{sign, tools, ui};
+use crate::{fsutil, sign, tools, ui};
 
 /// What the installer carries besides the shell (`docs/decisions/0013-thin-and-full-bundles.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -19,6 +19,8 @@ pub enum Bundle {
     Thin,
     /// The shell plus the runtime archive, installed on first run with no network.
     Full,
+    /// Both: the thin installer, and beside it the full one named `…-offline…`.
+    Both,
 }
 
 impl Bundle {
@@ -26,8 +28,80 @@ impl Bundle {
         match self {
             Bundle::Thin => "thin",
             Bundle::Full => "full",
+            Bundle::Both => "thin and full",
         }
     }
+
+    /// The installers this choice builds, thin first: the first is what the shell's updater
+    /// manifest points at (the smaller download; an installed app already has its runtime).
+    pub fn parts(self) -> &'static [Bundle] {
+        match self {
+            Bundle::Thin => &[Bundle::Thin],
+            Bundle::Full => &[Bundle::Full],
+            Bundle::Both => &[Bundle::Thin, Bundle::Full],
+        }
+    }
+
+    /// Whether the thin installer is among them (it needs a download URL).
+    pub fn has_thin(self) -> bool {
+        self.parts().contains(&Bundle::Thin)
+    }
+}
+
+/// An MSI's ProductVersion: numbers only (`major.minor.patch[.n]`), so a pre-release becomes
+/// its fourth field: `-alpha.N` → `N`, `-beta.N` → `1000 + N` (a beta sorts after every alpha
+/// of the same version). cargo-packager refuses anything else, and our channels only tag these.
+pub fn msi_version(version: &Version) -> Result<String> {
+    let core = format!("{}.{}.{}", version.major, version.minor, version.patch);
+    if version.pre.is_empty() {
+        return Ok(core);
+    }
+    let pre = version.pre.as_str();
+    let number = |rest: &str| rest.parse::<u32>().ok().filter(|n| *n < 1000);
+    let fourth = match pre.split_once('.') {
+        Some(("alpha", rest)) => number(rest),
+        Some(("beta", rest)) => number(rest).map(|n| 1000 + n),
+        _ => None,
+    };
+    match fourth {
+        Some(fourth) => Ok(format!("{core}.{fourth}")),
+        None => bail!(
+            "version {version}: an MSI needs a pre-release of the form -alpha.N or -beta.N (N below 1000)"
+        ),
+    }
+}
+
+/// Marks a full bundle's installer in its file name, so a user tells the offline installer
+/// from the thin one: `tokenizer-studio_0.1.0_amd64.deb` → `tokenizer-studio_0.1.0_amd64-offline.deb`.
+pub const OFFLINE_MARK: &str = "-offline";
+
+/// The published name of a full bundle's installer: [`OFFLINE_MARK`] before the extension.
+pub fn offline_name(name: &str) -> String {
+    match name.rsplit_once('.') {
+        Some((stem, extension)) if !stem.is_empty() => format!("{stem}{OFFLINE_MARK}.{extension}"),
+        _ => format!("{name}{OFFLINE_MARK}"),
+    }
+}
+
+/// Moves a full bundle's installers from their scratch folder into the release folder under
+/// their offline names. A macOS `.app` folder is not published on its own: the `.dmg` carries
+/// it, and the loose `.app` is the thin release's (the updater's tarball is made from it).
+pub fn publish_offline(installers: &[PathBuf], release_dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut published = Vec::new();
+    for installer in installers {
+        if installer.is_dir() {
+            continue;
+        }
+        let name = installer
+            .file_name()
+            .context("an installer has a file name")?
+            .to_string_lossy();
+        let target = release_dir.join(offline_name(&name));
+        fsutil::remove_path(&target)?;
+        fs_err::rename(installer, &target)?;
+        published.push(target);
+    }
+    Ok(published)
 }
 
 /// Inputs of the installer step.
@@ -91,6 +165,9 @@ pub fn installers(input: &InstallerInput<'_>) -> Result<Vec<PathBuf>> {
     let mut outputs = Vec::new();
     for (marker, group) in formats_by_bundle_marker(&formats) {
         let mut config = config.clone();
+        if marker == Some(BundleMarker::Msi) {
+            config.version = msi_version(input.version)?;
+        }
         config.formats = Some(group);
         if marker.is_some() || windows_identity.is_some() {
             config.binaries_dir = Some(shell_copy(
@@ -382,7 +459,9 @@ pub fn choose_formats(target: Target, requested: &[String]) -> Result<Vec<Packag
         formats = match target {
             Target::LinuxX64 => vec![PackageFormat::Deb],
             Target::MacosArm64 => vec![PackageFormat::App, PackageFormat::Dmg],
-            Target::WindowsX64 => vec![PackageFormat::Nsis],
+            // The MSI is what managed machines deploy (Group Policy, Intune); NSIS is the
+            // per-user installer a person double-clicks.
+            Target::WindowsX64 => vec![PackageFormat::Nsis, PackageFormat::Wix],
         };
     }
     let has_linuxdeploy = tools::find_on_path("linuxdeploy").is_some()
@@ -458,6 +537,54 @@ fn rfc2822(rfc3339: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn msi_versions_are_numbers_and_keep_the_channel_order() {
+        let msi = |text: &str| msi_version(&text.parse().unwrap());
+        assert_eq!(msi("1.2.3").unwrap(), "1.2.3");
+        assert_eq!(msi("1.2.3-alpha.4").unwrap(), "1.2.3.4");
+        assert_eq!(msi("1.2.3-beta.2").unwrap(), "1.2.3.1002");
+        for refused in [
+            "1.2.3-rc.1",
+            "1.2.3-alpha",
+            "1.2.3-alpha.1000",
+            "1.2.3-beta.x",
+        ] {
+            let error = msi(refused).unwrap_err();
+            assert!(
+                format!("{error:#}").contains("-alpha.N or -beta.N"),
+                "{refused}: {error:#}"
+            );
+        }
+    }
+
+    #[test]
+    fn offline_installers_are_named_apart_and_published_without_loose_apps() {
+        assert_eq!(
+            offline_name("tokenizer-studio_0.1.0_amd64.deb"),
+            "tokenizer-studio_0.1.0_amd64-offline.deb"
+        );
+        assert_eq!(
+            offline_name("Tokenizer Studio_0.1.0_x64-setup.exe"),
+            "Tokenizer Studio_0.1.0_x64-setup-offline.exe"
+        );
+        assert_eq!(offline_name("noextension"), "noextension-offline");
+        let scratch = tempfile::tempdir().unwrap();
+        let release = tempfile::tempdir().unwrap();
+        let dmg = scratch.path().join("Tokenizer Studio_0.1.0_aarch64.dmg");
+        std::fs::write(&dmg, b"dmg").unwrap();
+        let app = scratch.path().join("Tokenizer Studio.app");
+        std::fs::create_dir(&app).unwrap();
+        let published = publish_offline(&[app.clone(), dmg], release.path()).unwrap();
+        assert_eq!(
+            published,
+            vec![release
+                .path()
+                .join("Tokenizer Studio_0.1.0_aarch64-offline.dmg")]
+        );
+        assert_eq!(std::fs::read(&published[0]).unwrap(), b"dmg");
+        assert!(app.is_dir(), "the loose .app is left in the scratch folder");
+    }
 
     #[test]
     fn bundle_type_stamp_rewrites_exactly_one_marker() {

@@ -639,16 +639,34 @@ impl ReleasePlan {
                 Signing::default()
             }
         };
+        // A release channel is downloaded by people: macOS Gatekeeper opens only a Developer ID
+        // app that Apple notarized, and Windows SmartScreen warns about an unsigned installer.
+        let missing_notary = missing_notary_variables(lookup);
         if channel.is_release() {
             match build.target {
-                Target::MacosArm64 if signing.apple.is_ad_hoc() => problems.push(format!(
-                    "a {channel} release for macOS needs a signing identity: set {APPLE_P12_BASE64} (or {APPLE_P12_PATH}) and {APPLE_P12_PASSWORD}"
-                )),
+                Target::MacosArm64 => {
+                    if signing.apple.is_ad_hoc() {
+                        problems.push(format!(
+                            "a {channel} release for macOS needs a signing identity: set {APPLE_P12_BASE64} (or {APPLE_P12_PATH}) and {APPLE_P12_PASSWORD}"
+                        ));
+                    }
+                    if !missing_notary.is_empty() {
+                        problems.push(format!(
+                            "a {channel} release for macOS must be notarized and stapled: set {} (an App Store Connect API key)",
+                            missing_notary.join(" and ")
+                        ));
+                    }
+                }
                 Target::WindowsX64 if signing.windows.is_none() => problems.push(format!(
                     "a {channel} release for Windows needs a code-signing certificate: set {WINDOWS_P12_BASE64} and {WINDOWS_P12_PASSWORD}"
                 )),
                 _ => {}
             }
+        } else if build.target == Target::MacosArm64 && !missing_notary.is_empty() {
+            crate::ui::warn(&format!(
+                "dev channel: the macOS app is not notarized ({} unset); Gatekeeper refuses it after a download",
+                missing_notary.join(", ")
+            ));
         }
 
         let base_url = lookup(RELEASE_BASE_URL)
@@ -657,7 +675,7 @@ impl ReleasePlan {
         let builds_shell = Some(build.target) == Target::host();
         // A thin installer downloads its runtime from `<base>/runtime-<channel>.json`: without a
         // base URL its first run can only say "reinstall with the full installer".
-        if builds_shell && input.bundle == crate::package::Bundle::Thin && base_url.is_none() {
+        if builds_shell && input.bundle.has_thin() && base_url.is_none() {
             if channel.is_release() {
                 problems.push(format!(
                     "a thin {channel} release needs {RELEASE_BASE_URL} (where runtime-{channel}.json and the archives will be published): the shell's first run downloads the runtime from there"
@@ -700,6 +718,23 @@ impl ReleasePlan {
             signing,
         })
     }
+}
+
+/// The App Store Connect API key variables notarization needs that are unset, by name.
+pub fn missing_notary_variables(lookup: &Lookup) -> Vec<String> {
+    use macos_sign::{ENV_API_ISSUER, ENV_API_KEY_ID, ENV_API_KEY_P8, ENV_API_KEY_P8_PATH};
+    let set = |name: &str| lookup(name).is_some_and(|value| !value.trim().is_empty());
+    let mut missing = Vec::new();
+    if !set(ENV_API_KEY_ID) {
+        missing.push(ENV_API_KEY_ID.to_owned());
+    }
+    if !set(ENV_API_ISSUER) {
+        missing.push(ENV_API_ISSUER.to_owned());
+    }
+    if !set(ENV_API_KEY_P8) && !set(ENV_API_KEY_P8_PATH) {
+        missing.push(format!("{ENV_API_KEY_P8} (or {ENV_API_KEY_P8_PATH})"));
+    }
+    missing
 }
 
 /// The secret key must sign for the public key the shell gets, or every shell of this release
@@ -1022,8 +1057,29 @@ mod tests {
                 "{expected:?} missing in:\n{message}"
             );
         }
+        // A signed macOS release without the notary key: refused, each missing variable named.
+        let (public, secret) = release_meta::generate_keypair(None).unwrap();
+        let variables = [
+            (MINISIGN_KEY, secret.as_str()),
+            (UPDATE_PUBKEY, public.as_str()),
+            (macos_sign::ENV_API_KEY_ID, "KEY123"),
+        ];
+        let error =
+            plan_with(&variables, Target::MacosArm64, Channel::Beta, Bundle::Full).unwrap_err();
+        let message = format!("{error:#}");
+        assert!(
+            message.contains("must be notarized and stapled"),
+            "{message}"
+        );
+        assert!(
+            message
+                .contains("set APPLE_API_ISSUER and APPLE_API_KEY_P8 (or APPLE_API_KEY_P8_PATH)"),
+            "{message}"
+        );
+        assert!(!message.contains("set APPLE_API_KEY_ID"), "{message}");
         // The dev channel needs none of it.
         let plan = plan_with(&[], Target::WindowsX64, Channel::Dev, Bundle::Full).unwrap();
+        assert!(plan_with(&[], Target::MacosArm64, Channel::Dev, Bundle::Full).is_ok());
         assert!(matches!(plan.index_key, IndexKey::DevLocal { .. }));
         assert!(plan.signing.windows.is_none());
         assert!(format!("{plan}").contains("index key:         unset"));

@@ -103,22 +103,40 @@ pub fn release(release: &ReleasePlan) -> Result<()> {
     ));
     let archive = published[0].3.clone();
 
+    // The installers the shell's updater manifest points at: the first bundle's.
+    let mut updater_installers = Vec::new();
     if Some(plan.target) == Target::host() {
         let binaries_dir = build_shell(release, &keys.public)?;
-        let installers = package::installers(&package::InstallerInput {
-            root: &plan.root,
-            version: &plan.version,
-            target: plan.target,
-            bundle: release.bundle,
-            binaries_dir: &binaries_dir,
-            runtime_archive: &archive,
-            out_dir: &dir,
-            formats: &release.formats,
-            source_date_epoch: plan.source_date_epoch,
-            channel: plan.channel,
-            signing: &release.signing,
-        })?;
-        files.extend(installers);
+        for (position, bundle) in release.bundle.parts().iter().enumerate() {
+            // A full bundle is packaged aside, then published under its offline names.
+            let offline = *bundle == package::Bundle::Full;
+            let out_dir = if offline {
+                dir.join(".offline")
+            } else {
+                dir.clone()
+            };
+            let mut installers = package::installers(&package::InstallerInput {
+                root: &plan.root,
+                version: &plan.version,
+                target: plan.target,
+                bundle: *bundle,
+                binaries_dir: &binaries_dir,
+                runtime_archive: &archive,
+                out_dir: &out_dir,
+                formats: &release.formats,
+                source_date_epoch: plan.source_date_epoch,
+                channel: plan.channel,
+                signing: &release.signing,
+            })?;
+            if offline {
+                installers = package::publish_offline(&installers, &dir)?;
+                fsutil::remove_path(&out_dir)?;
+            }
+            if position == 0 {
+                updater_installers = installers.clone();
+            }
+            files.extend(installers);
+        }
     } else {
         ui::info(&format!(
             "skipped shell and installers: they are built on {} hosts (the CI matrix)",
@@ -174,7 +192,7 @@ pub fn release(release: &ReleasePlan) -> Result<()> {
     fs_err::write(&public_key_path, &keys.public)?;
     files.push(public_key_path);
 
-    let shell_update_files = updater_manifest(release, &dir, &files, &keys)?;
+    let shell_update_files = updater_manifest(release, &dir, &updater_installers, &keys)?;
     files.extend(shell_update_files);
 
     release_meta::write_sha256sums(&dir, &files)?;

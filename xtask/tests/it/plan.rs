@@ -87,3 +87,49 @@ fn release_dry_run_prints_the_release_plan_without_secrets() {
     }
     assert!(std::fs::read_dir(out.path()).unwrap().next().is_none());
 }
+
+/// A release channel for macOS without the App Store Connect key fails before building, and
+/// says which secrets to set; the dev channel only warns and goes on.
+#[test]
+fn a_macos_release_dry_run_without_notarization_names_the_missing_secrets() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut command = xtask(cache.path());
+    command
+        .args([
+            "release",
+            "--target",
+            "macos-arm64",
+            "--channel",
+            "stable",
+            "--dry-run",
+        ])
+        .arg("--out-dir")
+        .arg(out.path());
+    for name in [
+        "APPLE_API_KEY_ID",
+        "APPLE_API_ISSUER",
+        "APPLE_API_KEY_P8",
+        "APPLE_API_KEY_P8_PATH",
+    ] {
+        command.env_remove(name);
+    }
+    let (ok, _, stderr) = run(&mut command);
+    assert!(!ok, "a stable macOS release without notarization was planned");
+    assert!(
+        stderr.contains(
+            "must be notarized and stapled: set APPLE_API_KEY_ID and APPLE_API_ISSUER and APPLE_API_KEY_P8 (or APPLE_API_KEY_P8_PATH)"
+        ),
+        "{stderr}"
+    );
+    assert!(std::fs::read_dir(out.path()).unwrap().next().is_none());
+
+    let (ok, stdout, stderr) = run(xtask(cache.path())
+        .args(["release", "--target", "macos-arm64", "--dry-run"])
+        .arg("--out-dir")
+        .arg(out.path())
+        .env_remove("APPLE_API_KEY_ID"));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("channel:           dev"), "{stdout}");
+    assert!(stderr.contains("not notarized (APPLE_API_KEY_ID"), "{stderr}");
+}
