@@ -10,6 +10,7 @@ mod bench_shell;
 mod bench_update;
 mod bench_variants;
 mod bytecode;
+mod ci_installed;
 mod doctor;
 mod fsutil;
 mod lock;
@@ -108,6 +109,18 @@ enum Command {
         runtime: PathBuf,
         #[arg(long)]
         data: PathBuf,
+    },
+    /// Install the release's thin and offline installers the way users do, on this OS, and
+    /// prove the installed app: its `--self-test`, a hard kill of the shell, a close like a
+    /// user's, its own shell update, and uninstalling (the data folder stays).
+    CiInstalled {
+        /// The release folder (default: `dist/<version>/`, from `cargo xtask release --bundle both`).
+        #[arg(long)]
+        release_dir: Option<PathBuf>,
+        /// Where `summary.json`, the self-test reports and the app's output go (default:
+        /// `target/ci-installed/`).
+        #[arg(long)]
+        report_dir: Option<PathBuf>,
     },
     /// Check the prerequisites of `cargo xtask release` without changing anything.
     Doctor {
@@ -456,6 +469,13 @@ fn run(command: Command) -> Result<()> {
             &plan::Signing::from_env(Target::MacosArm64)?,
         ),
         Command::SmokeSupervise { runtime, data } => smoke::supervise(&runtime, &data),
+        Command::CiInstalled {
+            release_dir,
+            report_dir,
+        } => ci_installed::ci_installed(&ci_installed::Options {
+            release_dir,
+            report_dir,
+        }),
         Command::Doctor { target } => {
             let target = match target {
                 Some(target) => target,

@@ -115,7 +115,10 @@ fn a_macos_release_dry_run_without_notarization_names_the_missing_secrets() {
         command.env_remove(name);
     }
     let (ok, _, stderr) = run(&mut command);
-    assert!(!ok, "a stable macOS release without notarization was planned");
+    assert!(
+        !ok,
+        "a stable macOS release without notarization was planned"
+    );
     assert!(
         stderr.contains(
             "must be notarized and stapled: set APPLE_API_KEY_ID and APPLE_API_ISSUER and APPLE_API_KEY_P8 (or APPLE_API_KEY_P8_PATH)"
@@ -131,5 +134,8 @@ fn a_macos_release_dry_run_without_notarization_names_the_missing_secrets() {
         .env_remove("APPLE_API_KEY_ID"));
     assert!(ok, "{stderr}");
     assert!(stdout.contains("channel:           dev"), "{stdout}");
-    assert!(stderr.contains("not notarized (APPLE_API_KEY_ID"), "{stderr}");
+    assert!(
+        stderr.contains("not notarized (APPLE_API_KEY_ID"),
+        "{stderr}"
+    );
 }
