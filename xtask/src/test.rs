@@ -150,6 +150,21 @@ pub fn test(options: &TestOptions) -> Result<()> {
         Format::Libtest,
     )?;
     if options.slow {
+        // The main job's installers (`release --bundle both`), installed as users install them:
+        // self-test, hard kill, close, shell update, uninstall (`cargo xtask ci-installed`).
+        ui::step(
+            "test",
+            "ci-installed (the release's thin and offline installers, installed and run)",
+        );
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        report.run(
+            Command::new(cargo)
+                .args(["run", "--quiet", "--package", "xtask", "--"])
+                .arg("ci-installed")
+                .current_dir(&root),
+            "ci-installed",
+            Format::Step,
+        )?;
         // Last: it reuses the runtime, the release shell and the web build made above. One
         // measurement of every bench, so a change that breaks a bench fails here, not in the
         // next `bench all`; its report goes to target/bench/quick/, never over bench/report.md.

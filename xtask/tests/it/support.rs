@@ -76,18 +76,6 @@ pub fn host_slow_test() -> bool {
     true
 }
 
-/// `program` run as root: directly when the tests are root (`.ci/run`), else through
-/// passwordless `sudo -n` (GitHub's runners), which fails at once instead of prompting.
-pub fn as_root(program: &str) -> Command {
-    if unsafe { libc::geteuid() } == 0 {
-        Command::new(program)
-    } else {
-        let mut command = Command::new("sudo");
-        command.args(["-n", program]);
-        command
-    }
-}
-
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     walkdir::WalkDir::new(dir)
         .into_iter()
