@@ -193,6 +193,11 @@ impl Shell {
             .clone()
     }
 
+    /// Whether this build can download a runtime (the no-runtime screen offers "Install").
+    pub fn can_install(&self) -> bool {
+        self.update_source.is_some()
+    }
+
     /// `http://127.0.0.1:<port>` of the running engine, if one runs.
     pub fn engine_origin(&self) -> Option<String> {
         self.lock().engine_origin.clone()

@@ -24,7 +24,14 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{json, Value};
 use tauri::{AppHandle, Manager};
 
-use crate::state::Phase;
+use crate::state::{Failure, Phase};
+
+/// Presses the splash's Install button once it is rendered (the view arrives by event).
+const INSTALL_CLICK: &str = r#"(function press(tries) {
+  const button = document.querySelector('[data-testid="action-install_runtime"]');
+  if (button && !button.disabled) { button.click(); return; }
+  if (tries > 0) setTimeout(() => press(tries - 1), 100);
+})(300);"#;
 
 /// The argument that turns the self-test on; its value is where the report goes.
 pub const ARG: &str = "--self-test";
@@ -105,6 +112,7 @@ struct State {
     /// The page's own report (its steps, timings and what it found).
     page: Option<Value>,
     injected: bool,
+    install_clicked: bool,
 }
 
 /// The running self-test, `manage()`d by Tauri only in this mode.
@@ -186,6 +194,12 @@ impl SelfTest {
         };
         self.lock().page = Some(report);
         self.finish(outcome)
+    }
+
+    /// True the first time only: Install is pressed once.
+    pub fn take_install_click(&self) -> bool {
+        let mut state = self.lock();
+        !std::mem::replace(&mut state.install_clicked, true)
     }
 
     /// True the first time only: the script runs once, on the first engine page.
@@ -311,6 +325,20 @@ pub fn observe_phase(app: &AppHandle, phase: &Phase) {
             "engine ready",
             json!({ "origin": crate::app::origin_of_text(url) }),
         ),
+        // A thin first run: the screen offers "Install", and the self-test presses it in the
+        // splash as a user would (once: a second no-runtime screen is a failure).
+        Phase::Failed(Failure::NoRuntime { .. })
+            if app.state::<Arc<crate::app::Shell>>().can_install() && test.take_install_click() =>
+        {
+            test.step("install button", json!({ "screen": "no_runtime" }));
+            if let Some(window) = app.get_webview_window(crate::app::MAIN_WINDOW) {
+                if let Err(error) = window.eval(INSTALL_CLICK) {
+                    test.fail_current(&format!("could not press Install: {error}"));
+                    app.exit(EXIT_FAILED);
+                }
+            }
+            return;
+        }
         Phase::Failed(failure) => {
             let failure = serde_json::to_value(failure).unwrap_or(Value::Null);
             test.step("failure screen", failure.clone());

@@ -263,8 +263,8 @@ impl Run {
         })?;
         // Whatever fails from here on, the machine is left without the app.
         let result = self.installed_case(os, case, &installed, work);
-        let uninstalled = self.step(&format!("{label}: uninstall"), |run| {
-            run.kill_leftovers(os);
+        let uninstalled = self.step(&format!("{label}: uninstall"), |_| {
+            os.kill_running(&installed.exe);
             os.uninstall(&case.installer, &installed)?;
             if installed.exe.exists() {
                 bail!(
@@ -674,12 +674,6 @@ impl Run {
             json!({ "version": next, "evidence": evidence, "served": server.hits("/update.bin") }),
         ))
     }
-
-    /// A self-update that restarted the app, or a window left by a failed step, must not keep
-    /// the installed files busy.
-    fn kill_leftovers(&self, os: &Os) {
-        os.kill_by_name(package::SHELL_BINARY);
-    }
 }
 
 /// The engine finished its shutdown: its stop was the graceful one, and every SQLite database
@@ -903,14 +897,21 @@ impl Os {
         }
     }
 
-    fn kill_by_name(&self, binary: &str) {
+    /// Kills every process running `exe` (a window a failed step left, an app an update
+    /// restarted).
+    fn kill_running(&self, exe: &Path) {
         let _ = match self {
             Os::Windows => Command::new("taskkill")
-                .args(["/F", "/T", "/IM", &format!("{binary}.exe")])
+                .args(["/F", "/T", "/IM"])
+                .arg(exe.file_name().unwrap_or_default())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status(),
-            Os::Linux | Os::Macos => Command::new("pkill").args(["-KILL", "-x", binary]).status(),
+            // By the full path: `pkill -x` compares only the first 15 characters of a name.
+            Os::Linux | Os::Macos => Command::new("pkill")
+                .args(["-KILL", "-f"])
+                .arg(exe)
+                .status(),
         };
     }
 
