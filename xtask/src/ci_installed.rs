@@ -263,8 +263,10 @@ impl Run {
         })?;
         // Whatever fails from here on, the machine is left without the app.
         let result = self.installed_case(os, case, &installed, work);
-        let uninstalled = self.step(&format!("{label}: uninstall"), |_| {
+        let data = data_dir(work, &label);
+        let uninstalled = self.step(&format!("{label}: uninstall (the data folder stays)"), |_| {
             os.kill_running(&installed.exe);
+            let before = database_files(&data);
             os.uninstall(&case.installer, &installed)?;
             if installed.exe.exists() {
                 bail!(
@@ -272,7 +274,14 @@ impl Run {
                     installed.exe.display()
                 );
             }
-            Ok(((), json!({ "removed": installed.exe })))
+            let after = database_files(&data);
+            if after != before {
+                bail!(
+                    "uninstalling changed the user's data folder {}: databases {before:?} before, {after:?} after",
+                    data.display()
+                );
+            }
+            Ok(((), json!({ "removed": installed.exe, "data_kept": data, "databases": after })))
         });
         result?;
         uninstalled
@@ -292,7 +301,7 @@ impl Run {
                 |run| run.check_bundled_runtime(installed),
             )?;
         }
-        let data = work.join(format!("User Data {label}"));
+        let data = data_dir(work, &label);
         fsutil::remove_path(&data)?;
         // Thin: the first run installs the runtime from the release folder on loopback.
         // Offline: no network at all (the index URL points at a closed port).
@@ -303,7 +312,8 @@ impl Run {
         };
         let report = self.step(&format!("{label}: self-test (first run)"), |run| {
             let report = run.self_test(installed, &data, &index_url, &label)?;
-            Ok((report.clone(), report))
+            let detail = compact(&report);
+            Ok((report, detail))
         })?;
         self.step(
             &format!("{label}: engine stopped gracefully at exit"),
@@ -326,7 +336,7 @@ impl Run {
             self.step(&format!("{label}: self-test after the update"), |run| {
                 let report =
                     run.self_test(installed, &data, &index_url, &format!("{label}-updated"))?;
-                Ok(((), report))
+                Ok(((), compact(&report)))
             })?;
         }
         Ok(())
@@ -674,6 +684,37 @@ impl Run {
             json!({ "version": next, "evidence": evidence, "served": server.hits("/update.bin") }),
         ))
     }
+}
+
+/// A case's data folder, under a name with a space.
+fn data_dir(work: &Path, label: &str) -> PathBuf {
+    work.join(format!("User Data {label}"))
+}
+
+/// The SQLite databases under a data folder with their sizes, sorted.
+fn database_files(data: &Path) -> Vec<(PathBuf, u64)> {
+    let mut found: Vec<(PathBuf, u64)> = walkdir::WalkDir::new(data)
+        .into_iter()
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_name().to_string_lossy().ends_with(".db"))
+        .map(|entry| {
+            let size = entry.metadata().map(|meta| meta.len()).unwrap_or(0);
+            (entry.into_path(), size)
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// A self-test report in a few fields, for the summary (the whole report is its own file).
+fn compact(report: &Value) -> Value {
+    json!({
+        "total_ms": report["total_ms"],
+        "steps": report["steps"].as_array().map(|steps| steps.iter().map(|step| json!([step["name"], step["ms"]])).collect::<Vec<_>>()),
+        "page": report["page"]["steps"].as_array().map(|steps| steps.iter().map(|step| json!([step["name"], step["ms"]])).collect::<Vec<_>>()),
+        "engine_stop": report["exit"]["engine_stop"],
+        "runtime": report["page"]["steps"][1]["detail"]["runtime"],
+    })
 }
 
 /// The engine finished its shutdown: its stop was the graceful one, and every SQLite database
