@@ -922,7 +922,7 @@ impl Os {
     }
 
     fn engine_alive(&self, pid: u32) -> bool {
-        process_alive(pid)
+        test_support::is_alive(pid)
     }
 
     fn force_kill(&self, pid: u32) {
@@ -1240,47 +1240,6 @@ fn as_root(program: &str) -> Command {
     command
 }
 
-/// Whether a process runs (a zombie does not: it only waits to be reaped).
-fn process_alive(pid: u32) -> bool {
-    #[cfg(target_os = "linux")]
-    {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            // The state follows the command name in parentheses.
-            Ok(stat) => stat
-                .rsplit_once(')')
-                .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
-                .unwrap_or(true),
-            Err(_) => false,
-        }
-    }
-    #[cfg(all(unix, not(target_os = "linux")))]
-    {
-        let alive = unsafe { libc::kill(pid as libc::pid_t, 0) } == 0;
-        alive && !macos_zombie(pid)
-    }
-    #[cfg(windows)]
-    {
-        Command::new("tasklist")
-            .args(["/FI", &format!("PID eq {pid}"), "/NH", "/FO", "CSV"])
-            .output()
-            .map(|output| String::from_utf8_lossy(&output.stdout).contains(&format!("\"{pid}\"")))
-            .unwrap_or(false)
-    }
-}
-
-#[cfg(all(unix, not(target_os = "linux")))]
-fn macos_zombie(pid: u32) -> bool {
-    Command::new("ps")
-        .args(["-o", "stat=", "-p", &pid.to_string()])
-        .output()
-        .map(|output| {
-            String::from_utf8_lossy(&output.stdout)
-                .trim_start()
-                .starts_with('Z')
-        })
-        .unwrap_or(false)
-}
-
 /// A private X display on Linux when none is set (`Xvfb -displayfd`), stopped on drop; macOS
 /// and Windows runners have a desktop session.
 struct Display {
@@ -1422,18 +1381,5 @@ mod tests {
             format!("{error:#}").contains("not closed cleanly"),
             "{error:#}"
         );
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn a_zombie_or_missing_process_is_not_alive() {
-        assert!(process_alive(std::process::id()));
-        let mut child = Command::new("true").spawn().unwrap();
-        let pid = child.id();
-        // Exited but not yet reaped: a zombie.
-        std::thread::sleep(Duration::from_millis(300));
-        assert!(!process_alive(pid), "a zombie counts as gone");
-        child.wait().unwrap();
-        assert!(!process_alive(pid));
     }
 }

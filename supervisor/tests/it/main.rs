@@ -1,10 +1,13 @@
 //! Integration tests: the supervisor against a fake engine speaking the launch contract, with
 //! the process table and ports checked for real.
 //!
-//! Linux only: liveness is read from `/proc/<pid>/stat` (a zombie is dead), signals go through
-//! libc, and the orphan test relies on `PR_SET_PDEATHSIG`. The macOS and Windows containment
-//! code (process groups, Job Objects) compiles on those CI jobs but is not exercised there.
-#![cfg(target_os = "linux")]
+//! Unix: Linux and macOS run the same assertions (the macOS CI job runs them). Signals go
+//! through libc; what contains the engine when the supervising process is SIGKILLed differs and
+//! each OS's orphan test names its mechanism: Linux `PR_SET_PDEATHSIG` (for the engine) and the
+//! engine's own parent-death signal for its children; macOS the engine's stdin closing (it has
+//! no parent-death signal, so an engine's children are its own job there). Windows' Job Object
+//! is checked on an installed app by `cargo xtask ci-installed` (its hard-kill step).
+#![cfg(unix)]
 
 mod support;
 
@@ -514,12 +517,14 @@ fn helper_supervising_process() {
     };
     let fixture = Fixture::reuse(std::path::Path::new(&root));
     let mut request = fixture.request("spawn-child");
-    // A well-behaved engine gives its own children a parent-death signal (the supervisor's
-    // reaches only its direct child once the supervisor itself is SIGKILLed).
-    Fixture::with_env(&mut request, "FAKE_CHILD_PDEATHSIG", "1");
-    // Without this the engine would also exit on stdin EOF when we die, hiding whether the
-    // parent-death signal works.
-    Fixture::with_env(&mut request, "FAKE_IGNORE_STDIN_EOF", "1");
+    if cfg!(target_os = "linux") {
+        // A well-behaved engine gives its own children a parent-death signal (the
+        // supervisor's reaches only its direct child once the supervisor itself is SIGKILLed).
+        Fixture::with_env(&mut request, "FAKE_CHILD_PDEATHSIG", "1");
+        // Without this the engine would also exit on stdin EOF when we die, hiding whether the
+        // parent-death signal works.
+        Fixture::with_env(&mut request, "FAKE_IGNORE_STDIN_EOF", "1");
+    }
     let engine = launch(&request, Events::default().handler()).unwrap();
     let child = fixture.recorded("child_pid")[0].clone();
     println!(
@@ -596,10 +601,14 @@ fn sigkilling_the_supervisor_leaves_no_live_orphans() {
         wait_until(death_timeout(), || !is_alive(engine)),
         "engine {engine} outlived its supervisor"
     );
-    assert!(
-        wait_until(death_timeout(), || !is_alive(child)),
-        "the engine's child {child} outlived the supervisor"
-    );
+    // macOS has no parent-death signal for the engine to give its children: they are the
+    // engine's to stop (today's engine starts none).
+    if cfg!(target_os = "linux") {
+        assert!(
+            wait_until(death_timeout(), || !is_alive(child)),
+            "the engine's child {child} outlived the supervisor"
+        );
+    }
     assert!(
         wait_until(death_timeout(), || port_is_free(port)),
         "port {port} is still taken"
