@@ -879,7 +879,8 @@ impl Os {
                 // unquoted, NSIS's rule).
                 let dir = work.join("My Apps").join("Tokenizer Studio");
                 let mut command = Command::new(installer);
-                command.arg("/S").arg(format!("/D={}", dir.display()));
+                command.arg("/S");
+                nsis_path_arg(&mut command, "/D=", &dir);
                 run_ok(&mut command, "the NSIS installer")?;
                 let exe = dir.join(format!("{}.exe", package::SHELL_BINARY));
                 if !exe.is_file() {
@@ -907,12 +908,10 @@ impl Os {
             Os::Windows => {
                 let uninstaller = installed.root.join("uninstall.exe");
                 // `_?=` runs the uninstaller in place, so this waits for it to finish.
-                run_ok(
-                    Command::new(&uninstaller)
-                        .arg("/S")
-                        .arg(format!("_?={}", installed.root.display())),
-                    "the NSIS uninstaller",
-                )?;
+                let mut command = Command::new(&uninstaller);
+                command.arg("/S");
+                nsis_path_arg(&mut command, "_?=", &installed.root);
+                run_ok(&mut command, "the NSIS uninstaller")?;
                 // Run in place, it cannot delete itself.
                 let _ = std::fs::remove_file(&uninstaller);
                 let _ = std::fs::remove_dir(&installed.root);
@@ -921,8 +920,10 @@ impl Os {
         }
     }
 
+    /// The engine, or anything in its process group (Unix; on Windows the Job Object holds
+    /// them all and the engine's pid stands for it).
     fn engine_alive(&self, pid: u32) -> bool {
-        test_support::is_alive(pid)
+        test_support::is_alive(pid) || group_alive(pid)
     }
 
     fn force_kill(&self, pid: u32) {
@@ -1105,6 +1106,46 @@ impl Os {
             }
         }
     }
+}
+
+/// Whether a live (not zombie) process is in process group `pgid`.
+fn group_alive(pgid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        // /proc/<pid>/stat: `pid (comm) state ppid pgrp …`; comm may hold spaces.
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return false;
+        };
+        entries.filter_map(|entry| entry.ok()).any(|entry| {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                return false;
+            };
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                return false;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            fields.len() > 2 && fields[0] != "Z" && fields[2] == pgid.to_string()
+        })
+    } else if cfg!(unix) {
+        Command::new("pgrep")
+            .args(["-g", &pgid.to_string()])
+            .output()
+            .is_ok_and(|output| !String::from_utf8_lossy(&output.stdout).trim().is_empty())
+    } else {
+        false
+    }
+}
+
+/// NSIS reads `/D=` and `_?=` as the rest of its command line, unquoted even with spaces, so
+/// they bypass the quoting Rust applies to arguments on Windows.
+fn nsis_path_arg(command: &mut Command, switch: &str, path: &Path) {
+    let argument = format!("{switch}{}", path.display());
+    #[cfg(windows)]
+    {
+        use std::os::windows::process::CommandExt;
+        command.raw_arg(argument);
+    }
+    #[cfg(not(windows))]
+    command.arg(argument);
 }
 
 /// Where an MSI put the shell: cargo-packager's WiX template installs per machine under
@@ -1362,6 +1403,22 @@ mod tests {
         std::fs::remove_file(dir.path().join("tokenizer-studio_0.1.0_amd64.deb")).unwrap();
         let error = cases(Target::LinuxX64, dir.path()).err().unwrap();
         assert!(format!("{error:#}").contains("--bundle both"), "{error:#}");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_process_group_is_alive_while_a_member_runs() {
+        use std::os::unix::process::CommandExt;
+        let mut leader = Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pgid = leader.id();
+        assert!(group_alive(pgid));
+        leader.kill().unwrap();
+        leader.wait().unwrap();
+        assert!(!group_alive(pgid));
     }
 
     #[test]
