@@ -33,11 +33,14 @@ export function pythonPath() {
 /**
  * Spawns `python -m app --port 0 --web-dir <dist>` with a fresh data dir and a random token,
  * waits for the READY line and returns { port, token, launchId, baseUrl, stop, output }.
+ * `launcher` (a command and its arguments) runs that command line, e.g. inside `unshare`; it
+ * must exec it (not fork), so that the child, its pid and its stdin are the engine's.
  */
-export async function startEngine({ dataDir, webDir, timeoutMs = 90_000 }) {
+export async function startEngine({ dataDir, webDir, timeoutMs = 90_000, launcher = [] }) {
   const token = randomBytes(24).toString('hex');
   const launchId = randomBytes(8).toString('hex');
-  const child = spawn(pythonPath(), ['-m', 'app', '--port', '0', '--web-dir', webDir], {
+  const command = [...launcher, pythonPath(), '-m', 'app', '--port', '0', '--web-dir', webDir];
+  const child = spawn(command[0], command.slice(1), {
     cwd: API_DIR,
     env: {
       ...process.env,

@@ -1,0 +1,181 @@
+// End-to-end test of a training job that fails for a reason the user caused and can fix: the
+// built UI and the real engine in Chromium. A CSV whose column named `text` holds only empty
+// values is uploaded (its other column, `title`, has words, so the upload takes it), and a
+// training is started with the text column set to `text`, as a user types it in the form. The
+// job fails; its page must lead with the engine's plain sentence, keep the troubleshooting
+// guide's "Training failed" section collapsed under it, and show no trace.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { launchBrowser, watchCspViolations, watchForeignRequests } from './support/browser.mjs';
+import { mintLaunchCode, startEngine, WEB_DIR } from './support/engine.mjs';
+
+const DIST_DIR = path.join(WEB_DIR, 'dist');
+const RESULTS_DIR = path.join(WEB_DIR, 'test-results');
+const TRAINING_TIMEOUT_MS = 120_000;
+const CSV_NAME = 'articles-without-text.csv';
+const ROWS = 40;
+const JOB_NAME = 'empty text column';
+// jobs.py `_headline` for `_NoText`: what happened and what to do, in one sentence.
+const SENTENCE =
+  "The file has no text column 'text': the column chosen for training holds no text. Choose a " +
+  "column with text for the dataset (or upload the file with its text in a column named 'text'), " +
+  'then start a new job.';
+// What `_fail` writes to the job's log before the sentence: the technical message.
+const TECHNICAL = "Error: _NoText: no text read from column 'text'";
+
+/** A spreadsheet export whose text column came out empty: titles, and `text` blank in every row. */
+function csvWithEmptyTextColumn() {
+  const rows = ['title,text'];
+  for (let i = 1; i <= ROWS; i += 1) rows.push(`Article number ${i} about rivers,`);
+  return `${rows.join('\r\n')}\r\n`;
+}
+
+/** True when `first` comes before `second` in the document. */
+async function precedes(first, second) {
+  const other = await second.elementHandle();
+  return first.evaluate(
+    (element, next) => Boolean(element.compareDocumentPosition(next) & Node.DOCUMENT_POSITION_FOLLOWING),
+    other,
+  );
+}
+
+describe('A training job that fails on the user\'s data, against the real engine', { timeout: 300_000 }, () => {
+  let workDir;
+  let dataDir;
+  let engine;
+  let browser;
+  let page;
+  let foreignRequests = [];
+  let cspViolations = [];
+  let jobId;
+
+  before(async () => {
+    assert.ok(existsSync(path.join(DIST_DIR, 'index.html')), 'Build the UI first: npm run build');
+    workDir = await mkdtemp(path.join(os.tmpdir(), 'ts-e2e-job-failed-'));
+    await mkdir(RESULTS_DIR, { recursive: true });
+    dataDir = path.join(workDir, 'data');
+    engine = await startEngine({ dataDir, webDir: DIST_DIR });
+    browser = await launchBrowser();
+    foreignRequests = watchForeignRequests(browser.context);
+    cspViolations = await watchCspViolations(browser.context);
+    page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    page.setDefaultTimeout(30_000);
+  });
+
+  after(async () => {
+    if (page && !page.isClosed()) {
+      await page.screenshot({ path: path.join(RESULTS_DIR, 'job-failed-last-state.png'), fullPage: true }).catch(() => {});
+    }
+    await browser?.context.close().catch(() => {});
+    if (browser) await rm(browser.profileDir, { recursive: true, force: true }).catch(() => {});
+    if (engine) {
+      const exit = await engine.stop();
+      assert.equal(exit.code, 0, `engine should exit 0 when its stdin closes\n${engine.output.stderr}`);
+    }
+    if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => {});
+  });
+
+  test('the CSV is uploaded: its `title` column has text, its `text` column none', async () => {
+    const code = await mintLaunchCode(engine);
+    await page.goto(`${engine.baseUrl}/#launch=${code}`);
+    await page.getByTestId('datasets-screen').waitFor();
+    const file = path.join(workDir, CSV_NAME);
+    await writeFile(file, csvWithEmptyTextColumn(), 'utf8');
+    await page.getByTestId('file-input').setInputFiles(file);
+    const item = page.getByTestId('upload-item').filter({ hasText: CSV_NAME });
+    await item.and(page.locator('[data-state="done"]')).waitFor({ timeout: 60_000 });
+    const row = page.getByTestId('dataset-row').filter({ hasText: CSV_NAME });
+    await row.waitFor();
+    assert.equal(Number((await row.getByTestId('dataset-rows').innerText()).replace(/[^\d]/g, '')), ROWS);
+    // The engine picked the column that has words; the user will ask for `text` instead.
+    assert.equal(await row.getByTestId('text-column-select').inputValue(), 'title');
+  });
+
+  test('a training on the empty `text` column is started from the form', async () => {
+    await page.getByTestId('nav-new-training').click();
+    await page.getByTestId('new-training-screen').waitFor();
+    await page.getByTestId('template-gpt2-byte-bpe').click();
+    await page.getByTestId('knob-vocab_size').fill('300');
+    await page.getByTestId('knob-text_column').fill('text');
+    const option = page.getByTestId('dataset-option').filter({ hasText: CSV_NAME });
+    await option.locator('input').check();
+    await page.getByTestId('job-name').fill(JOB_NAME);
+    await page.getByTestId('start-training').click();
+
+    const detail = page.locator('[data-testid="job-detail"][data-job-id]');
+    await detail.waitFor();
+    jobId = await detail.getAttribute('data-job-id');
+    await page
+      .locator('[data-testid="job-status"]:is([data-status="succeeded"],[data-status="failed"],[data-status="cancelled"],[data-status="interrupted"])')
+      .waitFor({ timeout: TRAINING_TIMEOUT_MS });
+    assert.equal(await page.getByTestId('job-status').getAttribute('data-status'), 'failed');
+    assert.equal(await page.getByTestId('job-title').innerText(), JOB_NAME);
+  });
+
+  test('the failed job leads with the plain sentence, not a trace', async () => {
+    const error = page.getByTestId('job-error');
+    assert.equal(await error.count(), 1);
+    assert.equal(await error.innerText(), SENTENCE);
+    assert.equal(await error.getAttribute('role'), 'alert');
+    // The only alert on the job's page: nothing else competes with it.
+    assert.equal(await page.locator('[data-testid="job-detail"] [role="alert"]').count(), 1);
+    const text = await page.locator('body').innerText();
+    assert.doesNotMatch(text, /Traceback/);
+    assert.doesNotMatch(text, /File "/);
+    assert.doesNotMatch(text, /line \d+, in /);
+    // No tokenizer is offered, and none was saved.
+    assert.equal(await page.getByTestId('artifact-panel').count(), 0);
+    assert.equal(await page.getByTestId('download-artifact').count(), 0);
+    assert.deepEqual(await readdir(path.join(dataDir, 'artifacts', 'tokenizers')), [], 'nothing was saved');
+  });
+
+  test('the "Training failed" help sits under the sentence, collapsed until opened', async () => {
+    const help = page.getByTestId('help-section');
+    assert.equal(await help.count(), 1, 'a failed job offers the troubleshooting section');
+    assert.equal(await help.getAttribute('data-anchor'), 'training-failed');
+    assert.equal(await help.evaluate((element) => element.tagName), 'DETAILS');
+    assert.equal(await help.evaluate((element) => element.open), false, 'the help starts collapsed');
+    assert.equal(await help.locator('summary').innerText(), 'What can I do? (Training failed)');
+    const advice = help.getByText(/follow the sentence: choose the text column in/);
+    assert.equal(await advice.count(), 1, 'the section says what to do');
+    assert.equal(await advice.isVisible(), false, 'its paragraphs are hidden while collapsed');
+    assert.ok(await precedes(page.getByTestId('job-error'), help), 'the sentence comes first, the help after it');
+  });
+
+  test('the technical message is only in the job log, below the sentence and the help', async () => {
+    const log = page.getByTestId('job-logs');
+    const technical = log.getByTestId('log-line').filter({ hasText: TECHNICAL });
+    await technical.waitFor();
+    assert.equal(await technical.count(), 1);
+    // The log repeats the sentence after the technical line.
+    const lines = await log.getByTestId('log-line').allInnerTexts();
+    const at = lines.findIndex((line) => line.includes(TECHNICAL));
+    assert.ok(lines[at + 1]?.includes(SENTENCE), `the sentence follows the technical line: ${JSON.stringify(lines)}`);
+    assert.doesNotMatch(await page.getByTestId('job-error').innerText(), /_NoText|Error:/);
+    assert.ok(await precedes(page.getByTestId('help-section'), log), 'the log comes after the help');
+
+    await page.screenshot({ path: path.join(RESULTS_DIR, 'web-job-failed.png'), fullPage: true });
+  });
+
+  test('opening the help shows what to do; the jobs list shows the job failed', async () => {
+    const help = page.getByTestId('help-section');
+    await help.locator('summary').click();
+    assert.equal(await help.evaluate((element) => element.open), true);
+    await help.getByText(/follow the sentence: choose the text column in/).waitFor();
+    await help.getByText(/Still stuck\?/).waitFor();
+
+    await page.getByTestId('back-to-jobs').click();
+    const row = page.locator(`[data-testid="job-row"][data-job-id="${jobId}"]`);
+    await row.waitFor();
+    assert.equal(await row.getByTestId('job-row-status').getAttribute('data-status'), 'failed');
+  });
+
+  test('no foreign request and no Content-Security-Policy violation', () => {
+    assert.deepEqual(foreignRequests, []);
+    assert.deepEqual(cspViolations, []);
+  });
+});
