@@ -697,13 +697,21 @@ fn runtime(args: RuntimeArgs) -> Result<()> {
 
 /// The shell E2E's screenshot → its name in `docs/screenshots/`. Every failure screen an E2E
 /// test drives is here, captured with its details collapsed, as a user first sees it.
-const SCREENSHOTS: [(&str, &str); 8] = [
+const SCREENSHOTS: [(&str, &str); 10] = [
     ("ui-trained-tokenizer.png", "shell-trained-tokenizer.png"),
     (
         "error-engine-exited-collapsed.png",
         "shell-error-engine-exited.png",
     ),
     ("error-no-runtime.png", "shell-error-no-engine.png"),
+    (
+        "error-engine-did-not-answer.png",
+        "shell-error-engine-did-not-answer.png",
+    ),
+    (
+        "error-incompatible-computer.png",
+        "shell-error-incompatible-computer.png",
+    ),
     (
         "error-not-enough-space.png",
         "shell-error-not-enough-space.png",

@@ -685,6 +685,119 @@ fn no_runtime_explains_where_it_looked() {
     session.end().expect("end the session");
 }
 
+/// An engine stuck before it announces itself: after the supervisor's 60 s the screen says the
+/// engine did not answer, with Retry, its section of the guide and the log behind "Show
+/// details", collapsed.
+#[test]
+fn an_engine_that_never_answers_says_so_after_the_time_limit() {
+    let Some(_serial) = support::slow_test() else {
+        return;
+    };
+    let work = support::scratch("e2e-hung");
+    let message = "loading the model store (E2E: this engine never answers)";
+    let runtime = support::hung_runtime(&support::runtime_dir(), work.path(), message);
+    let data = work.path().join("data");
+    let display = support::display();
+    let bus = support::session_bus();
+    let driver = support::tauri_driver(
+        &[
+            ("TOKENIZER_STUDIO_RUNTIME_DIR", runtime.as_path()),
+            ("TOKENIZER_STUDIO_DATA_DIR", data.as_path()),
+        ],
+        &display,
+        &bus,
+    );
+    let session = Session::start(&driver.url, Path::new(SHELL_EXE)).expect("WebDriver session");
+    let result = (|| -> Result<(), String> {
+        session.wait_for(
+            "body[data-phase=failed][data-kind=timed_out]",
+            None,
+            Duration::from_secs(120),
+        )?;
+        let help_title = session.text(&session.wait_for(
+            "[data-testid=splash-help-title]",
+            None,
+            UI_TIMEOUT,
+        )?)?;
+        assert_eq!(help_title, "Engine did not answer");
+        session.wait_for("[data-testid=action-retry]", None, UI_TIMEOUT)?;
+        let collapsed: Value = session.execute(
+            "return [document.querySelector('[data-testid=splash-log]').open,
+                     document.querySelector('[data-testid=splash-help]').open];",
+            vec![],
+        )?;
+        assert_eq!(
+            collapsed,
+            json!([false, false]),
+            "details and help start collapsed"
+        );
+        session.wait_for("[data-testid=splash-log-tail]", Some(message), UI_TIMEOUT)?;
+        session.screenshot(&support::artifacts_dir().join("error-engine-did-not-answer.png"))?;
+        Ok(())
+    })();
+    if let Err(error) = &result {
+        dump_logs(&data);
+        panic!("{error}");
+    }
+    session.end().expect("end the session");
+    assert!(
+        support::live_engines(&data).is_empty(),
+        "the stuck engine was left running"
+    );
+}
+
+/// A runtime for another platform (a data folder copied from another computer): the
+/// incompatible-computer screen, which names both platforms and starts nothing.
+#[test]
+fn a_runtime_for_another_computer_is_named_and_not_started() {
+    let Some(_serial) = support::slow_test() else {
+        return;
+    };
+    let work = support::scratch("e2e-foreign");
+    let runtime = support::foreign_runtime(&support::runtime_dir(), work.path(), "macos-arm64");
+    let data = work.path().join("data");
+    let display = support::display();
+    let bus = support::session_bus();
+    let driver = support::tauri_driver(
+        &[
+            ("TOKENIZER_STUDIO_RUNTIME_DIR", runtime.as_path()),
+            ("TOKENIZER_STUDIO_DATA_DIR", data.as_path()),
+        ],
+        &display,
+        &bus,
+    );
+    let session = Session::start(&driver.url, Path::new(SHELL_EXE)).expect("WebDriver session");
+    let result = (|| -> Result<(), String> {
+        session.wait_for(
+            "body[data-phase=failed][data-kind=wrong_platform]",
+            None,
+            UI_TIMEOUT,
+        )?;
+        let help_title = session.text(&session.wait_for(
+            "[data-testid=splash-help-title]",
+            None,
+            UI_TIMEOUT,
+        )?)?;
+        assert_eq!(help_title, "Incompatible computer");
+        let page = session.text(&session.wait_for("main", None, UI_TIMEOUT)?)?;
+        assert!(
+            page.contains("macos-arm64") || page.contains("Mac"),
+            "{page}"
+        );
+        session.screenshot(&support::artifacts_dir().join("error-incompatible-computer.png"))?;
+        Ok(())
+    })();
+    if let Err(error) = &result {
+        dump_logs(&data);
+        panic!("{error}");
+    }
+    session.end().expect("end the session");
+    assert!(
+        !data.join("logs").join("engine.log").exists(),
+        "an engine was started for another computer"
+    );
+}
+
 /// Every folder under `data` is 0700 and every file 0600, except inside runtimes (program
 /// files keep their modes; the private `runtime/` folder around them is what hides them).
 fn assert_private(data: &Path) {

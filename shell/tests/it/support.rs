@@ -82,12 +82,46 @@ pub fn replace_file(path: &Path, bytes: impl AsRef<[u8]>) {
 /// needs no new hash. The unchecked-hash `.pyc` of `__main__` is removed, or Python would keep
 /// running the compiled original without looking at the source.
 pub fn broken_runtime(runtime: &Path, into: &Path, message: &str) -> PathBuf {
-    let copy = into.join("runtime-broken");
-    linked_copy(runtime, &copy);
-    replace_file(
-        &copy.join("app").join("app").join("__main__.py"),
+    runtime_with_main(
+        runtime,
+        &into.join("runtime-broken"),
         format!("import sys\nprint({message:?}, file=sys.stderr)\nsys.exit(1)\n"),
-    );
+    )
+}
+
+/// A copy of `runtime` whose engine says `message` on stderr and then never announces itself
+/// (a start stuck before READY).
+pub fn hung_runtime(runtime: &Path, into: &Path, message: &str) -> PathBuf {
+    runtime_with_main(
+        runtime,
+        &into.join("runtime-hung"),
+        format!(
+            "import sys, time\nprint({message:?}, file=sys.stderr, flush=True)\ntime.sleep(3600)\n"
+        ),
+    )
+}
+
+/// A runtime folder whose manifest names another platform (only the manifest: discovery
+/// refuses it before anything runs).
+pub fn foreign_runtime(runtime: &Path, into: &Path, target: &str) -> PathBuf {
+    let dir = into.join("runtime-foreign");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(runtime.join("manifest.json")).unwrap()).unwrap();
+    manifest["target"] = serde_json::Value::String(target.to_owned());
+    std::fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+    dir
+}
+
+/// A linked copy of `runtime` at `copy` with the engine's `app/__main__.py` replaced.
+fn runtime_with_main(runtime: &Path, copy: &Path, main: String) -> PathBuf {
+    let copy = copy.to_path_buf();
+    linked_copy(runtime, &copy);
+    replace_file(&copy.join("app").join("app").join("__main__.py"), main);
     let cache = copy.join("app").join("app").join("__pycache__");
     if let Ok(entries) = std::fs::read_dir(&cache) {
         for entry in entries.flatten() {
