@@ -679,6 +679,9 @@ impl Run {
             );
         }
         let evidence = os.update_evidence(&prepared, installed, &next)?;
+        // An installer may start the updated app when it is done (Windows, passive mode): the
+        // next self-test must be the only app on this data folder.
+        os.kill_running(&installed.exe);
         Ok((
             (),
             json!({ "version": next, "evidence": evidence, "served": server.hits("/update.bin") }),
