@@ -164,7 +164,8 @@ def _inspect_jsonl(path: Path, count_all: bool = True) -> Inspection:
             for key, value in obj.items():
                 if key not in columns:
                     columns.append(key)
-                if isinstance(value, str) and key not in strings:
+                # Text, as for a CSV cell: a key whose strings are all empty holds none.
+                if isinstance(value, str) and value.strip() and key not in strings:
                     strings.append(key)
     if n_rows == 0:
         raise ApiError(422, "empty_file", "The file holds only blank lines; upload some rows.")
@@ -312,7 +313,9 @@ def inspect(path: Path, fmt: str) -> Inspection:
 
 
 def string_columns(path: Path, fmt: str) -> list[str]:
-    """The columns that hold text, from the sampled head only (no full pass over a big file)."""
+    """The columns that hold text, from the sampled head only (no full pass over a big file): the
+    Datasets screen's choice of text column and a training's `text_column` are checked against
+    these."""
     if fmt == "txt":
         return []
     if fmt == "jsonl":

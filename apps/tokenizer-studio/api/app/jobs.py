@@ -270,10 +270,7 @@ class JobManager:
             log.warning("job %s: the disk is full: %s", job_id, exc)
         else:
             log.error("job %s failed", job_id, exc_info=exc)
-        if isinstance(exc, DiskFull):
-            technical = f"Error: not enough free space for the tokenizer: {exc.details}"
-        else:
-            technical = f"Error: {type(exc).__name__}: {exc}"
+        technical = f"Error: {_technical(exc)}"
         fields = {"status": JobStatus.FAILED, "error": headline, "finished_at": utc_now()}
         self._finish(job_id, only_if_status, fields, [technical, headline])
 
@@ -445,6 +442,20 @@ class _Texts:
 
     def __iter__(self):
         return self._iterator
+
+
+def _technical(exc: BaseException) -> str:
+    """What happened, for a developer reading the job log or a diagnostics zip: the exception's
+    public class name (FileNotFoundError, ArrowInvalid, ...) and message. The engine's own
+    private classes (`_NoText`, ...) are names of this module, not of anything a reader can look
+    up: their message alone says what happened."""
+    if isinstance(exc, DiskFull):
+        return f"not enough free space for the tokenizer: {exc.details}"
+    name = type(exc).__name__
+    message = str(exc)
+    if name.startswith("_"):
+        return message or "the training stopped without a message"
+    return f"{name}: {message}" if message else name
 
 
 def _is_column_type_error(exc: BaseException) -> bool:

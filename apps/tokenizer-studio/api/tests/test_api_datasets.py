@@ -57,6 +57,18 @@ def test_upload_jsonl_picks_text_column_and_patch(client):
     assert r.status_code == 422
 
 
+def test_a_jsonl_key_whose_strings_are_all_empty_is_not_a_text_column(client):
+    rows = [{"text": "", "title": f"title number {i}"} for i in range(5)]
+    ds = upload(client, "rows.jsonl", "\n".join(json.dumps(r) for r in rows).encode()).json()
+    assert ds["columns"] == ["text", "title"]
+    assert ds["text_column"] == "title", "the key that has words, not the empty `text`"
+    r = client.patch(f"/api/v1/datasets/{ds['id']}", json={"text_column": "text"}, headers=AUTH)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_column"
+    assert (
+        r.json()["error"]["message"] == "'text' is not a text column of this dataset; choose one of: title."
+    )
+
+
 def test_upload_csv_first_string_column(client):
     content = b'id,score,body,note\n1,0.5,hello there,a\n2,0.7,"quoted, text\nover lines",b\n'
     ds = upload(client, "t.csv", content).json()
@@ -111,6 +123,9 @@ def test_list_newest_first_and_delete(client, data_dir):
         ("noext", b"hello\n", 415, "unsupported_type"),
         ("..", b"hello\n", 400, "invalid_filename"),
         ("numbers.jsonl", b'{"a": 1, "b": 2.5}\n{"a": 3, "b": null}\n', 422, "no_text_column"),
+        # Strings that are all empty hold no text, as an all-blank CSV column does.
+        ("blank.jsonl", b'{"text": ""}\n{"text": "  ", "n": 2}\n', 422, "no_text_column"),
+        ("blank.csv", b"n,text\n1,\n2,  \n", 422, "no_text_column"),
         ("numbers.csv", b"a,b\n1,2\n3,4.5\n", 422, "no_text_column"),
         ("noheader.csv", b"\n", 422, "no_text_column"),
         ("broken.jsonl", b'{"text": "a"}\nnot json\n', 422, "invalid_file"),

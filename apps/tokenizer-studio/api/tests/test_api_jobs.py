@@ -157,6 +157,65 @@ def test_text_column_must_exist_in_structured_datasets(client):
     assert r.json()["error"]["details"][0]["field"] == "text_column"
 
 
+def test_a_text_column_without_text_is_refused_when_the_job_is_created(client, tmp_path):
+    """The column the Datasets screen would refuse (`PATCH`: "not a text column") is refused
+    for a training too, before a job exists, with the sentence saying what to do."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    titles = [f"Article number {i} about rivers" for i in range(40)]
+    # A spreadsheet export whose text column came out empty; a JSONL with a numeric key; a
+    # Parquet whose only other column holds numbers.
+    csv_ds = upload(client, "articles.csv", ("title,text\r\n" + ",\r\n".join(titles) + ",\r\n").encode())
+    assert csv_ds.status_code == 201, csv_ds.text
+    jsonl = "\n".join(json.dumps({"n": i, "body": t}) for i, t in enumerate(titles)).encode()
+    jsonl_ds = upload(client, "rows.jsonl", jsonl)
+    pq.write_table(pa.table({"n": list(range(40)), "body": titles}), tmp_path / "p.parquet")
+    parquet_ds = upload(client, "p.parquet", (tmp_path / "p.parquet").read_bytes())
+    cases = [
+        (csv_ds.json(), "text", "title"),
+        (jsonl_ds.json(), "n", "body"),
+        (parquet_ds.json(), "n", "body"),
+    ]
+    for ds, column, usable in cases:
+        # What the Datasets screen answers for the same column.
+        patched = client.patch(f"/api/v1/datasets/{ds['id']}", json={"text_column": column}, headers=AUTH)
+        assert patched.status_code == 422, patched.text
+
+        r = _job(client, "gpt2-byte-bpe", [ds["id"]], {"text_column": column, "vocab_size": 300})
+        assert r.status_code == 422, r.text
+        error = r.json()["error"]
+        assert error["code"] == "invalid_config"
+        assert error["message"] == (
+            f"The column {column!r} of dataset {ds['name']!r} holds no text: set the text column "
+            f"to one of its text columns ({usable}), or leave it empty to use the column chosen "
+            "on the Datasets screen."
+        )
+        assert error["details"] == [
+            {"field": "text_column", "message": f"{column!r} holds no text in dataset {ds['name']!r}"}
+        ]
+    assert client.get("/api/v1/jobs", headers=AUTH).json() == []  # nothing was created
+
+    # The same datasets with a column that has text (or the default one) train.
+    ids = [ds["id"] for ds, _, _ in cases]
+    r = _job(client, "gpt2-byte-bpe", ids[1:], {"text_column": "body", "vocab_size": 300})
+    assert r.status_code == 201, r.text
+    assert wait_for_job(client, r.json()["id"])["status"] == "succeeded"
+    r = _job(client, "gpt2-byte-bpe", ids, {"vocab_size": 300})
+    assert r.status_code == 201, r.text
+    assert wait_for_job(client, r.json()["id"])["status"] == "succeeded"
+
+
+def test_a_text_column_check_that_cannot_read_the_file_leaves_it_to_the_job(client, data_dir):
+    ds = upload(client, "rows.jsonl", b'{"text": "some words here"}\n' * 20).json()
+    (data_dir / "uploads" / f"{ds['id']}.jsonl").unlink()
+    r = _job(client, "gpt2-byte-bpe", [ds["id"]], {"text_column": "text"})
+    assert r.status_code == 201, r.text
+    failed = wait_for_job(client, r.json()["id"])
+    assert failed["status"] == "failed"
+    assert failed["error"].startswith("Training failed: a dataset file could not be read;")
+
+
 @pytest.fixture
 def slow_reading(monkeypatch):
     """Makes reading take a while and lets the test release it."""

@@ -416,16 +416,27 @@ def test_a_column_without_text_and_an_unreadable_file_fail_in_words(tmp_path):
 
     data_dir = tmp_path / "plain"
     with TestClient(create_app(make_settings(), DataPaths(data_dir)), base_url=BASE_URL) as client:
-        rows = b"".join(b'{"text": "some words here", "n": %d}\n' % i for i in range(50))
-        ds = upload(client, "rows.jsonl", rows).json()
-        failed = wait_for_job(client, job(client, ds["id"], text_column="n")["id"])
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        # A Parquet string column is taken at upload by its type; every value of this one is
+        # empty, which only reading the rows shows.
+        pq.write_table(pa.table({"text": [""] * 50, "n": list(range(50))}), tmp_path / "empty.parquet")
+        ds = upload(client, "empty.parquet", (tmp_path / "empty.parquet").read_bytes()).json()
+        assert ds["text_column"] == "text"
+        failed = wait_for_job(client, job(client, ds["id"])["id"])
         assert failed["status"] == "failed"
-        assert failed["error"].startswith("The file has no text column 'n': ")
+        assert failed["error"].startswith("The file has no text column 'text': ")
         assert "then start a new job." in failed["error"]
+        # The technical line says what happened, without the engine's private class names.
+        log = log_text(client, failed["id"]).splitlines()
+        assert log[-2:] == ["Error: no text read from column 'text'", failed["error"]]
 
         broken = upload(client, "gone.txt", b"some text\n").json()
         (data_dir / "uploads" / f"{broken['id']}.txt").unlink()
         failed = wait_for_job(client, job(client, broken["id"])["id"])
         assert failed["error"].startswith("Training failed: a dataset file could not be read;")
-        assert "FileNotFoundError" in log_text(client, failed["id"])
+        log = log_text(client, failed["id"]).splitlines()
+        assert log[-2].startswith("Error: FileNotFoundError: [Errno 2] No such file or directory: ")
+        assert log[-1] == failed["error"]
         assert "Errno" not in failed["error"]

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from app.context import AppContext, get_ctx
+from app.corpus import string_columns
 from app.db import utc_now
 from app.errors import ApiError, DiskFull, is_disk_full
 from app.job_states import ACTIVE_STATUSES, IMPORTED_TEMPLATE
@@ -60,6 +61,40 @@ def _clean_name(name: str) -> str:
     return re.sub(r"[\x00-\x1f\x7f]", "", name).strip()
 
 
+def _ensure_text_column(ctx: AppContext, ds: dict[str, Any], column: str) -> None:
+    """Refuses a `text_column` that holds no text in `ds`: the check the Datasets screen's
+    choice of text column makes (`corpus.string_columns`), so a training is not started only to
+    fail once it has read the whole file."""
+    if ds["columns"] is None:
+        return  # a .txt dataset: every line is a text, the setting does not apply
+    try:
+        usable = string_columns(ctx.paths.uploads / ds["stored_name"], ds["format"])
+    except ApiError:
+        usable = []  # the file reads as having no text column at all
+    except OSError:
+        return  # moved or deleted since the upload: the job fails saying so, in words
+    if column in usable:
+        return
+    if usable:
+        what_to_do = (
+            f"set the text column to one of its text columns ({', '.join(usable)}), or leave it "
+            "empty to use the column chosen on the Datasets screen."
+        )
+    else:
+        what_to_do = "upload the file again with its text in a column named 'text'."
+    raise ApiError(
+        422,
+        "invalid_config",
+        f"The column {column!r} of dataset {ds['name']!r} holds no text: {what_to_do}",
+        [
+            {
+                "field": "text_column",
+                "message": f"{column!r} holds no text in dataset {ds['name']!r}",
+            }
+        ],
+    )
+
+
 @router.post("/jobs", status_code=201)
 def create_job(body: JobCreate, ctx: AppContext = Depends(get_ctx)) -> Job:
     try:
@@ -93,6 +128,8 @@ def create_job(body: JobCreate, ctx: AppContext = Depends(get_ctx)) -> Job:
                         }
                     ],
                 )
+            for ds in datasets:
+                _ensure_text_column(ctx, ds, column)
         name = _clean_name(body.name or "") or f"{body.template} on {datasets[0]['name']}"
         ctx.db.insert_job(
             {
