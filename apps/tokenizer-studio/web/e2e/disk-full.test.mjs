@@ -164,6 +164,10 @@ describe('A full data disk against the real engine', { timeout: 300_000, skip: p
     assert.equal(await summary.innerText(), 'What can I do? (Not enough space)');
     const advice = help.getByText(/free some space on that drive/);
     assert.equal(await advice.count(), 1, 'the section says what to do');
+    // The guide's Markdown marks are gone: "*Retry*" reads "Retry".
+    const words = await help.evaluate((element) => element.textContent);
+    assert.match(words, /then press Retry or start/);
+    assert.doesNotMatch(words, /\*/, 'no emphasis mark shows');
     assert.equal(await advice.isVisible(), false, 'its paragraphs are hidden while collapsed');
     await summary.click();
     assert.equal(await help.evaluate((element) => element.open), true);

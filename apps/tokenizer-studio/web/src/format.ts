@@ -33,6 +33,19 @@ export function formatDuration(seconds: number | null | undefined): string {
   return `${minutes} min ${Math.round(seconds % 60)} s`;
 }
 
+/**
+ * A span between the engine's timestamps, which are whole seconds: no finer than a second, so
+ * a job that started and ended in the same second took "under a second", never "0 ms".
+ */
+export function formatElapsed(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '—';
+  const whole = Math.floor(Math.max(0, seconds));
+  if (whole < 1) return 'under a second';
+  if (whole < 60) return `${whole} s`;
+  if (whole < 3600) return `${Math.floor(whole / 60)} min ${whole % 60} s`;
+  return `${Math.floor(whole / 3600)} h ${Math.floor((whole % 3600) / 60)} min`;
+}
+
 export function formatPercent(fraction: number): string {
   const clamped = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
   return `${Math.round(clamped * 100)}%`;

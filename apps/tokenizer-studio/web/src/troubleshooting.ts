@@ -20,11 +20,25 @@ export function slug(title: string): string {
     .replace(/[^\p{L}\p{N}_-]/gu, '');
 }
 
-function plain(text: string): string {
+// Emphasis as Markdown reads it: `**strong**` or `*emphasis*`, the marks touching the words
+// they wrap and not inside a word. A `*` that is not such a mark (`a * b`, `*.txt`, `\*`)
+// stays, and so does everything inside a code span.
+// (The character before a mark is captured, not looked behind at: older WebKit lacks lookbehind.)
+const STRONG = /(^|[^\\\w*])\*\*(?=[^\s*])(.*?[^\s\\])\*\*(?![\w*])/g;
+const EMPHASIS = /(^|[^\\\w*])\*(?=[^\s*])([^*]*?[^\s*\\])\*(?![\w*])/g;
+
+function withoutEmphasis(text: string): string {
+  return text.replace(STRONG, '$1$2').replace(EMPHASIS, '$1$2').replace(/\\([\\`*_])/g, '$1');
+}
+
+/** A paragraph of the guide as plain text: links become their text, emphasis and code marks
+ * are dropped; a code span is kept as written. */
+export function plain(text: string): string {
   return text
     .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
-    .replace(/\*\*/g, '')
-    .replace(/`/g, '');
+    .split(/(`[^`]*`)/)
+    .map((part, index) => (index % 2 === 1 ? part.slice(1, -1) : withoutEmphasis(part)))
+    .join('');
 }
 
 export function helpSection(anchor: HelpAnchor, source: string = guide): HelpSection | null {

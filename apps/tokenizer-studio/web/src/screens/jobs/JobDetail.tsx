@@ -1,30 +1,26 @@
 // Job detail: live status, phase and progress, cancel, delete, error, metrics, log and the artifact.
 // An imported tokenizer has no training to follow: no phase, progress or log, only the tokenizer.
+// A job that ended without a tokenizer says so where the phase was, with no progress bar; a
+// failed one leads with its sentence and keeps the technical log under "Show details".
 import { useEffect, useState } from 'react';
 import { api } from '../../api/client';
 import { messageOf } from '../../api/errors';
-import { isActive, type JobPhase } from '../../api/types';
+import { isActive } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
 import { ProgressBar } from '../../components/ProgressBar';
 import { StatusBadge } from '../../components/StatusBadge';
-import { formatDate, formatDuration } from '../../format';
+import { formatDate, formatElapsed } from '../../format';
 import { HelpSection } from '../../components/HelpSection';
 import { helpAnchorFor } from '../../troubleshooting';
 import { ArtifactPanel } from '../artifact/ArtifactPanel';
 import { JobLogs } from './JobLogs';
 import { JobMetrics } from './JobMetrics';
 import { isImported } from './imported';
+import { endedEarly, phaseText } from './phase';
 import { useJobFeed } from './useJobFeed';
 
-const PHASES: Record<JobPhase, string> = {
-  queued: 'Waiting to start',
-  reading: 'Reading the datasets',
-  training: 'Training the tokenizer',
-  saving: 'Saving the tokenizer',
-  done: 'Done',
-};
-
-/** Seconds from `start` to `end`, or to now (ticking every second) while `end` is unset. */
+/** Time from `start` to `end`, or to now (ticking every second) while `end` is unset; in whole
+ * seconds, as precise as the engine's timestamps. */
 function Elapsed({ start, end }: { start: string | null; end: string | null }) {
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
@@ -34,7 +30,7 @@ function Elapsed({ start, end }: { start: string | null; end: string | null }) {
   }, [start, end]);
   if (!start) return <>—</>;
   const until = end ? Date.parse(end) : now;
-  return <>{formatDuration(Math.max(0, (until - Date.parse(start)) / 1000))}</>;
+  return <>{formatElapsed((until - Date.parse(start)) / 1000)}</>;
 }
 
 interface Props {
@@ -92,7 +88,6 @@ export function JobDetail({ jobId, onBack }: Props) {
 
   const active = isActive(job);
   const imported = isImported(job);
-  const tone = job.status === 'succeeded' ? 'success' : job.status === 'failed' ? 'danger' : 'normal';
 
   return (
     <div className="screen" data-testid="job-detail" data-job-id={job.id}>
@@ -108,9 +103,17 @@ export function JobDetail({ jobId, onBack }: Props) {
         {!imported && (
           <>
             <p className="phase" data-testid="job-phase" data-phase={job.phase} aria-live="polite">
-              {PHASES[job.phase] ?? job.phase}
+              {phaseText(job)}
             </p>
-            <ProgressBar value={job.progress} label="Training progress" testId="job-progress" tone={tone} />
+            {/* A bar stopped part-way reads as work still going on: an ended job has none. */}
+            {!endedEarly(job) && (
+              <ProgressBar
+                value={job.progress}
+                label="Training progress"
+                testId="job-progress"
+                tone={job.status === 'succeeded' ? 'success' : 'normal'}
+              />
+            )}
           </>
         )}
         {imported ? (
@@ -191,7 +194,7 @@ export function JobDetail({ jobId, onBack }: Props) {
       </section>
       {job.status === 'succeeded' && job.artifact && <ArtifactPanel job={job} />}
       <JobMetrics metrics={job.metrics} />
-      {!imported && <JobLogs lines={lines} />}
+      {!imported && <JobLogs lines={lines} collapsed={job.status === 'failed'} />}
     </div>
   );
 }

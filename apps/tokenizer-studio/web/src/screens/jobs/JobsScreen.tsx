@@ -11,6 +11,7 @@ import { formatDate } from '../../format';
 import { usePolling } from '../../usePolling';
 import { ImportTokenizer } from './ImportTokenizer';
 import { isImported, templateLabel } from './imported';
+import { endedEarly, phaseText } from './phase';
 
 interface Props {
   onOpen: (id: string) => void;
@@ -79,9 +80,14 @@ export function JobsScreen({ onOpen, onNew }: Props) {
                     <StatusBadge status={job.status} testId="job-row-status" />
                   </td>
                   <td className="cell-progress">
-                    {/* An imported tokenizer was never trained here: no progress to show. */}
+                    {/* An imported tokenizer was never trained here: no progress to show. A job
+                        that ended without a tokenizer says when it ended, with no bar. */}
                     {isImported(job) ? (
                       <span className="muted">—</span>
+                    ) : endedEarly(job) ? (
+                      <span className="muted" data-testid="job-row-ended">
+                        {phaseText(job)}
+                      </span>
                     ) : (
                       <ProgressBar value={job.progress} label={`Progress of ${job.name || job.id}`} />
                     )}
