@@ -6,6 +6,7 @@
 //! given) so the xtask, the supervisor, the smoke tests and the shell can all depend on it and
 //! agree on every path and name. What each part means: `docs/runtime-contract.md`.
 
+pub mod app;
 pub mod channel;
 pub mod discovery;
 pub mod env;
@@ -21,6 +22,7 @@ pub mod target;
 pub mod variant;
 pub mod version;
 
+pub use app::AppDescriptor;
 pub use channel::Channel;
 pub use index::{IndexEntry, ObjectRef, ReleaseIndex};
 pub use keys::PublicKey;

@@ -1,6 +1,7 @@
-//! JSON schemas of the manifest and the release index, snapshot-tested in `schema/`.
+//! JSON schemas of the manifest, the release index and the app descriptor, snapshot-tested in
+//! `schema/`.
 
-use crate::{Manifest, ReleaseIndex};
+use crate::{AppDescriptor, Manifest, ReleaseIndex};
 
 /// The manifest's JSON schema, pretty-printed with a trailing newline.
 pub fn manifest_schema() -> String {
@@ -10,6 +11,12 @@ pub fn manifest_schema() -> String {
 /// The release index's JSON schema, pretty-printed with a trailing newline.
 pub fn release_index_schema() -> String {
     pretty(schemars::schema_for!(ReleaseIndex))
+}
+
+/// The app descriptor's (`apps/<app>/app.toml`) JSON schema, pretty-printed with a trailing
+/// newline.
+pub fn app_schema() -> String {
+    pretty(schemars::schema_for!(AppDescriptor))
 }
 
 fn pretty(schema: schemars::Schema) -> String {

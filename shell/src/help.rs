@@ -135,7 +135,40 @@ fn plain(text: &str) -> String {
         }
     }
     out.push_str(rest);
-    out.replace("**", "").replace('`', "")
+    without_emphasis(&out.replace("**", "")).replace('`', "")
+}
+
+/// Drops `*emphasis*` marks (touching the words they wrap, not inside a word); a `*` that is no
+/// such mark (`a * b`, `*.txt`) stays.
+fn without_emphasis(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let word = |c: char| c.is_alphanumeric() || c == '_' || c == '\\';
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let opens = chars[i] == '*'
+            && (i == 0 || !word(chars[i - 1]))
+            && chars
+                .get(i + 1)
+                .is_some_and(|next| !next.is_whitespace() && *next != '*');
+        let close = opens
+            .then(|| {
+                (i + 2..chars.len()).find(|&j| {
+                    chars[j] == '*'
+                        && !chars[j - 1].is_whitespace()
+                        && chars.get(j + 1).is_none_or(|after| !word(*after))
+                })
+            })
+            .flatten();
+        if let Some(close) = close {
+            out.extend(&chars[i + 1..close]);
+            i = close + 1;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -143,6 +176,21 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
+
+    #[test]
+    fn emphasis_marks_go_and_other_asterisks_stay() {
+        assert_eq!(
+            plain("press *Retry* or **Use the CPU engine**"),
+            "press Retry or Use the CPU engine"
+        );
+        assert_eq!(
+            plain("*About this computer*, then *Datasets*."),
+            "About this computer, then Datasets."
+        );
+        assert_eq!(plain("a * b and *.txt files"), "a * b and *.txt files");
+        assert_eq!(plain("2*3*4"), "2*3*4");
+        assert_eq!(plain("see [the guide](#x) and `*`"), "see the guide and *");
+    }
 
     /// One failure of every kind: the exhaustive match makes a new kind fail to compile here
     /// until it is added, and the test below then wants a section for it.

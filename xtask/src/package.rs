@@ -200,6 +200,7 @@ fn packager_config(
     formats: &[PackageFormat],
     work: &Path,
 ) -> Result<Config> {
+    let app = crate::plan::App::load(input.root)?;
     let mut resources = Vec::new();
     if input.bundle == Bundle::Full {
         // Linux: /usr/lib/tokenizer-studio/<archive>; macOS: Contents/Resources/; Windows: beside
@@ -235,9 +236,9 @@ fn packager_config(
         .priority("optional")
         .files(deb_files);
     let builder = Config::builder()
-        .product_name("Tokenizer Studio")
+        .product_name(app.descriptor.product_name.clone())
         .version(input.version.to_string())
-        .identifier(runtime_spec::APP_ID)
+        .identifier(app.descriptor.identifier.clone())
         .binaries([Binary::new(tools::exe_name(SHELL_BINARY)).main(true)])
         .formats(formats.to_vec())
         .out_dir(input.out_dir)
@@ -250,9 +251,9 @@ fn packager_config(
         .publisher("Tokenizer Studio")
         .authors([MAINTAINER])
         .copyright("Copyright Tokenizer Studio developers")
-        .icons([input
-            .root
-            .join("shell/icons/icon.png")
+        .icons([app
+            .dir
+            .join(&app.descriptor.icons.png)
             .display()
             .to_string()])
         .resources(resources)

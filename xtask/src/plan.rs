@@ -264,6 +264,27 @@ pub fn variants_to_build(target: Target, profiles: &[Profile], lookup: &Lookup) 
         .collect()
 }
 
+/// The app this workspace builds: its descriptor and its folder.
+pub struct App {
+    pub descriptor: runtime_spec::AppDescriptor,
+    /// `apps/<id>/`: the descriptor's relative paths start here.
+    pub dir: PathBuf,
+}
+
+impl App {
+    /// The folder of the one app the toolchain builds today.
+    pub const DEFAULT_DIR: &'static str = "apps/tokenizer-studio";
+
+    /// Reads and checks `apps/<app>/app.toml`.
+    pub fn load(root: &Path) -> Result<App> {
+        let dir = root.join(App::DEFAULT_DIR);
+        let file = dir.join(runtime_spec::app::APP_FILE);
+        let text = fs_err::read_to_string(&file)?;
+        let descriptor = runtime_spec::AppDescriptor::parse(&text, &file.display().to_string())?;
+        Ok(App { descriptor, dir })
+    }
+}
+
 /// The workspace version: every runtime and installer this xtask builds carries it.
 pub fn workspace_version() -> Version {
     Version::parse(env!("CARGO_PKG_VERSION"))

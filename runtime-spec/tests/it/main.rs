@@ -34,6 +34,39 @@ fn release_index_schema_snapshot() {
     check_snapshot("release-index.schema.json", &schema::release_index_schema());
 }
 
+#[test]
+fn app_schema_snapshot() {
+    check_snapshot("app.schema.json", &schema::app_schema());
+}
+
+/// The committed descriptor parses, and agrees with the names the contract still carries as
+/// constants (the manifest's app id, the data folder, the variable prefix), so neither can
+/// drift from the other; its icons exist.
+#[test]
+fn the_committed_app_descriptor_matches_the_contract() {
+    let app_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("apps")
+        .join("tokenizer-studio");
+    let text = std::fs::read_to_string(app_dir.join("app.toml")).unwrap();
+    let app = runtime_spec::AppDescriptor::parse(&text, "apps/tokenizer-studio/app.toml").unwrap();
+    assert_eq!(app.identifier, runtime_spec::APP_ID);
+    assert_eq!(app.data_folder, runtime_spec::discovery::DATA_FOLDER_NAME);
+    assert_eq!(app.env_var("DATA_DIR"), runtime_spec::env::DATA_DIR);
+    assert!(app.profiles.contains(&runtime_spec::Profile::Torch));
+    for icon in [&app.icons.png, &app.icons.ico] {
+        assert!(app_dir.join(icon).is_file(), "{icon} is missing");
+    }
+    assert!(app_dir
+        .join(&app.engine.project)
+        .join("pyproject.toml")
+        .is_file());
+    assert!(app_dir
+        .join(&app.web.project)
+        .join("package.json")
+        .is_file());
+}
+
 fn sample_manifest() -> Manifest {
     Manifest {
         schema_version: MANIFEST_SCHEMA_VERSION,
