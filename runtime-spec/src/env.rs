@@ -215,6 +215,8 @@ pub const ALL: &[EnvVar] = &[
     var("XDG_DATA_HOME", Kind::Path, "`~/.local/share`", &[Reader::Engine, Reader::Shell], "Linux: the data folder's parent (absolute values only)."),
     var("HOME", Kind::Path, "", &[Reader::Engine, Reader::Shell, Reader::Xtask], "The user's home folder (`USERPROFILE` on Windows)."),
     var("USERPROFILE", Kind::Path, "", &[Reader::Shell, Reader::Xtask], "Windows: the user's home folder."),
+    var("ProgramFiles", Kind::Path, "", XTASK, "Windows: where `ci-installed` looks for what an MSI installed."),
+    var("LOCALAPPDATA", Kind::Path, "", XTASK, "Windows: where `ci-installed` looks for a per-user install."),
     secret(RUNTIME_TOKEN, Kind::Text, ENGINE, "Random per launch, set by the supervisor: every request must carry it."),
     var(LAUNCH_ID, Kind::Text, "", ENGINE, "Random per launch, set by the supervisor: `/health` echoes it."),
     var(WEB_DIR, Kind::Path, "`<runtime>/web`", ENGINE, "The built web UI the engine serves."),

@@ -6,8 +6,10 @@
 //!   machine can give the timing tests more room without editing them;
 //! - [`skip`] and [`slow_tests_enabled`]: a test that cannot run here says so where
 //!   `cargo xtask test` counts it, instead of passing silently;
-//! - [`sha256_hex`], [`wait_until`], [`is_alive`], [`port_is_free`], [`workspace_root`].
+//! - [`sha256_hex`], [`wait_until`], [`is_alive`], [`port_is_free`], [`workspace_root`];
+//! - [`display::Display`]: the caller's X display or a private Xvfb.
 
+pub mod display;
 pub mod http;
 mod skip;
 

@@ -94,7 +94,9 @@ pub fn shell(plan: &Plan, options: &ShellBenchOptions) -> Result<Vec<Figure>> {
     };
     let (binary_bytes, anchor_bytes) = (size(&exe)?, size(&anchor_exe)?);
 
-    let display = Display::start()?;
+    let display =
+        test_support::display::Display::start(crate::plan::var("DISPLAY"), DISPLAY_NUMBERS)
+            .map_err(anyhow::Error::msg)?;
     let bus = SessionBus::start()?;
     // Scratch on the same disk as the repository, like `bench install`; one data folder for all
     // launches of ours: the first is a first start, the others warm ones. Each app gets its own
@@ -893,64 +895,6 @@ fn terminate(_pid: u32) {}
 
 #[cfg(not(unix))]
 fn kill(_pid: u32) {}
-
-/// The X display the shell opens: the caller's `DISPLAY`, else a private Xvfb.
-struct Display {
-    name: String,
-    _xvfb: Option<Guarded>,
-}
-
-impl Display {
-    fn start() -> Result<Display> {
-        if let Some(name) = crate::plan::var("DISPLAY") {
-            return Ok(Display { name, _xvfb: None });
-        }
-        for number in DISPLAY_NUMBERS {
-            let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
-            let lock = PathBuf::from(format!("/tmp/.X{number}-lock"));
-            // A killed Xvfb leaves its lock and socket behind: reclaim them when the pid is gone.
-            let owner = std::fs::read_to_string(&lock)
-                .ok()
-                .and_then(|text| text.trim().parse::<u32>().ok());
-            if owner.is_some_and(|pid| !is_alive(pid)) {
-                let _ = std::fs::remove_file(&lock);
-                let _ = std::fs::remove_file(&socket);
-            }
-            if socket.exists() || lock.exists() {
-                continue;
-            }
-            let name = format!(":{number}");
-            let mut xvfb = Guarded(
-                Command::new("Xvfb")
-                    .args([&name, "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .context(
-                        "starting Xvfb (Debian/Ubuntu: `apt-get install xvfb`), or set DISPLAY",
-                    )?,
-            );
-            let deadline = Instant::now() + Duration::from_secs(10);
-            // Another process may take the same number at the same moment: its Xvfb wins, ours
-            // exits, and the next number is tried.
-            while !socket.exists() && xvfb.0.try_wait()?.is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            if socket.exists() && xvfb.0.try_wait()?.is_none() {
-                return Ok(Display {
-                    name,
-                    _xvfb: Some(xvfb),
-                });
-            }
-        }
-        bail!(
-            "no X display number in :{}–:{} could be started: set DISPLAY, or remove stale /tmp/.X*-lock files",
-            DISPLAY_NUMBERS.start,
-            DISPLAY_NUMBERS.end - 1
-        )
-    }
-}
 
 /// A private D-Bus session bus for the single-instance plugin.
 struct SessionBus {

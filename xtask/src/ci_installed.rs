@@ -91,7 +91,16 @@ pub fn ci_installed(options: &Options) -> Result<()> {
         target,
         version: version.to_string(),
         release_dir: release_dir.clone(),
-        display: Display::start()?,
+        // Linux: a private Xvfb when no display is set; macOS and Windows runners have a
+        // desktop session.
+        display: if cfg!(target_os = "linux") {
+            Some(
+                test_support::display::Display::start(plan::var("DISPLAY"), 190..240)
+                    .map_err(anyhow::Error::msg)?,
+            )
+        } else {
+            None
+        },
     };
     ui::step(
         "ci-installed",
@@ -196,7 +205,7 @@ struct Run {
     target: Target,
     version: String,
     release_dir: PathBuf,
-    display: Display,
+    display: Option<test_support::display::Display>,
 }
 
 impl Run {
@@ -408,9 +417,9 @@ impl Run {
             .env_remove(env::SHELL_UPDATE_URL)
             .env_remove(env::BUNDLED_RUNTIME)
             .stdin(Stdio::null());
-        if let Some(display) = &self.display.name {
+        if let Some(display) = &self.display {
             command
-                .env("DISPLAY", display)
+                .env("DISPLAY", &display.name)
                 .env_remove("WAYLAND_DISPLAY");
         }
         command
@@ -1155,9 +1164,9 @@ fn nsis_path_arg(command: &mut Command, switch: &str, path: &Path) {
 /// Program Files; a per-user one under LocalAppData.
 fn windows_installed_exe() -> Option<PathBuf> {
     let exe = format!("{}.exe", package::SHELL_BINARY);
-    ["ProgramFiles", "ProgramW6432", "LOCALAPPDATA"]
+    ["ProgramFiles", "LOCALAPPDATA"]
         .iter()
-        .filter_map(|var| std::env::var_os(var).map(PathBuf::from))
+        .filter_map(|name| plan::var_os(name).map(PathBuf::from))
         .flat_map(|base| {
             [
                 base.join("Tokenizer Studio"),
@@ -1282,62 +1291,6 @@ fn as_root(program: &str) -> Command {
     let mut command = Command::new("sudo");
     command.args(["-n", program]);
     command
-}
-
-/// A private X display on Linux when none is set (`Xvfb -displayfd`), stopped on drop; macOS
-/// and Windows runners have a desktop session.
-struct Display {
-    name: Option<String>,
-    child: Option<Child>,
-}
-
-impl Display {
-    fn start() -> Result<Display> {
-        if !cfg!(target_os = "linux") || std::env::var_os("DISPLAY").is_some() {
-            return Ok(Display {
-                name: None,
-                child: None,
-            });
-        }
-        use std::io::Read;
-        let mut child = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1280x800x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting Xvfb (Debian package xvfb) for the app's window")?;
-        let mut stdout = child.stdout.take().context("Xvfb's stdout")?;
-        let mut number = String::new();
-        let mut byte = [0u8; 1];
-        while stdout.read(&mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
-            number.push(byte[0] as char);
-        }
-        if number.trim().is_empty() {
-            let _ = child.kill();
-            bail!("Xvfb printed no display number");
-        }
-        Ok(Display {
-            name: Some(format!(":{}", number.trim())),
-            child: Some(child),
-        })
-    }
-}
-
-impl Drop for Display {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
 #[cfg(test)]

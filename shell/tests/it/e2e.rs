@@ -650,17 +650,11 @@ fn no_runtime_explains_where_it_looked() {
     let work = support::scratch("e2e-none");
     let data = work.path().join("data");
     let missing = work.path().join("no-such-runtime");
-    let display = support::display();
-    let bus = support::session_bus();
-    let driver = support::tauri_driver(
-        &[
-            ("TOKENIZER_STUDIO_RUNTIME_DIR", missing.as_path()),
-            ("TOKENIZER_STUDIO_DATA_DIR", data.as_path()),
-        ],
-        &display,
-        &bus,
-    );
-    let session = Session::start(&driver.url, Path::new(SHELL_EXE)).expect("WebDriver session");
+    let window = support::window(&[
+        ("TOKENIZER_STUDIO_RUNTIME_DIR", missing.as_path()),
+        ("TOKENIZER_STUDIO_DATA_DIR", data.as_path()),
+    ]);
+    let session = &window.session;
     let result = (|| -> Result<(), String> {
         session.wait_for(
             "body[data-phase=failed][data-kind=no_runtime]",
@@ -682,7 +676,7 @@ fn no_runtime_explains_where_it_looked() {
         dump_logs(&data);
         panic!("{error}");
     }
-    session.end().expect("end the session");
+    window.session.end().expect("end the session");
 }
 
 /// An engine stuck before it announces itself: after the supervisor's 60 s the screen says the
@@ -697,17 +691,11 @@ fn an_engine_that_never_answers_says_so_after_the_time_limit() {
     let message = "loading the model store (E2E: this engine never answers)";
     let runtime = support::hung_runtime(&support::runtime_dir(), work.path(), message);
     let data = work.path().join("data");
-    let display = support::display();
-    let bus = support::session_bus();
-    let driver = support::tauri_driver(
-        &[
-            ("TOKENIZER_STUDIO_RUNTIME_DIR", runtime.as_path()),
-            ("TOKENIZER_STUDIO_DATA_DIR", data.as_path()),
-        ],
-        &display,
-        &bus,
-    );
-    let session = Session::start(&driver.url, Path::new(SHELL_EXE)).expect("WebDriver session");
+    let window = support::window(&[
+        ("TOKENIZER_STUDIO_RUNTIME_DIR", runtime.as_path()),
+        ("TOKENIZER_STUDIO_DATA_DIR", data.as_path()),
+    ]);
+    let session = &window.session;
     let result = (|| -> Result<(), String> {
         session.wait_for(
             "body[data-phase=failed][data-kind=timed_out]",
@@ -739,7 +727,7 @@ fn an_engine_that_never_answers_says_so_after_the_time_limit() {
         dump_logs(&data);
         panic!("{error}");
     }
-    session.end().expect("end the session");
+    window.session.end().expect("end the session");
     assert!(
         support::live_engines(&data).is_empty(),
         "the stuck engine was left running"
@@ -756,17 +744,11 @@ fn a_runtime_for_another_computer_is_named_and_not_started() {
     let work = support::scratch("e2e-foreign");
     let runtime = support::foreign_runtime(&support::runtime_dir(), work.path(), "macos-arm64");
     let data = work.path().join("data");
-    let display = support::display();
-    let bus = support::session_bus();
-    let driver = support::tauri_driver(
-        &[
-            ("TOKENIZER_STUDIO_RUNTIME_DIR", runtime.as_path()),
-            ("TOKENIZER_STUDIO_DATA_DIR", data.as_path()),
-        ],
-        &display,
-        &bus,
-    );
-    let session = Session::start(&driver.url, Path::new(SHELL_EXE)).expect("WebDriver session");
+    let window = support::window(&[
+        ("TOKENIZER_STUDIO_RUNTIME_DIR", runtime.as_path()),
+        ("TOKENIZER_STUDIO_DATA_DIR", data.as_path()),
+    ]);
+    let session = &window.session;
     let result = (|| -> Result<(), String> {
         session.wait_for(
             "body[data-phase=failed][data-kind=wrong_platform]",
@@ -791,7 +773,7 @@ fn a_runtime_for_another_computer_is_named_and_not_started() {
         dump_logs(&data);
         panic!("{error}");
     }
-    session.end().expect("end the session");
+    window.session.end().expect("end the session");
     assert!(
         !data.join("logs").join("engine.log").exists(),
         "an engine was started for another computer"

@@ -144,66 +144,10 @@ impl Drop for Guarded {
 }
 
 /// The X display to use: the caller's `DISPLAY`, or a private Xvfb started here.
-pub struct Display {
-    pub name: String,
-    _xvfb: Option<Guarded>,
-}
+pub type Display = test_support::display::Display;
 
 pub fn display() -> Display {
-    if let Ok(name) = std::env::var("DISPLAY") {
-        if !name.is_empty() {
-            return Display { name, _xvfb: None };
-        }
-    }
-    for number in 90..140 {
-        let (socket, lock) = (
-            format!("/tmp/.X11-unix/X{number}"),
-            format!("/tmp/.X{number}-lock"),
-        );
-        // A killed Xvfb leaves its lock and socket behind: reclaim them when the pid is gone.
-        let owner = std::fs::read_to_string(&lock)
-            .ok()
-            .and_then(|text| text.trim().parse::<u32>().ok());
-        if owner.is_some_and(|pid| !is_alive(pid)) {
-            let _ = std::fs::remove_file(&lock);
-            let _ = std::fs::remove_file(&socket);
-        }
-        if Path::new(&socket).exists() || Path::new(&lock).exists() {
-            continue;
-        }
-        let name = format!(":{number}");
-        let mut child = Command::new("Xvfb")
-            .args([
-                name.as_str(),
-                "-screen",
-                "0",
-                "1280x900x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb not found: apt-get install xvfb");
-        // Tests start displays in parallel: another one may take this number between the check
-        // above and this Xvfb's start, which then exits. The next number is tried instead.
-        let mut exited = false;
-        let ready =
-            test_support::wait_until(test_support::timeout(Duration::from_secs(10)), || {
-                exited = child.try_wait().ok().flatten().is_some();
-                exited || Path::new(&socket).exists()
-            });
-        if exited {
-            continue;
-        }
-        let xvfb = Guarded(child);
-        assert!(ready, "timed out waiting for Xvfb to start on {name}");
-        return Display {
-            name,
-            _xvfb: Some(xvfb),
-        };
-    }
-    panic!("no free X display number in :90..:139");
+    Display::start(std::env::var("DISPLAY").ok(), 90..140).unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// A private D-Bus session bus, so the single-instance plugin has something to register on.
@@ -229,6 +173,30 @@ pub fn session_bus() -> SessionBus {
 }
 
 /// tauri-driver (plus WebKitWebDriver) on free ports, with `env` passed down to the app.
+/// The real shell under tauri-driver with `env`, on its own display and session bus: one
+/// window test's whole setup. The session goes first when dropped, then the driver, the bus
+/// and the display.
+pub struct Window {
+    pub session: crate::webdriver::Session,
+    _driver: Driver,
+    _bus: SessionBus,
+    _display: Display,
+}
+
+pub fn window(env: &[(&str, &Path)]) -> Window {
+    let display = display();
+    let bus = session_bus();
+    let driver = tauri_driver(env, &display, &bus);
+    let session = crate::webdriver::Session::start(&driver.url, Path::new(SHELL_EXE))
+        .expect("WebDriver session");
+    Window {
+        session,
+        _driver: driver,
+        _bus: bus,
+        _display: display,
+    }
+}
+
 pub struct Driver {
     pub url: String,
     _child: Guarded,
