@@ -156,7 +156,7 @@ pub fn test(options: &TestOptions) -> Result<()> {
             "test",
             "ci-installed (the release's thin and offline installers, installed and run)",
         );
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let cargo = crate::plan::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         report.run(
             Command::new(cargo)
                 .args(["run", "--quiet", "--package", "xtask", "--"])
@@ -172,7 +172,7 @@ pub fn test(options: &TestOptions) -> Result<()> {
         // Through cargo, not this process's own executable: `cargo test --workspace` above
         // rebuilt target/debug/xtask (dev-dependencies unify other features), and the file
         // this process was started from is gone.
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let cargo = crate::plan::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         report.run(
             Command::new(cargo)
                 .args(["run", "--quiet", "--package", "xtask", "--"])
