@@ -773,8 +773,8 @@ fn graceful_evidence(stop: &Value, data: &Path) -> Result<((), Value)> {
 /// What an update run needs: the artifact to serve, and how to tell it was installed.
 struct PreparedUpdate {
     artifact: PathBuf,
-    /// A file the update must remove (macOS: a marker inside the replaced `.app`) or restore
-    /// (Windows: the uninstaller the installer writes).
+    /// A file the update must remove (macOS: a marker inside the replaced `.app`) or replace
+    /// (Windows: the back-dated shell executable).
     marker: Option<PathBuf>,
 }
 
@@ -1005,7 +1005,7 @@ impl Os {
     /// installer under the next version: Linux repacks the `.deb` with the new version in its
     /// control file (dpkg then records it); macOS serves the `.app` tarball and marks the
     /// installed `.app`, which the update replaces whole; Windows serves the NSIS installer and
-    /// removes the installed uninstaller, which the installer writes again.
+    /// back-dates the installed shell, which the installer writes again.
     fn prepare_update(
         &self,
         case: &Case,
@@ -1063,10 +1063,15 @@ impl Os {
                 })
             }
             Os::Windows => {
-                let marker = installed.root.join("uninstall.exe");
-                if marker.is_file() {
-                    fs_err::remove_file(&marker)?;
-                }
+                // Back-date the installed shell: NSIS writes a file with the time it was
+                // packaged, so a newer time afterwards means the update's installer replaced
+                // it. (Removing a file instead could make the installer's own steps fail.)
+                let marker = installed.exe.clone();
+                fs_err::File::options()
+                    .write(true)
+                    .open(&marker)?
+                    .file()
+                    .set_modified(backdated())?;
                 Ok(PreparedUpdate {
                     artifact: case.installer.clone(),
                     marker: Some(marker),
@@ -1108,13 +1113,18 @@ impl Os {
             Os::Windows => {
                 let marker = prepared.marker.as_ref().context("a marker")?;
                 // The installer runs after the app is gone; give it time.
-                if !wait_until(Duration::from_secs(180), || marker.is_file()) {
+                let replaced = wait_until(Duration::from_secs(180), || {
+                    std::fs::metadata(marker)
+                        .and_then(|meta| meta.modified())
+                        .is_ok_and(|modified| modified > backdated())
+                });
+                if !replaced {
                     bail!(
-                        "{} was not written again: the update's installer did not run",
+                        "{} was not replaced: the update's installer did not run",
                         marker.display()
                     );
                 }
-                Ok(json!({ "installer_ran": marker }))
+                Ok(json!({ "installer_replaced": marker }))
             }
         }
     }
@@ -1158,6 +1168,11 @@ fn nsis_path_arg(command: &mut Command, switch: &str, path: &Path) {
     }
     #[cfg(not(windows))]
     command.arg(argument);
+}
+
+/// The time a file is back-dated to, to see whether an installer wrote it again: 2001-09-09.
+fn backdated() -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000)
 }
 
 /// Where an MSI put the shell: cargo-packager's WiX template installs per machine under
