@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, ensure, Context, Result};
 use runtime_spec::{layout, Target};
@@ -481,7 +481,7 @@ fn which_tar() -> Result<PathBuf> {
 fn run_measured(command: &mut Command) -> Result<(ExitStatus, Measured)> {
     use std::os::unix::process::ExitStatusExt;
 
-    let started = Instant::now();
+    let started = std::time::Instant::now();
     let child = command
         .stdin(Stdio::null())
         .spawn()
