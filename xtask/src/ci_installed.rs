@@ -307,7 +307,7 @@ impl Run {
         if case.offline {
             self.step(
                 &format!("{label}: carries the published runtime bytes"),
-                |run| run.check_bundled_runtime(installed),
+                |run| bundled_runtime_matches(&run.release_dir, run.target, &installed.root),
             )?;
         }
         let data = data_dir(work, &label);
@@ -369,40 +369,6 @@ impl Run {
                 self.release_dir.display()
             )
         })
-    }
-
-    /// The offline installer put the release's runtime archive on disk byte for byte: its
-    /// sha256 is the one the release's SHA256SUMS lists.
-    fn check_bundled_runtime(&self, installed: &Installed) -> Result<((), Value)> {
-        let sums = fs_err::read_to_string(self.release_dir.join("SHA256SUMS"))?;
-        let published: Vec<(String, String)> = sums
-            .lines()
-            .filter_map(|line| line.split_once("  "))
-            .filter(|(_, name)| name.contains("-runtime-") && name.ends_with(".tar.zst"))
-            .map(|(sha, name)| (sha.to_owned(), name.trim_start_matches('*').to_owned()))
-            .collect();
-        let base = published
-            .iter()
-            .find(|(_, name)| name.ends_with(&format!("-{}.tar.zst", self.target.name())))
-            .context("SHA256SUMS lists no base runtime archive for this target")?;
-        let bundled = walkdir::WalkDir::new(&installed.root)
-            .into_iter()
-            .filter_map(|entry| entry.ok())
-            .find(|entry| {
-                entry.file_type().is_file() && entry.file_name().to_string_lossy() == base.1
-            })
-            .map(|entry| entry.into_path())
-            .with_context(|| format!("{} is not under {}", base.1, installed.root.display()))?;
-        let sha = sha256_file(&bundled)?;
-        if sha != base.0 {
-            bail!(
-                "{} has sha256 {sha}, the published {} has {}",
-                bundled.display(),
-                base.1,
-                base.0
-            );
-        }
-        Ok(((), json!({ "archive": bundled, "sha256": sha })))
     }
 
     /// The app's command, with `data` as its data folder and nothing of the developer's
@@ -696,6 +662,42 @@ impl Run {
             json!({ "version": next, "evidence": evidence, "served": server.hits("/update.bin") }),
         ))
     }
+}
+
+/// The offline installer put the release's runtime archive on disk byte for byte: its
+/// sha256 is the one the release's SHA256SUMS lists.
+fn bundled_runtime_matches(
+    release_dir: &Path,
+    target: Target,
+    installed_root: &Path,
+) -> Result<((), Value)> {
+    let sums = fs_err::read_to_string(release_dir.join("SHA256SUMS"))?;
+    let published: Vec<(String, String)> = sums
+        .lines()
+        .filter_map(|line| line.split_once("  "))
+        .filter(|(_, name)| name.contains("-runtime-") && name.ends_with(".tar.zst"))
+        .map(|(sha, name)| (sha.to_owned(), name.trim_start_matches('*').to_owned()))
+        .collect();
+    let base = published
+        .iter()
+        .find(|(_, name)| name.ends_with(&format!("-{}.tar.zst", target.name())))
+        .context("SHA256SUMS lists no base runtime archive for this target")?;
+    let bundled = walkdir::WalkDir::new(installed_root)
+        .into_iter()
+        .filter_map(|entry| entry.ok())
+        .find(|entry| entry.file_type().is_file() && entry.file_name().to_string_lossy() == base.1)
+        .map(|entry| entry.into_path())
+        .with_context(|| format!("{} is not under {}", base.1, installed_root.display()))?;
+    let sha = sha256_file(&bundled)?;
+    if sha != base.0 {
+        bail!(
+            "{} has sha256 {sha}, the published {} has {}",
+            bundled.display(),
+            base.1,
+            base.0
+        );
+    }
+    Ok(((), json!({ "archive": bundled, "sha256": sha })))
 }
 
 /// A case's data folder, under a name with a space.
@@ -1390,6 +1392,30 @@ mod tests {
         leader.kill().unwrap();
         leader.wait().unwrap();
         assert!(!group_alive(pgid));
+    }
+
+    #[test]
+    fn an_offline_install_must_carry_the_published_runtime_bytes() {
+        let release = tempfile::tempdir().unwrap();
+        let installed = tempfile::tempdir().unwrap();
+        let name = "tokenizer-studio-runtime-0.1.0-linux-x64.tar.zst";
+        std::fs::write(installed.path().join(name), b"the published bytes").unwrap();
+        let sha = test_support::sha256_hex(b"the published bytes");
+        let sums = |sha: &str| format!("{sha}  {name}\n{}  other.deb\n", "0".repeat(64));
+        std::fs::write(release.path().join("SHA256SUMS"), sums(&sha)).unwrap();
+        assert!(
+            bundled_runtime_matches(release.path(), Target::LinuxX64, installed.path()).is_ok()
+        );
+        // One byte different from what the release published.
+        std::fs::write(installed.path().join(name), b"the published byteS").unwrap();
+        let error = bundled_runtime_matches(release.path(), Target::LinuxX64, installed.path())
+            .unwrap_err();
+        assert!(format!("{error:#}").contains(&format!("the published {name} has {sha}")));
+        // Not carried at all.
+        std::fs::remove_file(installed.path().join(name)).unwrap();
+        let error = bundled_runtime_matches(release.path(), Target::LinuxX64, installed.path())
+            .unwrap_err();
+        assert!(format!("{error:#}").contains("is not under"), "{error:#}");
     }
 
     #[test]
