@@ -3,17 +3,13 @@
 // supervisor write them.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { launchBrowser, watchCspViolations, watchForeignRequests } from './support/browser.mjs';
+import { before, describe, test } from 'node:test';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mintLaunchCode, pythonPath, startEngine, WEB_DIR } from './support/engine.mjs';
-
-const DIST_DIR = path.join(WEB_DIR, 'dist');
-const RESULTS_DIR = path.join(WEB_DIR, 'test-results');
+import { mintLaunchCode, pythonPath } from './support/engine.mjs';
+import { RESULTS_DIR, useStudio } from './support/studio.mjs';
 
 const MACHINE = {
   probe: {
@@ -48,42 +44,22 @@ function plantedEngineLog(now) {
 }
 
 describe('About this computer against the real engine', { timeout: 300_000 }, () => {
+  // The machine probe and the earlier run's log, where the shell and the supervisor write them.
+  const studio = useStudio({
+    name: 'about',
+    async prepare({ dataDir }) {
+      await mkdir(dataDir, { recursive: true });
+      await writeFile(path.join(dataDir, 'machine.json'), JSON.stringify(MACHINE));
+      await mkdir(path.join(dataDir, 'logs'), { recursive: true });
+      await writeFile(path.join(dataDir, 'logs', 'engine.log'), plantedEngineLog(Date.now()));
+    },
+  });
   let workDir;
   let engine;
-  let browser;
   let page;
-  let foreignRequests = [];
-  let cspViolations = [];
-
-  before(async () => {
-    assert.ok(existsSync(path.join(DIST_DIR, 'index.html')), 'Build the UI first: npm run build');
-    workDir = await mkdtemp(path.join(os.tmpdir(), 'ts-e2e-about-'));
-    await mkdir(RESULTS_DIR, { recursive: true });
-    const dataDir = path.join(workDir, 'data');
-    await mkdir(dataDir, { recursive: true });
-    await writeFile(path.join(dataDir, 'machine.json'), JSON.stringify(MACHINE));
-    await mkdir(path.join(dataDir, 'logs'), { recursive: true });
-    await writeFile(path.join(dataDir, 'logs', 'engine.log'), plantedEngineLog(Date.now()));
-    engine = await startEngine({ dataDir, webDir: DIST_DIR });
-    browser = await launchBrowser();
-    foreignRequests = watchForeignRequests(browser.context);
-    cspViolations = await watchCspViolations(browser.context);
-    page = browser.context.pages()[0] ?? (await browser.context.newPage());
-    page.setDefaultTimeout(30_000);
-  });
-
-  after(async () => {
-    if (page && !page.isClosed()) {
-      await page.screenshot({ path: path.join(RESULTS_DIR, 'about-last-state.png'), fullPage: true }).catch(() => {});
-    }
-    await browser?.context.close().catch(() => {});
-    if (browser) await rm(browser.profileDir, { recursive: true, force: true }).catch(() => {});
-    if (engine) {
-      const exit = await engine.stop();
-      assert.equal(exit.code, 0, `engine should exit 0 when its stdin closes\n${engine.output.stderr}`);
-    }
-    if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => {});
-  });
+  let foreignRequests;
+  let cspViolations;
+  before(() => ({ workDir, engine, page, foreignRequests, cspViolations } = studio));
 
   test('the header opens the About panel with the engine facts and the CPU device', async () => {
     const code = await mintLaunchCode(engine);

@@ -9,16 +9,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, rm, statfs } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { launchBrowser, watchCspViolations, watchForeignRequests } from './support/browser.mjs';
+import { before, describe, test } from 'node:test';
 import { writeCorpus } from './support/corpus.mjs';
-import { mintLaunchCode, startEngine, WEB_DIR } from './support/engine.mjs';
+import { mintLaunchCode } from './support/engine.mjs';
+import { RESULTS_DIR, useStudio } from './support/studio.mjs';
 
-const DIST_DIR = path.join(WEB_DIR, 'dist');
-const RESULTS_DIR = path.join(WEB_DIR, 'test-results');
 const MiB = 1024 * 1024;
 // The data folder's whole drive, and a dataset that cannot fit on it (far below the engine's
 // 1 GiB upload limit, so the only reason to refuse it is the disk).
@@ -101,6 +99,14 @@ async function fillUp(file) {
 const problem = mountProblem();
 
 describe('A full data disk against the real engine', { timeout: 300_000, skip: problem ?? false }, () => {
+  // The engine runs on a small tmpfs mounted on `<work dir>/disk`, its data folder in it; the
+  // tmpfs goes away with the engine's mount namespace when the harness stops it.
+  const studio = useStudio({
+    name: 'disk-full',
+    dataDir: path.join('disk', 'data'),
+    prepare: ({ workDir }) => mkdir(path.join(workDir, 'disk')),
+    launcher: ({ workDir }) => onSmallDisk(path.join(workDir, 'disk')),
+  });
   let workDir;
   let disk;
   let dataDir;
@@ -109,36 +115,11 @@ describe('A full data disk against the real engine', { timeout: 300_000, skip: p
   let engine;
   let browser;
   let page;
-  let foreignRequests = [];
-  let cspViolations = [];
-
-  before(async () => {
-    assert.ok(existsSync(path.join(DIST_DIR, 'index.html')), 'Build the UI first: npm run build');
-    workDir = await mkdtemp(path.join(os.tmpdir(), 'ts-e2e-disk-full-'));
-    await mkdir(RESULTS_DIR, { recursive: true });
+  let foreignRequests;
+  let cspViolations;
+  before(() => {
+    ({ workDir, dataDir, engine, browser, page, foreignRequests, cspViolations } = studio);
     disk = path.join(workDir, 'disk');
-    await mkdir(disk);
-    dataDir = path.join(disk, 'data');
-    engine = await startEngine({ dataDir, webDir: DIST_DIR, launcher: onSmallDisk(disk) });
-    browser = await launchBrowser();
-    foreignRequests = watchForeignRequests(browser.context);
-    cspViolations = await watchCspViolations(browser.context);
-    page = browser.context.pages()[0] ?? (await browser.context.newPage());
-    page.setDefaultTimeout(30_000);
-  });
-
-  after(async () => {
-    if (page && !page.isClosed()) {
-      await page.screenshot({ path: path.join(RESULTS_DIR, 'disk-full-last-state.png'), fullPage: true }).catch(() => {});
-    }
-    await browser?.context.close().catch(() => {});
-    if (browser) await rm(browser.profileDir, { recursive: true, force: true }).catch(() => {});
-    // The tmpfs goes away with the engine's mount namespace.
-    if (engine) {
-      const exit = await engine.stop();
-      assert.equal(exit.code, 0, `engine should exit 0 when its stdin closes\n${engine.output.stderr}`);
-    }
-    if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => {});
   });
 
   /** The failed upload item of `name` shows the engine's disk_full sentence and, collapsed,

@@ -3,16 +3,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { launchBrowser, watchCspViolations, watchForeignRequests } from './support/browser.mjs';
-import { mintLaunchCode, pythonPath, startEngine, WEB_DIR } from './support/engine.mjs';
-
-const DIST_DIR = path.join(WEB_DIR, 'dist');
-const RESULTS_DIR = path.join(WEB_DIR, 'test-results');
+import { mintLaunchCode, pythonPath } from './support/engine.mjs';
+import { RESULTS_DIR, useStudio } from './support/studio.mjs';
 const SAMPLE = 'The imported tokenizer reads long sentences before lunch.';
 
 // A GPT-2 style byte-level BPE trained by the tokenizers library, saved as tokenizer.json, and
@@ -34,41 +30,16 @@ print(json.dumps({"ids": tok.encode(sys.argv[2]).ids, "vocab_size": tok.get_voca
 `;
 
 describe('Importing a tokenizer.json against the real engine', { timeout: 300_000 }, () => {
+  const studio = useStudio({ name: 'import' });
   let workDir;
   let dataDir;
   let engine;
-  let browser;
   let page;
-  let foreignRequests = [];
-  let cspViolations = [];
+  let foreignRequests;
+  let cspViolations;
+  before(() => ({ workDir, dataDir, engine, page, foreignRequests, cspViolations } = studio));
   let expected;
   let jobId;
-
-  before(async () => {
-    assert.ok(existsSync(path.join(DIST_DIR, 'index.html')), 'Build the UI first: npm run build');
-    workDir = await mkdtemp(path.join(os.tmpdir(), 'ts-e2e-import-'));
-    await mkdir(RESULTS_DIR, { recursive: true });
-    dataDir = path.join(workDir, 'data');
-    engine = await startEngine({ dataDir, webDir: DIST_DIR });
-    browser = await launchBrowser();
-    foreignRequests = watchForeignRequests(browser.context);
-    cspViolations = await watchCspViolations(browser.context);
-    page = browser.context.pages()[0] ?? (await browser.context.newPage());
-    page.setDefaultTimeout(30_000);
-  });
-
-  after(async () => {
-    if (page && !page.isClosed()) {
-      await page.screenshot({ path: path.join(RESULTS_DIR, 'import-last-state.png'), fullPage: true }).catch(() => {});
-    }
-    await browser?.context.close().catch(() => {});
-    if (browser) await rm(browser.profileDir, { recursive: true, force: true }).catch(() => {});
-    if (engine) {
-      const exit = await engine.stop();
-      assert.equal(exit.code, 0, `engine should exit 0 when its stdin closes\n${engine.output.stderr}`);
-    }
-    if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => {});
-  });
 
   test('the jobs screen offers to import a tokenizer.json', async () => {
     const code = await mintLaunchCode(engine);

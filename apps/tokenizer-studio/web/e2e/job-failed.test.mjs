@@ -9,16 +9,11 @@
 // section collapsed under it and the technical log under a closed "Show details", and show no
 // trace.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, unlink, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { launchBrowser, watchCspViolations, watchForeignRequests } from './support/browser.mjs';
-import { mintLaunchCode, startEngine, WEB_DIR } from './support/engine.mjs';
-
-const DIST_DIR = path.join(WEB_DIR, 'dist');
-const RESULTS_DIR = path.join(WEB_DIR, 'test-results');
+import { before, describe, test } from 'node:test';
+import { mintLaunchCode } from './support/engine.mjs';
+import { RESULTS_DIR, useStudio } from './support/studio.mjs';
 const TRAINING_TIMEOUT_MS = 120_000;
 const CSV_NAME = 'articles-without-text.csv';
 const ROWS = 40;
@@ -53,41 +48,16 @@ async function precedes(first, second) {
 }
 
 describe('A training job that fails on the user\'s data, against the real engine', { timeout: 300_000 }, () => {
+  const studio = useStudio({ name: 'job-failed' });
   let workDir;
   let dataDir;
   let engine;
-  let browser;
   let page;
-  let foreignRequests = [];
-  let cspViolations = [];
+  let foreignRequests;
+  let cspViolations;
+  before(() => ({ workDir, dataDir, engine, page, foreignRequests, cspViolations } = studio));
   let jobId;
   let datasetId;
-
-  before(async () => {
-    assert.ok(existsSync(path.join(DIST_DIR, 'index.html')), 'Build the UI first: npm run build');
-    workDir = await mkdtemp(path.join(os.tmpdir(), 'ts-e2e-job-failed-'));
-    await mkdir(RESULTS_DIR, { recursive: true });
-    dataDir = path.join(workDir, 'data');
-    engine = await startEngine({ dataDir, webDir: DIST_DIR });
-    browser = await launchBrowser();
-    foreignRequests = watchForeignRequests(browser.context);
-    cspViolations = await watchCspViolations(browser.context);
-    page = browser.context.pages()[0] ?? (await browser.context.newPage());
-    page.setDefaultTimeout(30_000);
-  });
-
-  after(async () => {
-    if (page && !page.isClosed()) {
-      await page.screenshot({ path: path.join(RESULTS_DIR, 'job-failed-last-state.png'), fullPage: true }).catch(() => {});
-    }
-    await browser?.context.close().catch(() => {});
-    if (browser) await rm(browser.profileDir, { recursive: true, force: true }).catch(() => {});
-    if (engine) {
-      const exit = await engine.stop();
-      assert.equal(exit.code, 0, `engine should exit 0 when its stdin closes\n${engine.output.stderr}`);
-    }
-    if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => {});
-  });
 
   test('the CSV is uploaded: its `title` column has text, its `text` column none', async () => {
     const code = await mintLaunchCode(engine);

@@ -1,53 +1,26 @@
 // End-to-end test: the built UI served by the real engine, driven in Chromium through the launch hand-off.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { launchBrowser, watchCspViolations, watchForeignRequests } from './support/browser.mjs';
+import { before, describe, test } from 'node:test';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mintLaunchCode, pythonPath, startEngine, WEB_DIR } from './support/engine.mjs';
+import { mintLaunchCode, pythonPath } from './support/engine.mjs';
 import { writeCorpus } from './support/corpus.mjs';
-
-const DIST_DIR = path.join(WEB_DIR, 'dist');
-const RESULTS_DIR = path.join(WEB_DIR, 'test-results');
+import { RESULTS_DIR, useStudio } from './support/studio.mjs';
 const TRAINING_TIMEOUT_MS = 180_000;
 
 describe('Tokenizer Studio web UI against the real engine', { timeout: 600_000 }, () => {
+  const studio = useStudio({ name: 'studio', screenshot: 'last-state.png' });
   let workDir;
   let engine;
   let browser;
   let page;
-  let foreignRequests = [];
-  let cspViolations = [];
+  let foreignRequests;
+  let cspViolations;
+  before(() => ({ workDir, engine, browser, page, foreignRequests, cspViolations } = studio));
   const corpusName = 'e2e-corpus.txt';
-
-  before(async () => {
-    assert.ok(existsSync(path.join(DIST_DIR, 'index.html')), 'Build the UI first: npm run build');
-    workDir = await mkdtemp(path.join(os.tmpdir(), 'ts-e2e-'));
-    await mkdir(RESULTS_DIR, { recursive: true });
-    engine = await startEngine({ dataDir: path.join(workDir, 'data'), webDir: DIST_DIR });
-    browser = await launchBrowser();
-    foreignRequests = watchForeignRequests(browser.context);
-    cspViolations = await watchCspViolations(browser.context);
-    page = browser.context.pages()[0] ?? (await browser.context.newPage());
-    page.setDefaultTimeout(30_000);
-  });
-
-  after(async () => {
-    if (page && !page.isClosed()) {
-      await page.screenshot({ path: path.join(RESULTS_DIR, 'last-state.png'), fullPage: true }).catch(() => {});
-    }
-    await browser?.context.close().catch(() => {});
-    if (browser) await rm(browser.profileDir, { recursive: true, force: true }).catch(() => {});
-    if (engine) {
-      const exit = await engine.stop();
-      assert.equal(exit.code, 0, `engine should exit 0 when its stdin closes\n${engine.output.stderr}`);
-    }
-    if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => {});
-  });
 
   test('health answers with this launch id', async () => {
     const response = await fetch(`${engine.baseUrl}/api/v1/health`);
