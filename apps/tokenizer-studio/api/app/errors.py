@@ -7,10 +7,7 @@ that writers run before they start.
 
 from __future__ import annotations
 
-import errno
 import logging
-import re
-import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+# Recognising a full disk is the job runner's (the same test for the engine and its jobs); a
+# DiskFull here is the runner's one too, so a job failing with it keeps its sentence.
+from jobrunner.disk import DISK_HEADROOM_BYTES, disk_full_sentence, free_bytes, is_disk_full
+from jobrunner.disk import DiskFull as RunnerDiskFull
 
 log = logging.getLogger("tokenizer_studio")
 
@@ -32,31 +34,7 @@ class ApiError(Exception):
         self.details = details
 
 
-# ENOSPC everywhere; EDQUOT (a user quota) is the same situation for the user.
-DISK_FULL_ERRNOS = frozenset(
-    code for code in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if code is not None
-)
-# Layers that do not raise an OSError: the Rust `tokenizers` save ("No space left on device
-# (os error 28)"), SQLite ("database or disk is full"), Windows ("not enough space on the disk").
-_OS_ERROR_NUMBERS = "|".join(str(code) for code in sorted(DISK_FULL_ERRNOS))
-_DISK_FULL_TEXT = re.compile(
-    r"no space left on device|disk quota exceeded|database or disk is full"
-    rf"|not enough space on the disk|os error (?:{_OS_ERROR_NUMBERS})\b",
-    re.IGNORECASE,
-)
-# Room the engine keeps free beyond a file it is about to write: the history database still
-# has to record the upload, a job's logs and its final status after that file.
-DISK_HEADROOM_BYTES = 1024 * 1024
-
-
-def human_bytes(n: int) -> str:
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} bytes"
-
-
-class DiskFull(ApiError):
+class DiskFull(ApiError, RunnerDiskFull):
     """507 `disk_full`: a write found no room. `details` carries the byte counts known."""
 
     def __init__(
@@ -67,42 +45,9 @@ class DiskFull(ApiError):
         free: int | None = None,
         next_step: str = "try again",
     ) -> None:
-        place = f"the drive holding {data_root}" if data_root else "the drive holding the data folder"
-        if needed is not None and free is not None:
-            happened = f"{what} needs {human_bytes(needed)} but the drive has only {human_bytes(free)} free"
-        else:
-            happened = f"there is no room left to save {what}"
         details = {k: v for k, v in (("needed_bytes", needed), ("free_bytes", free)) if v is not None}
-        super().__init__(
-            507,
-            "disk_full",
-            f"The disk is full: {happened}; free up space on {place}, then {next_step}.",
-            details or None,
-        )
-
-
-def is_disk_full(exc: BaseException | None) -> bool:
-    """True when `exc`, or the error it was raised from, means the disk (or quota) is full."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, DiskFull):
-            return True
-        if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
-            return True
-        if isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
-            return True
-        if not isinstance(exc, (ApiError, OSError)) and _DISK_FULL_TEXT.search(str(exc)):
-            return True
-        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
-    return False
-
-
-def free_bytes(folder: Path) -> int | None:
-    try:
-        return shutil.disk_usage(folder).free
-    except OSError:
-        return None
+        message = disk_full_sentence(data_root, what, needed, free, next_step)
+        super().__init__(507, "disk_full", message, details or None)
 
 
 def ensure_free_space(

@@ -5,18 +5,11 @@
 
 from enum import StrEnum
 
+# The lifecycle is the job runner's: `jobrunner` owns queueing, cancelling and interrupting.
+# A job in ACTIVE_STATUSES may still change; it holds its datasets and can be cancelled.
+from jobrunner.states import ACTIVE_STATUSES, JobStatus
 
-class JobStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"
-
-
-# A job in one of these may still change; it holds its datasets and can be cancelled.
-ACTIVE_STATUSES: tuple[JobStatus, ...] = (JobStatus.QUEUED, JobStatus.RUNNING)
+__all__ = ["ACTIVE_STATUSES", "IMPORTED_TEMPLATE", "JobPhase", "JobStatus"]
 
 # The template of a tokenizer imported as a tokenizer.json rather than trained here: its row is
 # `succeeded` from the start (never active, so neither the worker nor the restart recovery ever

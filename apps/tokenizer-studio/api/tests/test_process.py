@@ -281,11 +281,11 @@ def test_gc_paused_for_the_imports_is_resumed_and_frozen():
 
 
 def test_runs_from_a_runtime_layout_in_isolated_mode(tmp_path):
-    """As the toolchain ships it: runtime/app/{app,tokenizer,templates}, runtime/web, `-I`."""
+    """As the toolchain ships it: runtime/app/{app,jobrunner,tokenizer,templates}, runtime/web, `-I`."""
     import shutil
 
     runtime = tmp_path / "runtime"
-    for package in ("app", "tokenizer", "templates"):
+    for package in ("app", "jobrunner", "tokenizer", "templates"):
         shutil.copytree(
             API_DIR / package, runtime / "app" / package, ignore=shutil.ignore_patterns("__pycache__")
         )

@@ -91,8 +91,7 @@ def clear_caches(ctx: AppContext = Depends(get_ctx)) -> ClearedCaches:
     ]
     # A job cancelled a moment ago is marked so at once, but its training stops only at its
     # next batch of text: the worker holds it until then.
-    with ctx.jobs.lock:
-        active += [job_id for job_id in ctx.jobs.cancel_events if job_id not in active]
+    active += [job_id for job_id in ctx.jobs.held_job_ids() if job_id not in active]
     if active:
         raise ApiError(
             409,
