@@ -15,7 +15,7 @@ pub const VERSION_FILE: &str = "VERSION";
 /// Every file with its size and sha256, plus the launch contract.
 pub const MANIFEST_FILE: &str = "manifest.json";
 /// The engine packages copied into [`APP_DIR`].
-pub const APP_PACKAGES: [&str; 3] = ["app", "tokenizer", "templates"];
+pub const APP_PACKAGES: [&str; 4] = ["app", "jobrunner", "tokenizer", "templates"];
 /// The `.pth` file in site-packages that puts `runtime/app/` on `sys.path` under `python -I`.
 pub const APP_PTH_FILE: &str = "tokenizer_studio_app.pth";
 

@@ -604,6 +604,8 @@ const PYINSTALLER_MODULES: &[&str] = &[
     "pyarrow.parquet",
     "--hidden-import",
     "templates",
+    "--hidden-import",
+    "jobrunner",
 ];
 
 /// The PyInstaller the anchors are built with, pinned (with the hooks that decide what it

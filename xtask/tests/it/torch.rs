@@ -219,7 +219,7 @@ fn stand_in_torch_wheel_that_cannot_satisfy_the_group_fails_naming_package_and_v
 #[test]
 fn the_engine_never_compiles_code_at_run_time() {
     let api = root().join("apps/tokenizer-studio/api");
-    for dir in ["app", "tokenizer", "templates"] {
+    for dir in runtime_spec::layout::APP_PACKAGES {
         for path in files_under(&api.join(dir)) {
             if path.extension().is_none_or(|ext| ext != "py") {
                 continue;
