@@ -697,7 +697,7 @@ fn runtime(args: RuntimeArgs) -> Result<()> {
 
 /// The shell E2E's screenshot → its name in `docs/screenshots/`. Every failure screen an E2E
 /// test drives is here, captured with its details collapsed, as a user first sees it.
-const SCREENSHOTS: [(&str, &str); 10] = [
+const SCREENSHOTS: [(&str, &str); 11] = [
     ("ui-trained-tokenizer.png", "shell-trained-tokenizer.png"),
     (
         "error-engine-exited-collapsed.png",
@@ -711,6 +711,10 @@ const SCREENSHOTS: [(&str, &str); 10] = [
     (
         "error-incompatible-computer.png",
         "shell-error-incompatible-computer.png",
+    ),
+    (
+        "variants-rtx-4090-gpu-failed-collapsed.png",
+        "shell-error-gpu-engine-failed.png",
     ),
     (
         "error-not-enough-space.png",

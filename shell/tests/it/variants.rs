@@ -374,6 +374,26 @@ fn stand_in_torch_first_run_on_an_rtx_4090_installs_cuda_then_falls_back_to_the_
         if title != "The engine stopped" {
             return Err(format!("error screen title: {title:?}"));
         }
+        // As a user first sees it: the CPU engine offered first, the guide's GPU section and
+        // the log collapsed.
+        session.wait_for("[data-testid=action-use_cpu_engine]", None, UI_TIMEOUT)?;
+        let help_title = session.text(&session.wait_for(
+            "[data-testid=splash-help-title]",
+            None,
+            UI_TIMEOUT,
+        )?)?;
+        if help_title != "GPU engine failed" {
+            return Err(format!("troubleshooting section: {help_title:?}"));
+        }
+        let open: serde_json::Value = session.execute(
+            "return [document.querySelector('[data-testid=splash-log]').open,
+                     document.querySelector('[data-testid=splash-help]').open];",
+            vec![],
+        )?;
+        if open != serde_json::json!([false, false]) {
+            return Err(format!("log and help should start collapsed: {open}"));
+        }
+        session.screenshot(&run.shots.join("variants-rtx-4090-gpu-failed-collapsed.png"))?;
         session.click(&session.wait_for("[data-testid=splash-log-toggle]", None, UI_TIMEOUT)?)?;
         tail = session.text(&session.wait_for(
             "[data-testid=splash-log-tail]",
