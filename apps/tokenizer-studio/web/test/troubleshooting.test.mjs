@@ -42,8 +42,9 @@ test('"Not enough space" quotes what the window and the app really show', async 
   assert.ok(seen.includes(`"${title}"`), `quotes the window's "${title}": ${seen}`);
   // The engine's sentence for a full disk (507 disk_full, a failed job): its words up to what
   // happened, which the guide leaves as "…".
-  const errors = await readFile(path.join(REPO_DIR, 'apps', 'tokenizer-studio', 'api', 'app', 'errors.py'), 'utf8');
-  const opening = errors.match(/f"([^"{]+)\{happened\}/)?.[1];
-  assert.ok(opening, 'api/app/errors.py words DiskFull as f"…{happened}…"');
+  // The job runner words it for every job type and the app's errors reuse it.
+  const disk = await readFile(path.join(REPO_DIR, 'apps', 'tokenizer-studio', 'api', 'jobrunner', 'disk.py'), 'utf8');
+  const opening = disk.match(/f"([^"{]+)\{happened\}/)?.[1];
+  assert.ok(opening, 'api/jobrunner/disk.py words the disk-full sentence as f"…{happened}…"');
   assert.ok(seen.includes(`"${opening}…"`), `quotes the app's "${opening}…": ${seen}`);
 });
