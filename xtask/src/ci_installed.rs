@@ -21,6 +21,7 @@ use anyhow::{bail, Context, Result};
 use runtime_spec::{env, Target};
 use serde_json::{json, Value};
 use test_support::http::Server;
+use test_support::wait_until;
 
 use crate::{fsutil, package, plan, ui};
 
@@ -1258,19 +1259,6 @@ fn tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-fn wait_until(deadline: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + deadline;
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn wait_for_exit(child: &mut Child, limit: Duration) -> Result<std::process::ExitStatus> {
