@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use crate::{Error, Result};
 
 /// Shown by Windows in the UAC prompt and the file's signature details.
-const DESCRIPTION: &str = "Tokenizer Studio";
+const DESCRIPTION: &str = runtime_spec::PRODUCT_NAME;
 
 /// Signs a PE file (`.exe`, `.dll`, `.pyd`, `.msi`) with `osslsigncode sign`, writing `output`.
 ///

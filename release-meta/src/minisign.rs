@@ -16,7 +16,7 @@ use crate::{Error, Result};
 use runtime_spec::keys::UNTRUSTED_COMMENT_PREFIX as UNTRUSTED_PREFIX;
 
 /// Untrusted comment written above our signatures (informational only, not signed).
-const SIGNATURE_COMMENT: &str = "signature from tokenizer-studio release key";
+const SIGNATURE_COMMENT: &str = "signature from the release key";
 
 /// Makes a new key pair for `cargo xtask keygen`: `(public_key_text, secret_key_text)`.
 ///
@@ -42,7 +42,7 @@ pub fn generate_keypair(password: Option<&str>) -> Result<(String, String)> {
     .map_err(generate)?;
     let public_key = pk.to_box().map_err(generate)?.into_string();
     let secret_key = sk
-        .to_box(Some("tokenizer-studio release secret key"))
+        .to_box(Some("release secret key"))
         .map_err(generate)?
         .into_string();
     Ok((public_key, secret_key))

@@ -24,7 +24,7 @@ const MAX_LICENSE_FIELD_LEN: usize = 100;
 /// What the SBOM describes: the runtime as a whole, and the CPython inside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SbomMetadata {
-    /// Name of the described runtime, e.g. `tokenizer-studio-runtime`.
+    /// Name of the described runtime ([`runtime_spec::layout::ARCHIVE_STEM`]).
     pub name: String,
     /// Runtime semver.
     pub version: String,
@@ -44,7 +44,7 @@ impl SbomMetadata {
     /// Metadata for the runtime a manifest describes.
     pub fn from_manifest(manifest: &Manifest, source_date_epoch: u64) -> SbomMetadata {
         SbomMetadata {
-            name: "tokenizer-studio-runtime".to_owned(),
+            name: runtime_spec::layout::ARCHIVE_STEM.to_owned(),
             version: manifest.runtime_version.to_string(),
             target: manifest.target,
             python_version: manifest.python.version.clone(),
@@ -292,7 +292,7 @@ pub fn cyclonedx_from_lock(
         "purl": python_ref,
         "licenses": [{"expression": "PSF-2.0"}],
         "properties": [
-            {"name": "tokenizer-studio:python:build", "value": metadata.python_build},
+            {"name": format!("{}:python:build", runtime_spec::APP_NAME), "value": metadata.python_build},
         ],
     });
     if let Some(sha256) = &metadata.python_sha256 {
@@ -321,7 +321,7 @@ pub fn cyclonedx_from_lock(
                 "bom-ref": root_ref,
                 "name": metadata.name,
                 "version": metadata.version,
-                "properties": [{"name": "tokenizer-studio:target", "value": metadata.target.name()}],
+                "properties": [{"name": format!("{}:target", runtime_spec::APP_NAME), "value": metadata.target.name()}],
             },
         },
         "components": components,

@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 /// Sent with every download, so a mirror's logs can tell the app's requests apart.
-pub const USER_AGENT: &str = concat!("tokenizer-studio/", env!("CARGO_PKG_VERSION"));
+pub fn user_agent() -> String {
+    format!("{}/{}", runtime_spec::APP_NAME, env!("CARGO_PKG_VERSION"))
+}
 
 /// Timeouts and retries of one download.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +67,7 @@ impl RetryPolicy {
         matches!(status, 408 | 429 | 500..=599)
     }
 
-    /// The client for downloading `url` under this policy's timeouts, with [`USER_AGENT`].
+    /// The client for downloading `url` under this policy's timeouts, with [`user_agent`].
     /// Loopback URLs bypass any proxy of the environment (`HTTP_PROXY`, `ALL_PROXY`): a
     /// proxy cannot reach this machine's loopback.
     pub fn client(&self, url: &str) -> reqwest::Result<reqwest::blocking::Client> {
@@ -77,7 +79,7 @@ impl RetryPolicy {
             // That makes it the stall timeout; the blocking builder has no separate
             // `read_timeout`. The test `slow_but_steady_body_is_not_a_stall` pins this.
             .timeout(self.read_timeout)
-            .user_agent(USER_AGENT);
+            .user_agent(user_agent());
         if url::Url::parse(url).is_ok_and(|parsed| crate::url_policy::is_loopback(&parsed)) {
             builder = builder.no_proxy();
         }
@@ -235,7 +237,7 @@ mod tests {
         assert_eq!(body, "ours");
         assert_eq!(proxy.requests().len(), 0);
         let request = &origin.requests()[0];
-        assert_eq!(request.header("user-agent"), Some(USER_AGENT));
+        assert_eq!(request.header("user-agent"), Some(user_agent().as_str()));
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub const WHEELHOUSE_DIR: &str = "wheelhouse";
 pub const VERSION_FILE: &str = "VERSION";
 /// Every file with its size and sha256, plus the launch contract.
 pub const MANIFEST_FILE: &str = "manifest.json";
+/// What every runtime archive's name starts with: `<app>-runtime`.
+pub const ARCHIVE_STEM: &str = "tokenizer-studio-runtime";
 /// The engine packages copied into [`APP_DIR`].
 pub const APP_PACKAGES: [&str; 4] = ["app", "jobrunner", "tokenizer", "templates"];
 /// The `.pth` file in site-packages that puts `runtime/app/` on `sys.path` under `python -I`.
@@ -43,7 +45,7 @@ pub fn app_pth_line(target: Target) -> String {
 /// File name of the runtime archive of a version and variant (the base variant keeps the
 /// name runtimes had before profiles: `tokenizer-studio-runtime-<version>-<target>.tar.zst`).
 pub fn archive_name(version: &Version, variant: Variant) -> String {
-    format!("tokenizer-studio-runtime-{version}-{variant}.tar.zst")
+    format!("{ARCHIVE_STEM}-{version}-{variant}.tar.zst")
 }
 
 /// `runtime-<channel>.json`: the channel's signed release index (`.minisig` beside it).

@@ -35,6 +35,10 @@ pub use version::Version;
 
 /// Reverse-DNS application id, shared by the manifest, the installers and the shell.
 pub const APP_ID: &str = "dev.tokenizerstudio.app";
+/// The app's short name (its descriptor's `id`): archive and SBOM names, the user agent.
+pub const APP_NAME: &str = "tokenizer-studio";
+/// What a user reads (its descriptor's `product_name`).
+pub const PRODUCT_NAME: &str = "Tokenizer Studio";
 
 /// Errors from parsing or validating contract data.
 #[derive(Debug, thiserror::Error)]

@@ -46,7 +46,7 @@ pub enum SupervisorError {
     ReadyTimeout { timeout: Duration, log: PathBuf },
 
     /// The readiness line named another launch: some other process wrote it.
-    #[error("the engine announced launch id {found:?}, not this launch's; another copy may be running: close other Tokenizer Studio windows and try again")]
+    #[error("the engine announced launch id {found:?}, not this launch's; another copy may be running: close the app's other windows and try again")]
     ReadyLaunchIdMismatch { found: String },
 
     /// `/health` never answered 200 for this launch before the deadline.
@@ -59,6 +59,6 @@ pub enum SupervisorError {
     },
 
     /// `/health` answered for a different launch: a stale or foreign server is on that port.
-    #[error("the server at {url} answered for launch id {found:?}, not this launch's; it is not ours and is not trusted: close other Tokenizer Studio windows and try again")]
+    #[error("the server at {url} answered for launch id {found:?}, not this launch's; it is not ours and is not trusted: close the app's other windows and try again")]
     ForeignServer { url: String, found: Option<String> },
 }

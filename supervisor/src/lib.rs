@@ -10,9 +10,9 @@
 //! # use std::sync::Arc;
 //! # fn demo(manifest: &runtime_spec::Manifest) -> Result<(), supervisor::SupervisorError> {
 //! let request = supervisor::LaunchRequest::from_manifest(
-//!     "/opt/tokenizer-studio/runtime".into(),
+//!     "/opt/example-app/runtime".into(),
 //!     manifest,
-//!     "/home/me/.local/share/tokenizer-studio".into(),
+//!     "/home/me/.local/share/ExampleApp".into(),
 //! );
 //! let on_event: supervisor::EventHandler = Arc::new(|event| println!("{event:?}"));
 //! let mut engine = supervisor::launch(&request, on_event)?;

@@ -429,13 +429,16 @@ impl Store {
         };
         let notice = if bad.variant == restored.variant {
             format!(
-                "The update to runtime {} did not start, so Tokenizer Studio went back to runtime {}.",
-                bad.version, restored.version
+                "The update to runtime {} did not start, so {} went back to runtime {}.",
+                bad.version,
+                runtime_spec::PRODUCT_NAME,
+                restored.version
             )
         } else {
             format!(
-                "The {} did not start on this computer, so Tokenizer Studio went back to the {}.",
+                "The {} did not start on this computer, so {} went back to the {}.",
                 engine_words(bad.variant),
+                runtime_spec::PRODUCT_NAME,
                 engine_words(restored.variant)
             )
         };
@@ -486,7 +489,7 @@ impl Store {
     }
 }
 
-/// The version in an archive name (`tokenizer-studio-runtime-<version>-<target>.tar.zst`).
+/// The version in an archive name (`<ARCHIVE_STEM>-<version>-<target>.tar.zst`).
 /// What the user calls a variant: "GPU engine (NVIDIA CUDA)", "CPU engine".
 pub fn engine_words(variant: runtime_spec::Variant) -> &'static str {
     match variant.accelerator {
@@ -497,10 +500,11 @@ pub fn engine_words(variant: runtime_spec::Variant) -> &'static str {
 }
 
 /// The version in a runtime archive's name of any variant of `target`
-/// (`tokenizer-studio-runtime-<version>-<target>[-<profile>-<accelerator>].tar.zst`).
+/// (`<ARCHIVE_STEM>-<version>-<target>[-<profile>-<accelerator>].tar.zst`).
 fn archive_version(file_name: &str, target: Target) -> Option<Version> {
     let rest = file_name
-        .strip_prefix("tokenizer-studio-runtime-")?
+        .strip_prefix(runtime_spec::layout::ARCHIVE_STEM)?
+        .strip_prefix('-')?
         .strip_suffix(".tar.zst")?;
     let marker = format!("-{}", target.name());
     let at = rest.rfind(&marker)?;

@@ -69,6 +69,10 @@ pub fn tidy(options: &TidyOptions) -> Result<()> {
             "one word for the engine",
             Box::new(|| Ok(per_file(&sources, retired_word_findings))),
         ),
+        (
+            "no app names in the shared crates",
+            Box::new(|| Ok(per_file(&sources, app_name_findings))),
+        ),
         ("python lock headers", Box::new(|| lock_headers(&root))),
         ("rustfmt", Box::new(|| rustfmt(&root))),
         ("ruff check", Box::new(|| ruff(&root, &python_files, false))),
@@ -252,6 +256,45 @@ fn retired_word_findings(path: &str, text: &str) -> Vec<String> {
         if let Some(word) = retired.iter().find(|word| lower.contains(**word)) {
             findings.push(format!(
                 "{path}:{}: says `{word}`; the Python process is the engine",
+                number + 1
+            ));
+        }
+    }
+    findings
+}
+
+/// The crates any app built by the toolchain shares. The app's names reach them only through
+/// `runtime-spec` (which holds them until the app descriptor drives them), so a second app
+/// needs no fork of these. Their tests may name the app.
+const APP_NEUTRAL_CRATES: [&str; 4] = [
+    "supervisor/",
+    "updater/",
+    "runtime-archive/",
+    "release-meta/",
+];
+
+fn app_name_findings(path: &str, text: &str) -> Vec<String> {
+    let in_scope = APP_NEUTRAL_CRATES
+        .iter()
+        .any(|krate| path.starts_with(krate))
+        && ((path.contains("/src/") && path.ends_with(".rs")) || path.ends_with("Cargo.toml"));
+    if !in_scope {
+        return Vec::new();
+    }
+    let mut findings = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        // A file's unit tests come last.
+        if line.trim_start().starts_with("#[cfg(test)]") {
+            break;
+        }
+        let squashed: String = line
+            .to_ascii_lowercase()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        if squashed.contains("tokenizerstudio") {
+            findings.push(format!(
+                "{path}:{}: names the app; take the name from runtime-spec (APP_NAME, PRODUCT_NAME, layout, env) instead",
                 number + 1
             ));
         }
@@ -724,6 +767,33 @@ mod tests {
         assert_eq!(marker_findings("a.rs", macro_line).len(), 1);
         assert!(marker_findings("notes.txt", &format!("{MARKER}\n")).is_empty());
         assert!(marker_findings("a.py", macro_line).is_empty());
+    }
+
+    #[test]
+    fn the_shared_crates_name_no_app_outside_their_tests() {
+        let code = "//! A.\nconst A: &str = \"Tokenizer Studio\";\n#[cfg(test)]\nmod tests { const B: &str = \"tokenizer-studio\"; }\n";
+        let findings = app_name_findings("updater/src/store.rs", code);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert!(
+            findings[0].starts_with("updater/src/store.rs:2:"),
+            "{findings:?}"
+        );
+        for spelling in [
+            concat!("TOKENIZER_STUDIO", "_X"),
+            "TokenizerStudio",
+            "tokenizer_studio",
+        ] {
+            let text = format!("fn f() {{ let _ = \"{spelling}\"; }}\n");
+            assert_eq!(
+                app_name_findings("release-meta/src/a.rs", &text).len(),
+                1,
+                "{spelling}"
+            );
+        }
+        // The app's own crates, tests and docs are out of scope.
+        assert!(app_name_findings("shell/src/view.rs", code).is_empty());
+        assert!(app_name_findings("supervisor/tests/it/main.rs", code).is_empty());
+        assert!(app_name_findings("release-meta/README.md", code).is_empty());
     }
 
     #[test]

@@ -51,6 +51,12 @@ fn the_committed_app_descriptor_matches_the_contract() {
     let text = std::fs::read_to_string(app_dir.join("app.toml")).unwrap();
     let app = runtime_spec::AppDescriptor::parse(&text, "apps/tokenizer-studio/app.toml").unwrap();
     assert_eq!(app.identifier, runtime_spec::APP_ID);
+    assert_eq!(app.id, runtime_spec::APP_NAME);
+    assert_eq!(app.product_name, runtime_spec::PRODUCT_NAME);
+    assert_eq!(
+        runtime_spec::layout::ARCHIVE_STEM,
+        format!("{}-runtime", app.id)
+    );
     assert_eq!(app.data_folder, runtime_spec::discovery::DATA_FOLDER_NAME);
     assert_eq!(app.env_var("DATA_DIR"), runtime_spec::env::DATA_DIR);
     assert!(app.profiles.contains(&runtime_spec::Profile::Torch));
