@@ -19,8 +19,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 # Recognising a full disk is the job runner's (the same test for the engine and its jobs); a
 # DiskFull here is the runner's one too, so a job failing with it keeps its sentence.
-from jobrunner.disk import DISK_HEADROOM_BYTES, disk_full_sentence, free_bytes, is_disk_full
 from jobrunner.disk import DiskFull as RunnerDiskFull
+from jobrunner.disk import disk_full_sentence, free_bytes, is_disk_full
+from jobrunner.disk import ensure_free_space as runner_ensure_free_space
 
 log = logging.getLogger("tokenizer_studio")
 
@@ -57,10 +58,8 @@ def ensure_free_space(
     data_root: Path | None = None,
     next_step: str = "try again",
 ) -> None:
-    """Raises DiskFull unless `folder`'s drive has `needed` bytes plus the headroom free."""
-    free = free_bytes(folder)
-    if free is not None and free < needed + DISK_HEADROOM_BYTES:
-        raise DiskFull(data_root or folder, what, needed + DISK_HEADROOM_BYTES, free, next_step)
+    """Raises DiskFull (507) unless `folder`'s drive has `needed` bytes plus the headroom free."""
+    runner_ensure_free_space(folder, needed, what, data_root, next_step, error=DiskFull)
 
 
 def _data_root(request: Request) -> Path | None:

@@ -11,6 +11,7 @@ import errno
 import re
 import shutil
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,8 +113,13 @@ def ensure_free_space(
     what: str,
     data_root: Path | None = None,
     next_step: str = "try again",
+    error: Callable[..., DiskFull] | None = None,
 ) -> None:
-    """Raises DiskFull unless `folder`'s drive has `needed` bytes plus the headroom free."""
+    """Raises DiskFull unless `folder`'s drive has `needed` bytes plus the headroom free.
+
+    `error` builds the exception from (data_root, what, needed, free, next_step): an app's own
+    DiskFull subclass (an HTTP 507, say); the default is this module's."""
     free = free_bytes(folder)
     if free is not None and free < needed + DISK_HEADROOM_BYTES:
-        raise DiskFull.for_write(data_root or folder, what, needed + DISK_HEADROOM_BYTES, free, next_step)
+        make = error or DiskFull.for_write
+        raise make(data_root or folder, what, needed + DISK_HEADROOM_BYTES, free, next_step)
