@@ -689,7 +689,7 @@ fn bundled_runtime_matches(
         .find(|entry| entry.file_type().is_file() && entry.file_name().to_string_lossy() == base.1)
         .map(|entry| entry.into_path())
         .with_context(|| format!("{} is not under {}", base.1, installed_root.display()))?;
-    let sha = sha256_file(&bundled)?;
+    let sha = fsutil::sha256_file(&bundled)?;
     if sha != base.0 {
         bail!(
             "{} has sha256 {sha}, the published {} has {}",
@@ -1237,14 +1237,6 @@ fn find_file(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<PathBuf> {
                 .is_some_and(|name| wanted(&name.to_string_lossy()))
         })
         .with_context(|| format!("no such file in {}", dir.display()))
-}
-
-fn sha256_file(path: &Path) -> Result<String> {
-    use sha2::Digest;
-    let mut hasher = sha2::Sha256::new();
-    let mut file = fs_err::File::open(path)?;
-    std::io::copy(&mut file, &mut hasher)?;
-    Ok(hex::encode(hasher.finalize()))
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

@@ -672,6 +672,47 @@ mod tests {
             .is_empty());
     }
 
+    /// The full-disk tests skip off Linux, and the macOS and Windows jobs accept exactly those
+    /// skips, as each suite reports them.
+    #[test]
+    fn the_other_oses_accept_the_linux_only_full_disk_skips() {
+        let pytest = count(
+            Format::Pytest,
+            "SKIPPED [9] tests/test_disk_full.py:79: mounting a small tmpfs needs Linux\n3 passed, 9 skipped in 1.00s\n",
+            "",
+        );
+        let web = count(
+            Format::NodeTest,
+            "ok 3 - A full data disk against the real engine # SKIP a small tmpfs in a private mount namespace needs Linux\n# pass 40\n# skipped 1\n",
+            "",
+        );
+        let report = Report {
+            skip_dir: PathBuf::new(),
+            suites: vec![("pytest".to_owned(), pytest), ("web E2E".to_owned(), web)],
+        };
+        for os in ["macos", "windows"] {
+            let path = crate::plan::project_root().join(format!(".ci/allowed-skips-{os}.txt"));
+            let patterns = allowed_patterns(&std::fs::read_to_string(path).unwrap());
+            assert_eq!(
+                report.unexpected_skips(&patterns),
+                Vec::<String>::new(),
+                "{os}"
+            );
+        }
+        // Linux runs them: a skip there is unexpected.
+        let linux = crate::plan::project_root().join(".ci/allowed-skips-linux.txt");
+        let patterns = allowed_patterns(&std::fs::read_to_string(linux).unwrap());
+        let unexpected = report.unexpected_skips(&patterns);
+        assert!(
+            unexpected.iter().any(|skip| skip.starts_with("pytest: ")),
+            "{unexpected:?}"
+        );
+        assert!(
+            unexpected.iter().any(|skip| skip.starts_with("web E2E: ")),
+            "{unexpected:?}"
+        );
+    }
+
     #[test]
     fn globs() {
         assert!(glob_matches("a*c", "abc"));
