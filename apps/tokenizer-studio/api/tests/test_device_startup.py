@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import ENGINEKIT_DIR
 from tests.test_process import API_DIR, AUTH, READY, TOKEN, Server
 
 STAND_IN_TORCH = Path(__file__).resolve().parent / "stand_in_torch"
@@ -16,7 +17,7 @@ STAND_IN_TORCH = Path(__file__).resolve().parent / "stand_in_torch"
 
 def stand_in_env(mode: str, **extra: str) -> dict[str, str]:
     return {
-        "PYTHONPATH": os.pathsep.join([str(STAND_IN_TORCH), str(API_DIR)]),
+        "PYTHONPATH": os.pathsep.join([str(STAND_IN_TORCH), str(API_DIR), str(ENGINEKIT_DIR)]),
         "STAND_IN_TORCH_MODE": mode,
         **extra,
     }

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import ENGINEKIT_DIR
 from tests.corpus import text_corpus
 
 API_DIR = Path(__file__).resolve().parent.parent
@@ -43,7 +44,7 @@ class Server:
             TOKENIZER_STUDIO_DATA_DIR=str(data_dir),
         )
         if read_delay:
-            env["PYTHONPATH"] = os.pathsep.join([str(SLOW_SITE), str(API_DIR)])
+            env["PYTHONPATH"] = os.pathsep.join([str(SLOW_SITE), str(API_DIR), str(ENGINEKIT_DIR)])
             env["TS_TEST_READ_DELAY_S"] = str(read_delay)
         env.update(extra_env or {})
         self.log_path = log
@@ -285,10 +286,10 @@ def test_runs_from_a_runtime_layout_in_isolated_mode(tmp_path):
     import shutil
 
     runtime = tmp_path / "runtime"
-    for package in ("app", "jobrunner", "tokenizer", "templates"):
-        shutil.copytree(
-            API_DIR / package, runtime / "app" / package, ignore=shutil.ignore_patterns("__pycache__")
-        )
+    sources = {package: API_DIR / package for package in ("app", "tokenizer", "templates")}
+    sources["jobrunner"] = ENGINEKIT_DIR / "jobrunner"
+    for package, source in sources.items():
+        shutil.copytree(source, runtime / "app" / package, ignore=shutil.ignore_patterns("__pycache__"))
     (runtime / "web" / "assets").mkdir(parents=True)
     (runtime / "web" / "index.html").write_text("<html>RUNTIME UI</html>")
     # Stands in for the relative .pth the runtime's site-packages carries.

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from app import routes
 from app.server import _MountOnFirstUse, build_api
-from tests.conftest import AUTH, BASE_URL, LAUNCH_ID, PORT
+from tests.conftest import AUTH, BASE_URL, ENGINEKIT_DIR, LAUNCH_ID, PORT
 
 API_DIR = Path(__file__).resolve().parent.parent
 
@@ -83,6 +83,8 @@ os._exit(0)
 def test_health_imports_none_of_the_deferred_modules(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKENIZER_STUDIO_", "PYTHON"))}
     env.update(
+        # jobrunner, from where the runtime would have it beside the engine.
+        PYTHONPATH=str(ENGINEKIT_DIR),
         TOKENIZER_STUDIO_DATA_DIR=str(tmp_path / "data"),
         TOKENIZER_STUDIO_RUNTIME_TOKEN="startup-test-token",
         TOKENIZER_STUDIO_LAUNCH_ID="startup-test",

@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import openapiTS from 'openapi-typescript';
-import { API_DIR, WEB_DIR, pythonPath } from '../e2e/support/engine.mjs';
+import { API_DIR, WEB_DIR, enginePythonPath, pythonPath } from '../e2e/support/engine.mjs';
 
 export const SCHEMA_TYPES_FILE = path.join(WEB_DIR, 'src', 'api', 'schema.d.ts');
 
@@ -22,6 +22,7 @@ export function engineSchema() {
   const python = pythonPath();
   const run = spawnSync(python, ['-m', 'app.openapi'], {
     cwd: API_DIR,
+    env: { ...process.env, PYTHONPATH: enginePythonPath() },
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
   });

@@ -43,8 +43,8 @@ test('"Not enough space" quotes what the window and the app really show', async 
   // The engine's sentence for a full disk (507 disk_full, a failed job): its words up to what
   // happened, which the guide leaves as "…".
   // The job runner words it for every job type and the app's errors reuse it.
-  const disk = await readFile(path.join(REPO_DIR, 'apps', 'tokenizer-studio', 'api', 'jobrunner', 'disk.py'), 'utf8');
+  const disk = await readFile(path.join(REPO_DIR, 'enginekit', 'jobrunner', 'disk.py'), 'utf8');
   const opening = disk.match(/f"([^"{]+)\{happened\}/)?.[1];
-  assert.ok(opening, 'api/jobrunner/disk.py words the disk-full sentence as f"…{happened}…"');
+  assert.ok(opening, 'enginekit/jobrunner/disk.py words the disk-full sentence as f"…{happened}…"');
   assert.ok(seen.includes(`"${opening}…"`), `quotes the app's "${opening}…": ${seen}`);
 });

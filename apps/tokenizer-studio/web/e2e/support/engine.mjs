@@ -9,6 +9,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const WEB_DIR = path.resolve(here, '..', '..');
 export const API_DIR = path.resolve(WEB_DIR, '..', 'api');
 export const REPO_DIR = path.resolve(WEB_DIR, '..', '..', '..');
+// The shared engine packages (jobrunner), which a runtime carries in app/ beside the engine's.
+export const ENGINEKIT_DIR = path.join(REPO_DIR, 'enginekit');
 const READY_PREFIX = 'TOKENIZER_STUDIO_READY ';
 
 /**
@@ -28,6 +30,11 @@ export function pythonPath() {
   throw new Error(
     `No Python for the engine: set TOKENIZER_STUDIO_PYTHON, or run \`cargo xtask tools venv\` to create ${venv}.`,
   );
+}
+
+/** PYTHONPATH for an engine started from API_DIR: enginekit first, then whatever was set. */
+export function enginePythonPath(current = process.env.PYTHONPATH) {
+  return [ENGINEKIT_DIR, ...(current ? current.split(path.delimiter) : [])].join(path.delimiter);
 }
 
 /**
@@ -52,6 +59,7 @@ export async function startEngine({ dataDir, webDir, timeoutMs = 90_000, launche
       HF_DATASETS_CACHE: path.join(dataDir, 'cache', 'huggingface', 'datasets'),
       HUGGINGFACE_HUB_CACHE: path.join(dataDir, 'cache', 'huggingface', 'hub'),
       PYTHONUNBUFFERED: '1',
+      PYTHONPATH: enginePythonPath(),
     },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
