@@ -578,7 +578,7 @@ impl Misfit {
                 ),
             },
             Misfit::Ram { have, needed } => format!(
-                "The engine needs at least {} of memory (RAM); this computer has {}. Tokenizer Studio cannot run on it.",
+                "The engine needs at least {} of memory (RAM); this computer has {}. The app cannot run on it.",
                 human_bytes(*needed),
                 human_bytes(*have)
             ),

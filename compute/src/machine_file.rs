@@ -119,10 +119,11 @@ fn truncate(text: &str, chars: usize) -> String {
     text.chars().take(chars).collect()
 }
 
-/// The probe, or when [`runtime_spec::env::PROBE_FIXTURE`] names a JSON file, the probe read
-/// from it (tests drive the GPU paths on machines without a GPU).
-pub fn probe_or_fixture(data_root: &Path) -> Result<Probe, String> {
-    let fixture = std::env::var_os(runtime_spec::env::PROBE_FIXTURE)
+/// The probe, or when the variable `fixture_var` (the app's
+/// [`runtime_spec::env::PROBE_FIXTURE`]) names a JSON file, the probe read from it (tests drive
+/// the GPU paths on machines without a GPU).
+pub fn probe_or_fixture(fixture_var: &str, data_root: &Path) -> Result<Probe, String> {
+    let fixture = std::env::var_os(fixture_var)
         .filter(|value| !value.to_string_lossy().trim().is_empty())
         .map(PathBuf::from);
     probe_with_fixture(fixture.as_deref(), data_root)
@@ -136,9 +137,8 @@ pub fn probe_with_fixture(fixture: Option<&Path>, data_root: &Path) -> Result<Pr
     };
     let bytes = std::fs::read(fixture).map_err(|error| {
         format!(
-            "cannot read the machine probe fixture {} ({}): {error}",
-            fixture.display(),
-            runtime_spec::env::PROBE_FIXTURE
+            "cannot read the machine probe fixture {}: {error}",
+            fixture.display()
         )
     })?;
     // A bare probe, or a machine file (its `probe`), so a real machine's file can be replayed.
@@ -156,9 +156,8 @@ pub fn probe_with_fixture(fixture: Option<&Path>, data_root: &Path) -> Result<Pr
         .or_else(|_| serde_json::from_slice::<Probe>(&bytes))
         .map_err(|error| {
             format!(
-                "the machine probe fixture {} ({}) is not a probe: {error}",
-                fixture.display(),
-                runtime_spec::env::PROBE_FIXTURE
+                "the machine probe fixture {} is not a probe: {error}",
+                fixture.display()
             )
         })
 }

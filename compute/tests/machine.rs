@@ -131,7 +131,6 @@ fn a_fixture_replaces_the_probe_and_a_bad_one_is_an_error_naming_it() {
     std::fs::write(&bad, "{\"os\": 1}").unwrap();
     let error = probe_with_fixture(Some(&bad), data.path()).unwrap_err();
     assert!(error.contains("bad.json"), "{error}");
-    assert!(error.contains("TOKENIZER_STUDIO_PROBE_FIXTURE"), "{error}");
     let missing = data.path().join("missing.json");
     let error = probe_with_fixture(Some(&missing), data.path()).unwrap_err();
     assert!(error.contains("missing.json"), "{error}");

@@ -10,9 +10,6 @@ use std::process::{Command, Stdio};
 
 use crate::{Error, Result};
 
-/// Shown by Windows in the UAC prompt and the file's signature details.
-const DESCRIPTION: &str = runtime_spec::PRODUCT_NAME;
-
 /// Signs a PE file (`.exe`, `.dll`, `.pyd`, `.msi`) with `osslsigncode sign`, writing `output`.
 ///
 /// `cert` is a PEM/DER certificate (chain) together with `key`, or, when `key` is `None`, a
@@ -20,6 +17,8 @@ const DESCRIPTION: &str = runtime_spec::PRODUCT_NAME;
 /// (`-readpass -`), never on the command line where other processes could read it. With a
 /// `timestamp_url` the signature is RFC 3161 timestamped (`-ts`), so it stays valid after the
 /// certificate expires; release builds should always give one. SHA-256 throughout.
+/// `description` (the product name) is shown by Windows in the UAC prompt and the file's
+/// signature details.
 pub fn sign_pe_with_osslsigncode(
     input: &Path,
     output: &Path,
@@ -27,6 +26,7 @@ pub fn sign_pe_with_osslsigncode(
     key: Option<&Path>,
     password: Option<&str>,
     timestamp_url: Option<&str>,
+    description: &str,
 ) -> Result<()> {
     let mut command = Command::new("osslsigncode");
     command.arg("sign");
@@ -41,7 +41,7 @@ pub fn sign_pe_with_osslsigncode(
     if password.is_some() {
         command.args(["-readpass", "-"]);
     }
-    command.args(["-h", "sha256", "-n", DESCRIPTION]);
+    command.args(["-h", "sha256", "-n", description]);
     if let Some(timestamp_url) = timestamp_url {
         command.args(["-ts", timestamp_url]);
     }
@@ -73,6 +73,7 @@ pub fn signtool_command(
     pfx: &Path,
     password: Option<&str>,
     timestamp_url: Option<&str>,
+    description: &str,
 ) -> Vec<String> {
     let mut argv = vec![
         "signtool".to_owned(),
@@ -95,7 +96,7 @@ pub fn signtool_command(
     }
     argv.extend([
         "/d".to_owned(),
-        DESCRIPTION.to_owned(),
+        description.to_owned(),
         file.display().to_string(),
     ]);
     argv
@@ -149,6 +150,7 @@ mod tests {
             Path::new("release.pfx"),
             None,
             Some("http://timestamp.invalid"),
+            "Tokenizer Studio",
         );
         assert_eq!(
             argv.join(" "),

@@ -24,8 +24,10 @@ const MAX_LICENSE_FIELD_LEN: usize = 100;
 /// What the SBOM describes: the runtime as a whole, and the CPython inside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SbomMetadata {
-    /// Name of the described runtime ([`runtime_spec::layout::ARCHIVE_STEM`]).
+    /// Name of the described runtime ([`runtime_spec::AppNames::archive_stem`]).
     pub name: String,
+    /// The app's id: the prefix of the document's own property names (`<app>:target`).
+    pub app: String,
     /// Runtime semver.
     pub version: String,
     /// The platform the runtime runs on.
@@ -42,9 +44,14 @@ pub struct SbomMetadata {
 
 impl SbomMetadata {
     /// Metadata for the runtime a manifest describes.
-    pub fn from_manifest(manifest: &Manifest, source_date_epoch: u64) -> SbomMetadata {
+    pub fn from_manifest(
+        app: &runtime_spec::AppNames,
+        manifest: &Manifest,
+        source_date_epoch: u64,
+    ) -> SbomMetadata {
         SbomMetadata {
-            name: runtime_spec::layout::ARCHIVE_STEM.to_owned(),
+            name: app.archive_stem(),
+            app: app.id.clone(),
             version: manifest.runtime_version.to_string(),
             target: manifest.target,
             python_version: manifest.python.version.clone(),
@@ -292,7 +299,7 @@ pub fn cyclonedx_from_lock(
         "purl": python_ref,
         "licenses": [{"expression": "PSF-2.0"}],
         "properties": [
-            {"name": format!("{}:python:build", runtime_spec::APP_NAME), "value": metadata.python_build},
+            {"name": format!("{}:python:build", metadata.app), "value": metadata.python_build},
         ],
     });
     if let Some(sha256) = &metadata.python_sha256 {
@@ -321,7 +328,7 @@ pub fn cyclonedx_from_lock(
                 "bom-ref": root_ref,
                 "name": metadata.name,
                 "version": metadata.version,
-                "properties": [{"name": format!("{}:target", runtime_spec::APP_NAME), "value": metadata.target.name()}],
+                "properties": [{"name": format!("{}:target", metadata.app), "value": metadata.target.name()}],
             },
         },
         "components": components,

@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
-/// Sent with every download, so a mirror's logs can tell the app's requests apart.
+/// Sent with every download, so a mirror's logs can tell the toolchain's requests apart (the
+/// same for every app: which app asked is none of a mirror's business).
 pub fn user_agent() -> String {
-    format!("{}/{}", runtime_spec::APP_NAME, env!("CARGO_PKG_VERSION"))
+    format!("{}/{}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
 }
 
 /// Timeouts and retries of one download.

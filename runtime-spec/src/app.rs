@@ -36,6 +36,17 @@ pub struct AppDescriptor {
     pub engine: EngineDescriptor,
     pub web: WebDescriptor,
     pub icons: IconsDescriptor,
+    /// The app's steps of the installed app's self-test (`<app> --self-test`), relative to the
+    /// app folder: one JavaScript async function the shell runs in the engine's page.
+    pub self_test: String,
+    /// The app's smoke step, relative to the app folder: a Python script the smoke tests run
+    /// with the runtime's own interpreter against the started engine (`--base-url <url>`, the
+    /// token in `<PREFIX>_RUNTIME_TOKEN`); exit 0 means the app works. Without one, the smoke
+    /// tests train a tokenizer over the engine's API.
+    #[serde(default)]
+    pub smoke: Option<String>,
+    /// What the installers say about the app.
+    pub package: PackageDescriptor,
     #[serde(default)]
     pub release: ReleaseDescriptor,
 }
@@ -48,6 +59,12 @@ pub struct EngineDescriptor {
     pub project: String,
     /// The module `python -m` runs (`app`).
     pub module: String,
+    /// The app's own Python packages, folders relative to the app folder (`api/app`), each
+    /// copied into the runtime's `app/` under its folder name.
+    pub packages: Vec<String>,
+    /// Packages of the shared engine kit (`enginekit/<name>`) the engine imports (`jobrunner`).
+    #[serde(default)]
+    pub shared: Vec<String>,
 }
 
 /// The web UI's production build.
@@ -56,7 +73,8 @@ pub struct EngineDescriptor {
 pub struct WebDescriptor {
     /// The web project folder, relative to the app folder (`web`).
     pub project: String,
-    /// What the build writes, relative to the web project (`dist`).
+    /// What the build writes, relative to the web project (`dist`); `.` for a UI without a
+    /// build step, served as it is (a web project without `package.json`).
     pub out_dir: String,
 }
 
@@ -67,6 +85,18 @@ pub struct IconsDescriptor {
     pub png: String,
     /// Windows needs an `.ico` in the executable.
     pub ico: String,
+}
+
+/// What the installers say about the app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PackageDescriptor {
+    /// One line (`Train tokenizers on your own files, on your own computer`).
+    pub summary: String,
+    /// A paragraph for package managers.
+    pub description: String,
+    /// Who publishes it; also the package maintainer's name.
+    pub publisher: String,
 }
 
 /// Where releases are published; empty until the app has a home.
@@ -170,6 +200,15 @@ impl AppDescriptor {
                 "must be upper-case letters, digits and `_`, without a trailing `_`",
             ));
         }
+        for (name, text) in [
+            ("package.summary", &self.package.summary),
+            ("package.description", &self.package.description),
+            ("package.publisher", &self.package.publisher),
+        ] {
+            if text.trim().is_empty() {
+                return Err(field(name, "must not be empty"));
+            }
+        }
         if !self.profiles.contains(&Profile::Base) {
             return Err(field(
                 "profiles",
@@ -187,13 +226,42 @@ impl AppDescriptor {
                 "must be a Python module name (e.g. `app`)",
             ));
         }
-        for (name, path) in [
+        let mut paths = vec![
             ("engine.project", &self.engine.project),
             ("web.project", &self.web.project),
-            ("web.out_dir", &self.web.out_dir),
             ("icons.png", &self.icons.png),
             ("icons.ico", &self.icons.ico),
-        ] {
+            ("self_test", &self.self_test),
+        ];
+        if let Some(smoke) = &self.smoke {
+            paths.push(("smoke", smoke));
+        }
+        if self.web.out_dir != "." {
+            paths.push(("web.out_dir", &self.web.out_dir));
+        }
+        paths.extend(self.engine.packages.iter().map(|path| ("engine.packages", path)));
+        if self.engine.packages.is_empty() {
+            return Err(field("engine.packages", "must name at least one package folder"));
+        }
+        let mut names: Vec<&str> = self.engine.packages.iter().map(|path| package_name(path)).collect();
+        names.extend(self.engine.shared.iter().map(String::as_str));
+        for name in &names {
+            if !python_identifier(name) {
+                return Err(field(
+                    "engine.shared",
+                    &format!("`{name}` is not a Python package name"),
+                ));
+            }
+        }
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        if let Some(pair) = sorted.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(field(
+                "engine.packages",
+                &format!("names the package `{}` twice: the runtime's `app/` holds one of each", pair[0]),
+            ));
+        }
+        for (name, path) in paths {
             if !is_relative_inside(path) {
                 return Err(field(
                     name,
@@ -213,6 +281,73 @@ impl AppDescriptor {
     pub fn env_var(&self, name: &str) -> String {
         format!("{}_{name}", self.env_prefix)
     }
+
+    /// The names the app goes by at run time.
+    pub fn names(&self) -> AppNames {
+        AppNames {
+            id: self.id.clone(),
+            product_name: self.product_name.clone(),
+            identifier: self.identifier.clone(),
+            data_folder: self.data_folder.clone(),
+            env_prefix: self.env_prefix.clone(),
+            module: self.engine.module.clone(),
+        }
+    }
+}
+
+/// The package a folder of [`EngineDescriptor::packages`] becomes: its last part.
+pub fn package_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+fn python_identifier(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The names one app goes by at run time, from its descriptor: what the shared crates (the
+/// supervisor, the updater, the archive and release tools) take instead of naming an app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppNames {
+    /// `tokenizer-studio`: archive, binary and package names, the user agent.
+    pub id: String,
+    /// `Tokenizer Studio`: what a user reads.
+    pub product_name: String,
+    /// `dev.tokenizerstudio.app`: the manifest's `app_id`, bundle ids.
+    pub identifier: String,
+    /// `TokenizerStudio`: the data folder's name.
+    pub data_folder: String,
+    /// `TOKENIZER_STUDIO`: the prefix of the app's variables.
+    pub env_prefix: String,
+    /// The engine module `python -m` runs.
+    pub module: String,
+}
+
+impl AppNames {
+    /// The app's name for one of its variables (`<PREFIX>_DATA_DIR`).
+    pub fn var(&self, var: crate::env::AppVar) -> String {
+        var.name(&self.env_prefix)
+    }
+
+    /// The start of the engine's readiness line: `<PREFIX>_READY `.
+    pub fn ready_prefix(&self) -> String {
+        format!("{}_READY ", self.env_prefix)
+    }
+
+    /// The header carrying the per-launch token ([`crate::launch::token_header`]).
+    pub fn token_header(&self) -> String {
+        crate::launch::token_header(&self.env_prefix)
+    }
+
+    /// What every runtime archive of the app is named from: `<id>-runtime`.
+    pub fn archive_stem(&self) -> String {
+        format!("{}-runtime", self.id)
+    }
+
+    /// The `.pth` file in site-packages that puts `runtime/app/` on `sys.path`.
+    pub fn pth_file(&self) -> String {
+        format!("{}_app.pth", self.id.replace('-', "_"))
+    }
 }
 
 fn is_relative_inside(path: &str) -> bool {
@@ -220,6 +355,14 @@ fn is_relative_inside(path: &str) -> bool {
         && Path::new(path)
             .components()
             .all(|component| matches!(component, Component::Normal(_)))
+}
+
+/// The workspace's default app, for this crate's tests.
+#[cfg(test)]
+pub(crate) fn test_app() -> AppNames {
+    AppDescriptor::parse(include_str!("../../apps/tokenizer-studio/app.toml"), "app.toml")
+        .unwrap()
+        .names()
 }
 
 #[cfg(test)]
@@ -234,10 +377,13 @@ identifier = "dev.corpusinspector.app"
 data_folder = "CorpusInspector"
 env_prefix = "CORPUS_INSPECTOR"
 profiles = ["base"]
+self_test = "self-test.js"
 
 [engine]
 project = "api"
 module = "inspector"
+packages = ["api/inspector"]
+shared = ["jobrunner"]
 
 [web]
 project = "web"
@@ -246,6 +392,11 @@ out_dir = "dist"
 [icons]
 png = "icons/icon.png"
 ico = "icons/icon.ico"
+
+[package]
+summary = "See what is in a corpus"
+description = "Corpus statistics, on your own computer."
+publisher = "Example developers"
 "#;
 
     #[test]
@@ -253,6 +404,14 @@ ico = "icons/icon.ico"
         let app = AppDescriptor::parse(GOOD, "app.toml").unwrap();
         assert_eq!(app.env_var("DATA_DIR"), "CORPUS_INSPECTOR_DATA_DIR");
         assert_eq!(app.release, ReleaseDescriptor::default());
+        let names = app.names();
+        assert_eq!(names.var(crate::env::DATA_DIR), "CORPUS_INSPECTOR_DATA_DIR");
+        assert_eq!(names.ready_prefix(), "CORPUS_INSPECTOR_READY ");
+        assert_eq!(names.token_header(), "X-Corpus-Inspector-Token");
+        assert_eq!(names.archive_stem(), "corpus-inspector-runtime");
+        assert_eq!(names.pth_file(), "corpus_inspector_app.pth");
+        let static_ui = GOOD.replace("out_dir = \"dist\"", "out_dir = \".\"");
+        assert!(AppDescriptor::parse(&static_ui, "app.toml").is_ok());
     }
 
     #[test]
@@ -292,6 +451,16 @@ ico = "icons/icon.ico"
                 "project = \"api\"",
                 "project = \"../../shell\"",
                 "`engine.project`",
+            ),
+            (
+                "packages = [\"api/inspector\"]",
+                "packages = [\"../tokenizer-studio/api/app\"]",
+                "`engine.packages`",
+            ),
+            (
+                "shared = [\"jobrunner\"]",
+                "shared = [\"inspector\"]",
+                "twice",
             ),
             (
                 "png = \"icons/icon.png\"",

@@ -3,10 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::env;
-
-/// Folder name of the data root under the per-OS application data folder.
-pub const DATA_FOLDER_NAME: &str = "TokenizerStudio";
+use crate::{env, AppNames};
 
 /// The operating system family, passed in explicitly so every branch is testable anywhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,16 +26,17 @@ impl Os {
     }
 }
 
-/// Resolves the data root: `TOKENIZER_STUDIO_DATA_DIR`, else macOS
-/// `~/Library/Application Support/TokenizerStudio`, Windows `%APPDATA%\TokenizerStudio`,
-/// Linux `$XDG_DATA_HOME/TokenizerStudio` (absolute values only, per the XDG spec) or
-/// `~/.local/share/TokenizerStudio`. `None` when nothing usable is set.
+/// Resolves an app's data root: `<PREFIX>_DATA_DIR`, else, with the app's data folder name
+/// `<folder>`, macOS `~/Library/Application Support/<folder>`, Windows `%APPDATA%\<folder>`,
+/// Linux `$XDG_DATA_HOME/<folder>` (absolute values only, per the XDG spec) or
+/// `~/.local/share/<folder>`. `None` when nothing usable is set.
 ///
 /// Values are trimmed: a value of only whitespace is unset, and whitespace around a path is
 /// dropped (a trailing space pasted into a launcher or a CI setting is a mistake far more often
 /// than a folder name). The engine's `app/paths.py::resolve_data_root` follows the same rule;
 /// both run the cases in `runtime-spec/tests/data-root-cases.json`.
 pub fn data_root(
+    app: &AppNames,
     os: Os,
     var: &dyn Fn(&str) -> Option<String>,
     home: Option<&Path>,
@@ -48,24 +46,25 @@ pub fn data_root(
             .map(|value| value.trim().to_owned())
             .filter(|value| !value.is_empty())
     };
-    if let Some(dir) = non_empty(env::DATA_DIR) {
+    if let Some(dir) = non_empty(&app.var(env::DATA_DIR)) {
         return Some(PathBuf::from(dir));
     }
+    let folder = app.data_folder.as_str();
     match os {
         Os::Macos => Some(
             home?
                 .join("Library")
                 .join("Application Support")
-                .join(DATA_FOLDER_NAME),
+                .join(folder),
         ),
         Os::Windows => match non_empty("APPDATA") {
-            Some(appdata) => Some(PathBuf::from(appdata).join(DATA_FOLDER_NAME)),
-            None => Some(home?.join("AppData").join("Roaming").join(DATA_FOLDER_NAME)),
+            Some(appdata) => Some(PathBuf::from(appdata).join(folder)),
+            None => Some(home?.join("AppData").join("Roaming").join(folder)),
         },
         // Absolute in the POSIX sense whatever the host, so the rule is testable anywhere.
         Os::Linux => match non_empty("XDG_DATA_HOME").filter(|dir| dir.starts_with('/')) {
-            Some(xdg) => Some(PathBuf::from(xdg).join(DATA_FOLDER_NAME)),
-            None => Some(home?.join(".local").join("share").join(DATA_FOLDER_NAME)),
+            Some(xdg) => Some(PathBuf::from(xdg).join(folder)),
+            None => Some(home?.join(".local").join("share").join(folder)),
         },
     }
 }
@@ -99,6 +98,7 @@ pub const DISCOVERY_ORDER: [DiscoveryStep; 4] = [
 /// parses and names its own target. `working_dir` is `Some` only in development builds; with
 /// `None` the development step proposes nothing.
 pub fn candidates(
+    app: &AppNames,
     var: &dyn Fn(&str) -> Option<String>,
     data_root: &Path,
     working_dir: Option<&Path>,
@@ -108,7 +108,7 @@ pub fn candidates(
     for step in DISCOVERY_ORDER {
         match step {
             DiscoveryStep::EnvOverride => {
-                if let Some(dir) = var(env::RUNTIME_DIR).filter(|dir| !dir.is_empty()) {
+                if let Some(dir) = var(&app.var(env::RUNTIME_DIR)).filter(|dir| !dir.is_empty()) {
                     found.push((step, PathBuf::from(dir)));
                 }
             }
@@ -136,6 +136,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::app::test_app;
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs
@@ -146,6 +147,7 @@ mod tests {
 
     #[test]
     fn data_root_per_os() {
+        let app = test_app();
         let home = Path::new("/home/ada");
         for (os, env_pairs, expected) in [
             (
@@ -180,18 +182,18 @@ mod tests {
             ),
             (
                 Os::Macos,
-                vec![(env::DATA_DIR, "/override")],
+                vec![("TOKENIZER_STUDIO_DATA_DIR", "/override")],
                 Some("/override"),
             ),
             (
                 Os::Linux,
-                vec![(env::DATA_DIR, "")],
+                vec![("TOKENIZER_STUDIO_DATA_DIR", "")],
                 Some("/home/ada/.local/share/TokenizerStudio"),
             ),
         ] {
             let map = vars(&env_pairs);
             let lookup = |name: &str| map.get(name).cloned();
-            let root = data_root(os, &lookup, Some(home));
+            let root = data_root(&app, os, &lookup, Some(home));
             assert_eq!(
                 root.as_deref(),
                 expected.map(Path::new),
@@ -199,14 +201,16 @@ mod tests {
             );
         }
         let empty = |_: &str| None;
-        assert_eq!(data_root(Os::Linux, &empty, None), None);
+        assert_eq!(data_root(&app, Os::Linux, &empty, None), None);
     }
 
     #[test]
     fn discovery_follows_the_contract_order() {
-        let map = vars(&[(env::RUNTIME_DIR, "/custom")]);
+        let app = test_app();
+        let map = vars(&[("TOKENIZER_STUDIO_RUNTIME_DIR", "/custom")]);
         let lookup = |name: &str| map.get(name).cloned();
         let found = candidates(
+            &app,
             &lookup,
             Path::new("/data"),
             Some(Path::new("/cwd")),
@@ -228,6 +232,7 @@ mod tests {
         );
         let empty = |_: &str| None;
         let found = candidates(
+            &app,
             &empty,
             Path::new("/data"),
             Some(Path::new("/cwd")),
@@ -238,8 +243,9 @@ mod tests {
 
     #[test]
     fn without_a_working_dir_nothing_near_it_is_proposed() {
+        let app = test_app();
         let empty = |_: &str| None;
-        let found = candidates(&empty, Path::new("/data"), None, "linux-x64");
+        let found = candidates(&app, &empty, Path::new("/data"), None, "linux-x64");
         let steps: Vec<_> = found.iter().map(|(step, _)| *step).collect();
         assert_eq!(steps, [DiscoveryStep::Current, DiscoveryStep::Default]);
     }

@@ -5,13 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{env, Target};
-
-/// Prefix of the one stdout line the engine prints when it listens, followed by a JSON object
-/// with at least `port` and `pid`.
-pub const READY_PREFIX: &str = "TOKENIZER_STUDIO_READY ";
-/// Header carrying the per-launch token.
-pub const TOKEN_HEADER: &str = "X-Tokenizer-Studio-Token";
+use crate::{env, AppNames, Target};
 /// Open health endpoints; both answer `{"status", "version", "launch_id"}`.
 pub const HEALTH_PATHS: [&str; 2] = ["/health", "/api/v1/health"];
 /// Mints a one-time code the web page exchanges for a session cookie.
@@ -42,27 +36,43 @@ pub struct LaunchContract {
 }
 
 impl LaunchContract {
-    /// The contract for a target: `<python> -I -m app`, cwd = runtime root.
-    pub fn for_target(target: Target) -> LaunchContract {
+    /// The contract for an app on a target: `<python> -I -m <module>`, cwd = runtime root; the
+    /// readiness line starts with [`AppNames::ready_prefix`] (`<PREFIX>_READY `, then a JSON
+    /// object with at least `port` and `pid`).
+    pub fn for_app(app: &AppNames, target: Target) -> LaunchContract {
         LaunchContract {
             argv: vec![
                 target.python_exe().to_owned(),
                 "-I".into(),
                 "-m".into(),
-                "app".into(),
+                app.module.clone(),
             ],
             cwd: ".".into(),
             env: vec![
-                env::DATA_DIR.into(),
-                env::RUNTIME_TOKEN.into(),
-                env::LAUNCH_ID.into(),
+                app.var(env::DATA_DIR),
+                app.var(env::RUNTIME_TOKEN),
+                app.var(env::LAUNCH_ID),
                 env::HF_HOME.into(),
                 env::HF_DATASETS_CACHE.into(),
                 env::HUGGINGFACE_HUB_CACHE.into(),
             ],
-            ready_prefix: READY_PREFIX.into(),
+            ready_prefix: app.ready_prefix(),
             health_path: HEALTH_PATHS[0].into(),
         }
+    }
+
+    /// The app's variable prefix: the readiness line is `<PREFIX>_READY `, so a manifest names
+    /// the prefix of the launch variables without a field of its own. `None` for a prefix of
+    /// another shape.
+    pub fn env_prefix(&self) -> Option<&str> {
+        self.ready_prefix
+            .strip_suffix("_READY ")
+            .filter(|prefix| !prefix.is_empty())
+    }
+
+    /// The header carrying the per-launch token, named after [`LaunchContract::env_prefix`].
+    pub fn token_header(&self) -> Option<String> {
+        self.env_prefix().map(token_header)
     }
 
     /// The interpreter as a native path under `runtime_root`.
@@ -76,21 +86,44 @@ impl LaunchContract {
     }
 }
 
+/// The header carrying the per-launch token for the variable prefix `env_prefix`:
+/// `X-Tokenizer-Studio-Token` for `TOKENIZER_STUDIO`.
+pub fn token_header(env_prefix: &str) -> String {
+    let words: Vec<String> = env_prefix
+        .split('_')
+        .filter(|word| !word.is_empty())
+        .map(|word| {
+            let lower = word.to_ascii_lowercase();
+            let mut chars = lower.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect();
+    format!("X-{}-Token", words.join("-"))
+}
+
 /// Values for the launch environment of one launch. `token` and `launch_id` must be fresh,
 /// random values for every launch.
-pub fn launch_env(data_root: &Path, token: &str, launch_id: &str) -> Vec<(String, PathOrString)> {
+pub fn launch_env(
+    env_prefix: &str,
+    data_root: &Path,
+    token: &str,
+    launch_id: &str,
+) -> Vec<(String, PathOrString)> {
     let hf = data_root.join("cache").join("huggingface");
     vec![
         (
-            env::DATA_DIR.into(),
+            env::DATA_DIR.name(env_prefix),
             PathOrString::Path(data_root.to_path_buf()),
         ),
         (
-            env::RUNTIME_TOKEN.into(),
+            env::RUNTIME_TOKEN.name(env_prefix),
             PathOrString::String(token.to_owned()),
         ),
         (
-            env::LAUNCH_ID.into(),
+            env::LAUNCH_ID.name(env_prefix),
             PathOrString::String(launch_id.to_owned()),
         ),
         (env::HF_HOME.into(), PathOrString::Path(hf.clone())),
@@ -132,9 +165,10 @@ pub struct Ready {
     pub launch_id: Option<String>,
 }
 
-/// Parses a stdout line; `None` when it is not a readiness line or its JSON is malformed.
-pub fn parse_ready_line(line: &str) -> Option<Ready> {
-    let json = line.trim_end().strip_prefix(READY_PREFIX)?;
+/// Parses a stdout line; `None` when it is not a readiness line (one starting with `prefix`,
+/// the contract's `ready_prefix`) or its JSON is malformed.
+pub fn parse_ready_line(prefix: &str, line: &str) -> Option<Ready> {
+    let json = line.trim_end().strip_prefix(prefix)?;
     serde_json::from_str(json).ok()
 }
 
@@ -173,15 +207,24 @@ mod tests {
             ),
             ("", None),
         ] {
-            let parsed = parse_ready_line(line).map(|ready| (ready.port, ready.pid));
+            let parsed = parse_ready_line("TOKENIZER_STUDIO_READY ", line).map(|ready| (ready.port, ready.pid));
             assert_eq!(parsed, expected, "{line:?}");
         }
     }
 
     #[test]
     fn contract_uses_target_interpreter() {
-        let contract = LaunchContract::for_target(Target::WindowsX64);
+        let contract = LaunchContract::for_app(&crate::app::test_app(), Target::WindowsX64);
         assert_eq!(contract.argv, ["python/python.exe", "-I", "-m", "app"]);
+        assert_eq!(contract.ready_prefix, "TOKENIZER_STUDIO_READY ");
+        assert_eq!(contract.env[0], "TOKENIZER_STUDIO_DATA_DIR");
+        assert_eq!(contract.env_prefix(), Some("TOKENIZER_STUDIO"));
+        assert_eq!(contract.token_header().unwrap(), "X-Tokenizer-Studio-Token");
+        let odd = LaunchContract {
+            ready_prefix: "READY ".into(),
+            ..contract.clone()
+        };
+        assert_eq!(odd.env_prefix(), None);
         let program = contract.program(Path::new("/r t"));
         assert_eq!(program, Path::new("/r t").join("python").join("python.exe"));
         assert_eq!(contract.working_dir(Path::new("/r")), Path::new("/r"));

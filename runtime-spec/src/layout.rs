@@ -4,7 +4,7 @@ use crate::{Channel, Sha256, Target, Variant, Version};
 
 /// The embedded CPython tree.
 pub const PYTHON_DIR: &str = "python";
-/// The engine packages (`app/`, `tokenizer/`, `templates/`).
+/// The engine packages (the app descriptor's `engine.packages` and `engine.shared`).
 pub const APP_DIR: &str = "app";
 /// The built web UI.
 pub const WEB_DIR: &str = "web";
@@ -14,12 +14,6 @@ pub const WHEELHOUSE_DIR: &str = "wheelhouse";
 pub const VERSION_FILE: &str = "VERSION";
 /// Every file with its size and sha256, plus the launch contract.
 pub const MANIFEST_FILE: &str = "manifest.json";
-/// What every runtime archive's name starts with: `<app>-runtime`.
-pub const ARCHIVE_STEM: &str = "tokenizer-studio-runtime";
-/// The engine packages copied into [`APP_DIR`].
-pub const APP_PACKAGES: [&str; 4] = ["app", "jobrunner", "tokenizer", "templates"];
-/// The `.pth` file in site-packages that puts `runtime/app/` on `sys.path` under `python -I`.
-pub const APP_PTH_FILE: &str = "tokenizer_studio_app.pth";
 
 /// The release's content-addressed object store, beside the release index: every runtime file
 /// (and every `manifest.json`) once, as the zstd frame of its bytes, named by their sha256.
@@ -42,10 +36,11 @@ pub fn app_pth_line(target: Target) -> String {
     line
 }
 
-/// File name of the runtime archive of a version and variant (the base variant keeps the
-/// name runtimes had before profiles: `tokenizer-studio-runtime-<version>-<target>.tar.zst`).
-pub fn archive_name(version: &Version, variant: Variant) -> String {
-    format!("{ARCHIVE_STEM}-{version}-{variant}.tar.zst")
+/// File name of the runtime archive of an app ([`crate::AppNames::archive_stem`]), version and
+/// variant (the base variant keeps the name runtimes had before profiles:
+/// `<app>-runtime-<version>-<target>.tar.zst`).
+pub fn archive_name(stem: &str, version: &Version, variant: Variant) -> String {
+    format!("{stem}-{version}-{variant}.tar.zst")
 }
 
 /// `runtime-<channel>.json`: the channel's signed release index (`.minisig` beside it).

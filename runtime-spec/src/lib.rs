@@ -22,7 +22,7 @@ pub mod target;
 pub mod variant;
 pub mod version;
 
-pub use app::AppDescriptor;
+pub use app::{AppDescriptor, AppNames};
 pub use channel::Channel;
 pub use index::{IndexEntry, ObjectRef, ReleaseIndex};
 pub use keys::PublicKey;
@@ -33,12 +33,6 @@ pub use target::Target;
 pub use variant::{Accelerator, CpuLevel, Profile, Requirements, Variant};
 pub use version::Version;
 
-/// Reverse-DNS application id, shared by the manifest, the installers and the shell.
-pub const APP_ID: &str = "dev.tokenizerstudio.app";
-/// The app's short name (its descriptor's `id`): archive and SBOM names, the user agent.
-pub const APP_NAME: &str = "tokenizer-studio";
-/// What a user reads (its descriptor's `product_name`).
-pub const PRODUCT_NAME: &str = "Tokenizer Studio";
 
 /// Errors from parsing or validating contract data.
 #[derive(Debug, thiserror::Error)]

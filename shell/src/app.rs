@@ -532,7 +532,10 @@ pub fn use_cpu_engine(app: &AppHandle) -> Result<(), String> {
 pub fn set_compute_engine(app: &AppHandle, device: DevicePreference) -> Result<String, String> {
     let shell = Arc::clone(&app.state::<Arc<Shell>>());
     let Some(source) = shell.update_source.clone() else {
-        return Err("This copy of Tokenizer Studio cannot download engines; reinstall it with the full installer.".into());
+        return Err(format!(
+            "This copy of {} cannot download engines; reinstall it with the full installer.",
+            crate::app().product_name
+        ));
     };
     compute_choice::set_device_preference(&shell.data_root, device).map_err(|error| {
         format!(
@@ -631,7 +634,7 @@ pub fn remove_old_engines(shell: &Shell) -> Result<String, String> {
 }
 
 /// Id of the banner [`set_compute_engine`] shows when the switch finished.
-pub const COMPUTE_NOTICE_ID: &str = "tokenizer-studio-compute-notice";
+pub const COMPUTE_NOTICE_ID: &str = "shell-compute-notice";
 
 /// Shows `notice` as banner `id` over the engine's page: now if the window shows it, and
 /// whenever the page loads again this session (the page is the engine's; the shell adds one
@@ -714,7 +717,7 @@ fn discover_and_launch(app: &AppHandle, generation: u64) {
     // path into runtime/default before discovery looks there. No network.
     if let Some(archive) = std::env::current_exe()
         .ok()
-        .and_then(|exe| bundled::bundled_archive(&exe, shell.discovery.target))
+        .and_then(|exe| bundled::bundled_archive(crate::app(), &exe, shell.discovery.target))
     {
         match bundled::install_if_needed(&archive, &shell.data_root, shell.discovery.target) {
             Ok(Some(version)) => shell.log.line(&format!(
@@ -773,7 +776,7 @@ fn launch(app: &AppHandle, generation: u64, runtime_dir: &Path, manifest: &Manif
     shell.lock().gpu_engine = manifest.accelerator.is_gpu();
     request
         .extra_env
-        .push((runtime_spec::env::DEVICE.into(), device.name().into()));
+        .push((crate::app().var(runtime_spec::env::DEVICE).into(), device.name().into()));
     // The supervisor reports a final failure twice (GaveUp, then the Err); the state machine
     // takes the classified error, with the tail from the event.
     let gave_up_tail: Arc<Mutex<Vec<String>>> = Arc::default();

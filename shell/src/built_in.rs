@@ -6,19 +6,19 @@
 use runtime_spec::{Channel, PublicKey};
 
 /// The minisign public key (any form [`PublicKey`] reads) that signs runtimes and shells.
-const UPDATE_PUBKEY: &str = match option_env!("TOKENIZER_STUDIO_UPDATE_PUBKEY") {
+const UPDATE_PUBKEY: &str = match option_env!("XTASK_UPDATE_PUBKEY") {
     Some(key) => key,
     None => "",
 };
 
 /// The channel this shell follows.
-const CHANNEL: &str = match option_env!("TOKENIZER_STUDIO_CHANNEL") {
+const CHANNEL: &str = match option_env!("XTASK_CHANNEL") {
     Some(channel) => channel,
     None => "dev",
 };
 
 /// Where the release is published (`runtime-<channel>.json`, `latest-<channel>.json`).
-const RELEASE_BASE_URL: &str = match option_env!("TOKENIZER_STUDIO_RELEASE_BASE_URL") {
+const RELEASE_BASE_URL: &str = match option_env!("XTASK_RELEASE_BASE_URL") {
     Some(url) => url,
     None => "",
 };

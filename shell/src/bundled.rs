@@ -4,15 +4,15 @@
 
 use std::path::{Path, PathBuf};
 
-use runtime_spec::{layout, Target, Version};
-
-/// Overrides where the bundled archive is looked for (tests, unusual installs).
-pub const BUNDLED_RUNTIME_ENV: &str = runtime_spec::env::BUNDLED_RUNTIME;
+use runtime_spec::{layout, AppNames, Target, Version};
 
 /// The runtime archive an installer put beside the shell, if any: Linux packages keep resources
 /// in `/usr/lib/<binary>/`, macOS bundles in `Contents/Resources/`, Windows beside the exe.
-pub fn bundled_archive(exe: &Path, target: Target) -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(BUNDLED_RUNTIME_ENV).filter(|path| !path.is_empty()) {
+/// The app's `<PREFIX>_BUNDLED_RUNTIME` overrides where it is looked for (tests, unusual
+/// installs).
+pub fn bundled_archive(app: &AppNames, exe: &Path, target: Target) -> Option<PathBuf> {
+    let over = app.var(runtime_spec::env::BUNDLED_RUNTIME);
+    if let Some(path) = std::env::var_os(over).filter(|path| !path.is_empty()) {
         return Some(PathBuf::from(path));
     }
     let exe_dir = exe.parent()?;
@@ -22,6 +22,7 @@ pub fn bundled_archive(exe: &Path, target: Target) -> Option<PathBuf> {
         exe_dir.join("..").join("Resources"),
         exe_dir.to_path_buf(),
     ];
+    let prefix = format!("{}-", app.archive_stem());
     let suffix = format!("-{target}.tar.zst");
     folders.iter().find_map(|folder| {
         let mut found: Vec<PathBuf> = std::fs::read_dir(folder)
@@ -31,7 +32,7 @@ pub fn bundled_archive(exe: &Path, target: Target) -> Option<PathBuf> {
                 path.file_name()
                     .and_then(|name| name.to_str())
                     .is_some_and(|name| {
-                        name.starts_with("tokenizer-studio-runtime-") && name.ends_with(&suffix)
+                        name.starts_with(&prefix) && name.ends_with(&suffix)
                     })
             })
             .collect();
@@ -40,11 +41,12 @@ pub fn bundled_archive(exe: &Path, target: Target) -> Option<PathBuf> {
     })
 }
 
-/// Version in a runtime archive's name (`tokenizer-studio-runtime-<version>-<target>.tar.zst`).
-pub fn archive_version(archive: &Path, target: Target) -> Option<Version> {
+/// Version in a runtime archive's name (`<app>-runtime-<version>-<target>.tar.zst`).
+pub fn archive_version(app: &AppNames, archive: &Path, target: Target) -> Option<Version> {
     let name = archive.file_name()?.to_str()?;
     let version = name
-        .strip_prefix("tokenizer-studio-runtime-")?
+        .strip_prefix(&app.archive_stem())?
+        .strip_prefix('-')?
         .strip_suffix(&format!("-{target}.tar.zst"))?;
     Version::parse(version).ok()
 }
@@ -60,7 +62,7 @@ pub fn install_if_needed(
     let installed = std::fs::read_to_string(runtimes.join("default").join(layout::VERSION_FILE))
         .ok()
         .and_then(|text| Version::parse(text.trim()).ok());
-    if installed.is_some() && installed == archive_version(archive, target) {
+    if installed.is_some() && installed == archive_version(crate::app(), archive, target) {
         return Ok(None);
     }
     let report = runtime_archive::install_archive(archive, &runtimes, "default", target)?;
@@ -79,23 +81,23 @@ mod tests {
         std::fs::create_dir_all(&bin).unwrap();
         std::fs::create_dir_all(&lib).unwrap();
         let exe = bin.join("tokenizer-studio");
-        assert_eq!(bundled_archive(&exe, Target::LinuxX64), None);
+        assert_eq!(bundled_archive(crate::app(), &exe, Target::LinuxX64), None);
         std::fs::write(
             lib.join("tokenizer-studio-runtime-0.1.0-windows-x64.tar.zst"),
             b"",
         )
         .unwrap();
         assert_eq!(
-            bundled_archive(&exe, Target::LinuxX64),
+            bundled_archive(crate::app(), &exe, Target::LinuxX64),
             None,
             "another platform's archive is not ours"
         );
         let archive = lib.join("tokenizer-studio-runtime-0.1.0-linux-x64.tar.zst");
         std::fs::write(&archive, b"").unwrap();
-        let found = bundled_archive(&exe, Target::LinuxX64).unwrap();
+        let found = bundled_archive(crate::app(), &exe, Target::LinuxX64).unwrap();
         assert_eq!(found.file_name(), archive.file_name());
         assert_eq!(
-            archive_version(&found, Target::LinuxX64),
+            archive_version(crate::app(), &found, Target::LinuxX64),
             Some(Version::new(0, 1, 0))
         );
     }

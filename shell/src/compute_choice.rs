@@ -49,6 +49,11 @@ fn read_settings(data_root: &Path) -> serde_json::Map<String, serde_json::Value>
         .unwrap_or_default()
 }
 
+/// The app's machine probe fixture variable (`<PREFIX>_PROBE_FIXTURE`).
+fn probe_fixture_var() -> String {
+    crate::app().var(runtime_spec::env::PROBE_FIXTURE)
+}
+
 /// The variant to install from a verified index: probes the machine (or reads the test
 /// fixture), decides, and records both in `machine.json`. `Err` is the sentence to show.
 pub fn choose_from_index(
@@ -56,7 +61,7 @@ pub fn choose_from_index(
     index: &ReleaseIndex,
     preference: &Preference,
 ) -> Result<Choice, String> {
-    let probe = compute::probe_or_fixture(data_root)?;
+    let probe = compute::probe_or_fixture(&probe_fixture_var(), data_root)?;
     let choice = compute::choose(&probe, &Candidate::from_index(index), preference)
         .map_err(|refusal| refusal.message)?;
     let _ = compute::write_machine_file(data_root, &probe, Some(&choice));
@@ -80,14 +85,14 @@ pub fn launch_device(data_root: &Path, manifest: &Manifest) -> (Accelerator, Str
         let _ = std::thread::Builder::new()
             .name("shell-probe".into())
             .spawn(move || {
-                if let Ok(probe) = compute::probe_or_fixture(&data_root) {
+                if let Ok(probe) = compute::probe_or_fixture(&probe_fixture_var(), &data_root) {
                     let (_, _, choice) = device_for(&probe, &manifest, &preference(&data_root));
                     let _ = compute::write_machine_file(&data_root, &probe, choice.as_ref());
                 }
             });
         return (Accelerator::Cpu, line);
     }
-    let probe = match compute::probe_or_fixture(data_root) {
+    let probe = match compute::probe_or_fixture(&probe_fixture_var(), data_root) {
         Ok(probe) => probe,
         Err(error) => return (Accelerator::Cpu, format!("machine probe failed: {error}")),
     };
@@ -165,7 +170,7 @@ mod tests {
         };
         Manifest {
             schema_version: runtime_spec::manifest::MANIFEST_SCHEMA_VERSION,
-            app_id: runtime_spec::APP_ID.into(),
+            app_id: crate::app().identifier.clone(),
             runtime_version: "0.2.0".parse().unwrap(),
             target: variant.target,
             profile: variant.profile,
@@ -178,7 +183,7 @@ mod tests {
                 sha256: None,
             },
             lock_sha256: "0".repeat(64).parse().unwrap(),
-            launch: runtime_spec::LaunchContract::for_target(variant.target),
+            launch: runtime_spec::LaunchContract::for_app(crate::app(), variant.target),
             files: Vec::new(),
         }
     }

@@ -50,8 +50,9 @@ pub fn write_report(logs_dir: &Path, kind: Kind, body: &str) -> std::io::Result<
     supervisor::private::create_private_dir(logs_dir)?;
     let stamp = file_stamp(SystemTime::now());
     let header = format!(
-        "Tokenizer Studio crash report ({} stopped)\nTime: {}\nShell: {}\nSystem: {} {}\n\
+        "{} crash report ({} stopped)\nTime: {}\nShell: {}\nSystem: {} {}\n\
          This report stays on this computer; nothing was sent anywhere.\n\n",
+        crate::app().product_name,
         kind.name(),
         supervisor::utc_timestamp(SystemTime::now()),
         env!("CARGO_PKG_VERSION"),
@@ -164,12 +165,13 @@ pub fn notice(reports: &[PathBuf]) -> String {
                 .is_some_and(|name| name.contains("-engine"))
         })
         .count();
+    let product = &crate::app().product_name;
     let who = match (engines, reports.len()) {
         (1, 1) => "The engine stopped unexpectedly last time.".to_owned(),
-        (0, 1) => "Tokenizer Studio closed unexpectedly last time.".to_owned(),
+        (0, 1) => format!("{product} closed unexpectedly last time."),
         (e, n) if e == n => format!("The engine stopped unexpectedly {n} times earlier."),
-        (0, n) => format!("Tokenizer Studio closed unexpectedly {n} times earlier."),
-        _ => "Tokenizer Studio and its engine stopped unexpectedly earlier.".to_owned(),
+        (0, n) => format!("{product} closed unexpectedly {n} times earlier."),
+        _ => format!("{product} and its engine stopped unexpectedly earlier."),
     };
     let saved = if reports.len() == 1 {
         "A crash report was saved in the logs folder"

@@ -22,11 +22,12 @@ const LOG_FILES: [&str; 2] = ["shell.log", "engine.log"];
 const MAX_ROTATED: u32 = 9;
 const REDACTED: &str = "<redacted>";
 
-const README: &str = "This zip was made by Tokenizer Studio's Export diagnostics on an error \
+/// What `README.txt` says; `{product}` is the app's name.
+const README: &str = "This zip was made by {product}'s Export diagnostics on an error \
 screen, to help someone find out what went wrong. It holds logs.txt (the app's and the engine \
 supervisor's logs, merged in time order), system.json (the operating system, processor, memory \
 and free disk space as the app measured them), screen.json (the error screen as it was shown) \
-and this file. It never holds your datasets, trained tokenizers or job history, the app's \
+and this file. It never holds your files, what the app made from them or its history, the app's \
 access codes, or your home folder's path (written as ~). Nothing was sent anywhere: the zip \
 goes only where you send it.\n";
 
@@ -49,7 +50,10 @@ pub fn export(
         "log_tail": screen.log_tail,
     });
     let members: [(&str, String); 4] = [
-        ("README.txt", README.to_owned()),
+        (
+            "README.txt",
+            README.replace("{product}", &crate::app().product_name),
+        ),
         ("logs.txt", logs),
         ("system.json", scrub.text(&pretty(&system))),
         ("screen.json", scrub.text(&pretty(&screen))),
@@ -58,7 +62,7 @@ pub fn export(
     let stamp = crate::crash::file_stamp(SystemTime::now());
     let path = crate::downloads::free_name(
         folder,
-        &format!("tokenizer-studio-diagnostics-{stamp}Z.zip"),
+        &format!("{}-diagnostics-{stamp}Z.zip", crate::app().id),
     );
     let bytes = zip(&members)?;
     let mut file = std::fs::OpenOptions::new()
@@ -139,10 +143,10 @@ impl Scrubber {
             "proxy-authorization",
             "cookie",
             "set-cookie",
-            "x-tokenizer-studio-token",
         ] {
             line = redact_header(&line, header);
         }
+        line = redact_header(&line, &crate::app().token_header().to_ascii_lowercase());
         line = redact_hex_runs(&line, 64);
         for home in &self.homes {
             line = replace_path_prefix(&line, home);
@@ -504,6 +508,7 @@ mod tests {
         )
         .unwrap();
         let screen = crate::view::View {
+            product: "Tokenizer Studio".into(),
             phase: "failed",
             kind: Some("crashed"),
             title: "The engine stopped".into(),

@@ -39,7 +39,7 @@ pub enum RejectReason {
 /// One refused candidate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rejection {
-    /// Which discovery step proposed it, in words (`"TOKENIZER_STUDIO_RUNTIME_DIR"`, ...).
+    /// Which discovery step proposed it, in words (`"<PREFIX>_RUNTIME_DIR"`, ...).
     pub source: String,
     pub dir: PathBuf,
     pub reason: RejectReason,
@@ -59,11 +59,12 @@ pub struct DiscoveryInputs {
 /// Every folder discovery looks at, in order, with the step that proposes it.
 pub fn candidate_list(inputs: &DiscoveryInputs) -> Vec<(&'static str, PathBuf)> {
     let lookup = |name: &str| {
-        (name == runtime_spec::env::RUNTIME_DIR)
+        (name == crate::app().var(runtime_spec::env::RUNTIME_DIR))
             .then(|| inputs.runtime_dir_override.clone())
             .flatten()
     };
     candidates(
+        crate::app(),
         &lookup,
         &inputs.data_root,
         inputs.working_dir.as_deref(),
@@ -78,12 +79,13 @@ pub fn candidate_list(inputs: &DiscoveryInputs) -> Vec<(&'static str, PathBuf)> 
 /// rejection (in order) when none is.
 pub fn discover(inputs: &DiscoveryInputs) -> Result<FoundRuntime, Vec<Rejection>> {
     let lookup = |name: &str| {
-        (name == runtime_spec::env::RUNTIME_DIR)
+        (name == crate::app().var(runtime_spec::env::RUNTIME_DIR))
             .then(|| inputs.runtime_dir_override.clone())
             .flatten()
     };
     let mut rejections = Vec::new();
     for (step, dir) in candidates(
+        crate::app(),
         &lookup,
         &inputs.data_root,
         inputs.working_dir.as_deref(),
@@ -153,10 +155,13 @@ pub fn check_manifest_bytes(bytes: &[u8], target: Target) -> Result<Manifest, Re
     }
 }
 
-/// The user-facing name of a discovery step.
+/// The user-facing name of a discovery step (the override: the app's variable's name).
 pub fn step_name(step: DiscoveryStep) -> &'static str {
+    static OVERRIDE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     match step {
-        DiscoveryStep::EnvOverride => "TOKENIZER_STUDIO_RUNTIME_DIR",
+        DiscoveryStep::EnvOverride => {
+            OVERRIDE.get_or_init(|| crate::app().var(runtime_spec::env::RUNTIME_DIR))
+        }
         DiscoveryStep::Current => "installed runtime",
         DiscoveryStep::Default => "runtime that came with the app",
         DiscoveryStep::Development => "development build",
@@ -165,7 +170,7 @@ pub fn step_name(step: DiscoveryStep) -> &'static str {
 
 /// The working directory for the development step: debug builds only. A release build
 /// (every installer, whatever its channel) finds runtimes only where it installed them, or
-/// through the explicit `TOKENIZER_STUDIO_RUNTIME_DIR`.
+/// through the app's explicit `<PREFIX>_RUNTIME_DIR`.
 pub fn development_working_dir() -> Option<PathBuf> {
     if cfg!(debug_assertions) {
         std::env::current_dir().ok()
@@ -187,7 +192,7 @@ mod tests {
     fn manifest_json(target: Target) -> String {
         Manifest {
             schema_version: runtime_spec::manifest::MANIFEST_SCHEMA_VERSION,
-            app_id: runtime_spec::APP_ID.into(),
+            app_id: crate::app().identifier.clone(),
             runtime_version: "0.1.0".parse().unwrap(),
             target,
             python: PythonInfo {
@@ -200,7 +205,7 @@ mod tests {
             accelerator: Default::default(),
             requirements: None,
             lock_sha256: "0".repeat(64).parse().unwrap(),
-            launch: LaunchContract::for_target(target),
+            launch: LaunchContract::for_app(crate::app(), target),
             files: Vec::new(),
         }
         .to_json()

@@ -14,7 +14,7 @@ use tauri::{Manager, Url, Webview};
 use crate::app::{self, Shell};
 
 /// Id of the banner that says where a download went (its test id too).
-pub const DOWNLOAD_NOTICE_ID: &str = "tokenizer-studio-download-notice";
+pub const DOWNLOAD_NOTICE_ID: &str = "shell-download-notice";
 
 /// The folder downloads go to: the OS's Downloads folder (XDG user dirs on Linux), else
 /// `~/Downloads`.

@@ -6,7 +6,7 @@
 use std::io::Read;
 use std::time::Duration;
 
-use runtime_spec::launch::{LAUNCH_CODE_PATH, TOKEN_HEADER};
+use runtime_spec::launch::LAUNCH_CODE_PATH;
 use supervisor::loopback;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -23,7 +23,7 @@ pub fn mint_launch_code(port: u16, token: &str) -> Result<String, String> {
     })?;
     let response = client
         .post(loopback::url(port, LAUNCH_CODE_PATH))
-        .header(TOKEN_HEADER, token)
+        .header(crate::app().token_header(), token)
         .body(Vec::new())
         .send()
         .map_err(|error| {
@@ -119,7 +119,7 @@ mod tests {
             let lower = request.to_ascii_lowercase();
             assert!(lower.contains(&format!("\r\nhost: 127.0.0.1:{port}\r\n")), "{request}");
             assert!(
-                lower.contains(&format!("\r\n{}: t0ken\r\n", TOKEN_HEADER.to_ascii_lowercase())),
+                lower.contains(&format!("\r\n{}: t0ken\r\n", crate::app().token_header().to_ascii_lowercase())),
                 "{request}"
             );
             assert!(lower.contains("\r\ncontent-length: 0\r\n"), "{request}");

@@ -1,4 +1,4 @@
-//! Tokenizer Studio's desktop shell: finds a runtime, starts the engine, shows its UI.
+//! The desktop shell of an app: finds its runtime, starts its engine, shows its UI.
 //!
 //! Flow (`docs/runtime-contract.md` has the contract it follows): the window opens on a bundled
 //! splash page; a background thread checks free space, discovers a runtime ([`discovery`]),
@@ -29,10 +29,10 @@ pub mod state;
 pub mod view;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use runtime_spec::discovery::{data_root, Os, DATA_FOLDER_NAME};
-use runtime_spec::Target;
+use runtime_spec::discovery::{data_root, Os};
+use runtime_spec::{AppNames, Target};
 use tauri::{Manager, RunEvent};
 
 use crate::app::{Shell, MAIN_WINDOW};
@@ -46,8 +46,21 @@ const HOST_TARGET: Target = Target::MacosArm64;
 #[cfg(all(target_os = "windows", target_arch = "x86_64"))]
 const HOST_TARGET: Target = Target::WindowsX64;
 
+/// The app this shell is built for: its descriptor, which build.rs checked and embedded.
+pub fn app() -> &'static AppNames {
+    static APP: OnceLock<AppNames> = OnceLock::new();
+    APP.get_or_init(|| {
+        runtime_spec::AppDescriptor::parse(
+            include_str!(concat!(env!("OUT_DIR"), "/app.toml")),
+            "app.toml",
+        )
+        .expect("build.rs checked the descriptor")
+        .names()
+    })
+}
+
 /// Id of the banner offering an earlier session's crash report (its test id too).
-pub const CRASH_NOTICE_ID: &str = "tokenizer-studio-crash-notice";
+pub const CRASH_NOTICE_ID: &str = "shell-crash-notice";
 
 /// Builds and runs the app; returns when it exits.
 pub fn run() {
@@ -241,6 +254,7 @@ fn main_window(
     let for_new_windows = Arc::clone(&shell);
     let for_downloads = Arc::clone(&shell);
     let window = tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?
+        .title(&crate::app().product_name)
         .on_download(move |webview, event| match event {
             tauri::webview::DownloadEvent::Requested { url, destination } => {
                 downloads::requested(&for_downloads, &webview, &url, destination)
@@ -294,17 +308,17 @@ fn resolve_data_root() -> PathBuf {
     let var = |name: &str| std::env::var(name).ok();
     let home =
         std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" }).map(PathBuf::from);
-    data_root(Os::host(), &var, home.as_deref())
+    data_root(app(), Os::host(), &var, home.as_deref())
         // No home and no override (a stripped service environment): still run, somewhere
         // writable, rather than refuse to open.
-        .unwrap_or_else(|| std::env::temp_dir().join(DATA_FOLDER_NAME))
+        .unwrap_or_else(|| std::env::temp_dir().join(&app().data_folder))
 }
 
 fn discovery_inputs(data_root: PathBuf) -> DiscoveryInputs {
     DiscoveryInputs {
         data_root,
         working_dir: discovery::development_working_dir(),
-        runtime_dir_override: std::env::var(runtime_spec::env::RUNTIME_DIR).ok(),
+        runtime_dir_override: std::env::var(app().var(runtime_spec::env::RUNTIME_DIR)).ok(),
         target: HOST_TARGET,
     }
 }

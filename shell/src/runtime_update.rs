@@ -11,7 +11,7 @@ use updater::{Transfer, UpdateSource};
 use crate::view::transfer_phrase;
 
 /// Shell settings file in the data root; `{"check_for_updates": false}` turns the background
-/// update check off (so does `TOKENIZER_STUDIO_UPDATE_CHECK=0`).
+/// update check off (so does the app's `<PREFIX>_UPDATE_CHECK=0`).
 pub const SETTINGS_FILE: &str = "shell-settings.json";
 
 /// Where this build downloads runtimes from: the channel's index under the release base URL
@@ -23,7 +23,7 @@ pub fn built_in_source() -> Option<UpdateSource> {
         crate::built_in::update_key(),
         crate::built_in::channel(),
         crate::built_in::release_base_url(),
-        std::env::var(runtime_spec::env::INDEX_URL).ok(),
+        std::env::var(crate::app().var(runtime_spec::env::INDEX_URL)).ok(),
     )
 }
 
@@ -47,7 +47,7 @@ fn source_from(
 /// Whether the background update check may run (env first, then the settings file).
 pub fn background_check_enabled(data_root: &Path) -> bool {
     check_enabled(
-        std::env::var(runtime_spec::env::UPDATE_CHECK).ok(),
+        std::env::var(crate::app().var(runtime_spec::env::UPDATE_CHECK)).ok(),
         data_root,
     )
 }
@@ -71,10 +71,10 @@ pub(crate) fn check_enabled(env_value: Option<String>, data_root: &Path) -> bool
 }
 
 /// Id of the rollback notice's banner.
-pub const ROLLBACK_NOTICE_ID: &str = "tokenizer-studio-shell-notice";
+pub const ROLLBACK_NOTICE_ID: &str = "shell-rollback-notice";
 /// Id of the banner saying the background check installed a runtime: its own, so it neither
 /// replaces nor is replaced by a rollback or engine-switch notice.
-pub const UPDATE_NOTICE_ID: &str = "tokenizer-studio-runtime-update";
+pub const UPDATE_NOTICE_ID: &str = "shell-runtime-update";
 
 /// What the background check says when it installed `version`: "Engine 0.2.0 is ready (a 12 KB
 /// update). It is used from the next start."
@@ -88,8 +88,9 @@ pub fn update_ready_notice(version: &Version, transfer: &Transfer) -> String {
 /// What the GPU/CPU switch says when the other engine was installed.
 pub fn switch_ready_notice(transfer: &Transfer) -> String {
     format!(
-        "The new engine is downloaded and checked ({}); it is used from the next start of Tokenizer Studio.",
-        transfer_phrase(transfer.method, transfer.download_bytes)
+        "The new engine is downloaded and checked ({}); it is used from the next start of {}.",
+        transfer_phrase(transfer.method, transfer.download_bytes),
+        crate::app().product_name
     )
 }
 

@@ -3,9 +3,10 @@
 //! It exists because macOS has no WebDriver for WKWebView, yet every OS must prove that the
 //! *installed* app works: the normal start (disk check, bundled-runtime install or first-run
 //! download, discovery, supervisor, health, launch code) runs unchanged, then, when the
-//! engine's page has loaded in the real window, the shell injects `self_test.js`. That script
-//! trains one tiny tokenizer over the engine's API from inside the page, on the session the UI
-//! opened, and hands its result back over the IPC bridge (`self_test_report`). The shell then
+//! engine's page has loaded in the real window, the shell injects `self_test.js` with the app's
+//! steps (its descriptor's `self_test` script) in it. They do what a user's first use does over
+//! the engine's API from inside the page, on the session the UI opened, and the harness hands
+//! the result back over the IPC bridge (`self_test_report`). The shell then
 //! exits through its normal path (engine stopped gracefully, a ready shell update installed)
 //! and writes a JSON report: timings, versions, where it looked for a runtime, what it found,
 //! the engine's stop, and the failing step when one failed. Exit code 0 when it passed, 1 when
@@ -286,7 +287,12 @@ fn temporary_name(path: &Path) -> PathBuf {
 
 /// The script the shell injects into the engine's page.
 pub fn script() -> String {
-    include_str!("self_test.js").replace("__COMMAND__", COMMAND)
+    include_str!("self_test.js")
+        .replace("__COMMAND__", COMMAND)
+        .replace(
+            "__APP_STEPS__",
+            include_str!(concat!(env!("OUT_DIR"), "/self_test_app.js")).trim_end(),
+        )
 }
 
 /// Gives up after the time limit: the failing step is the one in progress.
@@ -496,5 +502,7 @@ mod tests {
         let script = script();
         assert!(script.contains(&format!("'{COMMAND}'")));
         assert!(!script.contains("__COMMAND__"));
+        assert!(!script.contains("__APP_STEPS__"));
+        assert!(script.contains("const appSteps = // "), "the app's steps are in place");
     }
 }

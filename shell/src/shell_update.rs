@@ -17,11 +17,8 @@ use tauri_plugin_updater::UpdaterExt as _;
 use crate::app::{self, Shell};
 use crate::runtime_update;
 
-/// Overrides where the shell looks for `latest-<channel>.json` (tests, mirrors). Only the URL:
-/// the key stays the one built in.
-pub const SHELL_UPDATE_URL_ENV: &str = runtime_spec::env::SHELL_UPDATE_URL;
 /// Id of the banner that announces a downloaded shell update over the UI.
-pub const NOTICE_ID: &str = "tokenizer-studio-shell-update";
+pub const NOTICE_ID: &str = "shell-update-notice";
 /// How long one request of the check or the download may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -65,7 +62,9 @@ pub fn endpoint() -> Result<Option<Url>, String> {
     endpoint_from(
         crate::built_in::release_base_url(),
         crate::built_in::channel_name(),
-        std::env::var(SHELL_UPDATE_URL_ENV).ok(),
+        // The app's `<PREFIX>_SHELL_UPDATE_URL` overrides where the shell looks for
+        // `latest-<channel>.json` (tests, mirrors). Only the URL: the key stays the one built in.
+        std::env::var(crate::app().var(runtime_spec::env::SHELL_UPDATE_URL)).ok(),
     )
 }
 
@@ -180,7 +179,8 @@ fn ready_notice(version: &str) -> String {
         ""
     };
     format!(
-        "Tokenizer Studio {version} is ready: it is installed when you close the app{password}."
+        "{} {version} is ready: it is installed when you close the app{password}.",
+        crate::app().product_name
     )
 }
 

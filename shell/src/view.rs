@@ -34,6 +34,8 @@ pub struct Context {
 /// The serialised form the splash renders.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct View {
+    /// The app's name: the splash's brand and the window's document title.
+    pub product: String,
     /// `discovering`, `installing`, `starting`, `ready` or `failed`.
     pub phase: &'static str,
     /// The failure kind (`no_runtime`, `crashed`, ...) when `phase` is `failed`.
@@ -58,6 +60,11 @@ pub struct View {
     pub seq: u64,
 }
 
+/// The app's name, as a user reads it.
+fn product() -> &'static str {
+    &crate::app().product_name
+}
+
 /// A button on an error screen. `id` is the command the page invokes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Action {
@@ -65,7 +72,7 @@ pub struct Action {
     pub label: &'static str,
     pub enabled: bool,
     /// Shown next to a disabled button to say why.
-    pub note: Option<&'static str>,
+    pub note: Option<String>,
 }
 
 impl Action {
@@ -82,6 +89,7 @@ impl Action {
 /// Builds the view of `phase`.
 pub fn view(phase: &Phase, context: &Context) -> View {
     let mut view = View {
+        product: product().to_owned(),
         phase: "starting",
         kind: None,
         title: String::new(),
@@ -98,14 +106,14 @@ pub fn view(phase: &Phase, context: &Context) -> View {
         Phase::Discovering => {
             view.phase = "discovering";
             view.title = "Getting ready".into();
-            view.message = "Looking for the Tokenizer Studio engine…".into();
+            view.message = format!("Looking for the {} engine…", product());
         }
         Phase::Starting {
             runtime_version,
             step,
             ..
         } => {
-            view.title = "Starting Tokenizer Studio".into();
+            view.title = format!("Starting {}", product());
             view.message = match step {
                 StartStep::Launching => format!("Starting the engine (version {runtime_version})…"),
                 StartStep::Spawned { attempt: 1 } => "Starting the engine…".into(),
@@ -123,7 +131,7 @@ pub fn view(phase: &Phase, context: &Context) -> View {
         }
         Phase::Installing(progress) => {
             view.phase = "installing";
-            view.title = "Installing the Tokenizer Studio engine".into();
+            view.title = format!("Installing the {} engine", product());
             match progress {
                 InstallProgress::CheckingIndex => {
                     view.message = "Checking for the latest engine…".into();
@@ -251,7 +259,8 @@ fn failed_view(failure: &Failure, context: &Context, view: &mut View) {
             view.kind = Some("low_disk");
             view.title = "Not enough disk space".into();
             view.message = format!(
-                "Tokenizer Studio needs at least {} free to store datasets and tokenizers, but only {} is left.",
+                "{} needs at least {} free to store its data, but only {} is left.",
+                product(),
                 megabytes(*needed_bytes),
                 megabytes(*free_bytes)
             );
@@ -263,17 +272,18 @@ fn failed_view(failure: &Failure, context: &Context, view: &mut View) {
         }
         Failure::NoRuntime { rejections } => {
             view.kind = Some("no_runtime");
-            view.title = "The Tokenizer Studio engine is not installed".into();
-            view.message = "Tokenizer Studio needs its engine (a bundled Python runtime) to work, and none was found on this computer.".into();
+            view.title = format!("The {} engine is not installed", product());
+            view.message = format!("{} needs its engine (a bundled Python runtime) to work, and none was found on this computer.", product());
             view.details = looked_in(rejections);
             view.actions = vec![
                 Action {
                     id: "install_runtime",
                     label: "Download and install the engine",
                     enabled: context.can_install,
-                    note: (!context.can_install).then_some(
-                        "This copy of Tokenizer Studio was built without a download source; reinstall it with the full installer.",
-                    ),
+                    note: (!context.can_install).then(|| format!(
+                        "This copy of {} was built without a download source; reinstall it with the full installer.",
+                        product()
+                    )),
                 },
                 retry,
             ];
@@ -299,9 +309,10 @@ fn failed_view(failure: &Failure, context: &Context, view: &mut View) {
             view.kind = Some("wrong_platform");
             view.title = "The installed engine is for another kind of computer".into();
             view.message = format!(
-                "The engine found was built for {} but this computer needs the {} one. Reinstall Tokenizer Studio for this computer.",
+                "The engine found was built for {} but this computer needs the {} one. Reinstall {} for this computer.",
                 platform_words(found),
-                platform_words(expected)
+                platform_words(expected),
+                product()
             );
             view.details = looked_in(rejections);
             view.actions = vec![retry];
@@ -337,7 +348,7 @@ fn failed_view(failure: &Failure, context: &Context, view: &mut View) {
                         id: "use_cpu_engine",
                         label: "Use the CPU engine",
                         enabled: true,
-                        note: Some("The GPU engine could not start on this computer. The CPU engine runs on the processor; it is slower but needs no GPU driver."),
+                        note: Some("The GPU engine could not start on this computer. The CPU engine runs on the processor; it is slower but needs no GPU driver.".into()),
                     },
                 );
             }

@@ -13,6 +13,9 @@ function render(view) {
   shownSeq = view.seq;
   document.body.dataset.phase = view.phase;
   document.body.dataset.kind = view.kind || '';
+  document.title = view.product;
+  byTestId('splash-product').textContent = view.product;
+  byTestId('splash-logo').textContent = view.product.slice(0, 1);
   byTestId('splash-title').textContent = view.title;
   byTestId('splash-message').textContent = view.message;
 

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::{multipart, Client as Http, Response};
-use runtime_spec::launch::{HEALTH_PATHS, TOKEN_HEADER};
+use runtime_spec::launch::HEALTH_PATHS;
 use serde_json::{json, Value};
 use supervisor::{loopback, Engine};
 
@@ -16,17 +16,23 @@ pub struct Client {
     base: String,
     port: u16,
     token: String,
+    /// The app's token header, from the manifest's launch contract.
+    token_header: String,
     launch_id: String,
 }
 
 impl Client {
-    pub fn new(engine: &Engine) -> Client {
+    pub fn new(engine: &Engine, manifest: &runtime_spec::Manifest) -> Client {
         let http = loopback::client(Duration::from_secs(60)).expect("a plain HTTP client builds");
         Client {
             http,
             base: engine.url().trim_end_matches('/').to_owned(),
             port: engine.port(),
             token: engine.token().to_owned(),
+            token_header: manifest
+                .launch
+                .token_header()
+                .expect("the engine started, so its contract names the variable prefix"),
             launch_id: engine.launch_id().to_owned(),
         }
     }
@@ -39,7 +45,7 @@ impl Client {
         let response = self
             .http
             .get(self.url(path))
-            .header(TOKEN_HEADER, &self.token)
+            .header(self.token_header.as_str(), &self.token)
             .send();
         json_of(step, path, response)
     }
@@ -48,7 +54,7 @@ impl Client {
         let response = self
             .http
             .post(self.url(path))
-            .header(TOKEN_HEADER, &self.token)
+            .header(self.token_header.as_str(), &self.token)
             .json(body)
             .send();
         json_of(step, path, response)
@@ -104,7 +110,7 @@ impl Client {
             self.port,
             "/api/v1/jobs",
             "evil.example",
-            Some(&self.token),
+            Some((self.token_header.as_str(), &self.token)),
         )?;
         if status != 403 {
             return Err(fail(
@@ -126,7 +132,7 @@ impl Client {
         let response = self
             .http
             .post(self.url("/api/v1/datasets"))
-            .header(TOKEN_HEADER, &self.token)
+            .header(self.token_header.as_str(), &self.token)
             .multipart(multipart::Form::new().part("file", part))
             .send();
         let dataset = json_of("upload", "/api/v1/datasets", response)?;
@@ -174,7 +180,7 @@ impl Client {
         let response = self
             .http
             .get(self.url(&path))
-            .header(TOKEN_HEADER, &self.token)
+            .header(self.token_header.as_str(), &self.token)
             .send()
             .map_err(|error| fail("download", error.to_string()))?;
         if !response.status().is_success() {
@@ -250,13 +256,13 @@ fn foreign_host_status(
     port: u16,
     path: &str,
     host: &str,
-    token: Option<&str>,
+    token: Option<(&str, &str)>,
 ) -> Result<u16, SmokeError> {
     let mut request = http
         .get(loopback::url(port, path))
         .header(reqwest::header::HOST, host);
-    if let Some(token) = token {
-        request = request.header(TOKEN_HEADER, token);
+    if let Some((header, token)) = token {
+        request = request.header(header, token);
     }
     let response = request
         .send()

@@ -45,6 +45,9 @@ pub struct SmokeOptions {
     pub supervisor_command: Option<SupervisorCommand>,
     /// Called with a one-line description as each step passes.
     pub on_step: Box<dyn Fn(&str)>,
+    /// The app's own smoke script (its descriptor's `smoke`), run with the runtime's Python
+    /// against the engine in place of the training steps.
+    pub app_smoke: Option<PathBuf>,
 }
 
 /// The `TOKENIZER_STUDIO_DEVICE` the steps start the engine with: `None` leaves the engine its
@@ -90,7 +93,7 @@ pub fn check_compute(
     device: Option<&str>,
 ) -> Result<ComputeFacts, SmokeError> {
     let engine = start_on(runtime, manifest, data, device)?;
-    let client = Client::new(&engine);
+    let client = Client::new(&engine, manifest);
     let system = client.system()?;
     let expected_device = device.unwrap_or(manifest.accelerator.name());
     let torch = &system["torch"];
@@ -173,7 +176,7 @@ pub fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
     };
     // Spaces and non-ASCII in every path the runtime sees: the user's name can be anything.
     let scratch = tempfile::Builder::new()
-        .prefix("tokenizer studio smöke ")
+        .prefix("app smöke ")
         .tempdir()
         .map_err(|error| fail("extract", format!("creating a temporary folder: {error}")))?;
     let runtime = if options.runtime.is_dir() {
@@ -207,7 +210,7 @@ pub fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
     let started = Instant::now();
     let mut engine = start_on(&runtime, &manifest, &data, device)?;
     report.first_ready = started.elapsed();
-    let client = Client::new(&engine);
+    let client = Client::new(&engine, &manifest);
     client.check_health()?;
     let line = format!(
         "ready at {} in {:.2?}; /health and /api/v1/health echo the launch id",
@@ -219,17 +222,33 @@ pub fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
     client.check_security()?;
     passed(&mut report, "no token → 401, foreign Host → 403".into());
 
-    let training = Instant::now();
-    let job_id = client.train_small_corpus()?;
-    report.training = training.elapsed();
-    let artifact = data.join("smoke-download-tokenizer.json");
-    client.download_artifact(&job_id, &artifact)?;
-    round_trip_with_runtime_tokenizers(&runtime, &manifest, &artifact)?;
-    let line = format!(
-        "trained {job_id} in {:.2?}; artifact round-trips with the runtime's tokenizers",
-        report.training
-    );
-    passed(&mut report, line);
+    let job_id = match &options.app_smoke {
+        Some(script) => {
+            let started = Instant::now();
+            let said = run_app_smoke(&runtime, &manifest, script, &engine)?;
+            report.training = started.elapsed();
+            let line = format!(
+                "the app's smoke step passed in {:.2?}: {said}",
+                report.training
+            );
+            passed(&mut report, line);
+            None
+        }
+        None => {
+            let training = Instant::now();
+            let job_id = client.train_small_corpus()?;
+            report.training = training.elapsed();
+            let artifact = data.join("smoke-download-tokenizer.json");
+            client.download_artifact(&job_id, &artifact)?;
+            round_trip_with_runtime_tokenizers(&runtime, &manifest, &artifact)?;
+            let line = format!(
+                "trained {job_id} in {:.2?}; artifact round-trips with the runtime's tokenizers",
+                report.training
+            );
+            passed(&mut report, line);
+            Some(job_id)
+        }
+    };
 
     let outcome = engine.stop(Duration::from_secs(10));
     if !matches!(outcome, StopOutcome::StdinClosed { code: Some(0) }) {
@@ -239,13 +258,26 @@ pub fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
         ));
     }
     let engine = start_on(&runtime, &manifest, &data, device)?;
-    let client = Client::new(&engine);
-    client.check_job_listed(&job_id)?;
-    drop(engine);
-    passed(
-        &mut report,
-        "stopped on stdin EOF; restarted on the same data: the job is in the history".into(),
-    );
+    let client = Client::new(&engine, &manifest);
+    match &job_id {
+        Some(job_id) => {
+            client.check_job_listed(job_id)?;
+            drop(engine);
+            passed(
+                &mut report,
+                "stopped on stdin EOF; restarted on the same data: the job is in the history"
+                    .into(),
+            );
+        }
+        None => {
+            client.check_health()?;
+            drop(engine);
+            passed(
+                &mut report,
+                "stopped on stdin EOF; restarted on the same data and healthy".into(),
+            );
+        }
+    }
 
     if manifest.profile == Profile::Torch {
         let facts = check_compute(&runtime, &manifest, &scratch.path().join("dätä 3"), device)?;
@@ -260,7 +292,7 @@ pub fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
         let command = move |runtime: &Path, data: &Path| {
             let mut command = command(runtime, data);
             if let Some(device) = device {
-                command.env(runtime_spec::env::DEVICE, device);
+                command.env(device_var(&manifest), device);
             }
             command
         };
@@ -281,12 +313,51 @@ fn read_manifest(runtime: &Path) -> Result<Manifest, SmokeError> {
         .map_err(|error| fail("manifest", format!("{}: {error}", path.display())))
 }
 
+/// Runs the app's smoke script with the runtime's interpreter (isolated: only the runtime's own
+/// packages) against the running engine; the token goes in the environment, never on the
+/// command line. Returns the script's last line.
+fn run_app_smoke(
+    runtime: &Path,
+    manifest: &Manifest,
+    script: &Path,
+    engine: &Engine,
+) -> Result<String, SmokeError> {
+    let prefix = manifest.launch.env_prefix().unwrap_or_default();
+    let output = Command::new(manifest.launch.program(runtime))
+        .arg("-I")
+        .arg(script)
+        .arg("--base-url")
+        .arg(engine.url().trim_end_matches('/'))
+        .env(runtime_spec::env::RUNTIME_TOKEN.name(prefix), engine.token())
+        .output()
+        .map_err(|error| fail("app smoke", format!("starting {}: {error}", script.display())))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default().to_owned();
+    if !output.status.success() {
+        return Err(fail(
+            "app smoke",
+            format!(
+                "{} exited {}: {last}\n{}",
+                script.display(),
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        ));
+    }
+    Ok(last)
+}
+
+/// The app's device variable (`<PREFIX>_DEVICE`), named after the manifest's contract.
+fn device_var(manifest: &Manifest) -> String {
+    runtime_spec::env::DEVICE.name(manifest.launch.env_prefix().unwrap_or_default())
+}
+
 /// Starts the runtime through the supervisor, as the shell does.
 pub fn start(runtime: &Path, manifest: &Manifest, data: &Path) -> Result<Engine, SmokeError> {
     start_on(runtime, manifest, data, None)
 }
 
-/// [`start`] with `TOKENIZER_STUDIO_DEVICE` set to `device` (as the shell sets it from its
+/// [`start`] with `<PREFIX>_DEVICE` set to `device` (as the shell sets it from its
 /// compute choice).
 pub fn start_on(
     runtime: &Path,
@@ -299,7 +370,7 @@ pub fn start_on(
     if let Some(device) = device {
         request
             .extra_env
-            .push((runtime_spec::env::DEVICE.into(), device.into()));
+            .push((device_var(manifest).into(), device.into()));
     }
     // Importing torch and proving a GPU before READY takes longer than the base engine's start.
     if manifest.profile == Profile::Torch {

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use runtime_spec::launch::{launch_env, Ready};
+use runtime_spec::launch::{launch_env, parse_ready_line, Ready};
 
 use crate::health::{HealthAnswer, HealthProbe};
 use crate::logs::{LogSink, Stream};
@@ -139,7 +139,12 @@ fn try_once(
     for (name, value) in &request.extra_env {
         command.env(name, value);
     }
-    for (name, value) in launch_env(&request.data_root, &secrets.token, &secrets.launch_id) {
+    let Some(env_prefix) = contract.env_prefix() else {
+        return Err(AttemptFailure::Fatal(SupervisorError::BadContract {
+            ready_prefix: contract.ready_prefix.clone(),
+        }));
+    };
+    for (name, value) in launch_env(env_prefix, &request.data_root, &secrets.token, &secrets.launch_id) {
         command.env(name, value);
     }
     platform::configure(&mut command);
@@ -164,7 +169,7 @@ fn try_once(
     let mut announced = false;
     logs.spawn_reader(Stream::Stdout, stdout, move |line| {
         if !announced {
-            if let Some(ready) = parse_ready(&prefix, line) {
+            if let Some(ready) = parse_ready_line(&prefix, line) {
                 announced = true;
                 let _ = ready_sender.send(ready);
             }
@@ -223,14 +228,6 @@ fn try_once(
         stop_grace: request.stop_grace,
         stopped: false,
     })
-}
-
-/// The readiness line's JSON after the contract's prefix (the contract default is
-/// [`runtime_spec::launch::READY_PREFIX`], which `parse_ready_line` hard-codes; the manifest
-/// may name another).
-fn parse_ready(prefix: &str, line: &str) -> Option<Ready> {
-    let json = line.trim_end().strip_prefix(prefix)?;
-    serde_json::from_str(json).ok()
 }
 
 fn wait_for_ready_line(
@@ -432,27 +429,6 @@ impl fmt::Debug for Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use runtime_spec::launch::{parse_ready_line, READY_PREFIX};
-
-    #[test]
-    fn ready_parsing_agrees_with_the_contract_for_the_default_prefix() {
-        for line in [
-            "TOKENIZER_STUDIO_READY {\"port\": 5, \"pid\": 7}\n",
-            "TOKENIZER_STUDIO_READY {\"port\": 5, \"pid\": 7, \"launch_id\": \"x\"}",
-            "TOKENIZER_STUDIO_READY {\"port\": 70000, \"pid\": 7}",
-            "TOKENIZER_STUDIO_READY not json",
-            "INFO: TOKENIZER_STUDIO_READY {\"port\": 5, \"pid\": 7}",
-            "",
-        ] {
-            assert_eq!(
-                parse_ready(READY_PREFIX, line),
-                parse_ready_line(line),
-                "{line:?}"
-            );
-        }
-        let custom = parse_ready("UP ", "UP {\"port\": 9, \"pid\": 1}").map(|ready| ready.port);
-        assert_eq!(custom, Some(9));
-    }
 
     #[test]
     fn the_handle_can_live_in_shared_app_state() {

@@ -13,6 +13,11 @@ pub enum SupervisorError {
     )]
     EmptyArgv { runtime_root: PathBuf },
 
+    /// The launch contract's readiness prefix is not `<PREFIX>_READY `, so the launch
+    /// variables cannot be named.
+    #[error("the runtime's launch contract has the readiness prefix {ready_prefix:?}, not `<PREFIX>_READY `; reinstall the runtime")]
+    BadContract { ready_prefix: String },
+
     /// The OS refused to start the interpreter (missing file, not executable, ...).
     #[error("could not start the engine {program}: {source}; check that the runtime is complete or reinstall it")]
     Spawn {

@@ -129,6 +129,21 @@ pub fn workspace_root() -> PathBuf {
         .to_owned()
 }
 
+/// The workspace's default app (`[workspace.metadata.apps] default` in Cargo.toml): its id
+/// and the text of its `apps/<id>/app.toml`, for the tests to parse with runtime-spec.
+pub fn default_app_descriptor() -> (String, String) {
+    let root = workspace_root();
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
+    let manifest: toml::Value = toml::from_str(&manifest).expect("Cargo.toml parses");
+    let id = manifest["workspace"]["metadata"]["apps"]["default"]
+        .as_str()
+        .expect("Cargo.toml names [workspace.metadata.apps] default")
+        .to_owned();
+    let text = std::fs::read_to_string(root.join("apps").join(&id).join("app.toml"))
+        .expect("the default app has an app.toml");
+    (id, text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@
 use std::io::Write as _;
 
 /// Set to `1` to run the slow end-to-end tests (full runtime builds, windows, installers).
-pub const SLOW_TESTS_ENV: &str = "TOKENIZER_STUDIO_SLOW_TESTS";
+pub const SLOW_TESTS_ENV: &str = "XTASK_SLOW_TESTS";
 /// A file each skip appends one line to (`cargo xtask test` sets it and reads it back).
 pub const SKIP_LOG_ENV: &str = "TEST_SKIP_LOG";
 /// The first word of a skip line: `TEST-SKIPPED <package> <test path>: <reason>`.
@@ -44,7 +44,7 @@ fn skip_line(package: &str, test: &str, reason: &str) -> String {
     format!("{SKIP_MARKER} {package} {test}: {reason}")
 }
 
-/// Whether the slow end-to-end tests are switched on (`TOKENIZER_STUDIO_SLOW_TESTS=1`); when
+/// Whether the slow end-to-end tests are switched on (`XTASK_SLOW_TESTS=1`); when
 /// not, records the running test as skipped for that reason.
 pub fn slow_tests_enabled() -> bool {
     let enabled = std::env::var(SLOW_TESTS_ENV).is_ok_and(|value| value == "1");

@@ -60,7 +60,7 @@ pub enum Error {
         shell_version: Box<Version>,
     },
 
-    #[error("{url} is refused: runtimes and their index come over https (plain http only from this computer); fix the release URL or {index_url}", url = runtime_archive::url_policy::redact(.url), index_url = runtime_spec::env::INDEX_URL)]
+    #[error("{url} is refused: runtimes and their index come over https (plain http only from this computer); fix the release URL or the app's index URL override (`<PREFIX>_INDEX_URL`)", url = runtime_archive::url_policy::redact(.url))]
     InsecureTransport { url: String },
 
     #[error("{reason}")]

@@ -35,11 +35,6 @@ pub use store::{
     RemovedOld, RolledBack, StepHook, Store, CURRENT, DEFAULT, DOWNLOADS, PENDING, PREVIOUS,
 };
 
-/// Overrides the built-in release index URL (tests, mirrors); named in the contract's table.
-pub const INDEX_URL_ENV: &str = runtime_spec::env::INDEX_URL;
-/// Turns the background update check off (`0`, `off`, `false`); named in the contract's table.
-pub const UPDATE_CHECK_ENV: &str = runtime_spec::env::UPDATE_CHECK;
-
 /// The built-in index URL for `channel` under the release base URL.
 pub fn index_url_for(base_url: &str, channel: runtime_spec::Channel) -> String {
     if base_url.is_empty() {

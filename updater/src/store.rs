@@ -429,16 +429,13 @@ impl Store {
         };
         let notice = if bad.variant == restored.variant {
             format!(
-                "The update to runtime {} did not start, so {} went back to runtime {}.",
-                bad.version,
-                runtime_spec::PRODUCT_NAME,
-                restored.version
+                "The update to runtime {} did not start, so the app went back to runtime {}.",
+                bad.version, restored.version
             )
         } else {
             format!(
-                "The {} did not start on this computer, so {} went back to the {}.",
+                "The {} did not start on this computer, so the app went back to the {}.",
                 engine_words(bad.variant),
-                runtime_spec::PRODUCT_NAME,
                 engine_words(restored.variant)
             )
         };
@@ -489,7 +486,6 @@ impl Store {
     }
 }
 
-/// The version in an archive name (`<ARCHIVE_STEM>-<version>-<target>.tar.zst`).
 /// What the user calls a variant: "GPU engine (NVIDIA CUDA)", "CPU engine".
 pub fn engine_words(variant: runtime_spec::Variant) -> &'static str {
     match variant.accelerator {
@@ -500,19 +496,19 @@ pub fn engine_words(variant: runtime_spec::Variant) -> &'static str {
 }
 
 /// The version in a runtime archive's name of any variant of `target`
-/// (`<ARCHIVE_STEM>-<version>-<target>[-<profile>-<accelerator>].tar.zst`).
+/// (`<app>-runtime-<version>-<target>[-<profile>-<accelerator>].tar.zst`). The downloads
+/// folder is the app's own, so the app's part of the name is not checked.
 fn archive_version(file_name: &str, target: Target) -> Option<Version> {
-    let rest = file_name
-        .strip_prefix(runtime_spec::layout::ARCHIVE_STEM)?
-        .strip_prefix('-')?
-        .strip_suffix(".tar.zst")?;
+    let rest = file_name.strip_suffix(".tar.zst")?;
     let marker = format!("-{}", target.name());
     let at = rest.rfind(&marker)?;
     let variant = &rest[at + marker.len()..];
     if !(variant.is_empty() || variant.starts_with('-')) {
         return None;
     }
-    Version::parse(&rest[..at]).ok()
+    let before = &rest[..at];
+    let (_, version) = before.rsplit_once("-runtime-")?;
+    Version::parse(version).ok()
 }
 
 #[cfg(test)]
@@ -526,13 +522,14 @@ mod tests {
             .into_iter()
             .filter(|variant| variant.target == Target::LinuxX64)
         {
-            let name = runtime_spec::layout::archive_name(&version, variant);
+            let name = runtime_spec::layout::archive_name("tokenizer-studio-runtime", &version, variant);
             assert_eq!(
                 archive_version(&name, Target::LinuxX64),
                 Some(version.clone())
             );
         }
         let name = runtime_spec::layout::archive_name(
+            "tokenizer-studio-runtime",
             &version,
             runtime_spec::Variant::base(Target::LinuxX64),
         );

@@ -5,27 +5,26 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use runtime_spec::layout;
 
+use crate::plan::App;
 use crate::{bytecode, fsutil, ui};
 
-/// Copies `app/`, `tokenizer/`, `templates/` (no tests, no caches) into `<build>/app` and
-/// compiles them; reused while their sources are unchanged.
-pub fn prepare(api_dir: &Path, build_dir: &Path, host_python: &Path) -> Result<PathBuf> {
+/// Copies the app's engine packages and the shared ones it names (no tests, no caches) into
+/// `<build>/app` and compiles them; reused while their sources are unchanged.
+pub fn prepare(app: &App, root: &Path, build_dir: &Path, host_python: &Path) -> Result<PathBuf> {
     let dir = build_dir.join("app");
     let stamp_file = build_dir.join("app.stamp");
-    let sources: Vec<PathBuf> = layout::APP_PACKAGES
-        .iter()
-        .map(|package| api_dir.join(package))
-        .collect();
-    for source in &sources {
+    let packages = app.packages(root);
+    for (_, source) in &packages {
         if !source.join("__init__.py").is_file() {
             bail!(
-                "{} is not a Python package (no __init__.py): the engine layout changed",
-                source.display()
+                "{} is not a Python package (no __init__.py): fix `engine.packages` or `engine.shared` in {}",
+                source.display(),
+                app.dir.join(runtime_spec::app::APP_FILE).display()
             );
         }
     }
-    let roots: Vec<&Path> = sources.iter().map(PathBuf::as_path).collect();
-    let stamp = fsutil::hash_tree(&roots, api_dir, &|path| is_shipped(path))?;
+    let roots: Vec<&Path> = packages.iter().map(|(_, source)| source.as_path()).collect();
+    let stamp = fsutil::hash_tree(&roots, root, &|path| is_shipped(path))?;
     if fsutil::stamp_matches(&stamp_file, &stamp) && dir.is_dir() {
         ui::step(
             "app",
@@ -36,13 +35,17 @@ pub fn prepare(api_dir: &Path, build_dir: &Path, host_python: &Path) -> Result<P
     ui::step(
         "app",
         &format!(
-            "copying {} from {}",
-            layout::APP_PACKAGES.join(", "),
-            api_dir.display()
+            "copying {} of {}",
+            packages
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            app.names.id
         ),
     );
     let staging = fsutil::fresh_sibling(&dir)?;
-    for (package, source) in layout::APP_PACKAGES.iter().zip(&sources) {
+    for (package, source) in &packages {
         fsutil::copy_tree(source, &staging.join(package), &|relative| {
             is_shipped(relative)
         })?;

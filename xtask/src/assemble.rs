@@ -56,8 +56,8 @@ pub fn runtime_signed(plan: &Plan, signer: &dyn RuntimeSigner) -> Result<Runtime
     let python = python::prepare(plan)?;
     compile_stdlib(plan, &python, &host_python)?;
     let site_packages = wheels::prepare(plan, &python.stamp, &host_python)?;
-    let web_dist = web::build(&plan.web_dir, &web_build_root(plan))?;
-    let app_dir = app::prepare(&plan.api_dir, &plan.build_dir, &host_python)?;
+    let web_dist = web::build(&plan.app, &web_build_root(plan))?;
+    let app_dir = app::prepare(&plan.app, &plan.root, &plan.build_dir, &host_python)?;
 
     let final_stamp = [
         python.stamp.clone(),
@@ -124,7 +124,7 @@ pub fn runtime_signed(plan: &Plan, signer: &dyn RuntimeSigner) -> Result<Runtime
     let site_dest = runtime_spec::launch::join_relative(&staging, target.site_packages());
     fsutil::hardlink_tree(&site_packages, &site_dest, &|_| true)?;
     fs_err::write(
-        site_dest.join(layout::APP_PTH_FILE),
+        site_dest.join(plan.app.names.pth_file()),
         format!("{}\n", layout::app_pth_line(target)),
     )?;
     fsutil::hardlink_tree(&app_dir, &staging.join(layout::APP_DIR), &|_| true)?;
@@ -159,7 +159,7 @@ pub fn runtime_signed(plan: &Plan, signer: &dyn RuntimeSigner) -> Result<Runtime
     )?;
     let manifest = Manifest {
         schema_version: MANIFEST_SCHEMA_VERSION,
-        app_id: runtime_spec::APP_ID.into(),
+        app_id: plan.app.descriptor.identifier.clone(),
         runtime_version: plan.version.clone(),
         target,
         profile: plan.variant.profile,
@@ -167,7 +167,7 @@ pub fn runtime_signed(plan: &Plan, signer: &dyn RuntimeSigner) -> Result<Runtime
         requirements: Some(requirements(plan)?),
         python: python.info.clone(),
         lock_sha256: fsutil::sha256_file(&plan.lock_file)?.parse()?,
-        launch: LaunchContract::for_target(target),
+        launch: LaunchContract::for_app(&plan.app.names, target),
         files,
     };
     manifest.validate()?;
@@ -250,14 +250,19 @@ pub fn preflight(plan: &Plan) -> Result<PathBuf> {
     ui::verbose(&format!("host CPython 3.12: {}", host_python.display()));
     let uv = tools::uv(&plan.cache_dir)?;
     ui::verbose(&format!("uv {}: {}", tools::UV_VERSION, uv.display()));
-    web::check_tools(&plan.web_dir, &web_build_root(plan))?;
+    web::check_tools(&plan.app, &web_build_root(plan))?;
     Ok(host_python)
 }
 
 /// The build's object store, shared by every variant: `target/runtime-build/objects/`, laid
 /// out like a release's `objects/` ([`runtime_spec::layout::object_path`]).
+/// The build's content-addressed object store: one for every app and variant, so the files two
+/// runtimes share (the Python, the wheels) are packed once.
 pub fn object_store(plan: &Plan) -> PathBuf {
-    web_build_root(plan).join(layout::OBJECTS_DIR)
+    plan.root
+        .join("target")
+        .join("runtime-build")
+        .join(layout::OBJECTS_DIR)
 }
 
 fn web_build_root(plan: &Plan) -> PathBuf {

@@ -508,6 +508,16 @@ pub(crate) fn time_to_line(command: &mut Command) -> Result<Duration> {
     Ok(elapsed)
 }
 
+/// The app the benches measure: the workspace's default one.
+pub(crate) fn app() -> &'static runtime_spec::AppNames {
+    static APP: std::sync::OnceLock<runtime_spec::AppNames> = std::sync::OnceLock::new();
+    APP.get_or_init(|| {
+        crate::plan::App::load(&crate::plan::project_root(), None)
+            .map(|app| app.names)
+            .unwrap_or_else(|error| panic!("{error:#}"))
+    })
+}
+
 /// Spawns an engine, reads its READY line, polls `/health` until 200, then closes its stdin.
 pub(crate) fn time_to_health(command: Command, data: &Path) -> Result<Duration> {
     Ok(time_to_health_measured(command, data)?.0)
@@ -518,9 +528,9 @@ pub(crate) fn time_to_health(command: Command, data: &Path) -> Result<Duration> 
 fn time_to_health_measured(mut command: Command, data: &Path) -> Result<(Duration, Option<u64>)> {
     let started = Instant::now();
     let mut child = command
-        .env(runtime_spec::env::DATA_DIR, data)
-        .env(runtime_spec::env::RUNTIME_TOKEN, "bench-token")
-        .env(runtime_spec::env::LAUNCH_ID, "bench")
+        .env(app().var(runtime_spec::env::DATA_DIR), data)
+        .env(app().var(runtime_spec::env::RUNTIME_TOKEN), "bench-token")
+        .env(app().var(runtime_spec::env::LAUNCH_ID), "bench")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -529,7 +539,7 @@ fn time_to_health_measured(mut command: Command, data: &Path) -> Result<(Duratio
     let mut reader = BufReader::new(child.stdout.take().expect("piped"));
     let mut line = String::new();
     reader.read_line(&mut line)?;
-    let Some(ready) = parse_ready_line(&line) else {
+    let Some(ready) = parse_ready_line(&app().ready_prefix(), &line) else {
         let _ = child.kill();
         bail!("{command:?} printed no READY line (got {line:?})");
     };
@@ -613,7 +623,7 @@ const PYINSTALLER_MODULES: &[&str] = &[
 const PYINSTALLER_PINS: &[&str] = &["pyinstaller==6.22.3", "pyinstaller-hooks-contrib==2026.10"];
 
 /// The name of the frozen engine (its executable, or its onedir folder).
-const PYINSTALLER_NAME: &str = "tokenizer-studio";
+const PYINSTALLER_NAME: &str = "engine";
 
 /// How PyInstaller packs the engine.
 #[derive(Clone, Copy)]
@@ -649,10 +659,15 @@ fn pyinstaller_bundle(plan: &Plan, freeze: Freeze) -> Result<PathBuf> {
         Freeze::Onefile => build.join("dist").join(tools::exe_name(PYINSTALLER_NAME)),
     };
     let stamp_file = build.join("bundle.stamp");
-    let sources: Vec<PathBuf> = runtime_spec::layout::APP_PACKAGES
+    let packages = plan.app.packages(&plan.root);
+    let sources: Vec<PathBuf> = packages.iter().map(|(_, source)| source.clone()).collect();
+    // PyInstaller finds each package in its parent folder.
+    let mut search_paths: Vec<PathBuf> = sources
         .iter()
-        .map(|package| plan.api_dir.join(package))
+        .filter_map(|source| source.parent().map(Path::to_path_buf))
         .collect();
+    search_paths.sort();
+    search_paths.dedup();
     let mut roots: Vec<&Path> = sources.iter().map(PathBuf::as_path).collect();
     roots.push(&plan.lock_file);
     let sources_hash = fsutil::hash_tree(&roots, &plan.root, &|path| {
@@ -687,7 +702,7 @@ fn pyinstaller_bundle(plan: &Plan, freeze: Freeze) -> Result<PathBuf> {
         &uv_cache,
         PYINSTALLER_PINS,
     )?;
-    let entry = build.join("tokenizer_studio_entry.py");
+    let entry = build.join("engine_entry.py");
     fs_err::write(&entry, PYINSTALLER_ENTRY)?;
     let output_of = Command::new(&venv_python)
         .args([
@@ -700,8 +715,11 @@ fn pyinstaller_bundle(plan: &Plan, freeze: Freeze) -> Result<PathBuf> {
             "--name",
             PYINSTALLER_NAME,
         ])
-        .arg("--paths")
-        .arg(&plan.api_dir)
+        .args(
+            search_paths
+                .iter()
+                .flat_map(|path| [std::ffi::OsString::from("--paths"), path.clone().into()]),
+        )
         .args(PYINSTALLER_MODULES)
         .arg("--distpath")
         .arg(build.join("dist"))

@@ -386,12 +386,12 @@ impl Engine {
         let mut child = Command::new(python)
             .args(["-I", "-m", "app", "--port", "0"])
             .current_dir(runtime)
-            .env(runtime_spec::env::DATA_DIR, data)
-            .env(runtime_spec::env::RUNTIME_TOKEN, TOKEN)
-            .env(runtime_spec::env::LAUNCH_ID, "bench-corpus")
+            .env(crate::bench::app().var(runtime_spec::env::DATA_DIR), data)
+            .env(crate::bench::app().var(runtime_spec::env::RUNTIME_TOKEN), TOKEN)
+            .env(crate::bench::app().var(runtime_spec::env::LAUNCH_ID), "bench-corpus")
             // The largest corpus is over the default cap, as a user may raise it.
             .env(
-                runtime_spec::env::MAX_UPLOAD_BYTES,
+                crate::bench::app().var(runtime_spec::env::MAX_UPLOAD_BYTES),
                 (8u64 << 30).to_string(),
             )
             .stdin(Stdio::piped())
@@ -402,7 +402,7 @@ impl Engine {
         let mut reader = BufReader::new(child.stdout.take().expect("piped"));
         let mut line = String::new();
         reader.read_line(&mut line)?;
-        let Some(ready) = runtime_spec::launch::parse_ready_line(&line) else {
+        let Some(ready) = runtime_spec::launch::parse_ready_line(&crate::bench::app().ready_prefix(), &line) else {
             let _ = child.kill();
             bail!("the engine printed no READY line (got {line:?})");
         };
@@ -464,7 +464,7 @@ impl Engine {
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n{}: {TOKEN}\r\n\
              Content-Type: {content_type}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n",
             self.port,
-            runtime_spec::launch::TOKEN_HEADER,
+            crate::bench::app().token_header(),
         )
     }
 

@@ -54,7 +54,7 @@ const NO_INDEX_URL: &str = "http://127.0.0.1:9/runtime-dev.json";
 pub struct ShellBenchOptions {
     /// Launches of each app; the first of ours starts with an empty data folder.
     pub runs: usize,
-    /// The runtime folder the shell is pointed at (`TOKENIZER_STUDIO_RUNTIME_DIR`).
+    /// The runtime folder the shell is pointed at (the app's `<PREFIX>_RUNTIME_DIR`).
     pub runtime: PathBuf,
     /// `cargo build --release -p shell -p tauri-minimal` first (else the existing release
     /// binaries are measured).
@@ -147,8 +147,8 @@ pub fn shell(plan: &Plan, options: &ShellBenchOptions) -> Result<Vec<Figure>> {
         let label = format!("launch {run}/{}", options.runs);
         let mut command = base("ours");
         command
-            .env(runtime_spec::env::RUNTIME_DIR, runtime)
-            .env(runtime_spec::env::DATA_DIR, &data);
+            .env(crate::bench::app().var(runtime_spec::env::RUNTIME_DIR), runtime)
+            .env(crate::bench::app().var(runtime_spec::env::DATA_DIR), &data);
         let launch = launch_once(
             &format!("{label}, ours"),
             command,
@@ -168,11 +168,11 @@ pub fn shell(plan: &Plan, options: &ShellBenchOptions) -> Result<Vec<Figure>> {
         let mut command = base("splash");
         command
             .env(
-                runtime_spec::env::RUNTIME_DIR,
+                crate::bench::app().var(runtime_spec::env::RUNTIME_DIR),
                 scratch.path().join("no-runtime"),
             )
-            .env(runtime_spec::env::DATA_DIR, &splash_data)
-            .env(runtime_spec::env::INDEX_URL, NO_INDEX_URL);
+            .env(crate::bench::app().var(runtime_spec::env::DATA_DIR), &splash_data)
+            .env(crate::bench::app().var(runtime_spec::env::INDEX_URL), NO_INDEX_URL);
         let launch = launch_once(
             &format!("{label}, ours on the splash page"),
             command,

@@ -589,7 +589,11 @@ impl<'a> Bench<'a> {
             .scratch
             .join("archives")
             .join(name)
-            .join(layout::archive_name(version, manifest.variant()));
+            .join(layout::archive_name(
+                &self.plan.app.names.archive_stem(),
+                version,
+                manifest.variant(),
+            ));
         fs_err::create_dir_all(archive.parent().expect("has a parent"))?;
         let options = runtime_archive::PackOptions {
             source_date_epoch: self.plan.source_date_epoch,

@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use runtime_spec::{env, Target};
+use runtime_spec::{env, AppNames, Target};
 use serde_json::{json, Value};
 use test_support::http::Server;
 use test_support::wait_until;
@@ -33,7 +33,9 @@ const READY_DEADLINE: Duration = Duration::from_secs(180);
 const SELF_TEST_TIMEOUT: Duration = Duration::from_secs(600);
 
 pub struct Options {
-    /// The release folder (default: `dist/<workspace version>/`).
+    /// The app whose release it is.
+    pub app: plan::App,
+    /// The release folder (default: the app's `dist/<workspace version>/`).
     pub release_dir: Option<PathBuf>,
     /// Where the summary, the self-test reports and the app logs go (default
     /// `target/ci-installed/`).
@@ -67,7 +69,12 @@ pub fn ci_installed(options: &Options) -> Result<()> {
     let release_dir = options
         .release_dir
         .clone()
-        .unwrap_or_else(|| root.join("dist").join(version.to_string()));
+        .unwrap_or_else(|| {
+            options
+                .app
+                .subdir(&root.join("dist"))
+                .join(version.to_string())
+        });
     if !release_dir.is_dir() {
         bail!(
             "no release folder {}: run `cargo xtask release --bundle both` first",
@@ -87,6 +94,7 @@ pub fn ci_installed(options: &Options) -> Result<()> {
     let os = Os::for_target(target);
     let cases = cases(target, &release_dir)?;
     let mut run = Run {
+        app: options.app.names.clone(),
         steps: Vec::new(),
         report_dir: report_dir.clone(),
         target,
@@ -201,6 +209,8 @@ struct StepResult {
 }
 
 struct Run {
+    /// The app whose installers these are.
+    app: runtime_spec::AppNames,
     steps: Vec<StepResult>,
     report_dir: PathBuf,
     target: Target,
@@ -266,8 +276,9 @@ impl Run {
 
     fn case(&mut self, os: &Os, case: &Case, work: &Path) -> Result<()> {
         let label = case.label.clone();
+        let app = self.app.clone();
         let installed = self.step(&format!("{label}: install"), |_| {
-            let installed = os.install(&case.installer, work)?;
+            let installed = os.install(&app, &case.installer, work)?;
             let detail = json!({ "exe": installed.exe, "root": installed.root });
             Ok((installed, detail))
         })?;
@@ -277,7 +288,7 @@ impl Run {
         let uninstalled = self.step(&format!("{label}: uninstall (the data folder stays)"), |_| {
             os.kill_running(&installed.exe);
             let before = database_files(&data);
-            os.uninstall(&case.installer, &installed)?;
+            os.uninstall(&app, &case.installer, &installed)?;
             if installed.exe.exists() {
                 bail!(
                     "{} is still there after uninstalling",
@@ -377,12 +388,12 @@ impl Run {
     fn app_command(&self, installed: &Installed, data: &Path, index_url: &str) -> Command {
         let mut command = Command::new(&installed.exe);
         command
-            .env(env::DATA_DIR, data)
-            .env(env::INDEX_URL, index_url)
-            .env(env::UPDATE_CHECK, "0")
-            .env_remove(env::RUNTIME_DIR)
-            .env_remove(env::SHELL_UPDATE_URL)
-            .env_remove(env::BUNDLED_RUNTIME)
+            .env(self.app.var(env::DATA_DIR), data)
+            .env(self.app.var(env::INDEX_URL), index_url)
+            .env(self.app.var(env::UPDATE_CHECK), "0")
+            .env_remove(self.app.var(env::RUNTIME_DIR))
+            .env_remove(self.app.var(env::SHELL_UPDATE_URL))
+            .env_remove(self.app.var(env::BUNDLED_RUNTIME))
             .stdin(Stdio::null());
         if let Some(display) = &self.display {
             command
@@ -481,17 +492,15 @@ impl Run {
             .spawn()
             .with_context(|| format!("starting {}", installed.exe.display()))?;
         let deadline = Instant::now() + READY_DEADLINE;
+        let ready_prefix = self.app.ready_prefix();
         loop {
             let text = fs_err::read_to_string(&engine_log).unwrap_or_default();
             let ready = text
                 .get(before..)
                 .unwrap_or_default()
                 .lines()
-                .filter_map(|line| {
-                    line.find(runtime_spec::launch::READY_PREFIX)
-                        .map(|at| &line[at..])
-                })
-                .find_map(runtime_spec::launch::parse_ready_line);
+                .filter_map(|line| line.find(&ready_prefix).map(|at| &line[at..]))
+                .find_map(|line| runtime_spec::launch::parse_ready_line(&ready_prefix, line));
             if let Some(ready) = ready {
                 return Ok((child, ready));
             }
@@ -599,7 +608,7 @@ impl Run {
         let scratch = tempfile::tempdir()?;
         let next = next_version(&self.version)?;
         let prepared =
-            os.prepare_update(case, installed, &self.release_dir, &next, scratch.path())?;
+            os.prepare_update(&self.app, case, installed, &self.release_dir, &next, scratch.path())?;
         let secret = update_secret_key(&self.release_dir)?;
         let name = prepared
             .artifact
@@ -629,8 +638,8 @@ impl Run {
         let shell_log = data.join("logs").join("shell.log");
         let mut child = self
             .app_command(installed, data, index_url)
-            .env(env::SHELL_UPDATE_URL, server.url("/latest.json"))
-            .env_remove(env::UPDATE_CHECK)
+            .env(self.app.var(env::SHELL_UPDATE_URL), server.url("/latest.json"))
+            .env_remove(self.app.var(env::UPDATE_CHECK))
             .stdout(output.try_clone()?)
             .stderr(output)
             .spawn()?;
@@ -654,7 +663,7 @@ impl Run {
                 tail(&shell_log, 30)
             );
         }
-        let evidence = os.update_evidence(&prepared, installed, &next)?;
+        let evidence = os.update_evidence(&self.app, &prepared, installed, &next)?;
         // An installer may start the updated app when it is done (Windows, passive mode): the
         // next self-test must be the only app on this data folder.
         os.kill_running(&installed.exe);
@@ -814,7 +823,7 @@ impl Os {
         }
     }
 
-    fn install(&self, installer: &Path, work: &Path) -> Result<Installed> {
+    fn install(&self, app: &AppNames, installer: &Path, work: &Path) -> Result<Installed> {
         let name = installer
             .file_name()
             .unwrap_or_default()
@@ -824,8 +833,8 @@ impl Os {
             Os::Linux => {
                 run_ok(as_root("dpkg").arg("-i").arg(installer), "dpkg -i")?;
                 Ok(Installed {
-                    exe: PathBuf::from("/usr/bin").join(package::SHELL_BINARY),
-                    root: PathBuf::from("/usr/lib").join(package::SHELL_BINARY),
+                    exe: PathBuf::from("/usr/bin").join(&app.id),
+                    root: PathBuf::from("/usr/lib").join(&app.id),
                 })
             }
             Os::Macos => {
@@ -860,13 +869,10 @@ impl Os {
                     Ok(destination)
                 })();
                 let _ = Command::new("hdiutil").arg("detach").arg(&mount).status();
-                let app = copied?;
+                let bundle = copied?;
                 Ok(Installed {
-                    exe: app
-                        .join("Contents")
-                        .join("MacOS")
-                        .join(package::SHELL_BINARY),
-                    root: app,
+                    exe: bundle.join("Contents").join("MacOS").join(&app.id),
+                    root: bundle,
                 })
             }
             Os::Windows if name.ends_with(".msi") => {
@@ -879,10 +885,10 @@ impl Os {
                         .arg(&log),
                     "msiexec /i",
                 )?;
-                let exe = windows_installed_exe().with_context(|| {
+                let exe = windows_installed_exe(app).with_context(|| {
                     format!(
                         "the MSI installed no {}.exe where expected; its log is {}",
-                        package::SHELL_BINARY,
+                        app.id,
                         log.display()
                     )
                 })?;
@@ -892,12 +898,12 @@ impl Os {
             Os::Windows => {
                 // Per user and silent, into a folder with a space (`/D=` must come last and
                 // unquoted, NSIS's rule).
-                let dir = work.join("My Apps").join("Tokenizer Studio");
+                let dir = work.join("My Apps").join(&app.product_name);
                 let mut command = Command::new(installer);
                 command.arg("/S");
                 nsis_path_arg(&mut command, "/D=", &dir);
                 run_ok(&mut command, "the NSIS installer")?;
-                let exe = dir.join(format!("{}.exe", package::SHELL_BINARY));
+                let exe = dir.join(format!("{}.exe", app.id));
                 if !exe.is_file() {
                     bail!("the NSIS installer put no {} there", exe.display());
                 }
@@ -906,10 +912,10 @@ impl Os {
         }
     }
 
-    fn uninstall(&self, installer: &Path, installed: &Installed) -> Result<()> {
+    fn uninstall(&self, app: &AppNames, installer: &Path, installed: &Installed) -> Result<()> {
         match self {
             Os::Linux => run_ok(
-                as_root("dpkg").args(["-r", package::SHELL_BINARY]),
+                as_root("dpkg").args(["-r", app.id.as_str()]),
                 "dpkg -r",
             ),
             Os::Macos => fsutil::remove_path(&installed.root),
@@ -1011,6 +1017,7 @@ impl Os {
     /// back-dates the installed shell, which the installer writes again.
     fn prepare_update(
         &self,
+        app: &AppNames,
         case: &Case,
         installed: &Installed,
         release_dir: &Path,
@@ -1038,7 +1045,7 @@ impl Os {
                     &control,
                     text.replace(&format!("Version: {current}"), &format!("Version: {next}")),
                 )?;
-                let artifact = scratch.join(format!("{}_{next}_amd64.deb", package::SHELL_BINARY));
+                let artifact = scratch.join(format!("{}_{next}_amd64.deb", app.id));
                 run_ok(
                     Command::new("dpkg-deb")
                         .args(["--root-owner-group", "-Znone", "-b"])
@@ -1085,6 +1092,7 @@ impl Os {
 
     fn update_evidence(
         &self,
+        app: &AppNames,
         prepared: &PreparedUpdate,
         installed: &Installed,
         next: &str,
@@ -1092,7 +1100,7 @@ impl Os {
         match self {
             Os::Linux => {
                 let output = Command::new("dpkg-query")
-                    .args(["-W", "-f", "${Version}", package::SHELL_BINARY])
+                    .args(["-W", "-f", "${Version}", app.id.as_str()])
                     .output()?;
                 let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
                 if version != next {
@@ -1180,15 +1188,15 @@ fn backdated() -> std::time::SystemTime {
 
 /// Where an MSI put the shell: cargo-packager's WiX template installs per machine under
 /// Program Files; a per-user one under LocalAppData.
-fn windows_installed_exe() -> Option<PathBuf> {
-    let exe = format!("{}.exe", package::SHELL_BINARY);
+fn windows_installed_exe(app: &AppNames) -> Option<PathBuf> {
+    let exe = format!("{}.exe", app.id);
     ["ProgramFiles", "LOCALAPPDATA"]
         .iter()
         .filter_map(|name| plan::var_os(name).map(PathBuf::from))
         .flat_map(|base| {
             [
-                base.join("Tokenizer Studio"),
-                base.join("Programs").join("Tokenizer Studio"),
+                base.join(&app.product_name),
+                base.join("Programs").join(&app.product_name),
             ]
         })
         .map(|dir| dir.join(&exe))

@@ -85,7 +85,7 @@ pub fn checks(target: Target, cache_dir: &Path) -> Vec<Check> {
     checks.push(Check {
         name: "CPython 3.12",
         found: tools::host_python312().ok().map(display),
-        fix: Fix::Manual("install CPython 3.12 (`pyenv install 3.12`, Ubuntu 24.04 `apt-get install python3.12`), or set TOKENIZER_STUDIO_HOST_PYTHON"),
+        fix: Fix::Manual("install CPython 3.12 (`pyenv install 3.12`, Ubuntu 24.04 `apt-get install python3.12`), or set XTASK_HOST_PYTHON"),
     });
     let cached_uv = cache_dir
         .join("tools")
@@ -162,11 +162,13 @@ pub fn ensure(target: Target, cache_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The probe (or `TOKENIZER_STUDIO_PROBE_FIXTURE`'s) and what the shell would choose for each
+/// The probe (or the default app's `<PREFIX>_PROBE_FIXTURE`'s) and what the shell would choose for each
 /// profile among every variant this project builds. Free disk is measured where the xtask
 /// caches its downloads (or the nearest folder above it that exists).
 fn print_machine(cache_dir: &Path) {
-    let fixture = crate::plan::var_os(runtime_spec::env::PROBE_FIXTURE).map(PathBuf::from);
+    // The variable of the app the toolchain builds by default: the shell of that app reads it.
+    let fixture = crate::plan::var_os(&crate::bench::app().var(runtime_spec::env::PROBE_FIXTURE))
+        .map(PathBuf::from);
     match compute::probe_with_fixture(fixture.as_deref(), cache_dir) {
         Ok(probe) => {
             for line in machine_lines(&probe, cache_dir, fixture.as_deref()) {

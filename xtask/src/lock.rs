@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use runtime_spec::{Profile, Target, Variant};
 use sha2::{Digest, Sha256};
 
+use crate::plan::App;
 use crate::{tools, ui};
 
 /// Minimum macOS for wheel selection of the base profile, pinned so every lock resolves the
@@ -45,7 +46,7 @@ fn strings(value: Option<&toml::Value>, path: &Path, what: &str) -> Result<Vec<S
         .with_context(|| format!("{}: every entry of {what} must be a string", path.display()))
 }
 
-/// The runtime dependencies declared in `apps/tokenizer-studio/api/pyproject.toml` (the base
+/// The runtime dependencies declared in the app's `api/pyproject.toml` (the base
 /// profile).
 pub fn declared_dependencies(api_dir: &Path) -> Result<Vec<String>> {
     let (path, value) = pyproject(api_dir)?;
@@ -106,15 +107,22 @@ pub fn inputs_sha256(requirements: &[String], variant: Variant, extra_index: boo
     hex::encode(Sha256::digest(inputs.as_bytes()))
 }
 
-/// The lock file of a variant (`lockfiles/linux-x64.txt`, `lockfiles/linux-x64-torch-cuda.txt`).
-pub fn lock_path(root: &Path, variant: Variant) -> PathBuf {
-    root.join("lockfiles").join(format!("{variant}.txt"))
+/// The lock file of an app's variant (`apps/<id>/lockfiles/linux-x64.txt`,
+/// `…/linux-x64-torch-cuda.txt`).
+pub fn lock_path(app: &App, variant: Variant) -> PathBuf {
+    app.lock_dir().join(format!("{variant}.txt"))
+}
+
+/// The variants an app has locks for: those of the profiles its descriptor names.
+pub fn app_variants(app: &App) -> impl Iterator<Item = Variant> + '_ {
+    Variant::ALL
+        .into_iter()
+        .filter(|variant| app.descriptor.profiles.contains(&variant.profile))
 }
 
 /// What `cargo xtask lock` is asked to do.
 pub struct LockOptions<'a> {
-    pub root: &'a Path,
-    pub api_dir: &'a Path,
+    pub app: &'a App,
     pub cache_dir: &'a Path,
     /// Only these variants (empty: every variant that can be locked here).
     pub only: Vec<Variant>,
@@ -135,7 +143,17 @@ pub fn lock(options: &LockOptions<'_>) -> Result<()> {
             );
         }
     }
-    for variant in Variant::ALL {
+    for variant in &options.only {
+        if !options.app.descriptor.profiles.contains(&variant.profile) {
+            bail!(
+                "{variant} is a {} variant, and {} has no {} profile (its app.toml's `profiles`)",
+                variant.profile,
+                options.app.names.id,
+                variant.profile
+            );
+        }
+    }
+    for variant in app_variants(options.app) {
         if !options.only.is_empty() && !options.only.contains(&variant) {
             continue;
         }
@@ -158,7 +176,7 @@ fn lock_one(
     variant: Variant,
     extra_index: Option<&str>,
 ) -> Result<()> {
-    let requirements = profile_requirements(options.api_dir, variant.profile)?;
+    let requirements = profile_requirements(&options.app.api_dir(), variant.profile)?;
     let target = variant.target;
     ui::step(
         "lock",
@@ -174,7 +192,7 @@ fn lock_one(
     );
     let mut command = std::process::Command::new(uv);
     command
-        .current_dir(options.api_dir)
+        .current_dir(options.app.api_dir())
         .args(["pip", "compile", "pyproject.toml"]);
     if variant.profile != Profile::Base {
         command.args(["--extra", variant.profile.name()]);
@@ -217,7 +235,7 @@ fn lock_one(
                 .map(|deployment| format!(", MACOSX_DEPLOYMENT_TARGET={deployment}"))
                 .unwrap_or_default(),
             package.as_deref().unwrap_or("unknown"),
-            options.api_dir.join("pyproject.toml").display(),
+            options.app.api_dir().join("pyproject.toml").display(),
             variant.profile,
         );
     }
@@ -239,7 +257,7 @@ fn lock_one(
         },
         inputs_sha256(&requirements, variant, extra_index.is_some())
     );
-    let path = lock_path(options.root, variant);
+    let path = lock_path(options.app, variant);
     fs_err::create_dir_all(path.parent().expect("lock has a folder"))?;
     fs_err::write(&path, format!("{header}{body}"))?;
     ui::info(&format!(
@@ -295,14 +313,14 @@ pub fn unresolved(stderr: &str) -> (Option<String>, String) {
 
 /// Fails when a lock is missing (every default-index variant must have one), stale, or carries
 /// a URL; an extra-index variant's lock is checked when it exists. Offline.
-pub fn check(root: &Path, api_dir: &Path) -> Result<()> {
+pub fn check(app: &App) -> Result<()> {
     let mut problems = Vec::new();
     let mut checked = Vec::new();
-    for variant in Variant::ALL {
-        if variant.needs_extra_index() && !lock_path(root, variant).is_file() {
+    for variant in app_variants(app) {
+        if variant.needs_extra_index() && !lock_path(app, variant).is_file() {
             continue;
         }
-        match check_variant(root, api_dir, variant) {
+        match check_variant(app, variant) {
             Ok(()) => checked.push(variant.name()),
             Err(error) => problems.push(format!("{error:#}")),
         }
@@ -312,17 +330,21 @@ pub fn check(root: &Path, api_dir: &Path) -> Result<()> {
     }
     ui::step(
         "lock",
-        &format!("all locks are fresh ({})", checked.join(", ")),
+        &format!(
+            "all locks of {} are fresh ({})",
+            app.names.id,
+            checked.join(", ")
+        ),
     );
     Ok(())
 }
 
 /// Checks one variant's lock against the pyproject (an extra-index variant's lock must say it
 /// was made with one).
-pub fn check_variant(root: &Path, api_dir: &Path, variant: Variant) -> Result<()> {
-    let requirements = profile_requirements(api_dir, variant.profile)?;
+pub fn check_variant(app: &App, variant: Variant) -> Result<()> {
+    let requirements = profile_requirements(&app.api_dir(), variant.profile)?;
     check_lock(
-        &lock_path(root, variant),
+        &lock_path(app, variant),
         &inputs_sha256(&requirements, variant, variant.needs_extra_index()),
         &variant.name(),
     )

@@ -1,4 +1,5 @@
-//! The release toolchain: `cargo xtask <command>` builds, verifies and packages Tokenizer Studio.
+//! The release toolchain: `cargo xtask <command>` builds, verifies and packages the apps of
+//! `apps/`, each described by its `app.toml`.
 
 mod app;
 mod assemble;
@@ -40,7 +41,7 @@ use crate::plan::{Channel, Plan, PlanInput};
 #[derive(Parser)]
 #[command(
     name = "cargo xtask",
-    about = "Build, verify and package Tokenizer Studio",
+    about = "Build, verify and package the apps of apps/ as desktop products",
     version
 )]
 struct Cli {
@@ -50,6 +51,10 @@ struct Cli {
     /// Also the commands run and per-stage detail.
     #[arg(long, short, global = true)]
     verbose: bool,
+    /// The app to build (a folder of `apps/`); default: the only app, or the workspace's
+    /// `[workspace.metadata.apps] default`.
+    #[arg(long, global = true, value_name = "ID")]
+    app: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -394,18 +399,18 @@ fn main() {
     } else {
         ui::Verbosity::Normal
     });
-    if let Err(error) = run(cli.command) {
+    if let Err(error) = run(cli.command, cli.app.as_deref()) {
         eprintln!("error: {error:#}");
         std::process::exit(1);
     }
 }
 
-fn run(command: Command) -> Result<()> {
+fn run(command: Command, app_id: Option<&str>) -> Result<()> {
     match command {
-        Command::Runtime(args) => runtime(args),
+        Command::Runtime(args) => runtime(args, app_id),
         Command::Release(args) => {
             let release = plan::ReleasePlan::resolve(plan::ReleaseInput {
-                build: plan_input(&args.runtime),
+                build: plan_input(&args.runtime, app_id),
                 profiles: &args.runtime.profiles,
                 bundle: args.bundle,
                 formats: &args.formats,
@@ -432,15 +437,14 @@ fn run(command: Command) -> Result<()> {
             extra_indexes,
         } => {
             let root = plan::project_root();
-            let api_dir = root.join("apps/tokenizer-studio/api");
+            let app = plan::App::load(&root, app_id)?;
             if check {
-                lock::check(&root, &api_dir)
+                lock::check(&app)
             } else {
                 let mut configured = plan::configured_extra_indexes(&plan::var);
                 configured.extend(extra_indexes);
                 lock::lock(&lock::LockOptions {
-                    root: &root,
-                    api_dir: &api_dir,
+                    app: &app,
                     cache_dir: &plan::cache_dir()?,
                     only: variants,
                     extra_indexes: configured,
@@ -449,14 +453,17 @@ fn run(command: Command) -> Result<()> {
         }
         Command::Verify { path } => verify::verify(&path),
         Command::Smoke { runtime } => {
+            let root = plan::project_root();
+            let app = plan::App::load(&root, app_id)?;
             let runtime = match runtime {
                 Some(runtime) => runtime,
                 None => smoke::default_runtime(
-                    &plan::project_root().join("dist"),
+                    &app,
+                    &app.subdir(&root.join("dist")),
                     &plan::workspace_version(),
                 )?,
             };
-            smoke::smoke(&runtime)
+            smoke::smoke(&app, &runtime)
         }
         Command::SignMacosBundles {
             dir,
@@ -473,6 +480,7 @@ fn run(command: Command) -> Result<()> {
             release_dir,
             report_dir,
         } => ci_installed::ci_installed(&ci_installed::Options {
+            app: plan::App::load(&plan::project_root(), app_id)?,
             release_dir,
             report_dir,
         }),
@@ -527,7 +535,12 @@ fn run(command: Command) -> Result<()> {
                     out_dir,
                 });
             }
+            anyhow::ensure!(
+                app_id.is_none(),
+                "the benches measure the default app against its anchors; --app is not one of their options"
+            );
             let plan = Plan::new(PlanInput {
+                app: None,
                 target: None,
                 profile: Profile::Base,
                 accelerator: None,
@@ -633,8 +646,9 @@ fn run(command: Command) -> Result<()> {
     }
 }
 
-fn plan_input(args: &RuntimeArgs) -> PlanInput<'_> {
+fn plan_input<'a>(args: &'a RuntimeArgs, app: Option<&'a str>) -> PlanInput<'a> {
     PlanInput {
+        app,
         target: args.target,
         profile: args.profiles.first().copied().unwrap_or_default(),
         accelerator: args.accelerator,
@@ -646,16 +660,16 @@ fn plan_input(args: &RuntimeArgs) -> PlanInput<'_> {
     }
 }
 
-fn plan_of(args: &RuntimeArgs) -> Result<Plan> {
-    Plan::new(plan_input(args))
+fn plan_of(args: &RuntimeArgs, app: Option<&str>) -> Result<Plan> {
+    Plan::new(plan_input(args, app))
 }
 
-fn runtime(args: RuntimeArgs) -> Result<()> {
+fn runtime(args: RuntimeArgs, app: Option<&str>) -> Result<()> {
     let started = Instant::now();
     if args.profiles.len() != 1 {
         anyhow::bail!("`cargo xtask runtime` builds one profile at a time; `cargo xtask release --profile base,torch` builds several into one release");
     }
-    let plan = plan_of(&args)?;
+    let plan = plan_of(&args, app)?;
     if args.dry_run {
         print!("{plan}");
         let buildable: Vec<String> =
@@ -674,7 +688,7 @@ fn runtime(args: RuntimeArgs) -> Result<()> {
     let output = assemble::runtime(&plan)?;
     if Some(plan.target) == Target::host() && !args.no_smoke && output.rebuilt {
         // A runtime that fails its smoke tests must not count as up to date next time.
-        smoke::smoke(&output.archive).inspect_err(|_| assemble::invalidate(&plan))?;
+        smoke::smoke(&plan.app, &output.archive).inspect_err(|_| assemble::invalidate(&plan))?;
     }
     ui::summary(&format!(
         "{} runtime {} {} -> {} ({} unpacked), {} ({}, sha256 {}) in {:.1}s",

@@ -9,7 +9,7 @@ use cargo_packager::config::{AppCategory, Binary, DebianConfig, HookCommand, Res
 use cargo_packager::{Config, PackageFormat};
 use runtime_spec::{Target, Version};
 
-use crate::plan::{Channel, Signing};
+use crate::plan::{App, Channel, Signing};
 use crate::{fsutil, sign, tools, ui};
 
 /// What the installer carries besides the shell (`docs/decisions/0013-thin-and-full-bundles.md`).
@@ -72,7 +72,7 @@ pub fn msi_version(version: &Version) -> Result<String> {
 }
 
 /// Marks a full bundle's installer in its file name, so a user tells the offline installer
-/// from the thin one: `tokenizer-studio_0.1.0_amd64.deb` → `tokenizer-studio_0.1.0_amd64-offline.deb`.
+/// from the thin one: `<app>_0.1.0_amd64.deb` → `<app>_0.1.0_amd64-offline.deb`.
 pub const OFFLINE_MARK: &str = "-offline";
 
 /// The published name of a full bundle's installer: [`OFFLINE_MARK`] before the extension.
@@ -106,11 +106,11 @@ pub fn publish_offline(installers: &[PathBuf], release_dir: &Path) -> Result<Vec
 
 /// Inputs of the installer step.
 pub struct InstallerInput<'a> {
-    pub root: &'a Path,
+    pub app: &'a App,
     pub version: &'a Version,
     pub target: Target,
     pub bundle: Bundle,
-    /// Folder holding the release `tokenizer-studio` binary.
+    /// Folder holding the release shell binary ([`SHELL_BINARY`]).
     pub binaries_dir: &'a Path,
     /// The runtime archive (carried as a resource in a full bundle).
     pub runtime_archive: &'a Path,
@@ -125,11 +125,16 @@ pub struct InstallerInput<'a> {
     pub signing: &'a Signing,
 }
 
-/// Maintainer of the packages (Debian needs a name and an address).
-const MAINTAINER: &str = "Tokenizer Studio developers <maintainers@tokenizer-studio.invalid>";
+/// The shell binary cargo builds (`shell/Cargo.toml`); installers carry it under the app's id.
+pub const SHELL_BINARY: &str = "app-shell";
 
-/// File name of the shell binary.
-pub const SHELL_BINARY: &str = "tokenizer-studio";
+/// Maintainer of the packages (Debian needs a name and an address).
+fn maintainer(app: &App) -> String {
+    format!(
+        "{} <maintainers@{}.invalid>",
+        app.descriptor.package.publisher, app.names.id
+    )
+}
 
 /// Builds the installers this host can build for the target and returns their paths.
 pub fn installers(input: &InstallerInput<'_>) -> Result<Vec<PathBuf>> {
@@ -154,7 +159,10 @@ pub fn installers(input: &InstallerInput<'_>) -> Result<Vec<PathBuf>> {
     // Windows: the shell and each installer get Authenticode when a certificate is configured
     // (signer_for already refused a release channel without one).
     let windows_identity = match (input.target, &input.signing.windows) {
-        (Target::WindowsX64, Some(certificate)) => Some(sign::WindowsIdentity::new(certificate)?),
+        (Target::WindowsX64, Some(certificate)) => Some(sign::WindowsIdentity::new(
+            certificate,
+            &input.app.descriptor.product_name,
+        )?),
         _ => None,
     };
     // Tauri's updater asks the binary which installer put it there (a marker string that
@@ -200,10 +208,10 @@ fn packager_config(
     formats: &[PackageFormat],
     work: &Path,
 ) -> Result<Config> {
-    let app = crate::plan::App::load(input.root)?;
+    let app = input.app;
     let mut resources = Vec::new();
     if input.bundle == Bundle::Full {
-        // Linux: /usr/lib/tokenizer-studio/<archive>; macOS: Contents/Resources/; Windows: beside
+        // Linux: /usr/lib/<app id>/<archive>; macOS: Contents/Resources/; Windows: beside
         // the exe. The shell installs it into <data>/runtime/default on first run.
         resources.push(Resource::Single(
             input.runtime_archive.display().to_string(),
@@ -214,21 +222,21 @@ fn packager_config(
     let copyright = work.join("copyright");
     fs_err::write(
         &copyright,
-        debian_copyright(input.version, input.source_date_epoch),
+        debian_copyright(app, input.version, input.source_date_epoch),
     )?;
     let changelog = work.join("changelog.gz");
     fs_err::write(
         &changelog,
-        debian_changelog_gz(input.version, input.source_date_epoch)?,
+        debian_changelog_gz(app, input.version, input.source_date_epoch)?,
     )?;
     let mut deb_files = HashMap::new();
     deb_files.insert(
         copyright.display().to_string(),
-        "usr/share/doc/tokenizer-studio/copyright".to_owned(),
+        format!("usr/share/doc/{}/copyright", app.names.id),
     );
     deb_files.insert(
         changelog.display().to_string(),
-        "usr/share/doc/tokenizer-studio/changelog.gz".to_owned(),
+        format!("usr/share/doc/{}/changelog.gz", app.names.id),
     );
     let deb = DebianConfig::new()
         .depends(["libc6 (>= 2.34)", "libwebkit2gtk-4.1-0", "libgtk-3-0"])
@@ -239,18 +247,14 @@ fn packager_config(
         .product_name(app.descriptor.product_name.clone())
         .version(input.version.to_string())
         .identifier(app.descriptor.identifier.clone())
-        .binaries([Binary::new(tools::exe_name(SHELL_BINARY)).main(true)])
+        .binaries([Binary::new(tools::exe_name(&app.names.id)).main(true)])
         .formats(formats.to_vec())
         .out_dir(input.out_dir)
-        .description("Train tokenizers on your own files, on your own computer")
-        .long_description(
-            "Tokenizer Studio trains BPE, WordPiece and Unigram tokenizers\n\
-             with Hugging Face tokenizers. Everything runs locally:\n\
-             no account, no upload.",
-        )
-        .publisher("Tokenizer Studio")
-        .authors([MAINTAINER])
-        .copyright("Copyright Tokenizer Studio developers")
+        .description(app.descriptor.package.summary.clone())
+        .long_description(app.descriptor.package.description.clone())
+        .publisher(app.descriptor.package.publisher.clone())
+        .authors([maintainer(app)])
+        .copyright(format!("Copyright {}", app.descriptor.package.publisher))
         .icons([app
             .dir
             .join(&app.descriptor.icons.png)
@@ -259,7 +263,7 @@ fn packager_config(
         .resources(resources)
         .deb(deb);
     let mut config = builder.config().clone();
-    config.binaries_dir = Some(input.binaries_dir.to_path_buf());
+    config.binaries_dir = Some(shell_copy(input, work, None, None)?);
     config.category = Some(AppCategory::DeveloperTool);
     if input.target == Target::MacosArm64 {
         // cargo-packager runs this before each format: before the `.dmg` it signs the `.app`.
@@ -286,13 +290,14 @@ fn shell_copy(
     windows_identity: Option<&sign::WindowsIdentity>,
 ) -> Result<PathBuf> {
     let copy_dir = work.join(format!(
-        "bin-{}",
-        marker.map_or("signed", BundleMarker::name)
+        "bin-{}{}",
+        marker.map_or("plain", BundleMarker::name),
+        if windows_identity.is_some() { "-signed" } else { "" }
     ));
     fs_err::create_dir_all(&copy_dir)?;
-    let exe_name = tools::exe_name(SHELL_BINARY);
-    let original = input.binaries_dir.join(&exe_name);
-    let copy = copy_dir.join(&exe_name);
+    // cargo builds the shell as `app-shell`; the installers carry it named after the app.
+    let original = input.binaries_dir.join(tools::exe_name(SHELL_BINARY));
+    let copy = copy_dir.join(tools::exe_name(&input.app.names.id));
     // Copy first so the stamped file keeps the original's mode bits.
     fs_err::copy(&original, &copy)?;
     if let Some(marker) = marker {
@@ -329,6 +334,7 @@ fn sign_installers(
             input.signing,
         )?;
         sign::sign_macos_disk_images(
+            &input.app.descriptor.identifier,
             input.out_dir,
             input.channel,
             input.source_date_epoch,
@@ -479,14 +485,19 @@ pub fn choose_formats(target: Target, requested: &[String]) -> Result<Vec<Packag
     Ok(formats)
 }
 
-fn debian_copyright(version: &Version, source_date_epoch: u64) -> String {
+fn debian_copyright(app: &App, version: &Version, source_date_epoch: u64) -> String {
     let year = 1970 + source_date_epoch / 31_556_952;
+    let (id, product, publisher) = (
+        &app.names.id,
+        &app.descriptor.product_name,
+        &app.descriptor.package.publisher,
+    );
     format!(
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\
-         Upstream-Name: tokenizer-studio\n\
-         Comment: Tokenizer Studio {version}\n\n\
+         Upstream-Name: {id}\n\
+         Comment: {product} {version}\n\n\
          Files: *\n\
-         Copyright: {year} Tokenizer Studio developers\n\
+         Copyright: {year} {publisher}\n\
          License: Apache-2.0\n \
          On Debian systems, the full text of the Apache License 2.0 can be found in\n \
          /usr/share/common-licenses/Apache-2.0.\n"
@@ -495,11 +506,13 @@ fn debian_copyright(version: &Version, source_date_epoch: u64) -> String {
 
 /// A one-entry Debian changelog, gzip-compressed with no timestamp in the header so the
 /// package stays reproducible.
-fn debian_changelog_gz(version: &Version, source_date_epoch: u64) -> Result<Vec<u8>> {
+fn debian_changelog_gz(app: &App, version: &Version, source_date_epoch: u64) -> Result<Vec<u8>> {
     use std::io::Write;
     let date = release_meta::rfc3339_utc(source_date_epoch);
     let text = format!(
-        "tokenizer-studio ({version}) unstable; urgency=medium\n\n  * Release {version}.\n\n -- {MAINTAINER}  {}\n",
+        "{} ({version}) unstable; urgency=medium\n\n  * Release {version}.\n\n -- {}  {}\n",
+        app.names.id,
+        maintainer(app),
         rfc2822(&date)
     );
     let mut encoder = flate2::GzBuilder::new()

@@ -45,6 +45,8 @@ pub enum PythonChoice {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub root: PathBuf,
+    /// The app the runtime is for.
+    pub app: App,
     pub target: Target,
     /// `target` × profile × accelerator: names the lock, the build tree, the folder and the
     /// archive.
@@ -73,6 +75,8 @@ pub struct Plan {
 /// Inputs of a plan, from the command line.
 #[derive(Clone, Copy)]
 pub struct PlanInput<'a> {
+    /// `--app`: `None` for the default app.
+    pub app: Option<&'a str>,
     pub target: Option<Target>,
     pub profile: Profile,
     /// `None`: the profile's accelerator on the default package index.
@@ -101,6 +105,7 @@ impl Plan {
     /// [`Plan::new`] over any variable source (tests).
     pub fn from_lookup(input: PlanInput<'_>, lookup: &Lookup) -> Result<Plan> {
         let root = project_root_from(lookup);
+        let app = App::load(&root, input.app)?;
         let target = match input.target {
             Some(target) => target,
             None => Target::host().context(
@@ -141,7 +146,7 @@ impl Plan {
         let version = workspace_version();
         let out_dir = match input.out_dir {
             Some(dir) => absolute(dir)?,
-            None => root.join("dist"),
+            None => app.subdir(&root.join("dist")),
         };
         Ok(Plan {
             target,
@@ -150,17 +155,21 @@ impl Plan {
             python,
             python_version: pins.python_version.clone(),
             python_build: pins.release.clone(),
-            lock_file: root.join("lockfiles").join(format!("{variant}.txt")),
+            lock_file: app.lock_dir().join(format!("{variant}.txt")),
             extra_index,
-            api_dir: root.join("apps/tokenizer-studio/api"),
-            web_dir: root.join("apps/tokenizer-studio/web"),
-            build_dir: root
-                .join("target")
-                .join("runtime-build")
+            api_dir: app.api_dir(),
+            web_dir: app.web_dir(),
+            build_dir: app
+                .subdir(&root.join("target").join("runtime-build"))
                 .join(variant.name()),
             cache_dir: cache_dir_from(lookup)?,
             runtime_dir: out_dir.join(format!("runtime-{variant}")),
-            archive: out_dir.join(layout::archive_name(&version, variant)),
+            archive: out_dir.join(layout::archive_name(
+                &app.names.archive_stem(),
+                &version,
+                variant,
+            )),
+            app,
             variant,
             out_dir,
             zstd_level: input.zstd_level.unwrap_or(DEFAULT_ZSTD_LEVEL),
@@ -172,6 +181,11 @@ impl Plan {
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "app:               {} ({})",
+            self.app.descriptor.product_name, self.app.names.id
+        )?;
         writeln!(
             f,
             "target:            {} ({})",
@@ -264,24 +278,154 @@ pub fn variants_to_build(target: Target, profiles: &[Profile], lookup: &Lookup) 
         .collect()
 }
 
-/// The app this workspace builds: its descriptor and its folder.
+/// One app of the workspace: its descriptor (`apps/<id>/app.toml`) and its folder. The
+/// toolchain names no app: every app-specific name, path and text comes from here.
+#[derive(Debug, Clone)]
 pub struct App {
     pub descriptor: runtime_spec::AppDescriptor,
     /// `apps/<id>/`: the descriptor's relative paths start here.
     pub dir: PathBuf,
+    /// The names the app goes by at run time.
+    pub names: runtime_spec::AppNames,
+    /// The workspace's default app keeps the workspace's top-level output folders (`dist/`,
+    /// `target/runtime-build/`); another app's go one folder down, under its id.
+    pub is_default: bool,
 }
 
-impl App {
-    /// The folder of the one app the toolchain builds today.
-    pub const DEFAULT_DIR: &'static str = "apps/tokenizer-studio";
+/// Where the apps live, relative to the workspace root.
+pub const APPS_DIR: &str = "apps";
+/// Where the shared engine packages (`engine.shared`) live, relative to the workspace root.
+pub const ENGINEKIT_DIR: &str = "enginekit";
 
-    /// Reads and checks `apps/<app>/app.toml`.
-    pub fn load(root: &Path) -> Result<App> {
-        let dir = root.join(App::DEFAULT_DIR);
+impl App {
+    /// `--app <id>`, or with `None` the default: the only app, else the one the workspace
+    /// names (`[workspace.metadata.apps] default` in the root Cargo.toml).
+    pub fn load(root: &Path, id: Option<&str>) -> Result<App> {
+        let ids = App::ids(root)?;
+        let default = App::default_id(root, &ids)?;
+        let id = id.unwrap_or(&default);
+        if !ids.iter().any(|known| known == id) {
+            bail!(
+                "there is no app `{id}`: the apps are {} (folders of {APPS_DIR}/ with an app.toml)",
+                ids.join(", ")
+            );
+        }
+        let dir = root.join(APPS_DIR).join(id);
         let file = dir.join(runtime_spec::app::APP_FILE);
         let text = fs_err::read_to_string(&file)?;
         let descriptor = runtime_spec::AppDescriptor::parse(&text, &file.display().to_string())?;
-        Ok(App { descriptor, dir })
+        if descriptor.id != id {
+            bail!(
+                "{}: `id` is `{}` but the folder is `{id}`: they must be the same",
+                file.display(),
+                descriptor.id
+            );
+        }
+        let names = descriptor.names();
+        Ok(App {
+            descriptor,
+            dir,
+            names,
+            is_default: id == default,
+        })
+    }
+
+    /// Every app of the workspace, the default first.
+    pub fn all(root: &Path) -> Result<Vec<App>> {
+        let mut apps = App::ids(root)?
+            .iter()
+            .map(|id| App::load(root, Some(id)))
+            .collect::<Result<Vec<_>>>()?;
+        apps.sort_by_key(|app| !app.is_default);
+        Ok(apps)
+    }
+
+    /// The ids of the apps: the folders of `apps/` that hold an `app.toml`, sorted.
+    fn ids(root: &Path) -> Result<Vec<String>> {
+        let apps_dir = root.join(APPS_DIR);
+        let mut ids = Vec::new();
+        for entry in fs_err::read_dir(&apps_dir)? {
+            let entry = entry?;
+            if entry.path().join(runtime_spec::app::APP_FILE).is_file() {
+                ids.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        ids.sort();
+        if ids.is_empty() {
+            bail!("{} holds no app (a folder with an app.toml)", apps_dir.display());
+        }
+        Ok(ids)
+    }
+
+    fn default_id(root: &Path, ids: &[String]) -> Result<String> {
+        if let [only] = ids {
+            return Ok(only.clone());
+        }
+        let manifest_path = root.join("Cargo.toml");
+        let manifest: toml::Value = toml::from_str(&fs_err::read_to_string(&manifest_path)?)
+            .with_context(|| format!("parsing {}", manifest_path.display()))?;
+        manifest
+            .get("workspace")
+            .and_then(|workspace| workspace.get("metadata"))
+            .and_then(|metadata| metadata.get("apps"))
+            .and_then(|apps| apps.get("default"))
+            .and_then(|default| default.as_str())
+            .map(str::to_owned)
+            .with_context(|| {
+                format!(
+                    "{} has several apps ({}): name the default one as `[workspace.metadata.apps] default` in {}, or pass --app",
+                    APPS_DIR,
+                    ids.join(", "),
+                    manifest_path.display()
+                )
+            })
+    }
+
+    /// The engine's Python project (`pyproject.toml`, its tests).
+    pub fn api_dir(&self) -> PathBuf {
+        self.dir.join(&self.descriptor.engine.project)
+    }
+
+    /// The web project.
+    pub fn web_dir(&self) -> PathBuf {
+        self.dir.join(&self.descriptor.web.project)
+    }
+
+    /// Whether the web UI is built (`package.json`) or served as it is.
+    pub fn web_has_build(&self) -> bool {
+        self.web_dir().join("package.json").is_file()
+    }
+
+    /// The app's hashed locks, one per runtime variant.
+    pub fn lock_dir(&self) -> PathBuf {
+        self.dir.join("lockfiles")
+    }
+
+    /// The engine packages the runtime carries, by name, with their source folders: the app's
+    /// own, then the shared ones it names.
+    pub fn packages(&self, root: &Path) -> Vec<(String, PathBuf)> {
+        let own = self.descriptor.engine.packages.iter().map(|path| {
+            (
+                runtime_spec::app::package_name(path).to_owned(),
+                self.dir.join(path),
+            )
+        });
+        let shared = self
+            .descriptor
+            .engine
+            .shared
+            .iter()
+            .map(|name| (name.clone(), root.join(ENGINEKIT_DIR).join(name)));
+        own.chain(shared).collect()
+    }
+
+    /// `base` for the default app, `base/<id>` for another.
+    pub fn subdir(&self, base: &Path) -> PathBuf {
+        if self.is_default {
+            base.to_path_buf()
+        } else {
+            base.join(&self.names.id)
+        }
     }
 }
 
@@ -307,7 +451,7 @@ fn project_root_from(lookup: &Lookup) -> PathBuf {
         .to_path_buf()
 }
 
-/// `TOKENIZER_STUDIO_CACHE_DIR`, else `$XDG_CACHE_HOME` or `~/.cache`, `/tokenizer-studio-xtask`.
+/// `XTASK_CACHE_DIR`, else `$XDG_CACHE_HOME` or `~/.cache`, `/desktop-xtask`.
 pub fn cache_dir() -> Result<PathBuf> {
     cache_dir_from(&var)
 }
@@ -321,11 +465,11 @@ fn cache_dir_from(lookup: &Lookup) -> Result<PathBuf> {
         None => {
             let home = lookup("HOME")
                 .or_else(|| lookup("USERPROFILE"))
-                .context("neither HOME nor TOKENIZER_STUDIO_CACHE_DIR is set: set one")?;
+                .context("neither HOME nor XTASK_CACHE_DIR is set: set one")?;
             PathBuf::from(home).join(".cache")
         }
     };
-    Ok(base.join("tokenizer-studio-xtask"))
+    Ok(base.join("desktop-xtask"))
 }
 
 /// `SOURCE_DATE_EPOCH`, else the last commit's time, else 0: every timestamp in a build comes
@@ -372,7 +516,7 @@ pub fn var(name: &str) -> Option<String> {
 /// [`var`] for values that may not be UTF-8 (paths, `PATH`).
 pub fn var_os(name: &str) -> Option<OsString> {
     debug_assert!(
-        runtime_spec::env::lookup(name).is_some(),
+        runtime_spec::env::is_listed(name),
         "{name} is read but not listed in runtime-spec/src/env.rs"
     );
     std::env::var_os(name).filter(|value| !value.is_empty())
@@ -690,7 +834,9 @@ impl ReleasePlan {
             ));
         }
 
+        // The variable overrides the app's descriptor (a staging bucket, a test server).
         let base_url = lookup(RELEASE_BASE_URL)
+            .or_else(|| build.app.descriptor.release.base_url.clone())
             .map(|url| url.trim().trim_end_matches('/').to_owned())
             .filter(|url| !url.is_empty());
         let builds_shell = Some(build.target) == Target::host();
@@ -699,12 +845,12 @@ impl ReleasePlan {
         if builds_shell && input.bundle.has_thin() && base_url.is_none() {
             if channel.is_release() {
                 problems.push(format!(
-                    "a thin {channel} release needs {RELEASE_BASE_URL} (where runtime-{channel}.json and the archives will be published): the shell's first run downloads the runtime from there"
+                    "a thin {channel} release needs {RELEASE_BASE_URL} or the app descriptor's release.base_url (where runtime-{channel}.json and the archives will be published): the shell's first run downloads the runtime from there"
                 ));
             } else {
                 crate::ui::warn(&format!(
                     "{RELEASE_BASE_URL} is not set: this thin dev shell cannot download a runtime by itself (set {} when running it, or build --bundle full)",
-                    runtime_spec::env::INDEX_URL
+                    build.app.names.var(runtime_spec::env::INDEX_URL)
                 ));
             }
         }
@@ -766,7 +912,7 @@ fn check_key_pair(
     public: &runtime_spec::PublicKey,
 ) -> Result<()> {
     let password = password.map(|password| password.expose().as_str());
-    let probe = b"tokenizer-studio release key check";
+    let probe = b"release key check";
     let signature = release_meta::sign(probe, secret, password, "key check")
         .context("the secret key cannot sign")?;
     release_meta::verify(probe, &signature, &public.key_line())
@@ -907,6 +1053,7 @@ mod tests {
         ReleasePlan::from_lookup(
             ReleaseInput {
                 build: PlanInput {
+                    app: None,
                     target: Some(target),
                     profile: Profile::Base,
                     accelerator: None,
@@ -966,6 +1113,7 @@ mod tests {
         let cache = std::env::temp_dir().display().to_string();
         let error = Plan::from_lookup(
             PlanInput {
+                app: None,
                 target: Some(Target::LinuxX64),
                 profile: Profile::Torch,
                 accelerator: Some(Accelerator::Cpu),

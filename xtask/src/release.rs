@@ -37,7 +37,7 @@ fn build_runtime<'a>(
         );
     }
     if Some(plan.target) == Target::host() && !release.skip_smoke && runtime.rebuilt {
-        smoke::smoke(&runtime.archive).inspect_err(|_| assemble::invalidate(plan))?;
+        smoke::smoke(&plan.app, &runtime.archive).inspect_err(|_| assemble::invalidate(plan))?;
     }
     Ok((plan, runtime, manifest))
 }
@@ -116,7 +116,7 @@ pub fn release(release: &ReleasePlan) -> Result<()> {
                 dir.clone()
             };
             let mut installers = package::installers(&package::InstallerInput {
-                root: &plan.root,
+                app: &plan.app,
                 version: &plan.version,
                 target: plan.target,
                 bundle: *bundle,
@@ -159,11 +159,17 @@ pub fn release(release: &ReleasePlan) -> Result<()> {
         let sbom = release_meta::cyclonedx_from_lock(
             &lock_text,
             Some(&site_packages),
-            &release_meta::SbomMetadata::from_manifest(manifest, plan.source_date_epoch),
+            &release_meta::SbomMetadata::from_manifest(
+                &plan.app.names,
+                manifest,
+                plan.source_date_epoch,
+            ),
         )?;
         let sbom_path = dir.join(format!(
-            "tokenizer-studio-runtime-{}-{}.cdx.json",
-            plan.version, variant_plan.variant
+            "{}-{}-{}.cdx.json",
+            plan.app.names.archive_stem(),
+            plan.version,
+            variant_plan.variant
         ));
         fs_err::write(
             &sbom_path,
@@ -331,8 +337,9 @@ pub fn dev_keys(root: &Path) -> Result<(String, String)> {
     ))
 }
 
-/// `cargo build --release` of the shell with the release's public key, channel and release URL
-/// baked in (`shell/src/built_in.rs` reads them).
+/// `cargo build --release` of the shell for the release's app (its descriptor, `shell/build.rs`)
+/// with the release's public key, channel and release URL baked in (`shell/src/built_in.rs`
+/// reads them).
 fn build_shell(release: &ReleasePlan, public_key: &str) -> Result<PathBuf> {
     use runtime_spec::env;
     let plan = &release.build;
@@ -352,6 +359,10 @@ fn build_shell(release: &ReleasePlan, public_key: &str) -> Result<PathBuf> {
             package::SHELL_BINARY,
         ])
         .current_dir(&plan.root)
+        .env(
+            env::SHELL_APP,
+            plan.app.dir.join(runtime_spec::app::APP_FILE),
+        )
         .env(env::UPDATE_PUBKEY, public_key)
         .env(env::RELEASE_BASE_URL, base_url)
         .env(env::CHANNEL, plan.channel.name())
@@ -371,7 +382,7 @@ fn build_shell(release: &ReleasePlan, public_key: &str) -> Result<PathBuf> {
 /// key; the trusted comment carries the version, which the shell requires
 /// (`requireSignedVersion`), so a manifest cannot pair a new version with an old installer.
 /// Without a base URL the entries hold bare file names, which Tauri cannot fetch: a shell only
-/// uses a manifest published under `TOKENIZER_STUDIO_RELEASE_BASE_URL`.
+/// uses a manifest published under `XTASK_RELEASE_BASE_URL`.
 fn updater_manifest(
     release: &ReleasePlan,
     dir: &Path,
@@ -390,8 +401,8 @@ fn updater_manifest(
         // without spaces: GitHub renames release assets that have them).
         let artifact = if kind.ends_with("-app") {
             let tarball = dir.join(format!(
-                "tokenizer-studio-{}-{}.app.tar.gz",
-                plan.version, plan.target
+                "{}-{}-{}.app.tar.gz",
+                plan.app.names.id, plan.version, plan.target
             ));
             tar_gz_app(installer, &tarball, plan.source_date_epoch)?;
             written.push(tarball.clone());
@@ -430,7 +441,7 @@ fn updater_manifest(
         .collect();
     let latest = release_meta::tauri_latest_json(
         &plan.version,
-        &format!("Tokenizer Studio {}", plan.version),
+        &format!("{} {}", plan.app.descriptor.product_name, plan.version),
         &release_meta::rfc3339_utc(plan.source_date_epoch),
         &platform_refs,
     )?;
@@ -463,7 +474,7 @@ fn artifact_url(base_url: &str, name: &str) -> String {
     if base.is_empty() {
         name.to_owned()
     } else {
-        // File names like `Tokenizer Studio.app.tar.gz` carry spaces.
+        // File names like `<Product Name>_0.1.0_x64-setup.exe` carry spaces.
         format!("{base}/{}", name.replace(' ', "%20"))
     }
 }

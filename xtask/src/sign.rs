@@ -29,7 +29,7 @@ pub fn signer_for<'a>(plan: &Plan, signing: &'a Signing) -> Result<Box<dyn Runti
         }
         Target::WindowsX64 => match &signing.windows {
             Some(certificate) => Ok(Box::new(WindowsSigner {
-                identity: WindowsIdentity::new(certificate)?,
+                identity: WindowsIdentity::new(certificate, &plan.app.descriptor.product_name)?,
             })),
             None if plan.channel == Channel::Dev => {
                 ui::info("no Windows signing certificate (WINDOWS_SIGNING_P12_*): the dev runtime is unsigned");
@@ -86,10 +86,15 @@ pub struct WindowsIdentity<'a> {
     _scratch: tempfile::TempDir,
     p12: PathBuf,
     certificate: &'a WindowsCertificate,
+    /// The product name Windows shows in the UAC prompt and the signature details.
+    description: String,
 }
 
 impl<'a> WindowsIdentity<'a> {
-    pub fn new(certificate: &'a WindowsCertificate) -> Result<WindowsIdentity<'a>> {
+    pub fn new(
+        certificate: &'a WindowsCertificate,
+        description: &str,
+    ) -> Result<WindowsIdentity<'a>> {
         let scratch = tempfile::tempdir()?;
         let p12 = scratch.path().join("signing.p12");
         fs_err::write(&p12, certificate.p12.expose())?;
@@ -97,6 +102,7 @@ impl<'a> WindowsIdentity<'a> {
             _scratch: scratch,
             p12,
             certificate,
+            description: description.to_owned(),
         })
     }
 
@@ -110,6 +116,7 @@ impl<'a> WindowsIdentity<'a> {
                 &self.p12,
                 Some(self.certificate.password.expose()),
                 self.certificate.timestamp_url.as_deref(),
+                &self.description,
             );
             let status = std::process::Command::new(&command[0])
                 .args(&command[1..])
@@ -132,6 +139,7 @@ impl<'a> WindowsIdentity<'a> {
             None,
             Some(self.certificate.password.expose()),
             self.certificate.timestamp_url.as_deref(),
+            &self.description,
         )?;
         fs_err::rename(&signed, file)?;
         Ok(())
@@ -232,8 +240,9 @@ pub fn sign_macos_bundles(
 }
 
 /// Signs every `.dmg` in `dir` (after the app inside it was signed and notarized), verifies the
-/// signature with our own DMG checks, and notarizes and staples the image when configured.
+/// signature with our own DMG checks (its code identifier under the app's `identifier`), and notarizes and staples the image when configured.
 pub fn sign_macos_disk_images(
+    identifier: &str,
     dir: &Path,
     channel: Channel,
     source_date_epoch: u64,
@@ -241,7 +250,7 @@ pub fn sign_macos_disk_images(
 ) -> Result<()> {
     let identity = macos_identity(&signing.apple, channel)?;
     let options = macos_sign::SignOptions {
-        identifier_prefix: format!("{}.", runtime_spec::APP_ID),
+        identifier_prefix: format!("{identifier}."),
         ..macos_sign_options(source_date_epoch, signing)
     };
     for image in files_with_extension(dir, "dmg")? {

@@ -7,8 +7,8 @@ use anyhow::{Context, Result};
 
 use crate::ui;
 
-/// Runs every smoke step against a runtime folder or archive.
-pub fn smoke(runtime: &Path) -> Result<()> {
+/// Runs every smoke step against a runtime folder or archive of `app`.
+pub fn smoke(app: &crate::plan::App, runtime: &Path) -> Result<()> {
     ui::step("smoke", &format!("exercising {}", runtime.display()));
     // The steps start processes in other working directories: a relative path would dangle.
     let runtime = &std::path::absolute(runtime)
@@ -28,6 +28,11 @@ pub fn smoke(runtime: &Path) -> Result<()> {
             command
         })),
         on_step: Box::new(|line| ui::info(&format!("ok: {line}"))),
+        app_smoke: app
+            .descriptor
+            .smoke
+            .as_ref()
+            .map(|script| app.dir.join(script)),
     };
     let report = smoke_tests::run(&options)
         .with_context(|| format!("the runtime {} failed its smoke tests", runtime.display()))?;
@@ -45,11 +50,16 @@ pub fn supervise(runtime: &Path, data: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The host target's archive in `dist/`.
-pub fn default_runtime(out_dir: &Path, version: &runtime_spec::Version) -> Result<PathBuf> {
+/// The host target's archive of `app` in `out_dir` (its `dist/`).
+pub fn default_runtime(
+    app: &crate::plan::App,
+    out_dir: &Path,
+    version: &runtime_spec::Version,
+) -> Result<PathBuf> {
     let target = runtime_spec::Target::host()
         .context("this host is not a release target: pass --runtime")?;
     Ok(out_dir.join(runtime_spec::layout::archive_name(
+        &app.names.archive_stem(),
         version,
         runtime_spec::Variant::base(target),
     )))

@@ -41,54 +41,83 @@ pub fn test(options: &TestOptions) -> Result<()> {
         clippy: options.clippy,
     })?;
 
-    ui::step("test", "pytest (apps/tokenizer-studio/api)");
-    // `-rs`: one line per skip with its reason, for the summary.
-    report.run(
-        Command::new(&venv_python)
-            .args(["-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"])
-            .current_dir(root.join("apps/tokenizer-studio/api")),
-        "pytest",
-        Format::Pytest,
-    )?;
+    let apps = plan::App::all(&root)?;
+    // Every engine's suite and the shared engine kit's; the default app's suite keeps the name
+    // the allowed-skips lists use.
+    let mut python_suites: Vec<(String, PathBuf)> = apps
+        .iter()
+        .map(|app| {
+            let name = if app.is_default {
+                "pytest".to_owned()
+            } else {
+                format!("pytest {}", app.names.id)
+            };
+            (name, app.api_dir())
+        })
+        .collect();
+    python_suites.push((
+        "pytest enginekit".to_owned(),
+        root.join(plan::ENGINEKIT_DIR),
+    ));
+    for (name, dir) in &python_suites {
+        ui::step("test", &format!("{name} ({})", dir.display()));
+        // `-rs`: one line per skip with its reason, for the summary.
+        report.run(
+            Command::new(&venv_python)
+                .args(["-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"])
+                .current_dir(dir),
+            name,
+            Format::Pytest,
+        )?;
+    }
 
-    let web_dir = root.join("apps/tokenizer-studio/web");
     let npm = tools::require(
         "npm",
         "install Node.js 20+ with npm (Debian/Ubuntu: `apt-get install nodejs npm`)",
     )?;
-    ui::step("test", "web: npm ci, API types, build, Playwright E2E");
-    report.run(
-        Command::new(&npm)
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&web_dir),
-        "npm ci",
-        Format::Step,
-    )?;
-    // Before the build: a stale src/api/schema.d.ts says so in one line, where tsc would
-    // report its consequences.
-    report.run(
-        Command::new(&npm)
-            .args(["run", "test:api-types"])
-            .current_dir(&web_dir)
-            .env("TOKENIZER_STUDIO_PYTHON", &venv_python),
-        "web API types",
-        Format::NodeTest,
-    )?;
-    report.run(
-        Command::new(&npm)
-            .args(["run", "build"])
-            .current_dir(&web_dir),
-        "npm run build",
-        Format::Step,
-    )?;
-    report.run(
-        Command::new(&npm)
-            .args(["run", "test:e2e"])
-            .current_dir(&web_dir)
-            .env("TOKENIZER_STUDIO_PYTHON", &venv_python),
-        "web E2E",
-        Format::NodeTest,
-    )?;
+    for app in apps.iter().filter(|app| app.web_has_build()) {
+        let web_dir = app.web_dir();
+        let python_var = app.names.var(runtime_spec::env::PYTHON);
+        ui::step(
+            "test",
+            &format!(
+                "{} web: npm ci, API types, build, Playwright E2E",
+                app.names.id
+            ),
+        );
+        report.run(
+            Command::new(&npm)
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&web_dir),
+            "npm ci",
+            Format::Step,
+        )?;
+        // Before the build: a stale src/api/schema.d.ts says so in one line, where tsc would
+        // report its consequences.
+        report.run(
+            Command::new(&npm)
+                .args(["run", "test:api-types"])
+                .current_dir(&web_dir)
+                .env(&python_var, &venv_python),
+            "web API types",
+            Format::NodeTest,
+        )?;
+        report.run(
+            Command::new(&npm)
+                .args(["run", "build"])
+                .current_dir(&web_dir),
+            "npm run build",
+            Format::Step,
+        )?;
+        report.run(
+            Command::new(&npm)
+                .args(["run", "test:e2e"])
+                .current_dir(&web_dir)
+                .env(&python_var, &venv_python),
+            "web E2E",
+            Format::NodeTest,
+        )?;
+    }
 
     // The workflow lint's result does not depend on the host; it needs bash and python3.
     if cfg!(unix) {
@@ -130,7 +159,7 @@ pub fn test(options: &TestOptions) -> Result<()> {
                 "tauri-minimal",
             ])
             .current_dir(&root)
-            .env("TOKENIZER_STUDIO_SLOW_TESTS", slow_env),
+            .env("XTASK_SLOW_TESTS", slow_env),
         "cargo test",
         Format::Libtest,
     )?;
@@ -139,12 +168,12 @@ pub fn test(options: &TestOptions) -> Result<()> {
         "shell: unit tests and Tauri window E2E (release build, Xvfb + tauri-driver)",
     );
     // The E2E tests sign their loopback indexes with the dev secret key and point the shell at
-    // them with TOKENIZER_STUDIO_INDEX_URL.
+    // them with the default app's `<PREFIX>_INDEX_URL`.
     report.run(
         Command::new(&cargo)
             .args(["test", "--release", "-p", "shell"])
             .current_dir(&root)
-            .env("TOKENIZER_STUDIO_SLOW_TESTS", slow_env)
+            .env("XTASK_SLOW_TESTS", slow_env)
             .envs(dev_shell_env(&root)?),
         "cargo test -p shell",
         Format::Libtest,
@@ -174,13 +203,39 @@ pub fn test(options: &TestOptions) -> Result<()> {
         // this process was started from is gone.
         let cargo = crate::plan::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         report.run(
-            Command::new(cargo)
+            Command::new(&cargo)
                 .args(["run", "--quiet", "--package", "xtask", "--"])
                 .args(["bench", "all", "--quick"])
                 .current_dir(&root),
             "bench all --quick",
             Format::Step,
         )?;
+        // The other apps, built and proven by the same commands as the main job's: a dev
+        // release (its runtime smoke-tested), then its installers installed and run. Last: the
+        // shell is rebuilt for each app, and the steps above use the default app's build.
+        for app in apps.iter().filter(|app| !app.is_default) {
+            let id = &app.names.id;
+            ui::step(
+                "test",
+                &format!("{id}: release --bundle both, then ci-installed"),
+            );
+            report.run(
+                Command::new(&cargo)
+                    .args(["run", "--quiet", "--package", "xtask", "--"])
+                    .args(["--app", id, "release", "--bundle", "both"])
+                    .current_dir(&root),
+                &format!("release {id}"),
+                Format::Step,
+            )?;
+            report.run(
+                Command::new(&cargo)
+                    .args(["run", "--quiet", "--package", "xtask", "--"])
+                    .args(["--app", id, "ci-installed"])
+                    .current_dir(&root),
+                &format!("ci-installed {id}"),
+                Format::Step,
+            )?;
+        }
     }
     report.print();
     if let Some(allowed) = &options.allowed_skips {
@@ -213,10 +268,14 @@ pub(crate) fn test_venv(root: &Path, cache_dir: &Path) -> Result<PathBuf> {
     let venv = root.join("target").join("test-venv");
     let python = tools::venv_python(&venv);
     let target = Target::host().context("tests run on a release target host")?;
-    let lock = root.join("lockfiles").join(format!("{target}.txt"));
+    // The default app's lock: the other engines' dependencies are a part of it (a test of the
+    // second engine's pyproject holds it to that).
+    let lock = plan::App::load(root, None)?
+        .lock_dir()
+        .join(format!("{target}.txt"));
     let stamp_file = root.join("target").join("test-venv.stamp");
     // pip + setuptools: the packaging test builds the engine's wheel offline, as
-    // `pip install ./apps/tokenizer-studio/api` would. ruff is pinned: `cargo xtask tidy` fails
+    // `pip install ./apps/<app>/api` would. ruff is pinned: `cargo xtask tidy` fails
     // on what it reports, so a new release must not change the verdict on unchanged code.
     // transformers (pinned; it resolves to the lock's tokenizers and huggingface-hub): the
     // export test loads an exported tokenizer with `AutoTokenizer` as a user's script would.

@@ -11,7 +11,6 @@ use std::process::{Command, Output};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use runtime_spec::Variant;
 
 use crate::{lock, plan, test, tools};
 
@@ -35,7 +34,9 @@ type Check<'a> = (&'static str, Box<dyn Fn() -> Findings + 'a>);
 /// Runs every check, prints one line for each, and fails naming the checks that failed.
 pub fn tidy(options: &TidyOptions) -> Result<()> {
     let root = plan::project_root();
-    let web_dir = root.join("apps/tokenizer-studio/web");
+    let apps = plan::App::all(&root)?;
+    // The web checks (eslint, tsc, the API types) are for a web UI with a build step.
+    let built_web: Vec<&plan::App> = apps.iter().filter(|app| app.web_has_build()).collect();
     let files = project_files(&root)?;
     let sources: Vec<(String, String)> = files
         .iter()
@@ -70,18 +71,24 @@ pub fn tidy(options: &TidyOptions) -> Result<()> {
             Box::new(|| Ok(per_file(&sources, retired_word_findings))),
         ),
         (
-            "no app names in the shared crates",
-            Box::new(|| Ok(per_file(&sources, app_name_findings))),
+            "no app names in the toolchain",
+            Box::new(|| {
+                let names = squashed_app_names(&apps);
+                Ok(sources
+                    .iter()
+                    .flat_map(|(path, text)| app_name_findings(&names, path, text))
+                    .collect())
+            }),
         ),
-        ("python lock headers", Box::new(|| lock_headers(&root))),
+        ("python lock headers", Box::new(|| lock_headers(&apps))),
         ("rustfmt", Box::new(|| rustfmt(&root))),
         ("ruff check", Box::new(|| ruff(&root, &python_files, false))),
         ("ruff format", Box::new(|| ruff(&root, &python_files, true))),
-        ("eslint", Box::new(|| eslint(&web_dir))),
-        ("tsc", Box::new(|| tsc(&web_dir))),
+        ("eslint", Box::new(|| per_web(&root, &built_web, eslint))),
+        ("tsc", Box::new(|| per_web(&root, &built_web, tsc))),
         (
             "generated API types",
-            Box::new(|| api_types(&root, &web_dir)),
+            Box::new(|| per_web(&root, &built_web, api_types)),
         ),
     ];
     if options.clippy {
@@ -155,7 +162,7 @@ fn project_files(root: &Path) -> Result<Vec<String>> {
 /// Generated or vendored files, whose text the project does not write: lock files and test
 /// fixtures copied from elsewhere (a vendored JSON schema describes its own issue fields).
 fn skipped_for_text_rules(path: &str) -> bool {
-    path.starts_with("lockfiles/")
+    path.contains("lockfiles/")
         || path.contains("/fixtures/")
         || ["Cargo.lock", "package-lock.json"]
             .iter()
@@ -263,22 +270,51 @@ fn retired_word_findings(path: &str, text: &str) -> Vec<String> {
     findings
 }
 
-/// The crates any app built by the toolchain shares. The app's names reach them only through
-/// `runtime-spec` (which holds them until the app descriptor drives them), so a second app
-/// needs no fork of these. Their tests may name the app.
-const APP_NEUTRAL_CRATES: [&str; 4] = [
+/// The toolchain: every crate an app is built, run or updated by. No app's name is written in
+/// their code (it comes from the app's descriptor through `plan::App`, `runtime_spec::AppNames`
+/// and the shell's embedded descriptor), so a second app needs no fork of them. Their tests may
+/// name an app.
+const APP_NEUTRAL_CRATES: [&str; 6] = [
+    "xtask/",
+    "shell/",
     "supervisor/",
     "updater/",
     "runtime-archive/",
     "release-meta/",
 ];
 
-fn app_name_findings(path: &str, text: &str) -> Vec<String> {
-    let in_scope = APP_NEUTRAL_CRATES
+/// The spellings of the apps' names this check looks for: each app's id and product name,
+/// lower-case letters and digits only (`corpusinspector`).
+fn squashed_app_names(apps: &[plan::App]) -> Vec<String> {
+    let squash = |text: &str| -> String {
+        text.to_ascii_lowercase()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect()
+    };
+    let mut names: Vec<String> = apps
         .iter()
-        .any(|krate| path.starts_with(krate))
-        && ((path.contains("/src/") && path.ends_with(".rs")) || path.ends_with("Cargo.toml"));
-    if !in_scope {
+        .flat_map(|app| [squash(&app.names.id), squash(&app.descriptor.product_name)])
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn app_name_findings(names: &[String], path: &str, text: &str) -> Vec<String> {
+    let in_crate = APP_NEUTRAL_CRATES.iter().find(|krate| path.starts_with(**krate));
+    let Some(krate) = in_crate else {
+        return Vec::new();
+    };
+    let inside = &path[krate.len()..];
+    let code = (inside.starts_with("src/")
+        && [".rs", ".js", ".html", ".css"]
+            .iter()
+            .any(|ext| inside.ends_with(ext)))
+        || inside.starts_with("ui/")
+        || ["build.rs", "Cargo.toml", "tauri.conf.json"].contains(&inside)
+        || inside.starts_with("capabilities/");
+    if !code {
         return Vec::new();
     }
     let mut findings = Vec::new();
@@ -292,9 +328,9 @@ fn app_name_findings(path: &str, text: &str) -> Vec<String> {
             .chars()
             .filter(|c| c.is_ascii_alphanumeric())
             .collect();
-        if squashed.contains("tokenizerstudio") {
+        if let Some(name) = names.iter().find(|name| squashed.contains(name.as_str())) {
             findings.push(format!(
-                "{path}:{}: names the app; take the name from runtime-spec (APP_NAME, PRODUCT_NAME, layout, env) instead",
+                "{path}:{}: names an app (`{name}`); take it from the app's descriptor (plan::App, runtime_spec::AppNames, the shell's app()) instead",
                 number + 1
             ));
         }
@@ -431,12 +467,16 @@ fn issue_history(line: &str) -> Option<String> {
 /// `cargo xtask lock --check`: each lock's header matches the declared dependencies (offline).
 /// Every variant's lock that must exist (the default index's) or does exist (an extra
 /// index's), as `cargo xtask lock --check` sees them.
-fn lock_headers(root: &Path) -> Findings {
-    let api_dir = root.join("apps/tokenizer-studio/api");
-    Ok(Variant::ALL
-        .into_iter()
-        .filter(|variant| !variant.needs_extra_index() || lock::lock_path(root, *variant).is_file())
-        .filter_map(|variant| lock::check_variant(root, &api_dir, variant).err())
+fn lock_headers(apps: &[plan::App]) -> Findings {
+    Ok(apps
+        .iter()
+        .flat_map(|app| {
+            lock::app_variants(app)
+                .filter(|variant| {
+                    !variant.needs_extra_index() || lock::lock_path(app, *variant).is_file()
+                })
+                .filter_map(|variant| lock::check_variant(app, variant).err())
+        })
         .map(|error| format!("{error:#}"))
         .collect())
 }
@@ -521,11 +561,11 @@ fn clippy_findings(stderr: &str) -> Vec<String> {
         .collect()
 }
 
-/// `ruff check`, or `ruff format --check`, over every Python file with the engine's settings
-/// (`[tool.ruff]` in its pyproject.toml), from the test venv where the pinned ruff lives.
+/// `ruff check`, or `ruff format --check`, over every Python file with the repository's
+/// settings (`ruff.toml`), from the test venv where the pinned ruff lives.
 fn ruff(root: &Path, files: &[&String], format: bool) -> Findings {
     let python = test::test_venv(root, &plan::cache_dir()?)?;
-    let config = root.join("apps/tokenizer-studio/api/pyproject.toml");
+    let config = root.join("ruff.toml");
     let mut command = Command::new(python);
     command.args(["-m", "ruff"]);
     command
@@ -579,7 +619,26 @@ fn has_location(line: &str) -> bool {
         .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()))
 }
 
-fn eslint(web_dir: &Path) -> Findings {
+/// A web check over every app's web project; findings name files from the repository root.
+fn per_web(
+    root: &Path,
+    apps: &[&plan::App],
+    check: fn(&Path, &plan::App, &Path, &str) -> Findings,
+) -> Findings {
+    let mut findings = Vec::new();
+    for app in apps {
+        let web_dir = app.web_dir();
+        let shown = web_dir
+            .strip_prefix(root)
+            .unwrap_or(&web_dir)
+            .to_string_lossy()
+            .replace('\\', "/");
+        findings.extend(check(root, app, &web_dir, &shown)?);
+    }
+    Ok(findings)
+}
+
+fn eslint(_root: &Path, _app: &plan::App, web_dir: &Path, shown: &str) -> Findings {
     let node = node_with_modules(web_dir)?;
     let output = run_tool(
         Command::new(node)
@@ -597,7 +656,7 @@ fn eslint(web_dir: &Path) -> Findings {
     if output.status.success() {
         return Ok(Vec::new());
     }
-    let findings = eslint_findings(&String::from_utf8_lossy(&output.stdout), web_dir);
+    let findings = eslint_findings(&String::from_utf8_lossy(&output.stdout), web_dir, shown);
     Ok(if findings.is_empty() {
         vec![first_lines(&output)]
     } else {
@@ -606,7 +665,7 @@ fn eslint(web_dir: &Path) -> Findings {
 }
 
 /// One finding per message of eslint's JSON report.
-fn eslint_findings(json: &str, web_dir: &Path) -> Vec<String> {
+fn eslint_findings(json: &str, web_dir: &Path, shown: &str) -> Vec<String> {
     let Ok(serde_json::Value::Array(files)) = serde_json::from_str(json) else {
         return Vec::new();
     };
@@ -615,7 +674,7 @@ fn eslint_findings(json: &str, web_dir: &Path) -> Vec<String> {
         let path = relative(file["filePath"].as_str().unwrap_or("?"), web_dir);
         for message in file["messages"].as_array().into_iter().flatten() {
             findings.push(format!(
-                "apps/tokenizer-studio/web/{path}:{}:{}: {} ({})",
+                "{shown}/{path}:{}:{}: {} ({})",
                 message["line"],
                 message["column"],
                 message["message"].as_str().unwrap_or(""),
@@ -626,7 +685,7 @@ fn eslint_findings(json: &str, web_dir: &Path) -> Vec<String> {
     findings
 }
 
-fn tsc(web_dir: &Path) -> Findings {
+fn tsc(_root: &Path, _app: &plan::App, web_dir: &Path, shown: &str) -> Findings {
     let node = node_with_modules(web_dir)?;
     let output = run_tool(
         Command::new(node)
@@ -641,7 +700,7 @@ fn tsc(web_dir: &Path) -> Findings {
     let findings: Vec<String> = stdout
         .lines()
         .filter(|line| line.contains("error TS"))
-        .map(|line| format!("apps/tokenizer-studio/web/{line}"))
+        .map(|line| format!("{shown}/{line}"))
         .collect();
     Ok(if findings.is_empty() {
         vec![first_lines(&output)]
@@ -651,13 +710,13 @@ fn tsc(web_dir: &Path) -> Findings {
 }
 
 /// `src/api/schema.d.ts` is what `npm run gen:api` makes from the engine as it is now.
-fn api_types(root: &Path, web_dir: &Path) -> Findings {
+fn api_types(root: &Path, app: &plan::App, web_dir: &Path, _shown: &str) -> Findings {
     let node = node_with_modules(web_dir)?;
     let python = test::test_venv(root, &plan::cache_dir()?)?;
     let output = run_tool(
         Command::new(node)
             .args(["scripts/api-types.mjs", "--check"])
-            .env("TOKENIZER_STUDIO_PYTHON", python)
+            .env(app.names.var(runtime_spec::env::PYTHON), python)
             .current_dir(web_dir),
         "the API types generator",
     )?;
@@ -770,9 +829,10 @@ mod tests {
     }
 
     #[test]
-    fn the_shared_crates_name_no_app_outside_their_tests() {
+    fn the_toolchain_names_no_app_outside_its_tests() {
+        let names = vec!["corpusinspector".to_owned(), "tokenizerstudio".to_owned()];
         let code = "//! A.\nconst A: &str = \"Tokenizer Studio\";\n#[cfg(test)]\nmod tests { const B: &str = \"tokenizer-studio\"; }\n";
-        let findings = app_name_findings("updater/src/store.rs", code);
+        let findings = app_name_findings(&names, "updater/src/store.rs", code);
         assert_eq!(findings.len(), 1, "{findings:?}");
         assert!(
             findings[0].starts_with("updater/src/store.rs:2:"),
@@ -782,18 +842,29 @@ mod tests {
             concat!("TOKENIZER_STUDIO", "_X"),
             "TokenizerStudio",
             "tokenizer_studio",
+            "Corpus Inspector",
         ] {
             let text = format!("fn f() {{ let _ = \"{spelling}\"; }}\n");
-            assert_eq!(
-                app_name_findings("release-meta/src/a.rs", &text).len(),
-                1,
-                "{spelling}"
-            );
+            for path in [
+                "release-meta/src/a.rs",
+                "shell/src/view.rs",
+                "shell/src/self_test.js",
+                "shell/ui/index.html",
+                "shell/tauri.conf.json",
+                "shell/build.rs",
+                "xtask/src/package.rs",
+            ] {
+                assert_eq!(
+                    app_name_findings(&names, path, &text).len(),
+                    1,
+                    "{spelling} in {path}"
+                );
+            }
         }
-        // The app's own crates, tests and docs are out of scope.
-        assert!(app_name_findings("shell/src/view.rs", code).is_empty());
-        assert!(app_name_findings("supervisor/tests/it/main.rs", code).is_empty());
-        assert!(app_name_findings("release-meta/README.md", code).is_empty());
+        // Tests, docs and the apps themselves are out of scope.
+        assert!(app_name_findings(&names, "supervisor/tests/it/main.rs", code).is_empty());
+        assert!(app_name_findings(&names, "release-meta/README.md", code).is_empty());
+        assert!(app_name_findings(&names, "apps/tokenizer-studio/app.toml", code).is_empty());
     }
 
     #[test]
@@ -925,14 +996,16 @@ mod tests {
         );
         let eslint = r#"[{"filePath":"/w/src/a.ts","messages":[{"line":2,"column":5,"message":"'x' is never used","ruleId":"no-unused-vars"}]},{"filePath":"/w/b.ts","messages":[]}]"#;
         assert_eq!(
-            eslint_findings(eslint, Path::new("/w")),
+            eslint_findings(eslint, Path::new("/w"), "apps/tokenizer-studio/web"),
             ["apps/tokenizer-studio/web/src/a.ts:2:5: 'x' is never used (no-unused-vars)"]
         );
     }
 
     #[test]
     fn generated_and_vendored_files_are_skipped() {
-        assert!(skipped_for_text_rules("lockfiles/linux-x64.txt"));
+        assert!(skipped_for_text_rules(
+            "apps/tokenizer-studio/lockfiles/linux-x64.txt"
+        ));
         assert!(skipped_for_text_rules(
             "apps/tokenizer-studio/web/package-lock.json"
         ));

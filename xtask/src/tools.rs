@@ -30,7 +30,7 @@ const UV_WHEEL_SHA256: [(&str, &str); 3] = [
 ];
 
 /// A host CPython 3.12: compiles bytecode, runs uv's resolver checks, and is the local
-/// fallback interpreter for dev builds. `TOKENIZER_STUDIO_HOST_PYTHON` overrides the search.
+/// fallback interpreter for dev builds. `XTASK_HOST_PYTHON` overrides the search.
 pub fn host_python312() -> Result<PathBuf> {
     let mut candidates: Vec<PathBuf> = Vec::new();
     if let Some(path) = crate::plan::var_os(runtime_spec::env::HOST_PYTHON) {
@@ -83,13 +83,13 @@ pub fn host_python312() -> Result<PathBuf> {
         }
     }
     bail!(
-        "no CPython 3.12 found (looked at TOKENIZER_STUDIO_HOST_PYTHON, python3.12 on PATH, pyenv, /usr/bin): \
+        "no CPython 3.12 found (looked at XTASK_HOST_PYTHON, python3.12 on PATH, pyenv, /usr/bin): \
          install one (Debian/Ubuntu: `apt-get install python3.12`, or `pyenv install 3.12`) or set \
-         TOKENIZER_STUDIO_HOST_PYTHON=/path/to/python3.12"
+         XTASK_HOST_PYTHON=/path/to/python3.12"
     )
 }
 
-/// The pinned uv: from `TOKENIZER_STUDIO_UV` or PATH when it is exactly [`UV_VERSION`], else
+/// The pinned uv: from `XTASK_UV` or PATH when it is exactly [`UV_VERSION`], else
 /// bootstrapped into `<cache>/tools/uv-<version>/` from its hash-checked wheel.
 pub fn uv(cache_dir: &Path) -> Result<PathBuf> {
     let mut candidates = Vec::new();
@@ -155,7 +155,7 @@ fn bootstrap_uv(tool_dir: &Path, uv_path: &Path) -> Result<()> {
     if !status.success() {
         bail!(
             "downloading the uv {UV_VERSION} wheel with pip failed ({status}): check your package index \
-             configuration (pip config / PIP_INDEX_URL), or install uv {UV_VERSION} and set TOKENIZER_STUDIO_UV"
+             configuration (pip config / PIP_INDEX_URL), or install uv {UV_VERSION} and set XTASK_UV"
         );
     }
     let wheel = fs_err::read_dir(download_dir.path())?

@@ -5,11 +5,16 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+use crate::plan::App;
 use crate::{fsutil, tools, ui};
 
 /// Fails when the web UI needs a build and node/npm are missing.
-pub fn check_tools(web_dir: &Path, build_root: &Path) -> Result<()> {
-    let dist = web_dir.join("dist");
+pub fn check_tools(app: &App, build_root: &Path) -> Result<()> {
+    if !app.web_has_build() {
+        return Ok(());
+    }
+    let web_dir = &app.web_dir();
+    let dist = web_dir.join(&app.descriptor.web.out_dir);
     if fsutil::stamp_matches(&build_root.join("web.stamp"), &input_hash(web_dir)?)
         && dist.join("index.html").is_file()
     {
@@ -31,9 +36,21 @@ fn require_node() -> Result<PathBuf> {
     Ok(npm)
 }
 
-/// Builds (or reuses) `apps/tokenizer-studio/web/dist` and returns it.
-pub fn build(web_dir: &Path, build_root: &Path) -> Result<PathBuf> {
-    let dist = web_dir.join("dist");
+/// Builds (or reuses) the app's web UI and returns the folder the runtime ships as `web/`. A
+/// web project without `package.json` has no build step: its `out_dir` is the UI.
+pub fn build(app: &App, build_root: &Path) -> Result<PathBuf> {
+    let web_dir = &app.web_dir();
+    let dist = web_dir.join(&app.descriptor.web.out_dir);
+    if !app.web_has_build() {
+        if !dist.join("index.html").is_file() {
+            bail!(
+                "{} has neither a package.json (a web build) nor an index.html (a UI without one)",
+                dist.display()
+            );
+        }
+        ui::step("web", "a UI without a build step: shipped as it is");
+        return Ok(dist);
+    }
     let stamp_file = build_root.join("web.stamp");
     let inputs = input_hash(web_dir)?;
     if fsutil::stamp_matches(&stamp_file, &inputs) && dist.join("index.html").is_file() {

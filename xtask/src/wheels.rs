@@ -19,7 +19,7 @@ const TORCH_TRIM_VERSION: u32 = 1;
 /// Installed and precompiled site-packages (`<build>/site-packages`), reused while the lock,
 /// the interpreter and the tools are unchanged.
 pub fn prepare(plan: &Plan, python_stamp: &str, host_python: &Path) -> Result<PathBuf> {
-    lock::check_variant(&plan.root, &plan.api_dir, plan.variant)?;
+    lock::check_variant(&plan.app, plan.variant)?;
     let lock_text = fs_err::read_to_string(&plan.lock_file)?;
     let dir = plan.build_dir.join("site-packages");
     let stamp_file = plan.build_dir.join("site-packages.stamp");

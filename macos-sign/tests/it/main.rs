@@ -3,7 +3,7 @@
 //!
 //! Fast cases fetch two small markupsafe wheels (thin arm64 and universal2) once per run into a
 //! temporary folder. The end-to-end case cross-assembles a macOS runtime with
-//! `cargo xtask runtime --target macos-arm64` and runs only with TOKENIZER_STUDIO_SLOW_TESTS=1.
+//! `cargo xtask runtime --target macos-arm64` and runs only with XTASK_SLOW_TESTS=1.
 
 mod dmg;
 mod entitlements;

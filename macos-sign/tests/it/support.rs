@@ -377,7 +377,7 @@ pub fn cross_assemble_macos_runtime(work: &Path) -> PathBuf {
         .env("CI", "1")
         // The xtask tests' download cache (wheels, uv) under target/, never committed.
         .env(
-            "TOKENIZER_STUDIO_CACHE_DIR",
+            "XTASK_CACHE_DIR",
             workspace_root().join("target/xtask-test-cache"),
         )
         .args([

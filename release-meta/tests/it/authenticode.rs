@@ -100,6 +100,7 @@ fn osslsigncode_signs_a_real_pe_and_detects_tampering() {
         Some(&key),
         Some("test key password"),
         None,
+        "Tokenizer Studio",
     )
     .unwrap();
     verify_pe_with_osslsigncode(&signed, &cert).unwrap();
@@ -109,7 +110,7 @@ fn osslsigncode_signs_a_real_pe_and_detects_tampering() {
 
     // A wrong password is reported, not prompted for.
     let wrong = dir.path().join("_yaml.wrong.pyd");
-    let error = sign_pe_with_osslsigncode(&unsigned, &wrong, &cert, Some(&key), Some("nope"), None)
+    let error = sign_pe_with_osslsigncode(&unsigned, &wrong, &cert, Some(&key), Some("nope"), None, "Tokenizer Studio")
         .unwrap_err();
     assert!(error.to_string().contains("osslsigncode sign"), "{error}");
 
@@ -139,6 +140,7 @@ fn osslsigncode_signs_a_real_pe_and_detects_tampering() {
         None,
         Some("p12 password"),
         None,
+        "Tokenizer Studio",
     )
     .unwrap();
     verify_pe_with_osslsigncode(&signed_p12, &cert).unwrap();
@@ -157,6 +159,7 @@ fn signtool_argv_for_windows_hosts() {
         Path::new("release.pfx"),
         Some("pfx password"),
         None,
+        "Tokenizer Studio",
     );
     assert_eq!(
         argv,

@@ -253,7 +253,7 @@ fn packed_runtime(work: &Path, version: &str) -> (PathBuf, Manifest, runtime_arc
     }
     let manifest = Manifest {
         schema_version: MANIFEST_SCHEMA_VERSION,
-        app_id: runtime_spec::APP_ID.to_owned(),
+        app_id: crate::app().identifier,
         runtime_version: version.parse().unwrap(),
         target: Target::LinuxX64,
         python: PythonInfo {
@@ -266,12 +266,11 @@ fn packed_runtime(work: &Path, version: &str) -> (PathBuf, Manifest, runtime_arc
         accelerator: Default::default(),
         requirements: None,
         lock_sha256: "0".repeat(64).parse().unwrap(),
-        launch: LaunchContract::for_target(Target::LinuxX64),
+        launch: LaunchContract::for_app(&crate::app(), Target::LinuxX64),
         files: runtime_archive::build_manifest_files(&runtime).unwrap(),
     };
     std::fs::write(runtime.join(layout::MANIFEST_FILE), manifest.to_json()).unwrap();
-    let archive = work.join(layout::archive_name(
-        &version.parse().unwrap(),
+    let archive = work.join(layout::archive_name(&crate::app().archive_stem(), &version.parse().unwrap(),
         runtime_spec::Variant::base(Target::LinuxX64),
     ));
     let report = runtime_archive::pack_tar_zst(

@@ -15,6 +15,12 @@ use test_support::workspace_root;
 /// Whether `tool` can be started; records the test as skipped, with why, when not. Under CI on Linux a
 /// missing tool fails the test instead (`.ci/run` and `ci.yml` install every tool used here), so
 /// a green CI run means the check against the real tool ran.
+/// The workspace's default app's names.
+fn app() -> runtime_spec::AppNames {
+    let (id, text) = test_support::default_app_descriptor();
+    runtime_spec::AppDescriptor::parse(&text, &id).unwrap().names()
+}
+
 fn tool_available(tool: &str, install_hint: &str) -> bool {
     let found = Command::new(tool)
         .arg("--version")
@@ -33,7 +39,7 @@ fn tool_available(tool: &str, install_hint: &str) -> bool {
 
 /// The host runtime the README's main job leaves in `dist/runtime-linux-x64`, or `None` (the
 /// test is skipped) when there is none. The slow suite runs after the main job, so with
-/// `TOKENIZER_STUDIO_SLOW_TESTS=1` a missing runtime fails the test instead.
+/// `XTASK_SLOW_TESTS=1` a missing runtime fails the test instead.
 fn built_linux_runtime() -> Option<PathBuf> {
     let runtime = workspace_root().join("dist/runtime-linux-x64");
     if runtime.join("manifest.json").is_file() {

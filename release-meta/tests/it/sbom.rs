@@ -15,6 +15,7 @@ const N_LOCKED: usize = 35;
 fn metadata() -> SbomMetadata {
     SbomMetadata {
         name: "tokenizer-studio-runtime".to_owned(),
+        app: "tokenizer-studio".to_owned(),
         version: "0.1.0".to_owned(),
         target: Target::LinuxX64,
         python_version: "3.12.14".to_owned(),
@@ -25,7 +26,7 @@ fn metadata() -> SbomMetadata {
 }
 
 fn lock_text() -> String {
-    std::fs::read_to_string(workspace_root().join("lockfiles/linux-x64.txt")).unwrap()
+    std::fs::read_to_string(workspace_root().join("apps/tokenizer-studio/lockfiles/linux-x64.txt")).unwrap()
 }
 
 /// Validates against the vendored official schema (and the two schemas it references).
@@ -199,7 +200,7 @@ fn sbom_licences_from_the_built_runtime() {
     let copy = tempfile::tempdir().unwrap();
     copy_dist_infos(&site_packages, copy.path());
 
-    let metadata = SbomMetadata::from_manifest(&manifest, SOURCE_DATE_EPOCH);
+    let metadata = SbomMetadata::from_manifest(&crate::app(), &manifest, SOURCE_DATE_EPOCH);
     let bom = cyclonedx_from_lock(&lock, Some(copy.path()), &metadata).unwrap();
     assert_valid_cyclonedx_1_5(&bom);
     assert_eq!(

@@ -9,3 +9,10 @@ mod resume;
 mod space;
 mod support;
 mod verify;
+
+/// The workspace's default app's names.
+#[allow(dead_code)]
+pub(crate) fn app() -> runtime_spec::AppNames {
+    let (id, text) = test_support::default_app_descriptor();
+    runtime_spec::AppDescriptor::parse(&text, &id).unwrap().names()
+}

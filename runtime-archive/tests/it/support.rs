@@ -161,7 +161,7 @@ pub fn mode_of(path: &Path) -> u32 {
 pub fn manifest_with(files: Vec<FileEntry>) -> Manifest {
     Manifest {
         schema_version: runtime_spec::manifest::MANIFEST_SCHEMA_VERSION,
-        app_id: runtime_spec::APP_ID.to_owned(),
+        app_id: crate::app().identifier,
         runtime_version: "0.1.0".parse().unwrap(),
         target: Target::LinuxX64,
         python: PythonInfo {
@@ -174,7 +174,7 @@ pub fn manifest_with(files: Vec<FileEntry>) -> Manifest {
         accelerator: Default::default(),
         requirements: None,
         lock_sha256: "0".repeat(64).parse().unwrap(),
-        launch: LaunchContract::for_target(Target::LinuxX64),
+        launch: LaunchContract::for_app(&crate::app(), Target::LinuxX64),
         files,
     }
 }

@@ -18,6 +18,12 @@ fn data_root_cases_shared_with_the_engine() {
     let table: serde_json::Value = serde_json::from_str(&text).unwrap();
     let cases = table["cases"].as_array().unwrap();
     assert!(cases.len() >= 20, "the table lost its cases");
+    // The table is Tokenizer Studio's: its engine runs the same cases.
+    let app = crate::apps()
+        .into_iter()
+        .map(|(_, app)| app.names())
+        .find(|app| app.data_folder == "TokenizerStudio")
+        .unwrap();
     for case in cases {
         let name = case["name"].as_str().unwrap();
         let os = match case["platform"].as_str().unwrap() {
@@ -30,7 +36,7 @@ fn data_root_cases_shared_with_the_engine() {
             serde_json::from_value(case["env"].clone()).unwrap();
         let lookup = |key: &str| vars.get(key).cloned();
         let home = case["home"].as_str().map(PathBuf::from);
-        let root = data_root(os, &lookup, home.as_deref())
+        let root = data_root(&app, os, &lookup, home.as_deref())
             .map(|root| root.to_string_lossy().replace('\\', "/"));
         assert_eq!(root.as_deref(), case["expected"].as_str(), "{name}");
     }
@@ -68,13 +74,17 @@ fn readme_lists_every_variable_of_the_table() {
     );
 }
 
-/// Every `TOKENIZER_STUDIO_*` name in the code, tests, workflows and docs is a row of the
-/// table, so a new variable cannot be read without being documented.
+/// Every variable name in the code, tests, workflows and docs that starts with an app's prefix
+/// (`TOKENIZER_STUDIO_`, from its descriptor) is one of the table's app variables, and every
+/// `XTASK_` name one of its toolchain variables, so a new variable cannot be read without being
+/// documented.
 #[test]
 fn every_variable_the_code_names_is_in_the_table() {
-    let prefix = concat!("TOKENIZER_STUDIO", "_");
-    // Not variables: the READY line the engine prints.
-    let not_variables = [concat!("TOKENIZER_STUDIO", "_READY")];
+    let mut prefixes: Vec<(String, bool)> = crate::apps()
+        .into_iter()
+        .map(|(_, app)| (format!("{}_", app.env_prefix), true))
+        .collect();
+    prefixes.push((concat!("XTASK", "_").to_owned(), false));
     let mut missing = BTreeSet::new();
     let mut files = Vec::new();
     collect_files(&repo_root(), &mut files);
@@ -83,19 +93,32 @@ fn every_variable_the_code_names_is_in_the_table() {
         let Ok(text) = std::fs::read_to_string(&file) else {
             continue;
         };
-        let mut rest = text.as_str();
-        while let Some(at) = rest.find(prefix) {
-            let name: String = rest[at..]
-                .chars()
-                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
-                .collect();
-            rest = &rest[at + prefix.len()..];
-            let name = name.trim_end_matches('_');
-            if name.len() > prefix.len()
-                && !not_variables.contains(&name)
-                && env::lookup(name).is_none()
-            {
-                missing.insert(format!("{name} ({})", file.display()));
+        for (prefix, app) in &prefixes {
+            let mut rest = text.as_str();
+            while let Some(at) = rest.find(prefix.as_str()) {
+                let preceded_by_name = text[..text.len() - rest.len() + at]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+                let name: String = rest[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                    .collect();
+                rest = &rest[at + prefix.len()..];
+                let name = name.trim_end_matches('_');
+                if preceded_by_name || name.len() <= prefix.len() {
+                    continue;
+                }
+                let known = if *app {
+                    // The READY line is not a variable.
+                    let suffix = &name[prefix.len()..];
+                    suffix == "READY" || env::lookup_app(suffix).is_some()
+                } else {
+                    env::lookup(name).is_some()
+                };
+                if !known {
+                    missing.insert(format!("{name} ({})", file.display()));
+                }
             }
         }
     }

@@ -39,44 +39,77 @@ fn app_schema_snapshot() {
     check_snapshot("app.schema.json", &schema::app_schema());
 }
 
-/// The committed descriptor parses, and agrees with the names the contract still carries as
-/// constants (the manifest's app id, the data folder, the variable prefix), so neither can
-/// drift from the other; its icons exist.
-#[test]
-fn the_committed_app_descriptor_matches_the_contract() {
-    let app_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("apps")
-        .join("tokenizer-studio");
-    let text = std::fs::read_to_string(app_dir.join("app.toml")).unwrap();
-    let app = runtime_spec::AppDescriptor::parse(&text, "apps/tokenizer-studio/app.toml").unwrap();
-    assert_eq!(app.identifier, runtime_spec::APP_ID);
-    assert_eq!(app.id, runtime_spec::APP_NAME);
-    assert_eq!(app.product_name, runtime_spec::PRODUCT_NAME);
-    assert_eq!(
-        runtime_spec::layout::ARCHIVE_STEM,
-        format!("{}-runtime", app.id)
-    );
-    assert_eq!(app.data_folder, runtime_spec::discovery::DATA_FOLDER_NAME);
-    assert_eq!(app.env_var("DATA_DIR"), runtime_spec::env::DATA_DIR);
-    assert!(app.profiles.contains(&runtime_spec::Profile::Torch));
-    for icon in [&app.icons.png, &app.icons.ico] {
-        assert!(app_dir.join(icon).is_file(), "{icon} is missing");
+/// The descriptors of every app under `apps/`, parsed, with their folders.
+pub(crate) fn apps() -> Vec<(std::path::PathBuf, runtime_spec::AppDescriptor)> {
+    let apps_dir = test_support::workspace_root().join("apps");
+    let mut apps = Vec::new();
+    for entry in std::fs::read_dir(&apps_dir).unwrap() {
+        let dir = entry.unwrap().path();
+        let file = dir.join(runtime_spec::app::APP_FILE);
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            let app = runtime_spec::AppDescriptor::parse(&text, &file.display().to_string())
+                .unwrap_or_else(|error| panic!("{error}"));
+            apps.push((dir, app));
+        }
     }
-    assert!(app_dir
-        .join(&app.engine.project)
-        .join("pyproject.toml")
-        .is_file());
-    assert!(app_dir
-        .join(&app.web.project)
-        .join("package.json")
-        .is_file());
+    apps.sort_by(|a, b| a.1.id.cmp(&b.1.id));
+    apps
+}
+
+/// The workspace's default app (`[workspace.metadata.apps] default` in Cargo.toml).
+pub(crate) fn default_app() -> runtime_spec::AppDescriptor {
+    let text = std::fs::read_to_string(test_support::workspace_root().join("Cargo.toml")).unwrap();
+    let manifest: toml::Value = toml::from_str(&text).unwrap();
+    let id = manifest["workspace"]["metadata"]["apps"]["default"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    apps()
+        .into_iter()
+        .map(|(_, app)| app)
+        .find(|app| app.id == id)
+        .unwrap_or_else(|| panic!("the default app {id} has no apps/{id}/app.toml"))
+}
+
+/// Every committed descriptor parses, names an app folder that is its id, points at files that
+/// exist (icons, engine project, packages, shared packages, web project), and no two apps share
+/// an id, identifier, data folder or variable prefix (two apps on one machine must never read
+/// each other's data or settings).
+#[test]
+fn the_committed_app_descriptors_are_whole_and_distinct() {
+    let apps = apps();
+    assert!(apps.len() >= 2, "expected at least two apps under apps/");
+    let root = test_support::workspace_root();
+    for (dir, app) in &apps {
+        assert_eq!(dir.file_name().unwrap().to_str().unwrap(), app.id);
+        for icon in [&app.icons.png, &app.icons.ico] {
+            assert!(dir.join(icon).is_file(), "{}: {icon} is missing", app.id);
+        }
+        assert!(dir.join(&app.engine.project).join("pyproject.toml").is_file());
+        for package in &app.engine.packages {
+            assert!(dir.join(package).join("__init__.py").is_file(), "{}: {package}", app.id);
+        }
+        for package in &app.engine.shared {
+            assert!(root.join("enginekit").join(package).join("__init__.py").is_file(), "{package}");
+        }
+        let web = dir.join(&app.web.project);
+        assert!(web.join("package.json").is_file() || web.join(&app.web.out_dir).join("index.html").is_file());
+    }
+    for (index, (_, app)) in apps.iter().enumerate() {
+        for (_, other) in &apps[index + 1..] {
+            assert_ne!(app.id, other.id);
+            assert_ne!(app.identifier, other.identifier);
+            assert_ne!(app.data_folder, other.data_folder);
+            assert_ne!(app.env_prefix, other.env_prefix);
+        }
+    }
+    assert!(default_app().profiles.contains(&runtime_spec::Profile::Torch));
 }
 
 fn sample_manifest() -> Manifest {
     Manifest {
         schema_version: MANIFEST_SCHEMA_VERSION,
-        app_id: runtime_spec::APP_ID.into(),
+        app_id: default_app().identifier,
         runtime_version: "0.1.0".parse().unwrap(),
         target: Target::LinuxX64,
         python: PythonInfo {
@@ -89,7 +122,7 @@ fn sample_manifest() -> Manifest {
         accelerator: Default::default(),
         requirements: None,
         lock_sha256: "0".repeat(64).parse().unwrap(),
-        launch: LaunchContract::for_target(Target::LinuxX64),
+        launch: LaunchContract::for_app(&default_app().names(), Target::LinuxX64),
         files: vec![],
     }
 }

@@ -231,7 +231,7 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_engine_when_closed() {
             downloaded.display()
         );
         let banner = session.wait_for(
-            "[data-testid=tokenizer-studio-download-notice]",
+            "[data-testid=shell-download-notice]",
             Some("Saved"),
             UI_TIMEOUT,
         )?;
@@ -259,7 +259,7 @@ fn trains_a_tokenizer_through_the_ui_and_stops_the_engine_when_closed() {
         assert_ne!(again, downloaded);
         assert!(downloaded.is_file() && again.is_file());
         session.click(&session.wait_for(
-            "[data-testid=tokenizer-studio-download-notice-action]",
+            "[data-testid=shell-download-notice-action]",
             None,
             UI_TIMEOUT,
         )?)?;
@@ -467,7 +467,7 @@ fn an_engine_that_exits_at_once_shows_its_log_tail() {
     let result = (|| -> Result<(), String> {
         session.wait_for("[data-testid=datasets-screen]", None, UI_TIMEOUT)?;
         let banner = session.wait_for(
-            "[data-testid=tokenizer-studio-crash-notice]",
+            "[data-testid=shell-crash-notice]",
             Some("The engine stopped unexpectedly"),
             UI_TIMEOUT,
         )?;
@@ -475,7 +475,7 @@ fn an_engine_that_exits_at_once_shows_its_log_tail() {
         assert!(text.contains("nothing was sent anywhere"), "{text}");
         session.screenshot(&shots.join("crash-report-offered.png"))?;
         session.click(&session.wait_for(
-            "[data-testid=tokenizer-studio-crash-notice-action]",
+            "[data-testid=shell-crash-notice-action]",
             None,
             UI_TIMEOUT,
         )?)?;

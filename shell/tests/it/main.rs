@@ -1,9 +1,9 @@
 //! Integration tests of the shell binary (one test binary, per the workspace's convention).
 //!
 //! Everything here drives a real window and engine, so it runs only with
-//! `TOKENIZER_STUDIO_SLOW_TESTS=1` (otherwise each test records a skip, which
+//! `XTASK_SLOW_TESTS=1` (otherwise each test records a skip, which
 //! `cargo xtask test` counts and names):
-//! `TOKENIZER_STUDIO_SLOW_TESTS=1 cargo test -p shell --release --test it`.
+//! `XTASK_SLOW_TESTS=1 cargo test -p shell --release --test it`.
 
 mod e2e;
 mod navigation;
@@ -12,3 +12,10 @@ mod support;
 mod updates;
 mod variants;
 mod webdriver;
+
+/// The workspace's default app's names.
+#[allow(dead_code)]
+pub(crate) fn app() -> runtime_spec::AppNames {
+    let (id, text) = test_support::default_app_descriptor();
+    runtime_spec::AppDescriptor::parse(&text, &id).unwrap().names()
+}

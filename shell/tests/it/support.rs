@@ -9,7 +9,7 @@ pub use test_support::http::free_port;
 pub use test_support::{is_alive, workspace_root};
 
 /// The shell binary cargo built for this test run (release with `--release`).
-pub const SHELL_EXE: &str = env!("CARGO_BIN_EXE_tokenizer-studio");
+pub const SHELL_EXE: &str = env!("CARGO_BIN_EXE_app-shell");
 
 /// Slow tests share one display and would fight over the single-instance lock: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -30,10 +30,10 @@ pub fn artifacts_dir() -> PathBuf {
     dir
 }
 
-/// The assembled runtime under test: `TOKENIZER_STUDIO_E2E_RUNTIME`, else
+/// The assembled runtime under test: `XTASK_E2E_RUNTIME`, else
 /// `dist/runtime-linux-x64` (built by `cargo xtask runtime`).
 pub fn runtime_dir() -> PathBuf {
-    let dir = std::env::var_os("TOKENIZER_STUDIO_E2E_RUNTIME")
+    let dir = std::env::var_os("XTASK_E2E_RUNTIME")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("dist").join("runtime-linux-x64"));
     assert!(

@@ -52,7 +52,7 @@ impl Release {
         let base_archive = runtime
             .parent()
             .unwrap()
-            .join(layout::archive_name(&base.runtime_version, base.variant()));
+            .join(layout::archive_name(&crate::app().archive_stem(), &base.runtime_version, base.variant()));
         assert!(
             base_archive.is_file(),
             "no {}: build it with `cargo xtask runtime`",
@@ -121,7 +121,7 @@ fn stand_in(
     manifest.files = runtime_archive::build_manifest_files(&copy).unwrap();
     assert_eq!(manifest.variant(), variant);
     std::fs::write(copy.join(layout::MANIFEST_FILE), manifest.to_json()).unwrap();
-    let archive = serve.join(layout::archive_name(&manifest.runtime_version, variant));
+    let archive = serve.join(layout::archive_name(&crate::app().archive_stem(), &manifest.runtime_version, variant));
     let mut options = runtime_archive::PackOptions::new(1_700_000_000);
     options.zstd_level = 1;
     options.zstd_workers = 2;
@@ -195,7 +195,7 @@ impl FirstRun {
                 ("TOKENIZER_STUDIO_DATA_DIR", self.data.as_path()),
                 ("TOKENIZER_STUDIO_INDEX_URL", Path::new(&release.index_url)),
                 ("TOKENIZER_STUDIO_UPDATE_CHECK", Path::new("0")),
-                (runtime_spec::env::PROBE_FIXTURE, fixture),
+                ("TOKENIZER_STUDIO_PROBE_FIXTURE", fixture),
             ],
             &self.display,
             &self.bus,
@@ -360,7 +360,7 @@ fn stand_in_torch_first_run_on_an_rtx_4090_installs_cuda_then_falls_back_to_the_
         )?;
         if session.attribute(&landed, "data-testid")?.as_deref() == Some("datasets-screen") {
             return Err(format!(
-                "the CUDA stand-in started without torch: is {} older than the engine's start-up device check? Rebuild it with `cargo xtask runtime` (or point TOKENIZER_STUDIO_E2E_RUNTIME at a fresh one)",
+                "the CUDA stand-in started without torch: is {} older than the engine's start-up device check? Rebuild it with `cargo xtask runtime` (or point XTASK_E2E_RUNTIME at a fresh one)",
                 support::runtime_dir().display()
             ));
         }

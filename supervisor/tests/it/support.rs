@@ -66,7 +66,9 @@ impl Fixture {
     /// The real contract for Linux with `-m app` swapped for the fake script; `-I` stays, as
     /// in production, so the script is found relative to cwd = runtime root.
     pub fn contract() -> LaunchContract {
-        let mut contract = LaunchContract::for_target(Target::LinuxX64);
+        let (id, text) = test_support::default_app_descriptor();
+        let app = runtime_spec::AppDescriptor::parse(&text, &id).unwrap().names();
+        let mut contract = LaunchContract::for_app(&app, Target::LinuxX64);
         contract.argv.truncate(2);
         assert_eq!(contract.argv[1], "-I");
         contract.argv.push("fake_engine.py".into());

@@ -72,12 +72,12 @@ pub fn build_with(
     // The release's object store, as `cargo xtask release` publishes it beside the index.
     let store = work.join("serve").join(layout::OBJECTS_DIR);
     runtime_archive::objects::pack_objects(&root, &mut files, &store, 2).unwrap();
-    let mut launch = LaunchContract::for_target(TARGET);
+    let mut launch = LaunchContract::for_app(&crate::app(), TARGET);
     launch.argv.truncate(2);
     launch.argv.push("fake_engine.py".into());
     let manifest = Manifest {
         schema_version: MANIFEST_SCHEMA_VERSION,
-        app_id: runtime_spec::APP_ID.into(),
+        app_id: crate::app().identifier,
         runtime_version: version.parse().unwrap(),
         target: TARGET,
         python: PythonInfo {
@@ -103,7 +103,7 @@ pub fn build_with(
     .unwrap();
     let archive = work
         .join("serve")
-        .join(layout::archive_name(&version.parse().unwrap(), variant));
+        .join(layout::archive_name(&crate::app().archive_stem(), &version.parse().unwrap(), variant));
     // Level 1: the tests are about moving archives around, not about their size.
     let mut options = runtime_archive::PackOptions::new(1_700_000_000);
     options.zstd_level = 1;
@@ -220,8 +220,7 @@ impl Release {
 
     /// The archive file name of `version`.
     pub fn runtime_name(&self, version: &str) -> String {
-        layout::archive_name(
-            &version.parse().unwrap(),
+        layout::archive_name(&crate::app().archive_stem(), &version.parse().unwrap(),
             runtime_spec::Variant::base(TARGET),
         )
     }

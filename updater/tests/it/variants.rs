@@ -153,7 +153,7 @@ fn a_gpu_engine_that_fails_here_is_remembered_without_blocking_the_cpu_engine() 
     assert_eq!(rolled_back.restored.variant, BASE);
     assert_eq!(
         rolled_back.notice,
-        "The GPU engine (NVIDIA CUDA) did not start on this computer, so Tokenizer Studio went back to the CPU engine."
+        "The GPU engine (NVIDIA CUDA) did not start on this computer, so the app went back to the CPU engine."
     );
     assert_eq!(store.runtime_in(CURRENT).unwrap().variant, BASE);
     drop(launched);

@@ -1,6 +1,6 @@
 //! Integration tests of `cargo xtask`: plans, locks, the download path, runtime assembly.
 //!
-//! Slow end-to-end cases (full runtime builds) run only with `TOKENIZER_STUDIO_SLOW_TESTS=1`
+//! Slow end-to-end cases (full runtime builds) run only with `XTASK_SLOW_TESTS=1`
 //! (`.ci/run` sets it); without it they are recorded as skipped (`test_support::skip`).
 //!
 //! Unix only: these tests drive unshare, dpkg, Xvfb and POSIX signals; Windows CI runs the

@@ -37,7 +37,7 @@ fn release_dry_run_prints_the_release_plan_without_secrets() {
     let keys = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     let (ok, _, stderr) = run(xtask(cache.path())
-        .env("TOKENIZER_STUDIO_MINISIGN_PASSWORD", "dry-run-password")
+        .env("XTASK_MINISIGN_PASSWORD", "dry-run-password")
         .args(["keygen", "--out"])
         .arg(keys.path().join("k")));
     assert!(ok, "{stderr}");
@@ -54,11 +54,11 @@ fn release_dry_run_prints_the_release_plan_without_secrets() {
         ])
         .arg("--out-dir")
         .arg(out.path())
-        .env("TOKENIZER_STUDIO_MINISIGN_KEY", &secret)
-        .env("TOKENIZER_STUDIO_MINISIGN_PASSWORD", "dry-run-password")
-        .env("TOKENIZER_STUDIO_UPDATE_PUBKEY", &public)
+        .env("XTASK_MINISIGN_KEY", &secret)
+        .env("XTASK_MINISIGN_PASSWORD", "dry-run-password")
+        .env("XTASK_UPDATE_PUBKEY", &public)
         .env(
-            "TOKENIZER_STUDIO_RELEASE_BASE_URL",
+            "XTASK_RELEASE_BASE_URL",
             "https://releases.invalid/ts/",
         )
         .env("WINDOWS_SIGNING_P12_BASE64", "c2VjcmV0LWNlcnRpZmljYXRl")

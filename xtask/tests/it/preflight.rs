@@ -10,14 +10,14 @@ use crate::support::{host_python, real_uv, run, scratch_root, shared_cache, xtas
 fn misconfigured_releases_are_refused_before_building_anything() {
     // (case, arguments, environment, what the error must name)
     let key_pair = [
-        ("TOKENIZER_STUDIO_MINISIGN_KEY", "untrusted comment: x\nRWQ"),
+        ("XTASK_MINISIGN_KEY", "untrusted comment: x\nRWQ"),
         (
-            "TOKENIZER_STUDIO_UPDATE_PUBKEY",
+            "XTASK_UPDATE_PUBKEY",
             "untrusted comment: x\nRWQ",
         ),
     ];
     let url = [(
-        "TOKENIZER_STUDIO_RELEASE_BASE_URL",
+        "XTASK_RELEASE_BASE_URL",
         "https://releases.invalid/ts",
     )];
     type Case<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
@@ -26,19 +26,19 @@ fn misconfigured_releases_are_refused_before_building_anything() {
             "stable without the index signing key",
             vec!["--channel", "stable", "--bundle", "full"],
             vec![],
-            "TOKENIZER_STUDIO_MINISIGN_KEY",
+            "XTASK_MINISIGN_KEY",
         ),
         (
             "beta with a secret key but no public key to build in",
             vec!["--channel", "beta", "--bundle", "full"],
             vec![key_pair[0]],
-            "TOKENIZER_STUDIO_UPDATE_PUBKEY",
+            "XTASK_UPDATE_PUBKEY",
         ),
         (
             "a thin stable installer with nowhere to download from",
             vec!["--channel", "stable", "--bundle", "thin"],
             key_pair.to_vec(),
-            "TOKENIZER_STUDIO_RELEASE_BASE_URL",
+            "XTASK_RELEASE_BASE_URL",
         ),
         (
             "macOS stable without an Apple identity (ad hoc is dev only)",
@@ -73,9 +73,9 @@ fn misconfigured_releases_are_refused_before_building_anything() {
             .args(&args)
             .arg("--out-dir")
             .arg(out.path())
-            .env_remove("TOKENIZER_STUDIO_MINISIGN_KEY")
-            .env_remove("TOKENIZER_STUDIO_UPDATE_PUBKEY")
-            .env_remove("TOKENIZER_STUDIO_RELEASE_BASE_URL")
+            .env_remove("XTASK_MINISIGN_KEY")
+            .env_remove("XTASK_UPDATE_PUBKEY")
+            .env_remove("XTASK_RELEASE_BASE_URL")
             .env_remove("APPLE_SIGNING_P12_BASE64")
             .env_remove("APPLE_SIGNING_P12_PATH")
             .env_remove("WINDOWS_SIGNING_P12_BASE64")
@@ -129,8 +129,8 @@ fn missing_tools_are_named_with_what_to_install() {
             .env("HOME", home.path())
             .env("XTASK_PROJECT_ROOT", scratch.path())
             .env_remove("PYENV_ROOT")
-            .env_remove("TOKENIZER_STUDIO_UV")
-            .env_remove("TOKENIZER_STUDIO_HOST_PYTHON")
+            .env_remove("XTASK_UV")
+            .env_remove("XTASK_HOST_PYTHON")
             .args(["runtime", "--target", "windows-x64", "--preflight"]);
         for (name, value) in tools {
             command.env(name, value);
@@ -138,7 +138,7 @@ fn missing_tools_are_named_with_what_to_install() {
         run(&mut command)
     };
     let missing_python = std::ffi::OsStr::new("/nonexistent/python3.12");
-    let (ok, _, stderr) = preflight(&[("TOKENIZER_STUDIO_HOST_PYTHON", missing_python)]);
+    let (ok, _, stderr) = preflight(&[("XTASK_HOST_PYTHON", missing_python)]);
     assert!(!ok);
     assert!(
         stderr.contains("no CPython 3.12 found") && stderr.contains("install"),
@@ -146,7 +146,7 @@ fn missing_tools_are_named_with_what_to_install() {
     );
 
     let host_python = host_python();
-    let (ok, _, stderr) = preflight(&[("TOKENIZER_STUDIO_HOST_PYTHON", host_python.as_os_str())]);
+    let (ok, _, stderr) = preflight(&[("XTASK_HOST_PYTHON", host_python.as_os_str())]);
     assert!(!ok);
     assert!(
         stderr.contains("bootstrapping uv needs a Python with pip on PATH")
@@ -156,8 +156,8 @@ fn missing_tools_are_named_with_what_to_install() {
 
     let uv = real_uv();
     let (ok, _, stderr) = preflight(&[
-        ("TOKENIZER_STUDIO_HOST_PYTHON", host_python.as_os_str()),
-        ("TOKENIZER_STUDIO_UV", uv.as_os_str()),
+        ("XTASK_HOST_PYTHON", host_python.as_os_str()),
+        ("XTASK_UV", uv.as_os_str()),
     ]);
     assert!(!ok);
     assert!(
@@ -172,8 +172,8 @@ fn missing_tools_are_named_with_what_to_install() {
         .expect("npm on the test's PATH");
     std::os::unix::fs::symlink(&npm, empty_path.path().join("npm")).unwrap();
     let (ok, _, stderr) = preflight(&[
-        ("TOKENIZER_STUDIO_HOST_PYTHON", host_python.as_os_str()),
-        ("TOKENIZER_STUDIO_UV", uv.as_os_str()),
+        ("XTASK_HOST_PYTHON", host_python.as_os_str()),
+        ("XTASK_UV", uv.as_os_str()),
     ]);
     assert!(!ok);
     assert!(

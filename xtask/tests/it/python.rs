@@ -77,7 +77,7 @@ fn checksum_mismatch_on_the_pinned_url_never_falls_back_to_a_local_python() {
     let out = tempfile::tempdir().unwrap();
     let mut command = xtask(cache.path());
     command
-        .env("TOKENIZER_STUDIO_PYTHON_MIRROR", server.url(""))
+        .env("XTASK_PYTHON_MIRROR", server.url(""))
         .args(["runtime", "--target", "linux-x64", "--out-dir"]);
     command.arg(out.path());
     let (ok, _, stderr) = run(&mut command);
@@ -102,7 +102,7 @@ fn unreachable_mirror_fails_release_channels_and_foreign_targets() {
         let out = tempfile::tempdir().unwrap();
         let mut command = xtask(cache.path());
         command
-            .env("TOKENIZER_STUDIO_PYTHON_MIRROR", &refused)
+            .env("XTASK_PYTHON_MIRROR", &refused)
             .arg("runtime")
             .args(args)
             .arg("--out-dir")
@@ -114,7 +114,7 @@ fn unreachable_mirror_fails_release_channels_and_foreign_targets() {
             "{args:?}: error must name the mirror URL:\n{stderr}"
         );
         assert!(
-            stderr.contains("TOKENIZER_STUDIO_PYTHON_MIRROR"),
+            stderr.contains("XTASK_PYTHON_MIRROR"),
             "{args:?}: error must say what to do:\n{stderr}"
         );
         assert!(

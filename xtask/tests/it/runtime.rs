@@ -147,7 +147,7 @@ fn runtime_starts_from_a_path_with_spaces_with_the_original_interpreter_hidden()
     let stdout = child.stdout.take().unwrap();
     let mut line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
-    let ready = runtime_spec::launch::parse_ready_line(&line);
+    let ready = runtime_spec::launch::parse_ready_line("TOKENIZER_STUDIO_READY ", &line);
     if ready.is_none() {
         let _ = child.kill();
         let output = child.wait_with_output().unwrap();

@@ -20,8 +20,8 @@ pub fn xtask(cache: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
     command
         .env("CI", "1")
-        .env("TOKENIZER_STUDIO_CACHE_DIR", cache)
-        .env_remove("TOKENIZER_STUDIO_PYTHON_MIRROR");
+        .env("XTASK_CACHE_DIR", cache)
+        .env_remove("XTASK_PYTHON_MIRROR");
     command
 }
 
@@ -85,22 +85,21 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// A minimal project root: the engine's pyproject and the committed locks.
+/// A minimal project root with one app: its descriptor, its engine's pyproject and its
+/// committed locks.
 pub fn scratch_root() -> tempfile::TempDir {
     let scratch = tempfile::tempdir().unwrap();
-    let api = scratch.path().join("apps/tokenizer-studio/api");
-    std::fs::create_dir_all(&api).unwrap();
-    std::fs::copy(
-        root().join("apps/tokenizer-studio/api/pyproject.toml"),
-        api.join("pyproject.toml"),
-    )
-    .unwrap();
-    std::fs::create_dir_all(scratch.path().join("lockfiles")).unwrap();
+    let app = scratch.path().join("apps/tokenizer-studio");
+    std::fs::create_dir_all(app.join("api")).unwrap();
+    for file in ["app.toml", "api/pyproject.toml"] {
+        std::fs::copy(root().join("apps/tokenizer-studio").join(file), app.join(file)).unwrap();
+    }
+    std::fs::create_dir_all(app.join("lockfiles")).unwrap();
     for target in Target::ALL {
         let name = format!("{target}.txt");
         std::fs::copy(
-            root().join("lockfiles").join(&name),
-            scratch.path().join("lockfiles").join(&name),
+            root().join("apps/tokenizer-studio/lockfiles").join(&name),
+            app.join("lockfiles").join(&name),
         )
         .unwrap();
     }
