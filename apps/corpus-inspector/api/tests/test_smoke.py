@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -13,9 +14,17 @@ from tests.engine import TOKEN, Engine
 SMOKE = API_DIR / "smoke.py"
 
 
-def run_smoke(*args: str) -> subprocess.CompletedProcess:
+def run_smoke(*args: str, token: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORPUS_INSPECTOR_")}
+    if token is not None:
+        env["CORPUS_INSPECTOR_RUNTIME_TOKEN"] = token
     return subprocess.run(
-        [sys.executable, str(SMOKE), *args], capture_output=True, text=True, timeout=180, cwd=API_DIR.parent
+        [sys.executable, "-I", str(SMOKE), *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=API_DIR.parent,
+        env=env,
     )
 
 
@@ -28,7 +37,9 @@ def engine(tmp_path):
 
 
 def test_the_smoke_test_passes_against_a_real_engine(engine, tmp_path):
-    done = run_smoke("--base-url", engine.base_url, "--token", TOKEN)
+    # As the toolchain's smoke tests run it: `python -I smoke.py --base-url URL`, the token in
+    # the environment (never on a command line).
+    done = run_smoke("--base-url", engine.base_url, token=TOKEN)
     assert done.returncode == 0, done.stdout + done.stderr + engine.stderr()
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Smoke test passed: 200 documents, "), done.stdout
@@ -40,7 +51,7 @@ def test_the_smoke_test_passes_against_a_real_engine(engine, tmp_path):
 
 
 def test_the_smoke_test_fails_with_a_sentence(engine):
-    done = run_smoke("--base-url", engine.base_url, "--token", "not-the-token")
+    done = run_smoke("--base-url", engine.base_url, "--token", "not-the-token", token=TOKEN)
     assert done.returncode == 1
     assert done.stdout == (
         "Smoke test failed: POST /api/v1/datasets answered 401: Missing or wrong credentials: send the "
