@@ -1,31 +1,67 @@
-//! Tauri build step: embeds the config, the splash UI and the access control list, and the app
-//! the shell is built for.
+//! Tauri build step: embeds the config, the splash UI and the access control list, and the apps
+//! the shell carries.
 //!
-//! The app is `XTASK_SHELL_APP` (the path of an `apps/<id>/app.toml`, set by `cargo xtask` when
-//! it builds the shell for an app), else the workspace's default app
-//! (`[workspace.metadata.apps] default` in the root Cargo.toml). Its descriptor is copied into
-//! `OUT_DIR` for the shell to include, and its names and icons replace the placeholders of
-//! `tauri.conf.json` through `TAURI_CONFIG`, the JSON merge patch both tauri-build and
-//! `tauri::generate_context!` apply.
+//! The primary app, the one the shell is built and installed as, is `XTASK_SHELL_APP` (the path
+//! of an `apps/<id>/app.toml`, set by `cargo xtask` when it builds the shell for an app), else the
+//! workspace's default app (`[workspace.metadata.apps] default` in the root Cargo.toml). Its
+//! names and icons replace the placeholders of `tauri.conf.json` through `TAURI_CONFIG`, the JSON
+//! merge patch both tauri-build and `tauri::generate_context!` apply. Every app's descriptor and
+//! self-test steps are copied into `OUT_DIR` and listed in `carried_apps.rs`, primary first.
 
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let descriptor_path = app_descriptor_path();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the shell sits in the workspace")
+        .to_owned();
+    let primary_path = primary_descriptor_path(&root);
     println!("cargo:rerun-if-env-changed=XTASK_SHELL_APP");
-    println!("cargo:rerun-if-changed={}", descriptor_path.display());
-    let text = std::fs::read_to_string(&descriptor_path)
-        .unwrap_or_else(|error| panic!("reading {}: {error}", descriptor_path.display()));
-    let app = runtime_spec::AppDescriptor::parse(&text, &descriptor_path.display().to_string())
-        .unwrap_or_else(|error| panic!("{error}"));
-    let app_dir = descriptor_path.parent().expect("a descriptor sits in its app folder");
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    std::fs::write(out_dir.join("app.toml"), &text).expect("writing OUT_DIR/app.toml");
-    let self_test = app_dir.join(&app.self_test);
-    println!("cargo:rerun-if-changed={}", self_test.display());
-    std::fs::copy(&self_test, out_dir.join("self_test_app.js"))
-        .unwrap_or_else(|error| panic!("copying {}: {error}", self_test.display()));
 
+    // Every app of the workspace is carried (its descriptor and self-test steps, a few KB): the
+    // launcher lists those installed on this computer. The primary one comes first.
+    let mut paths = vec![primary_path.clone()];
+    let apps_dir = root.join("apps");
+    println!("cargo:rerun-if-changed={}", apps_dir.display());
+    let mut others: Vec<PathBuf> = std::fs::read_dir(&apps_dir)
+        .expect("reading apps/")
+        .filter_map(|entry| entry.ok().map(|entry| entry.path().join("app.toml")))
+        .filter(|path| path.is_file())
+        .filter(|path| !same_file(path, &primary_path))
+        .collect();
+    others.sort();
+    paths.extend(others);
+
+    let mut carried = String::from("&[\n");
+    let mut primary = None;
+    for (index, path) in paths.iter().enumerate() {
+        println!("cargo:rerun-if-changed={}", path.display());
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
+        let app = runtime_spec::AppDescriptor::parse(&text, &path.display().to_string())
+            .unwrap_or_else(|error| panic!("{error}"));
+        let app_dir = path.parent().expect("a descriptor sits in its app folder");
+        let descriptor_copy = out_dir.join(format!("app-{index}.toml"));
+        std::fs::write(&descriptor_copy, &text).expect("writing into OUT_DIR");
+        let self_test = app_dir.join(&app.self_test);
+        println!("cargo:rerun-if-changed={}", self_test.display());
+        let self_test_copy = out_dir.join(format!("self-test-{index}.js"));
+        std::fs::copy(&self_test, &self_test_copy)
+            .unwrap_or_else(|error| panic!("copying {}: {error}", self_test.display()));
+        carried.push_str(&format!(
+            "    crate::CarriedApp {{ descriptor: include_str!({:?}), self_test: include_str!({:?}) }},\n",
+            descriptor_copy.display().to_string(),
+            self_test_copy.display().to_string()
+        ));
+        if index == 0 {
+            primary = Some((app, app_dir.to_owned()));
+        }
+    }
+    carried.push(']');
+    std::fs::write(out_dir.join("carried_apps.rs"), carried).expect("writing into OUT_DIR");
+
+    let (app, app_dir) = primary.expect("the primary app is first");
     let icon = |relative: &str| -> String {
         let path = app_dir.join(relative);
         println!("cargo:rerun-if-changed={}", path.display());
@@ -62,20 +98,25 @@ fn main() {
             "use_cpu_engine",
             "set_compute_engine",
             "self_test_report",
+            "launcher_state",
+            "open_app",
         ]),
     ))
     .expect("tauri-build failed; see the message above");
 }
 
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
 /// `XTASK_SHELL_APP`, else the workspace default's descriptor.
-fn app_descriptor_path() -> PathBuf {
+fn primary_descriptor_path(root: &Path) -> PathBuf {
     if let Some(path) = std::env::var_os("XTASK_SHELL_APP").filter(|path| !path.is_empty()) {
         return PathBuf::from(path);
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the shell sits in the workspace")
-        .to_owned();
     let manifest_path = root.join("Cargo.toml");
     println!("cargo:rerun-if-changed={}", manifest_path.display());
     let manifest: toml::Value = toml::from_str(

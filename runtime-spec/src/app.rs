@@ -239,11 +239,24 @@ impl AppDescriptor {
         if self.web.out_dir != "." {
             paths.push(("web.out_dir", &self.web.out_dir));
         }
-        paths.extend(self.engine.packages.iter().map(|path| ("engine.packages", path)));
+        paths.extend(
+            self.engine
+                .packages
+                .iter()
+                .map(|path| ("engine.packages", path)),
+        );
         if self.engine.packages.is_empty() {
-            return Err(field("engine.packages", "must name at least one package folder"));
+            return Err(field(
+                "engine.packages",
+                "must name at least one package folder",
+            ));
         }
-        let mut names: Vec<&str> = self.engine.packages.iter().map(|path| package_name(path)).collect();
+        let mut names: Vec<&str> = self
+            .engine
+            .packages
+            .iter()
+            .map(|path| package_name(path))
+            .collect();
         names.extend(self.engine.shared.iter().map(String::as_str));
         for name in &names {
             if !python_identifier(name) {
@@ -258,7 +271,10 @@ impl AppDescriptor {
         if let Some(pair) = sorted.windows(2).find(|pair| pair[0] == pair[1]) {
             return Err(field(
                 "engine.packages",
-                &format!("names the package `{}` twice: the runtime's `app/` holds one of each", pair[0]),
+                &format!(
+                    "names the package `{}` twice: the runtime's `app/` holds one of each",
+                    pair[0]
+                ),
             ));
         }
         for (name, path) in paths {
@@ -360,9 +376,12 @@ fn is_relative_inside(path: &str) -> bool {
 /// The workspace's default app, for this crate's tests.
 #[cfg(test)]
 pub(crate) fn test_app() -> AppNames {
-    AppDescriptor::parse(include_str!("../../apps/tokenizer-studio/app.toml"), "app.toml")
-        .unwrap()
-        .names()
+    AppDescriptor::parse(
+        include_str!("../../apps/tokenizer-studio/app.toml"),
+        "app.toml",
+    )
+    .unwrap()
+    .names()
 }
 
 #[cfg(test)]

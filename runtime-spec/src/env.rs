@@ -172,10 +172,8 @@ pub const APPLE_API_KEY_P8: &str = "APPLE_API_KEY_P8";
 /// The extra package index of the torch variants the default index does not build (their
 /// wheels are on another index): `cargo xtask lock` and `cargo xtask runtime` use it for that
 /// variant only; no lock or file records it.
-pub const EXTRA_INDEX_LINUX_X64_TORCH_CPU: &str =
-    "XTASK_EXTRA_INDEX_LINUX_X64_TORCH_CPU";
-pub const EXTRA_INDEX_WINDOWS_X64_TORCH_CUDA: &str =
-    "XTASK_EXTRA_INDEX_WINDOWS_X64_TORCH_CUDA";
+pub const EXTRA_INDEX_LINUX_X64_TORCH_CPU: &str = "XTASK_EXTRA_INDEX_LINUX_X64_TORCH_CPU";
+pub const EXTRA_INDEX_WINDOWS_X64_TORCH_CUDA: &str = "XTASK_EXTRA_INDEX_WINDOWS_X64_TORCH_CUDA";
 /// The Python an app's web E2E tests run its engine with.
 pub const PYTHON: AppVar = AppVar("PYTHON");
 /// A JSON machine probe used instead of probing this machine (tests of the GPU paths).
@@ -226,7 +224,12 @@ const fn app_var(
     }
 }
 
-const fn app_secret(var: AppVar, kind: Kind, read_by: &'static [Reader], doc: &'static str) -> EnvVar {
+const fn app_secret(
+    var: AppVar,
+    kind: Kind,
+    read_by: &'static [Reader],
+    doc: &'static str,
+) -> EnvVar {
     EnvVar {
         app: true,
         ..secret(var.0, kind, read_by, doc)
@@ -391,6 +394,9 @@ mod tests {
         assert!(lookup_app("BUNDLE").is_none());
         assert!(lookup_app(DATA_DIR.0).unwrap().app);
         assert!(lookup(DATA_DIR.0).is_none());
-        assert_eq!(DATA_DIR.name("CORPUS_INSPECTOR"), "CORPUS_INSPECTOR_DATA_DIR");
+        assert_eq!(
+            DATA_DIR.name("CORPUS_INSPECTOR"),
+            "CORPUS_INSPECTOR_DATA_DIR"
+        );
     }
 }

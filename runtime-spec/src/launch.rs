@@ -207,7 +207,8 @@ mod tests {
             ),
             ("", None),
         ] {
-            let parsed = parse_ready_line("TOKENIZER_STUDIO_READY ", line).map(|ready| (ready.port, ready.pid));
+            let parsed = parse_ready_line("TOKENIZER_STUDIO_READY ", line)
+                .map(|ready| (ready.port, ready.pid));
             assert_eq!(parsed, expected, "{line:?}");
         }
     }

@@ -33,7 +33,6 @@ pub use target::Target;
 pub use variant::{Accelerator, CpuLevel, Profile, Requirements, Variant};
 pub use version::Version;
 
-
 /// Errors from parsing or validating contract data.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {

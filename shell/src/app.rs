@@ -774,9 +774,10 @@ fn launch(app: &AppHandle, generation: u64, runtime_dir: &Path, manifest: &Manif
     let (device, line) = compute_choice::launch_device(&shell.data_root, manifest);
     shell.log.line(&line);
     shell.lock().gpu_engine = manifest.accelerator.is_gpu();
-    request
-        .extra_env
-        .push((crate::app().var(runtime_spec::env::DEVICE).into(), device.name().into()));
+    request.extra_env.push((
+        crate::app().var(runtime_spec::env::DEVICE).into(),
+        device.name().into(),
+    ));
     // The supervisor reports a final failure twice (GaveUp, then the Err); the state machine
     // takes the classified error, with the tail from the event.
     let gave_up_tail: Arc<Mutex<Vec<String>>> = Arc::default();

@@ -31,9 +31,7 @@ pub fn bundled_archive(app: &AppNames, exe: &Path, target: Target) -> Option<Pat
             .filter(|path| {
                 path.file_name()
                     .and_then(|name| name.to_str())
-                    .is_some_and(|name| {
-                        name.starts_with(&prefix) && name.ends_with(&suffix)
-                    })
+                    .is_some_and(|name| name.starts_with(&prefix) && name.ends_with(&suffix))
             })
             .collect();
         found.sort();

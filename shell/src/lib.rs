@@ -19,6 +19,7 @@ pub mod discovery;
 pub mod downloads;
 pub mod handoff;
 pub mod help;
+pub mod launcher;
 pub mod navigation;
 mod opener;
 pub mod runtime_update;
@@ -46,17 +47,77 @@ const HOST_TARGET: Target = Target::MacosArm64;
 #[cfg(all(target_os = "windows", target_arch = "x86_64"))]
 const HOST_TARGET: Target = Target::WindowsX64;
 
-/// The app this shell is built for: its descriptor, which build.rs checked and embedded.
-pub fn app() -> &'static AppNames {
-    static APP: OnceLock<AppNames> = OnceLock::new();
-    APP.get_or_init(|| {
-        runtime_spec::AppDescriptor::parse(
-            include_str!(concat!(env!("OUT_DIR"), "/app.toml")),
-            "app.toml",
-        )
-        .expect("build.rs checked the descriptor")
-        .names()
+/// An app's descriptor and self-test steps as build.rs embedded them.
+pub struct CarriedApp {
+    pub descriptor: &'static str,
+    pub self_test: &'static str,
+}
+
+/// Every app of the workspace, the primary one (the app this shell is installed as) first.
+const CARRIED: &[CarriedApp] = include!(concat!(env!("OUT_DIR"), "/carried_apps.rs"));
+
+/// An app this shell can open: its names and its self-test steps.
+pub struct KnownApp {
+    pub names: AppNames,
+    pub self_test: &'static str,
+}
+
+/// The apps the shell carries, primary first; build.rs checked every descriptor.
+pub fn carried() -> &'static [KnownApp] {
+    static APPS: OnceLock<Vec<KnownApp>> = OnceLock::new();
+    APPS.get_or_init(|| {
+        CARRIED
+            .iter()
+            .map(|carried| KnownApp {
+                names: runtime_spec::AppDescriptor::parse(carried.descriptor, "app.toml")
+                    .expect("build.rs checked the descriptor")
+                    .names(),
+                self_test: carried.self_test,
+            })
+            .collect()
     })
+}
+
+static SELECTED: OnceLock<usize> = OnceLock::new();
+
+/// Makes the carried app `id` the one this process runs (once, before anything uses
+/// [`app`]); `Err` names the apps there are.
+pub fn select_app(id: &str) -> Result<(), String> {
+    let index = carried()
+        .iter()
+        .position(|app| app.names.id == id)
+        .ok_or_else(|| {
+            let ids: Vec<&str> = carried().iter().map(|app| app.names.id.as_str()).collect();
+            format!("there is no app `{id}` in this shell: {}", ids.join(", "))
+        })?;
+    SELECTED
+        .set(index)
+        .map_err(|_| "the app was already chosen".to_owned())
+}
+
+/// The app this process runs: the one chosen with `--app` or by the launcher, else the primary
+/// one. Its names, data folder and variables are this process's.
+pub fn selected() -> &'static KnownApp {
+    &carried()[SELECTED.get().copied().unwrap_or(0)]
+}
+
+/// The names of the app this process runs ([`selected`]).
+pub fn app() -> &'static AppNames {
+    &selected().names
+}
+
+/// `--app <id>`: the app to open, skipping the launcher.
+pub const APP_ARG: &str = "--app";
+
+fn app_arg(args: &[std::ffi::OsString]) -> Result<Option<String>, String> {
+    let Some(at) = args.iter().position(|arg| arg == APP_ARG) else {
+        return Ok(None);
+    };
+    args.get(at + 1)
+        .and_then(|value| value.to_str())
+        .filter(|value| !value.starts_with("--"))
+        .map(|value| Some(value.to_owned()))
+        .ok_or_else(|| format!("{APP_ARG} needs the id of an app"))
 }
 
 /// Id of the banner offering an earlier session's crash report (its test id too).
@@ -64,13 +125,36 @@ pub const CRASH_NOTICE_ID: &str = "shell-crash-notice";
 
 /// Builds and runs the app; returns when it exits.
 pub fn run() {
-    let self_test = match self_test::parse_args(std::env::args_os().skip(1)) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let self_test = match self_test::parse_args(args.iter().cloned()) {
         Ok(request) => request.map(|request| Arc::new(self_test::SelfTest::new(request))),
         Err(message) => {
             eprintln!("error: {message}");
             std::process::exit(self_test::EXIT_USAGE);
         }
     };
+    match app_arg(&args) {
+        Ok(Some(id)) => {
+            if let Err(message) = select_app(&id) {
+                eprintln!("error: {message}");
+                std::process::exit(self_test::EXIT_USAGE);
+            }
+        }
+        // More than one app installed: the launcher lists them and opens the chosen one in its
+        // own process. The self-test runs the primary app.
+        Ok(None) if self_test.is_none() => {
+            let installed = launcher::installed_apps();
+            if installed.len() > 1 {
+                launcher::run(installed);
+                return;
+            }
+        }
+        Ok(None) => {}
+        Err(message) => {
+            eprintln!("error: {message}");
+            std::process::exit(self_test::EXIT_USAGE);
+        }
+    }
     let data_root = resolve_data_root();
     // First: a panic anywhere after this leaves a report in the logs folder.
     crash::install_panic_hook(data_root.join("logs"));
@@ -185,7 +269,7 @@ pub fn run() {
             shell_update::check_in_background(&handle);
             Ok(())
         })
-        .build(tauri::generate_context!())
+        .build(context_for(app()))
         .expect("the window system could not be started (is a display available?)");
     app.run(move |app, event| {
         if let RunEvent::Exit = event {
@@ -220,6 +304,16 @@ pub fn run() {
             }
         }
     });
+}
+
+/// Tauri's context with the identifier of `app`: the single-instance hand-off and the OS's
+/// per-app state follow the app this process runs, so two apps' windows never hand off to
+/// each other.
+pub(crate) fn context_for(app: &AppNames) -> tauri::Context<tauri::Wry> {
+    let mut context = tauri::generate_context!();
+    context.config_mut().identifier = app.identifier.clone();
+    context.config_mut().product_name = Some(app.product_name.clone());
+    context
 }
 
 /// What the self-test report says about this shell: its version, where it runs from, the data
@@ -305,13 +399,18 @@ fn watch_termination_signals(app: tauri::AppHandle) {
 fn watch_termination_signals(_app: tauri::AppHandle) {}
 
 fn resolve_data_root() -> PathBuf {
+    resolve_data_root_of(app())
+}
+
+/// The data folder of `app` on this computer.
+pub(crate) fn resolve_data_root_of(app: &AppNames) -> PathBuf {
     let var = |name: &str| std::env::var(name).ok();
     let home =
         std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" }).map(PathBuf::from);
-    data_root(app(), Os::host(), &var, home.as_deref())
+    data_root(app, Os::host(), &var, home.as_deref())
         // No home and no override (a stripped service environment): still run, somewhere
         // writable, rather than refuse to open.
-        .unwrap_or_else(|| std::env::temp_dir().join(&app().data_folder))
+        .unwrap_or_else(|| std::env::temp_dir().join(&app.data_folder))
 }
 
 fn discovery_inputs(data_root: PathBuf) -> DiscoveryInputs {

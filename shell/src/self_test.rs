@@ -289,10 +289,7 @@ fn temporary_name(path: &Path) -> PathBuf {
 pub fn script() -> String {
     include_str!("self_test.js")
         .replace("__COMMAND__", COMMAND)
-        .replace(
-            "__APP_STEPS__",
-            include_str!(concat!(env!("OUT_DIR"), "/self_test_app.js")).trim_end(),
-        )
+        .replace("__APP_STEPS__", crate::selected().self_test.trim_end())
 }
 
 /// Gives up after the time limit: the failing step is the one in progress.
@@ -503,6 +500,9 @@ mod tests {
         assert!(script.contains(&format!("'{COMMAND}'")));
         assert!(!script.contains("__COMMAND__"));
         assert!(!script.contains("__APP_STEPS__"));
-        assert!(script.contains("const appSteps = // "), "the app's steps are in place");
+        assert!(
+            script.contains("const appSteps = // "),
+            "the app's steps are in place"
+        );
     }
 }

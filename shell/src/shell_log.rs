@@ -22,7 +22,12 @@ impl ShellLog {
     /// Opens (appending) `<logs_dir>/shell.log`. Logging must never stop the app, so a log that
     /// cannot be opened just writes nothing (stderr still gets every line).
     pub fn open(logs_dir: &Path, max_bytes: u64) -> ShellLog {
-        let path = logs_dir.join(SHELL_LOG_FILE_NAME);
+        ShellLog::open_file(logs_dir, SHELL_LOG_FILE_NAME, max_bytes)
+    }
+
+    /// [`ShellLog::open`] for another file of the logs folder (the launcher's).
+    pub fn open_file(logs_dir: &Path, name: &str, max_bytes: u64) -> ShellLog {
+        let path = logs_dir.join(name);
         let file = supervisor::private::create_private_dir(logs_dir)
             .and_then(|()| open_append(&path))
             .map_err(|error| eprintln!("shell log unavailable: {error}"))

@@ -328,9 +328,17 @@ fn run_app_smoke(
         .arg(script)
         .arg("--base-url")
         .arg(engine.url().trim_end_matches('/'))
-        .env(runtime_spec::env::RUNTIME_TOKEN.name(prefix), engine.token())
+        .env(
+            runtime_spec::env::RUNTIME_TOKEN.name(prefix),
+            engine.token(),
+        )
         .output()
-        .map_err(|error| fail("app smoke", format!("starting {}: {error}", script.display())))?;
+        .map_err(|error| {
+            fail(
+                "app smoke",
+                format!("starting {}: {error}", script.display()),
+            )
+        })?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let last = stdout.lines().last().unwrap_or_default().to_owned();
     if !output.status.success() {

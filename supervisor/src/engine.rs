@@ -144,7 +144,12 @@ fn try_once(
             ready_prefix: contract.ready_prefix.clone(),
         }));
     };
-    for (name, value) in launch_env(env_prefix, &request.data_root, &secrets.token, &secrets.launch_id) {
+    for (name, value) in launch_env(
+        env_prefix,
+        &request.data_root,
+        &secrets.token,
+        &secrets.launch_id,
+    ) {
         command.env(name, value);
     }
     platform::configure(&mut command);

@@ -522,7 +522,8 @@ mod tests {
             .into_iter()
             .filter(|variant| variant.target == Target::LinuxX64)
         {
-            let name = runtime_spec::layout::archive_name("tokenizer-studio-runtime", &version, variant);
+            let name =
+                runtime_spec::layout::archive_name("tokenizer-studio-runtime", &version, variant);
             assert_eq!(
                 archive_version(&name, Target::LinuxX64),
                 Some(version.clone())

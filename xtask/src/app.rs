@@ -23,7 +23,10 @@ pub fn prepare(app: &App, root: &Path, build_dir: &Path, host_python: &Path) -> 
             );
         }
     }
-    let roots: Vec<&Path> = packages.iter().map(|(_, source)| source.as_path()).collect();
+    let roots: Vec<&Path> = packages
+        .iter()
+        .map(|(_, source)| source.as_path())
+        .collect();
     let stamp = fsutil::hash_tree(&roots, root, &|path| is_shipped(path))?;
     if fsutil::stamp_matches(&stamp_file, &stamp) && dir.is_dir() {
         ui::step(

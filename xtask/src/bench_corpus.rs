@@ -387,8 +387,14 @@ impl Engine {
             .args(["-I", "-m", "app", "--port", "0"])
             .current_dir(runtime)
             .env(crate::bench::app().var(runtime_spec::env::DATA_DIR), data)
-            .env(crate::bench::app().var(runtime_spec::env::RUNTIME_TOKEN), TOKEN)
-            .env(crate::bench::app().var(runtime_spec::env::LAUNCH_ID), "bench-corpus")
+            .env(
+                crate::bench::app().var(runtime_spec::env::RUNTIME_TOKEN),
+                TOKEN,
+            )
+            .env(
+                crate::bench::app().var(runtime_spec::env::LAUNCH_ID),
+                "bench-corpus",
+            )
             // The largest corpus is over the default cap, as a user may raise it.
             .env(
                 crate::bench::app().var(runtime_spec::env::MAX_UPLOAD_BYTES),
@@ -402,7 +408,9 @@ impl Engine {
         let mut reader = BufReader::new(child.stdout.take().expect("piped"));
         let mut line = String::new();
         reader.read_line(&mut line)?;
-        let Some(ready) = runtime_spec::launch::parse_ready_line(&crate::bench::app().ready_prefix(), &line) else {
+        let Some(ready) =
+            runtime_spec::launch::parse_ready_line(&crate::bench::app().ready_prefix(), &line)
+        else {
             let _ = child.kill();
             bail!("the engine printed no READY line (got {line:?})");
         };

@@ -147,7 +147,10 @@ pub fn shell(plan: &Plan, options: &ShellBenchOptions) -> Result<Vec<Figure>> {
         let label = format!("launch {run}/{}", options.runs);
         let mut command = base("ours");
         command
-            .env(crate::bench::app().var(runtime_spec::env::RUNTIME_DIR), runtime)
+            .env(
+                crate::bench::app().var(runtime_spec::env::RUNTIME_DIR),
+                runtime,
+            )
             .env(crate::bench::app().var(runtime_spec::env::DATA_DIR), &data);
         let launch = launch_once(
             &format!("{label}, ours"),
@@ -171,8 +174,14 @@ pub fn shell(plan: &Plan, options: &ShellBenchOptions) -> Result<Vec<Figure>> {
                 crate::bench::app().var(runtime_spec::env::RUNTIME_DIR),
                 scratch.path().join("no-runtime"),
             )
-            .env(crate::bench::app().var(runtime_spec::env::DATA_DIR), &splash_data)
-            .env(crate::bench::app().var(runtime_spec::env::INDEX_URL), NO_INDEX_URL);
+            .env(
+                crate::bench::app().var(runtime_spec::env::DATA_DIR),
+                &splash_data,
+            )
+            .env(
+                crate::bench::app().var(runtime_spec::env::INDEX_URL),
+                NO_INDEX_URL,
+            );
         let launch = launch_once(
             &format!("{label}, ours on the splash page"),
             command,

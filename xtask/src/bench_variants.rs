@@ -528,7 +528,10 @@ fn starts(plans: &[Plan], reports: &mut [VariantReport], runs: usize) -> Result<
             let mut command = Command::new(&engine_python);
             command
                 .args(["-I", "-m", "app", "--port", "0"])
-                .env(crate::bench::app().var(runtime_spec::env::DEVICE), START_DEVICE)
+                .env(
+                    crate::bench::app().var(runtime_spec::env::DEVICE),
+                    START_DEVICE,
+                )
                 .current_dir(&engine_runtime);
             bench::time_to_health(command, &data)
         }) as Box<dyn FnMut() -> Result<Duration>>);

@@ -66,15 +66,12 @@ pub fn ci_installed(options: &Options) -> Result<()> {
     let root = plan::project_root();
     let target = Target::host().context("ci-installed runs on a release target host")?;
     let version = plan::workspace_version();
-    let release_dir = options
-        .release_dir
-        .clone()
-        .unwrap_or_else(|| {
-            options
-                .app
-                .subdir(&root.join("dist"))
-                .join(version.to_string())
-        });
+    let release_dir = options.release_dir.clone().unwrap_or_else(|| {
+        options
+            .app
+            .subdir(&root.join("dist"))
+            .join(version.to_string())
+    });
     if !release_dir.is_dir() {
         bail!(
             "no release folder {}: run `cargo xtask release --bundle both` first",
@@ -607,8 +604,14 @@ impl Run {
     ) -> Result<((), Value)> {
         let scratch = tempfile::tempdir()?;
         let next = next_version(&self.version)?;
-        let prepared =
-            os.prepare_update(&self.app, case, installed, &self.release_dir, &next, scratch.path())?;
+        let prepared = os.prepare_update(
+            &self.app,
+            case,
+            installed,
+            &self.release_dir,
+            &next,
+            scratch.path(),
+        )?;
         let secret = update_secret_key(&self.release_dir)?;
         let name = prepared
             .artifact
@@ -638,7 +641,10 @@ impl Run {
         let shell_log = data.join("logs").join("shell.log");
         let mut child = self
             .app_command(installed, data, index_url)
-            .env(self.app.var(env::SHELL_UPDATE_URL), server.url("/latest.json"))
+            .env(
+                self.app.var(env::SHELL_UPDATE_URL),
+                server.url("/latest.json"),
+            )
             .env_remove(self.app.var(env::UPDATE_CHECK))
             .stdout(output.try_clone()?)
             .stderr(output)
@@ -914,10 +920,7 @@ impl Os {
 
     fn uninstall(&self, app: &AppNames, installer: &Path, installed: &Installed) -> Result<()> {
         match self {
-            Os::Linux => run_ok(
-                as_root("dpkg").args(["-r", app.id.as_str()]),
-                "dpkg -r",
-            ),
+            Os::Linux => run_ok(as_root("dpkg").args(["-r", app.id.as_str()]), "dpkg -r"),
             Os::Macos => fsutil::remove_path(&installed.root),
             Os::Windows if installer.extension().is_some_and(|ext| ext == "msi") => run_ok(
                 Command::new("msiexec")

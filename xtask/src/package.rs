@@ -292,7 +292,11 @@ fn shell_copy(
     let copy_dir = work.join(format!(
         "bin-{}{}",
         marker.map_or("plain", BundleMarker::name),
-        if windows_identity.is_some() { "-signed" } else { "" }
+        if windows_identity.is_some() {
+            "-signed"
+        } else {
+            ""
+        }
     ));
     fs_err::create_dir_all(&copy_dir)?;
     // cargo builds the shell as `app-shell`; the installers carry it named after the app.

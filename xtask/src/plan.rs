@@ -352,7 +352,10 @@ impl App {
         }
         ids.sort();
         if ids.is_empty() {
-            bail!("{} holds no app (a folder with an app.toml)", apps_dir.display());
+            bail!(
+                "{} holds no app (a folder with an app.toml)",
+                apps_dir.display()
+            );
         }
         Ok(ids)
     }

@@ -163,6 +163,22 @@ pub fn test(options: &TestOptions) -> Result<()> {
         "cargo test",
         Format::Libtest,
     )?;
+    if options.slow {
+        // The launcher E2E installs the other apps' engines beside the default app's: build
+        // them (each smoke-tested) the way their releases will.
+        for app in apps.iter().filter(|app| !app.is_default) {
+            let id = &app.names.id;
+            ui::step("test", &format!("{id}: runtime (for the launcher E2E)"));
+            report.run(
+                Command::new(&cargo)
+                    .args(["run", "--quiet", "--package", "xtask", "--"])
+                    .args(["--app", id, "runtime"])
+                    .current_dir(&root),
+                &format!("runtime {id}"),
+                Format::Step,
+            )?;
+        }
+    }
     ui::step(
         "test",
         "shell: unit tests and Tauri window E2E (release build, Xvfb + tauri-driver)",

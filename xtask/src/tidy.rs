@@ -302,7 +302,9 @@ fn squashed_app_names(apps: &[plan::App]) -> Vec<String> {
 }
 
 fn app_name_findings(names: &[String], path: &str, text: &str) -> Vec<String> {
-    let in_crate = APP_NEUTRAL_CRATES.iter().find(|krate| path.starts_with(**krate));
+    let in_crate = APP_NEUTRAL_CRATES
+        .iter()
+        .find(|krate| path.starts_with(**krate));
     let Some(krate) = in_crate else {
         return Vec::new();
     };

@@ -110,8 +110,16 @@ fn osslsigncode_signs_a_real_pe_and_detects_tampering() {
 
     // A wrong password is reported, not prompted for.
     let wrong = dir.path().join("_yaml.wrong.pyd");
-    let error = sign_pe_with_osslsigncode(&unsigned, &wrong, &cert, Some(&key), Some("nope"), None, "Tokenizer Studio")
-        .unwrap_err();
+    let error = sign_pe_with_osslsigncode(
+        &unsigned,
+        &wrong,
+        &cert,
+        Some(&key),
+        Some("nope"),
+        None,
+        "Tokenizer Studio",
+    )
+    .unwrap_err();
     assert!(error.to_string().contains("osslsigncode sign"), "{error}");
 
     // PKCS#12 path: certificate and key in one `.p12`.

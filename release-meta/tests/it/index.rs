@@ -270,7 +270,9 @@ fn packed_runtime(work: &Path, version: &str) -> (PathBuf, Manifest, runtime_arc
         files: runtime_archive::build_manifest_files(&runtime).unwrap(),
     };
     std::fs::write(runtime.join(layout::MANIFEST_FILE), manifest.to_json()).unwrap();
-    let archive = work.join(layout::archive_name(&crate::app().archive_stem(), &version.parse().unwrap(),
+    let archive = work.join(layout::archive_name(
+        &crate::app().archive_stem(),
+        &version.parse().unwrap(),
         runtime_spec::Variant::base(Target::LinuxX64),
     ));
     let report = runtime_archive::pack_tar_zst(

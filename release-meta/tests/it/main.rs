@@ -18,7 +18,9 @@ use test_support::workspace_root;
 /// The workspace's default app's names.
 fn app() -> runtime_spec::AppNames {
     let (id, text) = test_support::default_app_descriptor();
-    runtime_spec::AppDescriptor::parse(&text, &id).unwrap().names()
+    runtime_spec::AppDescriptor::parse(&text, &id)
+        .unwrap()
+        .names()
 }
 
 fn tool_available(tool: &str, install_hint: &str) -> bool {

@@ -26,7 +26,8 @@ fn metadata() -> SbomMetadata {
 }
 
 fn lock_text() -> String {
-    std::fs::read_to_string(workspace_root().join("apps/tokenizer-studio/lockfiles/linux-x64.txt")).unwrap()
+    std::fs::read_to_string(workspace_root().join("apps/tokenizer-studio/lockfiles/linux-x64.txt"))
+        .unwrap()
 }
 
 /// Validates against the vendored official schema (and the two schemas it references).

@@ -85,15 +85,31 @@ fn the_committed_app_descriptors_are_whole_and_distinct() {
         for icon in [&app.icons.png, &app.icons.ico] {
             assert!(dir.join(icon).is_file(), "{}: {icon} is missing", app.id);
         }
-        assert!(dir.join(&app.engine.project).join("pyproject.toml").is_file());
+        assert!(dir
+            .join(&app.engine.project)
+            .join("pyproject.toml")
+            .is_file());
         for package in &app.engine.packages {
-            assert!(dir.join(package).join("__init__.py").is_file(), "{}: {package}", app.id);
+            assert!(
+                dir.join(package).join("__init__.py").is_file(),
+                "{}: {package}",
+                app.id
+            );
         }
         for package in &app.engine.shared {
-            assert!(root.join("enginekit").join(package).join("__init__.py").is_file(), "{package}");
+            assert!(
+                root.join("enginekit")
+                    .join(package)
+                    .join("__init__.py")
+                    .is_file(),
+                "{package}"
+            );
         }
         let web = dir.join(&app.web.project);
-        assert!(web.join("package.json").is_file() || web.join(&app.web.out_dir).join("index.html").is_file());
+        assert!(
+            web.join("package.json").is_file()
+                || web.join(&app.web.out_dir).join("index.html").is_file()
+        );
     }
     for (index, (_, app)) in apps.iter().enumerate() {
         for (_, other) in &apps[index + 1..] {
@@ -103,7 +119,9 @@ fn the_committed_app_descriptors_are_whole_and_distinct() {
             assert_ne!(app.env_prefix, other.env_prefix);
         }
     }
-    assert!(default_app().profiles.contains(&runtime_spec::Profile::Torch));
+    assert!(default_app()
+        .profiles
+        .contains(&runtime_spec::Profile::Torch));
 }
 
 fn sample_manifest() -> Manifest {

@@ -6,6 +6,7 @@
 //! `XTASK_SLOW_TESTS=1 cargo test -p shell --release --test it`.
 
 mod e2e;
+mod launcher;
 mod navigation;
 mod process;
 mod support;
@@ -17,5 +18,7 @@ mod webdriver;
 #[allow(dead_code)]
 pub(crate) fn app() -> runtime_spec::AppNames {
     let (id, text) = test_support::default_app_descriptor();
-    runtime_spec::AppDescriptor::parse(&text, &id).unwrap().names()
+    runtime_spec::AppDescriptor::parse(&text, &id)
+        .unwrap()
+        .names()
 }

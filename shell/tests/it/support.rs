@@ -225,6 +225,9 @@ pub fn tauri_driver(env: &[(&str, &Path)], display: &Display, bus: &SessionBus) 
         ])
         .env("DISPLAY", &display.name)
         .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        // The other apps' data folders resolve to an empty folder: what this machine's user has
+        // installed must not turn a test's start into the launcher.
+        .env("XDG_DATA_HOME", empty_data_home())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
     for (name, value) in env {
@@ -248,6 +251,14 @@ pub fn tauri_driver(env: &[(&str, &Path)], display: &Display, bus: &SessionBus) 
         },
     );
     Driver { url, _child: guard }
+}
+
+/// An empty `XDG_DATA_HOME` for the shells under test.
+pub fn empty_data_home() -> PathBuf {
+    let dir = artifacts_dir().join("empty-data-home");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// Waits for `done`; fails the test naming `what` after `timeout`.
@@ -289,6 +300,7 @@ pub fn spawn_shell(display: &Display, bus: &SessionBus, runtime: &Path, data_dir
         .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
         .env("TOKENIZER_STUDIO_RUNTIME_DIR", runtime)
         .env("TOKENIZER_STUDIO_DATA_DIR", data_dir)
+        .env("XDG_DATA_HOME", empty_data_home())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -24,7 +24,9 @@ const CHANNEL: &str = "dev";
 
 /// The runtime archive `cargo xtask runtime` wrote beside `dist/runtime-linux-x64`.
 fn good_archive(runtime: &Path, manifest: &Manifest) -> PathBuf {
-    let archive = runtime.parent().unwrap().join(layout::archive_name(&crate::app().archive_stem(), &manifest.runtime_version,
+    let archive = runtime.parent().unwrap().join(layout::archive_name(
+        &crate::app().archive_stem(),
+        &manifest.runtime_version,
         manifest.variant(),
     ));
     assert!(
@@ -73,7 +75,9 @@ fn relabel(
 /// `copy` packed into `serve` under the archive name of `manifest` (level 1: these tests are
 /// about what is fetched, not about the archive's size).
 fn pack(copy: &Path, manifest: &Manifest, serve: &Path) -> PathBuf {
-    let archive = serve.join(layout::archive_name(&crate::app().archive_stem(), &manifest.runtime_version,
+    let archive = serve.join(layout::archive_name(
+        &crate::app().archive_stem(),
+        &manifest.runtime_version,
         manifest.variant(),
     ));
     let mut options = runtime_archive::PackOptions::new(1_700_000_000);

@@ -49,10 +49,11 @@ impl Release {
         let serve = work.path().join("serve");
         std::fs::create_dir_all(&serve).unwrap();
 
-        let base_archive = runtime
-            .parent()
-            .unwrap()
-            .join(layout::archive_name(&crate::app().archive_stem(), &base.runtime_version, base.variant()));
+        let base_archive = runtime.parent().unwrap().join(layout::archive_name(
+            &crate::app().archive_stem(),
+            &base.runtime_version,
+            base.variant(),
+        ));
         assert!(
             base_archive.is_file(),
             "no {}: build it with `cargo xtask runtime`",
@@ -121,7 +122,11 @@ fn stand_in(
     manifest.files = runtime_archive::build_manifest_files(&copy).unwrap();
     assert_eq!(manifest.variant(), variant);
     std::fs::write(copy.join(layout::MANIFEST_FILE), manifest.to_json()).unwrap();
-    let archive = serve.join(layout::archive_name(&crate::app().archive_stem(), &manifest.runtime_version, variant));
+    let archive = serve.join(layout::archive_name(
+        &crate::app().archive_stem(),
+        &manifest.runtime_version,
+        variant,
+    ));
     let mut options = runtime_archive::PackOptions::new(1_700_000_000);
     options.zstd_level = 1;
     options.zstd_workers = 2;

@@ -23,7 +23,9 @@ use support::{http_get, is_alive, port_is_free, timeout, wait_until, Events, Fix
 #[allow(dead_code)]
 pub(crate) fn app() -> runtime_spec::AppNames {
     let (id, text) = test_support::default_app_descriptor();
-    runtime_spec::AppDescriptor::parse(&text, &id).unwrap().names()
+    runtime_spec::AppDescriptor::parse(&text, &id)
+        .unwrap()
+        .names()
 }
 
 /// Long enough for a loaded CI machine, short enough to keep the suite quick.

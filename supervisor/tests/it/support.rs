@@ -67,7 +67,9 @@ impl Fixture {
     /// in production, so the script is found relative to cwd = runtime root.
     pub fn contract() -> LaunchContract {
         let (id, text) = test_support::default_app_descriptor();
-        let app = runtime_spec::AppDescriptor::parse(&text, &id).unwrap().names();
+        let app = runtime_spec::AppDescriptor::parse(&text, &id)
+            .unwrap()
+            .names();
         let mut contract = LaunchContract::for_app(&app, Target::LinuxX64);
         contract.argv.truncate(2);
         assert_eq!(contract.argv[1], "-I");

@@ -13,5 +13,7 @@ mod variants;
 #[allow(dead_code)]
 pub(crate) fn app() -> runtime_spec::AppNames {
     let (id, text) = test_support::default_app_descriptor();
-    runtime_spec::AppDescriptor::parse(&text, &id).unwrap().names()
+    runtime_spec::AppDescriptor::parse(&text, &id)
+        .unwrap()
+        .names()
 }

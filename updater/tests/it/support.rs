@@ -101,9 +101,11 @@ pub fn build_with(
         &store,
     )
     .unwrap();
-    let archive = work
-        .join("serve")
-        .join(layout::archive_name(&crate::app().archive_stem(), &version.parse().unwrap(), variant));
+    let archive = work.join("serve").join(layout::archive_name(
+        &crate::app().archive_stem(),
+        &version.parse().unwrap(),
+        variant,
+    ));
     // Level 1: the tests are about moving archives around, not about their size.
     let mut options = runtime_archive::PackOptions::new(1_700_000_000);
     options.zstd_level = 1;
@@ -220,7 +222,9 @@ impl Release {
 
     /// The archive file name of `version`.
     pub fn runtime_name(&self, version: &str) -> String {
-        layout::archive_name(&crate::app().archive_stem(), &version.parse().unwrap(),
+        layout::archive_name(
+            &crate::app().archive_stem(),
+            &version.parse().unwrap(),
             runtime_spec::Variant::base(TARGET),
         )
     }

@@ -93,9 +93,7 @@ fn build_foreign_runtime_with_synthetic_pbs(
         !site_packages.join("bin").exists(),
         "{target}: uv's bin/ must be dropped"
     );
-    assert!(site_packages
-        .join("tokenizer_studio_app.pth")
-        .is_file());
+    assert!(site_packages.join("tokenizer_studio_app.pth").is_file());
     let python = runtime_spec::launch::join_relative(&runtime, target.python_exe());
     assert!(python.exists(), "{target}: {} missing", python.display());
     assert!(

@@ -14,8 +14,12 @@ fn committed_locks_are_fresh_and_carry_no_urls() {
     let (ok, _, stderr) = run(xtask(cache.path()).args(["lock", "--check"]));
     assert!(ok, "{stderr}");
     for target in Target::ALL {
-        let text = std::fs::read_to_string(root().join("apps/tokenizer-studio/lockfiles").join(format!("{target}.txt")))
-            .unwrap();
+        let text = std::fs::read_to_string(
+            root()
+                .join("apps/tokenizer-studio/lockfiles")
+                .join(format!("{target}.txt")),
+        )
+        .unwrap();
         assert!(!text.contains("://"), "{target} lock has a URL");
         assert!(
             text.contains("--hash=sha256:"),
@@ -71,7 +75,9 @@ fn a_lock_with_a_wrong_wheel_hash_stops_the_build() {
         .status()
         .unwrap();
     assert!(status.success());
-    let lock = scratch.path().join("apps/tokenizer-studio/lockfiles/windows-x64.txt");
+    let lock = scratch
+        .path()
+        .join("apps/tokenizer-studio/lockfiles/windows-x64.txt");
     let text = std::fs::read_to_string(&lock).unwrap();
     // Every hash of one package changed; the header's inputs hash still matches, so this is
     // not a stale lock but a wrong one.

@@ -57,10 +57,7 @@ fn release_dry_run_prints_the_release_plan_without_secrets() {
         .env("XTASK_MINISIGN_KEY", &secret)
         .env("XTASK_MINISIGN_PASSWORD", "dry-run-password")
         .env("XTASK_UPDATE_PUBKEY", &public)
-        .env(
-            "XTASK_RELEASE_BASE_URL",
-            "https://releases.invalid/ts/",
-        )
+        .env("XTASK_RELEASE_BASE_URL", "https://releases.invalid/ts/")
         .env("WINDOWS_SIGNING_P12_BASE64", "c2VjcmV0LWNlcnRpZmljYXRl")
         .env("WINDOWS_SIGNING_P12_PASSWORD", "p12-password"));
     assert!(ok, "{stderr}");

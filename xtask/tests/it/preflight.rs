@@ -11,15 +11,9 @@ fn misconfigured_releases_are_refused_before_building_anything() {
     // (case, arguments, environment, what the error must name)
     let key_pair = [
         ("XTASK_MINISIGN_KEY", "untrusted comment: x\nRWQ"),
-        (
-            "XTASK_UPDATE_PUBKEY",
-            "untrusted comment: x\nRWQ",
-        ),
+        ("XTASK_UPDATE_PUBKEY", "untrusted comment: x\nRWQ"),
     ];
-    let url = [(
-        "XTASK_RELEASE_BASE_URL",
-        "https://releases.invalid/ts",
-    )];
+    let url = [("XTASK_RELEASE_BASE_URL", "https://releases.invalid/ts")];
     type Case<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
     let cases: Vec<Case> = vec![
         (

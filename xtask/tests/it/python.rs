@@ -76,9 +76,12 @@ fn checksum_mismatch_on_the_pinned_url_never_falls_back_to_a_local_python() {
     let cache = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     let mut command = xtask(cache.path());
-    command
-        .env("XTASK_PYTHON_MIRROR", server.url(""))
-        .args(["runtime", "--target", "linux-x64", "--out-dir"]);
+    command.env("XTASK_PYTHON_MIRROR", server.url("")).args([
+        "runtime",
+        "--target",
+        "linux-x64",
+        "--out-dir",
+    ]);
     command.arg(out.path());
     let (ok, _, stderr) = run(&mut command);
     assert!(!ok, "a checksum mismatch must fail the build");

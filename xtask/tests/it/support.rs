@@ -92,7 +92,11 @@ pub fn scratch_root() -> tempfile::TempDir {
     let app = scratch.path().join("apps/tokenizer-studio");
     std::fs::create_dir_all(app.join("api")).unwrap();
     for file in ["app.toml", "api/pyproject.toml"] {
-        std::fs::copy(root().join("apps/tokenizer-studio").join(file), app.join(file)).unwrap();
+        std::fs::copy(
+            root().join("apps/tokenizer-studio").join(file),
+            app.join(file),
+        )
+        .unwrap();
     }
     std::fs::create_dir_all(app.join("lockfiles")).unwrap();
     for target in Target::ALL {

@@ -150,7 +150,9 @@ fn stand_in_torch_wheel_is_locked_from_a_loopback_extra_index_without_its_url() 
     let (scratch, index, sha256) = stand_in_setup("torch>=2.11");
     // Once through the flag, once through the variant's variable.
     for through_variable in [false, true] {
-        let lock = scratch.path().join("apps/tokenizer-studio/lockfiles/linux-x64-torch-cpu.txt");
+        let lock = scratch
+            .path()
+            .join("apps/tokenizer-studio/lockfiles/linux-x64-torch-cpu.txt");
         let _ = std::fs::remove_file(&lock);
         let mut command = xtask(&shared_cache());
         command.env("XTASK_PROJECT_ROOT", scratch.path()).args([
@@ -384,7 +386,10 @@ fn macos_arm64_torch_runtime_assembles_here_with_macos_14_wheels() {
     assert!(site.join("torch/lib/libtorch_cpu.dylib").is_file());
     let requirements = manifest.requirements.unwrap();
     assert_eq!(requirements.min_os_version, "14.0");
-    let lock = std::fs::read_to_string(root().join("apps/tokenizer-studio/lockfiles/macos-arm64-torch-mps.txt")).unwrap();
+    let lock = std::fs::read_to_string(
+        root().join("apps/tokenizer-studio/lockfiles/macos-arm64-torch-mps.txt"),
+    )
+    .unwrap();
     let version = lock
         .lines()
         .find_map(|line| line.strip_prefix("torch=="))

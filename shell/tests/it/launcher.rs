@@ -1,0 +1,180 @@
+//! The launcher, as a user meets it with two apps installed: Tokenizer Studio (this shell's
+//! primary app, its engine in its data folder) and Corpus Inspector, installed the way its
+//! offline installer installs it. The shell opens on the list of both, with each engine's
+//! version and the disk each app uses, and opens each in its own process, which loads that
+//! app's UI from that app's engine and data folder.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::support::{self, SHELL_EXE};
+use crate::webdriver::Session;
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The second app's runtime archive, as `cargo xtask --app corpus-inspector runtime` leaves it.
+fn second_app_archive() -> PathBuf {
+    let dir = test_support::workspace_root()
+        .join("dist")
+        .join("corpus-inspector");
+    let archive = std::fs::read_dir(&dir)
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| {
+                    name.starts_with("corpus-inspector-runtime-")
+                        && name.ends_with("-linux-x64.tar.zst")
+                })
+        });
+    archive.unwrap_or_else(|| {
+        panic!(
+            "no Corpus Inspector runtime archive in {}: build it with `cargo xtask --app corpus-inspector runtime`",
+            dir.display()
+        )
+    })
+}
+
+/// Live engines whose environment sets `variable=<data_dir>`.
+fn live_engines(variable: &str, data_dir: &Path) -> usize {
+    let needle = format!("{variable}={}", data_dir.display());
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| {
+            let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+            environ
+                .split(|byte| *byte == 0)
+                .any(|pair| pair == needle.as_bytes())
+                && cmdline.windows(2).any(|pair| pair == b"-m")
+                && !status.contains("State:\tZ")
+        })
+        .count()
+}
+
+/// The pids the launcher says it started, from its log.
+fn opened_pids(log: &Path) -> Vec<(String, u32)> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| {
+            let rest = &line[line.find("opened ")? + "opened ".len()..];
+            let (id, pid) = rest.split_once(" (pid ")?;
+            Some((id.to_owned(), pid.trim_end_matches(')').parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn two_installed_apps_are_listed_and_each_opens_in_its_own_process() {
+    let Some(_serial) = support::slow_test() else {
+        return;
+    };
+    let work = support::scratch("e2e-launcher");
+    let studio_data = work.path().join("studio data");
+    let inspector_data = work.path().join("inspector data");
+    // Each app's engine where its installer puts it: the studio's as its current runtime, the
+    // inspector's unpacked from its archive as the default one (the offline installer's first
+    // run does exactly this).
+    support::linked_copy(
+        &support::runtime_dir(),
+        &studio_data.join("runtime").join("current"),
+    );
+    runtime_archive::install_archive(
+        &second_app_archive(),
+        &inspector_data.join("runtime"),
+        "default",
+        runtime_spec::Target::LinuxX64,
+    )
+    .expect("installing the Corpus Inspector runtime");
+
+    let display = support::display();
+    let bus = support::session_bus();
+    let driver = support::tauri_driver(
+        &[
+            ("TOKENIZER_STUDIO_DATA_DIR", studio_data.as_path()),
+            ("CORPUS_INSPECTOR_DATA_DIR", inspector_data.as_path()),
+            ("TOKENIZER_STUDIO_UPDATE_CHECK", Path::new("0")),
+            ("CORPUS_INSPECTOR_UPDATE_CHECK", Path::new("0")),
+        ],
+        &display,
+        &bus,
+    );
+    let session = Session::start(&driver.url, Path::new(SHELL_EXE)).expect("WebDriver session");
+    let launcher_log = studio_data.join("logs").join("launcher.log");
+    let result = (|| -> Result<(), String> {
+        for (id, name) in [
+            ("tokenizer-studio", "Tokenizer Studio"),
+            ("corpus-inspector", "Corpus Inspector"),
+        ] {
+            let facts =
+                session.wait_for(&format!("[data-testid=launcher-facts-{id}]"), None, TIMEOUT)?;
+            let facts = session.text(&facts)?;
+            assert!(facts.contains("Engine 0.1.0"), "{id}: {facts}");
+            assert!(facts.contains("Ready"), "{id}: {facts}");
+            assert!(facts.contains("MB on disk"), "{id}: {facts}");
+            let shown = session.text(&session.wait_for(
+                &format!("[data-testid=launcher-name-{id}]"),
+                None,
+                TIMEOUT,
+            )?)?;
+            assert_eq!(shown, name);
+        }
+        session.screenshot(&support::artifacts_dir().join("launcher-two-apps.png"))?;
+
+        for (id, data) in [
+            ("corpus-inspector", &inspector_data),
+            ("tokenizer-studio", &studio_data),
+        ] {
+            let open =
+                session.wait_for(&format!("[data-testid=launcher-open-{id}]"), None, TIMEOUT)?;
+            session.click(&open)?;
+            // That app's own shell loads that app's UI from its engine, in its data folder.
+            support::wait_for_ui(data, TIMEOUT);
+            let said =
+                session.text(&session.wait_for("[data-testid=launcher-said]", None, TIMEOUT)?)?;
+            assert!(said.contains("is opening in its own window"), "{said}");
+        }
+        assert_eq!(
+            live_engines("CORPUS_INSPECTOR_DATA_DIR", &inspector_data),
+            1
+        );
+        assert_eq!(live_engines("TOKENIZER_STUDIO_DATA_DIR", &studio_data), 1);
+        let inspector_log = std::fs::read_to_string(inspector_data.join("logs").join("shell.log"))
+            .unwrap_or_default();
+        assert!(
+            inspector_log.contains("runtime that came with the app"),
+            "{inspector_log}"
+        );
+        Ok(())
+    })();
+    // The apps run on their own: close them as a user would (SIGTERM: the graceful exit).
+    let opened = opened_pids(&launcher_log);
+    for (_, pid) in &opened {
+        unsafe {
+            libc::kill(*pid as i32, libc::SIGTERM);
+        }
+    }
+    let gone = test_support::wait_until(Duration::from_secs(30), || {
+        live_engines("CORPUS_INSPECTOR_DATA_DIR", &inspector_data) == 0
+            && live_engines("TOKENIZER_STUDIO_DATA_DIR", &studio_data) == 0
+    });
+    if let Err(error) = &result {
+        support::print_log_tails(&studio_data, 40);
+        support::print_log_tails(&inspector_data, 40);
+        panic!("{error}");
+    }
+    let ids: Vec<&str> = opened.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["corpus-inspector", "tokenizer-studio"], "{opened:?}");
+    assert!(
+        gone,
+        "the opened apps' engines are still running after SIGTERM"
+    );
+    session.end().expect("end the session");
+}
