@@ -38,7 +38,7 @@ pub struct Options {
     /// The release folder (default: the app's `dist/<workspace version>/`).
     pub release_dir: Option<PathBuf>,
     /// Where the summary, the self-test reports and the app logs go (default
-    /// `target/ci-installed/`).
+    /// `target/ci-installed/`, another app's `target/ci-installed/<id>/`).
     pub report_dir: Option<PathBuf>,
 }
 
@@ -81,7 +81,7 @@ pub fn ci_installed(options: &Options) -> Result<()> {
     let report_dir = options
         .report_dir
         .clone()
-        .unwrap_or_else(|| root.join("target").join("ci-installed"));
+        .unwrap_or_else(|| options.app.subdir(&root.join("target").join("ci-installed")));
     fsutil::remove_path(&report_dir)?;
     fs_err::create_dir_all(&report_dir)?;
     // Data folders and installs go under a folder with a space in its name: a path a user
