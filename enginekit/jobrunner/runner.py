@@ -34,6 +34,13 @@ NEXT_STEP = "start a new job"
 PRIVATE_DIR_MODE = 0o700
 
 
+# What stops the process rather than fails a job. Anything else a job raises only fails that
+# job: a panic inside a native extension too (pyo3, which `tokenizers` is built with, raises
+# PanicException, a BaseException), which would otherwise end the worker thread and leave every
+# later job queued forever.
+PROCESS_EXITS = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
 class _UnknownJobType(Exception):
     pass
 
@@ -200,7 +207,9 @@ class JobRunner:
             self._save_unsaved()
             try:
                 self._run_job(job_id)
-            except Exception:  # the worker must survive any single job
+            except BaseException as exc:  # the worker must survive any single job
+                if isinstance(exc, PROCESS_EXITS):
+                    raise
                 self.log.exception("job %s crashed the worker step", job_id)
             finally:
                 with self.lock:
@@ -257,7 +266,9 @@ class JobRunner:
             if not self.store.finish(job_id, ONLY_RUNNING, ending):
                 # Cancelled or interrupted while saving: the result must not outlive the job.
                 shutil.rmtree(out_dir, ignore_errors=True)
-        except Exception as exc:
+        except BaseException as exc:
+            if isinstance(exc, PROCESS_EXITS):
+                raise
             shutil.rmtree(out_dir, ignore_errors=True)
             # A full disk stops a job through its cancel check: that is a failure, not a cancel.
             stopped = isinstance(exc, Cancelled) or cancel_event.is_set() or self.stopping.is_set()

@@ -316,3 +316,21 @@ def test_queued_jobs_run_one_at_a_time_in_submission_order(runner, counter):
         assert wait_until_finished(runner.store, job_id)["status"] == "succeeded"
     assert counter.events == [(job_id, edge) for job_id in ids for edge in ("start", "end")]
     assert counter.most_at_once == 1
+
+
+class PanicLike(BaseException):
+    """What pyo3 raises for a panic inside a native extension (its PanicException derives from
+    BaseException, not Exception)."""
+
+
+def test_a_base_exception_like_a_native_panic_fails_only_its_job(runner, counter, tmp_path):
+    counter.fail_with = PanicLike("called `Option::unwrap()` on a `None` value")
+    failed = runner.enqueue("count-to-n", {"n": 4})
+    job = wait_until_finished(runner.store, failed)
+    assert job["status"] == "failed" and job["artifacts"] is None, job
+    assert job["error"], job
+    assert not (tmp_path / "artifacts" / failed).exists()
+    # The worker survived it: the next job runs.
+    counter.fail_with = None
+    after = runner.enqueue("count-to-n", {"n": 2})
+    assert wait_until_finished(runner.store, after)["status"] == "succeeded"
