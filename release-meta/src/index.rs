@@ -188,6 +188,30 @@ pub fn write_signed_index(
     Ok((json_path, minisig_path))
 }
 
+/// Writes `apps-<channel>.json` and its `.minisig` into `dir`, signed like the runtime index
+/// (the trusted comment names the file, channel and publication time); returns their paths.
+pub fn write_signed_registry(
+    registry: &runtime_spec::AppRegistry,
+    dir: &Path,
+    secret_key: &str,
+    password: Option<&str>,
+) -> Result<(PathBuf, PathBuf)> {
+    let json = registry.to_json();
+    let signature = minisign::sign(
+        json.as_bytes(),
+        secret_key,
+        password,
+        &registry.trusted_comment(),
+    )?;
+    fs_err::create_dir_all(dir)?;
+    let name = runtime_spec::registry::registry_file_name(registry.channel);
+    let json_path = dir.join(&name);
+    let minisig_path = dir.join(format!("{name}.minisig"));
+    fs_err::write(&json_path, json)?;
+    fs_err::write(&minisig_path, signature)?;
+    Ok((json_path, minisig_path))
+}
+
 /// Checks a downloaded index the way the shell must: signature first, then the JSON, then
 /// that the signed trusted comment names this index's channel and `published_at`.
 ///

@@ -21,6 +21,7 @@ pub use error::Error;
 pub use index::{
     build_index, entry_for_archive, fragment_file_name, index_file_name, index_json, manifest_ref,
     merge_fragments, read_index_file, verify_index, write_fragment, write_signed_index,
+    write_signed_registry,
 };
 pub use minisign::{generate_keypair, sign, tauri_pubkey, verify};
 pub use sbom::{cyclonedx_from_lock, parse_lock, LockedPackage, SbomMetadata};

@@ -16,6 +16,7 @@ pub mod launch;
 pub mod layout;
 pub mod manifest;
 pub mod pins;
+pub mod registry;
 pub mod schema;
 pub mod sha256;
 pub mod target;
@@ -28,6 +29,7 @@ pub use index::{IndexEntry, ObjectRef, ReleaseIndex};
 pub use keys::PublicKey;
 pub use launch::LaunchContract;
 pub use manifest::{FileEntry, Manifest, PythonInfo, PythonSource};
+pub use registry::{AppRegistry, RegistryApp};
 pub use sha256::Sha256;
 pub use target::Target;
 pub use variant::{Accelerator, CpuLevel, Profile, Requirements, Variant};
@@ -62,4 +64,10 @@ pub enum SpecError {
     IndexVersion { found: u32, expected: u32 },
     #[error("release index lists runtime variant {variant} twice; publish each variant once")]
     DuplicateVariant { variant: String },
+    #[error("app registry is not valid JSON: {0}")]
+    RegistryJson(#[source] serde_json::Error),
+    #[error("app registry schema_version {found} is not supported (this build reads {expected}); update the app")]
+    RegistryVersion { found: u32, expected: u32 },
+    #[error("app registry is invalid: {reason}")]
+    RegistryApps { reason: String },
 }

@@ -15,6 +15,11 @@ pub fn release_index_schema() -> String {
 
 /// The app descriptor's (`apps/<app>/app.toml`) JSON schema, pretty-printed with a trailing
 /// newline.
+/// The JSON schema of `apps-<channel>.json`.
+pub fn registry_schema() -> String {
+    pretty(schemars::schema_for!(crate::AppRegistry))
+}
+
 pub fn app_schema() -> String {
     pretty(schemars::schema_for!(AppDescriptor))
 }

@@ -17,8 +17,8 @@ use crate::error::{Error, Result};
 use crate::state::RuntimeId;
 
 /// No honest index is anywhere near this; a bigger answer is refused before parsing.
-const MAX_INDEX_BYTES: u64 = 1024 * 1024;
-const MAX_SIGNATURE_BYTES: u64 = 16 * 1024;
+pub(crate) const MAX_INDEX_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_SIGNATURE_BYTES: u64 = 16 * 1024;
 /// Small files: a few quick tries, then the caller decides (retry button, next launch).
 const FETCH_POLICY: RetryPolicy = RetryPolicy {
     attempts: 3,
@@ -95,25 +95,7 @@ pub fn verify(
     newest_seen: Option<u64>,
 ) -> Result<VerifiedIndex> {
     let url = &source.index_url;
-    let public_key = minisign_key(&source.public_key)?;
-    let signature = minisign_verify::Signature::decode(signature_text).map_err(|error| {
-        Error::BadSignature {
-            url: url.clone(),
-            reason: format!("unreadable signature file: {error}"),
-        }
-    })?;
-    match public_key.verify(json, &signature, false) {
-        Ok(()) => {}
-        Err(minisign_verify::Error::UnexpectedKeyId) => {
-            return Err(Error::WrongKey { url: url.clone() })
-        }
-        Err(error) => {
-            return Err(Error::BadSignature {
-                url: url.clone(),
-                reason: error.to_string(),
-            })
-        }
-    }
+    let signature = verify_signature(json, signature_text, url, &source.public_key)?;
     let index = ReleaseIndex::from_json(json).map_err(|error| Error::IndexInvalid {
         url: url.clone(),
         reason: error.to_string(),
@@ -235,8 +217,35 @@ pub fn offer(
     Ok(Offer::Install(Box::new(selected)))
 }
 
+/// Checks `json` against its minisign signature with `key`; the decoded signature, whose trusted
+/// comment the caller then holds to what the file says.
+pub(crate) fn verify_signature(
+    json: &[u8],
+    signature_text: &str,
+    url: &str,
+    key: &runtime_spec::PublicKey,
+) -> Result<minisign_verify::Signature> {
+    let public_key = minisign_key(key)?;
+    let signature = minisign_verify::Signature::decode(signature_text).map_err(|error| {
+        Error::BadSignature {
+            url: url.to_owned(),
+            reason: format!("unreadable signature file: {error}"),
+        }
+    })?;
+    match public_key.verify(json, &signature, false) {
+        Ok(()) => Ok(signature),
+        Err(minisign_verify::Error::UnexpectedKeyId) => Err(Error::WrongKey {
+            url: url.to_owned(),
+        }),
+        Err(error) => Err(Error::BadSignature {
+            url: url.to_owned(),
+            reason: error.to_string(),
+        }),
+    }
+}
+
 /// Index and archive URLs: https, or plain http from this computer (tests, a local mirror).
-fn require_secure_transport(url: &str) -> Result<()> {
+pub(crate) fn require_secure_transport(url: &str) -> Result<()> {
     let allowed = url::Url::parse(url)
         .is_ok_and(|parsed| runtime_archive::url_policy::transport_allowed(&parsed));
     if allowed {
@@ -255,7 +264,7 @@ fn minisign_key(key: &runtime_spec::PublicKey) -> Result<minisign_verify::Public
     })
 }
 
-fn client(url: &str) -> Result<reqwest::blocking::Client> {
+pub(crate) fn client(url: &str) -> Result<reqwest::blocking::Client> {
     FETCH_POLICY.client(url).map_err(|error| Error::Network {
         url: String::new(),
         reason: format!("the HTTP client could not be set up ({error})"),

@@ -20,6 +20,7 @@ mod error;
 pub mod index;
 mod install;
 pub mod launch;
+pub mod registry;
 pub mod state;
 mod store;
 

@@ -78,10 +78,11 @@ pub fn ci_installed(options: &Options) -> Result<()> {
             release_dir.display()
         );
     }
-    let report_dir = options
-        .report_dir
-        .clone()
-        .unwrap_or_else(|| options.app.subdir(&root.join("target").join("ci-installed")));
+    let report_dir = options.report_dir.clone().unwrap_or_else(|| {
+        options
+            .app
+            .subdir(&root.join("target").join("ci-installed"))
+    });
     fsutil::remove_path(&report_dir)?;
     fs_err::create_dir_all(&report_dir)?;
     // Data folders and installs go under a folder with a space in its name: a path a user

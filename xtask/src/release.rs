@@ -194,6 +194,26 @@ pub fn release(release: &ReleasePlan) -> Result<()> {
     )?;
     files.push(index_path);
     files.push(minisig_path);
+    // The default app's release publishes the channel's app registry at the release URL: every
+    // app of the workspace, the others' releases one folder down (`<id>/`).
+    if plan.app.is_default {
+        let registry = app_registry(
+            &plan.root,
+            plan.channel,
+            plan.source_date_epoch,
+            &plan.version,
+        )?;
+        let (registry_path, registry_minisig) = release_meta::write_signed_registry(
+            &registry,
+            &dir,
+            keys.secret.expose(),
+            keys.password
+                .as_ref()
+                .map(|password| password.expose().as_str()),
+        )?;
+        files.push(registry_path);
+        files.push(registry_minisig);
+    }
     let public_key_path = dir.join("minisign.pub");
     fs_err::write(&public_key_path, &keys.public)?;
     files.push(public_key_path);
@@ -335,6 +355,42 @@ pub fn dev_keys(root: &Path) -> Result<(String, String)> {
         fs_err::read_to_string(&public_path)?,
         fs_err::read_to_string(&secret_path)?,
     ))
+}
+
+/// The channel's app registry: every app of the workspace at this release's version, each
+/// with its runtime index relative to the registry (the default app's beside it, another app's
+/// in its own folder `<id>/`, where its release is published).
+pub fn app_registry(
+    root: &Path,
+    channel: Channel,
+    published_at: u64,
+    version: &runtime_spec::Version,
+) -> Result<runtime_spec::AppRegistry> {
+    let mut apps: Vec<runtime_spec::RegistryApp> = crate::plan::App::all(root)?
+        .into_iter()
+        .map(|app| {
+            let index = runtime_spec::layout::index_file_name(channel);
+            runtime_spec::RegistryApp {
+                index_url: if app.is_default {
+                    index
+                } else {
+                    format!("{}/{index}", app.names.id)
+                },
+                id: app.names.id,
+                product_name: app.descriptor.product_name,
+                version: version.clone(),
+            }
+        })
+        .collect();
+    apps.sort_by(|a, b| a.id.cmp(&b.id));
+    let registry = runtime_spec::AppRegistry {
+        schema_version: runtime_spec::registry::REGISTRY_SCHEMA_VERSION,
+        channel,
+        published_at,
+        apps,
+    };
+    registry.validate()?;
+    Ok(registry)
 }
 
 /// `cargo build --release` of the shell for the release's app (its descriptor, `shell/build.rs`)
@@ -627,6 +683,27 @@ pub fn merge_index(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_registry_lists_every_app_with_its_index_beside_or_in_its_folder() {
+        let root = crate::plan::project_root();
+        let version: runtime_spec::Version = "0.1.0".parse().unwrap();
+        let registry = app_registry(&root, Channel::Beta, 1_800_000_000, &version).unwrap();
+        let apps = crate::plan::App::all(&root).unwrap();
+        assert_eq!(registry.apps.len(), apps.len());
+        for app in &apps {
+            let entry = registry.app(&app.names.id).unwrap();
+            assert_eq!(entry.product_name, app.descriptor.product_name);
+            let expected = if app.is_default {
+                "runtime-beta.json".to_owned()
+            } else {
+                format!("{}/runtime-beta.json", app.names.id)
+            };
+            assert_eq!(entry.index_url, expected);
+        }
+        let parsed = runtime_spec::AppRegistry::from_json(registry.to_json().as_bytes()).unwrap();
+        assert_eq!(parsed, registry);
+    }
 
     #[test]
     fn updater_keys_per_installer_kind() {

@@ -35,6 +35,11 @@ fn release_index_schema_snapshot() {
 }
 
 #[test]
+fn registry_schema_snapshot() {
+    check_snapshot("registry.schema.json", &schema::registry_schema());
+}
+
+#[test]
 fn app_schema_snapshot() {
     check_snapshot("app.schema.json", &schema::app_schema());
 }

@@ -6,6 +6,7 @@ mod delta;
 mod faults;
 mod load;
 mod refusals;
+mod registry;
 mod support;
 mod variants;
 
