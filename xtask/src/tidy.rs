@@ -284,7 +284,7 @@ const APP_NEUTRAL_CRATES: [&str; 6] = [
 ];
 
 /// The spellings of the apps' names this check looks for: each app's id and product name,
-/// lower-case letters and digits only (`corpusinspector`).
+/// lower-case letters and digits only (`myapp` for `my-app` and `My App`).
 fn squashed_app_names(apps: &[plan::App]) -> Vec<String> {
     let squash = |text: &str| -> String {
         text.to_ascii_lowercase()

@@ -19,15 +19,6 @@ use supervisor::{launch, StopOutcome, SupervisorError, SupervisorEvent, TAIL_LIN
 
 use support::{http_get, is_alive, port_is_free, timeout, wait_until, Events, Fixture};
 
-/// The workspace's default app's names.
-#[allow(dead_code)]
-pub(crate) fn app() -> runtime_spec::AppNames {
-    let (id, text) = test_support::default_app_descriptor();
-    runtime_spec::AppDescriptor::parse(&text, &id)
-        .unwrap()
-        .names()
-}
-
 /// Long enough for a loaded CI machine, short enough to keep the suite quick.
 fn death_timeout() -> Duration {
     timeout(Duration::from_secs(2))

@@ -11,7 +11,6 @@ mod support;
 mod variants;
 
 /// The workspace's default app's names.
-#[allow(dead_code)]
 pub(crate) fn app() -> runtime_spec::AppNames {
     let (id, text) = test_support::default_app_descriptor();
     runtime_spec::AppDescriptor::parse(&text, &id)
