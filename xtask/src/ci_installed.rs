@@ -393,6 +393,14 @@ impl Run {
             .env_remove(self.app.var(env::SHELL_UPDATE_URL))
             .env_remove(self.app.var(env::BUNDLED_RUNTIME))
             .stdin(Stdio::null());
+        // Other apps' data folders resolve to an empty folder (Linux, where they follow
+        // XDG_DATA_HOME): what else the machine has installed must not turn a start into the
+        // launcher.
+        if cfg!(target_os = "linux") {
+            let empty = self.report_dir.join("empty data home");
+            let _ = fs_err::create_dir_all(&empty);
+            command.env("XDG_DATA_HOME", empty);
+        }
         if let Some(display) = &self.display {
             command
                 .env("DISPLAY", &display.name)

@@ -261,13 +261,21 @@ pub fn test(options: &TestOptions) -> Result<()> {
     Ok(())
 }
 
-/// The build-time settings of a dev release's shell: the dev update key, the dev channel, no
-/// release URL, and the release's `SOURCE_DATE_EPOCH` (cc-based build scripts such as ring's
+/// The build-time settings of a dev release's shell: the default app, the dev update key, the
+/// dev channel, no release URL, and the release's `SOURCE_DATE_EPOCH` (cc-based build scripts such as ring's
 /// and zstd-sys's rerun when it changes, and Tauri's tree above them with them). The shell
 /// tests and `bench shell` build with them, so they share the main job's release build.
-pub(crate) fn dev_shell_env(root: &Path) -> Result<[(&'static str, String); 4]> {
+pub(crate) fn dev_shell_env(root: &Path) -> Result<[(&'static str, String); 5]> {
     let (dev_public_key, _) = crate::release::dev_keys(root)?;
+    let app = plan::App::load(root, None)?;
     Ok([
+        (
+            runtime_spec::env::SHELL_APP,
+            app.dir
+                .join(runtime_spec::app::APP_FILE)
+                .display()
+                .to_string(),
+        ),
         (runtime_spec::env::UPDATE_PUBKEY, dev_public_key),
         (runtime_spec::env::RELEASE_BASE_URL, String::new()),
         (runtime_spec::env::CHANNEL, "dev".to_owned()),
