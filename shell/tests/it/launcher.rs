@@ -82,6 +82,7 @@ fn two_installed_apps_are_listed_and_each_opens_in_its_own_process() {
     // Each app's engine where its installer puts it: the studio's as its current runtime, the
     // inspector's unpacked from its archive as the default one (the offline installer's first
     // run does exactly this).
+    std::fs::create_dir_all(studio_data.join("runtime")).unwrap();
     support::linked_copy(
         &support::runtime_dir(),
         &studio_data.join("runtime").join("current"),
