@@ -34,6 +34,8 @@ pub enum RejectReason {
     Invalid { message: String },
     /// A fine runtime, for another platform (e.g. copied from a Mac).
     WrongPlatform { found: String, expected: String },
+    /// A runtime of another app (its manifest's `app_id`): never started as this app's engine.
+    OtherApp { found: String },
 }
 
 /// One refused candidate.
@@ -130,6 +132,11 @@ pub fn check_runtime(dir: &Path, target: Target) -> Result<Manifest, RejectReaso
 /// [`check_runtime`] on bytes already read.
 pub fn check_manifest_bytes(bytes: &[u8], target: Target) -> Result<Manifest, RejectReason> {
     match Manifest::from_json(bytes) {
+        Ok(manifest) if manifest.target == target && manifest.app_id != crate::app().identifier => {
+            Err(RejectReason::OtherApp {
+                found: manifest.app_id,
+            })
+        }
         Ok(manifest) if manifest.target == target => Ok(manifest),
         Ok(manifest) => Err(RejectReason::WrongPlatform {
             found: manifest.target.name().to_owned(),
@@ -319,9 +326,15 @@ mod tests {
     fn manifest_checks() {
         let linux = manifest_json(Target::LinuxX64);
         let future_target = linux.replace("\"linux-x64\"", "\"linux-arm64\"");
+        let other_app = linux.replace(
+            &format!("\"{}\"", crate::app().identifier),
+            "\"dev.example.other\"",
+        );
+        assert_ne!(other_app, linux);
         for (bytes, expected) in [
             (linux.as_str(), "ok"),
             (future_target.as_str(), "wrong_platform"),
+            (other_app.as_str(), "other_app"),
             ("[]", "invalid"),
             ("", "invalid"),
             (r#"{"schema_version": 1}"#, "invalid"),
@@ -330,6 +343,10 @@ mod tests {
                 Ok(_) => "ok",
                 Err(RejectReason::WrongPlatform { .. }) => "wrong_platform",
                 Err(RejectReason::Invalid { .. }) => "invalid",
+                Err(RejectReason::OtherApp { found }) => {
+                    assert_eq!(found, "dev.example.other");
+                    "other_app"
+                }
                 Err(other) => panic!("{other:?}"),
             };
             assert_eq!(kind, expected, "{bytes:?}");

@@ -375,6 +375,7 @@ fn looked_in(rejections: &[Rejection]) -> Vec<String> {
                 RejectReason::Missing => "nothing there".to_owned(),
                 RejectReason::Unreadable { message } => format!("could not be read ({message})"),
                 RejectReason::Invalid { message } => format!("not a usable engine ({message})"),
+                RejectReason::OtherApp { found } => format!("the engine of another app ({found})"),
                 RejectReason::WrongPlatform { found, .. } => {
                     format!("built for {}", platform_words(found))
                 }
