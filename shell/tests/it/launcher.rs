@@ -39,9 +39,11 @@ fn second_app_archive() -> PathBuf {
     })
 }
 
-/// Live engines whose environment sets `variable=<data_dir>`.
-fn live_engines(variable: &str, data_dir: &Path) -> usize {
+/// Live engines running `python -m <module>` whose environment sets `variable=<data_dir>` (an
+/// app's shell passes its environment on, so another app's engine may carry the variable too).
+fn live_engines(variable: &str, data_dir: &Path, module: &str) -> usize {
     let needle = format!("{variable}={}", data_dir.display());
+    let module_args = format!("-m\0{module}\0");
     std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
@@ -53,7 +55,9 @@ fn live_engines(variable: &str, data_dir: &Path) -> usize {
             environ
                 .split(|byte| *byte == 0)
                 .any(|pair| pair == needle.as_bytes())
-                && cmdline.windows(2).any(|pair| pair == b"-m")
+                && cmdline
+                    .windows(module_args.len())
+                    .any(|part| part == module_args.as_bytes())
                 && !status.contains("State:\tZ")
         })
         .count()
@@ -143,10 +147,13 @@ fn two_installed_apps_are_listed_and_each_opens_in_its_own_process() {
             assert!(said.contains("is opening in its own window"), "{said}");
         }
         assert_eq!(
-            live_engines("CORPUS_INSPECTOR_DATA_DIR", &inspector_data),
+            live_engines("CORPUS_INSPECTOR_DATA_DIR", &inspector_data, "inspector"),
             1
         );
-        assert_eq!(live_engines("TOKENIZER_STUDIO_DATA_DIR", &studio_data), 1);
+        assert_eq!(
+            live_engines("TOKENIZER_STUDIO_DATA_DIR", &studio_data, "app"),
+            1
+        );
         let inspector_log = std::fs::read_to_string(inspector_data.join("logs").join("shell.log"))
             .unwrap_or_default();
         assert!(
@@ -163,8 +170,8 @@ fn two_installed_apps_are_listed_and_each_opens_in_its_own_process() {
         }
     }
     let gone = test_support::wait_until(Duration::from_secs(30), || {
-        live_engines("CORPUS_INSPECTOR_DATA_DIR", &inspector_data) == 0
-            && live_engines("TOKENIZER_STUDIO_DATA_DIR", &studio_data) == 0
+        live_engines("CORPUS_INSPECTOR_DATA_DIR", &inspector_data, "inspector") == 0
+            && live_engines("TOKENIZER_STUDIO_DATA_DIR", &studio_data, "app") == 0
     });
     if let Err(error) = &result {
         support::print_log_tails(&studio_data, 40);
