@@ -711,8 +711,9 @@ fn runtime(args: RuntimeArgs, app: Option<&str>) -> Result<()> {
 
 /// The shell E2E's screenshot → its name in `docs/screenshots/`. Every failure screen an E2E
 /// test drives is here, captured with its details collapsed, as a user first sees it.
-const SCREENSHOTS: [(&str, &str); 11] = [
+const SCREENSHOTS: [(&str, &str); 12] = [
     ("ui-trained-tokenizer.png", "shell-trained-tokenizer.png"),
+    ("launcher-two-apps.png", "shell-launcher.png"),
     (
         "error-engine-exited-collapsed.png",
         "shell-error-engine-exited.png",
