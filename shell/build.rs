@@ -100,6 +100,7 @@ fn main() {
             "self_test_report",
             "launcher_state",
             "open_app",
+            "install_app",
         ]),
     ))
     .expect("tauri-build failed; see the message above");

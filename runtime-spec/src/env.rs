@@ -124,6 +124,9 @@ pub const RUNTIME_DIR: AppVar = AppVar("RUNTIME_DIR");
 pub const BUNDLED_RUNTIME: AppVar = AppVar("BUNDLED_RUNTIME");
 /// Overrides the built-in release index URL (tests, mirrors); the built-in key still applies.
 pub const INDEX_URL: AppVar = AppVar("INDEX_URL");
+/// Overrides where the launcher reads the app registry (`apps-<channel>.json`); the built-in
+/// key still applies.
+pub const REGISTRY_URL: AppVar = AppVar("REGISTRY_URL");
 /// Turns the background update checks off (`0`, `off`, `false`, `no`).
 pub const UPDATE_CHECK: AppVar = AppVar("UPDATE_CHECK");
 /// Overrides where the shell looks for `latest-<channel>.json`; the built-in key still applies.
@@ -272,6 +275,7 @@ pub const ALL: &[EnvVar] = &[
     app_var(RUNTIME_DIR, Kind::Path, "", SHELL, "A runtime folder the shell tries before `<data>/runtime/current`."),
     app_var(BUNDLED_RUNTIME, Kind::Path, "beside the shell", SHELL, "The runtime archive a full installer carried."),
     app_var(INDEX_URL, Kind::Url, "`<release URL>/runtime-<channel>.json`", SHELL, "Another release index (tests, mirrors); only indexes signed with the built-in key are accepted."),
+    app_var(REGISTRY_URL, Kind::Url, "`<release URL>/apps-<channel>.json`", SHELL, "Another app registry for the launcher (tests, mirrors); only registries signed with the built-in key are accepted. Read from the shell's primary app."),
     app_var(UPDATE_CHECK, Kind::Switch, "on", SHELL, "`0` turns the background update checks off."),
     app_var(SHELL_UPDATE_URL, Kind::Url, "`<release URL>/latest-<channel>.json`", SHELL, "Another shell update manifest; https, or http from loopback only."),
     app_var(PROBE_FIXTURE, Kind::Path, "", &[Reader::Shell, Reader::Xtask], "A JSON machine probe used instead of probing this machine (tests of the GPU paths)."),

@@ -7,10 +7,18 @@
 //! An app is installed when it is the shell's primary app (the one its installer installed) or
 //! when its data folder holds an engine (`runtime/current` or `runtime/default`): another
 //! app's installer, or an earlier run, put it there.
+//!
+//! The launcher also fetches the channel's app registry (`apps-<channel>.json` under the release
+//! URL, signed with the update key built in; `updater::registry` checks it like the runtime
+//! index) and offers the apps it lists that this shell carries but this computer lacks: Install
+//! downloads the app's engine from the index the registry names, verified with the same key,
+//! into that app's own data folder, with the same choice of engine a first run makes. With one
+//! app installed the shell opens it directly; `--launcher` opens the launcher instead.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use runtime_spec::layout;
 use serde::Serialize;
@@ -18,6 +26,9 @@ use tauri::{Manager, State};
 
 use crate::shell_log::ShellLog;
 use crate::KnownApp;
+
+/// Opens the launcher even with one app installed (to install another from the registry).
+pub const LAUNCHER_ARG: &str = "--launcher";
 
 /// The launcher window's label: the splash's capability (`capabilities/default.json`) covers it.
 const WINDOW: &str = "main";
@@ -35,17 +46,35 @@ pub struct Entry {
     pub disk_bytes: u64,
     /// [`Entry::disk_bytes`] for people.
     pub disk: String,
+    /// Installed here (Open), or offered by the registry (Install).
+    pub installed: bool,
 }
 
 /// What the launcher page shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LauncherView {
     pub entries: Vec<Entry>,
+    /// Why no app can be installed from the registry, when it could not be read.
+    pub registry_problem: Option<String>,
 }
 
-/// The launcher's state: the apps it lists and where it logs.
+/// An install the launcher runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Install {
+    Running { words: String },
+    Failed { message: String },
+}
+
+/// The launcher's state: the apps it lists, the registry, the installs under way, its log.
 pub struct Launcher {
     apps: Vec<&'static KnownApp>,
+    /// The verified registry and its URL, once fetched.
+    registry: Mutex<Option<(String, runtime_spec::AppRegistry)>>,
+    registry_problem: Mutex<Option<String>>,
+    installs: Mutex<HashMap<String, Install>>,
+    /// Each app's disk use and when it was measured: walking a data folder's thousands of files
+    /// once a second would cost more than the figure is worth.
+    disk: Mutex<HashMap<String, (std::time::Instant, u64)>>,
     log: ShellLog,
 }
 
@@ -77,8 +106,12 @@ pub fn installed_version(data_root: &Path) -> Option<String> {
     })
 }
 
-/// The row of one app.
+/// The row of one installed app.
 pub fn entry(app: &KnownApp) -> Entry {
+    entry_with_disk(app, disk_usage(&crate::resolve_data_root_of(&app.names)))
+}
+
+fn entry_with_disk(app: &KnownApp, disk_bytes: u64) -> Entry {
     let data_root = crate::resolve_data_root_of(&app.names);
     let version = installed_version(&data_root);
     let pending = data_root.join("runtime").join("pending").is_dir();
@@ -89,7 +122,6 @@ pub fn entry(app: &KnownApp) -> Entry {
         (Some(_), true) => "Ready; an engine update is waiting for its next start".to_owned(),
         (Some(_), false) => "Ready".to_owned(),
     };
-    let disk_bytes = disk_usage(&data_root);
     Entry {
         id: app.names.id.clone(),
         product_name: app.names.product_name.clone(),
@@ -97,6 +129,7 @@ pub fn entry(app: &KnownApp) -> Entry {
         status,
         disk_bytes,
         disk: human_size(disk_bytes),
+        installed: true,
     }
 }
 
@@ -143,18 +176,272 @@ fn human_size(bytes: u64) -> String {
     updater::human_bytes(bytes)
 }
 
+impl Launcher {
+    /// [`entry`] with the disk use measured at most every 10 s.
+    fn entry(&self, app: &KnownApp) -> Entry {
+        let mut disk = self.disk.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = disk
+            .get(&app.names.id)
+            .filter(|(measured, _)| measured.elapsed() < std::time::Duration::from_secs(10))
+            .map(|(_, bytes)| *bytes);
+        let bytes = fresh.unwrap_or_else(|| {
+            let bytes = disk_usage(&crate::resolve_data_root_of(&app.names));
+            disk.insert(app.names.id.clone(), (std::time::Instant::now(), bytes));
+            bytes
+        });
+        entry_with_disk(app, bytes)
+    }
+
+    fn view(&self) -> LauncherView {
+        let installs = self
+            .installs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut entries = Vec::new();
+        for app in crate::carried() {
+            let id = &app.names.id;
+            let installed = self.apps.iter().any(|listed| listed.names.id == *id)
+                || installed_version(&crate::resolve_data_root_of(&app.names)).is_some();
+            if installed && !matches!(installs.get(id), Some(Install::Running { .. })) {
+                entries.push(self.entry(app));
+                continue;
+            }
+            // Not here yet: offered when the registry lists it.
+            let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(listed) = registry.as_ref().and_then(|(_, registry)| registry.app(id)) else {
+                continue;
+            };
+            let status = match installs.get(id) {
+                Some(Install::Running { words }) => words.clone(),
+                Some(Install::Failed { message }) => format!("Could not install: {message}"),
+                None => "Available to install".to_owned(),
+            };
+            entries.push(Entry {
+                id: id.clone(),
+                product_name: app.names.product_name.clone(),
+                version: Some(listed.version.to_string()),
+                status,
+                disk_bytes: 0,
+                disk: human_size(0),
+                installed: false,
+            });
+        }
+        LauncherView {
+            entries,
+            registry_problem: self
+                .registry_problem
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        }
+    }
+}
+
 /// The launcher page's view.
 #[tauri::command]
 pub fn launcher_state(launcher: State<'_, Arc<Launcher>>) -> LauncherView {
-    LauncherView {
-        entries: launcher.apps.iter().map(|app| entry(app)).collect(),
+    launcher.view()
+}
+
+/// "Install" on a row the registry offers: the app's engine is downloaded, verified and
+/// installed into its data folder in the background; the row says how far it got.
+#[tauri::command]
+pub fn install_app(launcher: State<'_, Arc<Launcher>>, id: String) -> Result<(), String> {
+    let Some(app) = crate::carried().iter().find(|app| app.names.id == id) else {
+        return Err(format!("this shell does not carry an app `{id}`"));
+    };
+    let index_url = {
+        let registry = launcher.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let (url, registry) = registry
+            .as_ref()
+            .ok_or("the list of apps could not be read; try again later")?;
+        let listed = registry
+            .app(&id)
+            .ok_or_else(|| format!("{} is not offered on this channel", app.names.product_name))?;
+        updater::registry::index_url(url, listed).map_err(|error| error.to_string())?
+    };
+    {
+        let mut installs = launcher.installs.lock().unwrap_or_else(|p| p.into_inner());
+        if matches!(installs.get(&id), Some(Install::Running { .. })) {
+            return Ok(());
+        }
+        installs.insert(
+            id.clone(),
+            Install::Running {
+                words: "Installing: checking the latest engine…".to_owned(),
+            },
+        );
     }
+    launcher
+        .log
+        .line(&format!("installing {id} from {index_url}"));
+    let launcher = Arc::clone(&launcher);
+    std::thread::Builder::new()
+        .name("launcher-install".into())
+        .spawn(move || {
+            let result = install(&launcher, app, &index_url);
+            let mut installs = launcher.installs.lock().unwrap_or_else(|p| p.into_inner());
+            match result {
+                Ok(version) => {
+                    launcher
+                        .log
+                        .line(&format!("installed {} engine {version}", app.names.id));
+                    installs.remove(&app.names.id);
+                }
+                Err(message) => {
+                    launcher
+                        .log
+                        .line(&format!("installing {} failed: {message}", app.names.id));
+                    installs.insert(app.names.id.clone(), Install::Failed { message });
+                }
+            }
+        })
+        .map_err(|error| format!("could not start the install: {error}"))?;
+    Ok(())
+}
+
+/// Installs `app`'s engine from `index_url` into its data folder and makes it current; the
+/// installed version.
+fn install(launcher: &Launcher, app: &KnownApp, index_url: &str) -> Result<String, String> {
+    let key = crate::built_in::update_key().ok_or("this copy was built without an update key")?;
+    let channel = crate::built_in::channel().ok_or("this copy was built for no channel")?;
+    let data_root = crate::resolve_data_root_of(&app.names);
+    let mut store = updater::Store::open(&data_root.join("runtime"), crate::HOST_TARGET)
+        .map_err(|error| error.to_string())?;
+    let source = updater::UpdateSource {
+        index_url: index_url.to_owned(),
+        public_key: key,
+        channel,
+    };
+    let preference = crate::compute_choice::preference(&data_root);
+    let shell_version =
+        semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("the shell's version is semver");
+    let set_words = |words: String| {
+        launcher
+            .installs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(app.names.id.clone(), Install::Running { words });
+    };
+    let outcome = updater::check_and_install(
+        &mut store,
+        &source,
+        &shell_version,
+        &updater::Options::default(),
+        &mut |index| {
+            crate::compute_choice::choose_from_index(&data_root, index, &preference)
+                .map(|choice| choice.variant)
+        },
+        &mut |stage| match stage {
+            updater::Stage::CheckingIndex => {}
+            updater::Stage::Downloading {
+                downloaded, total, ..
+            } => set_words(format!(
+                "Installing: downloading {} of {}…",
+                human_size(downloaded),
+                human_size(total)
+            )),
+            updater::Stage::Installing { done, total, .. } => set_words(format!(
+                "Installing: unpacking and checking ({}%)…",
+                (done * 100).checked_div(total).unwrap_or(0)
+            )),
+        },
+    )
+    .map_err(|error| error.to_string())?;
+    // The app is not running (it was not installed): its engine becomes current now, as its
+    // first start would make it.
+    store.settle().map_err(|error| error.to_string())?;
+    Ok(match outcome {
+        updater::Outcome::Installed { version, .. }
+        | updater::Outcome::UpToDate { version }
+        | updater::Outcome::KnownBad { version } => version.to_string(),
+    })
+}
+
+/// The registry's URL: the primary app's `<PREFIX>_REGISTRY_URL`, else
+/// `<release URL>/apps-<channel>.json`; `None` when this build has neither.
+fn registry_url() -> Option<String> {
+    let over = crate::carried()[0]
+        .names
+        .var(runtime_spec::env::REGISTRY_URL);
+    if let Some(url) = std::env::var(over)
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+    {
+        return Some(url);
+    }
+    let base = crate::built_in::release_base_url().trim_end_matches('/');
+    let channel = crate::built_in::channel()?;
+    (!base.is_empty()).then(|| {
+        format!(
+            "{base}/{}",
+            runtime_spec::registry::registry_file_name(channel)
+        )
+    })
+}
+
+/// Fetches and verifies the registry in the background; its `published_at` is remembered in the
+/// primary app's data folder, so an older registry is never accepted again here.
+fn fetch_registry(launcher: Arc<Launcher>) {
+    let Some(url) = registry_url() else {
+        return;
+    };
+    let (Some(public_key), Some(channel)) =
+        (crate::built_in::update_key(), crate::built_in::channel())
+    else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let seen_file = crate::resolve_data_root_of(&crate::carried()[0].names)
+            .join("runtime")
+            .join("registry-seen.txt");
+        let newest_seen = std::fs::read_to_string(&seen_file)
+            .ok()
+            .and_then(|text| text.trim().parse().ok());
+        let source = updater::registry::RegistrySource {
+            url: url.clone(),
+            public_key,
+            channel,
+        };
+        match updater::registry::fetch_verified(&source, newest_seen) {
+            Ok(registry) => {
+                launcher.log.line(&format!(
+                    "registry {url}: {} apps, published {}",
+                    registry.apps.len(),
+                    registry.published_at
+                ));
+                if let Some(parent) = seen_file.parent() {
+                    let _ = supervisor::private::create_private_dir(parent);
+                }
+                let _ = std::fs::write(&seen_file, format!("{}\n", registry.published_at));
+                *launcher.registry.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((url, registry));
+            }
+            Err(error) => {
+                launcher
+                    .log
+                    .line(&format!("registry {url} refused or unreachable: {error}"));
+                *launcher
+                    .registry_problem
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(format!(
+                    "The list of apps to install could not be read ({error})."
+                ));
+            }
+        }
+    });
 }
 
 /// "Open" on a row: the app starts in its own process; the launcher stays.
 #[tauri::command]
 pub fn open_app(launcher: State<'_, Arc<Launcher>>, id: String) -> Result<(), String> {
-    let Some(app) = launcher.apps.iter().find(|app| app.names.id == id) else {
+    let installed = installed_apps();
+    let Some(app) = crate::carried().iter().find(|app| {
+        app.names.id == id
+            && (launcher.apps.iter().any(|listed| listed.names.id == id)
+                || installed.iter().any(|listed| listed.names.id == id))
+    }) else {
         return Err(format!("{id} is not an app installed here"));
     };
     let exe = std::env::current_exe()
@@ -197,7 +484,15 @@ pub fn run(apps: Vec<&'static KnownApp>) {
         env!("CARGO_PKG_VERSION"),
         ids.join(", ")
     ));
-    let launcher = Arc::new(Launcher { apps, log });
+    let launcher = Arc::new(Launcher {
+        apps,
+        registry: Mutex::new(None),
+        registry_problem: Mutex::new(None),
+        installs: Mutex::new(HashMap::new()),
+        disk: Mutex::new(HashMap::new()),
+        log,
+    });
+    fetch_registry(Arc::clone(&launcher));
     let primary = &crate::carried()[0].names;
     let mut identifier = primary.identifier.clone();
     identifier.push_str(".launcher");
@@ -212,7 +507,11 @@ pub fn run(apps: Vec<&'static KnownApp>) {
             }
         }))
         .manage(Arc::clone(&launcher))
-        .invoke_handler(tauri::generate_handler![launcher_state, open_app])
+        .invoke_handler(tauri::generate_handler![
+            launcher_state,
+            open_app,
+            install_app
+        ])
         .setup(|app| {
             tauri::WebviewWindowBuilder::new(
                 app,

@@ -41,11 +41,11 @@ use crate::discovery::DiscoveryInputs;
 
 /// The runtime platform this shell runs; a shell for anything else is not built.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-const HOST_TARGET: Target = Target::LinuxX64;
+pub(crate) const HOST_TARGET: Target = Target::LinuxX64;
 #[cfg(all(target_os = "macos", target_arch = "aarch64"))]
-const HOST_TARGET: Target = Target::MacosArm64;
+pub(crate) const HOST_TARGET: Target = Target::MacosArm64;
 #[cfg(all(target_os = "windows", target_arch = "x86_64"))]
-const HOST_TARGET: Target = Target::WindowsX64;
+pub(crate) const HOST_TARGET: Target = Target::WindowsX64;
 
 /// An app's descriptor and self-test steps as build.rs embedded them.
 pub struct CarriedApp {
@@ -144,7 +144,7 @@ pub fn run() {
         // own process. The self-test runs the primary app.
         Ok(None) if self_test.is_none() => {
             let installed = launcher::installed_apps();
-            if installed.len() > 1 {
+            if installed.len() > 1 || args.iter().any(|arg| arg == launcher::LAUNCHER_ARG) {
                 launcher::run(installed);
                 return;
             }

@@ -1,6 +1,6 @@
 // Lists the installed apps (the shell's `launcher_state`) and opens the chosen one in its own
-// process (`open_app`); the list refreshes every few seconds, so an app installed meanwhile, or
-// an engine that finished installing, shows up.
+// process (`open_app`); the apps the signed registry offers get Install (`install_app`). The
+// list refreshes every second, so an install's progress and its end show up.
 'use strict';
 
 const tauri = window.__TAURI__;
@@ -22,23 +22,34 @@ function row(entry) {
   const facts = document.createElement('span');
   facts.className = 'app-facts';
   facts.setAttribute('data-testid', `launcher-facts-${entry.id}`);
-  const engine = entry.version ? `Engine ${entry.version}` : 'No engine yet';
-  facts.textContent = `${engine} · ${entry.status} · ${entry.disk} on disk`;
+  if (entry.installed) {
+    const engine = entry.version ? `Engine ${entry.version}` : 'No engine yet';
+    facts.textContent = `${engine} · ${entry.status} · ${entry.disk} on disk`;
+  } else {
+    facts.textContent = `Version ${entry.version} · ${entry.status}`;
+  }
   text.append(name, facts);
   const open = document.createElement('button');
   open.type = 'button';
   open.className = 'primary';
-  open.setAttribute('data-testid', `launcher-open-${entry.id}`);
-  open.textContent = 'Open';
+  const installing = !entry.installed && entry.status.startsWith('Installing');
+  open.setAttribute('data-testid', `launcher-${entry.installed ? 'open' : 'install'}-${entry.id}`);
+  open.textContent = entry.installed ? 'Open' : 'Install';
+  open.disabled = installing;
   open.addEventListener('click', async () => {
     const error = byTestId('launcher-error');
     const said = byTestId('launcher-said');
     error.hidden = true;
     open.disabled = true;
     try {
-      await tauri.core.invoke('open_app', { id: entry.id });
-      said.hidden = false;
-      said.textContent = `${entry.product_name} is opening in its own window.`;
+      if (entry.installed) {
+        await tauri.core.invoke('open_app', { id: entry.id });
+        said.hidden = false;
+        said.textContent = `${entry.product_name} is opening in its own window.`;
+      } else {
+        await tauri.core.invoke('install_app', { id: entry.id });
+        await refresh();
+      }
     } catch (message) {
       error.hidden = false;
       error.textContent = String(message);
@@ -52,10 +63,19 @@ function row(entry) {
   return item;
 }
 
+// Rows are rebuilt only when what they show changed, so a click never lands on a replaced button.
+let shown = '';
+
 async function refresh() {
   const view = await tauri.core.invoke('launcher_state');
+  const problem = byTestId('launcher-problem');
+  problem.hidden = !view.registry_problem;
+  problem.textContent = view.registry_problem || '';
+  const text = JSON.stringify(view.entries);
+  if (text === shown) return;
+  shown = text;
   byTestId('launcher-apps').replaceChildren(...view.entries.map(row));
 }
 
 refresh();
-setInterval(refresh, 5000);
+setInterval(refresh, 1000);

@@ -186,3 +186,185 @@ fn two_installed_apps_are_listed_and_each_opens_in_its_own_process() {
     );
     session.end().expect("end the session");
 }
+
+/// The second app's runtime folder beside its archive.
+fn second_app_runtime() -> PathBuf {
+    test_support::workspace_root()
+        .join("dist")
+        .join("corpus-inspector")
+        .join("runtime-linux-x64")
+}
+
+/// With only Tokenizer Studio installed, `--launcher` opens the launcher; the signed registry
+/// served on loopback offers Corpus Inspector, whose Install downloads its engine from the index
+/// the registry names (signed with the same key), into its own data folder; it then opens like
+/// any installed app. A registry signed by another key is refused and offers nothing.
+#[test]
+fn an_app_the_signed_registry_offers_installs_from_the_launcher_and_opens() {
+    let Some(_serial) = support::slow_test() else {
+        return;
+    };
+    let work = support::scratch("e2e-registry");
+    let studio_data = work.path().join("studio data");
+    let inspector_data = work.path().join("inspector data");
+    std::fs::create_dir_all(studio_data.join("runtime")).unwrap();
+    support::linked_copy(
+        &support::runtime_dir(),
+        &studio_data.join("runtime").join("current"),
+    );
+
+    // The release as published: the registry at the top, the second app's index and archive in
+    // its folder, all signed with the key this shell was built with.
+    let secret = support::dev_secret_key();
+    let serve = work.path().join("serve");
+    let inspector_serve = serve.join("corpus-inspector");
+    std::fs::create_dir_all(&inspector_serve).unwrap();
+    let archive = second_app_archive();
+    let served_archive = inspector_serve.join(archive.file_name().unwrap());
+    std::fs::copy(&archive, &served_archive).unwrap();
+    let manifest = support::read_manifest(&second_app_runtime());
+    let entry =
+        release_meta::entry_for_archive(&served_archive, &manifest, &"0.1.0".parse().unwrap())
+            .unwrap();
+    let index = release_meta::build_index(
+        "dev".parse().unwrap(),
+        1_800_000_000,
+        vec![(manifest.target, entry)],
+    )
+    .unwrap();
+    release_meta::write_signed_index(&index, &inspector_serve, &secret, None).unwrap();
+    let registry = runtime_spec::AppRegistry {
+        schema_version: runtime_spec::registry::REGISTRY_SCHEMA_VERSION,
+        channel: "dev".parse().unwrap(),
+        published_at: 1_800_000_000,
+        apps: vec![runtime_spec::RegistryApp {
+            id: "corpus-inspector".into(),
+            product_name: "Corpus Inspector".into(),
+            version: manifest.runtime_version.clone(),
+            index_url: "corpus-inspector/runtime-dev.json".into(),
+        }],
+    };
+    release_meta::write_signed_registry(&registry, &serve, &secret, None).unwrap();
+    // The same registry signed by another key, served beside it.
+    let foreign = work.path().join("foreign");
+    let (_, other_secret) = release_meta::minisign::generate_keypair(None).unwrap();
+    release_meta::write_signed_registry(&registry, &foreign, &other_secret, None).unwrap();
+    let server = test_support::http::Server::serving_dir(&work.path());
+
+    let display = support::display();
+    let bus = support::session_bus();
+    let launch = |registry_path: &str| {
+        let registry_url = server.url(registry_path);
+        let driver = support::tauri_driver(
+            &[
+                ("TOKENIZER_STUDIO_DATA_DIR", studio_data.as_path()),
+                ("CORPUS_INSPECTOR_DATA_DIR", inspector_data.as_path()),
+                ("TOKENIZER_STUDIO_REGISTRY_URL", Path::new(&registry_url)),
+                ("TOKENIZER_STUDIO_UPDATE_CHECK", Path::new("0")),
+                ("CORPUS_INSPECTOR_UPDATE_CHECK", Path::new("0")),
+            ],
+            &display,
+            &bus,
+        );
+        let session = Session::start_with_args(
+            &driver.url,
+            Path::new(SHELL_EXE),
+            &[shell::launcher::LAUNCHER_ARG],
+        )
+        .expect("WebDriver session");
+        (driver, session)
+    };
+
+    // Signed by another key: refused, said, and nothing offered.
+    let (driver, session) = launch("/foreign/apps-dev.json");
+    let refused = (|| -> Result<(), String> {
+        let problem = session.wait_for(
+            "[data-testid=launcher-problem]:not([hidden])",
+            None,
+            TIMEOUT,
+        )?;
+        let problem = session.text(&problem)?;
+        assert!(problem.contains("could not be read"), "{problem}");
+        assert!(session
+            .find_all("[data-testid=launcher-install-corpus-inspector]", None)?
+            .is_empty());
+        session.wait_for(
+            "[data-testid=launcher-open-tokenizer-studio]",
+            None,
+            TIMEOUT,
+        )?;
+        Ok(())
+    })();
+    session.end().expect("end the session");
+    drop(driver);
+    if let Err(error) = refused {
+        panic!("{error}");
+    }
+    assert!(!inspector_data.join("runtime").exists());
+
+    let (driver, session) = launch("/serve/apps-dev.json");
+    let launcher_log = studio_data.join("logs").join("launcher.log");
+    let result = (|| -> Result<(), String> {
+        let facts = session.wait_for(
+            "[data-testid=launcher-facts-corpus-inspector]",
+            None,
+            TIMEOUT,
+        )?;
+        let facts = session.text(&facts)?;
+        assert!(facts.contains("Available to install"), "{facts}");
+        session.screenshot(&support::artifacts_dir().join("launcher-available.png"))?;
+        let install = session.wait_for(
+            "[data-testid=launcher-install-corpus-inspector]",
+            None,
+            TIMEOUT,
+        )?;
+        session.click(&install)?;
+        // Installed into its own data folder, verified: the row turns into an installed app.
+        let open = session.wait_for(
+            "[data-testid=launcher-open-corpus-inspector]",
+            None,
+            TIMEOUT,
+        )?;
+        let facts = session.text(&session.wait_for(
+            "[data-testid=launcher-facts-corpus-inspector]",
+            None,
+            TIMEOUT,
+        )?)?;
+        assert!(
+            facts.contains(&format!("Engine {}", manifest.runtime_version)),
+            "{facts}"
+        );
+        assert!(facts.contains("Ready"), "{facts}");
+        assert!(inspector_data
+            .join("runtime")
+            .join("current")
+            .join("manifest.json")
+            .is_file());
+        session.click(&open)?;
+        support::wait_for_ui(&inspector_data, TIMEOUT);
+        Ok(())
+    })();
+    let opened = opened_pids(&launcher_log);
+    for (_, pid) in &opened {
+        unsafe {
+            libc::kill(*pid as i32, libc::SIGTERM);
+        }
+    }
+    let gone = test_support::wait_until(Duration::from_secs(30), || {
+        live_engines("CORPUS_INSPECTOR_DATA_DIR", &inspector_data, "inspector") == 0
+    });
+    if let Err(error) = &result {
+        support::print_log_tails(&studio_data, 40);
+        support::print_log_tails(&inspector_data, 40);
+        panic!("{error}");
+    }
+    let log = std::fs::read_to_string(&launcher_log).unwrap_or_default();
+    assert!(log.contains("refused or unreachable"), "{log}");
+    assert!(log.contains("installed corpus-inspector engine"), "{log}");
+    assert!(
+        gone,
+        "the opened app's engine is still running after SIGTERM"
+    );
+    session.end().expect("end the session");
+    drop(driver);
+}

@@ -23,6 +23,11 @@ pub struct Element(pub String);
 impl Session {
     /// Starts the app at `application` through the driver at `driver_url`.
     pub fn start(driver_url: &str, application: &Path) -> Result<Session> {
+        Session::start_with_args(driver_url, application, &[])
+    }
+
+    /// [`Session::start`] with command-line arguments for the app.
+    pub fn start_with_args(driver_url: &str, application: &Path, args: &[&str]) -> Result<Session> {
         let http = reqwest::blocking::Client::builder()
             // Generous for the new-session call (it starts the app); a stuck command fails.
             .timeout(Duration::from_secs(90))
@@ -31,7 +36,7 @@ impl Session {
         let body = json!({
             "capabilities": {
                 "alwaysMatch": {
-                    "tauri:options": { "application": application, "args": [] }
+                    "tauri:options": { "application": application, "args": args }
                 }
             }
         });
