@@ -110,20 +110,12 @@ pub fn verify(
             ),
         });
     }
-    if index.channel != source.channel {
-        return Err(Error::WrongChannel {
-            expected: source.channel.to_string(),
-            found: index.channel.to_string(),
-        });
-    }
-    if let Some(newest_seen) = newest_seen {
-        if index.published_at < newest_seen {
-            return Err(Error::Replay {
-                published_at: index.published_at,
-                newest_seen,
-            });
-        }
-    }
+    check_channel_and_age(
+        index.channel,
+        index.published_at,
+        source.channel,
+        newest_seen,
+    )?;
     Ok(VerifiedIndex {
         index,
         url: url.clone(),
@@ -215,6 +207,29 @@ pub fn offer(
         return Ok(Offer::KnownBad { version: offered });
     }
     Ok(Offer::Install(Box::new(selected)))
+}
+
+/// A signed file of `channel` published at `published_at` is for this shell's channel and not
+/// older than the newest one already accepted (a replay otherwise).
+pub(crate) fn check_channel_and_age(
+    channel: runtime_spec::Channel,
+    published_at: u64,
+    expected: runtime_spec::Channel,
+    newest_seen: Option<u64>,
+) -> Result<()> {
+    if channel != expected {
+        return Err(Error::WrongChannel {
+            expected: expected.to_string(),
+            found: channel.to_string(),
+        });
+    }
+    match newest_seen {
+        Some(newest_seen) if published_at < newest_seen => Err(Error::Replay {
+            published_at,
+            newest_seen,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Checks `json` against its minisign signature with `key`; the decoded signature, whose trusted

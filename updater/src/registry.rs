@@ -6,8 +6,8 @@ use runtime_spec::{AppRegistry, Channel, PublicKey, RegistryApp};
 
 use crate::error::{Error, Result};
 use crate::index::{
-    client, fetch_small, require_secure_transport, verify_signature, MAX_INDEX_BYTES,
-    MAX_SIGNATURE_BYTES,
+    check_channel_and_age, client, fetch_small, require_secure_transport, verify_signature,
+    MAX_INDEX_BYTES, MAX_SIGNATURE_BYTES,
 };
 
 /// Where the registry comes from and how it must be signed.
@@ -60,18 +60,12 @@ pub fn verify(
             ),
         });
     }
-    if registry.channel != source.channel {
-        return Err(Error::WrongChannel {
-            expected: source.channel.to_string(),
-            found: registry.channel.to_string(),
-        });
-    }
-    if let Some(newest_seen) = newest_seen.filter(|seen| registry.published_at < *seen) {
-        return Err(Error::Replay {
-            published_at: registry.published_at,
-            newest_seen,
-        });
-    }
+    check_channel_and_age(
+        registry.channel,
+        registry.published_at,
+        source.channel,
+        newest_seen,
+    )?;
     Ok(registry)
 }
 
