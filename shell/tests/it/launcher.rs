@@ -249,7 +249,7 @@ fn an_app_the_signed_registry_offers_installs_from_the_launcher_and_opens() {
     let foreign = work.path().join("foreign");
     let (_, other_secret) = release_meta::minisign::generate_keypair(None).unwrap();
     release_meta::write_signed_registry(&registry, &foreign, &other_secret, None).unwrap();
-    let server = test_support::http::Server::serving_dir(&work.path());
+    let server = test_support::http::Server::serving_dir(work.path());
 
     let display = support::display();
     let bus = support::session_bus();
