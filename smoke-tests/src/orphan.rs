@@ -1,9 +1,15 @@
 //! The no-orphan check: SIGKILL a supervising process and prove its engine died with it.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
+// The check itself runs on Linux only (its process-group and /proc evidence).
+#[cfg(target_os = "linux")]
+use std::io::{BufRead, BufReader};
+#[cfg(target_os = "linux")]
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+#[cfg(target_os = "linux")]
+use std::time::Instant;
 
 use crate::{fail, start, SmokeError};
 
