@@ -17,7 +17,7 @@ from inspector.server import create_app
 from inspector.settings import Settings
 
 API_DIR = Path(__file__).resolve().parent.parent
-# The shared packages (jobrunner) the runtime carries in app/ beside the engine. pytest puts
+# The shared packages (enginecore, jobrunner) the runtime carries in app/ beside the engine. pytest puts
 # them on its own import path (pyproject.toml); engine processes the tests start (`python -m
 # inspector` from API_DIR) find them through PYTHONPATH, set here for every child process.
 ENGINEKIT_DIR = API_DIR.parents[2] / "enginekit"

@@ -187,11 +187,12 @@ def test_the_data_folder_is_created_private(engines, tmp_path):
 
 
 def test_runs_from_a_runtime_layout_in_isolated_mode(tmp_path):
-    """As the toolchain ships it: runtime/app/{inspector,jobrunner}, runtime/web, `python -I`."""
+    """As the toolchain ships it: runtime/app/{inspector,enginecore,jobrunner}, runtime/web, `python -I`."""
     runtime = tmp_path / "runtime"
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(API_DIR / "inspector", runtime / "app" / "inspector", ignore=ignore)
-    shutil.copytree(ENGINEKIT_DIR / "jobrunner", runtime / "app" / "jobrunner", ignore=ignore)
+    for shared in ("enginecore", "jobrunner"):
+        shutil.copytree(ENGINEKIT_DIR / shared, runtime / "app" / shared, ignore=ignore)
     shutil.copytree(WEB_DIR, runtime / "web", ignore=ignore)
     # Stands in for the relative .pth file the runtime's site-packages carries.
     launcher = (

@@ -10,7 +10,7 @@ The writers and their line formats:
   or `supervisor`, `stdout`, `stderr`. Neither writer has levels: the shell's and the
   supervisor's lines are decisions and state changes. The supervisor stamps every line of the
   engine's output as it reads it, a traceback's lines too.
-- `server.log`, the engine's Python logging (`app.server._log_config`):
+- `server.log`, the engine's Python logging (`enginecore.server.log_config`):
   `<local time YYYY-MM-DD HH:MM:SS,mmm> <LEVEL> <logger>: <message>`, a traceback's lines
   unstamped after their record. The same records go to the engine's stderr, so `engine.log`'s
   `stderr` lines hold them a second time, after the supervisor's prefix.

@@ -1,23 +1,20 @@
-"""App factory and the launch sequence: bind 127.0.0.1, serve, announce READY, exit cleanly."""
+"""App factory and the launch sequence: bind 127.0.0.1, serve, announce READY, exit cleanly.
+
+The launch contract (docs/runtime-contract.md, "Launch contract") is enginekit's
+(`enginecore.server`) with this app's names; the app adds its start-up work (the device check,
+the routers mounted on first use, the GC resumed after READY).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
-import json
 import logging
-import logging.config
-import os
-import signal
-import socket
 import sys
-import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-import uvicorn
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
@@ -28,11 +25,14 @@ from app.errors import install_error_handlers
 from app.jobs import JobManager
 from app.paths import DataPaths, configure_process, data_paths
 from app.security import SecurityMiddleware, SessionStore
-from app.settings import Settings, SettingsError, parse_settings
+from app.settings import ENGINE, Settings, SettingsError, parse_settings
 from app.system import startup_problem
+from enginecore import server as core
+from enginecore.server import EXIT_BAD_SETTINGS, EXIT_DEVICE_UNUSABLE
 
 log = logging.getLogger("tokenizer_studio")
-READY_PREFIX = "TOKENIZER_STUDIO_READY"
+READY_PREFIX = ENGINE.ready_prefix
+__all__ = ["EXIT_BAD_SETTINGS", "EXIT_DEVICE_UNUSABLE", "READY_PREFIX", "build_api", "create_app", "main"]
 WORKER_STOP_TIMEOUT_S = 2.0
 # Under /api/, so the security middleware asks for the token or session like any API call.
 OPENAPI_URL = "/api/v1/openapi.json"
@@ -183,81 +183,6 @@ def create_app(
     return app
 
 
-def _log_config(log_file: str) -> dict:
-    # Everything to stderr (stdout carries only the READY line) and to a rotating file.
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-        "handlers": {
-            "stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"},
-            "file": {
-                "class": "logging.handlers.RotatingFileHandler",
-                "formatter": "plain",
-                "filename": log_file,
-                "maxBytes": 5_000_000,
-                "backupCount": 2,
-                "encoding": "utf-8",
-            },
-        },
-        "loggers": {
-            "uvicorn": {"handlers": ["stderr", "file"], "level": "INFO", "propagate": False},
-            "uvicorn.error": {"level": "INFO"},
-            "uvicorn.access": {"handlers": ["stderr", "file"], "level": "INFO", "propagate": False},
-            "tokenizer_studio": {"handlers": ["stderr", "file"], "level": "INFO", "propagate": False},
-        },
-    }
-
-
-class _Server(uvicorn.Server):
-    """uvicorn re-raises a caught SIGTERM after shutdown (exit by signal); we want exit code 0.
-
-    `on_listening` runs once, the moment uvicorn has started listening (READY line).
-    """
-
-    def __init__(self, config: uvicorn.Config, on_listening: Callable[[], None]) -> None:
-        super().__init__(config)
-        self.on_listening = on_listening
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if self.started:
-            # Straight after the listen, not from a polling task: the supervisor waits on it.
-            self.on_listening()
-
-    @contextlib.contextmanager
-    def capture_signals(self):
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def handle(sig: int, _frame) -> None:
-            if self.should_exit and sig == signal.SIGINT:
-                self.force_exit = True
-            self.should_exit = True
-
-        signals = [signal.SIGINT, signal.SIGTERM]
-        if hasattr(signal, "SIGBREAK"):
-            signals.append(signal.SIGBREAK)
-        previous = {sig: signal.signal(sig, handle) for sig in signals}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-
-def _watch_stdin(server: uvicorn.Server) -> None:
-    """The parent holds our stdin open; EOF means it is gone, so we must not linger."""
-    try:
-        while os.read(0, 4096):
-            pass
-    except OSError:
-        pass
-    log.info("stdin closed (the parent process is gone); shutting down")
-    server.should_exit = True
-
-
 def _resume_gc() -> None:
     """Turns the cyclic GC back on if `python -m app` paused it for the imports (__main__.py).
 
@@ -270,33 +195,11 @@ def _resume_gc() -> None:
         gc.enable()
 
 
-def _bind(port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    if sys.platform == "win32":
-        # On Windows SO_REUSEADDR would let another process steal the port.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
-    else:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
-
-
-# The launch contract's exit codes (docs/runtime-contract.md, "Launch contract"): the supervisor
-# does not retry these, since the same start fails the same way.
-EXIT_BAD_SETTINGS = 2
-EXIT_DEVICE_UNUSABLE = 78
-
-
 def main(argv: list[str] | None = None) -> int:
-    # From here on stdout is reserved for the READY line: stray prints go to stderr.
-    ready_out = sys.stdout
-    sys.stdout = sys.stderr
+    ready_out = core.reserve_stdout()
     # Everything this process writes (database, uploads, tokenizers, logs, temp files) is the
-    # user's alone: 0600 files, 0700 folders, whatever umask the parent had.
-    if hasattr(os, "umask"):
-        os.umask(0o077)
+    # user's alone.
+    core.private_umask()
     try:
         settings = parse_settings(argv)
     except SettingsError as exc:
@@ -310,62 +213,24 @@ def main(argv: list[str] | None = None) -> int:
         print(problem, file=sys.stderr)
         return EXIT_DEVICE_UNUSABLE
     paths = data_paths(settings.data_dir)
-    try:
-        paths.prepare()
-    except OSError as exc:
-        print(f"error: cannot create the data folder {paths.root}: {exc}", file=sys.stderr)
-        return 1
-    configure_process(paths)
-    logging.config.dictConfig(_log_config(str(paths.logs / "server.log")))
-    try:
-        sock = _bind(settings.port)
-    except OSError as exc:
-        log.error("cannot listen on 127.0.0.1:%s (%s); choose another port or use 0", settings.port, exc)
-        return 1
-    settings.port = sock.getsockname()[1]
 
-    server: _Server | None = None
+    def make_app(port: int, request_shutdown: Callable[[], None]) -> FastAPI:
+        settings.port = port
+        return create_app(settings, paths, request_shutdown)
 
-    def request_shutdown() -> None:
-        if server is not None:
-            server.should_exit = True
-
-    def announce() -> None:
-        line = json.dumps(
-            {
-                "port": settings.port,
-                "pid": os.getpid(),
-                "version": __version__,
-                "launch_id": settings.launch_id,
-            }
-        )
-        ready_out.write(f"{READY_PREFIX} {line}\n")
-        ready_out.flush()
-        log.info("listening on http://127.0.0.1:%d", settings.port)
-        _resume_gc()
-
-    app = create_app(settings, paths, request_shutdown)
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        http="h11",
-        loop="asyncio",
-        ws="none",
-        lifespan="on",
-        proxy_headers=False,
-        server_header=False,
-        timeout_graceful_shutdown=3,
-    )
-    server = _Server(config, on_listening=announce)
-    if settings.stdin_watch:
-        threading.Thread(target=_watch_stdin, args=(server,), name="stdin-watch", daemon=True).start()
-
-    asyncio.run(server.serve(sockets=[sock]))
-    log.info("stopped")
-    if app.state.ctx.jobs.is_busy():
+    return core.run(
+        ENGINE,
+        paths,
+        port=settings.port,
+        configure_process=lambda: configure_process(paths),
+        make_app=make_app,
+        ready_out=ready_out,
+        version=__version__,
+        launch_id=settings.launch_id,
+        stdin_watch=settings.stdin_watch,
+        log=log,
+        on_ready=_resume_gc,
         # A training step inside the Rust extension cannot be interrupted, and letting the
         # interpreter finalise around it can abort; the job row is already `interrupted`.
-        logging.shutdown()
-        sys.stderr.flush()
-        os._exit(0)
-    return 0
+        busy=lambda app: app.state.ctx.jobs.is_busy(),
+    )

@@ -15,7 +15,7 @@ from app.paths import DataPaths
 from app.server import create_app
 from app.settings import Settings
 
-# The shared packages (jobrunner) the runtime carries in app/ beside the engine's own. pytest puts
+# The shared packages (enginecore, jobrunner) the runtime carries in app/ beside the engine's own. pytest puts
 # them on its own import path (pyproject.toml); the engine processes the tests start (`python -m
 # app` from this folder) find them through PYTHONPATH, set here for every child process.
 ENGINEKIT_DIR = Path(__file__).resolve().parents[4] / "enginekit"

@@ -32,7 +32,7 @@ def _stamped(moment: datetime, source: str, text: str) -> str:
 
 
 def _python(moment: datetime, level: str, text: str, logger: str = "tokenizer_studio") -> str:
-    # app.server._log_config: Python logging writes local time.
+    # enginecore.server.log_config: Python logging writes local time.
     local = moment.astimezone()
     stamp = local.strftime("%Y-%m-%d %H:%M:%S,") + f"{local.microsecond // 1000:03d}"
     return f"{stamp} {level} {logger}: {text}\n"

@@ -282,12 +282,13 @@ def test_gc_paused_for_the_imports_is_resumed_and_frozen():
 
 
 def test_runs_from_a_runtime_layout_in_isolated_mode(tmp_path):
-    """As the toolchain ships it: runtime/app/{app,jobrunner,tokenizer,templates}, runtime/web, `-I`."""
+    """As the toolchain ships it: runtime/app/{app,enginecore,jobrunner,tokenizer,templates},
+    runtime/web, `-I`."""
     import shutil
 
     runtime = tmp_path / "runtime"
     sources = {package: API_DIR / package for package in ("app", "tokenizer", "templates")}
-    sources["jobrunner"] = ENGINEKIT_DIR / "jobrunner"
+    sources.update({shared: ENGINEKIT_DIR / shared for shared in ("enginecore", "jobrunner")})
     for package, source in sources.items():
         shutil.copytree(source, runtime / "app" / package, ignore=shutil.ignore_patterns("__pycache__"))
     (runtime / "web" / "assets").mkdir(parents=True)

@@ -9,7 +9,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const WEB_DIR = path.resolve(here, '..', '..');
 export const API_DIR = path.resolve(WEB_DIR, '..', 'api');
 export const REPO_DIR = path.resolve(WEB_DIR, '..', '..', '..');
-// The shared engine packages (jobrunner), which a runtime carries in app/ beside the engine's.
+// The shared engine packages (enginecore, jobrunner), which a runtime carries in app/ beside the engine's.
 export const ENGINEKIT_DIR = path.join(REPO_DIR, 'enginekit');
 const READY_PREFIX = 'TOKENIZER_STUDIO_READY ';
 
