@@ -616,6 +616,8 @@ const PYINSTALLER_MODULES: &[&str] = &[
     "templates",
     "--hidden-import",
     "jobrunner",
+    "--collect-submodules",
+    "enginecore",
 ];
 
 /// The PyInstaller the anchors are built with, pinned (with the hooks that decide what it

@@ -3,9 +3,10 @@ import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
 
 // The built UI talks only to the engine that serves it: forbid every other origin.
-// The engine's Content-Security-Policy header (api/app/security.py) is the authority; this
-// <meta> copy covers the page wherever it is opened and must list the same directives, minus
-// frame-ancestors, which browsers ignore (and warn about) in a <meta>. An engine test compares them.
+// The engine's Content-Security-Policy header (enginekit/enginecore/security.py) is the
+// authority; this <meta> copy covers the page wherever it is opened and must list the same
+// directives, minus frame-ancestors, which browsers ignore (and warn about) in a <meta>. An
+// engine test compares them.
 const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   "script-src 'self'",

@@ -122,6 +122,11 @@ fn stand_in_setup(torch_spec: &str) -> (tempfile::TempDir, SimpleIndex, String) 
     let scratch = tempfile::tempdir().unwrap();
     let api = scratch.path().join("apps/tokenizer-studio/api");
     std::fs::create_dir_all(&api).unwrap();
+    std::fs::copy(
+        root().join("apps/tokenizer-studio/app.toml"),
+        scratch.path().join("apps/tokenizer-studio/app.toml"),
+    )
+    .unwrap();
     std::fs::write(
         api.join("pyproject.toml"),
         format!(
@@ -224,6 +229,7 @@ fn the_engine_never_compiles_code_at_run_time() {
         "apps/tokenizer-studio/api/app",
         "apps/tokenizer-studio/api/tokenizer",
         "apps/tokenizer-studio/api/templates",
+        "enginekit/enginecore",
         "enginekit/jobrunner",
     ];
     for dir in packages {
