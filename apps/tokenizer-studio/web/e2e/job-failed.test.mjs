@@ -180,6 +180,8 @@ describe('A training job that fails on the user\'s data, against the real engine
     await summary.click();
     assert.equal(await details.evaluate((element) => element.open), true);
     await technical.waitFor();
+    // React renders the new label after the toggle event: wait for it, then check it.
+    await details.locator('summary', { hasText: 'Hide details' }).waitFor({ timeout: 5000 });
     assert.equal(await summary.innerText(), 'Hide details');
     // The log repeats the sentence after the technical line, which names no private class.
     const lines = await log.getByTestId('log-line').locator('span:not(.log-time)').allInnerTexts();
