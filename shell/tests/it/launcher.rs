@@ -252,8 +252,10 @@ fn an_app_the_signed_registry_offers_installs_from_the_launcher_and_opens() {
     let server = test_support::http::Server::serving_dir(work.path());
 
     let display = support::display();
-    let bus = support::session_bus();
+    // Each start gets a session bus of its own: the single-instance hand-off goes over it, and
+    // the first launcher may still be leaving when the second starts.
     let launch = |registry_path: &str| {
+        let bus = support::session_bus();
         let registry_url = server.url(registry_path);
         let driver = support::tauri_driver(
             &[
@@ -272,11 +274,11 @@ fn an_app_the_signed_registry_offers_installs_from_the_launcher_and_opens() {
             &[shell::launcher::LAUNCHER_ARG],
         )
         .expect("WebDriver session");
-        (driver, session)
+        (driver, session, bus)
     };
 
     // Signed by another key: refused, said, and nothing offered.
-    let (driver, session) = launch("/foreign/apps-dev.json");
+    let (driver, session, bus) = launch("/foreign/apps-dev.json");
     let refused = (|| -> Result<(), String> {
         let problem = session.wait_for(
             "[data-testid=launcher-problem]:not([hidden])",
@@ -297,12 +299,13 @@ fn an_app_the_signed_registry_offers_installs_from_the_launcher_and_opens() {
     })();
     session.end().expect("end the session");
     drop(driver);
+    drop(bus);
     if let Err(error) = refused {
         panic!("{error}");
     }
     assert!(!inspector_data.join("runtime").exists());
 
-    let (driver, session) = launch("/serve/apps-dev.json");
+    let (driver, session, _bus) = launch("/serve/apps-dev.json");
     let launcher_log = studio_data.join("logs").join("launcher.log");
     let result = (|| -> Result<(), String> {
         let facts = session.wait_for(
