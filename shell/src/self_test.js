@@ -1,7 +1,8 @@
 // The installed app's self-test harness, injected by the shell into the engine's page when it runs
 // with `--self-test` (shell/src/self_test.rs). It runs inside the window, on the UI's origin, with
 // the session the UI itself opened from its launch code. The app's steps (its descriptor's
-// `self_test` script, an async function put in place of __APP_STEPS__) wait for the UI and do
+// `self_test` script, an async function the shell puts in place of the placeholder that
+// `appSteps` is set to) wait for the UI and do
 // what a user's first use does over the same HTTP API; this harness times them and hands a report
 // to the shell through the IPC bridge.
 (async () => {

@@ -287,9 +287,14 @@ fn temporary_name(path: &Path) -> PathBuf {
 
 /// The script the shell injects into the engine's page.
 pub fn script() -> String {
+    script_for(crate::selected())
+}
+
+/// The harness with `app`'s steps in it.
+fn script_for(app: &crate::KnownApp) -> String {
     include_str!("self_test.js")
         .replace("__COMMAND__", COMMAND)
-        .replace("__APP_STEPS__", crate::selected().self_test.trim_end())
+        .replace("__APP_STEPS__", app.self_test.trim_end())
 }
 
 /// Gives up after the time limit: the failing step is the one in progress.
@@ -500,9 +505,48 @@ mod tests {
         assert!(script.contains(&format!("'{COMMAND}'")));
         assert!(!script.contains("__COMMAND__"));
         assert!(!script.contains("__APP_STEPS__"));
+        // Each placeholder stands once, as code: one in a `//` comment would put the app's
+        // multi-line steps into the comment's line, and the script would not parse.
+        let template = include_str!("self_test.js");
+        for placeholder in ["'__COMMAND__'", "= __APP_STEPS__;"] {
+            let bare = placeholder.trim_matches(|c| c == '\'' || c == '=' || c == ';' || c == ' ');
+            assert_eq!(template.matches(bare).count(), 1, "{bare}");
+            assert!(template.contains(placeholder), "{placeholder}");
+        }
         assert!(
             script.contains("const appSteps = // "),
             "the app's steps are in place"
         );
+    }
+
+    /// Every carried app's steps, put into the harness, make a script that parses (node's
+    /// syntax check; the webview would run nothing of a script that does not).
+    #[test]
+    fn every_apps_script_parses() {
+        let node_found = std::process::Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok_and(|output| output.status.success());
+        if !node_found {
+            test_support::skip("Node.js is not installed");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for app in crate::carried() {
+            let script = script_for(app);
+            let file = dir.path().join(format!("{}.js", app.names.id));
+            std::fs::write(&file, script).unwrap();
+            let output = std::process::Command::new("node")
+                .arg("--check")
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "{}: {}",
+                app.names.id,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
     }
 }
