@@ -3,8 +3,8 @@
 //!
 //! One definition for the three OSes (the CI matrix runs this command, nothing else): per
 //! installer it installs, checks that an offline installer carries the published runtime
-//! bytes, runs the app's `--self-test` (real start from the installed location, one tiny
-//! training inside the real window, graceful exit), kills the shell hard and checks the engine
+//! bytes, runs the app's `--self-test` (real start from the installed location, the app's own
+//! steps inside the real window, graceful exit), kills the shell hard and checks the engine
 //! dies with it, asks it to close like a user and checks the engine finished its shutdown work
 //! (SQLite closed, no `-wal` left), updates the shell through its own updater, and uninstalls,
 //! leaving the user's data folder. What differs per OS is only how a user installs, closes and
@@ -415,8 +415,8 @@ impl Run {
         )?)
     }
 
-    /// `<app> --self-test <report>`: exit 0, a passing report naming this version, the page's
-    /// training done.
+    /// `<app> --self-test <report>`: exit 0, a passing report naming this version, the app's own
+    /// steps done in the page.
     fn self_test(
         &self,
         installed: &Installed,
@@ -466,11 +466,13 @@ impl Run {
                 installed.exe.display()
             );
         }
-        let trained = report["page"]["steps"]
-            .as_array()
-            .is_some_and(|steps| steps.iter().any(|step| step["name"] == "artifact"));
-        if !trained {
-            bail!("the report shows no trained tokenizer: {report}");
+        // The app's own steps (its descriptor's `self_test`) ran to their end inside the page.
+        let app_steps_done = report["page"]["ok"] == true
+            && report["page"]["steps"]
+                .as_array()
+                .is_some_and(|steps| !steps.is_empty());
+        if !app_steps_done {
+            bail!("the report shows the app's own steps did not all run: {report}");
         }
         Ok(report)
     }
