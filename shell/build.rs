@@ -15,7 +15,8 @@ fn main() {
         .parent()
         .expect("the shell sits in the workspace")
         .to_owned();
-    let primary_path = primary_descriptor_path(&root);
+    let default_id = default_app_id(&root);
+    let primary_path = primary_descriptor_path(&root, &default_id);
     println!("cargo:rerun-if-env-changed=XTASK_SHELL_APP");
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
 
@@ -49,10 +50,15 @@ fn main() {
         let self_test_copy = out_dir.join(format!("self-test-{index}.js"));
         std::fs::copy(&self_test, &self_test_copy)
             .unwrap_or_else(|error| panic!("copying {}: {error}", self_test.display()));
+        // Where the app's release sits under the release URL: the default app's at it, another
+        // app's one folder down.
+        let release_folder =
+            runtime_spec::layout::app_release_folder(&app.id, app.id == default_id);
         carried.push_str(&format!(
-            "    crate::CarriedApp {{ descriptor: include_str!({:?}), self_test: include_str!({:?}) }},\n",
+            "    crate::CarriedApp {{ descriptor: include_str!({:?}), self_test: include_str!({:?}), release_folder: {:?} }},\n",
             descriptor_copy.display().to_string(),
-            self_test_copy.display().to_string()
+            self_test_copy.display().to_string(),
+            release_folder
         ));
         if index == 0 {
             primary = Some((app, app_dir.to_owned()));
@@ -114,18 +120,25 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// `XTASK_SHELL_APP`, else the workspace default's descriptor.
-fn primary_descriptor_path(root: &Path) -> PathBuf {
+fn primary_descriptor_path(root: &Path, default_id: &str) -> PathBuf {
     if let Some(path) = std::env::var_os("XTASK_SHELL_APP").filter(|path| !path.is_empty()) {
         return PathBuf::from(path);
     }
+    root.join("apps")
+        .join(default_id)
+        .join(runtime_spec::app::APP_FILE)
+}
+
+/// `[workspace.metadata.apps] default` of the root Cargo.toml.
+fn default_app_id(root: &Path) -> String {
     let manifest_path = root.join("Cargo.toml");
     println!("cargo:rerun-if-changed={}", manifest_path.display());
     let manifest: toml::Value = toml::from_str(
         &std::fs::read_to_string(&manifest_path).expect("reading the workspace Cargo.toml"),
     )
     .expect("the workspace Cargo.toml parses");
-    let id = manifest["workspace"]["metadata"]["apps"]["default"]
+    manifest["workspace"]["metadata"]["apps"]["default"]
         .as_str()
-        .expect("the workspace Cargo.toml names [workspace.metadata.apps] default");
-    root.join("apps").join(id).join(runtime_spec::app::APP_FILE)
+        .expect("the workspace Cargo.toml names [workspace.metadata.apps] default")
+        .to_owned()
 }

@@ -9,6 +9,9 @@ pub enum Error {
     /// File IO; `fs-err` already puts the path in the message.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// What the contract refuses (an index's object store that is not a relative folder).
+    #[error(transparent)]
+    Spec(#[from] runtime_spec::SpecError),
 
     #[error("minisign {what} failed: {source}")]
     Minisign {
@@ -40,6 +43,8 @@ pub enum Error {
     ChannelMismatch { expected: String, found: String },
     #[error("release index fragments disagree on schema_version: {expected} and {found}; rebuild every fragment with the same xtask")]
     SchemaVersionMismatch { expected: u32, found: u32 },
+    #[error("release index fragments name different object stores, `{expected}` and `{found}`: they are two apps' releases; merge each app's fragments on their own")]
+    ObjectsMismatch { expected: String, found: String },
     #[error("runtime variant {variant} appears in more than one index entry or fragment; each variant must be built by one job")]
     DuplicateVariant { variant: String },
     #[error("a fragment holds exactly one target, this one {n_targets}; write one fragment per matrix job")]

@@ -15,13 +15,15 @@ use sha2::Digest;
 
 use crate::{minisign, Error, Result};
 
-/// Builds an index for one channel from `(target, entry)` pairs, one per variant.
+/// Builds an index for one channel from `(target, entry)` pairs, one per variant, whose object
+/// store is `objects` relative to the index (`None`: `objects/` beside it).
 ///
 /// A variant given twice is an error rather than "last one wins", because it means two jobs
 /// built the same variant and only one of them would be published.
 pub fn build_index(
     channel: Channel,
     published_at: u64,
+    objects: Option<String>,
     entries: Vec<(Target, IndexEntry)>,
 ) -> Result<ReleaseIndex> {
     let mut index = ReleaseIndex {
@@ -29,7 +31,9 @@ pub fn build_index(
         channel,
         published_at,
         runtimes: BTreeMap::new(),
+        objects,
     };
+    index.validate()?;
     for (target, entry) in entries {
         add_entry(&mut index, target, entry)?;
     }
@@ -93,7 +97,9 @@ pub fn manifest_ref(manifest: &Manifest) -> ObjectRef {
 
 /// Merges the one-target fragments of the CI matrix into one index.
 ///
-/// All fragments must share channel and schema version and no variant may appear twice;
+/// All fragments must share channel, schema version and object store (fragments of two apps'
+/// releases never merge: their stores are named from different folders) and no variant may
+/// appear twice;
 /// `published_at` is the newest of the fragments' (they normally agree: all jobs read
 /// `SOURCE_DATE_EPOCH` from the same commit).
 pub fn merge_fragments(fragments: &[ReleaseIndex]) -> Result<ReleaseIndex> {
@@ -110,6 +116,12 @@ pub fn merge_fragments(fragments: &[ReleaseIndex]) -> Result<ReleaseIndex> {
             return Err(Error::SchemaVersionMismatch {
                 expected: merged.schema_version,
                 found: fragment.schema_version,
+            });
+        }
+        if fragment.objects != merged.objects {
+            return Err(Error::ObjectsMismatch {
+                expected: merged.objects_dir(),
+                found: fragment.objects_dir(),
             });
         }
         merged.published_at = merged.published_at.max(fragment.published_at);
@@ -272,6 +284,7 @@ mod tests {
             build_index(
                 Channel::Beta,
                 1,
+                None,
                 vec![
                     (Target::LinuxX64, entry("1.0.0")),
                     (Target::LinuxX64, entry("2.0.0"))

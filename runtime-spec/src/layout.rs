@@ -15,16 +15,37 @@ pub const VERSION_FILE: &str = "VERSION";
 /// Every file with its size and sha256, plus the launch contract.
 pub const MANIFEST_FILE: &str = "manifest.json";
 
-/// The release's content-addressed object store, beside the release index: every runtime file
-/// (and every `manifest.json`) once, as the zstd frame of its bytes, named by their sha256.
+/// The release's content-addressed object store, at the release URL: every runtime file (and
+/// every `manifest.json`) of every app once, as the zstd frame of its bytes, named by their
+/// sha256.
 pub const OBJECTS_DIR: &str = "objects";
 
-/// Where the object of the file with `sha256` lives, relative to the release index's URL:
-/// `objects/<first two hex digits>/<sha256>.zst`. The two-digit fan-out keeps any folder of a
-/// plain file server or bucket listing to a few hundred names.
-pub fn object_path(sha256: &Sha256) -> String {
+/// The release index's `objects` of an app published one folder below the release URL
+/// (`<release URL>/<id>/`): the store at the release URL, shared with every other app.
+pub const SHARED_OBJECTS_FROM_APP: &str = "../objects/";
+
+/// The object of the file with `sha256` inside a store: `<first two hex digits>/<sha256>.zst`.
+/// The two-digit fan-out keeps any folder of a plain file server or bucket listing to a few
+/// hundred names.
+pub fn object_name(sha256: &Sha256) -> String {
     let hex = sha256.to_hex();
-    format!("{OBJECTS_DIR}/{}/{hex}.zst", &hex[..2])
+    format!("{}/{hex}.zst", &hex[..2])
+}
+
+/// Where the object of the file with `sha256` lives, relative to the release URL (and to an
+/// index that names no other store): `objects/<aa>/<sha256>.zst`.
+pub fn object_path(sha256: &Sha256) -> String {
+    format!("{OBJECTS_DIR}/{}", object_name(sha256))
+}
+
+/// The folder an app's release is published in, relative to the release URL: the release URL
+/// itself for the workspace's default app (`""`), `<id>/` for every other app.
+pub fn app_release_folder(id: &str, is_default: bool) -> String {
+    if is_default {
+        String::new()
+    } else {
+        format!("{id}/")
+    }
 }
 
 /// The `.pth` line that points from site-packages to `runtime/app/`, relative so the runtime

@@ -62,6 +62,8 @@ pub enum SpecError {
     IndexJson(#[source] serde_json::Error),
     #[error("release index schema_version {found} is not supported (this build reads {expected}); update the app")]
     IndexVersion { found: u32, expected: u32 },
+    #[error("release index names its object store as `{objects}`, which is not a folder on its own server: {why}")]
+    IndexObjects { objects: String, why: String },
     #[error("release index lists runtime variant {variant} twice; publish each variant once")]
     DuplicateVariant { variant: String },
     #[error("app registry is not valid JSON: {0}")]

@@ -51,6 +51,8 @@ pub(crate) const HOST_TARGET: Target = Target::WindowsX64;
 pub struct CarriedApp {
     pub descriptor: &'static str,
     pub self_test: &'static str,
+    /// [`runtime_spec::layout::app_release_folder`] of the app.
+    pub release_folder: &'static str,
 }
 
 /// Every app of the workspace, the primary one (the app this shell is installed as) first.
@@ -60,6 +62,25 @@ const CARRIED: &[CarriedApp] = include!(concat!(env!("OUT_DIR"), "/carried_apps.
 pub struct KnownApp {
     pub names: AppNames,
     pub self_test: &'static str,
+    /// Where its release is under the release URL: `""` (the workspace's default app) or
+    /// `<id>/`.
+    pub release_folder: &'static str,
+}
+
+impl KnownApp {
+    /// The app's release URL: the release URL built in, and under it the app's folder; `""`
+    /// when this build has no release URL.
+    pub fn release_url(&self) -> String {
+        app_release_url(crate::built_in::release_base_url(), self.release_folder)
+    }
+}
+
+fn app_release_url(base: &str, folder: &str) -> String {
+    let base = base.trim().trim_end_matches('/');
+    if base.is_empty() || folder.is_empty() {
+        return base.to_owned();
+    }
+    format!("{base}/{}", folder.trim_end_matches('/'))
 }
 
 /// The apps the shell carries, primary first; build.rs checked every descriptor.
@@ -73,6 +94,7 @@ pub fn carried() -> &'static [KnownApp] {
                     .expect("build.rs checked the descriptor")
                     .names(),
                 self_test: carried.self_test,
+                release_folder: carried.release_folder,
             })
             .collect()
     })
@@ -419,5 +441,38 @@ fn discovery_inputs(data_root: PathBuf) -> DiscoveryInputs {
         working_dir: discovery::development_working_dir(),
         runtime_dir_override: std::env::var(app().var(runtime_spec::env::RUNTIME_DIR)).ok(),
         target: HOST_TARGET,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_app_updates_from_its_own_folder_under_the_release_url() {
+        assert_eq!(
+            app_release_url("https://r.example/x/", ""),
+            "https://r.example/x"
+        );
+        assert_eq!(
+            app_release_url("https://r.example/x", "other-app/"),
+            "https://r.example/x/other-app"
+        );
+        assert_eq!(app_release_url("", "other-app/"), "");
+        assert_eq!(app_release_url("  ", ""), "");
+        // Exactly one carried app (the workspace's default) is published at the release URL;
+        // every other one in its own folder, named by its id.
+        let at_top: Vec<&str> = carried()
+            .iter()
+            .filter(|app| app.release_folder.is_empty())
+            .map(|app| app.names.id.as_str())
+            .collect();
+        assert_eq!(at_top.len(), 1, "{at_top:?}");
+        for app in carried()
+            .iter()
+            .filter(|app| !app.release_folder.is_empty())
+        {
+            assert_eq!(app.release_folder, format!("{}/", app.names.id));
+        }
     }
 }

@@ -22,7 +22,8 @@ pub fn built_in_source() -> Option<UpdateSource> {
     source_from(
         crate::built_in::update_key(),
         crate::built_in::channel(),
-        crate::built_in::release_base_url(),
+        // The app this process runs: another app's runtime index is in its own folder.
+        &crate::selected().release_url(),
         std::env::var(crate::app().var(runtime_spec::env::INDEX_URL)).ok(),
     )
 }

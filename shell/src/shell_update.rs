@@ -60,7 +60,9 @@ pub fn plugin<R: tauri::Runtime>() -> tauri::plugin::TauriPlugin<R, tauri_plugin
 /// `<base>/latest-<channel>.json` from the build, else nowhere. `Err` says why a URL is refused.
 pub fn endpoint() -> Result<Option<Url>, String> {
     endpoint_from(
-        crate::built_in::release_base_url(),
+        // This binary is the primary app's: its shell updates are that app's, whichever app
+        // the process opened.
+        &crate::carried()[0].release_url(),
         crate::built_in::channel_name(),
         // The app's `<PREFIX>_SHELL_UPDATE_URL` overrides where the shell looks for
         // `latest-<channel>.json` (tests, mirrors). Only the URL: the key stays the one built in.

@@ -258,12 +258,12 @@ fn fetch_manifest(
     Ok((manifest, bytes))
 }
 
-/// The URL of the object of `sha256`, beside the index.
+/// The URL of the object of `sha256` in the index's object store.
 fn object_url(selected: &Selected, sha256: &Sha256) -> std::result::Result<String, String> {
-    url::Url::parse(&selected.index_url)
-        .and_then(|base| base.join(&layout::object_path(sha256)))
+    url::Url::parse(&selected.objects_url)
+        .and_then(|base| base.join(&layout::object_name(sha256)))
         .map(|url| url.to_string())
-        .map_err(|error| format!("no object URL beside {}: {error}", selected.index_url))
+        .map_err(|error| format!("no object URL in {}: {error}", selected.objects_url))
 }
 
 /// Decides where each file comes from. Files of an installed runtime are trusted by their

@@ -54,8 +54,9 @@ pub struct Selected {
     pub entry: IndexEntry,
     /// The archive's absolute URL (the entry's URL resolved against the index URL).
     pub archive_url: String,
-    /// The index's URL: the object store (`objects/`) is beside it.
-    pub index_url: String,
+    /// The object store's absolute URL, ending in `/`: the index's `objects` (by default
+    /// `objects/` beside it) resolved against the index's URL, on the index's own server.
+    pub objects_url: String,
     /// `published_at` of the index it came from.
     pub published_at: u64,
 }
@@ -157,13 +158,33 @@ pub fn select(
         })?;
     // A signed index may still name an archive on another host: the same rule applies there.
     require_secure_transport(archive_url.as_str())?;
+    let objects_url = objects_url(verified)?;
     Ok(Selected {
         variant,
         entry,
         archive_url: archive_url.to_string(),
-        index_url: verified.url.clone(),
+        objects_url,
         published_at: verified.index.published_at,
     })
+}
+
+/// The index's object store, resolved against the index's URL. The index's own validation
+/// admits only a relative folder; the origin is compared again here so that no parsing quirk
+/// can move the store to another server.
+fn objects_url(verified: &VerifiedIndex) -> Result<String> {
+    let dir = verified.index.objects_dir();
+    let bad = |reason: String| Error::BadEntry { reason };
+    let index_url =
+        url::Url::parse(&verified.url).map_err(|error| bad(format!("index URL: {error}")))?;
+    let objects = index_url
+        .join(&dir)
+        .map_err(|error| bad(format!("object store `{dir}`: {error}")))?;
+    if objects.origin() != index_url.origin() {
+        return Err(bad(format!(
+            "object store `{dir}` is not on the index's server"
+        )));
+    }
+    Ok(objects.to_string())
 }
 
 /// `linux-x64, linux-x64-torch-cuda`, or `none`: for messages.
@@ -351,6 +372,7 @@ mod tests {
         let index = release_meta::build_index(
             Channel::Beta,
             7,
+            None,
             vec![(
                 Target::LinuxX64,
                 IndexEntry {

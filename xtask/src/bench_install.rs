@@ -182,7 +182,7 @@ fn publish(plan: &Plan, manifest: &runtime_spec::Manifest, scratch: &Path) -> Re
     let published_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(1, |now| now.as_secs());
-    let index = release_meta::build_index(CHANNEL, published_at, vec![(plan.target, entry)])?;
+    let index = release_meta::build_index(CHANNEL, published_at, None, vec![(plan.target, entry)])?;
     release_meta::write_signed_index(&index, &serve, &secret_key, None)?;
     Ok(Published {
         // Read from disk at each request: the parent must not hold the archive when it spawns

@@ -389,8 +389,12 @@ impl<'a> Bench<'a> {
         }
         let published_at = self.published_at.get() + 1;
         self.published_at.set(published_at);
-        let index =
-            release_meta::build_index(CHANNEL, published_at, vec![(self.plan.target, entry)])?;
+        let index = release_meta::build_index(
+            CHANNEL,
+            published_at,
+            None,
+            vec![(self.plan.target, entry)],
+        )?;
         release_meta::write_signed_index(&index, &self.serve, &self.secret_key, None)?;
         Ok(())
     }

@@ -443,7 +443,7 @@ fn install_once(plan: &Plan, bench_dir: &Path) -> Result<InstallReport> {
     let published_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(1, |now| now.as_secs());
-    let index = release_meta::build_index(CHANNEL, published_at, vec![(plan.target, entry)])?;
+    let index = release_meta::build_index(CHANNEL, published_at, None, vec![(plan.target, entry)])?;
     release_meta::write_signed_index(&index, &serve, &secret_key, None)?;
     let server = test_support::http::Server::serving_dir(serve);
     std::io::copy(

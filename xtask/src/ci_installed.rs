@@ -69,8 +69,7 @@ pub fn ci_installed(options: &Options) -> Result<()> {
     let release_dir = options.release_dir.clone().unwrap_or_else(|| {
         options
             .app
-            .subdir(&root.join("dist"))
-            .join(version.to_string())
+            .release_dir(&root.join("dist").join(version.to_string()))
     });
     if !release_dir.is_dir() {
         bail!(
@@ -89,6 +88,16 @@ pub fn ci_installed(options: &Options) -> Result<()> {
     // can have ("Application Support", "Program Files") must not break anything.
     let work = report_dir.join("work dir");
     fs_err::create_dir_all(&work)?;
+    let folder =
+        runtime_spec::layout::app_release_folder(&options.app.names.id, options.app.is_default);
+    let site = if folder.is_empty() {
+        release_dir.clone()
+    } else {
+        release_dir
+            .parent()
+            .context("an app's release folder sits in the release folder")?
+            .to_path_buf()
+    };
     let os = Os::for_target(target);
     let cases = cases(target, &release_dir)?;
     let mut run = Run {
@@ -98,6 +107,8 @@ pub fn ci_installed(options: &Options) -> Result<()> {
         target,
         version: version.to_string(),
         release_dir: release_dir.clone(),
+        site,
+        folder,
         // Linux: a private Xvfb when no display is set; macOS and Windows runners have a
         // desktop session.
         display: if cfg!(target_os = "linux") {
@@ -213,7 +224,12 @@ struct Run {
     report_dir: PathBuf,
     target: Target,
     version: String,
+    /// The app's own release.
     release_dir: PathBuf,
+    /// The release folder it is in, as published at the release URL, and the app's folder in
+    /// it (`""` or `<id>/`).
+    site: PathBuf,
+    folder: String,
     display: Option<test_support::display::Display>,
 }
 
@@ -324,9 +340,11 @@ impl Run {
         fsutil::remove_path(&data)?;
         // Thin: the first run installs the runtime from the release folder on loopback.
         // Offline: no network at all (the index URL points at a closed port).
-        let server = (!case.offline).then(|| Server::serving_dir(&self.release_dir));
+        // The release folder is served as it is published: an app other than the default one
+        // one folder below the release URL, the object store its index names at the top.
+        let server = (!case.offline).then(|| Server::serving_dir(&self.site));
         let index_url = match &server {
-            Some(server) => server.url(&format!("/{}", self.index_name()?)),
+            Some(server) => server.url(&format!("/{}{}", self.folder, self.index_name()?)),
             None => test_support::http::refused_url("/runtime.json"),
         };
         let report = self.step(&format!("{label}: self-test (first run)"), |run| {

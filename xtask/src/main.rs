@@ -19,6 +19,7 @@ mod package;
 mod plan;
 mod python;
 mod release;
+mod release_site;
 mod sign;
 mod smoke;
 mod test;
@@ -119,7 +120,8 @@ enum Command {
     /// prove the installed app: its `--self-test`, a hard kill of the shell, a close like a
     /// user's, its own shell update, and uninstalling (the data folder stays).
     CiInstalled {
-        /// The release folder (default: `dist/<version>/`, from `cargo xtask release --bundle both`).
+        /// The app's release (default: `dist/<version>/`, and `dist/<version>/<id>/` for an app
+        /// other than the default one, from `cargo xtask release --bundle both`).
         #[arg(long)]
         release_dir: Option<PathBuf>,
         /// Where `summary.json`, the self-test reports and the app's output go (default:
@@ -254,6 +256,14 @@ enum IndexCommand {
         #[arg(long)]
         out: PathBuf,
         fragments: Vec<PathBuf>,
+    },
+    /// Check a release folder as it is to be published (`dist/<version>/`): every app's index
+    /// verifies with the `minisign.pub` beside it, every object its manifests name is in the
+    /// object store it names and unpacks to its file, the registry's apps are all there, and
+    /// the store holds nothing else. Prints the objects the apps share.
+    Check {
+        /// The release folder: the default app's release at its top, the others' in `<id>/`.
+        dir: PathBuf,
     },
 }
 
@@ -431,6 +441,9 @@ fn run(command: Command, app_id: Option<&str>) -> Result<()> {
                     fragments,
                 },
         } => release::merge_index(channel, &out, &fragments, &plan::index_signing_key()?),
+        Command::Index {
+            command: IndexCommand::Check { dir },
+        } => release_site::check_command(&dir),
         Command::Lock {
             check,
             variants,

@@ -67,6 +67,10 @@ pub struct Plan {
     /// Content-addressed download cache and tool cache; survives `cargo clean`.
     pub cache_dir: PathBuf,
     pub out_dir: PathBuf,
+    /// `<dist or --out-dir>/<version>/`: the release folder, published as it is at the release
+    /// URL. Every app of the workspace releases into it (the default app at its top, another
+    /// into `<id>/`), and its `objects/` is the store they share.
+    pub release_site: PathBuf,
     pub runtime_dir: PathBuf,
     pub archive: PathBuf,
     pub zstd_level: i32,
@@ -144,9 +148,12 @@ impl Plan {
             }
         };
         let version = workspace_version();
-        let out_dir = match input.out_dir {
-            Some(dir) => absolute(dir)?,
-            None => app.subdir(&root.join("dist")),
+        let (out_dir, release_site) = match input.out_dir {
+            Some(dir) => (absolute(dir)?, absolute(dir)?.join(version.to_string())),
+            None => (
+                app.subdir(&root.join("dist")),
+                root.join("dist").join(version.to_string()),
+            ),
         };
         Ok(Plan {
             target,
@@ -172,6 +179,7 @@ impl Plan {
             app,
             variant,
             out_dir,
+            release_site,
             zstd_level: input.zstd_level.unwrap_or(DEFAULT_ZSTD_LEVEL),
             version,
             root,
@@ -341,7 +349,7 @@ impl App {
     }
 
     /// The ids of the apps: the folders of `apps/` that hold an `app.toml`, sorted.
-    fn ids(root: &Path) -> Result<Vec<String>> {
+    pub fn ids(root: &Path) -> Result<Vec<String>> {
         let apps_dir = root.join(APPS_DIR);
         let mut ids = Vec::new();
         for entry in fs_err::read_dir(&apps_dir)? {
@@ -420,6 +428,12 @@ impl App {
             .iter()
             .map(|name| (name.clone(), root.join(ENGINEKIT_DIR).join(name)));
         own.chain(shared).collect()
+    }
+
+    /// The app's own release in the release folder `site`: `site` itself for the default app,
+    /// `site/<id>` for another (where the release URL's `<id>/` is published from).
+    pub fn release_dir(&self, site: &Path) -> PathBuf {
+        site.join(layout::app_release_folder(&self.names.id, self.is_default))
     }
 
     /// `base` for the default app, `base/<id>` for another.
@@ -936,9 +950,16 @@ impl fmt::Display for ReleasePlan {
         writeln!(f, "variants:          {}", variants.join(", "))?;
         writeln!(
             f,
-            "object store:      {}/{}/{}/ (one zstd-{} object per runtime file, for delta updates; not in SHA256SUMS)",
-            self.build.out_dir.display(),
-            self.build.version,
+            "release folder:    {} (published at the release URL)",
+            self.build
+                .app
+                .release_dir(&self.build.release_site)
+                .display()
+        )?;
+        writeln!(
+            f,
+            "object store:      {}/{}/ (shared by every app; one zstd-{} object per runtime file, for delta updates; not in SHA256SUMS)",
+            self.build.release_site.display(),
             runtime_spec::layout::OBJECTS_DIR,
             runtime_archive::objects::OBJECT_ZSTD_LEVEL
         )?;

@@ -63,8 +63,9 @@ pub fn release(release: &ReleasePlan) -> Result<()> {
         built.push(build_runtime(release, variant_plan, signer.as_ref())?);
     }
 
-    let dir = plan.out_dir.join(plan.version.to_string());
-    fsutil::remove_path(&dir)?;
+    let site = &plan.release_site;
+    let dir = plan.app.release_dir(site);
+    clear_app_release(plan)?;
     fs_err::create_dir_all(&dir)?;
     let mut files = Vec::new();
     let mut published = Vec::new();
@@ -89,7 +90,7 @@ pub fn release(release: &ReleasePlan) -> Result<()> {
             manifest,
             &runtime.runtime_dir,
             &assemble::object_store(variant_plan),
-            &dir.join(runtime_spec::layout::OBJECTS_DIR),
+            &site.join(runtime_spec::layout::OBJECTS_DIR),
             &mut store,
         )?;
     }
@@ -181,7 +182,11 @@ pub fn release(release: &ReleasePlan) -> Result<()> {
             release_meta::entry_for_archive(archive, manifest, &min_shell_version)?,
         ));
     }
-    let index = release_meta::build_index(plan.channel, plan.source_date_epoch, entries)?;
+    // An app other than the default one is published a folder down and names the store at the
+    // release URL, which every app of the release shares.
+    let objects =
+        (!plan.app.is_default).then(|| runtime_spec::layout::SHARED_OBJECTS_FROM_APP.to_owned());
+    let index = release_meta::build_index(plan.channel, plan.source_date_epoch, objects, entries)?;
     // The unsigned one-target fragment is what the CI merge job combines across targets.
     files.push(release_meta::write_fragment(&index, &dir)?);
     let (index_path, minisig_path) = release_meta::write_signed_index(
@@ -222,6 +227,7 @@ pub fn release(release: &ReleasePlan) -> Result<()> {
     files.extend(shell_update_files);
 
     release_meta::write_sha256sums(&dir, &files)?;
+    prune_objects(plan)?;
     ui::summary(&format!(
         "release {} {} ({}, {} bundle, {} variant{}) -> {} ({} files) in {:.1}s",
         plan.version,
@@ -234,6 +240,57 @@ pub fn release(release: &ReleasePlan) -> Result<()> {
         files.len() + 1,
         started.elapsed().as_secs_f64()
     ));
+    Ok(())
+}
+
+/// Empties this app's part of the release folder and nothing else: the default app's files
+/// at its top (not `objects/`, not another app's folder), another app's own folder. The store
+/// keeps every object; [`prune_objects`] drops those no index names once this app's is written.
+fn clear_app_release(plan: &crate::plan::Plan) -> Result<()> {
+    let site = &plan.release_site;
+    if !plan.app.is_default {
+        return fsutil::remove_path(&plan.app.release_dir(site));
+    }
+    if !site.is_dir() {
+        return Ok(());
+    }
+    let others: Vec<String> = crate::plan::App::ids(&plan.root)?
+        .into_iter()
+        .filter(|id| *id != plan.app.names.id)
+        .collect();
+    for entry in fs_err::read_dir(site)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == runtime_spec::layout::OBJECTS_DIR || others.contains(&name) {
+            continue;
+        }
+        fsutil::remove_path(&entry.path())?;
+    }
+    Ok(())
+}
+
+/// Drops the objects of the release folder no app's index names any more (left by an earlier
+/// build of this version), and says how much the apps share. A release folder whose other
+/// indexes do not check keeps every object: nothing is removed on a guess.
+fn prune_objects(plan: &crate::plan::Plan) -> Result<()> {
+    let site = &plan.release_site;
+    let apps = crate::plan::App::all(&plan.root)?;
+    match crate::release_site::check(site, &apps, crate::release_site::Depth::Sizes) {
+        Ok(report) => {
+            let removed = crate::release_site::prune(site, &report)?;
+            if removed > 0 {
+                ui::info(&format!(
+                    "objects: removed {removed} that no index of {} names",
+                    site.display()
+                ));
+            }
+            ui::info(&report.summary());
+        }
+        Err(error) => ui::warn(&format!(
+            "kept every object of {}: {error:#}",
+            site.join(runtime_spec::layout::OBJECTS_DIR).display()
+        )),
+    }
     Ok(())
 }
 
@@ -368,18 +425,15 @@ pub fn app_registry(
 ) -> Result<runtime_spec::AppRegistry> {
     let mut apps: Vec<runtime_spec::RegistryApp> = crate::plan::App::all(root)?
         .into_iter()
-        .map(|app| {
-            let index = runtime_spec::layout::index_file_name(channel);
-            runtime_spec::RegistryApp {
-                index_url: if app.is_default {
-                    index
-                } else {
-                    format!("{}/{index}", app.names.id)
-                },
-                id: app.names.id,
-                product_name: app.descriptor.product_name,
-                version: version.clone(),
-            }
+        .map(|app| runtime_spec::RegistryApp {
+            index_url: format!(
+                "{}{}",
+                runtime_spec::layout::app_release_folder(&app.names.id, app.is_default),
+                runtime_spec::layout::index_file_name(channel)
+            ),
+            id: app.names.id,
+            product_name: app.descriptor.product_name,
+            version: version.clone(),
         })
         .collect();
     apps.sort_by(|a, b| a.id.cmp(&b.id));
@@ -446,7 +500,16 @@ fn updater_manifest(
     keys: &ReleaseKeys,
 ) -> Result<Vec<PathBuf>> {
     let plan = &release.build;
-    let base_url = release.base_url.clone().unwrap_or_default();
+    // The installers are published with the app's release: at the release URL for the
+    // default app, in `<id>/` under it for another.
+    let base_url = match release.base_url.as_deref().map(str::trim) {
+        Some(base) if !base.is_empty() => format!(
+            "{}/{}",
+            base.trim_end_matches('/'),
+            runtime_spec::layout::app_release_folder(&plan.app.names.id, plan.app.is_default)
+        ),
+        _ => String::new(),
+    };
     let mut written = Vec::new();
     let mut platforms: Vec<(String, String, String)> = Vec::new();
     for installer in files {

@@ -37,6 +37,7 @@ fn fragment(channel: &str, published_at: u64, target: Target) -> ReleaseIndex {
     build_index(
         channel.parse().unwrap(),
         published_at,
+        None,
         vec![(target, entry(target))],
     )
     .unwrap()
@@ -87,6 +88,28 @@ fn fragments_merge_and_conflicts_are_refused() {
         merge_fragments(&[fragment("beta", 1, Target::LinuxX64), old_schema]),
         Err(Error::SchemaVersionMismatch { .. })
     ));
+    // Two apps' fragments (one beside the shared store, one a folder below it) never merge.
+    let mut other_app = fragment("beta", 1, Target::MacosArm64);
+    other_app.objects = Some(runtime_spec::layout::SHARED_OBJECTS_FROM_APP.to_owned());
+    let error =
+        merge_fragments(&[fragment("beta", 1, Target::LinuxX64), other_app.clone()]).unwrap_err();
+    assert!(matches!(error, Error::ObjectsMismatch { .. }), "{error}");
+    assert!(error.to_string().contains("two apps' releases"), "{error}");
+    let mut same_app = fragment("beta", 1, Target::LinuxX64);
+    same_app.objects = other_app.objects.clone();
+    let merged = merge_fragments(&[same_app, other_app]).unwrap();
+    assert_eq!(merged.objects_dir(), "../objects/");
+    assert!(index_json(&merged).contains(r#""objects": "../objects/""#));
+    // An object store off the index's server is refused when the index is built.
+    assert!(matches!(
+        build_index(
+            "beta".parse().unwrap(),
+            1,
+            Some("https://elsewhere.invalid/objects/".into()),
+            vec![]
+        ),
+        Err(Error::Spec(_))
+    ));
 }
 
 #[test]
@@ -94,6 +117,7 @@ fn index_json_snapshot() {
     let index = build_index(
         "stable".parse().unwrap(),
         1_795_311_941,
+        None,
         vec![(Target::LinuxX64, entry(Target::LinuxX64))],
     )
     .unwrap();
@@ -157,6 +181,7 @@ fn fragments_round_trip_through_files() {
     let two_targets = build_index(
         "alpha".parse().unwrap(),
         7,
+        None,
         vec![
             (Target::LinuxX64, entry(Target::LinuxX64)),
             (Target::WindowsX64, entry(Target::WindowsX64)),
@@ -208,7 +233,7 @@ fn signed_index_verifies_with_reference_minisign() {
     assert_eq!(std::fs::read(json_again).unwrap(), json);
 
     // A signature over another channel's index is refused even though the key is right.
-    let beta = build_index("beta".parse().unwrap(), index.published_at, vec![]).unwrap();
+    let beta = build_index("beta".parse().unwrap(), index.published_at, None, vec![]).unwrap();
     let (beta_json, beta_sig) =
         write_signed_index(&beta, dir.path(), &secret_key, Some("pw")).unwrap();
     let beta_signature = std::fs::read_to_string(beta_sig).unwrap();

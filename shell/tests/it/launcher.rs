@@ -229,6 +229,7 @@ fn an_app_the_signed_registry_offers_installs_from_the_launcher_and_opens() {
     let index = release_meta::build_index(
         "dev".parse().unwrap(),
         1_800_000_000,
+        Some(runtime_spec::layout::SHARED_OBJECTS_FROM_APP.to_owned()),
         vec![(manifest.target, entry)],
     )
     .unwrap();

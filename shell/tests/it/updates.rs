@@ -107,6 +107,7 @@ fn publish(serve: &Path, secret: &str, published_at: u64, archive: &Path, manife
     let index = release_meta::build_index(
         CHANNEL.parse().unwrap(),
         published_at,
+        None,
         vec![(manifest.target, entry)],
     )
     .unwrap();

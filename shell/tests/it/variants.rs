@@ -70,6 +70,7 @@ impl Release {
         let index = release_meta::build_index(
             CHANNEL.parse().unwrap(),
             1_000,
+            None,
             entries
                 .iter()
                 .map(|(archive, manifest)| {

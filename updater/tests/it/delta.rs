@@ -204,6 +204,51 @@ fn one_changed_file_fetches_only_its_object_and_shares_the_rest_with_the_previou
 }
 
 #[test]
+fn an_app_released_one_folder_down_fetches_its_objects_from_the_shared_store_at_the_release_url() {
+    let world = World::with_v1();
+    let v2_files = files("print('v2')\n", "mid-1");
+    let borrowed: Vec<(&str, &[u8])> = v2_files
+        .iter()
+        .map(|(path, bytes)| (path.as_str(), bytes.as_slice()))
+        .collect();
+    // The archive stays at the release URL; the index one folder down names both it and the
+    // store relative to itself, as an app other than the default one is published.
+    let mut v2 = world.release.runtime_with("0.2.0", &borrowed);
+    v2.url = format!("../{}", v2.url);
+    world.release.publish_in(
+        "other-app",
+        layout::SHARED_OBJECTS_FROM_APP,
+        CHANNEL,
+        200,
+        vec![(TARGET, v2.clone())],
+    );
+    let before = world.server.requests().len();
+    let (data, url) = (
+        world.data_str(),
+        world
+            .server
+            .url(&format!("/other-app/runtime-{CHANNEL}.json")),
+    );
+    let run = ts_runtime(&delta_args(&data, &url, &world.key_file));
+    assert!(run.ok, "{}{}", run.stdout, run.stderr);
+    assert!(transfer(&run).starts_with("delta "), "{}", run.stdout);
+    let mut fetched = world.paths_since(before);
+    fetched.sort();
+    let mut expected = vec![
+        format!("/other-app/runtime-{CHANNEL}.json"),
+        format!("/other-app/runtime-{CHANNEL}.json.minisig"),
+        manifest_object(&v2),
+        object_of(b"print('v2')\n"),
+    ];
+    expected.sort();
+    assert_eq!(
+        fetched, expected,
+        "the objects come from /objects/, the one store"
+    );
+    world.expect_launch("0.2.0");
+}
+
+#[test]
 fn a_damaged_object_is_refused_and_the_archive_installs_instead() {
     let world = World::with_v1();
     let v2 = world.publish("0.2.0", 200, &files("print('v2')\n", "mid-1"));

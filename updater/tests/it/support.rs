@@ -242,8 +242,35 @@ impl Release {
         secret_key: &str,
     ) {
         let index =
-            release_meta::build_index(channel.parse().unwrap(), published_at, entries).unwrap();
+            release_meta::build_index(channel.parse().unwrap(), published_at, None, entries)
+                .unwrap();
         release_meta::write_signed_index(&index, &self.serve_dir(), secret_key, None).unwrap();
+    }
+
+    /// Writes and signs `<folder>/runtime-<channel>.json`, naming `objects` as its object
+    /// store: an app released one folder below the release URL.
+    pub fn publish_in(
+        &self,
+        folder: &str,
+        objects: &str,
+        channel: &str,
+        published_at: u64,
+        entries: Vec<(Target, IndexEntry)>,
+    ) {
+        let index = release_meta::build_index(
+            channel.parse().unwrap(),
+            published_at,
+            Some(objects.to_owned()),
+            entries,
+        )
+        .unwrap();
+        release_meta::write_signed_index(
+            &index,
+            &self.serve_dir().join(folder),
+            &self.secret_key,
+            None,
+        )
+        .unwrap();
     }
 }
 
