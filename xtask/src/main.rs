@@ -231,6 +231,10 @@ enum Command {
         #[arg(long)]
         no_clippy: bool,
     },
+    /// List the workspace's apps, the default one first, one line each: id, the app's folder in
+    /// the release folder (`.` for the default app, else its id) and product name, separated by
+    /// tabs (what the release workflow loops over).
+    Apps,
     /// Copy the shell E2E's screenshots (`target/shell-e2e/`) of the main screen and every
     /// failure screen it drives into `docs/screenshots/`, so the docs show the screens as built.
     Screenshots,
@@ -262,8 +266,9 @@ enum IndexCommand {
     /// object store it names and unpacks to its file, the registry's apps are all there, and
     /// the store holds nothing else. Prints the objects the apps share.
     Check {
-        /// The release folder: the default app's release at its top, the others' in `<id>/`.
-        dir: PathBuf,
+        /// The release folder: the default app's release at its top, the others' in `<id>/`
+        /// (default: `dist/<version>/`).
+        dir: Option<PathBuf>,
     },
 }
 
@@ -443,7 +448,11 @@ fn run(command: Command, app_id: Option<&str>) -> Result<()> {
         } => release::merge_index(channel, &out, &fragments, &plan::index_signing_key()?),
         Command::Index {
             command: IndexCommand::Check { dir },
-        } => release_site::check_command(&dir),
+        } => release_site::check_command(dir.unwrap_or_else(|| {
+            plan::project_root()
+                .join("dist")
+                .join(plan::workspace_version().to_string())
+        })),
         Command::Lock {
             check,
             variants,
@@ -646,6 +655,16 @@ fn run(command: Command, app_id: Option<&str>) -> Result<()> {
             allowed_skips,
         }),
         Command::Screenshots => screenshots(&plan::project_root()),
+        Command::Apps => {
+            for app in plan::App::all(&plan::project_root())? {
+                let folder = if app.is_default { "." } else { &app.names.id };
+                println!(
+                    "{}\t{folder}\t{}",
+                    app.names.id, app.descriptor.product_name
+                );
+            }
+            Ok(())
+        }
         Command::Tidy { no_clippy } => tidy::tidy(&tidy::TidyOptions { clippy: !no_clippy }),
         Command::Tools { tool } => {
             let path = match tool {

@@ -285,7 +285,7 @@ pub fn prune(site: &Path, report: &SiteReport) -> Result<usize> {
 /// `cargo xtask index check <folder>`: the whole folder as it is to be published. Fails on an
 /// app the folder's registry lists whose index is not there, and on anything in the store no
 /// index names.
-pub fn check_command(site: &Path) -> Result<()> {
+pub fn check_command(site: PathBuf) -> Result<()> {
     let root = crate::plan::project_root();
     let apps = App::all(&root)?;
     let site = std::path::absolute(site)?;
@@ -325,4 +325,139 @@ pub fn check_command(site: &Path) -> Result<()> {
     }
     crate::ui::summary(&report.summary());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runtime_spec::{
+        manifest::MANIFEST_SCHEMA_VERSION, Channel, LaunchContract, PythonInfo, PythonSource,
+        Target, Variant,
+    };
+
+    /// Publishes a runtime of `app` holding `files` into `site` the way a release does: its
+    /// objects into the shared store, its signed index (with `minisign.pub`) into the app's
+    /// folder.
+    fn release(site: &Path, app: &App, files: &[(&str, &[u8])], secret: &str, public: &str) {
+        let work = tempfile::tempdir().unwrap();
+        let root = work.path().join("runtime");
+        for (path, bytes) in files {
+            let path = root.join(path);
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(path, bytes).unwrap();
+        }
+        let store = site.join(layout::OBJECTS_DIR);
+        let mut entries = runtime_archive::build_manifest_files(&root).unwrap();
+        objects::pack_objects(&root, &mut entries, &store, 1).unwrap();
+        let target = Target::LinuxX64;
+        let variant = Variant::base(target);
+        let manifest = Manifest {
+            schema_version: MANIFEST_SCHEMA_VERSION,
+            app_id: app.names.identifier.clone(),
+            runtime_version: "0.1.0".parse().unwrap(),
+            target,
+            python: PythonInfo {
+                version: "3.12".into(),
+                build: "local".into(),
+                source: PythonSource::Local,
+                sha256: None,
+            },
+            profile: variant.profile,
+            accelerator: variant.accelerator,
+            requirements: Some(variant.base_requirements()),
+            lock_sha256: "0".repeat(64).parse().unwrap(),
+            launch: LaunchContract::for_app(&app.names, target),
+            files: entries,
+        };
+        let manifest_ref = release_meta::manifest_ref(&manifest);
+        let manifest_path = work.path().join("manifest.json");
+        fs_err::write(&manifest_path, manifest.to_json()).unwrap();
+        objects::pack_object(&manifest_path, &manifest_ref.sha256, &store).unwrap();
+        let archive = work.path().join("runtime.tar.zst");
+        fs_err::write(&archive, b"an archive").unwrap();
+        let entry = release_meta::entry_for_archive(&archive, &manifest, &"0.1.0".parse().unwrap())
+            .unwrap();
+        let index = release_meta::build_index(
+            Channel::Dev,
+            1,
+            (!app.is_default).then(|| layout::SHARED_OBJECTS_FROM_APP.to_owned()),
+            vec![(target, entry)],
+        )
+        .unwrap();
+        let folder = app.release_dir(site);
+        release_meta::write_signed_index(&index, &folder, secret, None).unwrap();
+        fs_err::write(folder.join("minisign.pub"), public).unwrap();
+    }
+
+    #[test]
+    fn two_apps_share_one_store_and_a_client_side_check_finds_every_fault() {
+        let apps = App::all(&crate::plan::project_root()).unwrap();
+        assert!(apps.len() >= 2, "the workspace has a second app");
+        let (public, secret) = release_meta::generate_keypair(None).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path().join("0.1.0");
+        let python: &[u8] = b"the interpreter both runtimes hold";
+        release(
+            &site,
+            &apps[0],
+            &[("python/lib.so", python), ("app/main.py", b"first app")],
+            &secret,
+            &public,
+        );
+        release(
+            &site,
+            &apps[1],
+            &[("python/lib.so", python), ("app/main.py", b"second app")],
+            &secret,
+            &public,
+        );
+
+        let report = check(&site, &apps[..2], Depth::Bytes).unwrap();
+        assert_eq!(report.apps.len(), 2, "{}", report.summary());
+        assert_eq!(
+            report.apps[1].index,
+            format!("{}/runtime-dev.json", apps[1].names.id)
+        );
+        // The interpreter's file is one object named by both apps; each app's own file and
+        // manifest are its alone.
+        assert_eq!(report.shared().0, 1, "{}", report.summary());
+        assert_eq!(report.named.len(), 5);
+        assert!(report.unnamed.is_empty());
+        let stray = site.join("objects/zz/stray.zst");
+        fs_err::create_dir_all(stray.parent().unwrap()).unwrap();
+        fs_err::write(&stray, b"x").unwrap();
+        let report = check(&site, &apps[..2], Depth::Sizes).unwrap();
+        assert_eq!(report.unnamed, vec![PathBuf::from("objects/zz/stray.zst")]);
+        assert_eq!(prune(&site, &report).unwrap(), 1);
+        assert!(!stray.exists());
+
+        // Damage is named by the app, the file and what is wrong.
+        let sha = |bytes: &[u8]| Sha256::parse(&test_support::sha256_hex(bytes)).unwrap();
+        let second_own = objects::object_file(&site.join("objects"), &sha(b"second app"));
+        let good = fs_err::read(&second_own).unwrap();
+        let mut flipped = good.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 0xff;
+        fs_err::write(&second_own, &flipped).unwrap();
+        // Same size: only unpacking sees it.
+        check(&site, &apps[..2], Depth::Sizes).unwrap();
+        let error = format!("{:#}", check(&site, &apps[..2], Depth::Bytes).unwrap_err());
+        assert!(
+            error.contains(&apps[1].names.id) && error.contains("app/main.py"),
+            "{error}"
+        );
+        fs_err::remove_file(&second_own).unwrap();
+        let error = format!("{:#}", check(&site, &apps[..2], Depth::Sizes).unwrap_err());
+        assert!(error.contains("missing"), "{error}");
+        fs_err::write(&second_own, &good).unwrap();
+
+        // An index signed by another key is refused.
+        let (other_public, _) = release_meta::generate_keypair(None).unwrap();
+        let key_file = apps[1].release_dir(&site).join("minisign.pub");
+        fs_err::write(&key_file, other_public).unwrap();
+        let error = format!("{:#}", check(&site, &apps[..2], Depth::Sizes).unwrap_err());
+        assert!(error.contains("does not verify"), "{error}");
+        fs_err::write(&key_file, &public).unwrap();
+        check(&site, &apps[..2], Depth::Bytes).unwrap();
+    }
 }
