@@ -95,12 +95,13 @@ pub fn release(release: &ReleasePlan) -> Result<()> {
         )?;
     }
     ui::info(&format!(
-        "objects: {} ({:.1} MB) for {} files of {} variant{}",
+        "objects: {} new ({:.1} MB) for {} files of {} variant{} ({} of them already in the store)",
         store.objects,
         store.bytes as f64 / 1e6,
         store.files,
         published.len(),
         if published.len() == 1 { "" } else { "s" },
+        store.already,
     ));
     let archive = published[0].3.clone();
 
@@ -284,7 +285,9 @@ fn prune_objects(plan: &crate::plan::Plan) -> Result<()> {
                     site.display()
                 ));
             }
-            ui::info(&report.summary());
+            for line in report.summary().lines() {
+                ui::info(line);
+            }
         }
         Err(error) => ui::warn(&format!(
             "kept every object of {}: {error:#}",
@@ -303,6 +306,9 @@ struct ObjectsPublished {
     bytes: u64,
     /// Files of all manifests (and the manifests themselves) they stand for.
     files: u64,
+    /// Files whose object the store already held (another app's, another variant's, a file of
+    /// the same bytes, or an earlier build's of this version).
+    already: u64,
 }
 
 /// Copies the object of every file of `manifest`, and of the manifest itself, from the build's
@@ -339,6 +345,7 @@ fn publish_objects(
         published.files += 1;
         let dest = objects::object_file(release_store, sha256);
         if dest.is_file() {
+            published.already += 1;
             continue;
         }
         let source = runtime_spec::launch::join_relative(runtime_dir, path);
