@@ -70,12 +70,17 @@ impl World {
         world
     }
 
-    fn publish(&self, version: &str, published_at: u64, files: &[(String, Vec<u8>)]) -> IndexEntry {
+    /// Builds runtime `version` of `files`: its archive and objects, not yet in an index.
+    fn build_runtime(&self, version: &str, files: &[(String, Vec<u8>)]) -> IndexEntry {
         let borrowed: Vec<(&str, &[u8])> = files
             .iter()
             .map(|(path, bytes)| (path.as_str(), bytes.as_slice()))
             .collect();
-        let entry = self.release.runtime_with(version, &borrowed);
+        self.release.runtime_with(version, &borrowed)
+    }
+
+    fn publish(&self, version: &str, published_at: u64, files: &[(String, Vec<u8>)]) -> IndexEntry {
+        let entry = self.build_runtime(version, files);
         self.release
             .publish(CHANNEL, published_at, vec![(TARGET, entry.clone())]);
         entry
@@ -206,14 +211,9 @@ fn one_changed_file_fetches_only_its_object_and_shares_the_rest_with_the_previou
 #[test]
 fn an_app_released_one_folder_down_fetches_its_objects_from_the_shared_store_at_the_release_url() {
     let world = World::with_v1();
-    let v2_files = files("print('v2')\n", "mid-1");
-    let borrowed: Vec<(&str, &[u8])> = v2_files
-        .iter()
-        .map(|(path, bytes)| (path.as_str(), bytes.as_slice()))
-        .collect();
     // The archive stays at the release URL; the index one folder down names both it and the
     // store relative to itself, as an app other than the default one is published.
-    let mut v2 = world.release.runtime_with("0.2.0", &borrowed);
+    let mut v2 = world.build_runtime("0.2.0", &files("print('v2')\n", "mid-1"));
     v2.url = format!("../{}", v2.url);
     world.release.publish_in(
         "other-app",
