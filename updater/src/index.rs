@@ -11,7 +11,7 @@ use std::io::Read;
 use std::time::Duration;
 
 use runtime_archive::RetryPolicy;
-use runtime_spec::{IndexEntry, ReleaseIndex, Variant, Version};
+use runtime_spec::{Channel, IndexEntry, ReleaseIndex, Variant, Version};
 
 use crate::error::{Error, Result};
 use crate::state::RuntimeId;
@@ -36,7 +36,7 @@ pub struct UpdateSource {
     /// The key that signs the release index.
     pub public_key: runtime_spec::PublicKey,
     /// The channel this build follows.
-    pub channel: runtime_spec::Channel,
+    pub channel: Channel,
 }
 
 /// An index whose signature, channel and freshness were checked.
@@ -75,17 +75,16 @@ pub enum Offer {
 /// Downloads `<index_url>` and `<index_url>.minisig` and checks them (see the module docs).
 /// `newest_seen` is the newest `published_at` already accepted for this channel.
 pub fn fetch_verified(source: &UpdateSource, newest_seen: Option<u64>) -> Result<VerifiedIndex> {
-    require_secure_transport(&source.index_url)?;
-    let client = client(&source.index_url)?;
-    let json = fetch_small(&client, &source.index_url, MAX_INDEX_BYTES)?;
-    let signature_url = format!("{}.minisig", source.index_url);
-    let signature = fetch_small(&client, &signature_url, MAX_SIGNATURE_BYTES)?;
-    verify(
-        &json,
-        &String::from_utf8_lossy(&signature),
-        source,
+    let index = fetch_signed(
+        &source.index_url,
+        &source.public_key,
+        source.channel,
         newest_seen,
-    )
+    )?;
+    Ok(VerifiedIndex {
+        index,
+        url: source.index_url.clone(),
+    })
 }
 
 /// The checks of [`fetch_verified`] on bytes already fetched.
@@ -95,32 +94,104 @@ pub fn verify(
     source: &UpdateSource,
     newest_seen: Option<u64>,
 ) -> Result<VerifiedIndex> {
-    let url = &source.index_url;
-    let signature = verify_signature(json, signature_text, url, &source.public_key)?;
-    let index = ReleaseIndex::from_json(json).map_err(|error| Error::IndexInvalid {
-        url: url.clone(),
-        reason: error.to_string(),
-    })?;
-    // The trusted comment is signed too: it binds channel and publication time to this file.
-    if signature.trusted_comment() != index.trusted_comment() {
-        return Err(Error::BadSignature {
-            url: url.clone(),
-            reason: format!(
-                "the signed comment `{}` does not describe this index",
-                signature.trusted_comment()
-            ),
-        });
-    }
-    check_channel_and_age(
-        index.channel,
-        index.published_at,
+    let index = verify_signed(
+        json,
+        signature_text,
+        &source.index_url,
+        &source.public_key,
         source.channel,
         newest_seen,
     )?;
     Ok(VerifiedIndex {
         index,
-        url: url.clone(),
+        url: source.index_url.clone(),
     })
+}
+
+/// A channel's signed JSON document: the release index, the app registry. Both are trusted by
+/// the same rules, in the same order ([`verify_signed`]).
+pub(crate) trait SignedDocument: Sized {
+    /// What it is, in messages: `index`, `registry`.
+    const WHAT: &'static str;
+    /// Parses and validates the JSON (after its signature was checked).
+    fn parse(json: &[u8]) -> std::result::Result<Self, runtime_spec::SpecError>;
+    /// The trusted comment it must be signed with.
+    fn trusted_comment(&self) -> String;
+    fn channel(&self) -> Channel;
+    fn published_at(&self) -> u64;
+}
+
+impl SignedDocument for ReleaseIndex {
+    const WHAT: &'static str = "index";
+    fn parse(json: &[u8]) -> std::result::Result<Self, runtime_spec::SpecError> {
+        ReleaseIndex::from_json(json)
+    }
+    fn trusted_comment(&self) -> String {
+        ReleaseIndex::trusted_comment(self)
+    }
+    fn channel(&self) -> Channel {
+        self.channel
+    }
+    fn published_at(&self) -> u64 {
+        self.published_at
+    }
+}
+
+/// Downloads `<url>` and `<url>.minisig` (each within its size cap, over an allowed transport)
+/// and checks them with [`verify_signed`].
+pub(crate) fn fetch_signed<D: SignedDocument>(
+    url: &str,
+    public_key: &runtime_spec::PublicKey,
+    channel: Channel,
+    newest_seen: Option<u64>,
+) -> Result<D> {
+    require_secure_transport(url)?;
+    let client = client(url)?;
+    let json = fetch_small(&client, url, MAX_INDEX_BYTES)?;
+    let signature = fetch_small(&client, &format!("{url}.minisig"), MAX_SIGNATURE_BYTES)?;
+    verify_signed(
+        &json,
+        &String::from_utf8_lossy(&signature),
+        url,
+        public_key,
+        channel,
+        newest_seen,
+    )
+}
+
+/// The signature with `public_key` → the JSON → the signed trusted comment describes this very
+/// document (binding its channel and publication time) → the channel → not older than
+/// `newest_seen`.
+pub(crate) fn verify_signed<D: SignedDocument>(
+    json: &[u8],
+    signature_text: &str,
+    url: &str,
+    public_key: &runtime_spec::PublicKey,
+    channel: Channel,
+    newest_seen: Option<u64>,
+) -> Result<D> {
+    let signature = verify_signature(json, signature_text, url, public_key)?;
+    let document = D::parse(json).map_err(|error| Error::IndexInvalid {
+        url: url.to_owned(),
+        reason: error.to_string(),
+    })?;
+    if signature.trusted_comment() != document.trusted_comment() {
+        return Err(Error::BadSignature {
+            url: url.to_owned(),
+            reason: format!(
+                "the signed comment `{}` does not describe this {}",
+                signature.trusted_comment(),
+                D::WHAT
+            ),
+        });
+    }
+    check_channel_and_age(
+        document.channel(),
+        document.published_at(),
+        channel,
+        newest_seen,
+    )?;
+    Ok(document)
 }
 
 /// The entry of `variant` in a verified index, if this shell can run it.
@@ -233,9 +304,9 @@ pub fn offer(
 /// A signed file of `channel` published at `published_at` is for this shell's channel and not
 /// older than the newest one already accepted (a replay otherwise).
 pub(crate) fn check_channel_and_age(
-    channel: runtime_spec::Channel,
+    channel: Channel,
     published_at: u64,
-    expected: runtime_spec::Channel,
+    expected: Channel,
     newest_seen: Option<u64>,
 ) -> Result<()> {
     if channel != expected {

@@ -5,10 +5,7 @@
 use runtime_spec::{AppRegistry, Channel, PublicKey, RegistryApp};
 
 use crate::error::{Error, Result};
-use crate::index::{
-    check_channel_and_age, client, fetch_small, require_secure_transport, verify_signature,
-    MAX_INDEX_BYTES, MAX_SIGNATURE_BYTES,
-};
+use crate::index::{fetch_signed, verify_signed, SignedDocument};
 
 /// Where the registry comes from and how it must be signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,20 +19,7 @@ pub struct RegistrySource {
 /// Downloads `<url>` and `<url>.minisig` and checks them; `newest_seen` is the newest
 /// `published_at` already accepted for this channel.
 pub fn fetch_verified(source: &RegistrySource, newest_seen: Option<u64>) -> Result<AppRegistry> {
-    require_secure_transport(&source.url)?;
-    let client = client(&source.url)?;
-    let json = fetch_small(&client, &source.url, MAX_INDEX_BYTES)?;
-    let signature = fetch_small(
-        &client,
-        &format!("{}.minisig", source.url),
-        MAX_SIGNATURE_BYTES,
-    )?;
-    verify(
-        &json,
-        &String::from_utf8_lossy(&signature),
-        source,
-        newest_seen,
-    )
+    fetch_signed(&source.url, &source.public_key, source.channel, newest_seen)
 }
 
 /// The checks of [`fetch_verified`] on bytes already fetched.
@@ -45,28 +29,30 @@ pub fn verify(
     source: &RegistrySource,
     newest_seen: Option<u64>,
 ) -> Result<AppRegistry> {
-    let url = &source.url;
-    let signature = verify_signature(json, signature_text, url, &source.public_key)?;
-    let registry = AppRegistry::from_json(json).map_err(|error| Error::IndexInvalid {
-        url: url.clone(),
-        reason: error.to_string(),
-    })?;
-    if signature.trusted_comment() != registry.trusted_comment() {
-        return Err(Error::BadSignature {
-            url: url.clone(),
-            reason: format!(
-                "the signed comment `{}` does not describe this registry",
-                signature.trusted_comment()
-            ),
-        });
-    }
-    check_channel_and_age(
-        registry.channel,
-        registry.published_at,
+    verify_signed(
+        json,
+        signature_text,
+        &source.url,
+        &source.public_key,
         source.channel,
         newest_seen,
-    )?;
-    Ok(registry)
+    )
+}
+
+impl SignedDocument for AppRegistry {
+    const WHAT: &'static str = "registry";
+    fn parse(json: &[u8]) -> std::result::Result<Self, runtime_spec::SpecError> {
+        AppRegistry::from_json(json)
+    }
+    fn trusted_comment(&self) -> String {
+        AppRegistry::trusted_comment(self)
+    }
+    fn channel(&self) -> Channel {
+        self.channel
+    }
+    fn published_at(&self) -> u64 {
+        self.published_at
+    }
 }
 
 /// The absolute URL of an app's runtime index: its `index_url` as is when absolute, else
