@@ -75,6 +75,24 @@ fn opened_pids(log: &Path) -> Vec<(String, u32)> {
         .collect()
 }
 
+/// Closes the apps the launcher opened as a user would (SIGTERM: the graceful exit) and waits
+/// until none of `engines` (`(variable, data folder, module)`, see [`live_engines`]) runs any
+/// more. Returns the opened apps and whether their engines are gone.
+fn close_opened_apps(log: &Path, engines: &[(&str, &Path, &str)]) -> (Vec<(String, u32)>, bool) {
+    let opened = opened_pids(log);
+    for (_, pid) in &opened {
+        unsafe {
+            libc::kill(*pid as i32, libc::SIGTERM);
+        }
+    }
+    let gone = test_support::wait_until(Duration::from_secs(30), || {
+        engines
+            .iter()
+            .all(|(variable, data, module)| live_engines(variable, data, module) == 0)
+    });
+    (opened, gone)
+}
+
 #[test]
 fn two_installed_apps_are_listed_and_each_opens_in_its_own_process() {
     let Some(_serial) = support::slow_test() else {
@@ -162,17 +180,14 @@ fn two_installed_apps_are_listed_and_each_opens_in_its_own_process() {
         );
         Ok(())
     })();
-    // The apps run on their own: close them as a user would (SIGTERM: the graceful exit).
-    let opened = opened_pids(&launcher_log);
-    for (_, pid) in &opened {
-        unsafe {
-            libc::kill(*pid as i32, libc::SIGTERM);
-        }
-    }
-    let gone = test_support::wait_until(Duration::from_secs(30), || {
-        live_engines("CORPUS_INSPECTOR_DATA_DIR", &inspector_data, "inspector") == 0
-            && live_engines("TOKENIZER_STUDIO_DATA_DIR", &studio_data, "app") == 0
-    });
+    // The apps run on their own: close them as a user would.
+    let (opened, gone) = close_opened_apps(
+        &launcher_log,
+        &[
+            ("CORPUS_INSPECTOR_DATA_DIR", &inspector_data, "inspector"),
+            ("TOKENIZER_STUDIO_DATA_DIR", &studio_data, "app"),
+        ],
+    );
     if let Err(error) = &result {
         support::print_log_tails(&studio_data, 40);
         support::print_log_tails(&inspector_data, 40);
@@ -348,15 +363,10 @@ fn an_app_the_signed_registry_offers_installs_from_the_launcher_and_opens() {
         support::wait_for_ui(&inspector_data, TIMEOUT);
         Ok(())
     })();
-    let opened = opened_pids(&launcher_log);
-    for (_, pid) in &opened {
-        unsafe {
-            libc::kill(*pid as i32, libc::SIGTERM);
-        }
-    }
-    let gone = test_support::wait_until(Duration::from_secs(30), || {
-        live_engines("CORPUS_INSPECTOR_DATA_DIR", &inspector_data, "inspector") == 0
-    });
+    let (_, gone) = close_opened_apps(
+        &launcher_log,
+        &[("CORPUS_INSPECTOR_DATA_DIR", &inspector_data, "inspector")],
+    );
     if let Err(error) = &result {
         support::print_log_tails(&studio_data, 40);
         support::print_log_tails(&inspector_data, 40);
