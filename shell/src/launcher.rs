@@ -313,6 +313,7 @@ fn install(launcher: &Launcher, app: &KnownApp, index_url: &str) -> Result<Strin
         index_url: index_url.to_owned(),
         public_key: key,
         channel,
+        app_id: app.names.identifier.clone(),
     };
     let preference = crate::compute_choice::preference(&data_root);
     let shell_version =

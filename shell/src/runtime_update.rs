@@ -25,6 +25,7 @@ pub fn built_in_source() -> Option<UpdateSource> {
         // The app this process runs: another app's runtime index is in its own folder.
         &crate::selected().release_url(),
         std::env::var(crate::app().var(runtime_spec::env::INDEX_URL)).ok(),
+        &crate::app().identifier,
     )
 }
 
@@ -33,15 +34,17 @@ fn source_from(
     channel: Option<runtime_spec::Channel>,
     base_url: &str,
     index_url_override: Option<String>,
+    app_id: &str,
 ) -> Option<UpdateSource> {
     let (public_key, channel) = (public_key?, channel?);
     let index_url = index_url_override
         .filter(|url| !url.trim().is_empty())
         .unwrap_or_else(|| updater::index_url_for(base_url, channel));
-    (!index_url.is_empty()).then_some(UpdateSource {
+    (!index_url.is_empty()).then(|| UpdateSource {
         index_url,
         public_key,
         channel,
+        app_id: app_id.to_owned(),
     })
 }
 
@@ -158,6 +161,7 @@ mod tests {
 
     #[test]
     fn source_needs_a_key_a_channel_and_a_url() {
+        const APP: &str = "dev.example.app";
         let key = || {
             Some(
                 runtime_spec::PublicKey::parse(
@@ -167,10 +171,16 @@ mod tests {
             )
         };
         let beta = Some(runtime_spec::Channel::Beta);
-        assert_eq!(source_from(None, beta, "https://r.example/x", None), None);
-        assert_eq!(source_from(key(), None, "https://r.example/x", None), None);
-        assert_eq!(source_from(key(), beta, "", None), None);
-        let built = source_from(key(), beta, "https://r.example/x/", None).unwrap();
+        assert_eq!(
+            source_from(None, beta, "https://r.example/x", None, APP),
+            None
+        );
+        assert_eq!(
+            source_from(key(), None, "https://r.example/x", None, APP),
+            None
+        );
+        assert_eq!(source_from(key(), beta, "", None, APP), None);
+        let built = source_from(key(), beta, "https://r.example/x/", None, APP).unwrap();
         assert_eq!(built.index_url, "https://r.example/x/runtime-beta.json");
         assert_eq!(built.channel, "beta");
         let overridden = source_from(
@@ -178,8 +188,10 @@ mod tests {
             beta,
             "",
             Some("http://127.0.0.1:9/runtime-beta.json".into()),
+            APP,
         )
         .unwrap();
+        assert_eq!(overridden.app_id, APP);
         assert_eq!(overridden.index_url, "http://127.0.0.1:9/runtime-beta.json");
         assert_eq!(Some(overridden.public_key), key());
     }

@@ -98,6 +98,13 @@ pub(crate) fn try_delta(
         Ok(fetched) => fetched,
         Err(reason) => return Ok(Attempt::UseArchive(Some(reason))),
     };
+    // The manifest is the one the signed index names: its archive would be the same other
+    // app's runtime, so there is nothing to fall back to.
+    if manifest.app_id != selected.app_id {
+        return Err(Error::BadEntry {
+            reason: crate::install::another_app(&manifest.app_id, &selected.app_id),
+        });
+    }
     let cache = store.slot(DOWNLOADS).join(OBJECT_CACHE);
     let plan = plan(&manifest, &installed, &cache, entry.manifest.packed_size);
     let limit = (entry.size as f64 * DELTA_MAX_FRACTION) as u64;

@@ -37,6 +37,9 @@ pub struct UpdateSource {
     pub public_key: runtime_spec::PublicKey,
     /// The channel this build follows.
     pub channel: Channel,
+    /// The identifier of the app these runtimes are for (a manifest's `app_id`): a runtime of
+    /// another app is refused before it is installed, whatever index offered it.
+    pub app_id: String,
 }
 
 /// An index whose signature, channel and freshness were checked.
@@ -59,6 +62,8 @@ pub struct Selected {
     pub objects_url: String,
     /// `published_at` of the index it came from.
     pub published_at: u64,
+    /// The app the runtime must be of ([`UpdateSource::app_id`]).
+    pub app_id: String,
 }
 
 /// What the verified index means for this installation.
@@ -199,6 +204,7 @@ pub fn select(
     verified: &VerifiedIndex,
     variant: Variant,
     shell_version: &Version,
+    app_id: &str,
 ) -> Result<Selected> {
     let Some(entry) = verified.index.entry(variant).cloned() else {
         return Err(Error::NoRuntimeForVariant {
@@ -236,6 +242,7 @@ pub fn select(
         archive_url: archive_url.to_string(),
         objects_url,
         published_at: verified.index.published_at,
+        app_id: app_id.to_owned(),
     })
 }
 
@@ -485,10 +492,17 @@ mod tests {
                 public_key: runtime_spec::PublicKey::parse(&form)
                     .unwrap_or_else(|error| panic!("{form:?}: {error}")),
                 channel: Channel::Beta,
+                app_id: "dev.example.app".to_owned(),
             };
             let verified = verify(json.as_bytes(), &signature, &source, None)
                 .unwrap_or_else(|error| panic!("{form:?}: {error}"));
-            let selected = select(&verified, Variant::base(Target::LinuxX64), &shell).unwrap();
+            let selected = select(
+                &verified,
+                Variant::base(Target::LinuxX64),
+                &shell,
+                &source.app_id,
+            )
+            .unwrap();
             assert_eq!(
                 selected.archive_url,
                 "https://releases.invalid/runtime.tar.zst"
@@ -499,6 +513,7 @@ mod tests {
             index_url: "https://releases.invalid/runtime-beta.json".to_owned(),
             public_key: release_meta::tauri_pubkey(&other).parse().unwrap(),
             channel: Channel::Beta,
+            app_id: "dev.example.app".to_owned(),
         };
         assert!(matches!(
             verify(json.as_bytes(), &signature, &source, None),

@@ -152,6 +152,13 @@ impl std::fmt::Display for Outcome {
 /// the installed variant for update checks); `Err` is a sentence for the user.
 pub type Chooser<'a> = &'a mut dyn FnMut(&ReleaseIndex) -> std::result::Result<Variant, String>;
 
+/// Why a runtime of the app `found` is not installed for the app `expected`.
+pub(crate) fn another_app(found: &str, expected: &str) -> String {
+    format!(
+        "the index offers a runtime of another app ({found}), not of {expected}: check the release URL this app updates from"
+    )
+}
+
 /// Checks the index and, when it offers a runtime this installation lacks (a newer version, or
 /// the chosen variant of the same version), downloads and installs it as `pending`. Every
 /// refusal (signature, key, channel, variant, replay, downgrade, space) is an error that
@@ -179,7 +186,7 @@ pub fn check_and_install(
             ),
         });
     }
-    let selected = index::select(&verified, variant, shell_version)?;
+    let selected = index::select(&verified, variant, shell_version, &source.app_id)?;
     let held = store.held();
     let selected = match index::offer(selected, &held, |version, variant| {
         store.is_bad(version, variant)
@@ -249,7 +256,7 @@ pub fn check_and_install(
         total: 2 * entry.unpacked_size,
         seconds_left: None,
     });
-    install_pending(store, &archive, entry, variant, on_stage)?;
+    install_pending(store, &archive, entry, variant, &source.app_id, on_stage)?;
     Ok(Outcome::Installed {
         version,
         transfer: Transfer {
@@ -265,7 +272,8 @@ pub fn check_and_install(
 
 /// Extracts `archive` into `staging-<version>`, writing only what the manifest the index names
 /// declares (its first member, checked against `entry.manifest`, bounded by
-/// `entry.unpacked_size`), verifies every file (and that it is `entry.version` of `variant`),
+/// `entry.unpacked_size`), verifies every file (and that it is `entry.version` of `variant`, a
+/// runtime of the app `app_id`),
 /// shares unchanged files with `current`, then renames it to `pending`. On failure the staging
 /// folder is removed and `pending` is whatever it was.
 pub fn install_pending(
@@ -273,6 +281,7 @@ pub fn install_pending(
     archive: &std::path::Path,
     entry: &IndexEntry,
     variant: Variant,
+    app_id: &str,
     on_stage: &mut dyn FnMut(Stage),
 ) -> Result<()> {
     let version = &entry.version;
@@ -314,6 +323,11 @@ pub fn install_pending(
             &declared,
             &mut report,
         )?;
+        if manifest.app_id != app_id {
+            return Err(Error::BadEntry {
+                reason: another_app(&manifest.app_id, app_id),
+            });
+        }
         if manifest.runtime_version != *version || manifest.variant() != variant {
             return Err(Error::BadEntry {
                 reason: format!(

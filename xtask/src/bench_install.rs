@@ -540,6 +540,10 @@ pub fn child(
         index_url: index_url.to_owned(),
         public_key: fs_err::read_to_string(public_key_file)?.parse()?,
         channel: channel.parse()?,
+        // The benches measure the workspace's default app.
+        app_id: crate::plan::App::load(&crate::plan::project_root(), None)?
+            .names
+            .identifier,
     };
     let shell_version = crate::plan::workspace_version();
     let wanted = store.installed_variant();

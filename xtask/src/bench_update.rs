@@ -348,6 +348,7 @@ impl<'a> Bench<'a> {
             index_url: server.url(&runtime_spec::index::index_file_name(CHANNEL)),
             public_key: public_key.parse()?,
             channel: CHANNEL,
+            app_id: plan.app.names.identifier.clone(),
         };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)

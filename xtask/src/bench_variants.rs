@@ -459,6 +459,7 @@ fn install_once(plan: &Plan, bench_dir: &Path) -> Result<InstallReport> {
             index_url: server.url(&runtime_spec::index::index_file_name(CHANNEL)),
             public_key: public_key.parse()?,
             channel: CHANNEL,
+            app_id: plan.app.names.identifier.clone(),
         };
         let outcome = updater::check_and_install(
             &mut store,

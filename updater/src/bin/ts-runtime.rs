@@ -3,7 +3,7 @@
 //! steps with `--pause-at`).
 //!
 //! ```text
-//! ts-runtime install --data-dir D --index-url URL --public-key-file F --channel C [--pause-at STEP] [--backoff-ms N] [--read-timeout-ms N] [--variant V] [--no-delta]
+//! ts-runtime install --data-dir D --index-url URL --public-key-file F --channel C --app-id ID [--pause-at STEP] [--backoff-ms N] [--read-timeout-ms N] [--variant V] [--no-delta]
 //! ts-runtime launch  --data-dir D [--pause-at STEP]
 //! ts-runtime status  --data-dir D
 //! ```
@@ -92,6 +92,8 @@ fn install(args: &[String], store: &mut Store) -> Result<(), String> {
         channel: required(args, "--channel")?
             .parse()
             .map_err(|error: runtime_spec::channel::UnknownChannel| error.to_string())?,
+        // The identifier of the app whose runtimes these are (its manifests' `app_id`).
+        app_id: required(args, "--app-id")?,
     };
     let mut options = updater::Options::default();
     if let Some(ms) = option(args, "--backoff-ms").and_then(|v| v.parse().ok()) {

@@ -109,7 +109,7 @@ impl World {
         let mount = tempfile::tempdir().unwrap();
         let script = format!(
             "set -e; M='{m}'; mount -t tmpfs -o size={size} tmpfs \"$M\"; cp -a '{d}/.' \"$M/\"; \
-             install() {{ '{bin}' install --data-dir \"$M\" --index-url '{u}' --public-key-file '{k}' --channel {c} --backoff-ms 20; }}; \
+             install() {{ '{bin}' install --data-dir \"$M\" --index-url '{u}' --public-key-file '{k}' --channel {c} --app-id '{a}' --backoff-ms 20; }}; \
              launch() {{ '{bin}' launch --data-dir \"$M\"; }}; {body}",
             m = mount.path().display(),
             d = self.data.path().display(),
@@ -117,6 +117,7 @@ impl World {
             u = self.server.index_url(),
             k = self.key_file,
             c = CHANNEL,
+            a = crate::support::app_id(),
         );
         let output = std::process::Command::new("unshare")
             .args(["-rm", "sh", "-c", &script])

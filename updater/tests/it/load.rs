@@ -41,6 +41,7 @@ fn two_hundred_clients_update_at_once_from_one_static_server() {
         index_url: server.index_url(),
         public_key: release.public_key.parse().unwrap(),
         channel: CHANNEL.parse().unwrap(),
+        app_id: crate::app().identifier,
     };
     let shell = Version::new(0, 1, 0);
     let options = updater::Options::default();

@@ -43,6 +43,7 @@ impl Setup {
             index_url: self.server.index_url(),
             public_key: self.release.public_key.parse().unwrap(),
             channel: CHANNEL.parse().unwrap(),
+            app_id: crate::app().identifier,
         }
     }
 
@@ -350,4 +351,69 @@ fn the_data_root_is_private_even_when_it_already_existed_open() {
     let mode = |p: &std::path::Path| fs_err::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join("runtime")), 0o700);
+}
+
+#[test]
+fn a_runtime_of_another_app_is_never_installed_whichever_way_it_would_arrive() {
+    let setup = Setup::new();
+    let v1 = setup.release.runtime("0.1.0", true, 1000);
+    setup.release.publish(CHANNEL, 100, vec![(TARGET, v1)]);
+    // An app whose update source points at this index by mistake: the runtimes it offers are
+    // the test app's, not this one's.
+    let another = UpdateSource {
+        app_id: "dev.example.another".into(),
+        ..setup.source()
+    };
+    let install = |source: &UpdateSource| {
+        check_and_install(
+            &mut setup.store(),
+            source,
+            &Version::parse("0.1.0").unwrap(),
+            &policy(),
+            &mut |_| Ok(runtime_spec::Variant::base(TARGET)),
+            &mut |_| {},
+        )
+    };
+    let nothing_staged = |setup: &Setup| {
+        let left: Vec<String> = std::fs::read_dir(setup.data.path().join("runtime"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with("staging-") || name == PENDING)
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    };
+
+    // The archive (nothing installed to start a delta from): checked once extracted.
+    let error = install(&another).unwrap_err().to_string();
+    assert!(
+        error.contains("another app") && error.contains("dev.example.another"),
+        "{error}"
+    );
+    nothing_staged(&setup);
+    assert_eq!(setup.current(), None);
+
+    // A delta: refused at the manifest, before any object or the archive is fetched.
+    assert!(setup.install("0.1.0").is_ok());
+    let v2 = setup.release.runtime("0.2.0", true, 1000);
+    setup
+        .release
+        .publish(CHANNEL, 200, vec![(TARGET, v2.clone())]);
+    let before = setup.server.requests().len();
+    let error = install(&another).unwrap_err().to_string();
+    assert!(error.contains("another app"), "{error}");
+    let fetched: Vec<String> = setup.server.requests()[before..]
+        .iter()
+        .map(|request| request.path.clone())
+        .collect();
+    assert_eq!(
+        fetched.len(),
+        3,
+        "index, signature, manifest only: {fetched:?}"
+    );
+    assert!(
+        !fetched.iter().any(|path| path.ends_with(&v2.url)),
+        "{fetched:?}"
+    );
+    nothing_staged(&setup);
+    assert_eq!(setup.current().as_deref(), Some("0.1.0"));
 }

@@ -382,6 +382,12 @@ pub fn read_timeout_ms() -> &'static str {
     })
 }
 
+/// The test app's identifier, for `--app-id`.
+pub fn app_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| crate::app().identifier)
+}
+
 pub fn install_args<'a>(data: &'a str, index_url: &'a str, key_file: &'a str) -> Vec<&'a str> {
     vec![
         "install",
@@ -393,6 +399,8 @@ pub fn install_args<'a>(data: &'a str, index_url: &'a str, key_file: &'a str) ->
         key_file,
         "--channel",
         CHANNEL,
+        "--app-id",
+        app_id(),
         "--backoff-ms",
         "20",
         "--read-timeout-ms",

@@ -51,6 +51,7 @@ impl Setup {
             index_url: self.server.index_url(),
             public_key: self.release.public_key.parse().unwrap(),
             channel: CHANNEL.parse().unwrap(),
+            app_id: crate::app().identifier,
         };
         check_and_install(
             store,
