@@ -12,8 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from enginetest.process import copy_packages, runtime_engine, started
 from inspector import __version__
-from tests.conftest import API_DIR, ENGINEKIT_DIR
+from tests.conftest import API_DIR
 from tests.engine import AUTH, READY, TOKEN, Engine, engine_env
 
 WEB_DIR = API_DIR.parent / "web"
@@ -22,16 +23,7 @@ posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals a
 
 @pytest.fixture
 def engines(tmp_path):
-    started: list[Engine] = []
-
-    def start(**kwargs) -> Engine:
-        engine = Engine(tmp_path / "data", tmp_path / f"engine-{len(started)}.log", **kwargs)
-        started.append(engine)
-        return engine
-
-    yield start
-    for engine in started:
-        engine.kill()
+    yield from started(Engine, tmp_path, "engine")
 
 
 def test_ready_line_health_and_the_token(engines, tmp_path):
@@ -189,26 +181,10 @@ def test_the_data_folder_is_created_private(engines, tmp_path):
 def test_runs_from_a_runtime_layout_in_isolated_mode(tmp_path):
     """As the toolchain ships it: runtime/app/{inspector,enginecore,jobrunner}, runtime/web, `python -I`."""
     runtime = tmp_path / "runtime"
-    ignore = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(API_DIR / "inspector", runtime / "app" / "inspector", ignore=ignore)
-    for shared in ("enginecore", "jobrunner"):
-        shutil.copytree(ENGINEKIT_DIR / shared, runtime / "app" / shared, ignore=ignore)
-    shutil.copytree(WEB_DIR, runtime / "web", ignore=ignore)
-    # Stands in for the relative .pth file the runtime's site-packages carries.
-    launcher = (
-        "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
-        "runpy.run_module('inspector', run_name='__main__', alter_sys=True)"
-    )
+    copy_packages(runtime / "app", [API_DIR / "inspector"], ["enginecore", "jobrunner"])
+    shutil.copytree(WEB_DIR, runtime / "web", ignore=shutil.ignore_patterns("__pycache__"))
     env = engine_env(tmp_path / "data", CORPUS_INSPECTOR_LAUNCH_ID="rt", CORPUS_INSPECTOR_RUNTIME_TOKEN=TOKEN)
-    proc = subprocess.Popen(
-        [sys.executable, "-I", "-c", launcher, str(runtime / "app"), "--port", "0"],
-        cwd=runtime,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with runtime_engine(runtime, "inspector", env) as proc:
         line = proc.stdout.readline().decode()
         assert line.startswith(READY), line
         port = int(line.split('"port": ')[1].split(",")[0])
@@ -222,7 +198,3 @@ def test_runs_from_a_runtime_layout_in_isolated_mode(tmp_path):
             assert http.get("/api/v1/datasets", headers=AUTH).status_code == 200
         proc.stdin.close()
         assert proc.wait(20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from enginetest.process import copy_packages, runtime_engine, started
 from tests.conftest import ENGINEKIT_DIR
 from tests.corpus import text_corpus
 
@@ -116,16 +117,7 @@ class Server:
 
 @pytest.fixture
 def servers(tmp_path):
-    started: list[Server] = []
-
-    def start(**kwargs) -> Server:
-        server = Server(tmp_path / "data", tmp_path / f"stderr-{len(started)}.log", **kwargs)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.kill()
+    yield from started(Server, tmp_path, "stderr")
 
 
 def test_ready_line_health_and_exit_on_stdin_eof(servers):
@@ -284,31 +276,14 @@ def test_gc_paused_for_the_imports_is_resumed_and_frozen():
 def test_runs_from_a_runtime_layout_in_isolated_mode(tmp_path):
     """As the toolchain ships it: runtime/app/{app,enginecore,jobrunner,tokenizer,templates},
     runtime/web, `-I`."""
-    import shutil
-
     runtime = tmp_path / "runtime"
-    sources = {package: API_DIR / package for package in ("app", "tokenizer", "templates")}
-    sources.update({shared: ENGINEKIT_DIR / shared for shared in ("enginecore", "jobrunner")})
-    for package, source in sources.items():
-        shutil.copytree(source, runtime / "app" / package, ignore=shutil.ignore_patterns("__pycache__"))
+    own = [API_DIR / package for package in ("app", "tokenizer", "templates")]
+    copy_packages(runtime / "app", own, ["enginecore", "jobrunner"])
     (runtime / "web" / "assets").mkdir(parents=True)
     (runtime / "web" / "index.html").write_text("<html>RUNTIME UI</html>")
-    # Stands in for the relative .pth the runtime's site-packages carries.
-    launcher = (
-        "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
-        "runpy.run_module('app', run_name='__main__', alter_sys=True)"
-    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENIZER_STUDIO_")}
     env.update(TOKENIZER_STUDIO_DATA_DIR=str(tmp_path / "data"), TOKENIZER_STUDIO_LAUNCH_ID="rt")
-    proc = subprocess.Popen(
-        [sys.executable, "-I", "-c", launcher, str(runtime / "app"), "--port", "0"],
-        cwd=runtime,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with runtime_engine(runtime, "app", env) as proc:
         line = proc.stdout.readline().decode()
         assert line.startswith(READY), line
         port = json.loads(line[len(READY) :])["port"]
@@ -319,8 +294,4 @@ def test_runs_from_a_runtime_layout_in_isolated_mode(tmp_path):
         proc.stdin.close()
         assert proc.wait(10) == 0
         assert proc.stdout.read() == b""
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
     assert (tmp_path / "data" / "db" / "tokenizer_studio.db").is_file()
