@@ -54,6 +54,14 @@ struct Case {
     self_update: bool,
 }
 
+/// Another app installed beside the one under test, and its shell's sha256 then.
+struct Beside {
+    names: AppNames,
+    installer: PathBuf,
+    installed: Installed,
+    sha256: String,
+}
+
 /// An installed app.
 struct Installed {
     /// The shell executable, where the installer put it.
@@ -99,6 +107,33 @@ pub fn ci_installed(options: &Options) -> Result<()> {
             .to_path_buf()
     };
     let os = Os::for_target(target);
+    // An app other than the default one is installed beside the default app, as a user who
+    // has both does: the default app's thin installer goes in first, and must come out of this
+    // app's installs and uninstalls untouched. Without a release of the default app in the
+    // release folder, the app is installed alone (and the summary says so).
+    let beside_installer = if options.app.is_default {
+        None
+    } else {
+        let default = plan::App::load(&root, None)?;
+        let folder = default.release_dir(&site);
+        match cases(target, &folder) {
+            Ok(found) => Some((
+                default.names,
+                found
+                    .into_iter()
+                    .find(|case| !case.offline)
+                    .context("the default app's release has no thin installer")?
+                    .installer,
+            )),
+            Err(error) => {
+                ui::info(&format!(
+                    "{} is installed alone: {error:#}",
+                    options.app.names.id
+                ));
+                None
+            }
+        }
+    };
     let cases = cases(target, &release_dir)?;
     let mut run = Run {
         app: options.app.names.clone(),
@@ -130,10 +165,21 @@ pub fn ci_installed(options: &Options) -> Result<()> {
         ),
     );
     let result = (|| -> Result<()> {
-        for case in &cases {
-            run.case(&os, case, &work)?;
+        let beside = match &beside_installer {
+            Some((names, installer)) => Some(run.install_beside(&os, names, installer, &work)?),
+            None => None,
+        };
+        let checked = cases.iter().try_for_each(|case| run.case(&os, case, &work));
+        match (&beside, checked) {
+            (Some(beside), Ok(())) => run.check_beside(&os, beside),
+            // Whatever failed, the machine is left without the other app too.
+            (Some(beside), Err(error)) => {
+                os.kill_running(&beside.installed.exe);
+                let _ = os.uninstall(&beside.names, &beside.installer, &beside.installed);
+                Err(error)
+            }
+            (None, checked) => checked,
         }
-        Ok(())
     })();
     run.write_summary(&result)?;
     result?;
@@ -286,6 +332,58 @@ impl Run {
             format!("{}\n", serde_json::to_string_pretty(&summary)?),
         )?;
         Ok(())
+    }
+
+    /// Installs another app (`names`, from `installer`) that must stay as it is while this one
+    /// is installed, run and removed.
+    fn install_beside(
+        &mut self,
+        os: &Os,
+        names: &AppNames,
+        installer: &Path,
+        work: &Path,
+    ) -> Result<Beside> {
+        let work = work.join("beside");
+        fs_err::create_dir_all(&work)?;
+        self.step(&format!("beside {}: install", names.id), |_| {
+            let installed = os.install(names, installer, &work)?;
+            let sha256 = fsutil::sha256_file(&installed.exe)?;
+            let detail = json!({ "exe": installed.exe, "sha256": sha256 });
+            Ok((
+                Beside {
+                    names: names.clone(),
+                    installer: installer.to_path_buf(),
+                    installed,
+                    sha256,
+                },
+                detail,
+            ))
+        })
+    }
+
+    /// The app installed beside this one is still there, byte for byte, then uninstalled.
+    fn check_beside(&mut self, os: &Os, beside: &Beside) -> Result<()> {
+        let this = self.app.id.clone();
+        self.step(
+            &format!(
+                "beside {}: untouched by {this}, then uninstalled",
+                beside.names.id
+            ),
+            |_| {
+                let exe = &beside.installed.exe;
+                let after = fsutil::sha256_file(exe).with_context(|| {
+                    format!("{this}'s install or uninstall removed {}", exe.display())
+                })?;
+                if after != beside.sha256 {
+                    bail!("{this}'s install or uninstall changed {}", exe.display());
+                }
+                os.uninstall(&beside.names, &beside.installer, &beside.installed)?;
+                if exe.exists() {
+                    bail!("{} is still there after uninstalling", exe.display());
+                }
+                Ok(((), json!({ "exe": exe, "sha256": after })))
+            },
+        )
     }
 
     fn case(&mut self, os: &Os, case: &Case, work: &Path) -> Result<()> {
