@@ -147,57 +147,15 @@ impl AppDescriptor {
             field,
             problem: problem.to_owned(),
         };
-        let kebab = |text: &str| {
-            !text.is_empty()
-                && text.split('-').all(|word| {
-                    !word.is_empty()
-                        && word
-                            .bytes()
-                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-                })
-        };
-        if !kebab(&self.id) {
+        if let Err((name, problem)) = self.names().check() {
+            // The module is the descriptor's `engine.module`.
             return Err(field(
-                "id",
-                "must be lower-case words joined by `-` (e.g. `corpus-inspector`)",
-            ));
-        }
-        if self.product_name.trim().is_empty() || self.product_name.chars().any(char::is_control) {
-            return Err(field(
-                "product_name",
-                "must be a non-empty name without control characters",
-            ));
-        }
-        let parts: Vec<&str> = self.identifier.split('.').collect();
-        if parts.len() < 3 || !parts.iter().all(|part| kebab(part)) {
-            return Err(field(
-                "identifier",
-                "must be reverse-DNS with at least three lower-case parts (e.g. `dev.example.app`)",
-            ));
-        }
-        let folder_ok = !self.data_folder.is_empty()
-            && self
-                .data_folder
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !folder_ok {
-            return Err(field(
-                "data_folder",
-                "must be one folder name of letters, digits, `-` or `_`",
-            ));
-        }
-        let prefix_ok = self
-            .env_prefix
-            .starts_with(|c: char| c.is_ascii_uppercase())
-            && self
-                .env_prefix
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-            && !self.env_prefix.ends_with('_');
-        if !prefix_ok {
-            return Err(field(
-                "env_prefix",
-                "must be upper-case letters, digits and `_`, without a trailing `_`",
+                if name == "module" {
+                    "engine.module"
+                } else {
+                    name
+                },
+                problem,
             ));
         }
         for (name, text) in [
@@ -213,17 +171,6 @@ impl AppDescriptor {
             return Err(field(
                 "profiles",
                 "must include `base`: every app runs on the base runtime",
-            ));
-        }
-        let module_ok = !self.engine.module.is_empty()
-            && self.engine.module.split('.').all(|part| {
-                part.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                    && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            });
-        if !module_ok {
-            return Err(field(
-                "engine.module",
-                "must be a Python module name (e.g. `app`)",
             ));
         }
         let mut paths = vec![
@@ -340,6 +287,75 @@ pub struct AppNames {
 }
 
 impl AppNames {
+    /// Each name is one a computer can use as it is: `Err` names the field and what it must be.
+    /// An app's names come from its descriptor, or from the signed app registry for an app a
+    /// shell fetches; a data folder of `..` or a prefix with `=` must never reach a path or an
+    /// environment either way.
+    pub fn check(&self) -> Result<(), (&'static str, &'static str)> {
+        let kebab = |text: &str| {
+            !text.is_empty()
+                && text.split('-').all(|word| {
+                    !word.is_empty()
+                        && word
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                })
+        };
+        if !kebab(&self.id) {
+            return Err((
+                "id",
+                "must be lower-case words joined by `-` (e.g. `corpus-inspector`)",
+            ));
+        }
+        if self.product_name.trim().is_empty() || self.product_name.chars().any(char::is_control) {
+            return Err((
+                "product_name",
+                "must be a non-empty name without control characters",
+            ));
+        }
+        let parts: Vec<&str> = self.identifier.split('.').collect();
+        if parts.len() < 3 || !parts.iter().all(|part| kebab(part)) {
+            return Err((
+                "identifier",
+                "must be reverse-DNS with at least three lower-case parts (e.g. `dev.example.app`)",
+            ));
+        }
+        let folder_ok = !self.data_folder.is_empty()
+            && self
+                .data_folder
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !folder_ok {
+            return Err((
+                "data_folder",
+                "must be one folder name of letters, digits, `-` or `_`",
+            ));
+        }
+        let prefix_ok = self
+            .env_prefix
+            .starts_with(|c: char| c.is_ascii_uppercase())
+            && self
+                .env_prefix
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            && !self.env_prefix.ends_with('_');
+        if !prefix_ok {
+            return Err((
+                "env_prefix",
+                "must be upper-case letters, digits and `_`, without a trailing `_`",
+            ));
+        }
+        let module_ok = !self.module.is_empty()
+            && self.module.split('.').all(|part| {
+                part.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                    && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+        if !module_ok {
+            return Err(("module", "must be a Python module name (e.g. `app`)"));
+        }
+        Ok(())
+    }
+
     /// The app's name for one of its variables (`<PREFIX>_DATA_DIR`).
     pub fn var(&self, var: crate::env::AppVar) -> String {
         var.name(&self.env_prefix)

@@ -45,6 +45,27 @@ pub struct RegistryApp {
     /// The app's runtime index (`runtime-<channel>.json`), relative to the registry's own URL
     /// or absolute. A shell verifies it with the same key.
     pub index_url: String,
+    /// The rest of the names the app goes by at run time ([`crate::AppNames`]), so that a
+    /// shell that does not carry the app can install and open it: its identifier (the `app_id`
+    /// of its runtimes), data folder, variable prefix and engine module.
+    pub identifier: String,
+    pub data_folder: String,
+    pub env_prefix: String,
+    pub module: String,
+}
+
+impl RegistryApp {
+    /// The names the app goes by at run time.
+    pub fn names(&self) -> crate::AppNames {
+        crate::AppNames {
+            id: self.id.clone(),
+            product_name: self.product_name.clone(),
+            identifier: self.identifier.clone(),
+            data_folder: self.data_folder.clone(),
+            env_prefix: self.env_prefix.clone(),
+            module: self.module.clone(),
+        }
+    }
 }
 
 impl AppRegistry {
@@ -68,7 +89,8 @@ impl AppRegistry {
         Ok(registry)
     }
 
-    /// Ids are unique, sorted, and app ids; names and URLs are not empty.
+    /// Ids are unique and sorted; each app's names are usable ([`crate::AppNames::check`]) and
+    /// no two apps share an identifier, data folder or variable prefix; each names an index.
     pub fn validate(&self) -> Result<(), SpecError> {
         for pair in self.apps.windows(2) {
             if pair[0].id >= pair[1].id {
@@ -78,17 +100,29 @@ impl AppRegistry {
             }
         }
         for app in &self.apps {
-            let kebab = !app.id.is_empty()
-                && app.id.split('-').all(|word| {
-                    !word.is_empty()
-                        && word
-                            .bytes()
-                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-                });
-            if !kebab || app.product_name.trim().is_empty() || app.index_url.trim().is_empty() {
+            if let Err((field, problem)) = app.names().check() {
                 return Err(SpecError::RegistryApps {
-                    reason: format!("the entry `{}` is incomplete", app.id),
+                    reason: format!("the entry `{}`: `{field}` {problem}", app.id),
                 });
+            }
+            if app.index_url.trim().is_empty() {
+                return Err(SpecError::RegistryApps {
+                    reason: format!("the entry `{}` names no index", app.id),
+                });
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for app in &self.apps {
+            for (what, name) in [
+                ("identifier", &app.identifier),
+                ("data folder", &app.data_folder),
+                ("variable prefix", &app.env_prefix),
+            ] {
+                if !seen.insert((what, name.to_ascii_lowercase())) {
+                    return Err(SpecError::RegistryApps {
+                        reason: format!("two apps share the {what} `{name}`"),
+                    });
+                }
             }
         }
         Ok(())
@@ -134,12 +168,20 @@ mod tests {
                     product_name: "Corpus Inspector".into(),
                     version: "0.1.0".parse().unwrap(),
                     index_url: "corpus-inspector/runtime-dev.json".into(),
+                    identifier: "dev.corpusinspector.app".into(),
+                    data_folder: "CorpusInspector".into(),
+                    env_prefix: "CORPUS_INSPECTOR".into(),
+                    module: "inspector".into(),
                 },
                 RegistryApp {
                     id: "tokenizer-studio".into(),
                     product_name: "Tokenizer Studio".into(),
                     version: "0.1.0".parse().unwrap(),
                     index_url: "runtime-dev.json".into(),
+                    identifier: "dev.tokenizerstudio.app".into(),
+                    data_folder: "TokenizerStudio".into(),
+                    env_prefix: "TOKENIZER_STUDIO".into(),
+                    module: "app".into(),
                 },
             ],
         }
@@ -177,6 +219,23 @@ mod tests {
         let mut empty = sample();
         empty.apps[0].index_url = " ".into();
         assert!(AppRegistry::from_json(empty.to_json().as_bytes()).is_err());
+
+        // Names a shell would turn into paths and variables are held to the descriptor's rules.
+        let mut escaping = sample();
+        escaping.apps[0].data_folder = "../TokenizerStudio".into();
+        let error = AppRegistry::from_json(escaping.to_json().as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`data_folder`"), "{error}");
+        let mut injected = sample();
+        injected.apps[0].env_prefix = "PATH=".into();
+        assert!(AppRegistry::from_json(injected.to_json().as_bytes()).is_err());
+        let mut shared = sample();
+        shared.apps[1].data_folder = "corpusinspector".into();
+        let error = AppRegistry::from_json(shared.to_json().as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("share the data folder"), "{error}");
 
         let unknown = sample()
             .to_json()

@@ -438,9 +438,13 @@ pub fn app_registry(
                 runtime_spec::layout::app_release_folder(&app.names.id, app.is_default),
                 runtime_spec::layout::index_file_name(channel)
             ),
+            version: version.clone(),
+            identifier: app.names.identifier.clone(),
+            data_folder: app.names.data_folder.clone(),
+            env_prefix: app.names.env_prefix.clone(),
+            module: app.names.module.clone(),
             id: app.names.id,
             product_name: app.descriptor.product_name,
-            version: version.clone(),
         })
         .collect();
     apps.sort_by(|a, b| a.id.cmp(&b.id));

@@ -258,6 +258,10 @@ fn an_app_the_signed_registry_offers_installs_from_the_launcher_and_opens() {
             product_name: "Corpus Inspector".into(),
             version: manifest.runtime_version.clone(),
             index_url: "corpus-inspector/runtime-dev.json".into(),
+            identifier: manifest.app_id.clone(),
+            data_folder: "CorpusInspector".into(),
+            env_prefix: "CORPUS_INSPECTOR".into(),
+            module: "inspector".into(),
         }],
     };
     release_meta::write_signed_registry(&registry, &serve, &secret, None).unwrap();
