@@ -10,10 +10,12 @@
 //!
 //! The launcher also fetches the channel's app registry (`apps-<channel>.json` under the release
 //! URL, signed with the update key built in; `updater::registry` checks it like the runtime
-//! index) and offers the apps it lists that this shell carries but this computer lacks: Install
-//! downloads the app's engine from the index the registry names, verified with the same key,
-//! into that app's own data folder, with the same choice of engine a first run makes. With one
-//! app installed the shell opens it directly; `--launcher` opens the launcher instead.
+//! index) and offers the apps it lists that this computer lacks, whether this shell carries
+//! them or not: Install downloads the app's engine from the index the registry names, verified
+//! with the same key, into that app's own data folder, with the same choice of engine a first
+//! run makes. It keeps the registry it accepted (`crate::fetched`), so an app the shell does not
+//! carry is known to its next starts by the registry's names. With one app installed the shell
+//! opens it directly; `--launcher` opens the launcher instead.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -78,9 +80,9 @@ pub struct Launcher {
     log: ShellLog,
 }
 
-/// The installed apps, the primary one first.
+/// The installed apps, the primary one first, then the other carried ones, then the fetched.
 pub fn installed_apps() -> Vec<&'static KnownApp> {
-    crate::carried()
+    crate::known()
         .iter()
         .enumerate()
         .filter(|(index, app)| {
@@ -192,6 +194,27 @@ impl Launcher {
         entry_with_disk(app, bytes)
     }
 
+    /// Every app the launcher can list: the ones this process knows ([`crate::known`]), then
+    /// the ones the registry it fetched adds, which the next start will know too.
+    fn apps_known(&self) -> Vec<KnownApp> {
+        let mut apps = crate::known().to_vec();
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((url, registry)) = registry.as_ref() {
+            let ids: Vec<String> = apps.iter().map(|app| app.names.id.clone()).collect();
+            apps.extend(
+                crate::fetched::fetched_apps(crate::carried(), url, registry)
+                    .into_iter()
+                    .filter(|app| !ids.contains(&app.names.id)),
+            );
+        }
+        apps
+    }
+
+    /// The app `id`, from [`Launcher::apps_known`].
+    fn app(&self, id: &str) -> Option<KnownApp> {
+        self.apps_known().into_iter().find(|app| app.names.id == id)
+    }
+
     fn view(&self) -> LauncherView {
         let installs = self
             .installs
@@ -199,7 +222,7 @@ impl Launcher {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         let mut entries = Vec::new();
-        for app in crate::carried() {
+        for app in &self.apps_known() {
             let id = &app.names.id;
             let installed = self.apps.iter().any(|listed| listed.names.id == *id)
                 || installed_version(&crate::resolve_data_root_of(&app.names)).is_some();
@@ -248,8 +271,10 @@ pub fn launcher_state(launcher: State<'_, Arc<Launcher>>) -> LauncherView {
 /// installed into its data folder in the background; the row says how far it got.
 #[tauri::command]
 pub fn install_app(launcher: State<'_, Arc<Launcher>>, id: String) -> Result<(), String> {
-    let Some(app) = crate::carried().iter().find(|app| app.names.id == id) else {
-        return Err(format!("this shell does not carry an app `{id}`"));
+    let Some(app) = launcher.app(&id) else {
+        return Err(format!(
+            "there is no app `{id}` in this shell or the list of apps"
+        ));
     };
     let index_url = {
         let registry = launcher.registry.lock().unwrap_or_else(|p| p.into_inner());
@@ -280,7 +305,7 @@ pub fn install_app(launcher: State<'_, Arc<Launcher>>, id: String) -> Result<(),
     std::thread::Builder::new()
         .name("launcher-install".into())
         .spawn(move || {
-            let result = install(&launcher, app, &index_url);
+            let result = install(&launcher, &app, &index_url);
             let mut installs = launcher.installs.lock().unwrap_or_else(|p| p.into_inner());
             match result {
                 Ok(version) => {
@@ -405,8 +430,8 @@ fn fetch_registry(launcher: Arc<Launcher>) {
             public_key,
             channel,
         };
-        match updater::registry::fetch_verified(&source, newest_seen) {
-            Ok(registry) => {
+        match updater::registry::fetch_verified_raw(&source, newest_seen) {
+            Ok((registry, json, signature)) => {
                 launcher.log.line(&format!(
                     "registry {url}: {} apps, published {}",
                     registry.apps.len(),
@@ -416,6 +441,15 @@ fn fetch_registry(launcher: Arc<Launcher>) {
                     let _ = supervisor::private::create_private_dir(parent);
                 }
                 let _ = std::fs::write(&seen_file, format!("{}\n", registry.published_at));
+                // Kept for the next starts: an app it lists that this shell does not carry is
+                // then known to them (`fetched`).
+                if let Err(error) =
+                    crate::fetched::save(&crate::fetched::cache_dir(), &url, &json, &signature)
+                {
+                    launcher
+                        .log
+                        .line(&format!("could not keep the registry: {error}"));
+                }
                 *launcher.registry.lock().unwrap_or_else(|p| p.into_inner()) =
                     Some((url, registry));
             }
@@ -437,11 +471,9 @@ fn fetch_registry(launcher: Arc<Launcher>) {
 /// "Open" on a row: the app starts in its own process; the launcher stays.
 #[tauri::command]
 pub fn open_app(launcher: State<'_, Arc<Launcher>>, id: String) -> Result<(), String> {
-    let installed = installed_apps();
-    let Some(app) = crate::carried().iter().find(|app| {
-        app.names.id == id
-            && (launcher.apps.iter().any(|listed| listed.names.id == id)
-                || installed.iter().any(|listed| listed.names.id == id))
+    let Some(app) = launcher.app(&id).filter(|app| {
+        launcher.apps.iter().any(|listed| listed.names.id == id)
+            || installed_version(&crate::resolve_data_root_of(&app.names)).is_some()
     }) else {
         return Err(format!("{id} is not an app installed here"));
     };

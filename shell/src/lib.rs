@@ -17,6 +17,7 @@ pub mod crash;
 pub mod diagnostics;
 pub mod discovery;
 pub mod downloads;
+pub mod fetched;
 pub mod handoff;
 pub mod help;
 pub mod launcher;
@@ -58,13 +59,19 @@ pub struct CarriedApp {
 /// Every app of the workspace, the primary one (the app this shell is installed as) first.
 const CARRIED: &[CarriedApp] = include!(concat!(env!("OUT_DIR"), "/carried_apps.rs"));
 
-/// An app this shell can open: its names and its self-test steps.
+/// An app this shell can open: one it carries (its names and self-test steps compiled in) or
+/// one it fetched through the signed app registry ([`fetched`]).
+#[derive(Debug, Clone)]
 pub struct KnownApp {
     pub names: AppNames,
+    /// The app's self-test steps; empty for a fetched app.
     pub self_test: &'static str,
     /// Where its release is under the release URL: `""` (the workspace's default app) or
     /// `<id>/`.
     pub release_folder: &'static str,
+    /// A fetched app's runtime index, absolute, as the registry names it; `None` for a carried
+    /// app, whose index is in its folder under the release URL built in.
+    pub index_url: Option<String>,
 }
 
 impl KnownApp {
@@ -72,6 +79,15 @@ impl KnownApp {
     /// when this build has no release URL.
     pub fn release_url(&self) -> String {
         app_release_url(crate::built_in::release_base_url(), self.release_folder)
+    }
+
+    /// The app's runtime index for `channel`: a fetched app's from the registry, a carried
+    /// app's in its folder under the release URL (`""` without one).
+    pub fn index_url_for(&self, channel: runtime_spec::Channel) -> String {
+        match &self.index_url {
+            Some(url) => url.clone(),
+            None => updater::index_url_for(&self.release_url(), channel),
+        }
     }
 }
 
@@ -95,21 +111,33 @@ pub fn carried() -> &'static [KnownApp] {
                     .names(),
                 self_test: carried.self_test,
                 release_folder: carried.release_folder,
+                index_url: None,
             })
             .collect()
     })
 }
 
+/// Every app this shell can open: the carried ones (primary first), then the ones the kept
+/// app registry adds ([`fetched::cached_apps`]), read once per process.
+pub fn known() -> &'static [KnownApp] {
+    static APPS: OnceLock<Vec<KnownApp>> = OnceLock::new();
+    APPS.get_or_init(|| {
+        let mut apps = carried().to_vec();
+        apps.extend(fetched::cached_apps(carried()));
+        apps
+    })
+}
+
 static SELECTED: OnceLock<usize> = OnceLock::new();
 
-/// Makes the carried app `id` the one this process runs (once, before anything uses
-/// [`app`]); `Err` names the apps there are.
+/// Makes the known app `id` the one this process runs (once, before anything uses [`app`]);
+/// `Err` names the apps there are.
 pub fn select_app(id: &str) -> Result<(), String> {
-    let index = carried()
+    let index = known()
         .iter()
         .position(|app| app.names.id == id)
         .ok_or_else(|| {
-            let ids: Vec<&str> = carried().iter().map(|app| app.names.id.as_str()).collect();
+            let ids: Vec<&str> = known().iter().map(|app| app.names.id.as_str()).collect();
             format!("there is no app `{id}` in this shell: {}", ids.join(", "))
         })?;
     SELECTED
@@ -120,7 +148,7 @@ pub fn select_app(id: &str) -> Result<(), String> {
 /// The app this process runs: the one chosen with `--app` or by the launcher, else the primary
 /// one. Its names, data folder and variables are this process's.
 pub fn selected() -> &'static KnownApp {
-    &carried()[SELECTED.get().copied().unwrap_or(0)]
+    &known()[SELECTED.get().copied().unwrap_or(0)]
 }
 
 /// The names of the app this process runs ([`selected`]).
@@ -159,6 +187,12 @@ pub fn run() {
         Ok(Some(id)) => {
             if let Err(message) = select_app(&id) {
                 eprintln!("error: {message}");
+                std::process::exit(self_test::EXIT_USAGE);
+            }
+            if self_test.is_some() && selected().self_test.trim().is_empty() {
+                eprintln!(
+                    "error: this shell holds no self-test steps for {id}, an app it fetched; run the self-test of the shell that app's installer installs"
+                );
                 std::process::exit(self_test::EXIT_USAGE);
             }
         }

@@ -22,8 +22,9 @@ pub fn built_in_source() -> Option<UpdateSource> {
     source_from(
         crate::built_in::update_key(),
         crate::built_in::channel(),
-        // The app this process runs: another app's runtime index is in its own folder.
-        &crate::selected().release_url(),
+        // The app this process runs: another app's runtime index is in its own folder, a
+        // fetched app's where the registry says.
+        |channel| crate::selected().index_url_for(channel),
         std::env::var(crate::app().var(runtime_spec::env::INDEX_URL)).ok(),
         &crate::app().identifier,
     )
@@ -32,14 +33,14 @@ pub fn built_in_source() -> Option<UpdateSource> {
 fn source_from(
     public_key: Option<runtime_spec::PublicKey>,
     channel: Option<runtime_spec::Channel>,
-    base_url: &str,
+    index_url_for: impl FnOnce(runtime_spec::Channel) -> String,
     index_url_override: Option<String>,
     app_id: &str,
 ) -> Option<UpdateSource> {
     let (public_key, channel) = (public_key?, channel?);
     let index_url = index_url_override
         .filter(|url| !url.trim().is_empty())
-        .unwrap_or_else(|| updater::index_url_for(base_url, channel));
+        .unwrap_or_else(|| index_url_for(channel));
     (!index_url.is_empty()).then(|| UpdateSource {
         index_url,
         public_key,
@@ -162,6 +163,7 @@ mod tests {
     #[test]
     fn source_needs_a_key_a_channel_and_a_url() {
         const APP: &str = "dev.example.app";
+        let from_base = |base: &'static str| move |channel| updater::index_url_for(base, channel);
         let key = || {
             Some(
                 runtime_spec::PublicKey::parse(
@@ -172,21 +174,21 @@ mod tests {
         };
         let beta = Some(runtime_spec::Channel::Beta);
         assert_eq!(
-            source_from(None, beta, "https://r.example/x", None, APP),
+            source_from(None, beta, from_base("https://r.example/x"), None, APP),
             None
         );
         assert_eq!(
-            source_from(key(), None, "https://r.example/x", None, APP),
+            source_from(key(), None, from_base("https://r.example/x"), None, APP),
             None
         );
-        assert_eq!(source_from(key(), beta, "", None, APP), None);
-        let built = source_from(key(), beta, "https://r.example/x/", None, APP).unwrap();
+        assert_eq!(source_from(key(), beta, from_base(""), None, APP), None);
+        let built = source_from(key(), beta, from_base("https://r.example/x/"), None, APP).unwrap();
         assert_eq!(built.index_url, "https://r.example/x/runtime-beta.json");
         assert_eq!(built.channel, "beta");
         let overridden = source_from(
             key(),
             beta,
-            "",
+            from_base(""),
             Some("http://127.0.0.1:9/runtime-beta.json".into()),
             APP,
         )

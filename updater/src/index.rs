@@ -150,18 +150,23 @@ pub(crate) fn fetch_signed<D: SignedDocument>(
     channel: Channel,
     newest_seen: Option<u64>,
 ) -> Result<D> {
+    fetch_signed_raw(url, public_key, channel, newest_seen).map(|(document, _, _)| document)
+}
+
+/// [`fetch_signed`], with the verified bytes and signature text (kept to be checked again).
+pub(crate) fn fetch_signed_raw<D: SignedDocument>(
+    url: &str,
+    public_key: &runtime_spec::PublicKey,
+    channel: Channel,
+    newest_seen: Option<u64>,
+) -> Result<(D, Vec<u8>, String)> {
     require_secure_transport(url)?;
     let client = client(url)?;
     let json = fetch_small(&client, url, MAX_INDEX_BYTES)?;
     let signature = fetch_small(&client, &format!("{url}.minisig"), MAX_SIGNATURE_BYTES)?;
-    verify_signed(
-        &json,
-        &String::from_utf8_lossy(&signature),
-        url,
-        public_key,
-        channel,
-        newest_seen,
-    )
+    let signature = String::from_utf8_lossy(&signature).into_owned();
+    let document = verify_signed(&json, &signature, url, public_key, channel, newest_seen)?;
+    Ok((document, json, signature))
 }
 
 /// The signature with `public_key` → the JSON → the signed trusted comment describes this very

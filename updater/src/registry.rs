@@ -5,7 +5,7 @@
 use runtime_spec::{AppRegistry, Channel, PublicKey, RegistryApp};
 
 use crate::error::{Error, Result};
-use crate::index::{fetch_signed, verify_signed, SignedDocument};
+use crate::index::{fetch_signed, fetch_signed_raw, verify_signed, SignedDocument};
 
 /// Where the registry comes from and how it must be signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +20,15 @@ pub struct RegistrySource {
 /// `published_at` already accepted for this channel.
 pub fn fetch_verified(source: &RegistrySource, newest_seen: Option<u64>) -> Result<AppRegistry> {
     fetch_signed(&source.url, &source.public_key, source.channel, newest_seen)
+}
+
+/// [`fetch_verified`], with the verified bytes and signature text, for a copy that is checked
+/// again whenever it is read back ([`verify`]).
+pub fn fetch_verified_raw(
+    source: &RegistrySource,
+    newest_seen: Option<u64>,
+) -> Result<(AppRegistry, Vec<u8>, String)> {
+    fetch_signed_raw(&source.url, &source.public_key, source.channel, newest_seen)
 }
 
 /// The checks of [`fetch_verified`] on bytes already fetched.

@@ -324,6 +324,10 @@ fn an_app_the_signed_registry_offers_installs_from_the_launcher_and_opens() {
         panic!("{error}");
     }
     assert!(!inspector_data.join("runtime").exists());
+    assert!(
+        !studio_data.join("runtime").join("registry").exists(),
+        "a refused registry is never kept"
+    );
 
     let (driver, session, _bus) = launch("/serve/apps-dev.json");
     let launcher_log = studio_data.join("logs").join("launcher.log");
@@ -379,6 +383,15 @@ fn an_app_the_signed_registry_offers_installs_from_the_launcher_and_opens() {
     let log = std::fs::read_to_string(&launcher_log).unwrap_or_default();
     assert!(log.contains("refused or unreachable"), "{log}");
     assert!(log.contains("installed corpus-inspector engine"), "{log}");
+    // The accepted registry is kept for the next starts, which know its apps by it.
+    assert!(
+        studio_data
+            .join("runtime")
+            .join("registry")
+            .join("apps.json")
+            .is_file(),
+        "the accepted registry was not kept"
+    );
     assert!(
         gone,
         "the opened app's engine is still running after SIGTERM"
